@@ -1,0 +1,1 @@
+//! Keys (placeholder; being written).

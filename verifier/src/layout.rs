@@ -1,0 +1,1 @@
+//! OCI image-layout directories (placeholder; being written).

@@ -1,0 +1,15 @@
+//! sigil's trust core.
+//!
+//! Two worlds, kept apart (DESIGN §1):
+//! - **evidence gathering** (async I/O): [`reference`], [`store`],
+//!   [`registry`], [`layout`], [`referrers`], and the write side in [`sign`];
+//! - **judgement** (pure, no I/O, time passed in): [`digest`], [`oci`],
+//!   [`keys`], [`simplesigning`], [`dsse`], [`verify`].
+#![forbid(unsafe_code)]
+
+pub mod digest;
+pub mod keys;
+pub mod layout;
+pub mod oci;
+pub mod reference;
+pub mod store;

@@ -1,0 +1,192 @@
+//! The one interface over where images live: an OCI registry or an OCI
+//! image-layout directory.
+//!
+//! Every implementation checks every manifest and blob it returns against its
+//! digest, and refuses content larger than the limits in [`crate::oci::limits`]
+//! before reading it into memory. Callers can therefore trust the bytes they
+//! get back to be the bytes the digest names.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use futures::Stream;
+
+use crate::digest::{Digest, DigestError};
+use crate::oci::Descriptor;
+use crate::reference::Target;
+
+/// A stream of blob bytes, checked against the digest as it ends.
+pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, StoreError>> + Send>>;
+
+/// A manifest as fetched: its descriptor (digest and media type) and exact bytes.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    pub descriptor: Descriptor,
+    pub bytes: Vec<u8>,
+}
+
+/// What a manifest push told us.
+#[derive(Clone, Debug)]
+pub struct Pushed {
+    pub digest: Digest,
+    /// The store indexed the manifest's `subject` itself (registry answered
+    /// `OCI-Subject`); when false the client maintains the fallback tag.
+    pub subject_indexed: bool,
+}
+
+/// Why a store could not do what was asked. `location` names the registry
+/// repository or layout directory.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} not found in {location}")]
+    NotFound { location: String, what: String },
+    #[error("{location}: {source}")]
+    Digest { location: String, source: DigestError },
+    #[error("{location}: {what} is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        location: String,
+        what: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error(
+        "{location}: authentication failed ({detail}); check the credentials (--registry-username/--registry-password, SIGIL_REGISTRY_USERNAME/SIGIL_REGISTRY_PASSWORD or ~/.docker/config.json)"
+    )]
+    Unauthorized { location: String, detail: String },
+    #[error("{location}: access denied (HTTP 403); the credentials lack permission for this repository")]
+    Denied { location: String },
+    #[error("cannot reach {location}: {detail}")]
+    Unreachable { location: String, detail: String },
+    #[error("{location}: {what} failed with HTTP {status}{}", detail_suffix(.detail))]
+    Http {
+        location: String,
+        what: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("{location}: {what}: {source}")]
+    Io {
+        location: String,
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{location}: {what} is malformed: {detail}")]
+    Malformed {
+        location: String,
+        what: String,
+        detail: String,
+    },
+    #[error("{location}: {detail}")]
+    Refused { location: String, detail: String },
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
+}
+
+impl StoreError {
+    /// True when the thing asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. })
+    }
+}
+
+/// Where images live. Two implementations: [`crate::registry::RegistryStore`]
+/// and [`crate::layout::LayoutStore`]; [`AnyStore`] picks one at run time.
+///
+/// A store is scoped to one repository (a registry repository, or a layout
+/// directory).
+pub trait Store: Send + Sync {
+    /// The repository, for messages: `localhost:5000/app` or `oci:/path`.
+    fn location(&self) -> String;
+
+    /// Fetches a manifest by tag or digest; `Ok(None)` when it does not exist.
+    /// The returned bytes hash to the returned descriptor's digest, and, for a
+    /// digest target, that digest is the one asked for.
+    fn fetch_manifest(&self, target: &Target) -> impl Future<Output = Result<Option<Fetched>, StoreError>> + Send;
+
+    /// Reads a whole blob into memory, refusing blobs over `limit` bytes and
+    /// content that does not match `descriptor.digest`.
+    fn fetch_blob(
+        &self,
+        descriptor: &Descriptor,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// Streams a blob of any size (for copying image layers). The stream ends
+    /// with an error if the content does not match the digest or size.
+    fn stream_blob(&self, descriptor: &Descriptor) -> impl Future<Output = Result<BlobStream, StoreError>> + Send;
+
+    /// True when the blob is already present.
+    fn has_blob(&self, digest: &Digest) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores a blob held in memory (skips the upload when already present).
+    fn push_blob(&self, descriptor: &Descriptor, bytes: &[u8]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a blob from a stream; the store refuses it unless it matches the descriptor.
+    fn push_blob_stream(
+        &self,
+        descriptor: &Descriptor,
+        stream: BlobStream,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a manifest under a tag, or by its digest.
+    fn push_manifest(
+        &self,
+        target: &Target,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<Pushed, StoreError>> + Send;
+
+    /// The referrers API answer for `digest` (all pages), or `Ok(None)` when
+    /// the store has no referrers API and the fallback tag must be read.
+    fn referrers_api(
+        &self,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Option<Vec<Descriptor>>, StoreError>> + Send;
+}
+
+/// Fetches a manifest that must exist.
+pub async fn require_manifest<S: Store>(store: &S, target: &Target) -> Result<Fetched, StoreError> {
+    store.fetch_manifest(target).await?.ok_or_else(|| StoreError::NotFound {
+        location: store.location(),
+        what: format!("manifest {target}"),
+    })
+}
+
+/// Checks fetched manifest bytes against the target and the size limit and
+/// builds their descriptor. Shared by both store implementations.
+pub fn check_manifest(
+    location: &str,
+    target: &Target,
+    media_type: &str,
+    bytes: Vec<u8>,
+    claimed: Option<&Digest>,
+) -> Result<Fetched, StoreError> {
+    let limit = crate::oci::limits::MANIFEST_BYTES;
+    if bytes.len() as u64 > limit {
+        return Err(StoreError::TooLarge {
+            location: location.to_owned(),
+            what: format!("manifest {target}"),
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    let mut descriptor = Descriptor::of(media_type, &bytes);
+    let expected = match target {
+        Target::Digest(d) => Some(d),
+        Target::Tag(_) => claimed,
+    };
+    if let Some(expected) = expected {
+        expected.verify(&bytes).map_err(|source| StoreError::Digest {
+            location: location.to_owned(),
+            source,
+        })?;
+        descriptor.digest = expected.clone();
+    }
+    Ok(Fetched { descriptor, bytes })
+}
