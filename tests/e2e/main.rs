@@ -1,1 +1,9 @@
+//! End-to-end tests: the built `sigil` binary against real peers (a
+//! `docker-registry` process, `skopeo`) and a hostile in-process registry.
+//! One test binary of the `sigil` crate, so `CARGO_BIN_EXE_sigil` is set.
+//!
+//! Needs `apt-get install -y docker-registry skopeo`; without them the tests
+//! fail with that hint rather than skip.
 
+mod harness;
+mod support;

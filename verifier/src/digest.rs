@@ -48,7 +48,7 @@ pub struct Digest {
 }
 
 /// Why a string is not a digest, or content does not match one.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DigestError {
     #[error("invalid digest {0:?}: expected sha256: followed by 64 lower-case hex digits")]
     Malformed(String),

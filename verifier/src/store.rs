@@ -190,3 +190,66 @@ pub fn check_manifest(
     }
     Ok(Fetched { descriptor, bytes })
 }
+
+/// A store chosen at run time from an image reference.
+#[derive(Debug)]
+pub enum AnyStore {
+    Registry(crate::registry::RegistryStore),
+    Layout(crate::layout::LayoutStore),
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Registry($s) => $call,
+            AnyStore::Layout($s) => $call,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    fn location(&self) -> String {
+        delegate!(self, s => s.location())
+    }
+    async fn fetch_manifest(&self, target: &Target) -> Result<Option<Fetched>, StoreError> {
+        delegate!(self, s => s.fetch_manifest(target).await)
+    }
+    async fn fetch_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>, StoreError> {
+        delegate!(self, s => s.fetch_blob(descriptor, limit).await)
+    }
+    async fn stream_blob(&self, descriptor: &Descriptor) -> Result<BlobStream, StoreError> {
+        delegate!(self, s => s.stream_blob(descriptor).await)
+    }
+    async fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
+        delegate!(self, s => s.has_blob(digest).await)
+    }
+    async fn push_blob(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<(), StoreError> {
+        delegate!(self, s => s.push_blob(descriptor, bytes).await)
+    }
+    async fn push_blob_stream(&self, descriptor: &Descriptor, stream: BlobStream) -> Result<(), StoreError> {
+        delegate!(self, s => s.push_blob_stream(descriptor, stream).await)
+    }
+    async fn push_manifest(&self, target: &Target, media_type: &str, bytes: &[u8]) -> Result<Pushed, StoreError> {
+        delegate!(self, s => s.push_manifest(target, media_type, bytes).await)
+    }
+    async fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<Descriptor>>, StoreError> {
+        delegate!(self, s => s.referrers_api(digest).await)
+    }
+}
+
+impl AnyStore {
+    /// Opens the store an image reference names. Layout directories must
+    /// exist unless `create` is set (destinations of `copy`).
+    pub fn open(
+        reference: &crate::reference::ImageRef,
+        client: &std::sync::Arc<crate::registry::RegistryClient>,
+        create: bool,
+    ) -> Result<AnyStore, StoreError> {
+        use crate::reference::ImageRef;
+        match reference {
+            ImageRef::Registry(r) => Ok(AnyStore::Registry(crate::registry::RegistryStore::new(client.clone(), r))),
+            ImageRef::Layout(l) if create => crate::layout::LayoutStore::create(&l.dir).map(AnyStore::Layout),
+            ImageRef::Layout(l) => crate::layout::LayoutStore::open(&l.dir).map(AnyStore::Layout),
+        }
+    }
+}

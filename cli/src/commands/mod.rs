@@ -1,0 +1,36 @@
+//! One module per command; each validates its settings, calls the verifier
+//! and renders the result.
+
+mod copy;
+mod demo;
+mod key;
+mod sign;
+mod verify;
+
+use sigil_verifier::oci::Descriptor;
+use sigil_verifier::reference::ImageRef;
+use sigil_verifier::store::{AnyStore, Store as _, StoreError};
+
+use crate::Outcome;
+use crate::args::{Cli, Command};
+
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let output = cli.output;
+    match cli.command {
+        Command::Key(k) => key::run(k, output),
+        Command::Sign(a) => sign::run(a, output).await,
+        Command::Verify(a) => verify::run(a, output).await,
+        Command::Copy(a) => copy::run(a, output).await,
+        Command::Demo(a) => demo::run(a, output).await,
+    }
+}
+
+/// Resolves an image reference to the descriptor of its manifest; an image
+/// that does not exist is an error.
+pub async fn resolve(store: &AnyStore, image: &ImageRef) -> Result<Descriptor, StoreError> {
+    let target = image.target();
+    match store.fetch_manifest(&target).await? {
+        Some(fetched) => Ok(fetched.descriptor),
+        None => Err(StoreError::NotFound { location: store.location(), what: format!("image {image}") }),
+    }
+}

@@ -1,0 +1,45 @@
+//! `sigil sign`.
+
+use anyhow::Context as _;
+use sigil_verifier::sign::{self, Format, SignOptions};
+use sigil_verifier::store::AnyStore;
+
+use super::resolve;
+use crate::Outcome;
+use crate::args::{OutputFormat, SignArgs, SignatureFormat};
+use crate::common::{now_rfc3339, parse_annotations, parse_images, print, print_json, read_signing_key, registry_client};
+
+pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+    let images = parse_images(&args.images)?;
+    let annotations = parse_annotations(&args.annotations)?;
+    let client = registry_client(&args.registry)?;
+    let key = read_signing_key(&args.key)?;
+    let options = SignOptions {
+        key: &key,
+        annotations,
+        format: match args.format {
+            SignatureFormat::Tag => Format::Tag,
+            SignatureFormat::Bundle => Format::Bundle,
+        },
+        recursive: args.recursive,
+        created: now_rfc3339(),
+    };
+    let mut results = Vec::new();
+    for image in &images {
+        let store = AnyStore::open(image, &client, false)?;
+        let descriptor = resolve(&store, image).await?;
+        let signed = sign::sign(&store, &image.repository_name(), &descriptor, &options)
+            .await
+            .with_context(|| format!("signing {image}"))?;
+        for s in signed {
+            if output == OutputFormat::Human {
+                print(&format!("signed {}@{} -> {}", image.repository_name(), s.image, s.stored_at))?;
+            }
+            results.push(serde_json::json!({"image": image.to_string(), "digest": s.image, "storedAt": s.stored_at}));
+        }
+    }
+    if output == OutputFormat::Json {
+        print_json(&serde_json::json!({"apiVersion": "sigil.dev/sign/v1", "signed": results}))?;
+    }
+    Ok(Outcome::Success)
+}

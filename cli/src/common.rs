@@ -1,0 +1,107 @@
+//! Settings shared by commands: image references, annotations, keys and the
+//! registry client, each validated before any work starts.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use sigil_verifier::keys::{self, PublicKey, SigningKey};
+use sigil_verifier::reference::ImageRef;
+use sigil_verifier::registry::{Credential, DockerConfig, RegistryClient, RegistryOptions, Secret};
+
+use crate::args::RegistryArgs;
+use crate::password;
+
+/// Parses every image argument, reporting the first bad one.
+pub fn parse_images(images: &[String]) -> anyhow::Result<Vec<ImageRef>> {
+    images.iter().map(|i| i.parse::<ImageRef>().map_err(anyhow::Error::from)).collect()
+}
+
+/// Parses `-a KEY=VALUE` flags.
+pub fn parse_annotations(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for pair in pairs {
+        let Some((k, v)) = pair.split_once('=') else {
+            bail!("annotation {pair:?} is not KEY=VALUE");
+        };
+        if k.is_empty() {
+            bail!("annotation {pair:?} has an empty key");
+        }
+        if out.insert(k.to_owned(), v.to_owned()).is_some() {
+            bail!("annotation key {k:?} is given twice");
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a public key file.
+pub fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read public key {}", path.display()))?;
+    PublicKey::from_pem(&text).with_context(|| format!("public key {}", path.display()))
+}
+
+/// Reads and decrypts an encrypted private key file.
+pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
+    if !keys::is_encrypted_pem(&text) {
+        bail!(
+            "key file {} is not an encrypted cosign/sigil private key; import it first with `sigil key import`",
+            path.display()
+        );
+    }
+    let password = password::for_reading(&format!("key file {}", path.display()))?;
+    keys::decrypt(&text, password.value.as_bytes()).with_context(|| format!("key file {}", path.display()))
+}
+
+/// Builds the one registry client of a run.
+pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Arc<RegistryClient>> {
+    let credential = match (&args.registry_username, &args.registry_password) {
+        (Some(u), Some(p)) => Some(Credential::Basic { username: u.clone(), password: Secret::new(p.clone()) }),
+        (None, None) => None,
+        (Some(_), None) => bail!("--registry-username needs --registry-password (or SIGIL_REGISTRY_PASSWORD)"),
+        (None, Some(_)) => bail!("--registry-password needs --registry-username (or SIGIL_REGISTRY_USERNAME)"),
+    };
+    let mut ca_certs_pem = Vec::new();
+    for path in &args.registry_cacert {
+        ca_certs_pem.push(std::fs::read(path).with_context(|| format!("cannot read --registry-cacert {}", path.display()))?);
+    }
+    if args.allow_insecure_registry {
+        tracing::warn!("--allow-insecure-registry: plain HTTP may be used for non-loopback registries");
+    }
+    let docker_config = DockerConfig::load_default()?;
+    let options = RegistryOptions {
+        credential,
+        docker_config,
+        ca_certs_pem,
+        allow_insecure: args.allow_insecure_registry,
+        ..RegistryOptions::default()
+    };
+    Ok(Arc::new(RegistryClient::new(options)?))
+}
+
+/// The current time as RFC 3339 (for `org.opencontainers.image.created`).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Writes `text` to stdout (results only; logs go to stderr).
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes a JSON document to stdout.
+pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    print(&serde_json::to_string_pretty(value)?)
+}

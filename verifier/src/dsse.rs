@@ -1,0 +1,113 @@
+//! DSSE envelopes and their pre-authentication encoding (PAE).
+//!
+//! The signature covers `PAE(payloadType, payload)`, never the JSON, so the
+//! envelope's formatting does not matter; the payload bytes and type do.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+/// The payload type of in-toto statements.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// A DSSE envelope as it appears on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    pub payload_type: String,
+    /// Base64 (standard) of the payload bytes.
+    pub payload: String,
+    #[serde(default)]
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+/// One signature in an envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvelopeSignature {
+    #[serde(default)]
+    pub keyid: String,
+    /// Base64 (standard) of the signature.
+    pub sig: String,
+}
+
+/// Why an envelope could not be read.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EnvelopeError {
+    #[error("DSSE envelope is not valid JSON: {0}")]
+    Json(String),
+    #[error("DSSE envelope's {0} is not valid base64")]
+    Base64(&'static str),
+}
+
+/// `"DSSEv1" SP len(type) SP type SP len(body) SP body`.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).as_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+impl Envelope {
+    /// Parses envelope JSON.
+    pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Json(e.to_string()))
+    }
+
+    /// A new envelope with one signature.
+    pub fn new(payload_type: &str, payload: &[u8], signature: &[u8]) -> Envelope {
+        Envelope {
+            payload_type: payload_type.to_owned(),
+            payload: STANDARD.encode(payload),
+            signatures: vec![EnvelopeSignature { keyid: String::new(), sig: STANDARD.encode(signature) }],
+        }
+    }
+
+    /// The decoded payload bytes.
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, EnvelopeError> {
+        decode(&self.payload).ok_or(EnvelopeError::Base64("payload"))
+    }
+
+    /// The bytes each signature covers.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, EnvelopeError> {
+        Ok(pae(&self.payload_type, &self.payload_bytes()?))
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        crate::oci::to_bytes(self)
+    }
+}
+
+/// Decodes standard base64, also accepting the URL-safe alphabet that some
+/// DSSE producers use (the spec allows either).
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+    STANDARD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+        .or_else(|_| URL_SAFE.decode(text))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_matches_the_known_answer() {
+        let expected = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse/pae.bin")).expect("pae.bin");
+        assert_eq!(pae("http://example.com/HelloWorld", b"hello world"), expected);
+        assert_ne!(pae("http://example.com/HelloWorle", b"hello world"), expected);
+    }
+
+    #[test]
+    fn envelope_round_trip_and_errors() {
+        let e = Envelope::new(IN_TOTO_PAYLOAD_TYPE, b"{}", b"sig");
+        let back = Envelope::parse(&e.to_json()).expect("parses");
+        assert_eq!(back, e);
+        assert_eq!(back.payload_bytes().expect("b64"), b"{}");
+        assert!(Envelope::parse(b"{").is_err());
+        let bad = Envelope { payload: "!!".into(), ..e };
+        assert_eq!(bad.payload_bytes(), Err(EnvelopeError::Base64("payload")));
+    }
+}

@@ -1,1 +1,0 @@
-//! OCI image-layout directories (placeholder; being written).

@@ -1,0 +1,651 @@
+//! Tests of the layout store: each accepting case beside the tampered twin
+//! that must be refused.
+
+use std::fs;
+use std::path::Path;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use super::*;
+use crate::oci::{ImageIndex, ImageManifest, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, to_bytes};
+
+fn new_layout() -> (TempDir, LayoutStore) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = LayoutStore::create(&tmp.path().join("layout")).expect("create layout");
+    (tmp, store)
+}
+
+fn manifest(config: &Descriptor, subject: Option<Descriptor>) -> Vec<u8> {
+    to_bytes(&ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.to_owned()),
+        artifact_type: None,
+        config: config.clone(),
+        layers: vec![],
+        subject,
+        annotations: BTreeMap::new(),
+    })
+}
+
+/// Pushes a distinct config blob and a manifest over it; returns the manifest's descriptor.
+async fn push_image(store: &LayoutStore, target: Option<&str>, seed: &str) -> Descriptor {
+    let config_bytes = format!(r#"{{"seed":"{seed}"}}"#).into_bytes();
+    let config = Descriptor::of(OCI_CONFIG, &config_bytes);
+    store.push_blob(&config, &config_bytes).await.expect("push config");
+    let bytes = manifest(&config, None);
+    let descriptor = Descriptor::of(OCI_MANIFEST, &bytes);
+    let target = match target {
+        Some(tag) => Target::Tag(tag.to_owned()),
+        None => Target::Digest(descriptor.digest.clone()),
+    };
+    let pushed = store
+        .push_manifest(&target, OCI_MANIFEST, &bytes)
+        .await
+        .expect("push manifest");
+    assert_eq!(pushed.digest, descriptor.digest);
+    assert!(!pushed.subject_indexed);
+    descriptor
+}
+
+async fn fetch(store: &LayoutStore, target: Target) -> Result<Option<Fetched>, StoreError> {
+    store.fetch_manifest(&target).await
+}
+
+async fn fetched_digest(store: &LayoutStore, tag: &str) -> Option<Digest> {
+    fetch(store, Target::Tag(tag.to_owned()))
+        .await
+        .expect("fetch")
+        .map(|f| f.descriptor.digest)
+}
+
+async fn collect(mut stream: BlobStream) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend(chunk?);
+    }
+    Ok(out)
+}
+
+fn stream_of(chunks: Vec<Result<Vec<u8>, StoreError>>) -> BlobStream {
+    Box::pin(futures::stream::iter(chunks))
+}
+
+fn flip_first_byte(path: &Path) {
+    let mut bytes = fs::read(path).expect("read file");
+    bytes[0] ^= 1;
+    fs::write(path, bytes).expect("write file");
+}
+
+fn read_index(store: &LayoutStore) -> Value {
+    serde_json::from_slice(&fs::read(store.dir().join("index.json")).expect("read index.json")).expect("index json")
+}
+
+fn write_index(store: &LayoutStore, manifests: Value) {
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+    fs::write(store.dir().join("index.json"), index.to_string()).expect("write index.json");
+}
+
+fn temp_files_left(store: &LayoutStore) -> Vec<String> {
+    fs::read_dir(store.dir())
+        .expect("read dir")
+        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".sigil-tmp"))
+        .collect()
+}
+
+#[tokio::test]
+async fn blobs_and_manifests_round_trip_by_tag_and_digest() {
+    let (_tmp, store) = new_layout();
+    assert_eq!(store.location(), format!("oci:{}", store.dir().display()));
+
+    // A blob over several stream chunks.
+    let blob: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let descriptor = Descriptor::of("application/octet-stream", &blob);
+    assert!(!store.has_blob(&descriptor.digest).await.expect("has_blob"));
+    store.push_blob(&descriptor, &blob).await.expect("push blob");
+    store
+        .push_blob(&descriptor, &blob)
+        .await
+        .expect("pushing again is a no-op");
+    assert!(store.has_blob(&descriptor.digest).await.expect("has_blob"));
+    assert_eq!(store.fetch_blob(&descriptor, 1 << 20).await.expect("fetch blob"), blob);
+    let stream = store.stream_blob(&descriptor).await.expect("stream blob");
+    assert_eq!(collect(stream).await.expect("stream ends well"), blob);
+
+    let image = push_image(&store, Some("v1"), "a").await;
+    let by_tag = fetch(&store, Target::Tag("v1".into()))
+        .await
+        .expect("fetch")
+        .expect("tag exists");
+    assert_eq!(by_tag.descriptor.digest, image.digest);
+    assert_eq!(by_tag.descriptor.media_type, OCI_MANIFEST);
+    assert_eq!(by_tag.descriptor.size, image.size);
+    let by_digest = fetch(&store, Target::Digest(image.digest.clone()))
+        .await
+        .expect("fetch")
+        .expect("digest exists");
+    assert_eq!(by_digest.bytes, by_tag.bytes);
+
+    // A second handle on the same directory sees the same content.
+    let reopened = LayoutStore::open(store.dir()).expect("open");
+    assert_eq!(fetched_digest(&reopened, "v1").await, Some(image.digest.clone()));
+
+    // Absent things are absent, not errors; a blob that must exist is NotFound.
+    assert!(fetch(&store, Target::Tag("v2".into())).await.expect("fetch").is_none());
+    let absent = Digest::sha256_of(b"absent");
+    assert!(
+        fetch(&store, Target::Digest(absent.clone()))
+            .await
+            .expect("fetch")
+            .is_none()
+    );
+    let err = store
+        .fetch_blob(&Descriptor::of("x", b"absent"), 100)
+        .await
+        .expect_err("absent blob");
+    assert!(err.is_not_found(), "{err}");
+    assert!(store.referrers_api(&image.digest).await.expect("referrers").is_none());
+    assert!(temp_files_left(&store).is_empty());
+}
+
+#[tokio::test]
+async fn pushing_a_tag_again_moves_only_that_tag() {
+    let (_tmp, store) = new_layout();
+    push_image(&store, Some("v1"), "a").await;
+    let b = push_image(&store, Some("v2"), "b").await;
+    let c = push_image(&store, Some("v1"), "c").await;
+    assert_eq!(fetched_digest(&store, "v1").await, Some(c.digest.clone()));
+    assert_eq!(fetched_digest(&store, "v2").await, Some(b.digest));
+    let index = read_index(&store);
+    let entries = index["manifests"].as_array().expect("manifests");
+    assert_eq!(entries.len(), 2, "{index}");
+    assert_eq!(
+        entries[0]["annotations"][REF_NAME], "v1",
+        "the moved tag keeps its place"
+    );
+    assert_eq!(entries[0]["digest"], c.digest.to_string());
+}
+
+#[tokio::test]
+async fn push_by_digest_lists_the_manifest_once_and_checks_the_digest() {
+    let (_tmp, store) = new_layout();
+    let image = push_image(&store, None, "a").await;
+    push_image(&store, None, "a").await;
+    let index = read_index(&store);
+    let entries = index["manifests"].as_array().expect("manifests");
+    assert_eq!(entries.len(), 1, "{index}");
+    assert!(entries[0].get("annotations").is_none(), "untagged: {index}");
+
+    // Twin: bytes that do not hash to the digest asked for.
+    let config = Descriptor::of(OCI_CONFIG, b"{}");
+    let other = manifest(&config, None);
+    let err = store
+        .push_manifest(&Target::Digest(image.digest.clone()), OCI_MANIFEST, &other)
+        .await
+        .expect_err("wrong digest");
+    assert!(matches!(err, StoreError::Digest { .. }), "{err}");
+    assert!(!store.has_blob(&Digest::sha256_of(&other)).await.expect("has_blob"));
+
+    // Not a manifest at all: refused, nothing listed.
+    let err = store
+        .push_manifest(&Target::Tag("junk".into()), "", b"not json")
+        .await
+        .expect_err("junk");
+    assert!(matches!(err, StoreError::Malformed { .. }), "{err}");
+
+    // Tagging the untagged manifest replaces its bare entry.
+    let bytes = fetch(&store, Target::Digest(image.digest.clone()))
+        .await
+        .expect("fetch")
+        .expect("exists")
+        .bytes;
+    store
+        .push_manifest(&Target::Tag("v1".into()), OCI_MANIFEST, &bytes)
+        .await
+        .expect("tag it");
+    let index = read_index(&store);
+    assert_eq!(index["manifests"].as_array().expect("manifests").len(), 1, "{index}");
+}
+
+#[tokio::test]
+async fn altered_blob_is_refused_on_fetch_and_on_stream() {
+    let (_tmp, store) = new_layout();
+    let blob = vec![7u8; 100_000];
+    let descriptor = Descriptor::of("application/octet-stream", &blob);
+    store.push_blob(&descriptor, &blob).await.expect("push blob");
+    flip_first_byte(&store.blob_path(&descriptor.digest));
+
+    let err = store.fetch_blob(&descriptor, 1 << 20).await.expect_err("altered blob");
+    assert!(
+        matches!(
+            err,
+            StoreError::Digest {
+                source: DigestError::Mismatch { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let stream = store.stream_blob(&descriptor).await.expect("opens");
+    let err = collect(stream).await.expect_err("stream ends in an error");
+    assert!(matches!(err, StoreError::Digest { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn altered_manifest_is_refused() {
+    let (_tmp, store) = new_layout();
+    let image = push_image(&store, Some("v1"), "a").await;
+    flip_first_byte(&store.blob_path(&image.digest));
+    for target in [Target::Tag("v1".into()), Target::Digest(image.digest.clone())] {
+        let err = fetch(&store, target).await.expect_err("altered manifest");
+        assert!(matches!(err, StoreError::Digest { .. }), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn tag_pointing_at_a_missing_blob_is_a_clear_error() {
+    let (_tmp, store) = new_layout();
+    let image = push_image(&store, Some("v1"), "a").await;
+    fs::remove_file(store.blob_path(&image.digest)).expect("remove blob");
+    let err = fetch(&store, Target::Tag("v1".into())).await.expect_err("dangling tag");
+    assert!(!err.is_not_found(), "a broken layout is not an absent tag: {err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("tag v1 points at") && message.contains("missing"),
+        "{message}"
+    );
+    let err = fetch(&store, Target::Digest(image.digest))
+        .await
+        .expect_err("listed but missing");
+    assert!(err.to_string().contains("missing"), "{err}");
+}
+
+#[tokio::test]
+async fn oversize_content_is_refused_before_reading() {
+    let (_tmp, store) = new_layout();
+    // No file exists, so the refusal cannot have come from reading it.
+    let huge = Descriptor {
+        size: limits::BLOB_BYTES + 1,
+        ..Descriptor::of("application/octet-stream", b"never written")
+    };
+    let err = store.fetch_blob(&huge, limits::BLOB_BYTES).await.expect_err("oversize");
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+
+    // A file over the caller's limit, with an honest descriptor; twin within the limit.
+    let blob = vec![1u8; 20];
+    let descriptor = Descriptor::of("application/octet-stream", &blob);
+    store.push_blob(&descriptor, &blob).await.expect("push");
+    let err = store.fetch_blob(&descriptor, 19).await.expect_err("over limit");
+    assert!(
+        matches!(
+            err,
+            StoreError::TooLarge {
+                size: 20,
+                limit: 19,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(store.fetch_blob(&descriptor, 20).await.expect("at limit"), blob);
+
+    // An index entry claiming a manifest over the manifest limit.
+    let digest = Digest::sha256_of(b"big manifest");
+    write_index(
+        &store,
+        json!([{"mediaType": OCI_MANIFEST, "digest": digest.to_string(), "size": limits::MANIFEST_BYTES + 1,
+                "annotations": {REF_NAME: "big"}}]),
+    );
+    let err = fetch(&store, Target::Tag("big".into()))
+        .await
+        .expect_err("oversize manifest");
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn size_disagreeing_with_the_file_is_refused() {
+    let (_tmp, store) = new_layout();
+    let blob = b"twelve bytes".to_vec();
+    let descriptor = Descriptor::of("application/octet-stream", &blob);
+    store.push_blob(&descriptor, &blob).await.expect("push");
+    for size in [11, 13] {
+        let wrong = Descriptor {
+            size,
+            ..descriptor.clone()
+        };
+        let err = store.fetch_blob(&wrong, 1 << 20).await.expect_err("size mismatch");
+        assert!(matches!(err, StoreError::Refused { .. }), "{err}");
+        let err = store.stream_blob(&wrong).await.err().expect("size mismatch");
+        assert!(matches!(err, StoreError::Refused { .. }), "{err}");
+    }
+
+    // An index.json entry with the wrong size.
+    let image = push_image(&store, Some("v1"), "a").await;
+    let mut index = read_index(&store);
+    index["manifests"][0]["size"] = json!(image.size + 1);
+    write_index(&store, index["manifests"].clone());
+    let err = fetch(&store, Target::Tag("v1".into())).await.expect_err("wrong size");
+    assert!(matches!(err, StoreError::Refused { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_tag_pushes_lose_nothing() {
+    let (_tmp, store) = new_layout();
+    let before = push_image(&store, Some("before"), "before").await;
+    let tasks: Vec<_> = (0..48)
+        .map(|i| {
+            // A handle of its own per task, as separate processes would have.
+            let store = LayoutStore::open(store.dir()).expect("open");
+            tokio::spawn(async move {
+                let tag = format!("t{i}");
+                let digest = push_image(&store, Some(&tag), &tag).await.digest;
+                (tag, digest)
+            })
+        })
+        .collect();
+    let mut pushed = Vec::new();
+    for task in tasks {
+        pushed.push(task.await.expect("task"));
+    }
+    for (tag, digest) in &pushed {
+        assert_eq!(fetched_digest(&store, tag).await.as_ref(), Some(digest), "{tag}");
+    }
+    assert_eq!(fetched_digest(&store, "before").await, Some(before.digest));
+    let index = read_index(&store);
+    assert_eq!(index["manifests"].as_array().expect("manifests").len(), 49);
+    assert!(temp_files_left(&store).is_empty());
+}
+
+/// Writes manifest bytes as a plain blob (as `cosign save` does) and returns
+/// an index.json entry for it with `annotations`.
+async fn raw_manifest(store: &LayoutStore, bytes: &[u8], annotations: Value) -> (Descriptor, Value) {
+    let descriptor = Descriptor::of(OCI_MANIFEST, bytes);
+    store.push_blob(&descriptor, bytes).await.expect("push manifest blob");
+    let entry = json!({"mediaType": OCI_MANIFEST, "digest": descriptor.digest.to_string(),
+                       "size": descriptor.size, "annotations": annotations});
+    (descriptor, entry)
+}
+
+/// A `cosign save`-style image: image, sigs and atts entries with `kind` annotations.
+async fn cosign_saved(store: &LayoutStore, seed: &str) -> (Descriptor, Descriptor, Descriptor, Vec<Value>) {
+    let config_bytes = format!(r#"{{"seed":"{seed}"}}"#).into_bytes();
+    let config = Descriptor::of(OCI_CONFIG, &config_bytes);
+    store.push_blob(&config, &config_bytes).await.expect("config");
+    let sig_payload = Descriptor::of("application/vnd.dev.cosign.simplesigning.v1+json", seed.as_bytes());
+    let att_payload = Descriptor::of("application/vnd.dsse.envelope.v1+json", seed.as_bytes());
+    let (image, image_entry) = raw_manifest(store, &manifest(&config, None), json!({COSIGN_KIND: KIND_IMAGE})).await;
+    let (sigs, sigs_entry) = raw_manifest(store, &manifest(&sig_payload, None), json!({COSIGN_KIND: KIND_SIGS})).await;
+    let (atts, atts_entry) = raw_manifest(store, &manifest(&att_payload, None), json!({COSIGN_KIND: KIND_ATTS})).await;
+    (image, sigs, atts, vec![image_entry, sigs_entry, atts_entry])
+}
+
+#[tokio::test]
+async fn cosign_save_layout_resolves_attachment_tags_and_latest() {
+    let (_tmp, store) = new_layout();
+    let (image, sigs, atts, entries) = cosign_saved(&store, "one").await;
+    write_index(&store, Value::Array(entries.clone()));
+    let prefix = image.digest.tag_prefix();
+
+    assert_eq!(fetched_digest(&store, "latest").await, Some(image.digest.clone()));
+    assert_eq!(
+        fetched_digest(&store, &format!("{prefix}.sig")).await,
+        Some(sigs.digest.clone())
+    );
+    assert_eq!(
+        fetched_digest(&store, &format!("{prefix}.att")).await,
+        Some(atts.digest.clone())
+    );
+    // Twins: no sbom entry, another image's tag, an ordinary tag.
+    assert_eq!(fetched_digest(&store, &format!("{prefix}.sbom")).await, None);
+    let other = Digest::sha256_of(b"another image").tag_prefix();
+    assert_eq!(fetched_digest(&store, &format!("{other}.sig")).await, None);
+    assert_eq!(fetched_digest(&store, "v1").await, None);
+
+    // A ref-name entry wins over the kind mapping (what sigil itself writes).
+    let newer = push_image(&store, Some(&format!("{prefix}.sig")), "newer sigs").await;
+    assert_eq!(
+        fetched_digest(&store, &format!("{prefix}.sig")).await,
+        Some(newer.digest)
+    );
+    assert_eq!(fetched_digest(&store, "latest").await, Some(image.digest.clone()));
+
+    // Two saved images in one layout: attachments belong to the image before
+    // them, and there is no single image for `latest`.
+    let (image2, sigs2, _, entries2) = cosign_saved(&store, "two").await;
+    write_index(&store, Value::Array(entries.into_iter().chain(entries2).collect()));
+    assert_eq!(
+        fetched_digest(&store, &format!("{prefix}.sig")).await,
+        Some(sigs.digest)
+    );
+    let prefix2 = image2.digest.tag_prefix();
+    assert_eq!(
+        fetched_digest(&store, &format!("{prefix2}.sig")).await,
+        Some(sigs2.digest)
+    );
+    assert_eq!(fetched_digest(&store, "latest").await, None);
+}
+
+#[tokio::test]
+async fn latest_names_the_one_image_when_untagged() {
+    let (_tmp, store) = new_layout();
+    let image = push_image(&store, None, "image").await;
+    assert_eq!(fetched_digest(&store, "latest").await, Some(image.digest.clone()));
+
+    // Signing adds a .sig tag, a bundle referrer (untagged, with a subject) and
+    // the referrers fallback tag; none of them is a second image.
+    push_image(&store, Some(&format!("{}.sig", image.digest.tag_prefix())), "sig").await;
+    let config = Descriptor::of(OCI_CONFIG, b"{}");
+    store.push_blob(&config, b"{}").await.expect("config");
+    let referrer = manifest(&config, Some(image.clone()));
+    let referrer_digest = Digest::sha256_of(&referrer);
+    store
+        .push_manifest(&Target::Digest(referrer_digest.clone()), OCI_MANIFEST, &referrer)
+        .await
+        .expect("referrer");
+    let fallback = to_bytes(&ImageIndex {
+        manifests: vec![Descriptor::of(OCI_MANIFEST, &referrer)],
+        ..ImageIndex::empty()
+    });
+    store
+        .push_manifest(&Target::Tag(image.digest.tag_prefix()), OCI_INDEX, &fallback)
+        .await
+        .expect("fallback tag");
+    assert_eq!(fetched_digest(&store, "latest").await, Some(image.digest.clone()));
+    let index = read_index(&store);
+    let listed = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .find(|e| e["digest"] == referrer_digest.to_string())
+        .expect("referrer listed")
+        .clone();
+    assert_eq!(listed["artifactType"], OCI_CONFIG);
+
+    // Twin: a second, unrelated image makes `latest` ambiguous, hence absent.
+    push_image(&store, None, "second").await;
+    assert_eq!(fetched_digest(&store, "latest").await, None);
+}
+
+#[tokio::test]
+async fn latest_names_a_multi_platform_index_over_its_platform_manifests() {
+    let (_tmp, store) = new_layout();
+    let amd = push_image(&store, None, "amd64").await;
+    let arm = push_image(&store, None, "arm64").await;
+    let index_bytes = to_bytes(&ImageIndex {
+        manifests: vec![amd.clone(), arm],
+        ..ImageIndex::empty()
+    });
+    let index_digest = Digest::sha256_of(&index_bytes);
+    store
+        .push_manifest(&Target::Digest(index_digest.clone()), OCI_INDEX, &index_bytes)
+        .await
+        .expect("index");
+    assert_eq!(fetched_digest(&store, "latest").await, Some(index_digest));
+
+    // A platform manifest kept only as a blob is still found by digest, its
+    // media type read from its bytes.
+    write_index(&store, json!([]));
+    let fetched = fetch(&store, Target::Digest(amd.digest.clone()))
+        .await
+        .expect("fetch")
+        .expect("blob present");
+    assert_eq!(fetched.descriptor.media_type, OCI_MANIFEST);
+    assert_eq!(fetched_digest(&store, "latest").await, None);
+}
+
+#[tokio::test]
+async fn a_tag_naming_two_manifests_is_refused() {
+    let (_tmp, store) = new_layout();
+    let a = push_image(&store, None, "a").await;
+    let b = push_image(&store, None, "b").await;
+    let entry = |d: &Descriptor| {
+        json!({"mediaType": OCI_MANIFEST, "digest": d.digest.to_string(), "size": d.size,
+               "annotations": {REF_NAME: "v1"}})
+    };
+    // Twin first: the same manifest listed twice under one tag is fine.
+    write_index(&store, json!([entry(&a), entry(&a)]));
+    assert_eq!(fetched_digest(&store, "v1").await, Some(a.digest.clone()));
+    write_index(&store, json!([entry(&a), entry(&b)]));
+    let err = fetch(&store, Target::Tag("v1".into())).await.expect_err("ambiguous");
+    assert!(err.to_string().contains("refusing to guess"), "{err}");
+}
+
+#[tokio::test]
+async fn push_blob_stream_stores_only_matching_content() {
+    let (_tmp, store) = new_layout();
+    let blob: Vec<u8> = (0..150_000u32).map(|i| (i % 13) as u8).collect();
+    let descriptor = Descriptor::of("application/octet-stream", &blob);
+    let chunks = blob.chunks(40_000).map(|c| Ok(c.to_vec())).collect();
+    store
+        .push_blob_stream(&descriptor, stream_of(chunks))
+        .await
+        .expect("matching stream");
+    assert_eq!(store.fetch_blob(&descriptor, 1 << 20).await.expect("stored"), blob);
+
+    let other = vec![1u8; 1000];
+    let descriptor = Descriptor::of("application/octet-stream", &other);
+    // Same length, one byte different.
+    let mut altered = other.clone();
+    altered[500] ^= 1;
+    let err = store
+        .push_blob_stream(&descriptor, stream_of(vec![Ok(altered)]))
+        .await
+        .expect_err("altered stream");
+    assert!(matches!(err, StoreError::Digest { .. }), "{err}");
+    // Shorter and longer than the descriptor.
+    let err = store
+        .push_blob_stream(&descriptor, stream_of(vec![Ok(other[..999].to_vec())]))
+        .await
+        .expect_err("short stream");
+    assert!(matches!(err, StoreError::Digest { .. }), "{err}");
+    let err = store
+        .push_blob_stream(&descriptor, stream_of(vec![Ok(other.clone()), Ok(vec![0])]))
+        .await
+        .expect_err("long stream");
+    assert!(matches!(err, StoreError::Refused { .. }), "{err}");
+    // A source that fails midway.
+    let failing = vec![Ok(other[..10].to_vec()), Err(store.refused("source failed"))];
+    store
+        .push_blob_stream(&descriptor, stream_of(failing))
+        .await
+        .expect_err("failing source");
+    assert!(!store.has_blob(&descriptor.digest).await.expect("has_blob"));
+    assert!(temp_files_left(&store).is_empty(), "{:?}", temp_files_left(&store));
+
+    // In-memory pushes are checked the same way.
+    let err = store
+        .push_blob(&descriptor, &other[1..])
+        .await
+        .expect_err("wrong bytes");
+    assert!(matches!(err, StoreError::Digest { .. }), "{err}");
+}
+
+#[test]
+fn blob_paths_come_only_from_digests() {
+    let (_tmp, store) = new_layout();
+    let digest: Digest = format!("sha512:{}", "a".repeat(128)).parse().expect("digest");
+    let path = store.blob_path(&digest);
+    assert_eq!(path, store.dir().join("blobs").join("sha512").join("a".repeat(128)));
+    assert!("sha256:../../etc/passwd".parse::<Digest>().is_err());
+}
+
+#[test]
+fn open_refuses_what_is_not_a_layout() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let refused = |dir: &Path, needle: &str| {
+        let err = LayoutStore::open(dir).expect_err("not a layout");
+        let message = err.to_string();
+        assert!(message.contains(needle), "{message}");
+        assert!(message.starts_with(&format!("oci:{}", dir.display())), "{message}");
+    };
+    refused(&tmp.path().join("absent"), "no such directory");
+    let file = tmp.path().join("file");
+    fs::write(&file, b"x").expect("write");
+    refused(&file, "not a directory");
+    let dir = tmp.path().join("plain");
+    fs::create_dir(&dir).expect("mkdir");
+    refused(&dir, "oci-layout file is missing");
+    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("write");
+    refused(&dir, "index.json is missing");
+    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"2.0.0"}"#).expect("write");
+    refused(&dir, "unsupported image layout version");
+    fs::write(dir.join("oci-layout"), b"{").expect("write");
+    refused(&dir, "oci-layout is malformed");
+
+    // Twin: the same directory completed is a layout.
+    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("write");
+    fs::write(dir.join("index.json"), br#"{"schemaVersion":2,"manifests":null}"#).expect("write");
+    LayoutStore::open(&dir).expect("a layout");
+
+    // create() will not turn a directory of other files into a layout.
+    let busy = tmp.path().join("busy");
+    fs::create_dir(&busy).expect("mkdir");
+    fs::write(busy.join("notes.txt"), b"mine").expect("write");
+    let err = LayoutStore::create(&busy).expect_err("not empty");
+    assert!(err.to_string().contains("not empty"), "{err}");
+}
+
+#[tokio::test]
+async fn create_is_idempotent_and_keeps_entries() {
+    let (_tmp, store) = new_layout();
+    let image = push_image(&store, Some("v1"), "a").await;
+    let again = LayoutStore::create(store.dir()).expect("create again");
+    assert_eq!(fetched_digest(&again, "v1").await, Some(image.digest));
+    let layout = fs::read(store.dir().join("oci-layout")).expect("oci-layout");
+    assert_eq!(layout, LAYOUT_CONTENTS);
+}
+
+#[tokio::test]
+async fn malformed_index_json_is_a_clear_error() {
+    let (_tmp, store) = new_layout();
+    push_image(&store, Some("v1"), "a").await;
+    let cases: [&[u8]; 4] = [
+        b"{not json",
+        br#"{"schemaVersion":1,"manifests":[]}"#,
+        br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:../../etc","size":1}]}"#,
+        br#"{"schemaVersion":2,"manifests":{}}"#,
+    ];
+    for bad in cases {
+        fs::write(store.dir().join("index.json"), bad).expect("write");
+        let err = LayoutStore::open(store.dir()).expect_err("malformed");
+        assert!(err.to_string().contains("index.json is malformed"), "{err}");
+        let err = fetch(&store, Target::Tag("v1".into())).await.expect_err("malformed");
+        assert!(matches!(err, StoreError::Malformed { .. }), "{err}");
+        let pushed = push_image_result(&store).await;
+        assert!(matches!(pushed, Err(StoreError::Malformed { .. })), "{pushed:?}");
+        assert_eq!(
+            fs::read(store.dir().join("index.json")).expect("read"),
+            bad,
+            "left as it was"
+        );
+    }
+}
+
+async fn push_image_result(store: &LayoutStore) -> Result<Pushed, StoreError> {
+    let config = Descriptor::of(OCI_CONFIG, b"{}");
+    store
+        .push_manifest(&Target::Tag("v2".into()), OCI_MANIFEST, &manifest(&config, None))
+        .await
+}

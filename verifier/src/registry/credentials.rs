@@ -1,0 +1,326 @@
+//! Registry credentials as users already have them: explicit flags or
+//! environment, then `~/.docker/config.json` (`credHelpers`, `credsStore`,
+//! `auths`), the way docker, cosign and skopeo look them up.
+//!
+//! Secrets live in [`Secret`], whose `Debug` and `Display` never show them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// A secret string (password or token). Never printed.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(Zeroizing::new(value.into()))
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// How to authenticate to one registry.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// Username and password (or a token used as password).
+    Basic { username: String, password: Secret },
+    /// An OAuth2 refresh token (`identitytoken` in docker's config).
+    IdentityToken(Secret),
+}
+
+impl Credential {
+    /// A short description for messages: never the secret.
+    pub fn describe(&self) -> String {
+        match self {
+            Credential::Basic { username, .. } => format!("user {username:?}"),
+            Credential::IdentityToken(_) => "an identity token".to_owned(),
+        }
+    }
+}
+
+/// Why credentials could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("cannot read docker config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("docker config {path} is not valid JSON: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("docker config {path}: the auth entry for {registry} is not base64 of user:password")]
+    BadAuth { path: PathBuf, registry: String },
+    #[error("credential helper docker-credential-{helper} failed for {registry}: {detail}")]
+    Helper { helper: String, registry: String, detail: String },
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigFile {
+    #[serde(default)]
+    auths: BTreeMap<String, AuthEntry>,
+    #[serde(default)]
+    creds_store: Option<String>,
+    #[serde(default)]
+    cred_helpers: BTreeMap<String, String>,
+}
+
+#[derive(Default, Deserialize)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    identitytoken: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HelperAnswer {
+    username: String,
+    secret: String,
+}
+
+/// A loaded docker `config.json` (possibly absent, which means anonymous).
+#[derive(Default)]
+pub struct DockerConfig {
+    path: PathBuf,
+    file: ConfigFile,
+    /// `PATH` for finding credential helpers; the process's own when `None`.
+    helper_path: Option<std::ffi::OsString>,
+}
+
+impl fmt::Debug for DockerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerConfig").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// Docker Hub's key in `auths`, for historical reasons.
+const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
+impl DockerConfig {
+    /// Loads `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
+    /// A missing file is an empty config; an unreadable or invalid one is an error.
+    pub fn load_default() -> Result<DockerConfig, CredentialError> {
+        let dir = std::env::var_os("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+        match dir {
+            Some(dir) => Self::load(&dir.join("config.json")),
+            None => Ok(DockerConfig::default()),
+        }
+    }
+
+    /// Loads a config file; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<DockerConfig, CredentialError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(DockerConfig { path: path.to_owned(), ..DockerConfig::default() });
+            }
+            Err(source) => return Err(CredentialError::Read { path: path.to_owned(), source }),
+        };
+        let file = serde_json::from_slice(&bytes)
+            .map_err(|source| CredentialError::Parse { path: path.to_owned(), source })?;
+        Ok(DockerConfig { path: path.to_owned(), file, helper_path: None })
+    }
+
+    /// The credential for `registry` (`host[:port]`), if any is configured.
+    pub fn credential_for(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
+        if let Some(helper) = self.file.cred_helpers.get(registry) {
+            return run_helper(helper, registry, self.helper_path.as_deref());
+        }
+        if let Some(cred) = self.from_auths(registry)? {
+            return Ok(Some(cred));
+        }
+        match &self.file.creds_store {
+            Some(store) if !store.is_empty() => run_helper(store, registry, self.helper_path.as_deref()),
+            _ => Ok(None),
+        }
+    }
+
+    fn from_auths(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
+        let entry = self.file.auths.iter().find(|(key, _)| auth_key_matches(key, registry)).map(|(_, v)| v);
+        let Some(entry) = entry else { return Ok(None) };
+        if let Some(token) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
+            return Ok(Some(Credential::IdentityToken(Secret::new(token))));
+        }
+        if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
+            let bad = || CredentialError::BadAuth { path: self.path.clone(), registry: registry.to_owned() };
+            let decoded = Zeroizing::new(STANDARD.decode(auth.trim()).map_err(|_| bad())?);
+            let text = std::str::from_utf8(&decoded).map_err(|_| bad())?;
+            let (user, pass) = text.split_once(':').ok_or_else(bad)?;
+            return Ok(Some(Credential::Basic { username: user.to_owned(), password: Secret::new(pass) }));
+        }
+        match (&entry.username, &entry.password) {
+            (Some(u), Some(p)) => Ok(Some(Credential::Basic { username: u.clone(), password: Secret::new(p.clone()) })),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Docker writes keys as `host`, `https://host`, `http://host/v1/` ...
+fn auth_key_matches(key: &str, registry: &str) -> bool {
+    let wanted = if registry == crate::reference::DOCKER_HUB { DOCKER_HUB_KEY } else { registry };
+    if key == wanted {
+        return true;
+    }
+    let host = key.trim_start_matches("https://").trim_start_matches("http://");
+    let host = host.split('/').next().unwrap_or(host);
+    host == registry || (registry == crate::reference::DOCKER_HUB && host == "index.docker.io")
+}
+
+/// Runs `docker-credential-NAME get` with the server on stdin.
+fn run_helper(
+    name: &str,
+    registry: &str,
+    search_path: Option<&std::ffi::OsStr>,
+) -> Result<Option<Credential>, CredentialError> {
+    let fail = |detail: String| CredentialError::Helper { helper: name.to_owned(), registry: registry.to_owned(), detail };
+    let server = if registry == crate::reference::DOCKER_HUB { DOCKER_HUB_KEY } else { registry };
+    let mut command = Command::new(format!("docker-credential-{name}"));
+    if let Some(path) = search_path {
+        command.env("PATH", path);
+    }
+    let mut child = command
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot run it ({e}); install it or remove it from the docker config")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading gives a broken pipe; its exit status tells the story.
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let output = wait_bounded(child, Duration::from_secs(30)).map_err(fail)?;
+    if !output.status.success() {
+        let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+        // Helpers say "credentials not found in native keychain" when there is nothing stored.
+        if text.to_ascii_lowercase().contains("not found") {
+            return Ok(None);
+        }
+        return Err(fail(format!("exit status {}: {}", output.status, text.trim())));
+    }
+    let answer: HelperAnswer =
+        serde_json::from_slice(&output.stdout).map_err(|e| fail(format!("unreadable answer: {e}")))?;
+    if answer.username == "<token>" {
+        return Ok(Some(Credential::IdentityToken(Secret::new(answer.secret))));
+    }
+    Ok(Some(Credential::Basic { username: answer.username, password: Secret::new(answer.secret) }))
+}
+
+fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Result<std::process::Output, String> {
+    let start = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().map_err(|e| e.to_string()),
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                return Err(format!("no answer within {} s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_config(dir: &Path, json: &str) -> PathBuf {
+        let path = dir.join("config.json");
+        std::fs::write(&path, json).expect("write config");
+        path
+    }
+
+    #[test]
+    fn reads_auths_in_every_spelling() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let auth = STANDARD.encode("alice:s3cret");
+        let path = write_config(
+            dir.path(),
+            &format!(
+                r#"{{"auths":{{"https://reg.example:5000":{{"auth":"{auth}"}},"https://index.docker.io/v1/":{{"username":"bob","password":"pw"}},"tok.example":{{"identitytoken":"abc"}}}}}}"#
+            ),
+        );
+        let config = DockerConfig::load(&path).expect("loads");
+        match config.credential_for("reg.example:5000").expect("ok") {
+            Some(Credential::Basic { username, password }) => {
+                assert_eq!(username, "alice");
+                assert_eq!(password.expose(), "s3cret");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(config.credential_for("docker.io"), Ok(Some(Credential::Basic { .. }))));
+        assert!(matches!(config.credential_for("tok.example"), Ok(Some(Credential::IdentityToken(_)))));
+        assert!(matches!(config.credential_for("other.example"), Ok(None)));
+        // The secret never shows in Debug.
+        let shown = format!("{:?}", config.credential_for("reg.example:5000"));
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn bad_files_are_errors_and_missing_is_anonymous() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(DockerConfig::load(&dir.path().join("absent.json")).expect("ok").credential_for("x.io").expect("ok").is_none());
+        let path = write_config(dir.path(), "{not json");
+        assert!(matches!(DockerConfig::load(&path), Err(CredentialError::Parse { .. })));
+        let path = write_config(dir.path(), r#"{"auths":{"x.io":{"auth":"%%%"}}}"#);
+        let config = DockerConfig::load(&path).expect("loads");
+        assert!(matches!(config.credential_for("x.io"), Err(CredentialError::BadAuth { .. })));
+    }
+
+    #[test]
+    fn credential_helpers_are_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let helper = dir.path().join("docker-credential-sigiltest");
+        std::fs::write(
+            &helper,
+            "#!/bin/sh\nread server\nif [ \"$server\" = \"reg.example\" ]; then echo '{\"ServerURL\":\"reg.example\",\"Username\":\"carol\",\"Secret\":\"pw\"}'; else echo 'credentials not found in native keychain'; exit 1; fi\n",
+        )
+        .expect("write helper");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path_var = std::ffi::OsString::from(format!("{}:/usr/bin:/bin", dir.path().display()));
+        let config = DockerConfig {
+            path: dir.path().join("config.json"),
+            file: ConfigFile {
+                cred_helpers: [("reg.example".to_owned(), "sigiltest".to_owned())].into(),
+                creds_store: Some("sigiltest".to_owned()),
+                ..ConfigFile::default()
+            },
+            helper_path: Some(path_var.clone()),
+        };
+        let found = config.credential_for("reg.example");
+        assert!(matches!(found, Ok(Some(Credential::Basic { ref username, .. })) if username == "carol"));
+        let missing = config.credential_for("other.example");
+        assert!(matches!(missing, Ok(None)), "{missing:?}");
+        let config = DockerConfig {
+            path: dir.path().join("config.json"),
+            file: ConfigFile { creds_store: Some("absent-helper".to_owned()), ..ConfigFile::default() },
+            helper_path: Some(path_var),
+        };
+        assert!(matches!(config.credential_for("x.io"), Err(CredentialError::Helper { .. })));
+    }
+}

@@ -1,0 +1,335 @@
+//! OCI registries over the distribution API v2, as a [`Store`].
+//!
+//! The transport (TLS, auth, retries) is in [`client`]; this module maps the
+//! API's endpoints and status codes onto the store interface and checks every
+//! manifest and blob against its digest.
+
+pub mod auth;
+pub mod client;
+pub mod credentials;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, LOCATION};
+use reqwest::{Method, Response, StatusCode};
+
+pub use client::{RegistryClient, RegistryOptions};
+pub use credentials::{Credential, DockerConfig, Secret};
+
+use self::client::{Body, read_limited};
+use crate::digest::{Digest, Hasher};
+use crate::oci::{ACCEPTED_MANIFESTS, Descriptor, ImageIndex, OCI_INDEX, limits};
+use crate::reference::{RegistryRef, Target};
+use crate::store::{BlobStream, Fetched, Pushed, Store, StoreError, check_manifest};
+
+/// One repository in a registry.
+#[derive(Clone, Debug)]
+pub struct RegistryStore {
+    client: Arc<RegistryClient>,
+    registry: String,
+    repository: String,
+}
+
+impl RegistryStore {
+    pub fn new(client: Arc<RegistryClient>, reference: &RegistryRef) -> RegistryStore {
+        RegistryStore { client, registry: reference.registry().to_owned(), repository: reference.repository().to_owned() }
+    }
+
+    async fn send(&self, push: bool, method: Method, path: &str, headers: HeaderMap, body: Body) -> Result<Response, StoreError> {
+        self.client.send(&self.registry, &self.repository, push, method, path, headers, body).await
+    }
+
+    fn path(&self, kind: &str, reference: &str) -> String {
+        format!("/v2/{}/{kind}/{reference}", self.repository)
+    }
+
+    /// Maps a non-success status to an error.
+    fn status_error(&self, what: &str, response: &Response) -> StoreError {
+        let location = self.location();
+        match response.status() {
+            StatusCode::UNAUTHORIZED => StoreError::Unauthorized {
+                location,
+                detail: format!("the registry refused {what} (HTTP 401)"),
+            },
+            StatusCode::FORBIDDEN => StoreError::Denied { location },
+            StatusCode::NOT_FOUND => StoreError::NotFound { location, what: what.to_owned() },
+            status => {
+                let detail = match status {
+                    StatusCode::TOO_MANY_REQUESTS => "rate limited; retried with backoff and gave up".to_owned(),
+                    s if s.is_server_error() => "registry error; retried with backoff and gave up".to_owned(),
+                    _ => String::new(),
+                };
+                StoreError::Http { location, what: what.to_owned(), status: status.as_u16(), detail }
+            }
+        }
+    }
+
+    async fn push_bytes(&self, descriptor: &Descriptor, bytes: Bytes) -> Result<(), StoreError> {
+        let location = self.start_upload(descriptor).await?;
+        let Some(location) = location else { return Ok(()) };
+        let url = upload_url(&location, &descriptor.digest);
+        let body = Body::Bytes { content_type: "application/octet-stream".into(), bytes };
+        let response = self.send(true, Method::PUT, &url, HeaderMap::new(), body).await?;
+        self.finish_upload(descriptor, &response)
+    }
+
+    /// Starts an upload; `None` when the blob is already there.
+    async fn start_upload(&self, descriptor: &Descriptor) -> Result<Option<String>, StoreError> {
+        if self.has_blob(&descriptor.digest).await? {
+            return Ok(None);
+        }
+        let path = format!("/v2/{}/blobs/uploads/", self.repository);
+        let response = self.send(true, Method::POST, &path, HeaderMap::new(), Body::Empty).await?;
+        let what = format!("starting the upload of blob {}", descriptor.digest);
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(self.status_error(&what, &response));
+        }
+        let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+            StoreError::Malformed { location: self.location(), what, detail: "no Location header".into() }
+        })?;
+        Ok(Some(location.to_owned()))
+    }
+
+    fn finish_upload(&self, descriptor: &Descriptor, response: &Response) -> Result<(), StoreError> {
+        if response.status() == StatusCode::CREATED {
+            Ok(())
+        } else {
+            Err(self.status_error(&format!("uploading blob {}", descriptor.digest), response))
+        }
+    }
+
+    async fn get_blob(&self, descriptor: &Descriptor) -> Result<Response, StoreError> {
+        let what = format!("blob {}", descriptor.digest);
+        let path = self.path("blobs", &descriptor.digest.to_string());
+        let response = self.send(false, Method::GET, &path, HeaderMap::new(), Body::Empty).await?;
+        if !response.status().is_success() {
+            return Err(self.status_error(&what, &response));
+        }
+        Ok(response)
+    }
+}
+
+/// Adds `digest=` to an upload location, keeping the registry's own query.
+fn upload_url(location: &str, digest: &Digest) -> String {
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let encoded: String = url::form_urlencoded::byte_serialize(digest.to_string().as_bytes()).collect();
+    format!("{location}{separator}digest={encoded}")
+}
+
+impl Store for RegistryStore {
+    fn location(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    async fn fetch_manifest(&self, target: &Target) -> Result<Option<Fetched>, StoreError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"));
+        debug_assert_eq!(ACCEPTED_MANIFESTS.len(), 4);
+        let response = self.send(false, Method::GET, &self.path("manifests", &target.to_string()), headers, Body::Empty).await?;
+        let what = format!("manifest {target}");
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(self.status_error(&what, &response));
+        }
+        let media_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
+            .unwrap_or_default();
+        let claimed = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.parse::<Digest>())
+            .transpose()
+            .map_err(|e| StoreError::Malformed {
+                location: self.location(),
+                what: what.clone(),
+                detail: format!("bad Docker-Content-Digest header: {e}"),
+            })?;
+        let bytes = read_limited(&self.location(), &what, response, limits::MANIFEST_BYTES).await?;
+        check_manifest(&self.location(), target, &media_type, bytes, claimed.as_ref()).map(Some)
+    }
+
+    async fn fetch_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let what = format!("blob {}", descriptor.digest);
+        if descriptor.size > limit {
+            return Err(StoreError::TooLarge { location: self.location(), what, size: descriptor.size, limit });
+        }
+        let response = self.get_blob(descriptor).await?;
+        let bytes = read_limited(&self.location(), &what, response, limit.min(descriptor.size)).await?;
+        descriptor.digest.verify(&bytes).map_err(|source| StoreError::Digest { location: self.location(), source })?;
+        Ok(bytes)
+    }
+
+    async fn stream_blob(&self, descriptor: &Descriptor) -> Result<BlobStream, StoreError> {
+        let response = self.get_blob(descriptor).await?;
+        let location = self.location();
+        let expected = descriptor.clone();
+        let mut hasher = Some(Hasher::new(expected.digest.algorithm()));
+        let mut seen: u64 = 0;
+        let stream = response.bytes_stream().map(Some).chain(futures::stream::once(async { None })).filter_map(
+            move |item| {
+                let out = match item {
+                    Some(Ok(chunk)) => {
+                        seen += chunk.len() as u64;
+                        if seen > expected.size {
+                            Some(Err(StoreError::TooLarge {
+                                location: location.clone(),
+                                what: format!("blob {}", expected.digest),
+                                size: seen,
+                                limit: expected.size,
+                            }))
+                        } else {
+                            if let Some(h) = hasher.as_mut() {
+                                h.update(&chunk);
+                            }
+                            Some(Ok(chunk.to_vec()))
+                        }
+                    }
+                    Some(Err(e)) => Some(Err(StoreError::Unreachable {
+                        location: location.clone(),
+                        detail: client::describe_reqwest(&e),
+                    })),
+                    None => hasher.take().and_then(|h| {
+                        let found = h.finish();
+                        (found != expected.digest || seen != expected.size).then(|| {
+                            Err(StoreError::Digest {
+                                location: location.clone(),
+                                source: crate::digest::DigestError::Mismatch { expected: expected.digest.clone(), found },
+                            })
+                        })
+                    }),
+                };
+                futures::future::ready(out)
+            },
+        );
+        Ok(Box::pin(stream))
+    }
+
+    async fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
+        let response = self.send(false, Method::HEAD, &self.path("blobs", &digest.to_string()), HeaderMap::new(), Body::Empty).await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.status_error(&format!("checking blob {digest}"), &response)),
+        }
+    }
+
+    async fn push_blob(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<(), StoreError> {
+        descriptor.digest.verify(bytes).map_err(|source| StoreError::Digest { location: self.location(), source })?;
+        self.push_bytes(descriptor, Bytes::copy_from_slice(bytes)).await
+    }
+
+    async fn push_blob_stream(&self, descriptor: &Descriptor, stream: BlobStream) -> Result<(), StoreError> {
+        let Some(location) = self.start_upload(descriptor).await? else { return Ok(()) };
+        let url = upload_url(&location, &descriptor.digest);
+        let body = reqwest::Body::wrap_stream(stream);
+        let response = self.client.send_stream(&self.registry, &self.repository, &url, body, descriptor.size).await?;
+        self.finish_upload(descriptor, &response)
+    }
+
+    async fn push_manifest(&self, target: &Target, media_type: &str, bytes: &[u8]) -> Result<Pushed, StoreError> {
+        let digest = Digest::sha256_of(bytes);
+        if let Target::Digest(d) = target {
+            d.verify(bytes).map_err(|source| StoreError::Digest { location: self.location(), source })?;
+        }
+        let body = Body::Bytes { content_type: media_type.to_owned(), bytes: Bytes::copy_from_slice(bytes) };
+        let response = self.send(true, Method::PUT, &self.path("manifests", &target.to_string()), HeaderMap::new(), body).await?;
+        if !response.status().is_success() {
+            return Err(self.status_error(&format!("pushing manifest {target}"), &response));
+        }
+        if let Some(answered) = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
+            if answered != digest.to_string() {
+                return Err(StoreError::Malformed {
+                    location: self.location(),
+                    what: format!("answer to pushing manifest {target}"),
+                    detail: format!("registry stored it as {answered}, expected {digest}"),
+                });
+            }
+        }
+        let subject_indexed = response.headers().contains_key("oci-subject");
+        Ok(Pushed { digest, subject_indexed })
+    }
+
+    async fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<Descriptor>>, StoreError> {
+        let mut path = self.path("referrers", &digest.to_string());
+        let mut found = Vec::new();
+        for _page in 0..100 {
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
+            let response = self.send(false, Method::GET, &path, headers, Body::Empty).await?;
+            let status = response.status();
+            if matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST | StatusCode::NOT_ACCEPTABLE | StatusCode::METHOD_NOT_ALLOWED) {
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(self.status_error(&format!("referrers of {digest}"), &response));
+            }
+            let is_index = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with(OCI_INDEX));
+            let next = response
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let body = read_limited(&self.location(), "referrers answer", response, limits::MANIFEST_BYTES).await?;
+            let Some(index) = is_index.then(|| serde_json::from_slice::<ImageIndex>(&body).ok()).flatten() else {
+                return Ok(None);
+            };
+            found.extend(index.manifests);
+            if found.len() > limits::DESCRIPTORS {
+                return Err(StoreError::TooLarge {
+                    location: self.location(),
+                    what: format!("referrers of {digest}"),
+                    size: found.len() as u64,
+                    limit: limits::DESCRIPTORS as u64,
+                });
+            }
+            match next {
+                Some(next) => path = next,
+                None => return Ok(Some(found)),
+            }
+        }
+        Err(StoreError::Refused { location: self.location(), detail: format!("referrers of {digest}: more than 100 pages") })
+    }
+}
+
+/// The target of `Link: <URL>; rel="next"`.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        is_next.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers() {
+        assert_eq!(next_link(r#"</v2/a/referrers/sha256:x?n=1&last=y>; rel="next""#).as_deref(), Some("/v2/a/referrers/sha256:x?n=1&last=y"));
+        assert_eq!(next_link(r#"<https://r/x>; rel="prev", <https://r/y>; rel=next"#).as_deref(), Some("https://r/y"));
+        assert_eq!(next_link(r#"<https://r/x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn upload_urls_keep_state() {
+        let d = Digest::sha256_of(b"x");
+        assert_eq!(upload_url("/v2/a/blobs/uploads/u?_state=s", &d), format!("/v2/a/blobs/uploads/u?_state=s&digest=sha256%3A{}", d.hex()));
+        assert_eq!(upload_url("http://h/u", &d), format!("http://h/u?digest=sha256%3A{}", d.hex()));
+    }
+}

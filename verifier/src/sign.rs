@@ -1,0 +1,175 @@
+//! The write side: signing image digests and storing the signatures in
+//! cosign's tag scheme or as cosign v3 Sigstore-bundle referrers.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::bundle::{BUNDLE_V03, Bundle};
+use crate::cosign::{self, SIGNATURE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE};
+use crate::digest::Digest;
+use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, pae};
+use crate::intoto::{COSIGN_SIGN_V1, Statement};
+use crate::keys::{KeyError, SigningKey};
+use crate::oci::{self, Descriptor, ImageManifest, Manifest};
+use crate::reference::Target;
+use crate::store::{Store, StoreError, require_manifest};
+use crate::{referrers, tag};
+
+/// Where a signature is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// cosign's `sha256-HEX.sig` tag, one layer per signature.
+    Tag,
+    /// cosign v3's Sigstore bundle as an OCI 1.1 referrer.
+    Bundle,
+}
+
+/// What to sign with and how.
+pub struct SignOptions<'a> {
+    pub key: &'a SigningKey,
+    /// Signed annotations (`-a KEY=VALUE`).
+    pub annotations: BTreeMap<String, String>,
+    pub format: Format,
+    /// Also sign every manifest listed by an index.
+    pub recursive: bool,
+    /// RFC 3339 time written into the referrer's `org.opencontainers.image.created`.
+    pub created: String,
+}
+
+/// One signature made and stored.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Signed {
+    pub image: Digest,
+    /// The tag (`sha256-HEX.sig`) or referrer manifest digest it is stored under.
+    pub stored_at: String,
+}
+
+/// Why signing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("{location}: manifest {digest} is malformed: {detail}")]
+    Manifest { location: String, digest: Digest, detail: String },
+}
+
+/// Signs `image` (and with `recursive`, each manifest of an index).
+/// `docker_reference` is the repository name written into the payload.
+pub async fn sign<S: Store>(
+    store: &S,
+    docker_reference: &str,
+    image: &Descriptor,
+    options: &SignOptions<'_>,
+) -> Result<Vec<Signed>, SignError> {
+    let mut targets = vec![image.clone()];
+    if options.recursive {
+        targets.extend(platform_manifests(store, image).await?);
+    }
+    let mut out = Vec::with_capacity(targets.len());
+    for target in &targets {
+        let stored_at = match options.format {
+            Format::Tag => sign_tag(store, docker_reference, &target.digest, options).await?,
+            Format::Bundle => sign_bundle(store, docker_reference, target, options).await?,
+        };
+        out.push(Signed { image: target.digest.clone(), stored_at });
+    }
+    Ok(out)
+}
+
+/// The manifests an index lists (empty for an image manifest).
+pub async fn platform_manifests<S: Store>(store: &S, image: &Descriptor) -> Result<Vec<Descriptor>, SignError> {
+    let fetched = require_manifest(store, &Target::Digest(image.digest.clone())).await?;
+    match Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes) {
+        Ok(Manifest::Index(index)) => Ok(index.manifests),
+        Ok(Manifest::Image(_)) => Ok(Vec::new()),
+        Err(e) => Err(SignError::Manifest { location: store.location(), digest: image.digest.clone(), detail: e.to_string() }),
+    }
+}
+
+async fn sign_tag<S: Store>(
+    store: &S,
+    docker_reference: &str,
+    image: &Digest,
+    options: &SignOptions<'_>,
+) -> Result<String, SignError> {
+    let payload = crate::simplesigning::payload(docker_reference, image, &options.annotations);
+    let signature = options.key.sign(&payload)?;
+    let mut layer = Descriptor::of(SIMPLESIGNING_MEDIA_TYPE, &payload);
+    layer.annotations.insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
+    // Upload the payload before reading the tag: it keeps the read-to-write window small.
+    store.push_blob(&layer, &payload).await?;
+    append_layer(store, &cosign::signature_tag(image), layer).await?;
+    Ok(cosign::signature_tag(image))
+}
+
+/// Appends an attachment layer (signature or attestation) to a cosign tag,
+/// keeping every layer already there.
+pub async fn append_layer<S: Store>(store: &S, tag: &str, layer: Descriptor) -> Result<Digest, StoreError> {
+    let present = |m: &Manifest| matches!(m, Manifest::Image(m) if m.layers.iter().any(|l| cosign::same_layer(l, &layer)));
+    tag::update(store, tag, present, |current| {
+        let mut layers = match current {
+            Some(Manifest::Image(m)) => m.layers,
+            Some(Manifest::Index(_)) => {
+                return Err(StoreError::Refused {
+                    location: store.location(),
+                    detail: format!("tag {tag} holds an index, not cosign attachments; refusing to overwrite it"),
+                });
+            }
+            None => Vec::new(),
+        };
+        layers.push(layer.clone());
+        let (config, config_bytes, manifest) = cosign::attachment_manifest(layers);
+        Ok(tag::Update { media_type: oci::OCI_MANIFEST.to_owned(), bytes: oci::to_bytes(&manifest), blobs: vec![(config, config_bytes)] })
+    })
+    .await
+}
+
+async fn sign_bundle<S: Store>(
+    store: &S,
+    docker_reference: &str,
+    image: &Descriptor,
+    options: &SignOptions<'_>,
+) -> Result<String, SignError> {
+    let mut statement = Statement::about(docker_reference, &image.digest, COSIGN_SIGN_V1, serde_json::json!({}));
+    statement.subject[0].annotations = options.annotations.clone();
+    let descriptor = push_bundle_referrer(store, image, &statement, options.key, &options.created).await?;
+    Ok(descriptor.digest.to_string())
+}
+
+/// Signs `statement` as a DSSE envelope in a v0.3 bundle and pushes it as a
+/// referrer of `subject`, with the annotations cosign v3 writes.
+pub async fn push_bundle_referrer<S: Store>(
+    store: &S,
+    subject: &Descriptor,
+    statement: &Statement,
+    key: &SigningKey,
+    created: &str,
+) -> Result<Descriptor, SignError> {
+    let body = statement.to_json();
+    let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &body))?;
+    let hint = STANDARD.encode(Digest::sha256_of(key.public_key().spki_der()).raw());
+    let bundle = Bundle::key_signed(Envelope::new(IN_TOTO_PAYLOAD_TYPE, &body, &signature), hint).to_json();
+    let layer = Descriptor::of(BUNDLE_V03, &bundle);
+    store.push_blob(&layer, &bundle).await?;
+    let empty = Descriptor::of(oci::OCI_EMPTY, oci::EMPTY_JSON);
+    store.push_blob(&empty, oci::EMPTY_JSON).await?;
+    let subject = Descriptor { annotations: BTreeMap::new(), artifact_type: None, platform: None, ..subject.clone() };
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(oci::OCI_MANIFEST.to_owned()),
+        artifact_type: Some(BUNDLE_V03.to_owned()),
+        config: empty,
+        layers: vec![layer],
+        subject: Some(subject),
+        annotations: BTreeMap::from([
+            ("dev.sigstore.bundle.content".to_owned(), "dsse-envelope".to_owned()),
+            ("dev.sigstore.bundle.predicateType".to_owned(), statement.predicate_type.clone()),
+            ("org.opencontainers.image.created".to_owned(), created.to_owned()),
+        ]),
+    };
+    Ok(referrers::push(store, &manifest).await?)
+}

@@ -1,0 +1,83 @@
+//! Read-modify-write of a manifest behind a tag, safe against lost updates.
+//!
+//! The distribution API has no compare-and-swap, so two signers appending to
+//! `sha256-HEX.sig` at once can each overwrite the other's write. sigil
+//! guards this by detecting and retrying: after writing, it waits a settle
+//! time (three times its own read-to-write window, plus jitter), reads the tag
+//! again and, if its change is missing, merges it into what is there now and
+//! writes again. A concurrent writer that overwrote it is thereby merged, not
+//! lost. The remaining window: a writer whose own read-to-write takes longer
+//! than the settle time can still drop a change made after its read; sigil
+//! keeps that window small by uploading blobs before it reads the tag.
+//! OCI layout directories take a file lock and are exact.
+
+use std::time::{Duration, Instant};
+
+use crate::digest::Digest;
+use crate::oci::{Descriptor, Manifest};
+use crate::reference::Target;
+use crate::store::{Store, StoreError};
+
+/// How many times to merge again before giving up.
+const ATTEMPTS: u32 = 8;
+
+/// A new manifest for the tag, and small blobs it needs that depend on it.
+pub struct Update {
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+    /// Blobs to upload before the manifest (e.g. a config listing the layers).
+    pub blobs: Vec<(Descriptor, Vec<u8>)>,
+}
+
+/// Applies `change` to the manifest at `tag` until `present` holds for what
+/// the tag serves. `change` receives the current manifest (`None` when the
+/// tag does not exist yet). Returns the digest the tag ends at.
+pub async fn update<S, P, C>(store: &S, tag: &str, present: P, mut change: C) -> Result<Digest, StoreError>
+where
+    S: Store,
+    P: Fn(&Manifest) -> bool,
+    C: FnMut(Option<Manifest>) -> Result<Update, StoreError>,
+{
+    let target = Target::Tag(tag.to_owned());
+    for _ in 0..ATTEMPTS {
+        let started = Instant::now();
+        let current = read(store, &target).await?;
+        if let Some((digest, manifest)) = &current {
+            if present(manifest) {
+                return Ok(digest.clone());
+            }
+        }
+        let update = change(current.map(|(_, m)| m))?;
+        for (descriptor, bytes) in &update.blobs {
+            store.push_blob(descriptor, bytes).await?;
+        }
+        let pushed = store.push_manifest(&target, &update.media_type, &update.bytes).await?;
+        let window = started.elapsed();
+        tokio::time::sleep(window * 3 + jitter()).await;
+        match read(store, &target).await? {
+            Some((digest, manifest)) if present(&manifest) => return Ok(digest),
+            _ => tracing::debug!("{}: tag {tag} changed under a concurrent writer after {}; merging again", store.location(), pushed.digest),
+        }
+    }
+    Err(StoreError::Refused {
+        location: store.location(),
+        detail: format!("tag {tag} kept changing under concurrent writers; gave up after {ATTEMPTS} attempts; the change may be missing, run the command again"),
+    })
+}
+
+async fn read<S: Store>(store: &S, target: &Target) -> Result<Option<(Digest, Manifest)>, StoreError> {
+    let Some(fetched) = store.fetch_manifest(target).await? else { return Ok(None) };
+    let manifest = Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes).map_err(|e| StoreError::Malformed {
+        location: store.location(),
+        what: format!("manifest at tag {target}"),
+        detail: e.to_string(),
+    })?;
+    Ok(Some((fetched.descriptor.digest, manifest)))
+}
+
+/// 20-60 ms of randomness, so racing writers do not stay in lock step.
+fn jitter() -> Duration {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    Duration::from_millis(20 + u64::from(b[0]) % 40)
+}

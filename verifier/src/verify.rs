@@ -1,0 +1,319 @@
+//! Judgement of signatures: pure functions from evidence and a trusted key to
+//! a [`Verified`] claim or a [`Rejection`] that says why.
+//!
+//! Only this module can construct a [`Verified`] value, so code that decides
+//! about images cannot look at a claim that skipped a check: it would not
+//! compile.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::bundle::{Bundle, BundleError};
+use crate::digest::Digest;
+use crate::dsse::{Envelope, EnvelopeError, IN_TOTO_PAYLOAD_TYPE};
+use crate::intoto::{COSIGN_SIGN_V1, Statement, StatementError};
+use crate::keys::PublicKey;
+use crate::simplesigning::{Payload, PayloadError};
+
+/// A claim that passed every check of the function that made it. There is no
+/// public constructor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified<T>(T);
+
+impl<T> Verified<T> {
+    /// Crate-private: only verification functions mint these.
+    pub(crate) fn new(value: T) -> Verified<T> {
+        Verified(value)
+    }
+
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Verified<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Who made a signature.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Signer {
+    /// A public key, named by the hex sha256 of its DER encoding.
+    Key { fingerprint: String },
+}
+
+impl fmt::Display for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Signer::Key { fingerprint } => write!(f, "key sha256:{}", &fingerprint[..fingerprint.len().min(16)]),
+        }
+    }
+}
+
+/// What a valid image signature says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedImage {
+    /// The image digest the signature binds (equal to the image's digest).
+    pub image: Digest,
+    /// The repository the signer named; advisory (mirrors change it).
+    pub docker_reference: Option<String>,
+    /// Signed annotations (`-a KEY=VALUE` at signing).
+    pub annotations: BTreeMap<String, String>,
+    pub signer: Signer,
+}
+
+/// Why a piece of evidence does not count.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Rejection {
+    #[error("signature is not valid base64")]
+    SignatureEncoding,
+    #[error("signature does not verify with {0}")]
+    BadSignature(Signer),
+    #[error("signed payload is unusable: {0}")]
+    Payload(#[from] PayloadError),
+    #[error("signature is for image {signed}, not {image}")]
+    WrongImage { signed: Digest, image: Digest },
+    #[error("signed annotation {key}={expected} is required; {}", found.as_ref().map_or("the signature has none".to_owned(), |f| format!("the signature has {key}={f}")))]
+    Annotation { key: String, expected: String, found: Option<String> },
+    #[error("layer carries no signature annotation")]
+    Unsigned,
+    #[error("{0}")]
+    Bundle(#[from] BundleError),
+    #[error("{0}")]
+    Envelope(#[from] EnvelopeError),
+    #[error("{0}")]
+    Statement(#[from] StatementError),
+    #[error("DSSE envelope has {0} signatures; exactly one is required in a bundle")]
+    SignatureCount(usize),
+    #[error("DSSE payload type is {0:?}, not {IN_TOTO_PAYLOAD_TYPE:?}")]
+    PayloadType(String),
+    #[error("statement predicate type is {found:?}, not {expected:?}")]
+    PredicateType { found: String, expected: String },
+    #[error("statement has no subject with digest {image}")]
+    Subject { image: Digest },
+    #[error("bundle holds a message signature, which cannot bind an image")]
+    MessageSignature,
+    #[error("unreadable evidence: {0}")]
+    Unreadable(String),
+}
+
+/// Verifies a cosign simple-signing signature (`.sig` layer) over the exact
+/// payload bytes and binds it to `image`.
+pub fn simple_signing(
+    payload: &[u8],
+    signature_b64: &str,
+    key: &PublicKey,
+    image: &Digest,
+) -> Result<Verified<SignedImage>, Rejection> {
+    let signature = STANDARD.decode(signature_b64.trim()).map_err(|_| Rejection::SignatureEncoding)?;
+    let signer = signer_of(key);
+    key.verify(payload, &signature).map_err(|_| Rejection::BadSignature(signer.clone()))?;
+    let parsed = Payload::parse(payload)?;
+    if &parsed.manifest_digest != image {
+        return Err(Rejection::WrongImage { signed: parsed.manifest_digest, image: image.clone() });
+    }
+    Ok(Verified::new(SignedImage {
+        image: image.clone(),
+        docker_reference: parsed.docker_reference,
+        annotations: parsed.annotations,
+        signer,
+    }))
+}
+
+/// Verifies a DSSE envelope with `key` and returns the verified payload.
+/// With `exactly_one`, an envelope with more than one signature is refused
+/// (bundles); otherwise any one signature made by `key` suffices. An envelope
+/// with no signatures never verifies.
+pub fn dsse(envelope: &Envelope, key: &PublicKey, exactly_one: bool) -> Result<Verified<Vec<u8>>, Rejection> {
+    let count = envelope.signatures.len();
+    if count == 0 || (exactly_one && count != 1) {
+        return Err(Rejection::SignatureCount(count));
+    }
+    let payload = envelope.payload_bytes()?;
+    let signed = crate::dsse::pae(&envelope.payload_type, &payload);
+    let any_valid = envelope
+        .signatures
+        .iter()
+        .filter_map(|s| crate::dsse::decode(&s.sig))
+        .any(|sig| key.verify(&signed, &sig).is_ok());
+    if !any_valid {
+        return Err(Rejection::BadSignature(signer_of(key)));
+    }
+    Ok(Verified::new(payload))
+}
+
+/// Verifies a cosign v3 image signature: a Sigstore bundle holding a DSSE
+/// in-toto statement of type `https://sigstore.dev/cosign/sign/v1` whose
+/// subject is `image`.
+pub fn sign_bundle(bundle: &[u8], key: &PublicKey, image: &Digest) -> Result<Verified<SignedImage>, Rejection> {
+    let bundle = Bundle::parse(bundle)?;
+    let envelope = bundle.dsse_envelope.as_ref().ok_or(Rejection::MessageSignature)?;
+    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(Rejection::PayloadType(envelope.payload_type.clone()));
+    }
+    let payload = dsse(envelope, key, true)?.into_inner();
+    let statement = Statement::parse(&payload)?;
+    if statement.predicate_type != COSIGN_SIGN_V1 {
+        return Err(Rejection::PredicateType { found: statement.predicate_type, expected: COSIGN_SIGN_V1.to_owned() });
+    }
+    let subject = statement.subject_for(image).ok_or_else(|| Rejection::Subject { image: image.clone() })?;
+    Ok(Verified::new(SignedImage {
+        image: image.clone(),
+        docker_reference: (!subject.name.is_empty()).then(|| subject.name.clone()),
+        annotations: subject.annotations.clone(),
+        signer: signer_of(key),
+    }))
+}
+
+/// Checks that a verified signature carries every required annotation.
+pub fn require_annotations(signed: &SignedImage, required: &BTreeMap<String, String>) -> Result<(), Rejection> {
+    for (key, expected) in required {
+        let found = signed.annotations.get(key);
+        if found != Some(expected) {
+            return Err(Rejection::Annotation { key: key.clone(), expected: expected.clone(), found: found.cloned() });
+        }
+    }
+    Ok(())
+}
+
+fn signer_of(key: &PublicKey) -> Signer {
+    Signer::Key { fingerprint: key.fingerprint() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+    use crate::simplesigning::payload;
+
+    fn image() -> Digest {
+        Digest::sha256_of(b"image")
+    }
+
+    fn signed_payload(key: &SigningKey, digest: &Digest, ann: &BTreeMap<String, String>) -> (Vec<u8>, String) {
+        let p = payload("r/a", digest, ann);
+        let sig = key.sign(&p).expect("sign");
+        (p, STANDARD.encode(sig))
+    }
+
+    #[test]
+    fn simple_signing_accepts_and_its_twins_are_rejected() {
+        let key = SigningKey::generate().expect("key");
+        let other = SigningKey::generate().expect("key");
+        let ann = BTreeMap::from([("env".to_owned(), "prod".to_owned())]);
+        let (p, sig) = signed_payload(&key, &image(), &ann);
+        let ok = simple_signing(&p, &sig, &key.public_key(), &image()).expect("verifies");
+        assert_eq!(ok.annotations, ann);
+        assert!(require_annotations(&ok, &ann).is_ok());
+        let want_other = BTreeMap::from([("env".to_owned(), "dev".to_owned())]);
+        assert!(matches!(require_annotations(&ok, &want_other), Err(Rejection::Annotation { .. })));
+        // wrong key
+        assert!(matches!(simple_signing(&p, &sig, &other.public_key(), &image()), Err(Rejection::BadSignature(_))));
+        // one flipped signature byte
+        let mut raw = STANDARD.decode(&sig).expect("b64");
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        let flipped = STANDARD.encode(&raw);
+        assert!(matches!(simple_signing(&p, &flipped, &key.public_key(), &image()), Err(Rejection::BadSignature(_))));
+        // one flipped payload byte
+        let mut tampered = p.clone();
+        tampered[10] ^= 1;
+        assert!(simple_signing(&tampered, &sig, &key.public_key(), &image()).is_err());
+        // a valid signature for another image
+        let other_image = Digest::sha256_of(b"other");
+        let (p2, sig2) = signed_payload(&key, &other_image, &BTreeMap::new());
+        assert!(matches!(simple_signing(&p2, &sig2, &key.public_key(), &image()), Err(Rejection::WrongImage { .. })));
+        assert_eq!(simple_signing(&p, "!!", &key.public_key(), &image()), Err(Rejection::SignatureEncoding));
+    }
+
+    fn sign_bundle_for(key: &SigningKey, statement: &Statement, payload_type: &str) -> Vec<u8> {
+        let body = statement.to_json();
+        let sig = key.sign(&crate::dsse::pae(payload_type, &body)).expect("sign");
+        Bundle::key_signed(Envelope::new(payload_type, &body, &sig), "hint".into()).to_json()
+    }
+
+    #[test]
+    fn sign_bundle_accepts_and_its_twins_are_rejected() {
+        let key = SigningKey::generate().expect("key");
+        let st = Statement::about("r/a", &image(), COSIGN_SIGN_V1, serde_json::json!({}));
+        let good = sign_bundle_for(&key, &st, IN_TOTO_PAYLOAD_TYPE);
+        assert!(sign_bundle(&good, &key.public_key(), &image()).is_ok());
+        let other = SigningKey::generate().expect("key");
+        assert!(matches!(sign_bundle(&good, &other.public_key(), &image()), Err(Rejection::BadSignature(_))));
+        assert!(matches!(sign_bundle(&good, &key.public_key(), &Digest::sha256_of(b"x")), Err(Rejection::Subject { .. })));
+        let wrong_pt = Statement { predicate_type: "https://slsa.dev/provenance/v1".into(), ..st.clone() };
+        let b = sign_bundle_for(&key, &wrong_pt, IN_TOTO_PAYLOAD_TYPE);
+        assert!(matches!(sign_bundle(&b, &key.public_key(), &image()), Err(Rejection::PredicateType { .. })));
+        let b = sign_bundle_for(&key, &st, "application/json");
+        assert!(matches!(sign_bundle(&b, &key.public_key(), &image()), Err(Rejection::PayloadType(_))));
+        // zero and two signatures
+        let mut parsed = Bundle::parse(&good).expect("parses");
+        let env = parsed.dsse_envelope.as_mut().expect("dsse");
+        let one = env.signatures[0].clone();
+        env.signatures.clear();
+        assert_eq!(sign_bundle(&parsed.to_json(), &key.public_key(), &image()), Err(Rejection::SignatureCount(0)));
+        let env = parsed.dsse_envelope.as_mut().expect("dsse");
+        env.signatures = vec![one.clone(), one];
+        assert_eq!(sign_bundle(&parsed.to_json(), &key.public_key(), &image()), Err(Rejection::SignatureCount(2)));
+    }
+
+    #[test]
+    fn dsse_known_answer_vector() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse");
+        let key = PublicKey::from_pem(&std::fs::read_to_string(format!("{dir}/public_key.pem")).expect("key")).expect("pem");
+        for (file, ok) in [
+            ("envelope.json", true),
+            ("envelope-der-signature.json", true),
+            ("envelope-keyid.json", true),
+            ("envelope-tampered-payload.json", false),
+            ("envelope-tampered-payload-type.json", false),
+            ("envelope-flipped-signature.json", false),
+            ("envelope-no-signatures.json", false),
+        ] {
+            let env = Envelope::parse(&std::fs::read(format!("{dir}/{file}")).expect("read")).expect("parses");
+            assert_eq!(dsse(&env, &key, false).is_ok(), ok, "{file}");
+        }
+    }
+}
+
+/// The judgement of one piece of signature evidence.
+#[derive(Clone, Debug)]
+pub struct SignatureCheck {
+    pub origin: crate::gather::Origin,
+    pub outcome: Result<Verified<SignedImage>, Rejection>,
+}
+
+/// Judges every signature found for `image` against `key` and the required
+/// annotations. Pure: the evidence was gathered before.
+pub fn judge_signatures(
+    evidence: &[crate::gather::SignatureEvidence],
+    key: &PublicKey,
+    image: &Digest,
+    required: &BTreeMap<String, String>,
+) -> Vec<SignatureCheck> {
+    use crate::gather::SignatureContent;
+    evidence
+        .iter()
+        .map(|e| {
+            let outcome = match &e.content {
+                SignatureContent::SimpleSigning { payload, annotations } => {
+                    match crate::cosign::annotation(annotations, crate::cosign::SIGNATURE_ANNOTATION) {
+                        Some(sig) => simple_signing(payload, sig, key, image),
+                        None => Err(Rejection::Unsigned),
+                    }
+                }
+                SignatureContent::Bundle(bytes) => sign_bundle(bytes, key, image),
+                SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
+            };
+            let outcome = outcome.and_then(|signed| require_annotations(&signed, required).map(|()| signed));
+            SignatureCheck { origin: e.origin.clone(), outcome }
+        })
+        .collect()
+}
