@@ -118,7 +118,12 @@ pub struct RegistryArgs {
     #[arg(long, env = "SIGIL_REGISTRY_USERNAME", value_name = "USER")]
     pub registry_username: Option<String>,
     /// Registry password or token (else SIGIL_REGISTRY_PASSWORD).
-    #[arg(long, env = "SIGIL_REGISTRY_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SIGIL_REGISTRY_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub registry_password: Option<String>,
     /// Trust this CA certificate (PEM) for registry TLS, besides the system roots.
     #[arg(long, value_name = "FILE")]
@@ -153,6 +158,9 @@ pub struct SignArgs {
     /// For an index (multi-arch image), also sign every platform manifest.
     #[arg(long)]
     pub recursive: bool,
+    /// Images signed at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -15,7 +15,10 @@ use crate::password;
 
 /// Parses every image argument, reporting the first bad one.
 pub fn parse_images(images: &[String]) -> anyhow::Result<Vec<ImageRef>> {
-    images.iter().map(|i| i.parse::<ImageRef>().map_err(anyhow::Error::from)).collect()
+    images
+        .iter()
+        .map(|i| i.parse::<ImageRef>().map_err(anyhow::Error::from))
+        .collect()
 }
 
 /// Parses `-a KEY=VALUE` flags.
@@ -57,14 +60,18 @@ pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
 /// Builds the one registry client of a run.
 pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Arc<RegistryClient>> {
     let credential = match (&args.registry_username, &args.registry_password) {
-        (Some(u), Some(p)) => Some(Credential::Basic { username: u.clone(), password: Secret::new(p.clone()) }),
+        (Some(u), Some(p)) => Some(Credential::Basic {
+            username: u.clone(),
+            password: Secret::new(p.clone()),
+        }),
         (None, None) => None,
         (Some(_), None) => bail!("--registry-username needs --registry-password (or SIGIL_REGISTRY_PASSWORD)"),
         (None, Some(_)) => bail!("--registry-password needs --registry-username (or SIGIL_REGISTRY_USERNAME)"),
     };
     let mut ca_certs_pem = Vec::new();
     for path in &args.registry_cacert {
-        ca_certs_pem.push(std::fs::read(path).with_context(|| format!("cannot read --registry-cacert {}", path.display()))?);
+        ca_certs_pem
+            .push(std::fs::read(path).with_context(|| format!("cannot read --registry-cacert {}", path.display()))?);
     }
     if args.allow_insecure_registry {
         tracing::warn!("--allow-insecure-registry: plain HTTP may be used for non-loopback registries");

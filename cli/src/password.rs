@@ -26,19 +26,36 @@ pub fn for_writing(what: &str) -> anyhow::Result<Password> {
 fn obtain(what: &str, confirm: bool) -> anyhow::Result<Password> {
     for name in ["SIGIL_PASSWORD", "COSIGN_PASSWORD"] {
         if let Some(value) = std::env::var_os(name) {
-            let value = value.into_string().map_err(|_| anyhow::anyhow!("{name} is not valid UTF-8"))?;
-            return Ok(Password { value: Zeroizing::new(value), source: if name == "SIGIL_PASSWORD" { "SIGIL_PASSWORD" } else { "COSIGN_PASSWORD" } });
+            let value = value
+                .into_string()
+                .map_err(|_| anyhow::anyhow!("{name} is not valid UTF-8"))?;
+            return Ok(Password {
+                value: Zeroizing::new(value),
+                source: if name == "SIGIL_PASSWORD" {
+                    "SIGIL_PASSWORD"
+                } else {
+                    "COSIGN_PASSWORD"
+                },
+            });
         }
     }
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        bail!("a password is needed for {what}: set SIGIL_PASSWORD (or COSIGN_PASSWORD); there is no terminal to ask on");
+        bail!(
+            "a password is needed for {what}: set SIGIL_PASSWORD (or COSIGN_PASSWORD); there is no terminal to ask on"
+        );
     }
-    let first = Zeroizing::new(rpassword::prompt_password(format!("Enter password for {what}: ")).context("reading the password")?);
+    let first = Zeroizing::new(
+        rpassword::prompt_password(format!("Enter password for {what}: ")).context("reading the password")?,
+    );
     if confirm {
-        let again = Zeroizing::new(rpassword::prompt_password("Enter password again: ").context("reading the password")?);
+        let again =
+            Zeroizing::new(rpassword::prompt_password("Enter password again: ").context("reading the password")?);
         if *first != *again {
             bail!("the two passwords differ; nothing was written");
         }
     }
-    Ok(Password { value: first, source: "the terminal prompt" })
+    Ok(Password {
+        value: first,
+        source: "the terminal prompt",
+    })
 }

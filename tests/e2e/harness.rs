@@ -478,3 +478,52 @@ fn hostile_unauthorized_sends_a_challenge_that_leads_nowhere() {
     assert_eq!(token.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(hostile.requests(), 2);
 }
+
+#[test]
+fn skopeo_pulls_from_the_honest_hostile_and_looks_for_sigstore_attachments() {
+    let hostile = Hostile::start(Mode::Honest);
+    let work = TempDir::new().expect("create a temporary directory");
+    let registries_d = crate::support::write_registries_d(&work.path().join("registries.d"));
+    let layout = work.path().join("pulled");
+    Skopeo::new()
+        .registries_d(&registries_d)
+        .run(&[
+            "copy",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            &format!("docker://{}", hostile.image("some/repo:v1")),
+            &format!("oci:{}:v1", layout.display()),
+        ])
+        .assert_success();
+    let digest = &hostile.tiny_image().manifest.digest;
+    let hex = digest.strip_prefix("sha256:").expect("sha256 digests");
+    assert!(
+        layout.join("blobs/sha256").join(hex).is_file(),
+        "the manifest was copied unchanged"
+    );
+    // The registries.d file took effect: skopeo asked for cosign's signature tag.
+    let wanted = format!("/v2/some/repo/manifests/sha256-{hex}.sig");
+    let log = hostile.request_log();
+    assert!(log.iter().any(|line| line.ends_with(&wanted)), "{log:#?}");
+}
+
+#[test]
+#[should_panic(expected = "apt-get install -y docker-registry skopeo")]
+fn a_missing_tool_fails_with_an_install_hint() {
+    crate::support::require_binary("sigil-e2e-no-such-tool", "sigil-e2e-no-such-package");
+}
+
+#[tokio::test]
+async fn the_peers_work_from_async_tests_too() {
+    let registry = Registry::start();
+    let hostile = Hostile::start(Mode::Honest);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("build the HTTP client");
+    for url in [registry.url(), hostile.url()] {
+        let response = http.get(format!("{url}/v2/")).send().await.expect("GET /v2/");
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+    }
+    // Both are dropped here, inside the runtime: that must not panic.
+}

@@ -154,9 +154,15 @@ mod tests {
         let b = Bundle::key_signed(Envelope::new("t", b"p", b"s"), "h".into());
         let mut v: Value = serde_json::from_slice(&b.to_json()).expect("json");
         v["mediaType"] = "application/vnd.dev.sigstore.bundle.v9+json".into();
-        assert!(matches!(Bundle::parse(v.to_string().as_bytes()), Err(BundleError::MediaType(_))));
+        assert!(matches!(
+            Bundle::parse(v.to_string().as_bytes()),
+            Err(BundleError::MediaType(_))
+        ));
         v["mediaType"] = BUNDLE_V03.into();
         v.as_object_mut().expect("object").remove("dsseEnvelope");
-        assert_eq!(Bundle::parse(v.to_string().as_bytes()).map(|_| ()), Err(BundleError::NoContent));
+        assert_eq!(
+            Bundle::parse(v.to_string().as_bytes()).map(|_| ()),
+            Err(BundleError::NoContent)
+        );
     }
 }

@@ -27,12 +27,27 @@ pub struct CopyReport {
 
 /// Copies the manifest `root` from `src` to `dst`, with its attachments, and
 /// points `dst_tag` at it when given.
-pub async fn copy<S: Store, D: Store>(src: &S, dst: &D, root: &Descriptor, dst_tag: Option<&str>) -> Result<CopyReport, StoreError> {
-    let mut state = Copier { src, dst, done: HashSet::new(), report: CopyReport::default() };
+pub async fn copy<S: Store, D: Store>(
+    src: &S,
+    dst: &D,
+    root: &Descriptor,
+    dst_tag: Option<&str>,
+) -> Result<CopyReport, StoreError> {
+    let mut state = Copier {
+        src,
+        dst,
+        done: HashSet::new(),
+        report: CopyReport::default(),
+    };
     state.manifest_tree(root.digest.clone()).await?;
     if let Some(tag) = dst_tag {
         let fetched = require_manifest(src, &Target::Digest(root.digest.clone())).await?;
-        dst.push_manifest(&Target::Tag(tag.to_owned()), &fetched.descriptor.media_type, &fetched.bytes).await?;
+        dst.push_manifest(
+            &Target::Tag(tag.to_owned()),
+            &fetched.descriptor.media_type,
+            &fetched.bytes,
+        )
+        .await?;
         state.report.tags.push(tag.to_owned());
     }
     state.report.digest = Some(root.digest.clone());
@@ -55,17 +70,23 @@ impl<S: Store, D: Store> Copier<'_, S, D> {
             }
             let fetched = require_manifest(self.src, &Target::Digest(digest.clone())).await?;
             self.manifest_contents(&fetched.descriptor, &fetched.bytes).await?;
-            let pushed =
-                self.dst.push_manifest(&Target::Digest(digest.clone()), &fetched.descriptor.media_type, &fetched.bytes).await?;
+            let pushed = self
+                .dst
+                .push_manifest(
+                    &Target::Digest(digest.clone()),
+                    &fetched.descriptor.media_type,
+                    &fetched.bytes,
+                )
+                .await?;
             self.report.manifests += 1;
             let parsed = Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes).ok();
-            if let Some(subject) = parsed.as_ref().and_then(Manifest::subject) {
-                if !pushed.subject_indexed {
-                    let mut entry = fetched.descriptor.clone();
-                    entry.artifact_type = parsed.as_ref().and_then(Manifest::artifact_type).map(str::to_owned);
-                    entry.annotations = parsed.as_ref().map(|m| m.annotations().clone()).unwrap_or_default();
-                    referrers::add_to_fallback(self.dst, &subject.digest, &entry).await?;
-                }
+            if let Some(subject) = parsed.as_ref().and_then(Manifest::subject)
+                && !pushed.subject_indexed
+            {
+                let mut entry = fetched.descriptor.clone();
+                entry.artifact_type = parsed.as_ref().and_then(Manifest::artifact_type).map(str::to_owned);
+                entry.annotations = parsed.as_ref().map(|m| m.annotations().clone()).unwrap_or_default();
+                referrers::add_to_fallback(self.dst, &subject.digest, &entry).await?;
             }
             self.attachments(&digest).await
         })
@@ -108,10 +129,22 @@ impl<S: Store, D: Store> Copier<'_, S, D> {
 
     /// cosign tags (`.sig`, `.att`, `.sbom`) and referrers of `digest`.
     async fn attachments(&mut self, digest: &Digest) -> Result<(), StoreError> {
-        for tag in [cosign::signature_tag(digest), cosign::attestation_tag(digest), cosign::sbom_tag(digest)] {
-            let Some(fetched) = self.src.fetch_manifest(&Target::Tag(tag.clone())).await? else { continue };
+        for tag in [
+            cosign::signature_tag(digest),
+            cosign::attestation_tag(digest),
+            cosign::sbom_tag(digest),
+        ] {
+            let Some(fetched) = self.src.fetch_manifest(&Target::Tag(tag.clone())).await? else {
+                continue;
+            };
             self.manifest_contents(&fetched.descriptor, &fetched.bytes).await?;
-            self.dst.push_manifest(&Target::Tag(tag.clone()), &fetched.descriptor.media_type, &fetched.bytes).await?;
+            self.dst
+                .push_manifest(
+                    &Target::Tag(tag.clone()),
+                    &fetched.descriptor.media_type,
+                    &fetched.bytes,
+                )
+                .await?;
             self.report.manifests += 1;
             self.report.tags.push(tag);
         }

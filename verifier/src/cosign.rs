@@ -35,7 +35,12 @@ pub fn sbom_tag(image: &Digest) -> String {
 pub fn annotation<'a>(annotations: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     annotations
         .get(key)
-        .or_else(|| annotations.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+        .or_else(|| {
+            annotations
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
         .map(String::as_str)
 }
 
@@ -44,8 +49,10 @@ pub fn annotation<'a>(annotations: &'a BTreeMap<String, String>, key: &str) -> O
 /// go-containerregistry's `mutate.Append` onto `empty.Image` produces.
 pub fn attachment_manifest(layers: Vec<Descriptor>) -> (Descriptor, Vec<u8>, ImageManifest) {
     let diff_ids: Vec<String> = layers.iter().map(|l| l.digest.to_string()).collect();
-    let history: Vec<serde_json::Value> =
-        layers.iter().map(|_| serde_json::json!({"created": "0001-01-01T00:00:00Z"})).collect();
+    let history: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|_| serde_json::json!({"created": "0001-01-01T00:00:00Z"}))
+        .collect();
     let config = serde_json::json!({
         "architecture": "",
         "created": "0001-01-01T00:00:00Z",
@@ -70,5 +77,6 @@ pub fn attachment_manifest(layers: Vec<Descriptor>) -> (Descriptor, Vec<u8>, Ima
 
 /// True when `a` and `b` are the same attachment (same blob, same signature).
 pub fn same_layer(a: &Descriptor, b: &Descriptor) -> bool {
-    a.digest == b.digest && annotation(&a.annotations, SIGNATURE_ANNOTATION) == annotation(&b.annotations, SIGNATURE_ANNOTATION)
+    a.digest == b.digest
+        && annotation(&a.annotations, SIGNATURE_ANNOTATION) == annotation(&b.annotations, SIGNATURE_ANNOTATION)
 }

@@ -58,7 +58,10 @@ impl Envelope {
         Envelope {
             payload_type: payload_type.to_owned(),
             payload: STANDARD.encode(payload),
-            signatures: vec![EnvelopeSignature { keyid: String::new(), sig: STANDARD.encode(signature) }],
+            signatures: vec![EnvelopeSignature {
+                keyid: String::new(),
+                sig: STANDARD.encode(signature),
+            }],
         }
     }
 
@@ -95,7 +98,8 @@ mod tests {
 
     #[test]
     fn pae_matches_the_known_answer() {
-        let expected = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse/pae.bin")).expect("pae.bin");
+        let expected =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse/pae.bin")).expect("pae.bin");
         assert_eq!(pae("http://example.com/HelloWorld", b"hello world"), expected);
         assert_ne!(pae("http://example.com/HelloWorle", b"hello world"), expected);
     }
@@ -107,7 +111,10 @@ mod tests {
         assert_eq!(back, e);
         assert_eq!(back.payload_bytes().expect("b64"), b"{}");
         assert!(Envelope::parse(b"{").is_err());
-        let bad = Envelope { payload: "!!".into(), ..e };
+        let bad = Envelope {
+            payload: "!!".into(),
+            ..e
+        };
         assert_eq!(bad.payload_bytes(), Err(EnvelopeError::Base64("payload")));
     }
 }

@@ -35,7 +35,10 @@ impl std::fmt::Display for Origin {
 #[derive(Clone, Debug)]
 pub enum SignatureContent {
     /// A cosign simple-signing layer: the payload and the layer's annotations.
-    SimpleSigning { payload: Vec<u8>, annotations: BTreeMap<String, String> },
+    SimpleSigning {
+        payload: Vec<u8>,
+        annotations: BTreeMap<String, String>,
+    },
     /// A Sigstore bundle (cosign v3).
     Bundle(Vec<u8>),
     /// Found but unusable: refused by its digest, too large, malformed.
@@ -55,16 +58,26 @@ pub struct SignatureEvidence {
 pub async fn signatures<S: Store>(store: &S, image: &Digest) -> Result<Vec<SignatureEvidence>, StoreError> {
     let mut found = Vec::new();
     let tag = cosign::signature_tag(image);
-    if let Some(fetched) = store.fetch_manifest(&Target::Tag(tag.clone())).await? {
-        if let Ok(Manifest::Image(manifest)) = Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes) {
-            for layer in manifest.layers.iter().filter(|l| l.media_type == SIMPLESIGNING_MEDIA_TYPE) {
-                let origin = Origin::Tag { tag: tag.clone(), layer: layer.digest.clone() };
-                let content = match fetch_small(store, layer).await? {
-                    Ok(payload) => SignatureContent::SimpleSigning { payload, annotations: layer.annotations.clone() },
-                    Err(reason) => SignatureContent::Unreadable(reason),
-                };
-                found.push(SignatureEvidence { origin, content });
-            }
+    if let Some(fetched) = store.fetch_manifest(&Target::Tag(tag.clone())).await?
+        && let Ok(Manifest::Image(manifest)) = Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes)
+    {
+        for layer in manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == SIMPLESIGNING_MEDIA_TYPE)
+        {
+            let origin = Origin::Tag {
+                tag: tag.clone(),
+                layer: layer.digest.clone(),
+            };
+            let content = match fetch_small(store, layer).await? {
+                Ok(payload) => SignatureContent::SimpleSigning {
+                    payload,
+                    annotations: layer.annotations.clone(),
+                },
+                Err(reason) => SignatureContent::Unreadable(reason),
+            };
+            found.push(SignatureEvidence { origin, content });
         }
     }
     for referrer in referrers::list(store, image, None).await? {
@@ -82,7 +95,10 @@ pub async fn signatures<S: Store>(store: &S, image: &Digest) -> Result<Vec<Signa
 pub async fn bundle_layers<S: Store>(store: &S, referrer: &Descriptor) -> Result<Vec<SignatureEvidence>, StoreError> {
     let unreadable = |reason: String| {
         vec![SignatureEvidence {
-            origin: Origin::Referrer { manifest: referrer.digest.clone(), layer: referrer.digest.clone() },
+            origin: Origin::Referrer {
+                manifest: referrer.digest.clone(),
+                layer: referrer.digest.clone(),
+            },
             content: SignatureContent::Unreadable(reason),
         }]
     };
@@ -99,7 +115,10 @@ pub async fn bundle_layers<S: Store>(store: &S, referrer: &Descriptor) -> Result
     };
     let mut out = Vec::new();
     for layer in manifest.layers.iter().filter(|l| is_bundle_media_type(&l.media_type)) {
-        let origin = Origin::Referrer { manifest: referrer.digest.clone(), layer: layer.digest.clone() };
+        let origin = Origin::Referrer {
+            manifest: referrer.digest.clone(),
+            layer: layer.digest.clone(),
+        };
         let content = match fetch_small(store, layer).await? {
             Ok(bytes) => SignatureContent::Bundle(bytes),
             Err(reason) => SignatureContent::Unreadable(reason),
@@ -122,6 +141,9 @@ async fn fetch_small<S: Store>(store: &S, layer: &Descriptor) -> Result<Result<V
 fn is_content_fault(e: &StoreError) -> bool {
     matches!(
         e,
-        StoreError::Digest { .. } | StoreError::TooLarge { .. } | StoreError::Malformed { .. } | StoreError::NotFound { .. }
+        StoreError::Digest { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::Malformed { .. }
+            | StoreError::NotFound { .. }
     )
 }

@@ -75,7 +75,11 @@ impl Statement {
 
     /// The subject whose digest is `digest`, if any (hex compared exactly, lower case).
     pub fn subject_for(&self, digest: &Digest) -> Option<&Subject> {
-        self.subject.iter().find(|s| s.digest.get(digest.algorithm().name()).is_some_and(|h| h == digest.hex()))
+        self.subject.iter().find(|s| {
+            s.digest
+                .get(digest.algorithm().name())
+                .is_some_and(|h| h == digest.hex())
+        })
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -96,7 +100,9 @@ mod tests {
         assert!(parsed.subject_for(&d).is_some());
         assert!(parsed.subject_for(&other).is_none());
         let mut upper = parsed.clone();
-        upper.subject[0].digest.insert("sha256".into(), d.hex().to_ascii_uppercase());
+        upper.subject[0]
+            .digest
+            .insert("sha256".into(), d.hex().to_ascii_uppercase());
         assert!(upper.subject_for(&d).is_none());
     }
 
@@ -105,7 +111,10 @@ mod tests {
         let d = Digest::sha256_of(b"a");
         let mut s = Statement::about("r/a", &d, COSIGN_SIGN_V1, Value::Null);
         s.type_ = "https://in-toto.io/Statement/v9".into();
-        assert!(matches!(Statement::parse(&s.to_json()), Err(StatementError::UnknownType(_))));
+        assert!(matches!(
+            Statement::parse(&s.to_json()),
+            Err(StatementError::UnknownType(_))
+        ));
         s.type_ = STATEMENT_V01.into();
         s.subject.clear();
         assert_eq!(Statement::parse(&s.to_json()), Err(StatementError::NoSubject));

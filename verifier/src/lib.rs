@@ -7,23 +7,23 @@
 //!   [`keys`], [`simplesigning`], [`dsse`], [`verify`].
 #![forbid(unsafe_code)]
 
+pub mod bundle;
+pub mod copy;
+pub mod cosign;
 pub mod digest;
+pub mod dsse;
+pub mod gather;
+pub mod intoto;
+mod json;
 pub mod keys;
 pub mod layout;
 pub mod oci;
 pub mod reference;
-pub mod registry;
-pub mod store;
-pub mod bundle;
-pub mod dsse;
-pub mod intoto;
-mod json;
-pub mod simplesigning;
-pub mod verify;
-pub mod cosign;
 pub mod referrers;
-pub mod sign;
-mod tag;
-pub mod gather;
-pub mod copy;
+pub mod registry;
 pub mod sample;
+pub mod sign;
+pub mod simplesigning;
+pub mod store;
+mod tag;
+pub mod verify;

@@ -153,10 +153,10 @@ impl RegistryRef {
             Some(i) if !rest[i + 1..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
             _ => (rest, None),
         };
-        if let Some(tag) = tag {
-            if !valid_tag(tag) {
-                return Err(invalid("tag must be 1-128 of [A-Za-z0-9_.-], not starting with . or -"));
-            }
+        if let Some(tag) = tag
+            && !valid_tag(tag)
+        {
+            return Err(invalid("tag must be 1-128 of [A-Za-z0-9_.-], not starting with . or -"));
         }
         let (registry, path) = match name.split_once('/') {
             Some((first, rest))
@@ -239,10 +239,10 @@ impl LayoutRef {
                 "oci: needs a directory, as in oci:DIR[:TAG] or oci:DIR@sha256:HEX",
             ));
         }
-        if let Some(tag) = tag {
-            if tag.is_empty() || tag.chars().any(char::is_control) {
-                return Err(invalid("empty or unprintable layout tag"));
-            }
+        if let Some(tag) = tag
+            && (tag.is_empty() || tag.chars().any(char::is_control))
+        {
+            return Err(invalid("empty or unprintable layout tag"));
         }
         Ok(LayoutRef {
             dir: PathBuf::from(dir),

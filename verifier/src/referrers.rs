@@ -12,10 +12,17 @@ use crate::tag;
 /// fallback index's entries. Entries whose `artifactType` is not
 /// `artifact_type` are dropped when a filter is given (registries may ignore
 /// the filter).
-pub async fn list<S: Store>(store: &S, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Descriptor>, StoreError> {
+pub async fn list<S: Store>(
+    store: &S,
+    subject: &Digest,
+    artifact_type: Option<&str>,
+) -> Result<Vec<Descriptor>, StoreError> {
     let mut found = match store.referrers_api(subject).await? {
         Some(found) => found,
-        None => read_fallback(store, subject).await?.map(|i| i.manifests).unwrap_or_default(),
+        None => read_fallback(store, subject)
+            .await?
+            .map(|i| i.manifests)
+            .unwrap_or_default(),
     };
     if let Some(wanted) = artifact_type {
         found.retain(|d| d.artifact_type.as_deref() == Some(wanted));
@@ -47,11 +54,19 @@ pub async fn push<S: Store>(store: &S, manifest: &oci::ImageManifest) -> Result<
         detail: "internal: a referrer manifest needs a subject".into(),
     })?;
     let bytes = oci::to_bytes(manifest);
-    let media_type = manifest.media_type.clone().unwrap_or_else(|| oci::OCI_MANIFEST.to_owned());
+    let media_type = manifest
+        .media_type
+        .clone()
+        .unwrap_or_else(|| oci::OCI_MANIFEST.to_owned());
     let mut descriptor = Descriptor::of(&media_type, &bytes);
-    descriptor.artifact_type = manifest.artifact_type.clone().or_else(|| Some(manifest.config.media_type.clone()));
+    descriptor.artifact_type = manifest
+        .artifact_type
+        .clone()
+        .or_else(|| Some(manifest.config.media_type.clone()));
     descriptor.annotations = manifest.annotations.clone();
-    let pushed = store.push_manifest(&Target::Digest(descriptor.digest.clone()), &media_type, &bytes).await?;
+    let pushed = store
+        .push_manifest(&Target::Digest(descriptor.digest.clone()), &media_type, &bytes)
+        .await?;
     if !pushed.subject_indexed {
         add_to_fallback(store, &subject.digest, &descriptor).await?;
     }
@@ -61,14 +76,19 @@ pub async fn push<S: Store>(store: &S, manifest: &oci::ImageManifest) -> Result<
 /// Adds `entry` to the fallback index of `subject` (idempotent, race-checked).
 pub async fn add_to_fallback<S: Store>(store: &S, subject: &Digest, entry: &Descriptor) -> Result<(), StoreError> {
     let tag = fallback_tag(subject);
-    let present = |m: &Manifest| matches!(m, Manifest::Index(i) if i.manifests.iter().any(|d| d.digest == entry.digest));
+    let present =
+        |m: &Manifest| matches!(m, Manifest::Index(i) if i.manifests.iter().any(|d| d.digest == entry.digest));
     tag::update(store, &tag, present, |current| {
         let mut index = match current {
             Some(Manifest::Index(index)) => index,
             _ => ImageIndex::empty(),
         };
         index.manifests.push(entry.clone());
-        Ok(tag::Update { media_type: oci::OCI_INDEX.to_owned(), bytes: oci::to_bytes(&index), blobs: Vec::new() })
+        Ok(tag::Update {
+            media_type: oci::OCI_INDEX.to_owned(),
+            bytes: oci::to_bytes(&index),
+            blobs: Vec::new(),
+        })
     })
     .await
     .map(|_| ())

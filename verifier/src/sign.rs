@@ -54,7 +54,11 @@ pub enum SignError {
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("{location}: manifest {digest} is malformed: {detail}")]
-    Manifest { location: String, digest: Digest, detail: String },
+    Manifest {
+        location: String,
+        digest: Digest,
+        detail: String,
+    },
 }
 
 /// Signs `image` (and with `recursive`, each manifest of an index).
@@ -75,7 +79,10 @@ pub async fn sign<S: Store>(
             Format::Tag => sign_tag(store, docker_reference, &target.digest, options).await?,
             Format::Bundle => sign_bundle(store, docker_reference, target, options).await?,
         };
-        out.push(Signed { image: target.digest.clone(), stored_at });
+        out.push(Signed {
+            image: target.digest.clone(),
+            stored_at,
+        });
     }
     Ok(out)
 }
@@ -86,7 +93,11 @@ pub async fn platform_manifests<S: Store>(store: &S, image: &Descriptor) -> Resu
     match Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes) {
         Ok(Manifest::Index(index)) => Ok(index.manifests),
         Ok(Manifest::Image(_)) => Ok(Vec::new()),
-        Err(e) => Err(SignError::Manifest { location: store.location(), digest: image.digest.clone(), detail: e.to_string() }),
+        Err(e) => Err(SignError::Manifest {
+            location: store.location(),
+            digest: image.digest.clone(),
+            detail: e.to_string(),
+        }),
     }
 }
 
@@ -99,7 +110,9 @@ async fn sign_tag<S: Store>(
     let payload = crate::simplesigning::payload(docker_reference, image, &options.annotations);
     let signature = options.key.sign(&payload)?;
     let mut layer = Descriptor::of(SIMPLESIGNING_MEDIA_TYPE, &payload);
-    layer.annotations.insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
+    layer
+        .annotations
+        .insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
     // Upload the payload before reading the tag: it keeps the read-to-write window small.
     store.push_blob(&layer, &payload).await?;
     append_layer(store, &cosign::signature_tag(image), layer).await?;
@@ -109,7 +122,8 @@ async fn sign_tag<S: Store>(
 /// Appends an attachment layer (signature or attestation) to a cosign tag,
 /// keeping every layer already there.
 pub async fn append_layer<S: Store>(store: &S, tag: &str, layer: Descriptor) -> Result<Digest, StoreError> {
-    let present = |m: &Manifest| matches!(m, Manifest::Image(m) if m.layers.iter().any(|l| cosign::same_layer(l, &layer)));
+    let present =
+        |m: &Manifest| matches!(m, Manifest::Image(m) if m.layers.iter().any(|l| cosign::same_layer(l, &layer)));
     tag::update(store, tag, present, |current| {
         let mut layers = match current {
             Some(Manifest::Image(m)) => m.layers,
@@ -123,7 +137,11 @@ pub async fn append_layer<S: Store>(store: &S, tag: &str, layer: Descriptor) -> 
         };
         layers.push(layer.clone());
         let (config, config_bytes, manifest) = cosign::attachment_manifest(layers);
-        Ok(tag::Update { media_type: oci::OCI_MANIFEST.to_owned(), bytes: oci::to_bytes(&manifest), blobs: vec![(config, config_bytes)] })
+        Ok(tag::Update {
+            media_type: oci::OCI_MANIFEST.to_owned(),
+            bytes: oci::to_bytes(&manifest),
+            blobs: vec![(config, config_bytes)],
+        })
     })
     .await
 }
@@ -157,7 +175,12 @@ pub async fn push_bundle_referrer<S: Store>(
     store.push_blob(&layer, &bundle).await?;
     let empty = Descriptor::of(oci::OCI_EMPTY, oci::EMPTY_JSON);
     store.push_blob(&empty, oci::EMPTY_JSON).await?;
-    let subject = Descriptor { annotations: BTreeMap::new(), artifact_type: None, platform: None, ..subject.clone() };
+    let subject = Descriptor {
+        annotations: BTreeMap::new(),
+        artifact_type: None,
+        platform: None,
+        ..subject.clone()
+    };
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(oci::OCI_MANIFEST.to_owned()),
@@ -167,7 +190,10 @@ pub async fn push_bundle_referrer<S: Store>(
         subject: Some(subject),
         annotations: BTreeMap::from([
             ("dev.sigstore.bundle.content".to_owned(), "dsse-envelope".to_owned()),
-            ("dev.sigstore.bundle.predicateType".to_owned(), statement.predicate_type.clone()),
+            (
+                "dev.sigstore.bundle.predicateType".to_owned(),
+                statement.predicate_type.clone(),
+            ),
             ("org.opencontainers.image.created".to_owned(), created.to_owned()),
         ]),
     };

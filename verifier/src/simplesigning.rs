@@ -71,7 +71,9 @@ impl Payload {
     pub fn parse(bytes: &[u8]) -> Result<Payload, PayloadError> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
         let critical = field(&value, "critical").ok_or(PayloadError::Missing("critical"))?;
-        let kind = field(critical, "type").and_then(Value::as_str).ok_or(PayloadError::Missing("critical.type"))?;
+        let kind = field(critical, "type")
+            .and_then(Value::as_str)
+            .ok_or(PayloadError::Missing("critical.type"))?;
         if !kind.eq_ignore_ascii_case(COSIGN_TYPE) {
             return Err(PayloadError::WrongType(kind.to_owned()));
         }
@@ -79,7 +81,9 @@ impl Payload {
             .and_then(|i| field(i, "docker-manifest-digest"))
             .and_then(Value::as_str)
             .ok_or(PayloadError::Missing("critical.image.docker-manifest-digest"))?;
-        let manifest_digest = digest.parse().map_err(|e: crate::digest::DigestError| PayloadError::Digest(e.to_string()))?;
+        let manifest_digest = digest
+            .parse()
+            .map_err(|e: crate::digest::DigestError| PayloadError::Digest(e.to_string()))?;
         let docker_reference = field(critical, "identity")
             .and_then(|i| field(i, "docker-reference"))
             .and_then(Value::as_str)
@@ -91,7 +95,11 @@ impl Payload {
                 .collect(),
             _ => BTreeMap::new(),
         };
-        Ok(Payload { docker_reference, manifest_digest, annotations })
+        Ok(Payload {
+            docker_reference,
+            manifest_digest,
+            annotations,
+        })
     }
 }
 
@@ -107,7 +115,9 @@ mod tests {
         let p = payload("localhost:5000/app", &d, &BTreeMap::new());
         assert_eq!(
             String::from_utf8(p).expect("utf8"),
-            format!(r#"{{"critical":{{"identity":{{"docker-reference":"localhost:5000/app"}},"image":{{"docker-manifest-digest":"{D}"}},"type":"cosign container image signature"}},"optional":null}}"#)
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"localhost:5000/app"}},"image":{{"docker-manifest-digest":"{D}"}},"type":"cosign container image signature"}},"optional":null}}"#
+            )
         );
         let ann = BTreeMap::from([("z".to_owned(), "1".to_owned()), ("a".to_owned(), "<x>".to_owned())]);
         let p = String::from_utf8(payload("r/a", &d, &ann)).expect("utf8");
@@ -131,10 +141,18 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_payload() {
         assert!(matches!(Payload::parse(b"{}"), Err(PayloadError::Missing("critical"))));
-        let wrong_type = format!(r#"{{"critical":{{"image":{{"docker-manifest-digest":"{D}"}},"type":"atomic container signature"}}}}"#);
-        assert!(matches!(Payload::parse(wrong_type.as_bytes()), Err(PayloadError::WrongType(_))));
+        let wrong_type = format!(
+            r#"{{"critical":{{"image":{{"docker-manifest-digest":"{D}"}},"type":"atomic container signature"}}}}"#
+        );
+        assert!(matches!(
+            Payload::parse(wrong_type.as_bytes()),
+            Err(PayloadError::WrongType(_))
+        ));
         let bad_digest = r#"{"critical":{"image":{"docker-manifest-digest":"sha256:zz"},"type":"cosign container image signature"}}"#;
-        assert!(matches!(Payload::parse(bad_digest.as_bytes()), Err(PayloadError::Digest(_))));
+        assert!(matches!(
+            Payload::parse(bad_digest.as_bytes()),
+            Err(PayloadError::Digest(_))
+        ));
         assert!(matches!(Payload::parse(b"\xff"), Err(PayloadError::Json(_))));
     }
 }

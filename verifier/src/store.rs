@@ -247,7 +247,10 @@ impl AnyStore {
     ) -> Result<AnyStore, StoreError> {
         use crate::reference::ImageRef;
         match reference {
-            ImageRef::Registry(r) => Ok(AnyStore::Registry(crate::registry::RegistryStore::new(client.clone(), r))),
+            ImageRef::Registry(r) => Ok(AnyStore::Registry(crate::registry::RegistryStore::new(
+                client.clone(),
+                r,
+            ))),
             ImageRef::Layout(l) if create => crate::layout::LayoutStore::create(&l.dir).map(AnyStore::Layout),
             ImageRef::Layout(l) => crate::layout::LayoutStore::open(&l.dir).map(AnyStore::Layout),
         }

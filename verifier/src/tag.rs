@@ -42,10 +42,10 @@ where
     for _ in 0..ATTEMPTS {
         let started = Instant::now();
         let current = read(store, &target).await?;
-        if let Some((digest, manifest)) = &current {
-            if present(manifest) {
-                return Ok(digest.clone());
-            }
+        if let Some((digest, manifest)) = &current
+            && present(manifest)
+        {
+            return Ok(digest.clone());
         }
         let update = change(current.map(|(_, m)| m))?;
         for (descriptor, bytes) in &update.blobs {
@@ -56,22 +56,31 @@ where
         tokio::time::sleep(window * 3 + jitter()).await;
         match read(store, &target).await? {
             Some((digest, manifest)) if present(&manifest) => return Ok(digest),
-            _ => tracing::debug!("{}: tag {tag} changed under a concurrent writer after {}; merging again", store.location(), pushed.digest),
+            _ => tracing::debug!(
+                "{}: tag {tag} changed under a concurrent writer after {}; merging again",
+                store.location(),
+                pushed.digest
+            ),
         }
     }
     Err(StoreError::Refused {
         location: store.location(),
-        detail: format!("tag {tag} kept changing under concurrent writers; gave up after {ATTEMPTS} attempts; the change may be missing, run the command again"),
+        detail: format!(
+            "tag {tag} kept changing under concurrent writers; gave up after {ATTEMPTS} attempts; the change may be missing, run the command again"
+        ),
     })
 }
 
 async fn read<S: Store>(store: &S, target: &Target) -> Result<Option<(Digest, Manifest)>, StoreError> {
-    let Some(fetched) = store.fetch_manifest(target).await? else { return Ok(None) };
-    let manifest = Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes).map_err(|e| StoreError::Malformed {
-        location: store.location(),
-        what: format!("manifest at tag {target}"),
-        detail: e.to_string(),
-    })?;
+    let Some(fetched) = store.fetch_manifest(target).await? else {
+        return Ok(None);
+    };
+    let manifest =
+        Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes).map_err(|e| StoreError::Malformed {
+            location: store.location(),
+            what: format!("manifest at tag {target}"),
+            detail: e.to_string(),
+        })?;
     Ok(Some((fetched.descriptor.digest, manifest)))
 }
 

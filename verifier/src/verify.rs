@@ -81,7 +81,11 @@ pub enum Rejection {
     #[error("signature is for image {signed}, not {image}")]
     WrongImage { signed: Digest, image: Digest },
     #[error("signed annotation {key}={expected} is required; {}", found.as_ref().map_or("the signature has none".to_owned(), |f| format!("the signature has {key}={f}")))]
-    Annotation { key: String, expected: String, found: Option<String> },
+    Annotation {
+        key: String,
+        expected: String,
+        found: Option<String>,
+    },
     #[error("layer carries no signature annotation")]
     Unsigned,
     #[error("{0}")]
@@ -112,12 +116,18 @@ pub fn simple_signing(
     key: &PublicKey,
     image: &Digest,
 ) -> Result<Verified<SignedImage>, Rejection> {
-    let signature = STANDARD.decode(signature_b64.trim()).map_err(|_| Rejection::SignatureEncoding)?;
+    let signature = STANDARD
+        .decode(signature_b64.trim())
+        .map_err(|_| Rejection::SignatureEncoding)?;
     let signer = signer_of(key);
-    key.verify(payload, &signature).map_err(|_| Rejection::BadSignature(signer.clone()))?;
+    key.verify(payload, &signature)
+        .map_err(|_| Rejection::BadSignature(signer.clone()))?;
     let parsed = Payload::parse(payload)?;
     if &parsed.manifest_digest != image {
-        return Err(Rejection::WrongImage { signed: parsed.manifest_digest, image: image.clone() });
+        return Err(Rejection::WrongImage {
+            signed: parsed.manifest_digest,
+            image: image.clone(),
+        });
     }
     Ok(Verified::new(SignedImage {
         image: image.clone(),
@@ -161,9 +171,14 @@ pub fn sign_bundle(bundle: &[u8], key: &PublicKey, image: &Digest) -> Result<Ver
     let payload = dsse(envelope, key, true)?.into_inner();
     let statement = Statement::parse(&payload)?;
     if statement.predicate_type != COSIGN_SIGN_V1 {
-        return Err(Rejection::PredicateType { found: statement.predicate_type, expected: COSIGN_SIGN_V1.to_owned() });
+        return Err(Rejection::PredicateType {
+            found: statement.predicate_type,
+            expected: COSIGN_SIGN_V1.to_owned(),
+        });
     }
-    let subject = statement.subject_for(image).ok_or_else(|| Rejection::Subject { image: image.clone() })?;
+    let subject = statement
+        .subject_for(image)
+        .ok_or_else(|| Rejection::Subject { image: image.clone() })?;
     Ok(Verified::new(SignedImage {
         image: image.clone(),
         docker_reference: (!subject.name.is_empty()).then(|| subject.name.clone()),
@@ -177,14 +192,20 @@ pub fn require_annotations(signed: &SignedImage, required: &BTreeMap<String, Str
     for (key, expected) in required {
         let found = signed.annotations.get(key);
         if found != Some(expected) {
-            return Err(Rejection::Annotation { key: key.clone(), expected: expected.clone(), found: found.cloned() });
+            return Err(Rejection::Annotation {
+                key: key.clone(),
+                expected: expected.clone(),
+                found: found.cloned(),
+            });
         }
     }
     Ok(())
 }
 
 fn signer_of(key: &PublicKey) -> Signer {
-    Signer::Key { fingerprint: key.fingerprint() }
+    Signer::Key {
+        fingerprint: key.fingerprint(),
+    }
 }
 
 #[cfg(test)]
@@ -213,15 +234,24 @@ mod tests {
         assert_eq!(ok.annotations, ann);
         assert!(require_annotations(&ok, &ann).is_ok());
         let want_other = BTreeMap::from([("env".to_owned(), "dev".to_owned())]);
-        assert!(matches!(require_annotations(&ok, &want_other), Err(Rejection::Annotation { .. })));
+        assert!(matches!(
+            require_annotations(&ok, &want_other),
+            Err(Rejection::Annotation { .. })
+        ));
         // wrong key
-        assert!(matches!(simple_signing(&p, &sig, &other.public_key(), &image()), Err(Rejection::BadSignature(_))));
+        assert!(matches!(
+            simple_signing(&p, &sig, &other.public_key(), &image()),
+            Err(Rejection::BadSignature(_))
+        ));
         // one flipped signature byte
         let mut raw = STANDARD.decode(&sig).expect("b64");
         let last = raw.len() - 1;
         raw[last] ^= 1;
         let flipped = STANDARD.encode(&raw);
-        assert!(matches!(simple_signing(&p, &flipped, &key.public_key(), &image()), Err(Rejection::BadSignature(_))));
+        assert!(matches!(
+            simple_signing(&p, &flipped, &key.public_key(), &image()),
+            Err(Rejection::BadSignature(_))
+        ));
         // one flipped payload byte
         let mut tampered = p.clone();
         tampered[10] ^= 1;
@@ -229,8 +259,14 @@ mod tests {
         // a valid signature for another image
         let other_image = Digest::sha256_of(b"other");
         let (p2, sig2) = signed_payload(&key, &other_image, &BTreeMap::new());
-        assert!(matches!(simple_signing(&p2, &sig2, &key.public_key(), &image()), Err(Rejection::WrongImage { .. })));
-        assert_eq!(simple_signing(&p, "!!", &key.public_key(), &image()), Err(Rejection::SignatureEncoding));
+        assert!(matches!(
+            simple_signing(&p2, &sig2, &key.public_key(), &image()),
+            Err(Rejection::WrongImage { .. })
+        ));
+        assert_eq!(
+            simple_signing(&p, "!!", &key.public_key(), &image()),
+            Err(Rejection::SignatureEncoding)
+        );
     }
 
     fn sign_bundle_for(key: &SigningKey, statement: &Statement, payload_type: &str) -> Vec<u8> {
@@ -246,28 +282,50 @@ mod tests {
         let good = sign_bundle_for(&key, &st, IN_TOTO_PAYLOAD_TYPE);
         assert!(sign_bundle(&good, &key.public_key(), &image()).is_ok());
         let other = SigningKey::generate().expect("key");
-        assert!(matches!(sign_bundle(&good, &other.public_key(), &image()), Err(Rejection::BadSignature(_))));
-        assert!(matches!(sign_bundle(&good, &key.public_key(), &Digest::sha256_of(b"x")), Err(Rejection::Subject { .. })));
-        let wrong_pt = Statement { predicate_type: "https://slsa.dev/provenance/v1".into(), ..st.clone() };
+        assert!(matches!(
+            sign_bundle(&good, &other.public_key(), &image()),
+            Err(Rejection::BadSignature(_))
+        ));
+        assert!(matches!(
+            sign_bundle(&good, &key.public_key(), &Digest::sha256_of(b"x")),
+            Err(Rejection::Subject { .. })
+        ));
+        let wrong_pt = Statement {
+            predicate_type: "https://slsa.dev/provenance/v1".into(),
+            ..st.clone()
+        };
         let b = sign_bundle_for(&key, &wrong_pt, IN_TOTO_PAYLOAD_TYPE);
-        assert!(matches!(sign_bundle(&b, &key.public_key(), &image()), Err(Rejection::PredicateType { .. })));
+        assert!(matches!(
+            sign_bundle(&b, &key.public_key(), &image()),
+            Err(Rejection::PredicateType { .. })
+        ));
         let b = sign_bundle_for(&key, &st, "application/json");
-        assert!(matches!(sign_bundle(&b, &key.public_key(), &image()), Err(Rejection::PayloadType(_))));
+        assert!(matches!(
+            sign_bundle(&b, &key.public_key(), &image()),
+            Err(Rejection::PayloadType(_))
+        ));
         // zero and two signatures
         let mut parsed = Bundle::parse(&good).expect("parses");
         let env = parsed.dsse_envelope.as_mut().expect("dsse");
         let one = env.signatures[0].clone();
         env.signatures.clear();
-        assert_eq!(sign_bundle(&parsed.to_json(), &key.public_key(), &image()), Err(Rejection::SignatureCount(0)));
+        assert_eq!(
+            sign_bundle(&parsed.to_json(), &key.public_key(), &image()),
+            Err(Rejection::SignatureCount(0))
+        );
         let env = parsed.dsse_envelope.as_mut().expect("dsse");
         env.signatures = vec![one.clone(), one];
-        assert_eq!(sign_bundle(&parsed.to_json(), &key.public_key(), &image()), Err(Rejection::SignatureCount(2)));
+        assert_eq!(
+            sign_bundle(&parsed.to_json(), &key.public_key(), &image()),
+            Err(Rejection::SignatureCount(2))
+        );
     }
 
     #[test]
     fn dsse_known_answer_vector() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse");
-        let key = PublicKey::from_pem(&std::fs::read_to_string(format!("{dir}/public_key.pem")).expect("key")).expect("pem");
+        let key =
+            PublicKey::from_pem(&std::fs::read_to_string(format!("{dir}/public_key.pem")).expect("key")).expect("pem");
         for (file, ok) in [
             ("envelope.json", true),
             ("envelope-der-signature.json", true),
@@ -313,7 +371,10 @@ pub fn judge_signatures(
                 SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
             };
             let outcome = outcome.and_then(|signed| require_annotations(&signed, required).map(|()| signed));
-            SignatureCheck { origin: e.origin.clone(), outcome }
+            SignatureCheck {
+                origin: e.origin.clone(),
+                outcome,
+            }
         })
         .collect()
 }

@@ -33,7 +33,11 @@ pub async fn run(args: CopyArgs, output: OutputFormat) -> anyhow::Result<Outcome
             report.blobs_copied,
             report.bytes_copied,
             report.blobs_present,
-            if report.tags.is_empty() { "none".to_owned() } else { report.tags.join(", ") }
+            if report.tags.is_empty() {
+                "none".to_owned()
+            } else {
+                report.tags.join(", ")
+            }
         ))?,
         OutputFormat::Json => print_json(&serde_json::json!({
             "apiVersion": "sigil.dev/copy/v1",

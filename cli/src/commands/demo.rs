@@ -52,36 +52,92 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> anyhow::Result<Outcome
         created: now_rfc3339(),
     };
     sign::sign(&store, &name, &image, &options).await?;
-    sign::sign(&store, &name, &image, &SignOptions { format: Format::Bundle, ..options }).await?;
+    sign::sign(
+        &store,
+        &name,
+        &image,
+        &SignOptions {
+            format: Format::Bundle,
+            ..options
+        },
+    )
+    .await?;
 
     let public = key.public_key();
     let evidence = gather::signatures(&store, &image.digest).await?;
     let mut steps = Vec::new();
-    let mut judge = |title: &str, expected_valid: bool, evidence: &[SignatureEvidence], key: &keys::PublicKey, image: &Descriptor| {
+    let mut judge = |title: &str,
+                     expected_valid: bool,
+                     evidence: &[SignatureEvidence],
+                     key: &keys::PublicKey,
+                     image: &Descriptor| {
         let checks = judge_signatures(evidence, key, &image.digest, &Default::default());
         let valid = checks.iter().any(|c| c.outcome.is_ok());
-        let detail = checks
-            .iter()
-            .map(|c| match &c.outcome {
-                Ok(s) => format!("valid ({}, {})", c.origin, s.signer),
-                Err(why) => format!("refused: {why}"),
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        steps.push(Step { title: title.to_owned(), expected_valid, valid, detail });
+        let detail = if checks.is_empty() {
+            "no signatures found".to_owned()
+        } else {
+            checks
+                .iter()
+                .map(|c| match &c.outcome {
+                    Ok(s) => format!("valid ({}, {})", c.origin, s.signer),
+                    Err(why) => format!("refused: {why}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        steps.push(Step {
+            title: title.to_owned(),
+            expected_valid,
+            valid,
+            detail,
+        });
     };
-    judge("the signed image verifies with its public key (tag and bundle forms)", true, &evidence, &public, &image);
-    judge("another key is refused", false, &evidence, &stranger.public_key(), &image);
-    judge("a signature with one flipped byte is refused", false, &flip_signature_bytes(&evidence), &public, &image);
-    judge("an image that was never signed has no valid signature", false, &gather::signatures(&store, &other.digest).await?, &public, &other);
+    judge(
+        "the signed image verifies with its public key (tag and bundle forms)",
+        true,
+        &evidence,
+        &public,
+        &image,
+    );
+    judge(
+        "another key is refused",
+        false,
+        &evidence,
+        &stranger.public_key(),
+        &image,
+    );
+    judge(
+        "a signature with one flipped byte is refused",
+        false,
+        &flip_signature_bytes(&evidence),
+        &public,
+        &image,
+    );
+    judge(
+        "an image that was never signed has no valid signature",
+        false,
+        &gather::signatures(&store, &other.digest).await?,
+        &public,
+        &other,
+    );
 
     // Copy the signature manifest onto the other image, as an attacker might.
     let sig_manifest = require_manifest(&store, &Target::Tag(cosign::signature_tag(&image.digest))).await?;
     store
-        .push_manifest(&Target::Tag(cosign::signature_tag(&other.digest)), &sig_manifest.descriptor.media_type, &sig_manifest.bytes)
+        .push_manifest(
+            &Target::Tag(cosign::signature_tag(&other.digest)),
+            &sig_manifest.descriptor.media_type,
+            &sig_manifest.bytes,
+        )
         .await?;
     let copied = gather::signatures(&store, &other.digest).await?;
-    judge("signatures copied onto another image are refused", false, &copied, &public, &other);
+    judge(
+        "signatures copied onto another image are refused",
+        false,
+        &copied,
+        &public,
+        &other,
+    );
 
     let all_as_expected = steps.iter().all(|s| s.valid == s.expected_valid);
     match output {
@@ -113,7 +169,11 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> anyhow::Result<Outcome
             })).collect::<Vec<_>>(),
         }))?,
     }
-    Ok(if all_as_expected { Outcome::Success } else { Outcome::Failed })
+    Ok(if all_as_expected {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
 }
 
 /// The evidence with the last byte of every signature flipped.

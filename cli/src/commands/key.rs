@@ -13,7 +13,10 @@ use crate::password;
 
 pub fn run(command: KeyCommand, output: OutputFormat) -> anyhow::Result<Outcome> {
     match command {
-        KeyCommand::Generate { output_key_prefix, force } => {
+        KeyCommand::Generate {
+            output_key_prefix,
+            force,
+        } => {
             let key = SigningKey::generate()?;
             write_pair(&key, &output_key_prefix, force, output)
         }
@@ -29,7 +32,11 @@ pub fn run(command: KeyCommand, output: OutputFormat) -> anyhow::Result<Outcome>
             }
             Ok(Outcome::Success)
         }
-        KeyCommand::Import { key, output_key_prefix, force } => {
+        KeyCommand::Import {
+            key,
+            output_key_prefix,
+            force,
+        } => {
             let text = std::fs::read_to_string(&key).with_context(|| format!("cannot read {}", key.display()))?;
             if keys::is_encrypted_pem(&text) {
                 bail!("{} is already an encrypted key file; nothing to import", key.display());
@@ -79,8 +86,14 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
 /// Writes a private key readable by its owner only, replacing atomically.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("key")));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("key")
+    ));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -31,6 +31,9 @@ pub async fn resolve(store: &AnyStore, image: &ImageRef) -> Result<Descriptor, S
     let target = image.target();
     match store.fetch_manifest(&target).await? {
         Some(fetched) => Ok(fetched.descriptor),
-        None => Err(StoreError::NotFound { location: store.location(), what: format!("image {image}") }),
+        None => Err(StoreError::NotFound {
+            location: store.location(),
+            what: format!("image {image}"),
+        }),
     }
 }

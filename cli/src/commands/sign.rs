@@ -1,13 +1,16 @@
 //! `sigil sign`.
 
 use anyhow::Context as _;
+use futures::{StreamExt as _, stream};
 use sigil_verifier::sign::{self, Format, SignOptions};
 use sigil_verifier::store::AnyStore;
 
 use super::resolve;
 use crate::Outcome;
 use crate::args::{OutputFormat, SignArgs, SignatureFormat};
-use crate::common::{now_rfc3339, parse_annotations, parse_images, print, print_json, read_signing_key, registry_client};
+use crate::common::{
+    now_rfc3339, parse_annotations, parse_images, print, print_json, read_signing_key, registry_client,
+};
 
 pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
@@ -24,16 +27,31 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
         recursive: args.recursive,
         created: now_rfc3339(),
     };
+    let concurrency = usize::from(args.concurrency);
+    let signed: Vec<anyhow::Result<Vec<sign::Signed>>> = stream::iter(&images)
+        .map(|image| {
+            let (client, options) = (&client, &options);
+            async move {
+                let store = AnyStore::open(image, client, false)?;
+                let descriptor = resolve(&store, image).await?;
+                sign::sign(&store, &image.repository_name(), &descriptor, options)
+                    .await
+                    .with_context(|| format!("signing {image}"))
+            }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
     let mut results = Vec::new();
-    for image in &images {
-        let store = AnyStore::open(image, &client, false)?;
-        let descriptor = resolve(&store, image).await?;
-        let signed = sign::sign(&store, &image.repository_name(), &descriptor, &options)
-            .await
-            .with_context(|| format!("signing {image}"))?;
-        for s in signed {
+    for (image, outcome) in images.iter().zip(signed) {
+        for s in outcome? {
             if output == OutputFormat::Human {
-                print(&format!("signed {}@{} -> {}", image.repository_name(), s.image, s.stored_at))?;
+                print(&format!(
+                    "signed {}@{} -> {}",
+                    image.repository_name(),
+                    s.image,
+                    s.stored_at
+                ))?;
             }
             results.push(serde_json::json!({"image": image.to_string(), "digest": s.image, "storedAt": s.stored_at}));
         }

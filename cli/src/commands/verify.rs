@@ -18,6 +18,9 @@ use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::common::{parse_annotations, parse_images, print, print_json, read_public_key, registry_client};
 
+/// An image argument and the store and digest it resolved to.
+type Resolved = (ImageRef, Result<(AnyStore, Digest), StoreError>);
+
 /// The result for one image argument.
 struct ImageResult {
     image: ImageRef,
@@ -33,7 +36,7 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
     let progress = Progress::new(images.len());
 
     // Phase 1: resolve every argument to a digest (concurrently, in order).
-    let resolved: Vec<(ImageRef, Result<(AnyStore, Digest), StoreError>)> = stream::iter(images)
+    let resolved: Vec<Resolved> = stream::iter(images)
         .map(|image| {
             let client = client.clone();
             async move {
@@ -94,7 +97,10 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
         .collect();
     render(&results, &key, &required, output)?;
     let errors = results.iter().filter(|r| r.outcome.is_err()).count();
-    let failed = results.iter().filter(|r| matches!(&r.outcome, Ok((_, checks)) if !checks.iter().any(|c| c.outcome.is_ok()))).count();
+    let failed = results
+        .iter()
+        .filter(|r| matches!(&r.outcome, Ok((_, checks)) if !checks.iter().any(|c| c.outcome.is_ok())))
+        .count();
     if errors > 0 {
         for r in &results {
             if let Err(e) = &r.outcome {
@@ -106,7 +112,12 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
     Ok(if failed > 0 { Outcome::Failed } else { Outcome::Success })
 }
 
-fn render(results: &[ImageResult], key: &PublicKey, required: &BTreeMap<String, String>, output: OutputFormat) -> anyhow::Result<()> {
+fn render(
+    results: &[ImageResult],
+    key: &PublicKey,
+    required: &BTreeMap<String, String>,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
     match output {
         OutputFormat::Json => print_json(&json!({
             "apiVersion": "sigil.dev/verify/v1",
@@ -130,7 +141,9 @@ fn render(results: &[ImageResult], key: &PublicKey, required: &BTreeMap<String, 
                         text.push_str(&format!("{verdict}  {} ({digest}): {summary}\n", r.image));
                         for c in checks {
                             match &c.outcome {
-                                Ok(s) => text.push_str(&format!("         valid    {} signed by {}\n", c.origin, s.signer)),
+                                Ok(s) => {
+                                    text.push_str(&format!("         valid    {} signed by {}\n", c.origin, s.signer))
+                                }
                                 Err(why) => text.push_str(&format!("         invalid  {}: {why}\n", c.origin)),
                             }
                         }
@@ -169,7 +182,11 @@ struct Progress {
 
 impl Progress {
     fn new(total: usize) -> Progress {
-        Progress { total, done: 0.into(), visible: total > 1 && std::io::stderr().is_terminal() }
+        Progress {
+            total,
+            done: 0.into(),
+            visible: total > 1 && std::io::stderr().is_terminal(),
+        }
     }
 
     fn tick(&self) {

@@ -7,6 +7,7 @@
 //! It runs on its own tokio runtime, so synchronous tests can use it and the
 //! blocking sigil binary can talk to it.
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -88,7 +89,9 @@ impl Hostile {
             image: TinyImage::new(),
             oversized_digest: (mode == Mode::OversizedManifest).then(|| {
                 let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-                oversized_chunks().iter().for_each(|chunk| context.update(chunk));
+                for chunk in oversized_chunks() {
+                    context.update(&chunk);
+                }
                 format!("sha256:{}", hex::encode(context.finish()))
             }),
             requests: AtomicUsize::new(0),
@@ -172,7 +175,7 @@ async fn handle(State(state): State<Arc<Shared>>, method: Method, uri: Uri) -> R
     state.requests.fetch_add(1, Ordering::SeqCst);
     let path_and_query = uri
         .path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |p| p.to_string());
+        .map_or_else(|| uri.path().to_owned(), ToString::to_string);
     state
         .log
         .lock()
@@ -201,7 +204,7 @@ async fn handle(State(state): State<Arc<Shared>>, method: Method, uri: Uri) -> R
         Mode::Unauthorized => {
             let mut challenge = format!(r#"Bearer realm="http://{}/token",service="hostile""#, state.host);
             if let Some((name, _, _)) = parse_v2_path(path) {
-                challenge.push_str(&format!(r#",scope="repository:{name}:pull""#));
+                write!(challenge, r#",scope="repository:{name}:pull""#).expect("writing into a String is infallible");
             }
             let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required");
             response.headers_mut().insert(

@@ -237,9 +237,8 @@ fn wait_ready(child: &mut Child, url: &str, ca: Option<&Path>) -> Result<(), Str
         if let Some(status) = child.try_wait().map_err(|e| format!("cannot wait for it: {e}"))? {
             return Err(format!("it exited with {status}"));
         }
-        let last_error = match client.get(url).send() {
-            Ok(_) => return Ok(()),
-            Err(e) => e,
+        let Err(last_error) = client.get(url).send() else {
+            return Ok(());
         };
         if Instant::now() >= deadline {
             return Err(format!("no answer on {url} within {READY_TIMEOUT:?}: {last_error}"));

@@ -22,10 +22,15 @@ use crate::store::StoreError;
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The annotation `cosign save` puts on each entry it writes.
 pub const COSIGN_KIND: &str = "kind";
+/// `kind` of the saved image manifest.
 pub const KIND_IMAGE: &str = "dev.cosignproject.cosign/image";
+/// `kind` of the saved image index.
 pub const KIND_IMAGE_INDEX: &str = "dev.cosignproject.cosign/imageIndex";
+/// `kind` of the signatures manifest (what the `sha256-HEX.sig` tag holds).
 pub const KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
+/// `kind` of the attestations manifest (`sha256-HEX.att`).
 pub const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
+/// `kind` of an SBOM attachment (`sha256-HEX.sbom`).
 pub const KIND_SBOM: &str = "dev.cosignproject.cosign/sbom";
 
 pub(super) const INDEX_FILE: &str = "index.json";
@@ -236,7 +241,6 @@ pub(super) fn update(dir: &Path, location: &str, change: &Change) -> Result<(), 
 
 // `File::lock` is std's portable exclusive file lock (flock on Unix,
 // LockFileEx on Windows), stable since Rust 1.89.
-#[allow(clippy::incompatible_msrv)]
 fn lock_exclusive(file: &File) -> io::Result<()> {
     file.lock()
 }

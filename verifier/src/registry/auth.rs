@@ -7,7 +7,11 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Challenge {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parses a `WWW-Authenticate` header value. Unknown schemes give `None`.
@@ -22,7 +26,11 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
     }
     let params = parse_params(rest);
     let realm = params.get("realm")?.clone();
-    Some(Challenge::Bearer { realm, service: params.get("service").cloned(), scope: params.get("scope").cloned() })
+    Some(Challenge::Bearer {
+        realm,
+        service: params.get("service").cloned(),
+        scope: params.get("scope").cloned(),
+    })
 }
 
 /// `key="value", key=value, ...` with quoted strings that may contain commas.
@@ -48,7 +56,10 @@ fn parse_params(input: &str) -> BTreeMap<String, String> {
                 }
             }
         } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_owned();
+            value = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
+                .collect::<String>()
+                .trim()
+                .to_owned();
         }
         out.insert(key.trim().to_ascii_lowercase(), value);
     }
@@ -66,7 +77,9 @@ pub struct TokenAnswer {
 
 impl TokenAnswer {
     pub fn into_token(self) -> Option<String> {
-        self.token.filter(|t| !t.is_empty()).or(self.access_token.filter(|t| !t.is_empty()))
+        self.token
+            .filter(|t| !t.is_empty())
+            .or(self.access_token.filter(|t| !t.is_empty()))
     }
 }
 
@@ -92,12 +105,18 @@ mod tests {
                 scope: Some("repository:library/alpine:pull,push".into()),
             })
         );
-        assert_eq!(parse_challenge(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
-        assert_eq!(parse_challenge("bearer realm=https://x/token"), Some(Challenge::Bearer {
-            realm: "https://x/token".into(),
-            service: None,
-            scope: None
-        }));
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(
+            parse_challenge("bearer realm=https://x/token"),
+            Some(Challenge::Bearer {
+                realm: "https://x/token".into(),
+                service: None,
+                scope: None
+            })
+        );
         assert_eq!(parse_challenge("Bearer service=x"), None);
         assert_eq!(parse_challenge("Negotiate abc"), None);
         assert_eq!(parse_challenge(""), None);

@@ -68,6 +68,18 @@ struct Host {
     tokens: HashMap<String, String>,
 }
 
+/// One request to a registry, replayable on retry.
+#[derive(Clone)]
+pub struct Request {
+    /// Needs push (write) access, which widens the token scope.
+    pub push: bool,
+    pub method: Method,
+    /// `/v2/...`, or an absolute URL (upload locations).
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Body,
+}
+
 /// A body that can be sent again on retry.
 #[derive(Clone)]
 pub enum Body {
@@ -84,7 +96,9 @@ pub struct RegistryClient {
 
 impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryClient").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("RegistryClient")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,14 +119,19 @@ impl RegistryClient {
             .read_timeout(options.read_timeout)
             .pool_max_idle_per_host(64);
         for pem in &options.ca_certs_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::BadCaCert(e.to_string()))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::BadCaCert(e.to_string()))?;
             if certs.is_empty() {
                 return Err(ClientError::BadCaCert("empty".into()));
             }
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| ClientError::Build(e.to_string()))?;
-        Ok(RegistryClient { http, options, hosts: Mutex::new(HashMap::new()) })
+        Ok(RegistryClient {
+            http,
+            options,
+            hosts: Mutex::new(HashMap::new()),
+        })
     }
 
     async fn host(&self, registry: &str) -> Arc<Mutex<Host>> {
@@ -120,18 +139,16 @@ impl RegistryClient {
     }
 
     /// Sends a request to `registry`, authenticating and retrying as needed.
-    /// `path` starts with `/v2/`, or is an absolute URL (upload locations).
     /// The answer may be any status; callers map statuses to meaning.
-    pub async fn send(
-        &self,
-        registry: &str,
-        repository: &str,
-        push: bool,
-        method: Method,
-        path: &str,
-        headers: HeaderMap,
-        body: Body,
-    ) -> Result<Response, StoreError> {
+    pub async fn send(&self, registry: &str, repository: &str, request: Request) -> Result<Response, StoreError> {
+        let Request {
+            push,
+            method,
+            path,
+            headers,
+            body,
+        } = request;
+        let path = path.as_str();
         let host = self.host(registry).await;
         let base = self.base_url(registry, &host).await?;
         let url = base.join(path).map_err(|e| StoreError::Malformed {
@@ -141,23 +158,39 @@ impl RegistryClient {
         })?;
         if url.host_str() != base.host_str() || url.port_or_known_default() != base.port_or_known_default() {
             // Upload locations may point elsewhere; never send our credentials there.
-            return self.send_with_retries(registry, &url, method, headers, body, None).await;
+            return self
+                .send_with_retries(registry, &url, method, headers, body, None)
+                .await;
         }
         let scope = auth::scope(repository, push);
         let mut authorized_once = false;
         loop {
             let authorization = self.authorization(registry, &host, &scope).await?;
-            let response =
-                self.send_with_retries(registry, &url, method.clone(), headers.clone(), body.clone(), authorization).await?;
+            let response = self
+                .send_with_retries(
+                    registry,
+                    &url,
+                    method.clone(),
+                    headers.clone(),
+                    body.clone(),
+                    authorization,
+                )
+                .await?;
             if response.status() != StatusCode::UNAUTHORIZED || authorized_once {
                 return Ok(response);
             }
             authorized_once = true;
-            let challenge = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).and_then(auth::parse_challenge);
+            let challenge = response
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(auth::parse_challenge);
             match challenge {
                 Some(Challenge::Basic) => host.lock().await.basic = true,
                 Some(Challenge::Bearer { realm, service, .. }) => {
-                    let token = self.fetch_token(registry, &host, &realm, service.as_deref(), &scope).await?;
+                    let token = self
+                        .fetch_token(registry, &host, &realm, service.as_deref(), &scope)
+                        .await?;
                     host.lock().await.tokens.insert(scope.clone(), token);
                 }
                 None => return Ok(response),
@@ -166,7 +199,12 @@ impl RegistryClient {
     }
 
     /// The Authorization header to send, from what the registry asked for before.
-    async fn authorization(&self, registry: &str, host: &Mutex<Host>, scope: &str) -> Result<Option<String>, StoreError> {
+    async fn authorization(
+        &self,
+        registry: &str,
+        host: &Mutex<Host>,
+        scope: &str,
+    ) -> Result<Option<String>, StoreError> {
         let (basic, token) = {
             let h = host.lock().await;
             (h.basic, h.tokens.get(scope).cloned())
@@ -181,7 +219,10 @@ impl RegistryClient {
             Some(Credential::Basic { username, password }) => {
                 use base64::Engine as _;
                 let raw = zeroize::Zeroizing::new(format!("{username}:{}", password.expose()));
-                Ok(Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()))))
+                Ok(Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw.as_bytes())
+                )))
             }
             Some(Credential::IdentityToken(_)) => Err(StoreError::Unauthorized {
                 location: registry.to_owned(),
@@ -205,7 +246,10 @@ impl RegistryClient {
                 .options
                 .docker_config
                 .credential_for(registry)
-                .map_err(|e| StoreError::Unauthorized { location: registry.to_owned(), detail: e.to_string() })?,
+                .map_err(|e| StoreError::Unauthorized {
+                    location: registry.to_owned(),
+                    detail: e.to_string(),
+                })?,
         };
         h.credential = Some(found.clone());
         Ok(found)
@@ -220,14 +264,20 @@ impl RegistryClient {
         service: Option<&str>,
         scope: &str,
     ) -> Result<String, StoreError> {
-        let unauthorized = |detail: String| StoreError::Unauthorized { location: registry.to_owned(), detail };
-        let mut url = Url::parse(realm).map_err(|e| unauthorized(format!("token realm {realm:?} is not a URL: {e}")))?;
+        let unauthorized = |detail: String| StoreError::Unauthorized {
+            location: registry.to_owned(),
+            detail,
+        };
+        let mut url =
+            Url::parse(realm).map_err(|e| unauthorized(format!("token realm {realm:?} is not a URL: {e}")))?;
         let realm_host = url.host_str().unwrap_or_default().to_owned();
         let plain_ok = url.scheme() == "https" || host_is_loopback(&realm_host) || self.options.allow_insecure;
         if !plain_ok {
             return Err(StoreError::Refused {
                 location: registry.to_owned(),
-                detail: format!("refusing to send credentials to a plain-HTTP token service {realm} (needs --allow-insecure-registry)"),
+                detail: format!(
+                    "refusing to send credentials to a plain-HTTP token service {realm} (needs --allow-insecure-registry)"
+                ),
             });
         }
         let credential = self.credential(registry, host).await?;
@@ -256,7 +306,9 @@ impl RegistryClient {
                 }
                 let request = self.http.get(url);
                 match other {
-                    Some(Credential::Basic { username, password }) => request.basic_auth(username, Some(password.expose())),
+                    Some(Credential::Basic { username, password }) => {
+                        request.basic_auth(username, Some(password.expose()))
+                    }
                     _ => request,
                 }
             }
@@ -267,16 +319,26 @@ impl RegistryClient {
         })?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            let who = credential.as_ref().map_or("anonymous access".to_owned(), Credential::describe);
-            return Err(unauthorized(format!("the token service refused {who} (HTTP {})", status.as_u16())));
+            let who = credential
+                .as_ref()
+                .map_or("anonymous access".to_owned(), Credential::describe);
+            return Err(unauthorized(format!(
+                "the token service refused {who} (HTTP {})",
+                status.as_u16()
+            )));
         }
         if !status.is_success() {
-            return Err(unauthorized(format!("the token service answered HTTP {}", status.as_u16())));
+            return Err(unauthorized(format!(
+                "the token service answered HTTP {}",
+                status.as_u16()
+            )));
         }
         let body = read_limited(registry, "token answer", response, 1 << 20).await?;
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|e| unauthorized(format!("the token service answered something that is not a token: {e}")))?;
-        answer.into_token().ok_or_else(|| unauthorized("the token service answered without a token".into()))
+        answer
+            .into_token()
+            .ok_or_else(|| unauthorized("the token service answered without a token".into()))
     }
 
     /// Finds out, once per registry, whether it speaks HTTPS or (when allowed) plain HTTP.
@@ -301,7 +363,10 @@ impl RegistryClient {
             }
             Err(e) => e,
         };
-        let unreachable = |detail: String| StoreError::Unreachable { location: registry.to_owned(), detail };
+        let unreachable = |detail: String| StoreError::Unreachable {
+            location: registry.to_owned(),
+            detail,
+        };
         if is_certificate_error(&tls_error) {
             return Err(unreachable(format!(
                 "the TLS certificate is not trusted ({}); pass the registry's CA with --registry-cacert FILE",
@@ -316,7 +381,9 @@ impl RegistryClient {
         match probe(&http).await {
             Ok(_) => {
                 if !loopback {
-                    tracing::warn!("using plain HTTP for {registry}: traffic is readable and changeable in transit (--allow-insecure-registry)");
+                    tracing::warn!(
+                        "using plain HTTP for {registry}: traffic is readable and changeable in transit (--allow-insecure-registry)"
+                    );
                 }
                 h.base = Some(http.clone());
                 Ok(http)
@@ -343,7 +410,9 @@ impl RegistryClient {
                 request = request.header(AUTHORIZATION, a);
             }
             if let Body::Bytes { content_type, bytes } = &body {
-                request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes.clone());
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(bytes.clone());
             }
             let outcome = request.send().await;
             let retry_in = match &outcome {
@@ -390,9 +459,14 @@ impl RegistryClient {
             what: "upload location".into(),
             detail: e.to_string(),
         })?;
-        let same_host = url.host_str() == base.host_str() && url.port_or_known_default() == base.port_or_known_default();
-        let authorization =
-            if same_host { self.authorization(registry, &host, &auth::scope(repository, true)).await? } else { None };
+        let same_host =
+            url.host_str() == base.host_str() && url.port_or_known_default() == base.port_or_known_default();
+        let authorization = if same_host {
+            self.authorization(registry, &host, &auth::scope(repository, true))
+                .await?
+        } else {
+            None
+        };
         let mut request = self
             .http
             .put(url)
@@ -402,10 +476,10 @@ impl RegistryClient {
         if let Some(a) = authorization {
             request = request.header(AUTHORIZATION, a);
         }
-        request
-            .send()
-            .await
-            .map_err(|e| StoreError::Unreachable { location: registry.to_owned(), detail: describe_reqwest(&e) })
+        request.send().await.map_err(|e| StoreError::Unreachable {
+            location: registry.to_owned(),
+            detail: describe_reqwest(&e),
+        })
     }
 }
 
@@ -416,11 +490,16 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// Reads a response body, refusing more than `limit` bytes (announced or actual).
 pub async fn read_limited(location: &str, what: &str, response: Response, limit: u64) -> Result<Vec<u8>, StoreError> {
-    let too_large = |size| StoreError::TooLarge { location: location.to_owned(), what: what.to_owned(), size, limit };
-    if let Some(len) = response.content_length() {
-        if len > limit {
-            return Err(too_large(len));
-        }
+    let too_large = |size| StoreError::TooLarge {
+        location: location.to_owned(),
+        what: what.to_owned(),
+        size,
+        limit,
+    };
+    if let Some(len) = response.content_length()
+        && len > limit
+    {
+        return Err(too_large(len));
     }
     let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
     let mut stream = response.bytes_stream();
@@ -465,11 +544,16 @@ pub fn describe_reqwest(e: &reqwest::Error) -> String {
 fn is_certificate_error(e: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
-        let tls = s
-            .downcast_ref::<rustls::Error>()
-            .or_else(|| s.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|i| i.downcast_ref()));
+        let tls = s.downcast_ref::<rustls::Error>().or_else(|| {
+            s.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|i| i.downcast_ref())
+        });
         if let Some(tls) = tls {
-            return matches!(tls, rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented);
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
         }
         source = s.source();
     }

@@ -66,7 +66,11 @@ pub enum CredentialError {
     #[error("docker config {path}: the auth entry for {registry} is not base64 of user:password")]
     BadAuth { path: PathBuf, registry: String },
     #[error("credential helper docker-credential-{helper} failed for {registry}: {detail}")]
-    Helper { helper: String, registry: String, detail: String },
+    Helper {
+        helper: String,
+        registry: String,
+        detail: String,
+    },
 }
 
 #[derive(Default, Deserialize)]
@@ -110,7 +114,9 @@ pub struct DockerConfig {
 
 impl fmt::Debug for DockerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DockerConfig").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("DockerConfig")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,13 +141,27 @@ impl DockerConfig {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(DockerConfig { path: path.to_owned(), ..DockerConfig::default() });
+                return Ok(DockerConfig {
+                    path: path.to_owned(),
+                    ..DockerConfig::default()
+                });
             }
-            Err(source) => return Err(CredentialError::Read { path: path.to_owned(), source }),
+            Err(source) => {
+                return Err(CredentialError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         };
-        let file = serde_json::from_slice(&bytes)
-            .map_err(|source| CredentialError::Parse { path: path.to_owned(), source })?;
-        Ok(DockerConfig { path: path.to_owned(), file, helper_path: None })
+        let file = serde_json::from_slice(&bytes).map_err(|source| CredentialError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(DockerConfig {
+            path: path.to_owned(),
+            file,
+            helper_path: None,
+        })
     }
 
     /// The credential for `registry` (`host[:port]`), if any is configured.
@@ -149,7 +169,7 @@ impl DockerConfig {
         if let Some(helper) = self.file.cred_helpers.get(registry) {
             return run_helper(helper, registry, self.helper_path.as_deref());
         }
-        if let Some(cred) = self.from_auths(registry)? {
+        if let Some(cred) = self.auths_entry(registry)? {
             return Ok(Some(cred));
         }
         match &self.file.creds_store {
@@ -158,21 +178,35 @@ impl DockerConfig {
         }
     }
 
-    fn from_auths(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
-        let entry = self.file.auths.iter().find(|(key, _)| auth_key_matches(key, registry)).map(|(_, v)| v);
+    fn auths_entry(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
+        let entry = self
+            .file
+            .auths
+            .iter()
+            .find(|(key, _)| auth_key_matches(key, registry))
+            .map(|(_, v)| v);
         let Some(entry) = entry else { return Ok(None) };
         if let Some(token) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
             return Ok(Some(Credential::IdentityToken(Secret::new(token))));
         }
         if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-            let bad = || CredentialError::BadAuth { path: self.path.clone(), registry: registry.to_owned() };
+            let bad = || CredentialError::BadAuth {
+                path: self.path.clone(),
+                registry: registry.to_owned(),
+            };
             let decoded = Zeroizing::new(STANDARD.decode(auth.trim()).map_err(|_| bad())?);
             let text = std::str::from_utf8(&decoded).map_err(|_| bad())?;
             let (user, pass) = text.split_once(':').ok_or_else(bad)?;
-            return Ok(Some(Credential::Basic { username: user.to_owned(), password: Secret::new(pass) }));
+            return Ok(Some(Credential::Basic {
+                username: user.to_owned(),
+                password: Secret::new(pass),
+            }));
         }
         match (&entry.username, &entry.password) {
-            (Some(u), Some(p)) => Ok(Some(Credential::Basic { username: u.clone(), password: Secret::new(p.clone()) })),
+            (Some(u), Some(p)) => Ok(Some(Credential::Basic {
+                username: u.clone(),
+                password: Secret::new(p.clone()),
+            })),
             _ => Ok(None),
         }
     }
@@ -180,7 +214,11 @@ impl DockerConfig {
 
 /// Docker writes keys as `host`, `https://host`, `http://host/v1/` ...
 fn auth_key_matches(key: &str, registry: &str) -> bool {
-    let wanted = if registry == crate::reference::DOCKER_HUB { DOCKER_HUB_KEY } else { registry };
+    let wanted = if registry == crate::reference::DOCKER_HUB {
+        DOCKER_HUB_KEY
+    } else {
+        registry
+    };
     if key == wanted {
         return true;
     }
@@ -195,8 +233,16 @@ fn run_helper(
     registry: &str,
     search_path: Option<&std::ffi::OsStr>,
 ) -> Result<Option<Credential>, CredentialError> {
-    let fail = |detail: String| CredentialError::Helper { helper: name.to_owned(), registry: registry.to_owned(), detail };
-    let server = if registry == crate::reference::DOCKER_HUB { DOCKER_HUB_KEY } else { registry };
+    let fail = |detail: String| CredentialError::Helper {
+        helper: name.to_owned(),
+        registry: registry.to_owned(),
+        detail,
+    };
+    let server = if registry == crate::reference::DOCKER_HUB {
+        DOCKER_HUB_KEY
+    } else {
+        registry
+    };
     let mut command = Command::new(format!("docker-credential-{name}"));
     if let Some(path) = search_path {
         command.env("PATH", path);
@@ -207,7 +253,11 @@ fn run_helper(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| fail(format!("cannot run it ({e}); install it or remove it from the docker config")))?;
+        .map_err(|e| {
+            fail(format!(
+                "cannot run it ({e}); install it or remove it from the docker config"
+            ))
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         // A helper that exits without reading gives a broken pipe; its exit status tells the story.
         let _ = stdin.write_all(server.as_bytes());
@@ -226,7 +276,10 @@ fn run_helper(
     if answer.username == "<token>" {
         return Ok(Some(Credential::IdentityToken(Secret::new(answer.secret))));
     }
-    Ok(Some(Credential::Basic { username: answer.username, password: Secret::new(answer.secret) }))
+    Ok(Some(Credential::Basic {
+        username: answer.username,
+        password: Secret::new(answer.secret),
+    }))
 }
 
 fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Result<std::process::Output, String> {
@@ -272,8 +325,14 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(config.credential_for("docker.io"), Ok(Some(Credential::Basic { .. }))));
-        assert!(matches!(config.credential_for("tok.example"), Ok(Some(Credential::IdentityToken(_)))));
+        assert!(matches!(
+            config.credential_for("docker.io"),
+            Ok(Some(Credential::Basic { .. }))
+        ));
+        assert!(matches!(
+            config.credential_for("tok.example"),
+            Ok(Some(Credential::IdentityToken(_)))
+        ));
         assert!(matches!(config.credential_for("other.example"), Ok(None)));
         // The secret never shows in Debug.
         let shown = format!("{:?}", config.credential_for("reg.example:5000"));
@@ -283,12 +342,21 @@ mod tests {
     #[test]
     fn bad_files_are_errors_and_missing_is_anonymous() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(DockerConfig::load(&dir.path().join("absent.json")).expect("ok").credential_for("x.io").expect("ok").is_none());
+        assert!(
+            DockerConfig::load(&dir.path().join("absent.json"))
+                .expect("ok")
+                .credential_for("x.io")
+                .expect("ok")
+                .is_none()
+        );
         let path = write_config(dir.path(), "{not json");
         assert!(matches!(DockerConfig::load(&path), Err(CredentialError::Parse { .. })));
         let path = write_config(dir.path(), r#"{"auths":{"x.io":{"auth":"%%%"}}}"#);
         let config = DockerConfig::load(&path).expect("loads");
-        assert!(matches!(config.credential_for("x.io"), Err(CredentialError::BadAuth { .. })));
+        assert!(matches!(
+            config.credential_for("x.io"),
+            Err(CredentialError::BadAuth { .. })
+        ));
     }
 
     #[test]
@@ -318,9 +386,15 @@ mod tests {
         assert!(matches!(missing, Ok(None)), "{missing:?}");
         let config = DockerConfig {
             path: dir.path().join("config.json"),
-            file: ConfigFile { creds_store: Some("absent-helper".to_owned()), ..ConfigFile::default() },
+            file: ConfigFile {
+                creds_store: Some("absent-helper".to_owned()),
+                ..ConfigFile::default()
+            },
             helper_path: Some(path_var),
         };
-        assert!(matches!(config.credential_for("x.io"), Err(CredentialError::Helper { .. })));
+        assert!(matches!(
+            config.credential_for("x.io"),
+            Err(CredentialError::Helper { .. })
+        ));
     }
 }

@@ -34,11 +34,29 @@ pub struct RegistryStore {
 
 impl RegistryStore {
     pub fn new(client: Arc<RegistryClient>, reference: &RegistryRef) -> RegistryStore {
-        RegistryStore { client, registry: reference.registry().to_owned(), repository: reference.repository().to_owned() }
+        RegistryStore {
+            client,
+            registry: reference.registry().to_owned(),
+            repository: reference.repository().to_owned(),
+        }
     }
 
-    async fn send(&self, push: bool, method: Method, path: &str, headers: HeaderMap, body: Body) -> Result<Response, StoreError> {
-        self.client.send(&self.registry, &self.repository, push, method, path, headers, body).await
+    async fn send(
+        &self,
+        push: bool,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Result<Response, StoreError> {
+        let request = client::Request {
+            push,
+            method,
+            path: path.to_owned(),
+            headers,
+            body,
+        };
+        self.client.send(&self.registry, &self.repository, request).await
     }
 
     fn path(&self, kind: &str, reference: &str) -> String {
@@ -54,14 +72,22 @@ impl RegistryStore {
                 detail: format!("the registry refused {what} (HTTP 401)"),
             },
             StatusCode::FORBIDDEN => StoreError::Denied { location },
-            StatusCode::NOT_FOUND => StoreError::NotFound { location, what: what.to_owned() },
+            StatusCode::NOT_FOUND => StoreError::NotFound {
+                location,
+                what: what.to_owned(),
+            },
             status => {
                 let detail = match status {
                     StatusCode::TOO_MANY_REQUESTS => "rate limited; retried with backoff and gave up".to_owned(),
                     s if s.is_server_error() => "registry error; retried with backoff and gave up".to_owned(),
                     _ => String::new(),
                 };
-                StoreError::Http { location, what: what.to_owned(), status: status.as_u16(), detail }
+                StoreError::Http {
+                    location,
+                    what: what.to_owned(),
+                    status: status.as_u16(),
+                    detail,
+                }
             }
         }
     }
@@ -70,7 +96,10 @@ impl RegistryStore {
         let location = self.start_upload(descriptor).await?;
         let Some(location) = location else { return Ok(()) };
         let url = upload_url(&location, &descriptor.digest);
-        let body = Body::Bytes { content_type: "application/octet-stream".into(), bytes };
+        let body = Body::Bytes {
+            content_type: "application/octet-stream".into(),
+            bytes,
+        };
         let response = self.send(true, Method::PUT, &url, HeaderMap::new(), body).await?;
         self.finish_upload(descriptor, &response)
     }
@@ -81,14 +110,22 @@ impl RegistryStore {
             return Ok(None);
         }
         let path = format!("/v2/{}/blobs/uploads/", self.repository);
-        let response = self.send(true, Method::POST, &path, HeaderMap::new(), Body::Empty).await?;
+        let response = self
+            .send(true, Method::POST, &path, HeaderMap::new(), Body::Empty)
+            .await?;
         let what = format!("starting the upload of blob {}", descriptor.digest);
         if response.status() != StatusCode::ACCEPTED {
             return Err(self.status_error(&what, &response));
         }
-        let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
-            StoreError::Malformed { location: self.location(), what, detail: "no Location header".into() }
-        })?;
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| StoreError::Malformed {
+                location: self.location(),
+                what,
+                detail: "no Location header".into(),
+            })?;
         Ok(Some(location.to_owned()))
     }
 
@@ -103,7 +140,9 @@ impl RegistryStore {
     async fn get_blob(&self, descriptor: &Descriptor) -> Result<Response, StoreError> {
         let what = format!("blob {}", descriptor.digest);
         let path = self.path("blobs", &descriptor.digest.to_string());
-        let response = self.send(false, Method::GET, &path, HeaderMap::new(), Body::Empty).await?;
+        let response = self
+            .send(false, Method::GET, &path, HeaderMap::new(), Body::Empty)
+            .await?;
         if !response.status().is_success() {
             return Err(self.status_error(&what, &response));
         }
@@ -127,7 +166,15 @@ impl Store for RegistryStore {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"));
         debug_assert_eq!(ACCEPTED_MANIFESTS.len(), 4);
-        let response = self.send(false, Method::GET, &self.path("manifests", &target.to_string()), headers, Body::Empty).await?;
+        let response = self
+            .send(
+                false,
+                Method::GET,
+                &self.path("manifests", &target.to_string()),
+                headers,
+                Body::Empty,
+            )
+            .await?;
         let what = format!("manifest {target}");
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -159,11 +206,19 @@ impl Store for RegistryStore {
     async fn fetch_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>, StoreError> {
         let what = format!("blob {}", descriptor.digest);
         if descriptor.size > limit {
-            return Err(StoreError::TooLarge { location: self.location(), what, size: descriptor.size, limit });
+            return Err(StoreError::TooLarge {
+                location: self.location(),
+                what,
+                size: descriptor.size,
+                limit,
+            });
         }
         let response = self.get_blob(descriptor).await?;
         let bytes = read_limited(&self.location(), &what, response, limit.min(descriptor.size)).await?;
-        descriptor.digest.verify(&bytes).map_err(|source| StoreError::Digest { location: self.location(), source })?;
+        descriptor.digest.verify(&bytes).map_err(|source| StoreError::Digest {
+            location: self.location(),
+            source,
+        })?;
         Ok(bytes)
     }
 
@@ -173,8 +228,11 @@ impl Store for RegistryStore {
         let expected = descriptor.clone();
         let mut hasher = Some(Hasher::new(expected.digest.algorithm()));
         let mut seen: u64 = 0;
-        let stream = response.bytes_stream().map(Some).chain(futures::stream::once(async { None })).filter_map(
-            move |item| {
+        let stream = response
+            .bytes_stream()
+            .map(Some)
+            .chain(futures::stream::once(async { None }))
+            .filter_map(move |item| {
                 let out = match item {
                     Some(Ok(chunk)) => {
                         seen += chunk.len() as u64;
@@ -201,19 +259,29 @@ impl Store for RegistryStore {
                         (found != expected.digest || seen != expected.size).then(|| {
                             Err(StoreError::Digest {
                                 location: location.clone(),
-                                source: crate::digest::DigestError::Mismatch { expected: expected.digest.clone(), found },
+                                source: crate::digest::DigestError::Mismatch {
+                                    expected: expected.digest.clone(),
+                                    found,
+                                },
                             })
                         })
                     }),
                 };
                 futures::future::ready(out)
-            },
-        );
+            });
         Ok(Box::pin(stream))
     }
 
     async fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
-        let response = self.send(false, Method::HEAD, &self.path("blobs", &digest.to_string()), HeaderMap::new(), Body::Empty).await?;
+        let response = self
+            .send(
+                false,
+                Method::HEAD,
+                &self.path("blobs", &digest.to_string()),
+                HeaderMap::new(),
+                Body::Empty,
+            )
+            .await?;
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -222,39 +290,67 @@ impl Store for RegistryStore {
     }
 
     async fn push_blob(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<(), StoreError> {
-        descriptor.digest.verify(bytes).map_err(|source| StoreError::Digest { location: self.location(), source })?;
+        descriptor.digest.verify(bytes).map_err(|source| StoreError::Digest {
+            location: self.location(),
+            source,
+        })?;
         self.push_bytes(descriptor, Bytes::copy_from_slice(bytes)).await
     }
 
     async fn push_blob_stream(&self, descriptor: &Descriptor, stream: BlobStream) -> Result<(), StoreError> {
-        let Some(location) = self.start_upload(descriptor).await? else { return Ok(()) };
+        let Some(location) = self.start_upload(descriptor).await? else {
+            return Ok(());
+        };
         let url = upload_url(&location, &descriptor.digest);
         let body = reqwest::Body::wrap_stream(stream);
-        let response = self.client.send_stream(&self.registry, &self.repository, &url, body, descriptor.size).await?;
+        let response = self
+            .client
+            .send_stream(&self.registry, &self.repository, &url, body, descriptor.size)
+            .await?;
         self.finish_upload(descriptor, &response)
     }
 
     async fn push_manifest(&self, target: &Target, media_type: &str, bytes: &[u8]) -> Result<Pushed, StoreError> {
         let digest = Digest::sha256_of(bytes);
         if let Target::Digest(d) = target {
-            d.verify(bytes).map_err(|source| StoreError::Digest { location: self.location(), source })?;
+            d.verify(bytes).map_err(|source| StoreError::Digest {
+                location: self.location(),
+                source,
+            })?;
         }
-        let body = Body::Bytes { content_type: media_type.to_owned(), bytes: Bytes::copy_from_slice(bytes) };
-        let response = self.send(true, Method::PUT, &self.path("manifests", &target.to_string()), HeaderMap::new(), body).await?;
+        let body = Body::Bytes {
+            content_type: media_type.to_owned(),
+            bytes: Bytes::copy_from_slice(bytes),
+        };
+        let response = self
+            .send(
+                true,
+                Method::PUT,
+                &self.path("manifests", &target.to_string()),
+                HeaderMap::new(),
+                body,
+            )
+            .await?;
         if !response.status().is_success() {
             return Err(self.status_error(&format!("pushing manifest {target}"), &response));
         }
-        if let Some(answered) = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
-            if answered != digest.to_string() {
-                return Err(StoreError::Malformed {
-                    location: self.location(),
-                    what: format!("answer to pushing manifest {target}"),
-                    detail: format!("registry stored it as {answered}, expected {digest}"),
-                });
-            }
+        if let Some(answered) = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            && answered != digest.to_string()
+        {
+            return Err(StoreError::Malformed {
+                location: self.location(),
+                what: format!("answer to pushing manifest {target}"),
+                detail: format!("registry stored it as {answered}, expected {digest}"),
+            });
         }
         let subject_indexed = response.headers().contains_key("oci-subject");
-        Ok(Pushed { digest, subject_indexed })
+        Ok(Pushed {
+            digest,
+            subject_indexed,
+        })
     }
 
     async fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<Descriptor>>, StoreError> {
@@ -265,7 +361,13 @@ impl Store for RegistryStore {
             headers.insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
             let response = self.send(false, Method::GET, &path, headers, Body::Empty).await?;
             let status = response.status();
-            if matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST | StatusCode::NOT_ACCEPTABLE | StatusCode::METHOD_NOT_ALLOWED) {
+            if matches!(
+                status,
+                StatusCode::NOT_FOUND
+                    | StatusCode::BAD_REQUEST
+                    | StatusCode::NOT_ACCEPTABLE
+                    | StatusCode::METHOD_NOT_ALLOWED
+            ) {
                 return Ok(None);
             }
             if !status.is_success() {
@@ -282,7 +384,10 @@ impl Store for RegistryStore {
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link);
             let body = read_limited(&self.location(), "referrers answer", response, limits::MANIFEST_BYTES).await?;
-            let Some(index) = is_index.then(|| serde_json::from_slice::<ImageIndex>(&body).ok()).flatten() else {
+            let Some(index) = is_index
+                .then(|| serde_json::from_slice::<ImageIndex>(&body).ok())
+                .flatten()
+            else {
                 return Ok(None);
             };
             found.extend(index.manifests);
@@ -299,7 +404,10 @@ impl Store for RegistryStore {
                 None => return Ok(Some(found)),
             }
         }
-        Err(StoreError::Refused { location: self.location(), detail: format!("referrers of {digest}: more than 100 pages") })
+        Err(StoreError::Refused {
+            location: self.location(),
+            detail: format!("referrers of {digest}: more than 100 pages"),
+        })
     }
 }
 
@@ -321,15 +429,27 @@ mod tests {
 
     #[test]
     fn link_headers() {
-        assert_eq!(next_link(r#"</v2/a/referrers/sha256:x?n=1&last=y>; rel="next""#).as_deref(), Some("/v2/a/referrers/sha256:x?n=1&last=y"));
-        assert_eq!(next_link(r#"<https://r/x>; rel="prev", <https://r/y>; rel=next"#).as_deref(), Some("https://r/y"));
+        assert_eq!(
+            next_link(r#"</v2/a/referrers/sha256:x?n=1&last=y>; rel="next""#).as_deref(),
+            Some("/v2/a/referrers/sha256:x?n=1&last=y")
+        );
+        assert_eq!(
+            next_link(r#"<https://r/x>; rel="prev", <https://r/y>; rel=next"#).as_deref(),
+            Some("https://r/y")
+        );
         assert_eq!(next_link(r#"<https://r/x>; rel="prev""#), None);
     }
 
     #[test]
     fn upload_urls_keep_state() {
         let d = Digest::sha256_of(b"x");
-        assert_eq!(upload_url("/v2/a/blobs/uploads/u?_state=s", &d), format!("/v2/a/blobs/uploads/u?_state=s&digest=sha256%3A{}", d.hex()));
-        assert_eq!(upload_url("http://h/u", &d), format!("http://h/u?digest=sha256%3A{}", d.hex()));
+        assert_eq!(
+            upload_url("/v2/a/blobs/uploads/u?_state=s", &d),
+            format!("/v2/a/blobs/uploads/u?_state=s&digest=sha256%3A{}", d.hex())
+        );
+        assert_eq!(
+            upload_url("http://h/u", &d),
+            format!("http://h/u?digest=sha256%3A{}", d.hex())
+        );
     }
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every check sigil's CI runs, installing what is missing first.
+#   scripts/test.sh            format, lints, all tests
+# Needs: the Rust toolchain; installs the Debian packages docker-registry and
+# skopeo (the real registry and the interop peer the end-to-end tests use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
+if ((${#need_apt[@]})); then
+  echo "installing ${need_apt[*]} (Debian packages) ..." >&2
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
