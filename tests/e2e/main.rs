@@ -5,5 +5,8 @@
 //! Needs `apt-get install -y docker-registry skopeo`; without them the tests
 //! fail with that hint rather than skip.
 
+mod copying;
+mod fixtures;
 mod harness;
+mod signing;
 mod support;

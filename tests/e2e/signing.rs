@@ -1,0 +1,293 @@
+//! `sigil sign` and `sigil verify` against a real registry, in both storage
+//! forms, each accepting case with its tampered twins.
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sigil_verifier::reference::Target;
+
+use crate::fixtures::{self, keypair, push_index, push_sample, s};
+use crate::support::{Registry, sigil};
+
+fn sign(image: &str, key: &std::path::Path, extra: &[&str]) {
+    let mut args = vec!["sign", image, "--key", s(key)];
+    args.extend_from_slice(extra);
+    sigil(&args)
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0)
+        .assert_quiet_stderr();
+}
+
+fn verify(image: &str, public: &std::path::Path, extra: &[&str]) -> crate::support::Output {
+    let mut args = vec!["verify", image, "--key", s(public), "--output", "json"];
+    args.extend_from_slice(extra);
+    sigil(&args).run()
+}
+
+fn reasons(out: &crate::support::Output) -> Vec<String> {
+    let json = out.stdout_json();
+    json["images"][0]["signatures"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s["reason"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn tag_form_signs_and_verifies_and_refuses_its_twins() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "release");
+    let (_, stranger) = keypair(dir.path(), "stranger");
+    let digest = push_sample(&registry, "app", "v1", 1);
+    let image = registry.image("app:v1");
+    sign(&image, &key, &["-a", "env=prod"]);
+
+    let ok = verify(&image, &public, &["-a", "env=prod"]);
+    ok.assert_exit(0).assert_quiet_stderr();
+    let report = ok.stdout_json();
+    assert_eq!(report["apiVersion"], "sigil.dev/verify/v1");
+    assert_eq!(report["images"][0]["digest"], digest.to_string());
+    assert_eq!(report["images"][0]["signatures"][0]["origin"]["form"], "tag");
+    assert_eq!(report["images"][0]["signatures"][0]["annotations"]["env"], "prod");
+    assert_eq!(
+        report["images"][0]["signatures"][0]["dockerReference"],
+        registry.image("app")
+    );
+
+    // by digest too
+    verify(&format!("{}@{digest}", registry.image("app")), &public, &[]).assert_exit(0);
+    // the stored payload is cosign's, byte for byte
+    let (_, sig_manifest) = fixtures::manifest(&registry, "app", Target::Tag(format!("{}.sig", digest.tag_prefix())));
+    let layer = &sig_manifest["layers"][0];
+    assert_eq!(layer["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
+    assert!(layer["annotations"]["dev.cosignproject.cosign/signature"].is_string());
+
+    // twins: wrong key, wrong annotation, unsigned image
+    let wrong_key = verify(&image, &stranger, &[]);
+    wrong_key.assert_exit(1);
+    assert!(
+        reasons(&wrong_key)[0].contains("does not verify"),
+        "{:?}",
+        reasons(&wrong_key)
+    );
+    let wrong_annotation = verify(&image, &public, &["-a", "env=dev"]);
+    wrong_annotation.assert_exit(1);
+    assert!(
+        reasons(&wrong_annotation)[0].contains("env=dev is required"),
+        "{:?}",
+        reasons(&wrong_annotation)
+    );
+    push_sample(&registry, "app", "unsigned", 2);
+    let unsigned = verify(&registry.image("app:unsigned"), &public, &[]);
+    unsigned.assert_exit(1);
+    assert_eq!(unsigned.stdout_json()["images"][0]["signatures"], json!([]));
+}
+
+#[test]
+fn flipped_signature_byte_in_the_registry_is_refused() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    let digest = push_sample(&registry, "app", "v1", 3);
+    sign(&registry.image("app:v1"), &key, &[]);
+    let tag = Target::Tag(format!("{}.sig", digest.tag_prefix()));
+    let (_, mut manifest) = fixtures::manifest(&registry, "app", tag.clone());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sig = manifest["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"]
+        .as_str()
+        .expect("sig")
+        .to_owned();
+    let mut raw = b64.decode(sig).expect("b64");
+    let mid = raw.len() / 2;
+    raw[mid] ^= 0x01;
+    manifest["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = Value::from(b64.encode(raw));
+    fixtures::put_manifest(&registry, "app", tag, &manifest);
+    let out = verify(&registry.image("app:v1"), &public, &[]);
+    out.assert_exit(1);
+    assert!(reasons(&out)[0].contains("does not verify"), "{:?}", reasons(&out));
+}
+
+#[test]
+fn signature_copied_onto_another_image_is_refused() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    let signed = push_sample(&registry, "app", "signed", 4);
+    let victim = push_sample(&registry, "app", "victim", 5);
+    sign(&registry.image("app:signed"), &key, &[]);
+    // the .sig manifest (payload names the signed digest) copied to the victim's tag
+    let (_, manifest) = fixtures::manifest(&registry, "app", Target::Tag(format!("{}.sig", signed.tag_prefix())));
+    fixtures::put_manifest(
+        &registry,
+        "app",
+        Target::Tag(format!("{}.sig", victim.tag_prefix())),
+        &manifest,
+    );
+    let out = verify(&registry.image("app:victim"), &public, &[]);
+    out.assert_exit(1);
+    assert!(
+        reasons(&out)[0].contains(&format!("signature is for image {signed}")),
+        "{:?}",
+        reasons(&out)
+    );
+    verify(&registry.image("app:signed"), &public, &[]).assert_exit(0);
+}
+
+#[test]
+fn bundle_form_is_a_referrer_with_a_fallback_index_and_refuses_its_twins() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    let (_, stranger) = keypair(dir.path(), "other");
+    let digest = push_sample(&registry, "app", "v1", 6);
+    let victim = push_sample(&registry, "app", "victim", 7);
+    sign(
+        &registry.image("app:v1"),
+        &key,
+        &["--format", "bundle", "-a", "team=core"],
+    );
+
+    let out = verify(&registry.image("app:v1"), &public, &["-a", "team=core"]);
+    out.assert_exit(0);
+    let sig = &out.stdout_json()["images"][0]["signatures"][0];
+    assert_eq!(sig["origin"]["form"], "referrer");
+
+    // Debian's distribution 2.8 has no referrers API: the fallback index is maintained.
+    let (_, index) = fixtures::manifest(&registry, "app", Target::Tag(digest.tag_prefix()));
+    let entry = &index["manifests"][0];
+    assert_eq!(entry["artifactType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert_eq!(
+        entry["annotations"]["dev.sigstore.bundle.predicateType"],
+        "https://sigstore.dev/cosign/sign/v1"
+    );
+    let referrer: sigil_verifier::digest::Digest = entry["digest"].as_str().expect("digest").parse().expect("digest");
+    let (_, referrer_manifest) = fixtures::manifest(&registry, "app", Target::Digest(referrer));
+    assert_eq!(referrer_manifest["subject"]["digest"], digest.to_string());
+    assert_eq!(
+        referrer_manifest["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+
+    verify(&registry.image("app:v1"), &stranger, &[]).assert_exit(1);
+    verify(&registry.image("app:v1"), &public, &["-a", "team=other"]).assert_exit(1);
+
+    // The same bundle made a referrer of another image: its statement names the first digest.
+    let mut copied = referrer_manifest.clone();
+    copied["subject"]["digest"] = Value::from(victim.to_string());
+    let copied_digest = fixtures::put_manifest(
+        &registry,
+        "app",
+        Target::Digest(sigil_verifier::digest::Digest::sha256_of(
+            &serde_json::to_vec(&copied).expect("json"),
+        )),
+        &copied,
+    );
+    let mut victim_index = index.clone();
+    victim_index["manifests"][0]["digest"] = Value::from(copied_digest.to_string());
+    victim_index["manifests"][0]["size"] = Value::from(serde_json::to_vec(&copied).expect("json").len());
+    fixtures::put_manifest(&registry, "app", Target::Tag(victim.tag_prefix()), &victim_index);
+    let out = verify(&registry.image("app:victim"), &public, &[]);
+    out.assert_exit(1);
+    assert!(
+        reasons(&out)[0].contains("no subject with digest"),
+        "{:?}",
+        reasons(&out)
+    );
+}
+
+#[test]
+fn signing_again_appends_and_never_drops_a_signature() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (k1, p1) = keypair(dir.path(), "one");
+    let (k2, p2) = keypair(dir.path(), "two");
+    let digest = push_sample(&registry, "app", "v1", 8);
+    let image = registry.image("app:v1");
+    sign(&image, &k1, &[]);
+    sign(&image, &k2, &[]);
+    sign(&image, &k1, &["-a", "second=yes"]);
+    let (_, manifest) = fixtures::manifest(&registry, "app", Target::Tag(format!("{}.sig", digest.tag_prefix())));
+    assert_eq!(manifest["layers"].as_array().map(Vec::len), Some(3));
+    verify(&image, &p1, &["-a", "second=yes"]).assert_exit(0);
+    verify(&image, &p2, &[]).assert_exit(0);
+}
+
+#[test]
+fn racing_signers_lose_no_signature() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Vec<_> = (0..6).map(|i| keypair(dir.path(), &format!("racer{i}"))).collect();
+    push_sample(&registry, "race", "v1", 9);
+    let image = registry.image("race:v1");
+    std::thread::scope(|scope| {
+        for (key, _) in &keys {
+            let image = &image;
+            scope.spawn(move || sign(image, key, &[]));
+        }
+    });
+    for (_, public) in &keys {
+        verify(&image, public, &[]).assert_exit(0);
+    }
+}
+
+#[test]
+fn recursive_signing_covers_every_platform_of_an_index() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    let (index, platforms) = push_index(&registry, "multi", "v1");
+    let (_, plain) = push_index(&registry, "plain", "v1");
+    sign(&registry.image("multi:v1"), &key, &["--recursive"]);
+    sign(&registry.image("plain:v1"), &key, &[]);
+    let at = |repo: &str, d: &sigil_verifier::digest::Digest| format!("{}@{d}", registry.image(repo));
+    verify(&at("multi", &index), &public, &[]).assert_exit(0);
+    for p in &platforms {
+        verify(&at("multi", p), &public, &[]).assert_exit(0);
+    }
+    // without --recursive only the index digest is signed
+    verify(&registry.image("plain:v1"), &public, &[]).assert_exit(0);
+    verify(&at("plain", &plain[0]), &public, &[]).assert_exit(1);
+}
+
+#[test]
+fn many_images_in_one_run_report_each_and_fail_if_any_fails() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    for i in 0..5 {
+        push_sample(&registry, &format!("many/app{i}"), "v1", 100 + i);
+    }
+    let images: Vec<String> = (0..5).map(|i| registry.image(&format!("many/app{i}:v1"))).collect();
+    let signed: Vec<&str> = images[..4].iter().map(String::as_str).collect();
+    let mut args = vec!["sign", "--key", s(&key)];
+    args.extend(&signed);
+    sigil(&args).env("SIGIL_PASSWORD", "pw").run().assert_exit(0);
+    let mut args = vec!["verify", "--key", s(&public), "--output", "json", "--concurrency", "3"];
+    args.extend(images.iter().map(String::as_str));
+    args.push(&images[0]); // the same image twice is verified once and reported twice
+    let out = sigil(&args).run();
+    out.assert_exit(1);
+    let report = out.stdout_json();
+    let verified: Vec<bool> = report["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["verified"] == true)
+        .collect();
+    assert_eq!(verified, [true, true, true, true, false, true]);
+    // human output names each image with its verdict
+    let mut args = vec!["verify", "--key", s(&public)];
+    args.extend(signed.iter().copied());
+    let out = sigil(&args).run();
+    out.assert_exit(0);
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.starts_with("PASS")).count(),
+        4,
+        "{}",
+        out.stdout
+    );
+}
