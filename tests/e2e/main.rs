@@ -5,8 +5,10 @@
 //! Needs `apt-get install -y docker-registry skopeo`; without them the tests
 //! fail with that hint rather than skip.
 
+mod bad_input;
 mod copying;
 mod fixtures;
 mod harness;
+mod registry_access;
 mod signing;
 mod support;

@@ -14,8 +14,8 @@
 //!
 //! The file is attacker-controlled input and scrypt's cost is chosen by the
 //! file, so every parameter is checked against the three settings cosign and
-//! securesystemslib write *before* scrypt runs: [`Checked`] can only be built
-//! by that check, and only it can reach the KDF. Unknown JSON fields are
+//! securesystemslib write *before* scrypt runs: the KDF takes only a
+//! [`Checked`], which a file yields through that check alone. Unknown JSON fields are
 //! refused too (Go would ignore them; nothing cosign writes has any).
 
 use base64::Engine as _;
@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 
 use super::{KeyError, SigningKey, pem};
 
-/// The label sigil writes (cosign v1.6 and later).
+/// The label sigil and current cosign releases write.
 const LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
 /// The label older cosign releases wrote; read only.
 const LEGACY_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
@@ -82,7 +82,8 @@ struct Cipher {
     nonce: Vec<u8>,
 }
 
-/// Parameters that passed [`KeyFile::check`]: the only input the KDF takes.
+/// cosign-approved parameters: from a file only via [`KeyFile::check`], or
+/// from the constants above in [`encrypt`]. The only input the KDF takes.
 struct Checked {
     log_n: u8,
     salt: [u8; SALT_LEN],
@@ -427,7 +428,7 @@ mod tests {
             ("unknown field", tampered(|v| v["kdf"]["params"]["maxmem"] = json!(1))),
             ("salt not base64", tampered(|v| v["kdf"]["salt"] = json!("***"))),
             (
-                "ciphertext too short",
+                "short ciphertext",
                 tampered(|v| v["ciphertext"] = json!(STANDARD.encode([0u8; 16]))),
             ),
             ("non-JSON body", pem::encode(LABEL, b"this is not json")),

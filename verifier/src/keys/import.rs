@@ -236,8 +236,13 @@ mod tests {
         );
         let k1 = SigningKey::import_pem(fixture!("secp256k1-pkcs8.pem"));
         assert!(
-            matches!(k1, Err(KeyError::UnsupportedKey { ref what }) if what.contains("secp256k1")),
+            matches!(k1, Err(KeyError::UnsupportedKey { ref what }) if what.contains("1.3.132.0.10")),
             "{k1:?}"
+        );
+        let pss = SigningKey::import_pem(fixture!("rsapss2048-pkcs8.pem"));
+        assert!(
+            matches!(pss, Err(KeyError::UnsupportedKey { ref what }) if what.contains("id-RSASSA-PSS")),
+            "{pss:?}"
         );
         let public = SigningKey::import_pem(fixture!("p256-pub.pem"));
         assert!(matches!(public, Err(KeyError::UnexpectedPemLabel { ref found, .. }) if found == "PUBLIC KEY"));

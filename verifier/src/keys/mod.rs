@@ -213,6 +213,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<PublicKey>();
+        assert_send_sync::<SigningKey>();
+        assert_send_sync::<KeyError>();
+        assert_send_sync::<SignatureError>();
+    }
+
+    #[test]
     fn algorithm_display_names() {
         assert_eq!(KeyAlgorithm::EcdsaP256.to_string(), "ECDSA P-256");
         assert_eq!(KeyAlgorithm::EcdsaP521.to_string(), "ECDSA P-521");

@@ -151,8 +151,9 @@ mod tests {
         let lines: Vec<&str> = pem.lines().collect();
         assert_eq!(lines[0], "-----BEGIN PUBLIC KEY-----");
         assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[2].len(), 136 - 64);
-        assert_eq!(lines[3], "-----END PUBLIC KEY-----");
+        assert_eq!(lines[2].len(), 64);
+        assert_eq!(lines[3].len(), 136 - 128);
+        assert_eq!(lines[4], "-----END PUBLIC KEY-----");
         assert!(pem.ends_with("-----\n"));
     }
 

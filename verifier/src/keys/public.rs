@@ -260,7 +260,7 @@ pub(crate) fn check_rsa_bits(bits: u32) -> Result<(), KeyError> {
     }
 }
 
-/// An OID with its registered name when there is one, e.g. `secp256k1 (1.3.132.0.10)`.
+/// An OID with its registered name when there is one, e.g. `id-RSASSA-PSS (1.2.840.113549.1.1.10)`.
 pub(crate) fn oid_name(oid: ObjectIdentifier) -> String {
     match const_oid::db::DB.by_oid(&oid) {
         Some(name) => format!("{name} ({oid})"),
@@ -447,8 +447,13 @@ mod tests {
         );
         let k1 = PublicKey::from_pem(pem(keys_fixture!("secp256k1-pub.pem")));
         assert!(
-            matches!(k1, Err(KeyError::UnsupportedKey { ref what }) if what.contains("secp256k1 (1.3.132.0.10)")),
+            matches!(k1, Err(KeyError::UnsupportedKey { ref what }) if what.contains("1.3.132.0.10")),
             "{k1:?}"
+        );
+        let pss = PublicKey::from_pem(pem(keys_fixture!("rsapss2048-pub.pem")));
+        assert!(
+            matches!(pss, Err(KeyError::UnsupportedKey { ref what }) if what.contains("id-RSASSA-PSS (1.2.840.113549.1.1.10)")),
+            "{pss:?}"
         );
         let private = PublicKey::from_pem(pem(keys_fixture!("p256-pkcs8.pem")));
         assert!(matches!(

@@ -375,7 +375,12 @@ impl RegistryClient {
         }
         let loopback = host_is_loopback(registry);
         if !loopback && !self.options.allow_insecure {
-            return Err(unreachable(describe_reqwest(&tls_error)));
+            let hint = if rustls_error(&tls_error).is_some() {
+                "; it does not speak TLS, and plain HTTP to a registry that is not on loopback needs --allow-insecure-registry"
+            } else {
+                ""
+            };
+            return Err(unreachable(format!("{}{hint}", describe_reqwest(&tls_error))));
         }
         let http = parse("http")?;
         match probe(&http).await {
@@ -542,20 +547,27 @@ pub fn describe_reqwest(e: &reqwest::Error) -> String {
 /// True when TLS failed because the peer's certificate is not trusted (as
 /// opposed to the peer not speaking TLS at all).
 fn is_certificate_error(e: &reqwest::Error) -> bool {
+    matches!(
+        rustls_error(e),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    )
+}
+
+/// The TLS error under a transport error, when the peer was reached and the
+/// handshake failed.
+fn rustls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
-        let tls = s.downcast_ref::<rustls::Error>().or_else(|| {
-            s.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|i| i.downcast_ref())
-        });
-        if let Some(tls) = tls {
-            return matches!(
-                tls,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-            );
+        // hyper nests the rustls error in two io::Errors, and io::Error's
+        // `source()` skips what it wraps: unwrap them by hand.
+        let mut inner = s;
+        while let Some(wrapped) = inner.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            inner = wrapped;
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return Some(tls);
         }
         source = s.source();
     }
-    false
+    None
 }

@@ -59,10 +59,12 @@ impl Credential {
 /// Why credentials could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
-    #[error("cannot read docker config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("docker config {path} is not valid JSON: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    // The cause is in the message and deliberately not a `source` (a field
+    // named `source` would be one): shown once whether printed alone or as a chain.
+    #[error("cannot read docker config {path}: {cause}")]
+    Read { path: PathBuf, cause: std::io::Error },
+    #[error("docker config {path} is not valid JSON: {cause}")]
+    Parse { path: PathBuf, cause: serde_json::Error },
     #[error("docker config {path}: the auth entry for {registry} is not base64 of user:password")]
     BadAuth { path: PathBuf, registry: String },
     #[error("credential helper docker-credential-{helper} failed for {registry}: {detail}")]
@@ -146,16 +148,16 @@ impl DockerConfig {
                     ..DockerConfig::default()
                 });
             }
-            Err(source) => {
+            Err(cause) => {
                 return Err(CredentialError::Read {
                     path: path.to_owned(),
-                    source,
+                    cause,
                 });
             }
         };
-        let file = serde_json::from_slice(&bytes).map_err(|source| CredentialError::Parse {
+        let file = serde_json::from_slice(&bytes).map_err(|cause| CredentialError::Parse {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Ok(DockerConfig {
             path: path.to_owned(),

@@ -1,0 +1,441 @@
+//! Bad input gets one clear line on stderr and exit 2: never a panic, never
+//! a hang, and nothing lost. Hostile registries (wrong digests, oversized,
+//! endless and stalled bodies, 429/5xx storms, auth dead ends), malformed
+//! references, missing images, unreachable registries, corrupt and hostile
+//! key files, missing passwords and bad flags.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use sigil_verifier::reference::Target;
+use sigil_verifier::store::Store as _;
+
+use crate::fixtures::{self, keypair, push_sample, s};
+use crate::support::{Hostile, Mode, Output, Registry, sample_layout, sigil};
+
+/// Far beyond what a refusal takes; reaching it means a hang (or a download
+/// that should have been refused) and fails the test.
+const QUICK: Duration = Duration::from_secs(20);
+
+/// A public key from the test data (no key generation needed to verify).
+fn public_key() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/keys/p256-pub.pem")
+}
+
+/// `sigil verify HOSTILE/app:v1`; returns the server (for its request log) and the output.
+fn verify_hostile(mode: Mode, timeout: Duration) -> (Hostile, Output) {
+    let hostile = Hostile::start(mode);
+    let out = sigil(&["verify", &hostile.image("app:v1"), "--key", s(&public_key())])
+        .timeout(timeout)
+        .run();
+    (hostile, out)
+}
+
+/// Exit 2 with one line on stderr that contains each of `words` (case-insensitive).
+#[track_caller]
+fn assert_error_line(out: &Output, words: &[&str]) {
+    out.assert_exit(2);
+    let line = out.assert_one_line_error().to_lowercase();
+    assert!(line.starts_with("error: "), "{out}");
+    for word in words {
+        assert!(
+            line.contains(&word.to_lowercase()),
+            "expected {word:?} in the error\n{out}"
+        );
+    }
+    assert!(!out.stderr.contains("panicked"), "{out}");
+}
+
+// --- hostile registries -------------------------------------------------------
+
+#[test]
+fn honest_hostile_registry_is_evaluated() {
+    // the control case: the same server, behaving, gives a verdict (unsigned: 1)
+    let (_hostile, out) = verify_hostile(Mode::Honest, QUICK);
+    out.assert_exit(1).assert_quiet_stderr();
+}
+
+#[test]
+fn wrong_digest_is_refused() {
+    let (_hostile, out) = verify_hostile(Mode::WrongDigest, QUICK);
+    assert_error_line(&out, &["digest"]);
+    // by digest too: the bytes do not hash to what was asked for
+    let hostile = Hostile::start(Mode::WrongDigest);
+    let image = format!("{}@{}", hostile.image("app"), hostile.tiny_image().manifest.digest);
+    let out = sigil(&["verify", &image, "--key", s(&public_key())])
+        .timeout(QUICK)
+        .run();
+    assert_error_line(&out, &["digest"]);
+    // and while signing: nothing is signed for bytes that do not match
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, _) = keypair(dir.path(), "k");
+    let out = sigil(&["sign", &hostile.image("app:v1"), "--key", s(&key)])
+        .env("SIGIL_PASSWORD", "pw")
+        .timeout(QUICK)
+        .run();
+    assert_error_line(&out, &["digest"]);
+    assert!(
+        hostile
+            .request_log()
+            .iter()
+            .all(|r| r.starts_with("GET ") || r.starts_with("HEAD ")),
+        "{:?}",
+        hostile.request_log()
+    );
+}
+
+#[test]
+fn oversized_manifest_is_refused_before_it_is_downloaded() {
+    let (_hostile, out) = verify_hostile(Mode::OversizedManifest, QUICK);
+    assert_error_line(&out, &["limit"]);
+    // the announced size is what was refused, not a body read to the limit
+    assert!(
+        out.stderr.contains(&crate::support::hostile::OVERSIZED_LEN.to_string()),
+        "{out}"
+    );
+}
+
+#[test]
+fn endless_body_is_cut_at_the_limit() {
+    let (_hostile, out) = verify_hostile(Mode::EndlessBody, QUICK);
+    assert_error_line(&out, &["limit"]);
+}
+
+#[test]
+fn stalled_registry_times_out() {
+    // 30 s of silence is the read timeout; 90 s means a hang.
+    let (hostile, out) = verify_hostile(Mode::Stall, Duration::from_secs(90));
+    assert_error_line(&out, &["timed out"]);
+    assert!(hostile.requests() >= 1, "the stall was reached");
+}
+
+/// Each distinct request at most 1 + 3 retries; the probe once.
+#[track_caller]
+fn assert_bounded_retries(hostile: &Hostile) {
+    let log = hostile.request_log();
+    assert!(log.len() <= 12, "{} requests: {log:?}", log.len());
+    let manifest = log.iter().filter(|r| r.contains("/manifests/")).count();
+    assert_eq!(manifest, 4, "one try and three retries: {log:?}");
+    for request in &log {
+        let same = log.iter().filter(|r| *r == request).count();
+        assert!(same <= 4, "{request} sent {same} times: {log:?}");
+    }
+}
+
+#[test]
+fn rate_limiting_is_retried_a_bounded_number_of_times() {
+    let (hostile, out) = verify_hostile(Mode::TooManyRequests, QUICK);
+    assert_error_line(&out, &["429"]);
+    assert_bounded_retries(&hostile);
+}
+
+#[test]
+fn server_errors_are_retried_a_bounded_number_of_times() {
+    let (hostile, out) = verify_hostile(Mode::ServerError, QUICK);
+    assert_error_line(&out, &["503"]);
+    assert_bounded_retries(&hostile);
+}
+
+#[test]
+fn unauthorized_everywhere_is_one_line() {
+    let (hostile, out) = verify_hostile(Mode::Unauthorized, QUICK);
+    assert_error_line(&out, &["authentication failed"]);
+    assert!(hostile.requests() <= 12, "{:?}", hostile.request_log());
+}
+
+#[test]
+fn forbidden_is_one_line_saying_denied() {
+    let (_hostile, out) = verify_hostile(Mode::Forbidden, QUICK);
+    assert_error_line(&out, &["denied", "permission"]);
+}
+
+// --- references, images, registries -------------------------------------------
+
+#[test]
+fn malformed_references_are_refused_before_any_request() {
+    let hostile = Hostile::start(Mode::Honest);
+    let host = hostile.host();
+    let key = public_key();
+    for bad in [
+        "UPPER/Case".to_owned(),
+        "a//b".to_owned(),
+        "app@sha256:zz".to_owned(),
+        String::new(),
+        format!("{host}/App:v1"),
+        format!("{host}//app:v1"),
+        format!("{host}/app:-v1"),
+        format!("{host}/app@sha256:{}", "0".repeat(63)),
+        format!("{host}/app v1"),
+        "oci:".to_owned(),
+    ] {
+        let out = sigil(&["verify", &bad, "--key", s(&key)]).timeout(QUICK).run();
+        assert_error_line(&out, &["invalid image reference"]);
+        let out = sigil(&["sign", &bad, "--key", s(&key)]).timeout(QUICK).run();
+        assert_error_line(&out, &["invalid image reference"]);
+    }
+    assert_eq!(hostile.requests(), 0, "{:?}", hostile.request_log());
+}
+
+#[test]
+fn missing_images_and_unreachable_registries_are_errors() {
+    let registry = Registry::start();
+    push_sample(&registry, "app", "v1", 1);
+    let key = public_key();
+    let verify = |image: &str| sigil(&["verify", image, "--key", s(&key)]).timeout(QUICK).run();
+    assert_error_line(&verify(&registry.image("app:nope")), &["not found"]);
+    assert_error_line(&verify(&registry.image("nosuch/repo:v1")), &["not found"]);
+    let absent = format!("{}@sha256:{}", registry.image("app"), "0".repeat(64));
+    assert_error_line(&verify(&absent), &["not found"]);
+    // one bad image among good ones still makes the run an error
+    let out = sigil(&[
+        "verify",
+        &registry.image("app:v1"),
+        &registry.image("app:nope"),
+        "--key",
+        s(&key),
+    ])
+    .timeout(QUICK)
+    .run();
+    assert_error_line(&out, &["not found"]);
+    // a missing layout directory
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = format!("oci:{}:v1", s(&dir.path().join("absent")));
+    assert_error_line(&verify(&layout), &["absent"]);
+
+    // a closed loopback port: refused at once
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    assert_error_line(
+        &verify(&format!("127.0.0.1:{port}/app:v1")),
+        &["cannot reach", "refused"],
+    );
+}
+
+// --- keys and passwords ---------------------------------------------------------
+
+/// An OCI layout holding the sample image as `v1`: signing it needs no network.
+fn layout(dir: &Path) -> String {
+    sample_layout(&dir.join("layout"));
+    format!("oci:{}:v1", s(&dir.join("layout")))
+}
+
+/// The PEM with its body JSON changed by `edit`.
+fn edit_key_file(pem: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let lines: Vec<&str> = pem.lines().collect();
+    let (begin, end) = (lines[0], lines[lines.len() - 1]);
+    let body = b64.decode(lines[1..lines.len() - 1].concat()).expect("base64 PEM body");
+    let mut json: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+    edit(&mut json);
+    let encoded = b64.encode(serde_json::to_vec(&json).expect("json"));
+    let wrapped: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!("{begin}\n{}\n{end}\n", wrapped.join("\n"))
+}
+
+#[test]
+fn corrupt_and_hostile_key_files_are_refused_quickly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = layout(dir.path());
+    let (key, public) = keypair(dir.path(), "k");
+    let pem = std::fs::read_to_string(&key).expect("read key");
+    let sign = |key_file: &Path| {
+        sigil(&["sign", &image, "--key", s(key_file)])
+            .env("SIGIL_PASSWORD", "pw")
+            .timeout(QUICK)
+            .run()
+    };
+    let write = |name: &str, contents: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, contents).expect("write key file");
+        path
+    };
+
+    // corrupt files: truncated, garbage, empty, a public key, missing
+    let truncated = write("truncated.key", &pem.as_bytes()[..pem.len() / 2]);
+    assert_error_line(&sign(&truncated), &["truncated.key"]);
+    let cut_body = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    let lines: Vec<&str> = pem.lines().collect();
+    let damaged = format!(
+        "{}\n{}\n{}\n",
+        lines[0],
+        &cut_body[..cut_body.len() / 2],
+        lines[lines.len() - 1]
+    );
+    assert_error_line(&sign(&write("damaged.key", damaged.as_bytes())), &["damaged.key"]);
+    assert_error_line(
+        &sign(&write("garbage.key", b"\x00\xffnot a key at all\x89PNG")),
+        &["garbage.key"],
+    );
+    assert_error_line(&sign(&write("empty.key", b"")), &["empty.key"]);
+    assert_error_line(&sign(&public), &["k.pub"]);
+    assert_error_line(&sign(&dir.path().join("missing.key")), &["missing.key"]);
+    // and for verify, a corrupt public key
+    let out = sigil(&["verify", &image, "--key", s(&truncated)]).timeout(QUICK).run();
+    assert_error_line(&out, &["truncated.key"]);
+
+    // hostile scrypt parameters are refused before scrypt runs (N=2^20 would
+    // take a GiB and seconds): the message names the parameters, not a wrong password
+    for (name, field, value) in [
+        ("big-n.key", "N", 1_048_576),
+        ("big-r.key", "r", 16),
+        ("big-p.key", "p", 4),
+    ] {
+        let hostile = edit_key_file(&pem, |json| json["kdf"]["params"][field] = value.into());
+        let out = sign(&write(name, hostile.as_bytes()));
+        assert_error_line(&out, &["scrypt parameters", name]);
+        assert!(!out.stderr.contains("wrong password"), "{out}");
+    }
+    let out = sign(&write(
+        "md5.key",
+        edit_key_file(&pem, |json| json["kdf"]["name"] = "md5".into()).as_bytes(),
+    ));
+    assert_error_line(&out, &["key derivation function"]);
+
+    // the untouched key still signs: the twins above fail for their damage alone
+    sign(&key).assert_exit(0);
+}
+
+#[test]
+fn wrong_or_missing_password_is_one_line_and_never_a_hang() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = layout(dir.path());
+    let (key, _) = keypair(dir.path(), "k");
+    let sign = || sigil(&["sign", &image, "--key", s(&key)]).timeout(QUICK);
+
+    let out = sign().env("SIGIL_PASSWORD", "hunter2-not-it").run();
+    assert_error_line(&out, &["wrong password"]);
+    assert!(
+        !out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"),
+        "{out}"
+    );
+    // COSIGN_PASSWORD is the fallback, and it is checked the same way
+    assert_error_line(&sign().env("COSIGN_PASSWORD", "wrong").run(), &["wrong password"]);
+    // an empty variable is the empty password (cosign allows it): wrong here
+    assert_error_line(&sign().env("SIGIL_PASSWORD", "").run(), &["wrong password"]);
+    // no variable, stdin null: no terminal to ask on
+    assert_error_line(&sign().run(), &["SIGIL_PASSWORD"]);
+    // stdin with a password on it is not a terminal either: never read from a pipe
+    assert_error_line(&sign().stdin("pw\n").run(), &["SIGIL_PASSWORD"]);
+    // `key generate` without a password does not hang either, and writes nothing
+    let prefix = dir.path().join("new");
+    let out = sigil(&["key", "generate", "--output-key-prefix", s(&prefix)])
+        .timeout(QUICK)
+        .run();
+    assert_error_line(&out, &["SIGIL_PASSWORD"]);
+    assert!(!prefix.with_extension("key").exists() && !prefix.with_extension("pub").exists());
+    // the accepting twin
+    sign().env("SIGIL_PASSWORD", "pw").run().assert_exit(0);
+    sign().env("COSIGN_PASSWORD", "pw").run().assert_exit(0);
+}
+
+#[test]
+fn a_failed_sign_loses_nothing_in_the_registry() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    let digest = push_sample(&registry, "app", "v1", 7);
+    let image = registry.image("app:v1");
+    let sign = |password: &str, extra: &[&str]| {
+        let mut args = vec!["sign", image.as_str(), "--key", s(&key)];
+        args.extend_from_slice(extra);
+        sigil(&args).env("SIGIL_PASSWORD", password).timeout(QUICK).run()
+    };
+    sign("pw", &["-a", "run=1"]).assert_exit(0);
+    let sig_tag = Target::Tag(format!("{}.sig", digest.tag_prefix()));
+    let (before, _) = fixtures::manifest(&registry, "app", sig_tag.clone());
+
+    assert_error_line(&sign("wrong", &["-a", "run=2"]), &["wrong password"]);
+    assert_error_line(&sign("pw", &["-a", "run"]), &["KEY=VALUE"]);
+    assert_error_line(&sign("pw", &["--format", "bundle", "-a", "=x"]), &["empty key"]);
+    let (after, _) = fixtures::manifest(&registry, "app", sig_tag);
+    assert_eq!(
+        before.digest, after.digest,
+        "the .sig manifest changed after failed signs"
+    );
+    // nor was a referrer (bundle form) left behind
+    let store = fixtures::store(&registry, "app");
+    let fallback = fixtures::block_on(store.fetch_manifest(&Target::Tag(digest.tag_prefix())));
+    assert!(
+        fallback.expect("the registry answers").is_none(),
+        "a referrers fallback index appeared"
+    );
+
+    let out = sigil(&["verify", &image, "--key", s(&public), "-a", "run=1"])
+        .timeout(QUICK)
+        .run();
+    out.assert_exit(0).assert_quiet_stderr();
+}
+
+// --- the command line ----------------------------------------------------------
+
+#[test]
+fn bad_flags_exit_2() {
+    let key = public_key();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = layout(dir.path());
+    // `-a` without `=`, and with an empty key, and twice the same key
+    for annotation in [vec!["-a", "novalue"], vec!["-a", "=v"], vec!["-a", "k=1", "-a", "k=2"]] {
+        let mut args = vec!["verify", image.as_str(), "--key", s(&key)];
+        args.extend(annotation);
+        assert_error_line(&sigil(&args).timeout(QUICK).run(), &["annotation"]);
+    }
+    // clap's usage errors: exit 2, never a panic (clap prints a usage hint too)
+    for args in [
+        vec!["verify", image.as_str(), "--key", s(&key), "--no-such-flag"],
+        vec!["verify", image.as_str()],
+        vec!["verify", "--key", s(&key)],
+        vec!["sign", image.as_str(), "--key", s(&key), "--format", "zip"],
+        vec!["verify", image.as_str(), "--key", s(&key), "--concurrency", "0"],
+        vec!["no-such-command"],
+        vec![],
+    ] {
+        let out = sigil(&args).timeout(QUICK).run();
+        out.assert_exit(2);
+        assert!(
+            out.stderr.starts_with("error:") || out.stderr.contains("Usage:"),
+            "{out}"
+        );
+        assert!(!out.stderr.contains("panicked"), "{out}");
+    }
+}
+
+#[test]
+fn help_of_every_command_exits_0_and_teaches() {
+    let commands: [&[&str]; 9] = [
+        &[],
+        &["key"],
+        &["key", "generate"],
+        &["key", "public"],
+        &["key", "import"],
+        &["sign"],
+        &["verify"],
+        &["copy"],
+        &["demo"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = sigil(&args).timeout(QUICK).run();
+        out.assert_exit(0).assert_quiet_stderr();
+        let usage = format!("Usage: sigil {}", command.join(" "));
+        assert!(out.stdout.contains(usage.trim_end()), "{out}");
+    }
+    // the commands that take images show how, with a runnable example
+    for command in ["sign", "verify", "copy"] {
+        let out = sigil(&[command, "--help"]).timeout(QUICK).run();
+        assert!(out.stdout.contains("Examples:"), "{out}");
+        assert!(out.stdout.contains(&format!("  sigil {command} ")), "{out}");
+    }
+    // `-h` is the short form
+    sigil(&["verify", "-h"]).timeout(QUICK).run().assert_exit(0);
+}
