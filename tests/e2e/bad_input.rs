@@ -4,7 +4,11 @@
 //! references, missing images, unreachable registries, corrupt and hostile
 //! key files, missing passwords and bad flags.
 
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -108,6 +112,61 @@ fn stalled_registry_times_out() {
     let (hostile, out) = verify_hostile(Mode::Stall, Duration::from_secs(90));
     assert_error_line(&out, &["timed out"]);
     assert!(hostile.requests() >= 1, "the stall was reached");
+}
+
+/// A registry that answers `GET /v2/` and then falls silent on every other
+/// request (what `Mode::Stall` cannot show: it stalls the probe too). Returns
+/// its address and the request lines it received.
+fn stall_after_probe() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener
+        .local_addr()
+        .expect("a bound socket has an address")
+        .to_string();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let request = line.trim_end().to_owned();
+                    // skip the headers
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                        header.clear();
+                    }
+                    log.lock().expect("no panic while locked").push(request.clone());
+                    if !request.starts_with("GET /v2/ ") {
+                        // Silence until the client gives up and closes.
+                        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+                        return;
+                    }
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn registry_that_stalls_after_answering_times_out_once() {
+    let (addr, seen) = stall_after_probe();
+    let out = sigil(&["verify", &format!("{addr}/app:v1"), "--key", s(&public_key())])
+        .timeout(Duration::from_secs(90))
+        .run();
+    assert_error_line(&out, &["timed out"]);
+    // silence is not retried: four times 30 s would be a hang
+    let seen = seen.lock().expect("no panic while locked").clone();
+    let manifests = seen.iter().filter(|r| r.contains("/manifests/")).count();
+    assert_eq!(manifests, 1, "{seen:?}");
 }
 
 /// Each distinct request at most 1 + 3 retries; the probe once.

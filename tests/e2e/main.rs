@@ -9,6 +9,7 @@ mod bad_input;
 mod copying;
 mod fixtures;
 mod harness;
+mod keys;
 mod registry_access;
 mod signing;
 mod support;

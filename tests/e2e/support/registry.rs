@@ -152,6 +152,11 @@ http:
         let _ = self.child.wait();
     }
 
+    /// The registry process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `127.0.0.1:PORT`
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)

@@ -425,6 +425,7 @@ impl RegistryClient {
                     Some(retry_after(r.headers()).unwrap_or(self.backoff(attempt)))
                 }
                 Ok(_) => None,
+                // A timeout is not retried: 30 s of silence, four times over, would be a hang.
                 Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => Some(self.backoff(attempt)),
                 Err(_) => None,
             };

@@ -7,6 +7,8 @@
 pub mod auth;
 pub mod client;
 pub mod credentials;
+#[cfg(test)]
+mod server_tests;
 
 use std::sync::Arc;
 

@@ -1,0 +1,191 @@
+//! The registry client against small in-process servers for what the Debian
+//! registry cannot do: a bearer-token service, and a referrers API with
+//! `Link` pagination.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{Credential, RegistryClient, RegistryOptions, RegistryStore, Secret};
+use crate::digest::Digest;
+use crate::oci::{self, Descriptor, ImageIndex};
+use crate::reference::{RegistryRef, Target};
+use crate::store::{Store, StoreError};
+
+const MANIFEST: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+
+#[derive(Clone, Default)]
+struct Counters {
+    token_requests: Arc<AtomicUsize>,
+    port: Arc<AtomicUsize>,
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr.to_string()
+}
+
+fn store(host: &str, credential: Option<Credential>) -> RegistryStore {
+    let client = RegistryClient::new(RegistryOptions {
+        credential,
+        ..RegistryOptions::default()
+    })
+    .expect("client");
+    RegistryStore::new(
+        Arc::new(client),
+        &RegistryRef::parse(&format!("{host}/app:v1")).expect("ref"),
+    )
+}
+
+fn challenge(state: &Counters) -> Response {
+    let realm = format!("http://127.0.0.1:{}/token", state.port.load(Ordering::Relaxed));
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            format!(r#"Bearer realm="{realm}",service="test""#),
+        )],
+        "",
+    )
+        .into_response()
+}
+
+async fn manifest(State(state): State<Counters>, headers: HeaderMap) -> Response {
+    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some("Bearer T1") {
+        return challenge(&state);
+    }
+    let digest = Digest::sha256_of(MANIFEST).to_string();
+    (
+        [
+            (header::CONTENT_TYPE, oci::OCI_MANIFEST.to_owned()),
+            ("docker-content-digest".parse().expect("name"), digest),
+        ],
+        MANIFEST,
+    )
+        .into_response()
+}
+
+async fn token(
+    State(state): State<Counters>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    state.token_requests.fetch_add(1, Ordering::Relaxed);
+    // base64("alice:pw")
+    let right = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some("Basic YWxpY2U6cHc=");
+    let scope_ok = query.get("scope").map(String::as_str) == Some("repository:app:pull")
+        && query.get("service").map(String::as_str) == Some("test");
+    if right && scope_ok {
+        (StatusCode::OK, r#"{"token":"T1"}"#).into_response()
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
+async fn token_registry() -> (String, Counters) {
+    let state = Counters::default();
+    let router = Router::new()
+        .route("/v2/", get(|State(s): State<Counters>| async move { challenge(&s) }))
+        .route("/v2/app/manifests/{reference}", get(manifest))
+        .route("/token", get(token))
+        .with_state(state.clone());
+    let host = serve(router).await;
+    let port: usize = host.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    state.port.store(port, Ordering::Relaxed);
+    (host, state)
+}
+
+fn alice(password: &str) -> Option<Credential> {
+    Some(Credential::Basic {
+        username: "alice".into(),
+        password: Secret::new(password),
+    })
+}
+
+#[tokio::test]
+async fn bearer_challenge_is_answered_and_the_token_reused() {
+    let (host, counters) = token_registry().await;
+    let store = store(&host, alice("pw"));
+    for _ in 0..3 {
+        let fetched = store
+            .fetch_manifest(&Target::Tag("v1".into()))
+            .await
+            .expect("fetch")
+            .expect("exists");
+        assert_eq!(fetched.bytes, MANIFEST);
+    }
+    assert_eq!(
+        counters.token_requests.load(Ordering::Relaxed),
+        1,
+        "one token for the scope, reused"
+    );
+}
+
+#[tokio::test]
+async fn refused_credentials_and_anonymous_access_are_clear_errors() {
+    let (host, _) = token_registry().await;
+    let err = store(&host, alice("wrong-secret"))
+        .fetch_manifest(&Target::Tag("v1".into()))
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Unauthorized { .. }), "{err:?}");
+    assert!(
+        text.contains("user \"alice\"") && !text.contains("wrong-secret"),
+        "{text}"
+    );
+    let err = store(&host, None)
+        .fetch_manifest(&Target::Tag("v1".into()))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("anonymous"), "{err}");
+}
+
+#[tokio::test]
+async fn referrers_api_pages_are_followed() {
+    let subject = Digest::sha256_of(b"subject");
+    let entry = |n: u8| Descriptor::of(oci::OCI_MANIFEST, &[n]);
+    let pages = Arc::new(vec![
+        ImageIndex {
+            manifests: vec![entry(1), entry(2)],
+            ..ImageIndex::empty()
+        },
+        ImageIndex {
+            manifests: vec![entry(3)],
+            ..ImageIndex::empty()
+        },
+    ]);
+    let router = Router::new().route("/v2/", get(|| async { StatusCode::OK })).route(
+        "/v2/app/referrers/{digest}",
+        get(move |Query(q): Query<std::collections::HashMap<String, String>>| {
+            let pages = pages.clone();
+            async move {
+                let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+                let mut headers = HeaderMap::new();
+                headers.insert(header::CONTENT_TYPE, oci::OCI_INDEX.parse().expect("value"));
+                if page + 1 < pages.len() {
+                    let link = format!(r#"</v2/app/referrers/x?page={}>; rel="next""#, page + 1);
+                    headers.insert(header::LINK, link.parse().expect("value"));
+                }
+                (StatusCode::OK, headers, oci::to_bytes(&pages[page]))
+            }
+        }),
+    );
+    let host = serve(router).await;
+    let found = store(&host, None)
+        .referrers_api(&subject)
+        .await
+        .expect("referrers")
+        .expect("api present");
+    assert_eq!(
+        found.iter().map(|d| d.digest.clone()).collect::<Vec<_>>(),
+        [entry(1).digest, entry(2).digest, entry(3).digest]
+    );
+}
