@@ -9,7 +9,6 @@
 //! Figures are recorded in docs/benchmarks.md.
 
 #[path = "../../tests/e2e/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod support;
 
 use std::process::Command;
