@@ -60,6 +60,56 @@ pub enum Command {
     ///   sigil verify img1 img2 img3 --key release.pub -a env=prod --output json
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
+    /// Attach a signed in-toto attestation (SBOM, provenance, ...) to images.
+    ///
+    /// The predicate is checked before anything is signed: SPDX 2.2/2.3 and
+    /// CycloneDX 1.4-1.7 must be documents of their kind, SLSA provenance must
+    /// have its required fields. It is wrapped in an in-toto Statement v1 whose
+    /// subject is the image digest and signed as a DSSE envelope.
+    ///
+    /// --type: slsaprovenance1 (alias slsaprovenance), slsaprovenance02,
+    /// spdxjson, cyclonedx, vuln, openvex, vsa, custom, or a predicate-type URI.
+    ///
+    /// Examples:
+    ///   sigil attest registry.example/app:1.2 --key release.key --type cyclonedx --predicate bom.json
+    ///   sigil provenance registry.example/app:1.2 --output-file prov.json
+    ///   sigil attest registry.example/app:1.2 --key release.key --type slsaprovenance1 --predicate prov.json
+    #[command(verbatim_doc_comment)]
+    Attest(AttestArgs),
+    /// Verify attestations of one predicate type with a public key.
+    ///
+    /// Each attestation must verify (DSSE over the exact payload), name the
+    /// image's digest as a subject, and have exactly the predicate type asked
+    /// for. Prints the verified statements.
+    ///
+    /// Examples:
+    ///   sigil verify-attestation registry.example/app:1.2 --type slsaprovenance1 --key release.pub
+    ///   sigil verify-attestation registry.example/app:1.2 --type cyclonedx --key release.pub --output json
+    #[command(verbatim_doc_comment)]
+    VerifyAttestation(VerifyAttestationArgs),
+    /// Write a SLSA provenance v1 predicate for the CI run that is running.
+    ///
+    /// Reads GitHub Actions or GitLab CI variables; every field can be set or
+    /// overridden with a flag, for other CI systems. Deterministic: the same
+    /// inputs give the same bytes. The result is ready for
+    /// `sigil attest --type slsaprovenance1 --predicate FILE`.
+    ///
+    /// Example (outside a recognised CI):
+    ///   sigil provenance registry.example/app:1.2 --builder-id https://ci.example/builders/linux \
+    ///     --build-type https://ci.example/buildtypes/make/v1 --source-repository https://git.example/acme/app \
+    ///     --source-ref refs/tags/v1.2 --source-commit 0123456789abcdef0123456789abcdef01234567
+    #[command(verbatim_doc_comment)]
+    Provenance(Box<ProvenanceArgs>),
+    /// Show everything attached to an image: signatures, attestations, SBOMs, referrers.
+    ///
+    /// Both storage forms are listed (cosign's tags and OCI 1.1 referrers,
+    /// through the referrers API or the fallback tag), with referrers of
+    /// referrers, media types, sizes and digests; for an index, each platform too.
+    ///
+    /// Example:
+    ///   sigil tree registry.example/app:1.2
+    #[command(verbatim_doc_comment)]
+    Tree(TreeArgs),
     /// Copy an image with all its signatures, attestations and referrers.
     ///
     /// Digests are unchanged, so signatures keep verifying on the far side.
@@ -200,4 +250,98 @@ pub struct DemoArgs {
     /// Where to create the sample layout and key (a fresh temporary directory by default).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// Images to attest (tags are resolved to digests first).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The encrypted private key (cosign format).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The predicate JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub predicate: PathBuf,
+    /// The predicate type: a short name or a URI.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: String,
+    /// Where to store the attestation: cosign's `.att` tag (default; read by
+    /// cosign v1-v3) or a cosign v3 Sigstore-bundle referrer.
+    #[arg(long, value_enum, default_value_t = SignatureFormat::Tag)]
+    pub format: SignatureFormat,
+    /// For an index, also attest every platform manifest.
+    #[arg(long)]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// Images whose attestations to verify.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The predicate type required: a short name or a URI (matched exactly).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: String,
+    /// The public key (PKIX PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvenanceArgs {
+    /// The image the provenance is for (resolved to its digest, which is reported).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Write the predicate here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// runDetails.builder.id (URI of the builder).
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
+    /// buildDefinition.buildType (URI).
+    #[arg(long, value_name = "URI")]
+    pub build_type: Option<String>,
+    /// Source repository URL.
+    #[arg(long, value_name = "URL")]
+    pub source_repository: Option<String>,
+    /// Git ref that was built (refs/tags/v1.2.3).
+    #[arg(long, value_name = "REF")]
+    pub source_ref: Option<String>,
+    /// Git commit that was built (40 or 64 hex).
+    #[arg(long, value_name = "SHA")]
+    pub source_commit: Option<String>,
+    /// Path of the workflow / pipeline definition.
+    #[arg(long, value_name = "PATH")]
+    pub workflow: Option<String>,
+    /// A URL or id of this run (runDetails.metadata.invocationId).
+    #[arg(long, value_name = "ID")]
+    pub invocation_id: Option<String>,
+    /// Runner environment (github-hosted, self-hosted, ...).
+    #[arg(long, value_name = "NAME")]
+    pub runner_environment: Option<String>,
+    /// What triggered the run (push, tag, schedule, ...).
+    #[arg(long, value_name = "EVENT")]
+    pub trigger: Option<String>,
+    /// Build start time, RFC 3339 (only written when given).
+    #[arg(long, value_name = "TIME")]
+    pub started_on: Option<String>,
+    /// Build finish time, RFC 3339 (only written when given).
+    #[arg(long, value_name = "TIME")]
+    pub finished_on: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// The image to inspect.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }

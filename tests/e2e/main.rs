@@ -6,6 +6,7 @@
 //! fail with that hint rather than skip.
 
 mod bad_input;
+mod attestations;
 mod copying;
 mod fixtures;
 mod harness;

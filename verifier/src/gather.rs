@@ -128,6 +128,77 @@ pub async fn bundle_layers<S: Store>(store: &S, referrer: &Descriptor) -> Result
     Ok(out)
 }
 
+/// An attestation as stored, not yet verified.
+#[derive(Clone, Debug)]
+pub enum AttestationContent {
+    /// A DSSE envelope from a cosign `.att` layer.
+    Envelope(Vec<u8>),
+    /// A Sigstore bundle (cosign v3, GitHub attest-build-provenance).
+    Bundle(Vec<u8>),
+    /// Found but unusable: refused by its digest, too large, malformed.
+    Unreadable(String),
+}
+
+/// One piece of attestation evidence.
+#[derive(Clone, Debug)]
+pub struct AttestationEvidence {
+    pub origin: Origin,
+    /// The predicate type the storage claims (annotation); unverified, for
+    /// filtering and display only.
+    pub claimed_type: Option<String>,
+    pub content: AttestationContent,
+}
+
+/// Gathers every attestation of `image` in both storage forms (the `.att`
+/// tag's DSSE layers and bundle referrers other than image signatures).
+pub async fn attestations<S: Store>(store: &S, image: &Digest) -> Result<Vec<AttestationEvidence>, StoreError> {
+    let mut found = Vec::new();
+    let tag = cosign::attestation_tag(image);
+    if let Some(fetched) = store.fetch_manifest(&Target::Tag(tag.clone())).await?
+        && let Ok(Manifest::Image(manifest)) = Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes)
+    {
+        for layer in manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == cosign::DSSE_MEDIA_TYPE)
+        {
+            let content = match fetch_small(store, layer).await? {
+                Ok(bytes) => AttestationContent::Envelope(bytes),
+                Err(reason) => AttestationContent::Unreadable(reason),
+            };
+            found.push(AttestationEvidence {
+                origin: Origin::Tag {
+                    tag: tag.clone(),
+                    layer: layer.digest.clone(),
+                },
+                claimed_type: cosign::annotation(&layer.annotations, cosign::PREDICATE_TYPE_ANNOTATION)
+                    .map(str::to_owned),
+                content,
+            });
+        }
+    }
+    for referrer in referrers::list(store, image, None).await? {
+        let predicate = referrer.annotations.get("dev.sigstore.bundle.predicateType");
+        let is_bundle = referrer.artifact_type.as_deref().is_some_and(is_bundle_media_type);
+        if !is_bundle || predicate.is_some_and(|p| p == COSIGN_SIGN_V1) {
+            continue;
+        }
+        for e in bundle_layers(store, &referrer).await? {
+            let content = match e.content {
+                SignatureContent::Bundle(bytes) => AttestationContent::Bundle(bytes),
+                SignatureContent::Unreadable(reason) => AttestationContent::Unreadable(reason),
+                SignatureContent::SimpleSigning { .. } => continue,
+            };
+            found.push(AttestationEvidence {
+                origin: e.origin,
+                claimed_type: predicate.cloned(),
+                content,
+            });
+        }
+    }
+    Ok(found)
+}
+
 /// Fetches a signature-sized blob. Content faults (digest mismatch, too
 /// large, missing) become `Err(reason)` evidence; transport errors propagate.
 async fn fetch_small<S: Store>(store: &S, layer: &Descriptor) -> Result<Result<Vec<u8>, String>, StoreError> {
@@ -138,12 +209,12 @@ async fn fetch_small<S: Store>(store: &S, layer: &Descriptor) -> Result<Result<V
     }
 }
 
+/// Evidence that is tampered or missing counts as invalid (the image may
+/// still have other, valid evidence). Oversized content is an operational
+/// error instead: sigil will not evaluate what it refuses to read.
 fn is_content_fault(e: &StoreError) -> bool {
     matches!(
         e,
-        StoreError::Digest { .. }
-            | StoreError::TooLarge { .. }
-            | StoreError::Malformed { .. }
-            | StoreError::NotFound { .. }
+        StoreError::Digest { .. } | StoreError::Malformed { .. } | StoreError::NotFound { .. }
     )
 }

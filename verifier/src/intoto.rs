@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::digest::Digest;
 
@@ -13,16 +13,28 @@ pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
 /// cosign v3's image-signature predicate type.
 pub const COSIGN_SIGN_V1: &str = "https://sigstore.dev/cosign/sign/v1";
 
-/// An in-toto statement (v1 or v0.1).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// An in-toto statement (v1 or v0.1). The predicate is kept as the exact
+/// JSON text it arrived as (SBOMs run to tens of megabytes): parse it on
+/// demand with [`Statement::predicate_as`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Statement {
     #[serde(rename = "_type")]
     pub type_: String,
     pub subject: Vec<Subject>,
     pub predicate_type: String,
-    #[serde(default)]
-    pub predicate: Value,
+    #[serde(default = "null_predicate")]
+    pub predicate: Box<RawValue>,
+}
+
+fn null_predicate() -> Box<RawValue> {
+    empty_predicate(b"null")
+}
+
+/// A predicate from JSON text sigil produced itself (always valid JSON).
+pub fn empty_predicate(json: &'static [u8]) -> Box<RawValue> {
+    // Invariant: callers pass literal JSON values such as `{}` or `null`.
+    serde_json::from_slice(json).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// A statement subject: a name and its digests by algorithm.
@@ -48,7 +60,7 @@ pub enum StatementError {
 
 impl Statement {
     /// A v1 statement about one image.
-    pub fn about(name: &str, digest: &Digest, predicate_type: &str, predicate: Value) -> Statement {
+    pub fn about(name: &str, digest: &Digest, predicate_type: &str, predicate: Box<RawValue>) -> Statement {
         Statement {
             type_: STATEMENT_V1.to_owned(),
             subject: vec![Subject {
@@ -73,6 +85,35 @@ impl Statement {
         Ok(s)
     }
 
+    /// The JSON of a v1 statement about one image whose predicate is
+    /// `predicate` verbatim (already checked to be JSON): built directly, so
+    /// a large SBOM is copied once, not parsed into a tree and re-serialised.
+    pub fn encode_raw(name: &str, digest: &Digest, predicate_type: &str, predicate: &[u8]) -> Vec<u8> {
+        let mut head = String::with_capacity(256);
+        head.push_str(r#"{"_type":"#);
+        crate::json::go_string(&mut head, STATEMENT_V1);
+        head.push_str(r#","subject":[{"name":"#);
+        crate::json::go_string(&mut head, name);
+        head.push_str(r#","digest":{"#);
+        crate::json::go_string(&mut head, digest.algorithm().name());
+        head.push(':');
+        crate::json::go_string(&mut head, digest.hex());
+        head.push_str(r#"}}],"predicateType":"#);
+        crate::json::go_string(&mut head, predicate_type);
+        head.push_str(r#","predicate":"#);
+        let predicate = predicate.trim_ascii();
+        let mut out = Vec::with_capacity(head.len() + predicate.len() + 1);
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(predicate);
+        out.push(b'}');
+        out
+    }
+
+    /// The predicate parsed as `T`.
+    pub fn predicate_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, StatementError> {
+        serde_json::from_str(self.predicate.get()).map_err(|e| StatementError::Json(e.to_string()))
+    }
+
     /// The subject whose digest is `digest`, if any (hex compared exactly, lower case).
     pub fn subject_for(&self, digest: &Digest) -> Option<&Subject> {
         self.subject.iter().find(|s| {
@@ -95,7 +136,7 @@ mod tests {
     fn subject_matching_is_exact() {
         let d = Digest::sha256_of(b"a");
         let other = Digest::sha256_of(b"b");
-        let s = Statement::about("r/a", &d, COSIGN_SIGN_V1, serde_json::json!({}));
+        let s = Statement::about("r/a", &d, COSIGN_SIGN_V1, empty_predicate(b"{}"));
         let parsed = Statement::parse(&s.to_json()).expect("parses");
         assert!(parsed.subject_for(&d).is_some());
         assert!(parsed.subject_for(&other).is_none());
@@ -109,7 +150,7 @@ mod tests {
     #[test]
     fn rejects_unknown_types_and_empty_subjects() {
         let d = Digest::sha256_of(b"a");
-        let mut s = Statement::about("r/a", &d, COSIGN_SIGN_V1, Value::Null);
+        let mut s = Statement::about("r/a", &d, COSIGN_SIGN_V1, empty_predicate(b"null"));
         s.type_ = "https://in-toto.io/Statement/v9".into();
         assert!(matches!(
             Statement::parse(&s.to_json()),
@@ -117,6 +158,6 @@ mod tests {
         ));
         s.type_ = STATEMENT_V01.into();
         s.subject.clear();
-        assert_eq!(Statement::parse(&s.to_json()), Err(StatementError::NoSubject));
+        assert!(matches!(Statement::parse(&s.to_json()), Err(StatementError::NoSubject)));
     }
 }

@@ -27,8 +27,10 @@ pub const ACCEPTED_MANIFESTS: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIF
 pub mod limits {
     /// Largest manifest accepted (the distribution spec suggests 4 MiB).
     pub const MANIFEST_BYTES: u64 = 4 << 20;
-    /// Largest blob read into memory (payloads, envelopes, bundles, SBOMs).
-    pub const BLOB_BYTES: u64 = 128 << 20;
+    /// Largest blob read into memory (payloads, envelopes, bundles). SBOM
+    /// attestations of 100 MB are normal; their DSSE envelopes are a third
+    /// larger (base64).
+    pub const BLOB_BYTES: u64 = 256 << 20;
     /// Most layers or index entries sigil looks at in one manifest.
     pub const DESCRIPTORS: usize = 1000;
 }

@@ -22,8 +22,8 @@ const MAX_TAG_LEN: usize = 128;
 pub enum ReferenceError {
     #[error("invalid image reference {input:?}: {reason}")]
     Invalid { input: String, reason: &'static str },
-    #[error("invalid image reference {input:?}: {source}")]
-    Digest { input: String, source: DigestError },
+    #[error("invalid image reference {input:?}: {cause}")]
+    Digest { input: String, cause: DigestError },
 }
 
 /// An image in a registry or in an OCI layout directory.
@@ -143,7 +143,7 @@ impl RegistryRef {
             Some((rest, d)) => {
                 let digest = d.parse().map_err(|source| ReferenceError::Digest {
                     input: input.to_owned(),
-                    source,
+                    cause: source,
                 })?;
                 (rest, Some(digest))
             }
@@ -225,7 +225,7 @@ impl LayoutRef {
         let (dir, tag, digest) = if let Some((dir, d)) = rest.rsplit_once('@') {
             let digest = d.parse().map_err(|source| ReferenceError::Digest {
                 input: input.to_owned(),
-                source,
+                cause: source,
             })?;
             (dir, None, Some(digest))
         } else {

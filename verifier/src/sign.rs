@@ -152,25 +152,111 @@ async fn sign_bundle<S: Store>(
     image: &Descriptor,
     options: &SignOptions<'_>,
 ) -> Result<String, SignError> {
-    let mut statement = Statement::about(docker_reference, &image.digest, COSIGN_SIGN_V1, serde_json::json!({}));
+    let mut statement = Statement::about(
+        docker_reference,
+        &image.digest,
+        COSIGN_SIGN_V1,
+        crate::intoto::empty_predicate(b"{}"),
+    );
     statement.subject[0].annotations = options.annotations.clone();
-    let descriptor = push_bundle_referrer(store, image, &statement, options.key, &options.created).await?;
+    let descriptor = push_bundle_referrer(
+        store,
+        image,
+        &statement.to_json(),
+        COSIGN_SIGN_V1,
+        options.key,
+        &options.created,
+    )
+    .await?;
     Ok(descriptor.digest.to_string())
 }
 
-/// Signs `statement` as a DSSE envelope in a v0.3 bundle and pushes it as a
-/// referrer of `subject`, with the annotations cosign v3 writes.
+/// What to attest with and how.
+pub struct AttestOptions<'a> {
+    pub key: &'a SigningKey,
+    /// The predicate type URI (resolved from `--type`).
+    pub predicate_type: String,
+    /// The predicate JSON, already checked by [`crate::predicate::validate`].
+    pub predicate: Vec<u8>,
+    pub format: Format,
+    /// Also attest every manifest listed by an index.
+    pub recursive: bool,
+    pub created: String,
+}
+
+/// Attests `image` (and with `recursive`, each manifest of an index): an
+/// in-toto statement v1 whose subject is the image, signed as a DSSE
+/// envelope, stored in cosign's `.att` tag or as a bundle referrer.
+pub async fn attest<S: Store>(
+    store: &S,
+    docker_reference: &str,
+    image: &Descriptor,
+    options: &AttestOptions<'_>,
+) -> Result<Vec<Signed>, SignError> {
+    let mut targets = vec![image.clone()];
+    if options.recursive {
+        targets.extend(platform_manifests(store, image).await?);
+    }
+    let mut out = Vec::with_capacity(targets.len());
+    for target in &targets {
+        let statement = Statement::encode_raw(
+            docker_reference,
+            &target.digest,
+            &options.predicate_type,
+            &options.predicate,
+        );
+        let stored_at = match options.format {
+            Format::Tag => {
+                let signature = options.key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &statement))?;
+                let envelope = crate::dsse::envelope_json(IN_TOTO_PAYLOAD_TYPE, &statement, &signature);
+                drop(statement);
+                let mut layer = Descriptor::of(cosign::DSSE_MEDIA_TYPE, &envelope);
+                layer.annotations.insert(
+                    cosign::PREDICATE_TYPE_ANNOTATION.to_owned(),
+                    options.predicate_type.clone(),
+                );
+                store.push_blob(&layer, &envelope).await?;
+                drop(envelope);
+                let tag = cosign::attestation_tag(&target.digest);
+                append_layer(store, &tag, layer).await?;
+                tag
+            }
+            Format::Bundle => {
+                let pushed = push_bundle_referrer(
+                    store,
+                    target,
+                    &statement,
+                    &options.predicate_type,
+                    options.key,
+                    &options.created,
+                )
+                .await?;
+                pushed.digest.to_string()
+            }
+        };
+        out.push(Signed {
+            image: target.digest.clone(),
+            stored_at,
+        });
+    }
+    Ok(out)
+}
+
+/// Signs the in-toto `statement` (JSON bytes) as a DSSE envelope in a v0.3
+/// bundle and pushes it as a referrer of `subject`, with the annotations
+/// cosign v3 writes.
 pub async fn push_bundle_referrer<S: Store>(
     store: &S,
     subject: &Descriptor,
-    statement: &Statement,
+    statement: &[u8],
+    predicate_type: &str,
     key: &SigningKey,
     created: &str,
 ) -> Result<Descriptor, SignError> {
-    let body = statement.to_json();
-    let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &body))?;
+    let body = statement;
+    let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, body))?;
     let hint = STANDARD.encode(Digest::sha256_of(key.public_key().spki_der()).raw());
-    let bundle = Bundle::key_signed(Envelope::new(IN_TOTO_PAYLOAD_TYPE, &body, &signature), hint).to_json();
+    let bundle = Bundle::key_signed(Envelope::new(IN_TOTO_PAYLOAD_TYPE, body, &signature), hint).to_json();
     let layer = Descriptor::of(BUNDLE_V03, &bundle);
     store.push_blob(&layer, &bundle).await?;
     let empty = Descriptor::of(oci::OCI_EMPTY, oci::EMPTY_JSON);
@@ -192,7 +278,7 @@ pub async fn push_bundle_referrer<S: Store>(
             ("dev.sigstore.bundle.content".to_owned(), "dsse-envelope".to_owned()),
             (
                 "dev.sigstore.bundle.predicateType".to_owned(),
-                statement.predicate_type.clone(),
+                predicate_type.to_owned(),
             ),
             ("org.opencontainers.image.created".to_owned(), created.to_owned()),
         ]),

@@ -40,8 +40,8 @@ pub struct Pushed {
 pub enum StoreError {
     #[error("{what} not found in {location}")]
     NotFound { location: String, what: String },
-    #[error("{location}: {source}")]
-    Digest { location: String, source: DigestError },
+    #[error("{location}: {cause}")]
+    Digest { location: String, cause: DigestError },
     #[error("{location}: {what} is {size} bytes, over the {limit}-byte limit")]
     TooLarge {
         location: String,
@@ -64,11 +64,11 @@ pub enum StoreError {
         status: u16,
         detail: String,
     },
-    #[error("{location}: {what}: {source}")]
+    #[error("{location}: {what}: {cause}")]
     Io {
         location: String,
         what: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{location}: {what} is malformed: {detail}")]
     Malformed {
@@ -184,7 +184,7 @@ pub fn check_manifest(
     if let Some(expected) = expected {
         expected.verify(&bytes).map_err(|source| StoreError::Digest {
             location: location.to_owned(),
-            source,
+            cause: source,
         })?;
         descriptor.digest = expected.clone();
     }

@@ -187,6 +187,78 @@ pub fn sign_bundle(bundle: &[u8], key: &PublicKey, image: &Digest) -> Result<Ver
     }))
 }
 
+/// A verified in-toto statement about an image.
+#[derive(Clone, Debug)]
+pub struct AttestedStatement {
+    pub statement: Statement,
+    pub signer: Signer,
+}
+
+/// Verifies an attestation: a DSSE envelope (cosign `.att` layer) or a
+/// Sigstore bundle holding one, signed by `key`, whose in-toto statement
+/// (v0.1 or v1) names `image` as a subject and has exactly `predicate_type`.
+pub fn attestation(
+    content: &crate::gather::AttestationContent,
+    key: &PublicKey,
+    image: &Digest,
+    predicate_type: &str,
+) -> Result<Verified<AttestedStatement>, Rejection> {
+    use crate::gather::AttestationContent;
+    let (envelope, exactly_one) = match content {
+        AttestationContent::Envelope(bytes) => (Envelope::parse(bytes)?, false),
+        AttestationContent::Bundle(bytes) => {
+            let bundle = Bundle::parse(bytes)?;
+            (bundle.dsse_envelope.ok_or(Rejection::MessageSignature)?, true)
+        }
+        AttestationContent::Unreadable(reason) => return Err(Rejection::Unreadable(reason.clone())),
+    };
+    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(Rejection::PayloadType(envelope.payload_type));
+    }
+    let payload = dsse(&envelope, key, exactly_one)?.into_inner();
+    let statement = Statement::parse(&payload)?;
+    if statement.predicate_type != predicate_type {
+        return Err(Rejection::PredicateType {
+            found: statement.predicate_type,
+            expected: predicate_type.to_owned(),
+        });
+    }
+    if statement.subject_for(image).is_none() {
+        return Err(Rejection::Subject { image: image.clone() });
+    }
+    Ok(Verified::new(AttestedStatement {
+        statement,
+        signer: signer_of(key),
+    }))
+}
+
+/// The judgement of one piece of attestation evidence.
+#[derive(Clone, Debug)]
+pub struct AttestationCheck {
+    pub origin: crate::gather::Origin,
+    pub outcome: Result<Verified<AttestedStatement>, Rejection>,
+}
+
+/// Judges every attestation found for `image` against `key` and the one
+/// predicate type asked for. Evidence whose storage claims another predicate
+/// type is skipped (it is about something else); the claim is never trusted
+/// for acceptance, only the signed statement is.
+pub fn judge_attestations(
+    evidence: &[crate::gather::AttestationEvidence],
+    key: &PublicKey,
+    image: &Digest,
+    predicate_type: &str,
+) -> Vec<AttestationCheck> {
+    evidence
+        .iter()
+        .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
+        .map(|e| AttestationCheck {
+            origin: e.origin.clone(),
+            outcome: attestation(&e.content, key, image, predicate_type),
+        })
+        .collect()
+}
+
 /// Checks that a verified signature carries every required annotation.
 pub fn require_annotations(signed: &SignedImage, required: &BTreeMap<String, String>) -> Result<(), Rejection> {
     for (key, expected) in required {
@@ -278,7 +350,7 @@ mod tests {
     #[test]
     fn sign_bundle_accepts_and_its_twins_are_rejected() {
         let key = SigningKey::generate().expect("key");
-        let st = Statement::about("r/a", &image(), COSIGN_SIGN_V1, serde_json::json!({}));
+        let st = Statement::about("r/a", &image(), COSIGN_SIGN_V1, crate::intoto::empty_predicate(b"{}"));
         let good = sign_bundle_for(&key, &st, IN_TOTO_PAYLOAD_TYPE);
         assert!(sign_bundle(&good, &key.public_key(), &image()).is_ok());
         let other = SigningKey::generate().expect("key");

@@ -1,11 +1,16 @@
 //! One module per command; each validates its settings, calls the verifier
 //! and renders the result.
 
+mod attest;
+mod batch;
 mod copy;
 mod demo;
 mod key;
+mod provenance;
 mod sign;
+mod tree;
 mod verify;
+mod verify_attestation;
 
 use sigil_verifier::oci::Descriptor;
 use sigil_verifier::reference::ImageRef;
@@ -20,6 +25,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Key(k) => key::run(k, output),
         Command::Sign(a) => sign::run(a, output).await,
         Command::Verify(a) => verify::run(a, output).await,
+        Command::Attest(a) => attest::run(a, output).await,
+        Command::VerifyAttestation(a) => verify_attestation::run(a, output).await,
+        Command::Provenance(a) => provenance::run(*a, output).await,
+        Command::Tree(a) => tree::run(a, output).await,
         Command::Copy(a) => copy::run(a, output).await,
         Command::Demo(a) => demo::run(a, output).await,
     }

@@ -1,25 +1,19 @@
 //! `sigil verify IMAGE... --key PUB`: many images at once, each digest
 //! gathered and judged once.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::IsTerminal as _;
+use std::collections::BTreeMap;
 
-use futures::{StreamExt as _, stream};
 use serde_json::json;
 use sigil_verifier::digest::Digest;
-use sigil_verifier::gather::{self, SignatureEvidence};
+use sigil_verifier::gather;
 use sigil_verifier::keys::PublicKey;
 use sigil_verifier::reference::ImageRef;
-use sigil_verifier::store::{AnyStore, Store as _, StoreError};
 use sigil_verifier::verify::{SignatureCheck, judge_signatures};
 
-use super::resolve;
+use super::batch::{gather_each, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::common::{parse_annotations, parse_images, print, print_json, read_public_key, registry_client};
-
-/// An image argument and the store and digest it resolved to.
-type Resolved = (ImageRef, Result<(AnyStore, Digest), StoreError>);
 
 /// The result for one image argument.
 struct ImageResult {
@@ -33,83 +27,51 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
     let key = read_public_key(&args.key)?;
     let client = registry_client(&args.registry)?;
     let concurrency = usize::from(args.concurrency);
-    let progress = Progress::new(images.len());
-
-    // Phase 1: resolve every argument to a digest (concurrently, in order).
-    let resolved: Vec<Resolved> = stream::iter(images)
-        .map(|image| {
-            let client = client.clone();
-            async move {
-                let outcome = async {
-                    let store = AnyStore::open(&image, &client, false)?;
-                    let descriptor = resolve(&store, &image).await?;
-                    Ok((store, descriptor.digest))
-                }
-                .await;
-                (image, outcome)
-            }
-        })
-        .buffered(concurrency)
-        .collect()
-        .await;
-
-    // Phase 2: gather evidence once per distinct (repository, digest).
-    let mut unique: Vec<(&AnyStore, &Digest)> = Vec::new();
-    let mut seen = HashMap::new();
-    for (_, outcome) in &resolved {
-        if let Ok((store, digest)) = outcome {
-            seen.entry((store.location(), digest.clone())).or_insert_with(|| {
-                unique.push((store, digest));
-                unique.len() - 1
-            });
-        }
-    }
-    let gathered: Vec<Result<Vec<SignatureEvidence>, String>> = stream::iter(unique)
-        .map(|(store, digest)| {
-            let progress = &progress;
-            async move {
-                let result = gather::signatures(store, digest).await.map_err(|e| e.to_string());
-                progress.tick();
-                result
-            }
-        })
-        .buffered(concurrency)
-        .collect()
-        .await;
-    progress.finish();
-
-    // Phase 3: judge (pure) and report.
+    let resolved = resolve_all(images, &client, concurrency).await;
+    let gathered = gather_each(&resolved, concurrency, |store, digest| async move {
+        gather::signatures(store, digest).await.map_err(|e| e.to_string())
+    })
+    .await;
     let results: Vec<ImageResult> = resolved
-        .into_iter()
-        .map(|(image, outcome)| {
-            let outcome = match outcome {
-                Err(e) => Err(e.to_string()),
-                Ok((store, digest)) => {
-                    let index = seen[&(store.location(), digest.clone())];
-                    match &gathered[index] {
-                        Err(e) => Err(e.clone()),
-                        Ok(evidence) => Ok((digest.clone(), judge_signatures(evidence, &key, &digest, &required))),
-                    }
-                }
-            };
-            ImageResult { image, outcome }
+        .iter()
+        .zip(gathered)
+        .map(|(r, evidence)| {
+            let outcome = evidence.and_then(|evidence| {
+                let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
+                Ok((digest.clone(), judge_signatures(&evidence, &key, digest, &required)))
+            });
+            ImageResult {
+                image: r.image.clone(),
+                outcome,
+            }
         })
         .collect();
     render(&results, &key, &required, output)?;
-    let errors = results.iter().filter(|r| r.outcome.is_err()).count();
-    let failed = results
-        .iter()
-        .filter(|r| matches!(&r.outcome, Ok((_, checks)) if !checks.iter().any(|c| c.outcome.is_ok())))
-        .count();
-    if errors > 0 {
-        for r in &results {
-            if let Err(e) = &r.outcome {
-                eprintln!("error: {}: {e}", r.image);
+    finish(results.iter().map(|r| {
+        (
+            &r.image,
+            r.outcome
+                .as_ref()
+                .map(|(_, checks)| checks.iter().any(|c| c.outcome.is_ok())),
+        )
+    }))
+}
+
+/// Prints one line per image that could not be evaluated and picks the exit:
+/// 2 if any could not be evaluated, else 1 if any failed, else 0.
+pub fn finish<'a>(results: impl Iterator<Item = (&'a ImageRef, Result<bool, &'a String>)>) -> anyhow::Result<Outcome> {
+    let mut outcome = Outcome::Success;
+    for (image, result) in results {
+        match result {
+            Err(e) => {
+                eprintln!("error: {image}: {e}");
+                outcome = Outcome::Error;
             }
+            Ok(false) if outcome == Outcome::Success => outcome = Outcome::Failed,
+            Ok(_) => {}
         }
-        return Ok(Outcome::Error);
     }
-    Ok(if failed > 0 { Outcome::Failed } else { Outcome::Success })
+    Ok(outcome)
 }
 
 fn render(
@@ -170,35 +132,5 @@ fn image_json(r: &ImageResult) -> serde_json::Value {
                 Err(why) => json!({"origin": c.origin, "valid": false, "reason": why.to_string()}),
             }).collect::<Vec<_>>(),
         }),
-    }
-}
-
-/// A progress counter on stderr, shown only on a terminal and for many images.
-struct Progress {
-    total: usize,
-    done: std::sync::atomic::AtomicUsize,
-    visible: bool,
-}
-
-impl Progress {
-    fn new(total: usize) -> Progress {
-        Progress {
-            total,
-            done: 0.into(),
-            visible: total > 1 && std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn tick(&self) {
-        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if self.visible {
-            eprint!("\rverifying: {done}/{} images", self.total);
-        }
-    }
-
-    fn finish(&self) {
-        if self.visible {
-            eprint!("\r\x1b[2K");
-        }
     }
 }

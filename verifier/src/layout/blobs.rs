@@ -254,7 +254,7 @@ impl StreamState {
                 let err = StoreError::Io {
                     location: self.location.clone(),
                     what: format!("reading {}", self.relative),
-                    source,
+                    cause: source,
                 };
                 return Some((Err(err), self));
             }
@@ -264,7 +264,7 @@ impl StreamState {
             let result = if found != self.descriptor.digest {
                 Err(StoreError::Digest {
                     location: self.location.clone(),
-                    source: DigestError::Mismatch {
+                    cause: DigestError::Mismatch {
                         expected: self.descriptor.digest.clone(),
                         found,
                     },

@@ -196,7 +196,7 @@ pub(super) fn update(dir: &Path, location: &str, change: &Change) -> Result<(), 
     let io_err = |what: &str, source: io::Error| StoreError::Io {
         location: location.to_owned(),
         what: what.to_owned(),
-        source,
+        cause: source,
     };
     let lock = OpenOptions::new()
         .create(true)
@@ -314,7 +314,7 @@ fn read_index(dir: &Path, location: &str) -> Result<Vec<u8>, StoreError> {
         Err(source) => Err(StoreError::Io {
             location: location.to_owned(),
             what: "reading index.json".to_owned(),
-            source,
+            cause: source,
         }),
     }
 }

@@ -220,7 +220,7 @@ impl LayoutStore {
         StoreError::Io {
             location: self.location.clone(),
             what: what.into(),
-            source,
+            cause: source,
         }
     }
 
@@ -244,7 +244,7 @@ impl LayoutStore {
     fn digest_error(&self, source: DigestError) -> StoreError {
         StoreError::Digest {
             location: self.location.clone(),
-            source,
+            cause: source,
         }
     }
 

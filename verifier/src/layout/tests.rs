@@ -222,7 +222,7 @@ async fn altered_blob_is_refused_on_fetch_and_on_stream() {
         matches!(
             err,
             StoreError::Digest {
-                source: DigestError::Mismatch { .. },
+                cause: DigestError::Mismatch { .. },
                 ..
             }
         ),

@@ -426,7 +426,7 @@ impl RegistryClient {
                 }
                 Ok(_) => None,
                 // A timeout is not retried: 30 s of silence, four times over, would be a hang.
-                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => Some(self.backoff(attempt)),
+                Err(e) if !e.is_timeout() && (e.is_connect() || e.is_request()) => Some(self.backoff(attempt)),
                 Err(_) => None,
             };
             match retry_in {

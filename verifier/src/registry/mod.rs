@@ -219,7 +219,7 @@ impl Store for RegistryStore {
         let bytes = read_limited(&self.location(), &what, response, limit.min(descriptor.size)).await?;
         descriptor.digest.verify(&bytes).map_err(|source| StoreError::Digest {
             location: self.location(),
-            source,
+            cause: source,
         })?;
         Ok(bytes)
     }
@@ -261,7 +261,7 @@ impl Store for RegistryStore {
                         (found != expected.digest || seen != expected.size).then(|| {
                             Err(StoreError::Digest {
                                 location: location.clone(),
-                                source: crate::digest::DigestError::Mismatch {
+                                cause: crate::digest::DigestError::Mismatch {
                                     expected: expected.digest.clone(),
                                     found,
                                 },
@@ -294,7 +294,7 @@ impl Store for RegistryStore {
     async fn push_blob(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<(), StoreError> {
         descriptor.digest.verify(bytes).map_err(|source| StoreError::Digest {
             location: self.location(),
-            source,
+            cause: source,
         })?;
         self.push_bytes(descriptor, Bytes::copy_from_slice(bytes)).await
     }
@@ -317,7 +317,7 @@ impl Store for RegistryStore {
         if let Target::Digest(d) = target {
             d.verify(bytes).map_err(|source| StoreError::Digest {
                 location: self.location(),
-                source,
+                cause: source,
             })?;
         }
         let body = Body::Bytes {

@@ -1,0 +1,63 @@
+//! `sigil attest`.
+
+use anyhow::Context as _;
+use sigil_verifier::predicate;
+use sigil_verifier::sign::{self, AttestOptions, Format};
+use sigil_verifier::store::AnyStore;
+
+use super::resolve;
+use crate::Outcome;
+use crate::args::{AttestArgs, OutputFormat, SignatureFormat};
+use crate::common::{now_rfc3339, parse_images, print, print_json, read_signing_key, registry_client};
+
+pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+    let images = parse_images(&args.images)?;
+    let predicate_type = predicate::resolve_type(&args.predicate_type)?;
+    let document = std::fs::read(&args.predicate)
+        .with_context(|| format!("cannot read predicate file {}", args.predicate.display()))?;
+    predicate::validate(&predicate_type, &document).with_context(|| {
+        format!(
+            "predicate {} is not a valid {predicate_type} document; nothing was pushed",
+            args.predicate.display()
+        )
+    })?;
+    let client = registry_client(&args.registry)?;
+    let key = read_signing_key(&args.key)?;
+    let options = AttestOptions {
+        key: &key,
+        predicate_type,
+        predicate: document,
+        format: match args.format {
+            SignatureFormat::Tag => Format::Tag,
+            SignatureFormat::Bundle => Format::Bundle,
+        },
+        recursive: args.recursive,
+        created: now_rfc3339(),
+    };
+    let mut results = Vec::new();
+    for image in &images {
+        let store = AnyStore::open(image, &client, false)?;
+        let descriptor = resolve(&store, image).await?;
+        let attested = sign::attest(&store, &image.repository_name(), &descriptor, &options)
+            .await
+            .with_context(|| format!("attesting {image}"))?;
+        for a in attested {
+            if output == OutputFormat::Human {
+                print(&format!(
+                    "attested {}@{} ({}) -> {}",
+                    image.repository_name(),
+                    a.image,
+                    options.predicate_type,
+                    a.stored_at
+                ))?;
+            }
+            results.push(serde_json::json!({
+                "image": image.to_string(), "digest": a.image, "predicateType": options.predicate_type, "storedAt": a.stored_at,
+            }));
+        }
+    }
+    if output == OutputFormat::Json {
+        print_json(&serde_json::json!({"apiVersion": "sigil.dev/attest/v1", "attested": results}))?;
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,120 @@
+//! Many images in one run: resolve every argument concurrently, then gather
+//! evidence once per distinct (repository, digest), with progress on a
+//! terminal. Shared by `verify`, `verify-attestation` and `verify --policy`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::{StreamExt as _, stream};
+use sigil_verifier::digest::Digest;
+use sigil_verifier::reference::ImageRef;
+use sigil_verifier::registry::RegistryClient;
+use sigil_verifier::store::{AnyStore, Store as _};
+
+use super::resolve;
+
+/// An image argument and the store and digest it resolved to (or why not).
+pub struct Resolved {
+    pub image: ImageRef,
+    pub outcome: Result<(AnyStore, Digest), String>,
+}
+
+/// Resolves every image (concurrently, results in argument order).
+pub async fn resolve_all(images: Vec<ImageRef>, client: &Arc<RegistryClient>, concurrency: usize) -> Vec<Resolved> {
+    stream::iter(images)
+        .map(|image| async move {
+            let outcome = async {
+                let store = AnyStore::open(&image, client, false)?;
+                let descriptor = resolve(&store, &image).await?;
+                Ok::<_, sigil_verifier::store::StoreError>((store, descriptor.digest))
+            }
+            .await
+            .map_err(|e| e.to_string());
+            Resolved { image, outcome }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await
+}
+
+/// Runs `gather` once per distinct (repository, digest) among the resolved
+/// images and hands each image its result (errors as text).
+pub async fn gather_each<'a, T, F, Fut>(
+    resolved: &'a [Resolved],
+    concurrency: usize,
+    gather: F,
+) -> Vec<Result<T, String>>
+where
+    T: Clone,
+    F: Fn(&'a AnyStore, &'a Digest) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let mut unique: Vec<(&AnyStore, &Digest)> = Vec::new();
+    let mut index_of = HashMap::new();
+    let slots: Vec<Option<usize>> = resolved
+        .iter()
+        .map(|r| {
+            let (store, digest) = r.outcome.as_ref().ok()?;
+            Some(*index_of.entry((store.location(), digest.clone())).or_insert_with(|| {
+                unique.push((store, digest));
+                unique.len() - 1
+            }))
+        })
+        .collect();
+    let progress = Progress::new(unique.len());
+    let gathered: Vec<Result<T, String>> = stream::iter(unique)
+        .map(|(store, digest)| {
+            let (gather, progress) = (&gather, &progress);
+            async move {
+                let result = gather(store, digest).await;
+                progress.tick();
+                result
+            }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    progress.finish();
+    resolved
+        .iter()
+        .zip(slots)
+        .map(|(r, slot)| match (&r.outcome, slot) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(_), Some(i)) => gathered[i].clone(),
+            (Ok(_), None) => Err("internal: image without a gathering slot".to_owned()),
+        })
+        .collect()
+}
+
+/// A counter on stderr, shown only on a terminal and for more than one image.
+struct Progress {
+    total: usize,
+    done: AtomicUsize,
+    visible: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress {
+            total,
+            done: AtomicUsize::new(0),
+            visible: total > 1 && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn tick(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.visible {
+            eprint!("\rgathering evidence: {done}/{} images", self.total);
+        }
+    }
+
+    fn finish(&self) {
+        if self.visible {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The `condition:` escape hatch: a CEL expression over
+//! `{statement, predicate, subject, image}` that must evaluate to `true`.
+//!
+//! Compiled once at load time (a compile error is a lint error with its
+//! position); evaluated per verified attestation. Anything but `true`
+//! (false, another type, an evaluation error such as a missing field)
+//! fails the check: fail closed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::intoto::Statement;
+use crate::policy::glob::ImageName;
+
+/// A compiled CEL condition.
+#[derive(Clone)]
+pub struct Condition {
+    source: String,
+    program: Arc<cel::Program>,
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Condition").field(&self.source).finish()
+    }
+}
+
+/// Why a condition does not compile: the message and, when the parser
+/// knows it, the 1-based line and column inside the expression.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CompileError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Condition {
+    /// Compiles `source`.
+    pub fn compile(source: &str) -> Result<Condition, CompileError> {
+        if source.trim().is_empty() {
+            return Err(CompileError {
+                message: "empty CEL expression".into(),
+                line: 1,
+                column: 1,
+            });
+        }
+        // The parser is generated code; a panic on hostile input must not take the process down.
+        let compiled = std::panic::catch_unwind(|| cel::Program::compile(source)).map_err(|_| CompileError {
+            message: "CEL parser failed on this expression".into(),
+            line: 1,
+            column: 1,
+        })?;
+        match compiled {
+            Ok(program) => Ok(Condition {
+                source: source.to_owned(),
+                program: Arc::new(program),
+            }),
+            Err(errors) => {
+                let first = errors.errors.first();
+                let (line, column) = first.map_or((1, 1), |e| {
+                    (usize::try_from(e.pos.0).unwrap_or(1).max(1), usize::try_from(e.pos.1).unwrap_or(0) + 1)
+                });
+                Err(CompileError {
+                    message: first.map_or_else(|| "invalid CEL expression".to_owned(), |e| e.msg.clone()),
+                    line,
+                    column,
+                })
+            }
+        }
+    }
+
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// True only when the expression evaluates to the boolean `true`.
+    pub fn run(&self, statement: &Statement, predicate: &Value, image: &ImageName) -> Result<(), String> {
+        let subject = statement
+            .subject_for(&image.digest)
+            .and_then(|s| serde_json::to_value(s).ok())
+            .unwrap_or(Value::Null);
+        let mut statement_json = serde_json::to_value(statement).unwrap_or(Value::Null);
+        statement_json["predicate"] = predicate.clone();
+        let image_json = json!({
+            "repository": image.repository,
+            "tag": image.tag,
+            "digest": image.digest.to_string(),
+            "name": image.to_string(),
+        });
+        let mut context = cel::Context::default();
+        for (name, value) in [
+            ("statement", &statement_json),
+            ("predicate", predicate),
+            ("subject", &subject),
+            ("image", &image_json),
+        ] {
+            let value = cel::to_value(value).map_err(|e| format!("condition input {name}: {e}"))?;
+            context.add_variable_from_value(name, value);
+        }
+        match self.program.execute(&context) {
+            Ok(cel::Value::Bool(true)) => Ok(()),
+            Ok(cel::Value::Bool(false)) => Err(format!("condition `{}` is false", self.source)),
+            Ok(other) => Err(format!("condition `{}` gave {other:?}, not a boolean", self.source)),
+            Err(e) => Err(format!("condition `{}` could not be evaluated: {e}", self.source)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+    use crate::intoto::empty_predicate;
+
+    #[test]
+    fn evaluates_over_the_statement() {
+        let digest = Digest::sha256_of(b"img");
+        let image = ImageName {
+            repository: "r.io/app".into(),
+            tag: Some("v1".into()),
+            digest: digest.clone(),
+        };
+        let st = Statement::about("r.io/app", &digest, "https://example.com/t", empty_predicate(b"{}"));
+        let predicate = json!({"level": 3, "tags": ["a", "b"]});
+        let ok = Condition::compile("predicate.level >= 3 && 'a' in predicate.tags && image.tag == 'v1'").expect("compiles");
+        assert_eq!(ok.run(&st, &predicate, &image), Ok(()));
+        let no = Condition::compile("predicate.level > 3").expect("compiles");
+        assert!(no.run(&st, &predicate, &image).expect_err("false").contains("is false"));
+        let missing = Condition::compile("predicate.nope == 1").expect("compiles");
+        assert!(missing.run(&st, &predicate, &image).expect_err("error").contains("could not be evaluated"));
+        let not_bool = Condition::compile("predicate.level").expect("compiles");
+        assert!(not_bool.run(&st, &predicate, &image).expect_err("int").contains("not a boolean"));
+        let subj = Condition::compile("subject.digest.sha256 == image.digest.split(':')[1]");
+        assert!(subj.is_ok());
+    }
+
+    #[test]
+    fn compile_errors_have_positions() {
+        let e = Condition::compile("predicate.level >= ").expect_err("bad");
+        assert_eq!(e.line, 1);
+        assert!(e.column >= 1);
+        assert!(Condition::compile("  ").is_err());
+    }
+}

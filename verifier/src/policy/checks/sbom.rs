@@ -1,0 +1,365 @@
+//! SBOM checks: denied packages (package URLs with version ranges) and
+//! denied licenses (SPDX ids), over CycloneDX and SPDX documents.
+//!
+//! Every component counts: nested CycloneDX `components` at any depth,
+//! `metadata.component`, and SPDX `packages` through their `purl` external
+//! references. A component without a package URL (or with one that does not
+//! parse) cannot match a denied package. Licenses are read conservatively: a
+//! component whose declared or concluded license expression mentions a
+//! denied id anywhere (`MIT OR AGPL-3.0-only` included) is denied, ids
+//! compared case-insensitively.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// `sbom: { deniedPackages, deniedLicenses }`.
+#[derive(Clone, Debug, Default)]
+pub struct SbomCheck {
+    pub denied_packages: Vec<PurlPattern>,
+    pub denied_licenses: Vec<String>,
+}
+
+/// A package URL, as pattern or as found; `version` holds the raw text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Purl {
+    pub ty: String,
+    pub namespace: String,
+    pub name: String,
+    pub version: Option<String>,
+    pub qualifiers: BTreeMap<String, String>,
+    pub subpath: Option<String>,
+}
+
+/// A denied-package pattern: a package URL whose version is a constraint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurlPattern {
+    pub text: String,
+    pub purl: Purl,
+    /// All must hold; empty = every version.
+    pub constraints: Vec<(Op, String)>,
+}
+
+/// A version comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Purl {
+    /// Parses `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS#SUBPATH`.
+    pub fn parse(text: &str) -> Option<Purl> {
+        let rest = text.strip_prefix("pkg:")?.trim_start_matches('/');
+        let (rest, subpath) = match rest.split_once('#') {
+            Some((r, s)) => (r, Some(s.trim_matches('/').to_owned())),
+            None => (rest, None),
+        };
+        let (rest, qualifiers) = match rest.split_once('?') {
+            Some((r, q)) => (
+                r,
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_ascii_lowercase(), decode(v)))
+                    .collect(),
+            ),
+            None => (rest, BTreeMap::new()),
+        };
+        let (path, version) = match rest.rsplit_once('@') {
+            Some((p, v)) if !v.contains('/') => (p, Some(decode(v))),
+            _ => (rest, None),
+        };
+        let (ty, path) = path.split_once('/')?;
+        let (namespace, name) = path.rsplit_once('/').unwrap_or(("", path));
+        if ty.is_empty() || name.is_empty() {
+            return None;
+        }
+        Some(Purl {
+            ty: ty.to_ascii_lowercase(),
+            namespace: decode(namespace).to_ascii_lowercase(),
+            name: decode(name).to_ascii_lowercase(),
+            version,
+            qualifiers,
+            subpath,
+        })
+    }
+}
+
+impl PurlPattern {
+    /// Parses a pattern; the version part may be `2.14.1`, `<2.17.1` or `>=2.0.0,<2.17.1`.
+    pub fn parse(text: &str) -> Result<PurlPattern, String> {
+        let purl = Purl::parse(text).ok_or_else(|| format!("{text:?} is not a package URL (pkg:TYPE/NAMESPACE/NAME[@VERSIONS])"))?;
+        let mut constraints = Vec::new();
+        if let Some(v) = &purl.version {
+            for part in v.split(',') {
+                let part = part.trim();
+                let (op, version) = [("<=", Op::Le), (">=", Op::Ge), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt), ("=", Op::Eq)]
+                    .iter()
+                    .find_map(|(p, op)| part.strip_prefix(p).map(|rest| (*op, rest.trim())))
+                    .unwrap_or((Op::Eq, part));
+                if version.is_empty() {
+                    return Err(format!("empty version in {text:?}"));
+                }
+                constraints.push((op, version.to_owned()));
+            }
+        }
+        Ok(PurlPattern {
+            text: text.to_owned(),
+            purl,
+            constraints,
+        })
+    }
+
+    /// True when `found` is the package and its version is in the range.
+    pub fn matches(&self, found: &Purl) -> bool {
+        let p = &self.purl;
+        if p.ty != found.ty || p.namespace != found.namespace || p.name != found.name {
+            return false;
+        }
+        if p.qualifiers.iter().any(|(k, v)| found.qualifiers.get(k) != Some(v)) {
+            return false;
+        }
+        if p.subpath.is_some() && p.subpath != found.subpath {
+            return false;
+        }
+        if self.constraints.is_empty() {
+            return true;
+        }
+        // A ranged pattern cannot judge a component without a version: deny (fail closed).
+        let Some(version) = &found.version else { return true };
+        self.constraints.iter().all(|(op, bound)| {
+            let ord = compare_versions(version, bound);
+            match op {
+                Op::Lt => ord == Ordering::Less,
+                Op::Le => ord != Ordering::Greater,
+                Op::Gt => ord == Ordering::Greater,
+                Op::Ge => ord != Ordering::Less,
+                Op::Eq => ord == Ordering::Equal,
+                Op::Ne => ord != Ordering::Equal,
+            }
+        })
+    }
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            let b = u8::try_from(hi * 16 + lo).unwrap_or(b'?');
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Segment-by-segment comparison (`.`, `-`, `+`, `_` separate), numeric
+/// where both segments are numbers; a missing segment counts as `0`
+/// against a number (`2.17` = `2.17.0`); a leading `v` is ignored.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let split = |v: &str| -> Vec<String> {
+        let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
+        v.split(['.', '-', '+', '_']).map(str::to_owned).collect()
+    };
+    let (a, b) = (split(a), split(b));
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).map_or("", String::as_str);
+        let y = b.get(i).map_or("", String::as_str);
+        let num = |s: &str| -> Option<u128> { if s.is_empty() { Some(0) } else { s.parse().ok() } };
+        let ord = match (num(x), num(y)) {
+            (Some(n), Some(m)) => n.cmp(&m),
+            _ => x.cmp(y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// A component as the check sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Component {
+    pub name: String,
+    pub purl: Option<String>,
+    pub licenses: Vec<String>,
+}
+
+/// Every component of a CycloneDX or SPDX document.
+pub fn components(doc: &Value) -> Vec<Component> {
+    let mut out = Vec::new();
+    if let Some(meta) = doc.pointer("/metadata/component") {
+        cyclonedx(meta, &mut out, 0);
+    }
+    if let Some(items) = doc.get("components").and_then(Value::as_array) {
+        items.iter().for_each(|c| cyclonedx(c, &mut out, 0));
+    }
+    for package in doc.get("packages").and_then(Value::as_array).into_iter().flatten() {
+        let purl = package
+            .get("externalRefs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|r| r.get("referenceType").and_then(Value::as_str) == Some("purl"))
+            .and_then(|r| r.get("referenceLocator").and_then(Value::as_str));
+        let licenses = ["licenseDeclared", "licenseConcluded"]
+            .iter()
+            .filter_map(|k| package.get(*k).and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect();
+        out.push(Component {
+            name: package.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+            purl: purl.map(str::to_owned),
+            licenses,
+        });
+    }
+    out
+}
+
+fn cyclonedx(c: &Value, out: &mut Vec<Component>, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    let mut licenses = Vec::new();
+    for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(e) = l.get("expression").and_then(Value::as_str) {
+            licenses.push(e.to_owned());
+        }
+        if let Some(id) = l.pointer("/license/id").and_then(Value::as_str) {
+            licenses.push(id.to_owned());
+        }
+    }
+    out.push(Component {
+        name: c.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+        purl: c.get("purl").and_then(Value::as_str).map(str::to_owned),
+        licenses,
+    });
+    for child in c.get("components").and_then(Value::as_array).into_iter().flatten() {
+        cyclonedx(child, out, depth + 1);
+    }
+}
+
+/// The SPDX ids an expression mentions (operators and parentheses dropped).
+pub fn license_ids(expression: &str) -> impl Iterator<Item = &str> {
+    expression
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|t| !t.is_empty() && !matches!(t.to_ascii_uppercase().as_str(), "AND" | "OR" | "WITH"))
+}
+
+impl SbomCheck {
+    pub fn run(&self, doc: &Value) -> Result<(), String> {
+        let mut problems = Vec::new();
+        for component in components(doc) {
+            if let Some(found) = component.purl.as_deref().and_then(Purl::parse)
+                && let Some(p) = self.denied_packages.iter().find(|p| p.matches(&found))
+            {
+                problems.push(format!(
+                    "package {} is denied by {}",
+                    component.purl.as_deref().unwrap_or_default(),
+                    p.text
+                ));
+            }
+            for expression in &component.licenses {
+                if let Some(id) = license_ids(expression).find(|id| {
+                    let id = id.trim_end_matches('+');
+                    self.denied_licenses.iter().any(|d| d.eq_ignore_ascii_case(id))
+                }) {
+                    let who = component.purl.clone().unwrap_or_else(|| component.name.clone());
+                    problems.push(format!("license {id} of {who} is denied"));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            problems.dedup();
+            let more = problems.len().saturating_sub(8);
+            problems.truncate(8);
+            if more > 0 {
+                problems.push(format!("and {more} more"));
+            }
+            Err(problems.join("; "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pattern(p: &str) -> PurlPattern {
+        PurlPattern::parse(p).expect("pattern")
+    }
+
+    #[test]
+    fn version_ranges() {
+        let table = [
+            ("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", true),
+            ("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.17.1", false),
+            ("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.9.0", true),
+            ("pkg:maven/org.apache.logging.log4j/log4j-core@>=2.0.0,<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@1.2.17", false),
+            ("pkg:maven/org.apache.logging.log4j/log4j-core@>=2.0.0,<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.10", true),
+            ("pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", true),
+            ("pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.10", false),
+            ("pkg:maven/org.apache.logging.log4j/log4j-core", "pkg:maven/org.apache.logging.log4j/log4j-core@9.9", true),
+            ("pkg:maven/org.apache.logging.log4j/log4j-core", "pkg:maven/org.apache.logging.log4j/log4j-api@2.0", false),
+            ("pkg:npm/%40acme/left-pad@<2", "pkg:npm/%40acme/left-pad@1.3.0", true),
+            ("pkg:deb/debian/openssl?arch=amd64", "pkg:deb/debian/openssl@3.0?arch=arm64", false),
+            ("pkg:deb/debian/openssl", "pkg:deb/debian/openssl@3.0?arch=arm64&distro=bookworm", true),
+            ("pkg:golang/github.com/acme/lib@<v1.2.0", "pkg:golang/github.com/acme/lib@v1.10.0", false),
+            ("pkg:pypi/Django@<4", "pkg:pypi/django@3.2", true),
+        ];
+        for (p, found, want) in table {
+            assert_eq!(pattern(p).matches(&Purl::parse(found).expect("purl")), want, "{p} vs {found}");
+        }
+        assert!(PurlPattern::parse("maven/x").is_err());
+        assert!(PurlPattern::parse("pkg:maven/x@<").is_err());
+    }
+
+    #[test]
+    fn nested_cyclonedx_and_spdx_components() {
+        let cdx = json!({"bomFormat": "CycloneDX", "components": [
+            {"name": "app", "purl": "pkg:npm/app@1.0.0", "licenses": [{"license": {"id": "MIT"}}],
+             "components": [{"name": "inner", "components": [
+                {"name": "log4j", "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+                 "licenses": [{"expression": "Apache-2.0 OR (AGPL-3.0-only WITH Classpath-exception-2.0)"}]}]}]}]});
+        let check = SbomCheck {
+            denied_packages: vec![pattern("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1")],
+            denied_licenses: vec!["agpl-3.0-only".into()],
+        };
+        let err = check.run(&cdx).expect_err("denied");
+        assert!(err.contains("package pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 is denied by pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1"), "{err}");
+        assert!(err.contains("license AGPL-3.0-only of pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 is denied"), "{err}");
+        let spdx = json!({"spdxVersion": "SPDX-2.3", "packages": [
+            {"name": "openssl", "licenseConcluded": "NOASSERTION", "licenseDeclared": "GPL-2.0+",
+             "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:deb/debian/openssl@3.0.11"}]}]});
+        let check = SbomCheck {
+            denied_packages: vec![pattern("pkg:deb/debian/openssl@<3.0.12")],
+            denied_licenses: vec!["GPL-2.0".into()],
+        };
+        let err = check.run(&spdx).expect_err("denied");
+        assert!(err.contains("package pkg:deb/debian/openssl@3.0.11 is denied"), "{err}");
+        assert!(err.contains("license GPL-2.0+ of pkg:deb/debian/openssl@3.0.11 is denied"), "{err}");
+        let clean = SbomCheck {
+            denied_packages: vec![pattern("pkg:deb/debian/openssl@<3.0.0")],
+            denied_licenses: vec!["SSPL-1.0".into()],
+        };
+        assert_eq!(clean.run(&spdx), Ok(()));
+        assert_eq!(clean.run(&cdx), Ok(()));
+    }
+}

@@ -1,0 +1,226 @@
+//! Vulnerability-scan checks over cosign's vuln predicate
+//! (`https://cosign.sigstore.dev/attestation/vuln/v1`): the scan's age, the
+//! worst severity found, and denied ids.
+//!
+//! The predicate's `scanner.result` is the scanner's own report. Findings
+//! are read from Trivy (`Results[].Vulnerabilities[]`: `VulnerabilityID`,
+//! `Severity`), Grype (`matches[].vulnerability`: `id`, `severity`) and any
+//! object with an `id`/`VulnerabilityID` and a `severity`. A severity word
+//! sigil does not know ranks as critical (fail closed); `unknown` and
+//! `negligible` rank lowest.
+
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+use super::{list, str_at};
+
+/// Severity ranks, lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Negligible,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Parses a severity word (any case); `None` when sigil does not know it.
+    pub fn parse(word: &str) -> Option<Severity> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "unknown" | "negligible" | "none" | "info" | "informational" => Severity::Negligible,
+            "low" => Severity::Low,
+            "medium" | "moderate" => Severity::Medium,
+            "high" | "important" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Negligible => "negligible",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// `vulnerabilities: { maxAge, maxSeverity, deniedIds }`.
+#[derive(Clone, Debug, Default)]
+pub struct VulnCheck {
+    pub max_age: Option<Duration>,
+    pub max_severity: Option<Severity>,
+    pub denied_ids: Vec<String>,
+}
+
+/// One finding of a scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub id: String,
+    pub severity: String,
+}
+
+impl VulnCheck {
+    pub fn run(&self, predicate: &Value, now: OffsetDateTime) -> Result<(), String> {
+        if let Some(max_age) = self.max_age {
+            let finished = str_at(predicate, &["metadata", "scanFinishedOn"]).ok_or("scan has no metadata.scanFinishedOn")?;
+            let finished = OffsetDateTime::parse(finished, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| format!("scan finish time {finished:?} is not RFC 3339"))?;
+            let age = now - finished;
+            if age > max_age {
+                return Err(format!(
+                    "scan finished {} ago, older than the maximum age {}",
+                    human_duration(age),
+                    human_duration(max_age)
+                ));
+            }
+        }
+        let result = predicate.pointer("/scanner/result").unwrap_or(&Value::Null);
+        let mut findings = Vec::new();
+        collect(result, &mut findings, 0);
+        if let Some(max) = self.max_severity {
+            let mut over: Vec<String> = findings
+                .iter()
+                .filter(|f| Severity::parse(&f.severity).is_none_or(|s| s > max))
+                .map(|f| format!("{} ({})", f.id, f.severity.to_ascii_lowercase()))
+                .collect();
+            over.sort();
+            over.dedup();
+            if !over.is_empty() {
+                return Err(format!("findings above {}: {}", max.as_str(), list(&over)));
+            }
+        }
+        let mut denied: Vec<&str> = findings
+            .iter()
+            .filter(|f| self.denied_ids.iter().any(|d| d.eq_ignore_ascii_case(&f.id)))
+            .map(|f| f.id.as_str())
+            .collect();
+        denied.sort_unstable();
+        denied.dedup();
+        if !denied.is_empty() {
+            return Err(format!("denied vulnerabilities found: {}", list(&denied)));
+        }
+        Ok(())
+    }
+}
+
+/// Walks a scanner report for findings (bounded depth).
+pub fn collect(value: &Value, out: &mut Vec<Finding>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            let id = ["VulnerabilityID", "id", "ID"]
+                .iter()
+                .find_map(|k| map.get(*k).and_then(Value::as_str));
+            let severity = ["Severity", "severity"].iter().find_map(|k| map.get(*k).and_then(Value::as_str));
+            if let (Some(id), Some(severity)) = (id, severity) {
+                out.push(Finding {
+                    id: id.to_owned(),
+                    severity: severity.to_owned(),
+                });
+            }
+            for v in map.values() {
+                collect(v, out, depth + 1);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect(v, out, depth + 1)),
+        _ => {}
+    }
+}
+
+/// Parses `168h`, `7d`, `1h30m`, `90s`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut number = String::new();
+    let mut any = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number.parse().ok()?;
+        number.clear();
+        let unit = match c {
+            'd' => Duration::days(n),
+            'h' => Duration::hours(n),
+            'm' => Duration::minutes(n),
+            's' => Duration::seconds(n),
+            _ => return None,
+        };
+        total = total.checked_add(unit)?;
+        any = true;
+    }
+    (number.is_empty() && any && total > Duration::ZERO).then_some(total)
+}
+
+fn human_duration(d: Duration) -> String {
+    let hours = d.whole_hours();
+    if hours >= 48 {
+        format!("{}d{}h", hours / 24, hours % 24)
+    } else if hours >= 1 {
+        format!("{hours}h{}m", d.whole_minutes() % 60)
+    } else {
+        format!("{}m", d.whole_minutes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn scan(finished: &str, result: Value) -> Value {
+        json!({"scanner": {"uri": "pkg:github/aquasecurity/trivy", "result": result},
+               "metadata": {"scanStartedOn": finished, "scanFinishedOn": finished}})
+    }
+
+    #[test]
+    fn age_severity_and_ids() {
+        let now = datetime!(2026-01-10 00:00 UTC);
+        let trivy = json!({"Results": [{"Vulnerabilities": [
+            {"VulnerabilityID": "CVE-2024-1", "Severity": "LOW"},
+            {"VulnerabilityID": "CVE-2024-2", "Severity": "HIGH"}]}]});
+        let p = scan("2026-01-09T00:00:00Z", trivy);
+        let check = VulnCheck {
+            max_age: parse_duration("168h"),
+            max_severity: Some(Severity::Medium),
+            denied_ids: vec![],
+        };
+        assert_eq!(check.run(&p, now), Err("findings above medium: [CVE-2024-2 (high)]".into()));
+        let lenient = VulnCheck {
+            max_severity: Some(Severity::High),
+            ..check.clone()
+        };
+        assert_eq!(lenient.run(&p, now), Ok(()));
+        let old = VulnCheck {
+            max_severity: None,
+            ..check.clone()
+        };
+        assert!(old.run(&p, datetime!(2026-02-01 00:00 UTC)).expect_err("old").contains("older than the maximum age 7d0h"));
+        let ids = VulnCheck {
+            denied_ids: vec!["cve-2024-1".into()],
+            ..VulnCheck::default()
+        };
+        assert_eq!(ids.run(&p, now), Err("denied vulnerabilities found: [CVE-2024-1]".into()));
+        let grype = scan("2026-01-09T00:00:00Z", json!({"matches": [{"vulnerability": {"id": "GHSA-x", "severity": "Weird"}}]}));
+        assert!(check.run(&grype, now).expect_err("unknown word ranks critical").contains("GHSA-x (weird)"));
+        assert_eq!(VulnCheck { max_age: Some(Duration::hours(1)), ..VulnCheck::default() }.run(&json!({}), now),
+            Err("scan has no metadata.scanFinishedOn".into()));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("168h"), Some(Duration::hours(168)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::minutes(90)));
+        assert_eq!(parse_duration("7d"), Some(Duration::days(7)));
+        for bad in ["", "h", "10", "5y", "0h", "-1h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Evaluation: `(policy, evidence, now) -> Report`, pure and deterministic.
+//!
+//! Order matters and is fixed: exemptions and the deciding rule are found by
+//! name; then every signature and attestation is verified against the rule's
+//! publishers by [`crate::verify`], which alone can mint [`Verified`] values;
+//! only those reach the combinators and the content checks. Anything that
+//! cannot be judged denies (fail closed).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::checks::{self, Context};
+use super::glob::ImageName;
+use super::model::{AttestationRequirement, Combinator, Mode, Policy, PublisherKind, Rule, SignatureRequirement, Waiver};
+use super::report::{Check, CheckResult, Decision, ExemptionUse, Report};
+use crate::gather::{AttestationEvidence, SignatureEvidence};
+use crate::verify::{self, AttestedStatement, Rejection, SignedImage, Signer, Verified};
+
+/// Everything gathered about one image, not yet judged.
+#[derive(Clone, Debug)]
+pub struct Evidence {
+    /// The image as the user named it (for the report).
+    pub image: String,
+    /// The name rules match against, with the digest it resolved to.
+    pub name: ImageName,
+    pub signatures: Vec<SignatureEvidence>,
+    pub attestations: Vec<AttestationEvidence>,
+}
+
+/// The publisher-specific step that keyless and certificate publishers will
+/// take once `crate::sigstore` lands; until then they cannot vouch (fail closed).
+fn sigstore_unavailable() -> Rejection {
+    Rejection::Unreadable("keyless verification is not available yet".to_owned())
+}
+
+impl Policy {
+    /// The rule that decides for `name`: the most specific matching one.
+    /// `Err` names the rules that tie (a lint error; denied if met).
+    pub fn rule_for(&self, name: &ImageName) -> Result<Option<&Rule>, (String, String)> {
+        let mut best: Option<(&Rule, super::glob::Specificity)> = None;
+        let mut tie: Option<&Rule> = None;
+        for rule in &self.rules {
+            let Some(spec) = rule.images.iter().filter(|(p, _)| p.matches(name)).map(|(p, _)| p.specificity()).max() else {
+                continue;
+            };
+            match best {
+                Some((_, b)) if spec < b => {}
+                Some((_, b)) if spec == b => tie = Some(rule),
+                _ => {
+                    best = Some((rule, spec));
+                    tie = None;
+                }
+            }
+        }
+        match (best, tie) {
+            (Some((a, _)), Some(b)) => Err((a.name.clone(), b.name.clone())),
+            (best, _) => Ok(best.map(|(r, _)| r)),
+        }
+    }
+
+    /// A report for an image whose evidence could not be gathered: denied.
+    pub fn evaluate_failure(&self, image: &str, error: &str, now: OffsetDateTime) -> Report {
+        let mut report = self.empty_report(image, now);
+        report.error = Some(error.to_owned());
+        report.checks.push(Check {
+            kind: "evidence",
+            requirement: "gather evidence".into(),
+            result: CheckResult::Fail,
+            reason: format!("could not be evaluated: {error}"),
+            details: Vec::new(),
+        });
+        report
+    }
+
+    fn empty_report(&self, image: &str, now: OffsetDateTime) -> Report {
+        Report {
+            image: image.to_owned(),
+            matched_name: None,
+            digest: None,
+            decision: Decision::Deny,
+            error: None,
+            rule: None,
+            mode: None,
+            exemptions: Vec::new(),
+            policy_digest: self.digest.clone(),
+            evaluated_at: now.format(&Rfc3339).unwrap_or_default(),
+            checks: Vec::new(),
+        }
+    }
+
+    /// Decides about one image.
+    pub fn evaluate(&self, evidence: &Evidence, now: OffsetDateTime) -> Report {
+        let name = &evidence.name;
+        let mut report = self.empty_report(&evidence.image, now);
+        report.matched_name = Some(match &name.tag {
+            Some(t) => format!("{}:{t}", name.repository),
+            None => name.repository.clone(),
+        });
+        report.digest = Some(name.digest.clone());
+
+        let mut waiver = Waiver::default();
+        for e in self.exemptions.iter().filter(|e| e.images.iter().any(|(p, _)| p.matches(name))) {
+            let expired = e.expires <= now;
+            if !expired {
+                waiver.combine(&e.waive);
+            }
+            report.exemptions.push(ExemptionUse {
+                index: e.index + 1,
+                owner: e.owner.clone(),
+                reason: e.reason.clone(),
+                expires: e.expires.format(&Rfc3339).unwrap_or_default(),
+                expired,
+                waive: e.waive.clone(),
+            });
+        }
+
+        let rule = match self.rule_for(name) {
+            Ok(Some(rule)) => rule,
+            Ok(None) => {
+                report.checks.push(rule_check(format!("no rule matches {}", report.matched_name.as_deref().unwrap_or_default())));
+                return report;
+            }
+            Err((a, b)) => {
+                report.checks.push(rule_check(format!("rules {a} and {b} are equally specific for this image (fix the policy)")));
+                return report;
+            }
+        };
+        report.rule = Some(rule.name.clone());
+        report.mode = Some(rule.mode);
+
+        if rule.signatures.is_none() && rule.attestations.is_empty() {
+            let (result, reason) = if rule.allow_unverified {
+                (CheckResult::Pass, "allowUnverified: no evidence is required".to_owned())
+            } else {
+                (CheckResult::Fail, "the rule requires nothing and does not say allowUnverified".to_owned())
+            };
+            report.checks.push(Check { kind: "rule", requirement: rule.name.clone(), result, reason, details: Vec::new() });
+        }
+        if let Some(requirement) = &rule.signatures {
+            report.checks.push(if waiver.signatures {
+                waived(requirement.combinator.to_string(), "signatures")
+            } else {
+                self.signature_check(requirement, evidence)
+            });
+        }
+        for requirement in &rule.attestations {
+            report.checks.push(if waiver.waives_attestation(&requirement.predicate_type) {
+                let mut c = waived(requirement.predicate_type.clone(), "attestation");
+                c.requirement = format!("{} by [{}]", requirement.predicate_type, requirement.signed_by.join(", "));
+                c
+            } else {
+                self.attestation_check(requirement, evidence, now)
+            });
+        }
+        let failed = report.has_failures();
+        report.decision = if failed && rule.mode == Mode::Enforce { Decision::Deny } else { Decision::Allow };
+        report
+    }
+
+    /// Verifies every signature with one publisher's key.
+    fn signatures_by(&self, publisher: &str, requirement: &SignatureRequirement, evidence: &Evidence) -> Result<Vec<Verified<SignedImage>>, Vec<String>> {
+        let Some(p) = self.publishers.get(publisher) else {
+            return Err(vec![format!("{publisher}: no such publisher")]);
+        };
+        let key = match &p.kind {
+            PublisherKind::Key(key) => key,
+            PublisherKind::Keyless(_) | PublisherKind::Certificate(_) => return Err(vec![format!("{publisher}: {}", sigstore_unavailable())]),
+        };
+        let mut verified = Vec::new();
+        let mut rejected = Vec::new();
+        for check in verify::judge_signatures(&evidence.signatures, key, &evidence.name.digest, &requirement.annotations) {
+            match check.outcome {
+                Ok(v) => verified.push(v),
+                Err(why) => rejected.push(format!("{publisher}: {}: {why}", check.origin)),
+            }
+        }
+        if verified.is_empty() {
+            if evidence.signatures.is_empty() {
+                rejected.push(format!("{publisher}: the image has no signatures"));
+            }
+            Err(rejected)
+        } else {
+            Ok(verified)
+        }
+    }
+
+    fn signature_check(&self, requirement: &SignatureRequirement, evidence: &Evidence) -> Check {
+        let combinator = &requirement.combinator;
+        let mut details = Vec::new();
+        // Signers are compared by their full identity (Debug form: kind and whole fingerprint).
+        let mut satisfied: Vec<(&str, BTreeSet<String>)> = Vec::new();
+        for name in combinator.publishers() {
+            match self.signatures_by(name, requirement, evidence) {
+                Ok(verified) => {
+                    let signers: BTreeSet<String> = verified.iter().map(|v| signer_id(&v.signer)).collect();
+                    details.push(format!("{name}: {} valid signature(s)", verified.len()));
+                    satisfied.push((name, signers));
+                }
+                Err(reasons) => details.extend(reasons),
+            }
+        }
+        let names: Vec<&str> = satisfied.iter().map(|(n, _)| *n).collect();
+        let missing: Vec<&str> = combinator.publishers().iter().map(String::as_str).filter(|n| !names.contains(n)).collect();
+        let (pass, reason) = match combinator {
+            Combinator::AnyOf(list) | Combinator::AllOf(list) | Combinator::Threshold { of: list, .. } if list.is_empty() => (false, "no publishers are listed, so nothing can satisfy it".to_owned()),
+            Combinator::AnyOf(_) => match names.first() {
+                Some(n) => (true, format!("signed by {n}")),
+                None => (false, format!("no valid signature by any of [{}]", missing.join(", "))),
+            },
+            Combinator::AllOf(_) => {
+                if missing.is_empty() {
+                    (true, format!("signed by all of [{}]", names.join(", ")))
+                } else {
+                    (false, format!("no valid signature by [{}]", missing.join(", ")))
+                }
+            }
+            Combinator::Threshold { count, of } => {
+                let distinct: BTreeSet<&String> = satisfied.iter().flat_map(|(_, s)| s.iter()).collect();
+                if *count < 1 || *count > of.len() {
+                    (false, format!("threshold {count} of {} publishers can never be met correctly (fix the policy)", of.len()))
+                } else if distinct.len() >= *count {
+                    (true, format!("{} distinct signer(s) of {count} required: [{}]", distinct.len(), names.join(", ")))
+                } else {
+                    (false, format!("{} distinct signer(s), {count} required (valid: [{}]; repeated signatures by one key count once)", distinct.len(), names.join(", ")))
+                }
+            }
+        };
+        let mut requirement_text = combinator.to_string();
+        if !requirement.annotations.is_empty() {
+            let a: Vec<String> = requirement.annotations.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            requirement_text.push_str(&format!(" with {}", a.join(", ")));
+        }
+        Check {
+            kind: "signatures",
+            requirement: requirement_text,
+            result: if pass { CheckResult::Pass } else { CheckResult::Fail },
+            reason,
+            details,
+        }
+    }
+
+    fn attestation_check(&self, requirement: &AttestationRequirement, evidence: &Evidence, now: OffsetDateTime) -> Check {
+        let t = &requirement.predicate_type;
+        let by = format!("[{}]", requirement.signed_by.join(", "));
+        let mut details = Vec::new();
+        let mut verified: Vec<(&str, Verified<AttestedStatement>)> = Vec::new();
+        let candidates: Vec<&AttestationEvidence> = evidence.attestations.iter().filter(|e| e.claimed_type.as_deref().is_none_or(|c| c == t)).collect();
+        for e in &candidates {
+            let mut found = None;
+            let mut reasons = Vec::new();
+            for name in &requirement.signed_by {
+                let outcome = match self.publishers.get(name).map(|p| &p.kind) {
+                    Some(PublisherKind::Key(key)) => verify::attestation(&e.content, key, &evidence.name.digest, t),
+                    Some(_) => Err(sigstore_unavailable()),
+                    None => Err(Rejection::Unreadable(format!("no such publisher {name}"))),
+                };
+                match outcome {
+                    Ok(v) => {
+                        found = Some((name.as_str(), v));
+                        break;
+                    }
+                    Err(why) => reasons.push(format!("{name}: {why}")),
+                }
+            }
+            match found {
+                Some(f) => verified.push(f),
+                None => details.push(format!("{}: not counted ({})", e.origin, reasons.join("; "))),
+            }
+        }
+        let fail = |reason: String, details: Vec<String>| Check {
+            kind: "attestation",
+            requirement: format!("{t} by {by}"),
+            result: CheckResult::Fail,
+            reason,
+            details,
+        };
+        if requirement.signed_by.is_empty() {
+            return fail("signedBy lists no publishers, so nothing can satisfy it".into(), details);
+        }
+        if verified.is_empty() {
+            return fail(format!("no verified attestation of type {t} by any of {by} ({} candidate(s) found)", candidates.len()), details);
+        }
+        let cx = Context { image: &evidence.name, now };
+        let mut failures = Vec::new();
+        for (publisher, v) in &verified {
+            let predicate: Value = match v.statement.predicate_as::<Value>() {
+                Ok(p) => p,
+                Err(e) => {
+                    failures.push(format!("attestation {t} by {publisher}: {e}"));
+                    continue;
+                }
+            };
+            for check in &requirement.checks {
+                if let Err(why) = check.run(&v.statement, &predicate, cx) {
+                    failures.push(format!("attestation {t} by {publisher}: {why}"));
+                }
+            }
+            details.push(format!("verified attestation by {publisher} ({})", v.signer));
+        }
+        if failures.is_empty() {
+            let names: BTreeSet<&str> = verified.iter().map(|(p, _)| *p).collect();
+            let checks: Vec<&str> = requirement.checks.iter().map(checks::ContentCheck::name).collect();
+            let what = if checks.is_empty() { String::new() } else { format!(", passing {}", checks.join(", ")) };
+            Check {
+                kind: "attestation",
+                requirement: format!("{t} by {by}"),
+                result: CheckResult::Pass,
+                reason: format!("{} verified attestation(s) by [{}]{what}", verified.len(), names.into_iter().collect::<Vec<_>>().join(", ")),
+                details,
+            }
+        } else {
+            fail(failures.join("; "), details)
+        }
+    }
+}
+
+fn signer_id(signer: &Signer) -> String {
+    format!("{signer:?}")
+}
+
+fn rule_check(reason: String) -> Check {
+    Check { kind: "rule", requirement: "a matching rule".into(), result: CheckResult::Fail, reason, details: Vec::new() }
+}
+
+fn waived(requirement: String, kind: &'static str) -> Check {
+    Check { kind, requirement, result: CheckResult::Waived, reason: "waived by an exemption".into(), details: Vec::new() }
+}

@@ -1,0 +1,350 @@
+//! Image patterns: anchored globs over normalised image names (DESIGN §4.1).
+//!
+//! `*` matches any characters but `/`, `?` one character but `/`, `**` any
+//! characters including `/`. A pattern may end in `:TAG` (only images
+//! referenced by that tag) or `@sha256:HEX` (only that digest, whatever tag).
+//! Besides matching, this module ranks patterns by specificity and decides
+//! whether two patterns can match a common image, which the lint needs to
+//! refuse rule sets whose winner would depend on file order.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::digest::Digest;
+
+/// The name an image is judged under.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ImageName {
+    /// The normalised repository (`docker.io/library/alpine`), or `oci:DIR`
+    /// for a layout image without a recorded name.
+    pub repository: String,
+    /// The tag the image was referenced by, if any.
+    pub tag: Option<String>,
+    /// The manifest digest the reference resolved to.
+    pub digest: Digest,
+}
+
+impl fmt::Display for ImageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        write!(f, "@{}", self.digest)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Token {
+    Lit(char),
+    /// `?`
+    One,
+    /// `*`
+    Star,
+    /// `**`
+    Globstar,
+}
+
+/// What follows the repository glob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pin {
+    None,
+    Tag(String),
+    Digest(Digest),
+}
+
+/// An anchored glob over any string (builder ids, repositories, build types).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Glob {
+    text: String,
+    tokens: Vec<Token>,
+}
+
+impl Glob {
+    /// Parses a glob; `*`, `**` and `?` are the wildcards.
+    pub fn parse(text: &str) -> Result<Glob, PatternError> {
+        if text.is_empty() {
+            return Err(PatternError::Empty);
+        }
+        Ok(Glob {
+            text: text.to_owned(),
+            tokens: tokenize(text)?,
+        })
+    }
+
+    /// True when the whole of `text` matches.
+    pub fn matches(&self, text: &str) -> bool {
+        glob_match(&self.tokens, text)
+    }
+
+    /// The glob as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A parsed image pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    text: String,
+    tokens: Vec<Token>,
+    pin: Pin,
+}
+
+/// How specific a pattern is; greater wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Specificity {
+    /// No wildcard at all.
+    pub exact: bool,
+    /// Literal characters before the first wildcard (all of them when exact).
+    pub prefix: usize,
+    /// Literal characters in total, the tag or digest included.
+    pub literals: usize,
+    /// Fewer `**` wins a remaining tie (`prod/*` beats `prod/**`): DESIGN is
+    /// silent here, and the narrower pattern is the one a reader expects.
+    pub globstars: std::cmp::Reverse<usize>,
+}
+
+/// Why a pattern is malformed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("empty image pattern")]
+    Empty,
+    #[error("`***` is not a wildcard; use `**` (any characters including `/`) or `*` (within one segment)")]
+    TripleStar,
+    #[error("invalid digest in pattern: {0}")]
+    Digest(String),
+    #[error("tag {0:?} in a pattern must be literal (no wildcards) and non-empty")]
+    Tag(String),
+    #[error("whitespace in image pattern")]
+    Whitespace,
+}
+
+impl Pattern {
+    /// Parses `REPO_GLOB[:TAG][@sha256:HEX]`.
+    pub fn parse(text: &str) -> Result<Pattern, PatternError> {
+        if text.is_empty() {
+            return Err(PatternError::Empty);
+        }
+        if text.chars().any(char::is_whitespace) {
+            return Err(PatternError::Whitespace);
+        }
+        let (rest, digest) = match text.rsplit_once('@') {
+            Some((rest, d)) => (
+                rest,
+                Some(d.parse::<Digest>().map_err(|e| PatternError::Digest(e.to_string()))?),
+            ),
+            None => (text, None),
+        };
+        // `oci:` is a scheme, not a tag separator.
+        let body_start = if rest.starts_with("oci:") { 4 } else { 0 };
+        let (repo, tag) = match rest[body_start..].rfind(':') {
+            Some(i) if !rest[body_start + i + 1..].contains('/') => {
+                (&rest[..body_start + i], Some(&rest[body_start + i + 1..]))
+            }
+            _ => (rest, None),
+        };
+        if let Some(tag) = tag
+            && (tag.is_empty() || tag.contains(['*', '?']))
+        {
+            return Err(PatternError::Tag(tag.to_owned()));
+        }
+        if repo.is_empty() {
+            return Err(PatternError::Empty);
+        }
+        let tokens = tokenize(repo)?;
+        let pin = match (digest, tag) {
+            (Some(d), _) => Pin::Digest(d),
+            (None, Some(t)) => Pin::Tag(t.to_owned()),
+            (None, None) => Pin::None,
+        };
+        Ok(Pattern {
+            text: text.to_owned(),
+            tokens,
+            pin,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The tag or digest the pattern pins.
+    pub fn pin(&self) -> &Pin {
+        &self.pin
+    }
+
+    /// The repository part without wildcards, when it has none.
+    pub fn literal_repository(&self) -> Option<String> {
+        self.tokens
+            .iter()
+            .map(|t| match t {
+                Token::Lit(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The literal text before the first wildcard.
+    pub fn literal_prefix(&self) -> String {
+        self.tokens
+            .iter()
+            .map_while(|t| match t {
+                Token::Lit(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// True when `image` matches: the repository glob, and the pin if any.
+    pub fn matches(&self, image: &ImageName) -> bool {
+        let pinned = match &self.pin {
+            Pin::None => true,
+            Pin::Tag(t) => image.tag.as_deref() == Some(t.as_str()),
+            Pin::Digest(d) => &image.digest == d,
+        };
+        pinned && glob_match(&self.tokens, &image.repository)
+    }
+
+    /// The pattern's rank (DESIGN §4.1): wildcard-free beats wildcard; then
+    /// the longer literal prefix; then more literal characters in total.
+    pub fn specificity(&self) -> Specificity {
+        let pin_len = match &self.pin {
+            Pin::None => 0,
+            Pin::Tag(t) => 1 + t.chars().count(),
+            Pin::Digest(d) => 1 + d.to_string().len(),
+        };
+        let literals = self.tokens.iter().filter(|t| matches!(t, Token::Lit(_))).count() + pin_len;
+        let exact = self.tokens.iter().all(|t| matches!(t, Token::Lit(_)));
+        let prefix = if exact {
+            literals
+        } else {
+            self.tokens.iter().take_while(|t| matches!(t, Token::Lit(_))).count()
+        };
+        Specificity {
+            exact,
+            prefix,
+            literals,
+            globstars: std::cmp::Reverse(self.tokens.iter().filter(|t| matches!(t, Token::Globstar)).count()),
+        }
+    }
+
+    /// True when some image could match both patterns.
+    pub fn overlaps(&self, other: &Pattern) -> bool {
+        let pins_compatible = match (&self.pin, &other.pin) {
+            (Pin::Tag(a), Pin::Tag(b)) => a == b,
+            (Pin::Digest(a), Pin::Digest(b)) => a == b,
+            _ => true,
+        };
+        pins_compatible && intersects(&self.tokens, &other.tokens)
+    }
+}
+
+impl Specificity {
+    /// Compares, greater = more specific.
+    pub fn rank(&self, other: &Specificity) -> Ordering {
+        self.cmp(other)
+    }
+}
+
+fn tokenize(glob: &str) -> Result<Vec<Token>, PatternError> {
+    let chars: Vec<char> = glob.chars().collect();
+    let mut tokens = Vec::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '*' => {
+                let run = chars[i..].iter().take_while(|c| **c == '*').count();
+                match run {
+                    1 => tokens.push(Token::Star),
+                    2 => tokens.push(Token::Globstar),
+                    _ => return Err(PatternError::TripleStar),
+                }
+                i += run;
+            }
+            '?' => {
+                tokens.push(Token::One);
+                i += 1;
+            }
+            c => {
+                tokens.push(Token::Lit(c));
+                i += 1;
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// Anchored glob match by dynamic programming over (token, character).
+fn glob_match(tokens: &[Token], text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    // reach[j]: tokens[..i] can match chars[..j]
+    let mut reach = vec![false; chars.len() + 1];
+    reach[0] = true;
+    for token in tokens {
+        let mut next = vec![false; chars.len() + 1];
+        for j in 0..=chars.len() {
+            match token {
+                Token::Lit(c) => next[j] = j > 0 && reach[j - 1] && chars[j - 1] == *c,
+                Token::One => next[j] = j > 0 && reach[j - 1] && chars[j - 1] != '/',
+                Token::Star => next[j] = reach[j] || (j > 0 && next[j - 1] && chars[j - 1] != '/'),
+                Token::Globstar => next[j] = reach[j] || (j > 0 && next[j - 1]),
+            }
+        }
+        reach = next;
+    }
+    reach[chars.len()]
+}
+
+fn is_star(t: Token) -> bool {
+    matches!(t, Token::Star | Token::Globstar)
+}
+
+/// Whether one character can be consumed by both tokens.
+fn share_char(a: Token, b: Token) -> bool {
+    match (a, b) {
+        (Token::Lit(x), Token::Lit(y)) => x == y,
+        (Token::Lit(x), Token::One | Token::Star) | (Token::One | Token::Star, Token::Lit(x)) => x != '/',
+        (Token::Globstar, _) | (_, Token::Globstar) => true,
+        _ => true, // `?`/`*` against `?`/`*`: any non-slash character
+    }
+}
+
+/// True when the languages of two globs intersect: reachability in their
+/// product automaton, where a star may consume nothing (skip) or one
+/// character and stay.
+fn intersects(a: &[Token], b: &[Token]) -> bool {
+    let (n, m) = (a.len(), b.len());
+    let mut seen = vec![false; (n + 1) * (m + 1)];
+    let mut todo = vec![(0usize, 0usize)];
+    while let Some((i, j)) = todo.pop() {
+        let idx = i * (m + 1) + j;
+        if seen[idx] {
+            continue;
+        }
+        seen[idx] = true;
+        if i == n && j == m {
+            return true;
+        }
+        if i < n && is_star(a[i]) {
+            todo.push((i + 1, j));
+        }
+        if j < m && is_star(b[j]) {
+            todo.push((i, j + 1));
+        }
+        if i < n && j < m && share_char(a[i], b[j]) {
+            // A star that consumed a character stays; anything else advances.
+            let ni = if is_star(a[i]) { i } else { i + 1 };
+            let nj = if is_star(b[j]) { j } else { j + 1 };
+            todo.push((ni, nj));
+        }
+    }
+    false
+}

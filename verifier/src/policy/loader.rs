@@ -1,0 +1,473 @@
+//! Reading a policy file into a [`Policy`]: the document tree is walked once,
+//! every value parsed into its type, every referenced file read, and every
+//! problem recorded as a [`Diagnostic`] with its span rather than returned at
+//! the first one. A policy exists only when no diagnostic is an error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use super::diagnostic::{Code, Diagnostic, Diagnostics, at};
+use super::model::{
+    API_VERSION, Certificate, EXTENSIONS, Exemption, KIND, Keyless, Matcher, Policy, Publisher, PublisherKind, Waiver,
+};
+use super::yaml::{self, Key, Node, Span, Value};
+use crate::digest::Digest;
+use crate::keys::PublicKey;
+
+/// A mapping node with its keys checked against the allowed set.
+pub(super) struct Fields<'n> {
+    entries: &'n [(Key, Node)],
+    pub span: Span,
+}
+
+impl<'n> Fields<'n> {
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries.iter().find(|(k, _)| k.text == key).map(|(_, v)| v)
+    }
+
+    /// The span of `key` itself, else of the mapping.
+    pub fn key_span(&self, key: &str) -> Span {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.text == key)
+            .map_or(self.span, |(k, _)| k.span)
+    }
+
+    /// All entries, in file order.
+    pub fn entries(&self) -> &'n [(Key, Node)] {
+        self.entries
+    }
+}
+
+/// The walk's state: where relative paths start, and what was found wrong.
+pub(super) struct Loader<'a> {
+    pub base: &'a Path,
+    pub now: OffsetDateTime,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl Loader<'_> {
+    pub fn report(&mut self, code: Code, span: Span, message: impl Into<String>) {
+        self.diags.push(Diagnostic::new(code, span, message));
+    }
+
+    pub fn report_with_help(&mut self, code: Code, span: Span, message: impl Into<String>, help: impl Into<String>) {
+        self.diags.push(Diagnostic::new(code, span, message).help(help));
+    }
+
+    /// `node` as a mapping whose keys are all in `allowed`; unknown keys are reported.
+    pub fn mapping<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.report(Code::InvalidValue, node.span, format!("{what} must be a mapping, found {}", node.kind()));
+            return None;
+        };
+        for (key, _) in entries {
+            if !allowed.contains(&key.text.as_str()) {
+                let help = match suggest(&key.text, allowed) {
+                    Some(s) => format!("did you mean `{s}`? {what} accepts: {}", allowed.join(", ")),
+                    None => format!("{what} accepts: {}", allowed.join(", ")),
+                };
+                self.report_with_help(Code::UnknownField, key.span, format!("unknown field `{}` in {what}", key.text), help);
+            }
+        }
+        Some(Fields { entries, span: node.span })
+    }
+
+    /// A non-null scalar.
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar { text, .. } if !node.is_null() && !text.is_empty() => Some(text.clone()),
+            _ => {
+                self.report(Code::InvalidValue, node.span, format!("{what} must be a non-empty string, found {}", node.kind()));
+                None
+            }
+        }
+    }
+
+    /// A required string field.
+    pub fn required_string(&mut self, fields: &Fields<'_>, key: &str, what: &str) -> Option<String> {
+        match fields.get(key) {
+            Some(node) => self.string(node, &format!("{what}.{key}")),
+            None => {
+                self.report(Code::MissingField, fields.span, format!("{what} needs `{key}`"));
+                None
+            }
+        }
+    }
+
+    /// A list of non-empty strings with their spans.
+    pub fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<(String, Span)>> {
+        let Value::Seq(items) = &node.value else {
+            self.report(Code::InvalidValue, node.span, format!("{what} must be a list, found {}", node.kind()));
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push((self.string(item, &format!("an entry of {what}"))?, item.span));
+        }
+        Some(out)
+    }
+
+    /// `true` or `false`.
+    pub fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match &node.value {
+            Value::Scalar { text, quoted: false } if text == "true" => Some(true),
+            Value::Scalar { text, quoted: false } if text == "false" => Some(false),
+            _ => {
+                self.report(Code::InvalidValue, node.span, format!("{what} must be true or false"));
+                None
+            }
+        }
+    }
+
+    /// An anchored regular expression (whole-string match).
+    pub fn regex(&mut self, node: &Node, what: &str) -> Option<regex::Regex> {
+        let text = self.string(node, what)?;
+        match regex::RegexBuilder::new(&format!("^(?:{text})$")).size_limit(1 << 20).build() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let detail = e.to_string();
+                let last = detail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid").trim().to_owned();
+                self.report(Code::InvalidRegex, node.span, format!("{what} is not a valid regular expression: {last}"));
+                None
+            }
+        }
+    }
+
+    /// An RFC 3339 time, or a date (midnight UTC).
+    pub fn date(&mut self, node: &Node, what: &str) -> Option<OffsetDateTime> {
+        let text = self.string(node, what)?;
+        if let Some(t) = parse_time(&text) {
+            return Some(t);
+        }
+        self.report_with_help(Code::InvalidDate, node.span, format!("{what} {text:?} is not a date"), "write RFC 3339, as in 2027-01-31T00:00:00Z, or a date, 2027-01-31");
+        None
+    }
+
+    /// Reads a file named relative to the policy.
+    pub fn read_file(&mut self, node: &Node, what: &str) -> Option<(PathBuf, Vec<u8>)> {
+        let name = self.string(node, what)?;
+        let path = self.base.join(&name);
+        match std::fs::read(&path) {
+            Ok(bytes) => Some((path, bytes)),
+            Err(e) => {
+                self.report(Code::UnreadableFile, node.span, format!("cannot read {what} {} ({e})", path.display()));
+                None
+            }
+        }
+    }
+}
+
+/// Parses RFC 3339 or a bare `YYYY-MM-DD` (midnight UTC).
+pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(text, &format).ok().map(|d| d.midnight().assume_utc())
+    })
+}
+
+fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+    options
+        .iter()
+        .map(|o| (distance(&word.to_ascii_lowercase(), &o.to_ascii_lowercase()), *o))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, o)| o)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Loads the policy at `path`. The policy is `Some` only when no diagnostic
+/// is an error; `now` decides which exemptions have expired.
+pub fn load(path: &Path, now: OffsetDateTime) -> (Option<Policy>, Diagnostics) {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => compile(&text, path, now),
+            Err(_) => failed(path, String::new(), Diagnostic::new(Code::Unreadable, None, "policy file is not UTF-8 text")),
+        },
+        Err(e) => failed(path, String::new(), Diagnostic::new(Code::Unreadable, None, format!("cannot read policy file: {e}"))),
+    }
+}
+
+fn failed(path: &Path, source: String, d: Diagnostic) -> (Option<Policy>, Diagnostics) {
+    (None, Diagnostics { file: path.to_owned(), source, items: vec![d] })
+}
+
+/// Compiles policy text read from `file` (relative paths start at its directory).
+pub fn compile(source: &str, file: &Path, now: OffsetDateTime) -> (Option<Policy>, Diagnostics) {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let root = match yaml::parse(source) {
+        Ok(Some(root)) => root,
+        Ok(None) => return failed(file, source.to_owned(), Diagnostic::new(Code::MissingField, None, "policy file is empty")),
+        Err(e) => {
+            let code = match e.code {
+                "duplicate-key" => Code::DuplicateKey,
+                "too-large" => Code::TooLarge,
+                _ => Code::Syntax,
+            };
+            return failed(file, source.to_owned(), Diagnostic::new(code, at(e.at), e.message));
+        }
+    };
+    let mut loader = Loader { base, now, diags: Vec::new() };
+    let policy = loader.policy(&root, file, source);
+    let mut diagnostics = Diagnostics { file: file.to_owned(), source: source.to_owned(), items: loader.diags };
+    diagnostics.sort();
+    let policy = if diagnostics.has_errors() { None } else { policy };
+    (policy, diagnostics)
+}
+
+impl Loader<'_> {
+    fn policy(&mut self, root: &Node, file: &Path, source: &str) -> Option<Policy> {
+        let top = self.mapping(root, "the policy", &["apiVersion", "kind", "publishers", "rules", "exemptions"])?;
+        for (key, want) in [("apiVersion", API_VERSION), ("kind", KIND)] {
+            match top.get(key) {
+                Some(node) if node.as_str() == Some(want) => {}
+                Some(node) => self.report_with_help(Code::WrongKind, node.span, format!("{key} must be {want}"), format!("start the file with `apiVersion: {API_VERSION}` and `kind: {KIND}`")),
+                None => self.report(Code::MissingField, at(root.span.start), format!("the policy needs `{key}: {want}`")),
+            }
+        }
+        let publishers = match top.get("publishers") {
+            Some(node) => self.publishers(node),
+            None => BTreeMap::new(),
+        };
+        let rules = match top.get("rules") {
+            Some(node) => self.rules(node, &publishers),
+            None => {
+                self.report(Code::MissingField, at(root.span.start), "the policy needs `rules` (an image no rule matches is denied)");
+                Vec::new()
+            }
+        };
+        let exemptions = match top.get("exemptions") {
+            Some(node) => self.exemptions(node),
+            None => Vec::new(),
+        };
+        self.lint(&publishers, &rules, &exemptions);
+        Some(Policy {
+            file: file.to_owned(),
+            digest: Digest::sha256_of(source.as_bytes()),
+            publishers,
+            rules,
+            exemptions,
+        })
+    }
+
+    fn publishers(&mut self, node: &Node) -> BTreeMap<String, Publisher> {
+        let mut out = BTreeMap::new();
+        let Value::Map(entries) = &node.value else {
+            self.report(Code::InvalidValue, node.span, format!("publishers must be a mapping of names to publishers, found {}", node.kind()));
+            return out;
+        };
+        for (name, body) in entries {
+            let what = format!("publisher `{}`", name.text);
+            let Some(fields) = self.mapping(body, &what, &["key", "keyData", "keyless", "certificate"]) else { continue };
+            let given: Vec<&str> = ["key", "keyData", "keyless", "certificate"].into_iter().filter(|k| fields.get(k).is_some()).collect();
+            let kind = match given.as_slice() {
+                [] => {
+                    self.report(Code::MissingField, name.span, format!("{what} needs one of key, keyData, keyless or certificate"));
+                    None
+                }
+                [one] => self.publisher_kind(one, &fields, &what),
+                [_, second, ..] => {
+                    self.report(Code::ConflictingFields, fields.key_span(second), format!("{what} has both `{}` and `{second}`; give exactly one", given[0]));
+                    None
+                }
+            };
+            if let Some(kind) = kind {
+                out.insert(name.text.clone(), Publisher { name: name.text.clone(), kind, span: name.span });
+            }
+        }
+        out
+    }
+
+    fn publisher_kind(&mut self, which: &str, fields: &Fields<'_>, what: &str) -> Option<PublisherKind> {
+        let node = fields.get(which)?;
+        match which {
+            "key" => {
+                let (path, bytes) = self.read_file(node, &format!("{what} key"))?;
+                self.public_key(&String::from_utf8_lossy(&bytes), node.span, &path.display().to_string())
+            }
+            "keyData" => {
+                let pem = self.string(node, &format!("{what} keyData"))?;
+                self.public_key(&pem, node.span, "keyData")
+            }
+            "keyless" => self.keyless(node, what).map(PublisherKind::Keyless),
+            _ => self.certificate(node, what).map(PublisherKind::Certificate),
+        }
+    }
+
+    fn public_key(&mut self, pem: &str, span: Span, origin: &str) -> Option<PublisherKind> {
+        match PublicKey::from_pem(pem) {
+            Ok(key) => Some(PublisherKind::Key(key)),
+            Err(e) => {
+                self.report(Code::InvalidKey, span, format!("{origin} is not a usable public key: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Exactly one of `exact` / `regexp`.
+    fn matcher(&mut self, fields: &Fields<'_>, exact: &str, regexp: &str, what: &str) -> Option<Matcher> {
+        match (fields.get(exact), fields.get(regexp)) {
+            (Some(_), Some(_)) => {
+                self.report(Code::ConflictingFields, fields.key_span(regexp), format!("{what} has both `{exact}` and `{regexp}`; give one"));
+                None
+            }
+            (Some(n), None) => self.string(n, &format!("{what} {exact}")).map(Matcher::Exact),
+            (None, Some(n)) => self.regex(n, &format!("{what} {regexp}")).map(Matcher::Regex),
+            (None, None) => {
+                self.report(Code::MissingField, fields.span, format!("{what} needs `{exact}` or `{regexp}`"));
+                None
+            }
+        }
+    }
+
+    fn keyless(&mut self, node: &Node, what: &str) -> Option<Keyless> {
+        let what = format!("{what} keyless");
+        let fields = self.mapping(node, &what, &["issuer", "issuerRegExp", "subject", "subjectRegExp", "extensions", "trustedRoot"])?;
+        let issuer = self.matcher(&fields, "issuer", "issuerRegExp", &what);
+        let subject = self.matcher(&fields, "subject", "subjectRegExp", &what);
+        let mut extensions = BTreeMap::new();
+        if let Some(ext) = fields.get("extensions") {
+            let names: Vec<&str> = EXTENSIONS.iter().map(|(n, _)| *n).collect();
+            if let Some(ext_fields) = self.mapping(ext, &format!("{what} extensions"), &names) {
+                for (key, value) in ext_fields.entries() {
+                    if names.contains(&key.text.as_str())
+                        && let Some(v) = self.string(value, &format!("extension {}", key.text))
+                    {
+                        extensions.insert(key.text.clone(), v);
+                    }
+                }
+            }
+        }
+        let trusted_root = match fields.get("trustedRoot") {
+            Some(n) => {
+                let (path, bytes) = self.read_file(n, &format!("{what} trustedRoot"))?;
+                let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_owned));
+                if !media_type.is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.trustedroot")) {
+                    self.report(Code::InvalidKey, n.span, format!("{} is not a Sigstore trusted root (JSON with mediaType application/vnd.dev.sigstore.trustedroot...)", path.display()));
+                    return None;
+                }
+                Some((path, bytes))
+            }
+            None => None,
+        };
+        Some(Keyless { issuer: issuer?, subject: subject?, extensions, trusted_root })
+    }
+
+    fn certificate(&mut self, node: &Node, what: &str) -> Option<Certificate> {
+        let what = format!("{what} certificate");
+        let fields = self.mapping(node, &what, &["roots", "identity", "identityRegExp"])?;
+        let identity = self.matcher(&fields, "identity", "identityRegExp", &what);
+        let Some(roots_node) = fields.get("roots") else {
+            self.report(Code::MissingField, fields.span, format!("{what} needs `roots` (a PEM file of CA certificates)"));
+            return None;
+        };
+        let (path, bytes) = self.read_file(roots_node, &format!("{what} roots"))?;
+        let roots = certificates(&String::from_utf8_lossy(&bytes));
+        if roots.is_empty() {
+            self.report(Code::InvalidKey, roots_node.span, format!("{} holds no PEM CERTIFICATE", path.display()));
+            return None;
+        }
+        Some(Certificate { roots_file: path, roots, identity: identity? })
+    }
+
+    fn exemptions(&mut self, node: &Node) -> Vec<Exemption> {
+        let mut out = Vec::new();
+        let Value::Seq(items) = &node.value else {
+            self.report(Code::InvalidValue, node.span, "exemptions must be a list");
+            return out;
+        };
+        for (index, item) in items.iter().enumerate() {
+            let what = format!("exemption {}", index + 1);
+            let Some(fields) = self.mapping(item, &what, &["images", "waive", "reason", "owner", "expires"]) else { continue };
+            let images = self.patterns(&fields, &what);
+            let waive = match fields.get("waive") {
+                Some(w) => self.waiver(w),
+                None => {
+                    self.report(Code::MissingField, fields.span, format!("{what} needs `waive` (signatures, attestations, all, or a list of predicate types)"));
+                    None
+                }
+            };
+            let reason = self.required_string(&fields, "reason", &what);
+            let owner = self.required_string(&fields, "owner", &what);
+            let expires = match fields.get("expires") {
+                Some(n) => self.date(n, &format!("{what} expires")),
+                None => {
+                    self.report(Code::MissingField, fields.span, format!("{what} needs `expires`: an exemption without an end is a permanent hole"));
+                    None
+                }
+            };
+            if let (Some(images), Some(waive), Some(reason), Some(owner), Some(expires)) = (images, waive, reason, owner, expires) {
+                out.push(Exemption { index, images, waive, reason, owner, expires, span: item.span });
+            }
+        }
+        out
+    }
+
+    fn waiver(&mut self, node: &Node) -> Option<Waiver> {
+        let words: Vec<(String, Span)> = match &node.value {
+            Value::Scalar { .. } => vec![(self.string(node, "waive")?, node.span)],
+            _ => self.string_list(node, "waive")?,
+        };
+        let mut waiver = Waiver::default();
+        if words.is_empty() {
+            self.report(Code::InvalidValue, node.span, "waive lists nothing");
+            return None;
+        }
+        for (word, span) in words {
+            match word.as_str() {
+                "signatures" => waiver.signatures = true,
+                "attestations" => waiver.attestations = true,
+                "all" => {
+                    waiver.signatures = true;
+                    waiver.attestations = true;
+                }
+                t if t.contains(':') => waiver.predicate_types.push(t.to_owned()),
+                other => {
+                    self.report(Code::InvalidValue, span, format!("waive {other:?} is not signatures, attestations, all or a predicate type URI"));
+                    return None;
+                }
+            }
+        }
+        Some(waiver)
+    }
+}
+
+/// The DER certificates in a PEM bundle.
+pub fn certificates(pem: &str) -> Vec<Vec<u8>> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else { break };
+        let block = &rest[start..start + len + END.len()];
+        if let Ok((label, der)) = pem_rfc7468::decode_vec(block.as_bytes())
+            && label == "CERTIFICATE"
+            && !der.is_empty()
+        {
+            out.push(der);
+        }
+        rest = &rest[start + len + END.len()..];
+    }
+    out
+}

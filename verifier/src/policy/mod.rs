@@ -1,0 +1,52 @@
+//! The policy file and the decision engine (DESIGN §4): which publishers are
+//! trusted for which images, and which attestations they must carry.
+//!
+//! - [`load`] reads `apiVersion: sigil.dev/v1alpha1`, `kind: ImagePolicy`
+//!   (YAML or JSON) into a [`Policy`], collecting every problem as a
+//!   [`Diagnostic`] with file:line:column and a stable code;
+//! - [`Policy::evaluate`] is the pure decision `(policy, evidence, now) ->`
+//!   [`Report`]: the most specific rule decides, unmatched images and errors
+//!   deny, thresholds count distinct signers, and content checks only ever
+//!   see attestations that [`crate::verify`] verified and bound to the digest.
+//!
+//! Module map: [`yaml`] (spanned document tree), [`diagnostic`] (codes and
+//! rendering), [`loader`] and `rules` (tree -> model), `lint` (whole-policy
+//! checks), [`glob`] (patterns, specificity, overlap), [`model`], [`engine`],
+//! [`checks`] (slsa, sbom, vulnerabilities, CEL), [`report`].
+
+pub mod checks;
+pub mod diagnostic;
+pub mod engine;
+pub mod glob;
+mod lint;
+pub mod loader;
+pub mod model;
+pub mod report;
+mod rules;
+pub mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
+pub use engine::Evidence;
+pub use glob::{ImageName, Pattern};
+pub use loader::{compile, load, parse_time};
+pub use model::{Mode, Policy};
+pub use report::{CheckResult, Decision, REPORT_API_VERSION, Report, reports_json};
+
+/// Why a policy cannot be used: it has errors (all of them are here).
+#[derive(Debug, thiserror::Error)]
+#[error("policy {} has {} error(s); run `sigil policy lint {}`", .0.file.display(), .0.counts().0, .0.file.display())]
+pub struct PolicyError(pub Box<Diagnostics>);
+
+impl Policy {
+    /// Loads a policy for evaluation, refusing one with errors. Warnings
+    /// are returned alongside so the caller can show them.
+    pub fn load(path: &std::path::Path, now: time::OffsetDateTime) -> Result<(Policy, Diagnostics), PolicyError> {
+        match load(path, now) {
+            (Some(policy), diagnostics) => Ok((policy, diagnostics)),
+            (None, diagnostics) => Err(PolicyError(Box::new(diagnostics))),
+        }
+    }
+}

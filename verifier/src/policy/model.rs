@@ -1,0 +1,243 @@
+//! The policy as sigil holds it after loading: every string parsed into the
+//! type it means (keys, globs, regexes, dates, CEL programs), every path
+//! read. Nothing here can be invalid; the loader refuses what would be.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use super::checks::ContentCheck;
+use super::glob::Pattern;
+use super::yaml::Span;
+use crate::digest::Digest;
+use crate::keys::PublicKey;
+
+/// API version of the policy format.
+pub const API_VERSION: &str = "sigil.dev/v1alpha1";
+/// Kind of a policy document.
+pub const KIND: &str = "ImagePolicy";
+
+/// A loaded, lint-clean policy: one file, one meaning.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// sha256 of the file's bytes, named in every report.
+    pub digest: Digest,
+    pub publishers: BTreeMap<String, Publisher>,
+    pub rules: Vec<Rule>,
+    pub exemptions: Vec<Exemption>,
+}
+
+/// Someone trusted to vouch for images, by name.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    pub name: String,
+    pub kind: PublisherKind,
+    pub span: Span,
+}
+
+/// How a publisher signs.
+#[derive(Clone, Debug)]
+pub enum PublisherKind {
+    /// A public key (from `key: FILE` or `keyData: PEM`).
+    Key(PublicKey),
+    /// A Fulcio (keyless) identity.
+    Keyless(Keyless),
+    /// A certificate from a private PKI.
+    Certificate(Certificate),
+}
+
+/// A string matched exactly or by an anchored regular expression.
+#[derive(Clone, Debug)]
+pub enum Matcher {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    /// True on a whole-string match.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(s) => s == value,
+            Matcher::Regex(r) => r.is_match(value),
+        }
+    }
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Matcher::Exact(s) => f.write_str(s),
+            // The stored regex is wrapped as ^(?:...)$; show it that way.
+            Matcher::Regex(r) => write!(f, "/{}/", r.as_str()),
+        }
+    }
+}
+
+/// Fulcio extension names a keyless publisher may pin (DESIGN §3.5, §4.1),
+/// with their OIDs under `1.3.6.1.4.1.57264.1.`.
+pub const EXTENSIONS: &[(&str, &str)] = &[
+    ("issuer", "8"),
+    ("buildSignerURI", "9"),
+    ("buildSignerDigest", "10"),
+    ("runnerEnvironment", "11"),
+    ("sourceRepositoryURI", "12"),
+    ("sourceRepositoryDigest", "13"),
+    ("sourceRepositoryRef", "14"),
+    ("sourceRepositoryIdentifier", "15"),
+    ("sourceRepositoryOwnerURI", "16"),
+    ("sourceRepositoryOwnerIdentifier", "17"),
+    ("buildConfigURI", "18"),
+    ("buildConfigDigest", "19"),
+    ("buildTrigger", "20"),
+    ("runInvocationURI", "21"),
+    ("sourceRepositoryVisibilityAtSigning", "22"),
+    ("githubWorkflowTrigger", "2"),
+    ("githubWorkflowSha", "3"),
+    ("githubWorkflowName", "4"),
+    ("githubWorkflowRepository", "5"),
+    ("githubWorkflowRef", "6"),
+];
+
+/// A keyless (Fulcio) publisher.
+#[derive(Clone, Debug)]
+pub struct Keyless {
+    pub issuer: Matcher,
+    pub subject: Matcher,
+    /// Extension name (from [`EXTENSIONS`]) -> required exact value.
+    pub extensions: BTreeMap<String, String>,
+    /// The trusted root file and its bytes; `None` = the embedded public-good root.
+    pub trusted_root: Option<(PathBuf, Vec<u8>)>,
+}
+
+/// A private-PKI certificate publisher.
+#[derive(Clone, Debug)]
+pub struct Certificate {
+    /// The roots file and the DER certificates it holds.
+    pub roots_file: PathBuf,
+    pub roots: Vec<Vec<u8>>,
+    /// Matches the certificate's SAN (email, URI or DNS).
+    pub identity: Matcher,
+}
+
+/// Whether failures block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Failures deny.
+    Enforce,
+    /// Allowed; failures shown as warnings.
+    Warn,
+    /// Allowed; failures recorded in the report only.
+    Audit,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Enforce => "enforce",
+            Mode::Warn => "warn",
+            Mode::Audit => "audit",
+        })
+    }
+}
+
+/// One rule: which images, what they need.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    pub images: Vec<(Pattern, Span)>,
+    pub signatures: Option<SignatureRequirement>,
+    pub attestations: Vec<AttestationRequirement>,
+    pub mode: Mode,
+    pub allow_unverified: bool,
+    pub span: Span,
+}
+
+/// How many of which publishers must have signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Combinator {
+    AnyOf(Vec<String>),
+    AllOf(Vec<String>),
+    /// At least `count` distinct signing identities among `of`.
+    Threshold { count: usize, of: Vec<String> },
+}
+
+impl Combinator {
+    /// The publisher names listed.
+    pub fn publishers(&self) -> &[String] {
+        match self {
+            Combinator::AnyOf(p) | Combinator::AllOf(p) | Combinator::Threshold { of: p, .. } => p,
+        }
+    }
+}
+
+impl fmt::Display for Combinator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Combinator::AnyOf(p) => write!(f, "anyOf [{}]", p.join(", ")),
+            Combinator::AllOf(p) => write!(f, "allOf [{}]", p.join(", ")),
+            Combinator::Threshold { count, of } => write!(f, "threshold {count} of [{}]", of.join(", ")),
+        }
+    }
+}
+
+/// The `signatures:` of a rule.
+#[derive(Clone, Debug)]
+pub struct SignatureRequirement {
+    pub combinator: Combinator,
+    /// Signed annotations every counted signature must carry.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// One entry of a rule's `attestations:`.
+#[derive(Clone, Debug)]
+pub struct AttestationRequirement {
+    pub predicate_type: String,
+    pub signed_by: Vec<String>,
+    pub checks: Vec<ContentCheck>,
+}
+
+/// What an exemption waives.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiver {
+    pub signatures: bool,
+    pub attestations: bool,
+    /// Attestation requirements of these predicate types only.
+    pub predicate_types: Vec<String>,
+}
+
+impl Waiver {
+    /// Adds what `other` waives.
+    pub fn combine(&mut self, other: &Waiver) {
+        self.signatures |= other.signatures;
+        self.attestations |= other.attestations;
+        for t in &other.predicate_types {
+            if !self.predicate_types.contains(t) {
+                self.predicate_types.push(t.clone());
+            }
+        }
+    }
+
+    /// True when the attestation requirement of `predicate_type` is waived.
+    pub fn waives_attestation(&self, predicate_type: &str) -> bool {
+        self.attestations || self.predicate_types.iter().any(|t| t == predicate_type)
+    }
+}
+
+/// A time-limited waiver for some images.
+#[derive(Clone, Debug)]
+pub struct Exemption {
+    /// Position in the file (0-based), for reports.
+    pub index: usize,
+    pub images: Vec<(Pattern, Span)>,
+    pub waive: Waiver,
+    pub reason: String,
+    pub owner: String,
+    pub expires: OffsetDateTime,
+    pub span: Span,
+}

@@ -1,0 +1,117 @@
+//! The glob table: `*` vs `**`, `?`, docker.io normalisation, digests and
+//! tags, layout names; specificity and overlap.
+
+use super::support::{digest, name};
+use crate::policy::glob::{ImageName, Pattern};
+
+const D: &str = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+
+fn matches(pattern: &str, image: &ImageName) -> bool {
+    Pattern::parse(pattern).expect("pattern").matches(image)
+}
+
+#[test]
+fn glob_table() {
+    let pinned = format!("registry.acme.example/prod/app@{D}");
+    let rows: Vec<(&str, &str, bool)> = vec![
+        // * stays within a segment, ** crosses
+        ("registry.acme.example/prod/*", "registry.acme.example/prod/app:v1", true),
+        ("registry.acme.example/prod/*", "registry.acme.example/prod/team/app:v1", false),
+        ("registry.acme.example/prod/**", "registry.acme.example/prod/team/app:v1", true),
+        ("registry.acme.example/prod/**", "registry.acme.example/prod/app:v1", true),
+        ("registry.acme.example/prod/**", "registry.acme.example/production/app:v1", false),
+        ("registry.acme.example/**/app", "registry.acme.example/a/b/app:v1", true),
+        ("registry.acme.example/*/app", "registry.acme.example/a/b/app:v1", false),
+        ("**", "registry.acme.example/prod/app:v1", true),
+        ("**", "alpine", true),
+        // ? is one character, never '/'
+        ("registry.acme.example/app?", "registry.acme.example/app1:v1", true),
+        ("registry.acme.example/app?", "registry.acme.example/app12:v1", false),
+        ("registry.acme.example/a?b", "registry.acme.example/a/b:v1", false),
+        // anchored at both ends
+        ("registry.acme.example/prod", "registry.acme.example/prod/app:v1", false),
+        ("prod/*", "registry.acme.example/prod/app:v1", false),
+        // docker.io normalisation: the image side is normalised
+        ("docker.io/library/*", "alpine", true),
+        ("docker.io/library/alpine", "alpine:3.19", true),
+        ("docker.io/library/*", "bitnami/redis", false),
+        ("docker.io/*/*", "bitnami/redis", true),
+        ("docker.io/library/alpine", "index.docker.io/library/alpine", true),
+        // tags
+        ("registry.acme.example/prod/app:v1", "registry.acme.example/prod/app:v1", true),
+        ("registry.acme.example/prod/app:v1", "registry.acme.example/prod/app:v2", false),
+        ("registry.acme.example/prod/*:v1", "registry.acme.example/prod/web:v1", true),
+        ("localhost:5000/app", "localhost:5000/app:v1", true),
+        ("localhost:5000/*", "localhost:5000/app", true),
+        // digests: the pinned digest, whatever tag was used
+        (&pinned, "registry.acme.example/prod/app:v9", false),
+    ];
+    for (pattern, image, want) in rows {
+        assert_eq!(matches(pattern, &name(image)), want, "{pattern} vs {image}");
+    }
+    let by_digest = ImageName { digest: D.parse().expect("digest"), ..name("registry.acme.example/prod/app:v9") };
+    assert!(matches(&pinned, &by_digest));
+    assert!(matches(&format!("registry.acme.example/**@{D}"), &by_digest));
+    assert!(!matches(&format!("registry.acme.example/other@{D}"), &by_digest));
+    // layout images: matched by the recorded name, else oci:DIR
+    let layout = ImageName { repository: "oci:./export".into(), tag: Some("app".into()), digest: digest("x") };
+    assert!(matches("**", &layout));
+    assert!(matches("oci:./export", &layout));
+    assert!(matches("oci:./export:app", &layout));
+    assert!(!matches("oci:./export:web", &layout));
+    assert!(matches("oci:**", &layout));
+    assert!(!matches("registry.acme.example/**", &layout));
+}
+
+#[test]
+fn malformed_patterns() {
+    for bad in ["", "a/***", "app@sha256:zz", "app:", "app:v*", "a b"] {
+        assert!(Pattern::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn specificity_order() {
+    // each pattern is strictly more specific than the next
+    let ordered = [
+        format!("registry.acme.example/prod/app@{D}"),
+        "registry.acme.example/prod/app:v1".to_owned(),
+        "registry.acme.example/prod/app".to_owned(),
+        "registry.acme.example/prod/app*".to_owned(),
+        "registry.acme.example/prod/a*p".to_owned(),
+        "registry.acme.example/prod/*".to_owned(),
+        "registry.acme.example/prod/**".to_owned(),
+        "registry.acme.example/**".to_owned(),
+        "registry.acme.*/**".to_owned(),
+        "**".to_owned(),
+    ];
+    for pair in ordered.windows(2) {
+        let (a, b) = (Pattern::parse(&pair[0]).expect("a"), Pattern::parse(&pair[1]).expect("b"));
+        assert!(a.specificity() > b.specificity(), "{} should beat {}", pair[0], pair[1]);
+    }
+    // equal rank: more literals in total breaks a tie of prefixes
+    let a = Pattern::parse("r.io/*/app").expect("a");
+    let b = Pattern::parse("r.io/*/a").expect("b");
+    assert!(a.specificity() > b.specificity());
+}
+
+#[test]
+fn overlap_table() {
+    let rows = [
+        ("r.io/prod/*", "r.io/*/app", true),
+        ("r.io/prod/*", "r.io/dev/*", false),
+        ("r.io/*", "r.io/**", true),
+        ("r.io/a*", "r.io/*b", true),
+        ("r.io/*/x", "r.io/**/y", false),
+        ("r.io/a/*", "r.io/*/*/*", false),
+        ("r.io/?", "r.io/ab", false),
+        ("r.io/app:v1", "r.io/app:v2", false),
+        ("r.io/app:v1", "r.io/app", true),
+        ("**", "oci:dir", true),
+    ];
+    for (a, b, want) in rows {
+        let (pa, pb) = (Pattern::parse(a).expect("a"), Pattern::parse(b).expect("b"));
+        assert_eq!(pa.overlaps(&pb), want, "{a} & {b}");
+        assert_eq!(pb.overlaps(&pa), want, "{b} & {a} (symmetric)");
+    }
+}

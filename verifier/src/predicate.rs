@@ -1,0 +1,393 @@
+//! Predicate types and the checks a predicate must pass before sigil signs
+//! it: an attestation that claims to be an SBOM or provenance must be a
+//! well-formed document of that kind, or nothing is pushed.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+pub const SLSA_PROVENANCE_V02: &str = "https://slsa.dev/provenance/v0.2";
+pub const SPDX: &str = "https://spdx.dev/Document";
+pub const CYCLONEDX: &str = "https://cyclonedx.org/bom";
+pub const COSIGN_VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+pub const OPENVEX: &str = "https://openvex.dev/ns";
+pub const SLSA_VSA: &str = "https://slsa.dev/verification_summary/v1";
+pub const COSIGN_CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
+
+/// The short names `--type` accepts, and the URIs they stand for.
+pub const SHORT_NAMES: [(&str, &str); 9] = [
+    ("slsaprovenance1", SLSA_PROVENANCE_V1),
+    ("slsaprovenance", SLSA_PROVENANCE_V1),
+    ("slsaprovenance02", SLSA_PROVENANCE_V02),
+    ("spdxjson", SPDX),
+    ("cyclonedx", CYCLONEDX),
+    ("vuln", COSIGN_VULN),
+    ("openvex", OPENVEX),
+    ("vsa", SLSA_VSA),
+    ("custom", COSIGN_CUSTOM),
+];
+
+/// Why a predicate type or predicate is refused.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PredicateError {
+    #[error(
+        "unknown predicate type {0:?}: use one of slsaprovenance1, slsaprovenance02, spdxjson, cyclonedx, vuln, openvex, vsa, custom, or a URI such as https://example.com/my-predicate/v1"
+    )]
+    UnknownType(String),
+    #[error("predicate is not valid JSON: {0}")]
+    Json(String),
+    #[error("predicate is not a JSON object")]
+    NotAnObject,
+    #[error("{kind} predicate: {field} is missing")]
+    Missing { kind: &'static str, field: &'static str },
+    #[error("{kind} predicate: {field} is {found}, expected {expected}")]
+    Invalid {
+        kind: &'static str,
+        field: &'static str,
+        found: String,
+        expected: &'static str,
+    },
+}
+
+/// Resolves `--type`: a short name, or a URI (`scheme:` followed by more).
+pub fn resolve_type(name: &str) -> Result<String, PredicateError> {
+    if let Some((_, uri)) = SHORT_NAMES.iter().find(|(short, _)| short.eq_ignore_ascii_case(name)) {
+        return Ok((*uri).to_owned());
+    }
+    let is_uri = name.split_once(':').is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            && rest.len() > 1
+            && !rest.contains(char::is_whitespace)
+    });
+    if is_uri {
+        Ok(name.to_owned())
+    } else {
+        Err(PredicateError::UnknownType(name.to_owned()))
+    }
+}
+
+/// Checks `predicate` (JSON text) for the kind `predicate_type` names.
+/// Predicate types sigil has no schema for must still be a JSON object.
+pub fn validate(predicate_type: &str, predicate: &[u8]) -> Result<(), PredicateError> {
+    match predicate_type {
+        SPDX => spdx(predicate),
+        CYCLONEDX => cyclonedx(predicate),
+        SLSA_PROVENANCE_V1 => slsa_v1(predicate),
+        SLSA_PROVENANCE_V02 => slsa_v02(predicate),
+        _ => object(predicate).map(|_| ()),
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, PredicateError> {
+    serde_json::from_slice(bytes).map_err(|e| PredicateError::Json(e.to_string()))
+}
+
+fn object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, PredicateError> {
+    match parse::<Value>(bytes)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(PredicateError::NotAnObject),
+    }
+}
+
+/// Only the fields a check looks at are kept, so a 100 MB SBOM is parsed
+/// without building a tree of it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpdxHead {
+    spdx_version: Option<String>,
+    #[serde(rename = "SPDXID")]
+    spdx_id: Option<String>,
+    name: Option<String>,
+    data_license: Option<String>,
+    document_namespace: Option<String>,
+    creation_info: Option<SpdxCreation>,
+}
+
+#[derive(Deserialize)]
+struct SpdxCreation {
+    created: Option<String>,
+    creators: Option<Vec<String>>,
+}
+
+fn spdx(bytes: &[u8]) -> Result<(), PredicateError> {
+    const K: &str = "SPDX";
+    let head: SpdxHead = parse(bytes)?;
+    let version = head.spdx_version.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "spdxVersion",
+    })?;
+    if version != "SPDX-2.2" && version != "SPDX-2.3" {
+        return Err(PredicateError::Invalid {
+            kind: K,
+            field: "spdxVersion",
+            found: version,
+            expected: "SPDX-2.2 or SPDX-2.3",
+        });
+    }
+    let id = head.spdx_id.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "SPDXID",
+    })?;
+    if id != "SPDXRef-DOCUMENT" {
+        return Err(PredicateError::Invalid {
+            kind: K,
+            field: "SPDXID",
+            found: id,
+            expected: "SPDXRef-DOCUMENT",
+        });
+    }
+    head.name.ok_or(PredicateError::Missing { kind: K, field: "name" })?;
+    head.data_license.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "dataLicense",
+    })?;
+    head.document_namespace.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "documentNamespace",
+    })?;
+    let creation = head.creation_info.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "creationInfo",
+    })?;
+    creation.created.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "creationInfo.created",
+    })?;
+    match creation.creators {
+        Some(c) if !c.is_empty() => Ok(()),
+        _ => Err(PredicateError::Missing {
+            kind: K,
+            field: "creationInfo.creators",
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CycloneDxHead {
+    bom_format: Option<String>,
+    spec_version: Option<String>,
+}
+
+fn cyclonedx(bytes: &[u8]) -> Result<(), PredicateError> {
+    const K: &str = "CycloneDX";
+    let head: CycloneDxHead = parse(bytes)?;
+    let format = head.bom_format.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "bomFormat",
+    })?;
+    if format != "CycloneDX" {
+        return Err(PredicateError::Invalid {
+            kind: K,
+            field: "bomFormat",
+            found: format,
+            expected: "CycloneDX",
+        });
+    }
+    let version = head.spec_version.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "specVersion",
+    })?;
+    if !["1.4", "1.5", "1.6", "1.7"].contains(&version.as_str()) {
+        return Err(PredicateError::Invalid {
+            kind: K,
+            field: "specVersion",
+            found: version,
+            expected: "1.4 to 1.7",
+        });
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlsaV1 {
+    build_definition: Option<BuildDefinition>,
+    run_details: Option<RunDetails>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BuildDefinition {
+    build_type: Option<String>,
+    external_parameters: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RunDetails {
+    builder: Option<Builder>,
+}
+
+#[derive(Deserialize)]
+struct Builder {
+    id: Option<String>,
+}
+
+fn nonempty(value: Option<String>, kind: &'static str, field: &'static str) -> Result<String, PredicateError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(PredicateError::Missing { kind, field }),
+    }
+}
+
+fn slsa_v1(bytes: &[u8]) -> Result<(), PredicateError> {
+    const K: &str = "SLSA provenance v1";
+    let p: SlsaV1 = parse(bytes)?;
+    let definition = p.build_definition.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "buildDefinition",
+    })?;
+    nonempty(definition.build_type, K, "buildDefinition.buildType")?;
+    match definition.external_parameters {
+        Some(Value::Object(_)) => {}
+        Some(_) => {
+            return Err(PredicateError::Invalid {
+                kind: K,
+                field: "buildDefinition.externalParameters",
+                found: "not an object".into(),
+                expected: "an object",
+            });
+        }
+        None => {
+            return Err(PredicateError::Missing {
+                kind: K,
+                field: "buildDefinition.externalParameters",
+            });
+        }
+    }
+    let run = p.run_details.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "runDetails",
+    })?;
+    let builder = run.builder.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "runDetails.builder",
+    })?;
+    nonempty(builder.id, K, "runDetails.builder.id").map(|_| ())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlsaV02 {
+    builder: Option<Builder>,
+    build_type: Option<String>,
+}
+
+fn slsa_v02(bytes: &[u8]) -> Result<(), PredicateError> {
+    const K: &str = "SLSA provenance v0.2";
+    let p: SlsaV02 = parse(bytes)?;
+    let builder = p.builder.ok_or(PredicateError::Missing {
+        kind: K,
+        field: "builder",
+    })?;
+    nonempty(builder.id, K, "builder.id")?;
+    nonempty(p.build_type, K, "buildType").map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR"))).expect(path)
+    }
+
+    #[test]
+    fn short_names_and_uris() {
+        assert_eq!(resolve_type("slsaprovenance").as_deref(), Ok(SLSA_PROVENANCE_V1));
+        assert_eq!(resolve_type("SPDXJSON").as_deref(), Ok(SPDX));
+        assert_eq!(
+            resolve_type("https://example.com/p/v1").as_deref(),
+            Ok("https://example.com/p/v1")
+        );
+        for bad in ["", "sbom", "https:", "1http://x", "has space:x y"] {
+            assert!(resolve_type(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn real_documents_pass() {
+        validate(SPDX, &shared("sbom/guac/alpine-spdx.json")).expect("SPDX 2.2");
+        validate(SPDX, &shared("sbom/guac/oci-kubectl-linux-amd64-spdx-1.json")).expect("SPDX 2.3");
+        validate(SPDX, &shared("sbom/cosign/bom-go-mod.spdx.json")).expect("cosign SPDX");
+        validate(CYCLONEDX, &shared("sbom/guac/alpine-cyclonedx.json")).expect("CycloneDX 1.4");
+        validate(CYCLONEDX, &shared("sbom/cosign/bom-go-mod.cyclonedx.json")).expect("cosign CycloneDX");
+        let statement: Value =
+            serde_json::from_slice(&shared("slsa/v1/github-actions-npm-sigstore-2.0.0.statement.json")).expect("json");
+        validate(SLSA_PROVENANCE_V1, statement["predicate"].to_string().as_bytes()).expect("SLSA v1");
+        let statement: Value =
+            serde_json::from_slice(&shared("slsa/v0.2/github-actions-npm-sigstore-1.3.0.statement.json"))
+                .expect("json");
+        validate(SLSA_PROVENANCE_V02, statement["predicate"].to_string().as_bytes()).expect("SLSA v0.2");
+        validate(COSIGN_VULN, &shared("sbom/cosign/vuln-predicate.json")).expect("object");
+    }
+
+    #[test]
+    fn wrong_kinds_and_truncations_name_the_field() {
+        let cdx = shared("sbom/guac/alpine-cyclonedx.json");
+        assert_eq!(
+            validate(SPDX, &cdx),
+            Err(PredicateError::Missing {
+                kind: "SPDX",
+                field: "spdxVersion"
+            })
+        );
+        let spdx = shared("sbom/guac/alpine-spdx.json");
+        assert_eq!(
+            validate(CYCLONEDX, &spdx),
+            Err(PredicateError::Missing {
+                kind: "CycloneDX",
+                field: "bomFormat"
+            })
+        );
+        assert!(matches!(
+            validate(SPDX, &spdx[..spdx.len() / 2]),
+            Err(PredicateError::Json(_))
+        ));
+        assert!(matches!(
+            validate("https://x/y", b"[1]"),
+            Err(PredicateError::NotAnObject)
+        ));
+        let mut v1: Value =
+            serde_json::from_slice(&shared("slsa/v1/github-actions-npm-sigstore-2.0.0.statement.json")).expect("json");
+        v1["predicate"]["runDetails"]["builder"]
+            .as_object_mut()
+            .expect("builder")
+            .remove("id");
+        assert_eq!(
+            validate(SLSA_PROVENANCE_V1, v1["predicate"].to_string().as_bytes()),
+            Err(PredicateError::Missing {
+                kind: "SLSA provenance v1",
+                field: "runDetails.builder.id"
+            })
+        );
+        let old = br#"{"spdxVersion":"SPDX-2.1","SPDXID":"SPDXRef-DOCUMENT"}"#;
+        assert!(matches!(
+            validate(SPDX, old),
+            Err(PredicateError::Invalid {
+                field: "spdxVersion",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn in_toto_attestation_vectors_agree() {
+        let cases: Value = serde_json::from_slice(&shared("slsa/cases.json")).expect("cases");
+        let mut checked = 0;
+        for case in cases["cases"].as_array().expect("cases") {
+            let (Some(file), Some(expect)) = (case["file"].as_str(), case["expect_valid"].as_bool()) else {
+                continue;
+            };
+            if !file.contains("in-toto-attestation/predicate-") {
+                continue;
+            }
+            let result = validate(SLSA_PROVENANCE_V1, &shared(&format!("slsa/{file}")));
+            assert_eq!(result.is_ok(), expect, "{file}: {result:?}");
+            checked += 1;
+        }
+        assert_eq!(checked, 7);
+    }
+}

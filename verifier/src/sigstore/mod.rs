@@ -1,0 +1,179 @@
+//! Keyless and Sigstore-bundle verification, fully offline (DESIGN §3.3,
+//! §3.5): what the public Sigstore ecosystem signs, judged against a
+//! `trusted_root.json` and an identity policy, never against the network and
+//! never at "now" when the evidence proves a signing time.
+//!
+//! The cryptographic core (certificate chain to a Fulcio CA at the signing
+//! time, SCTs, signed entry timestamps, inclusion proofs and checkpoints,
+//! RFC 3161 timestamps, the log entry's consistency with the bundle) is
+//! sigstore-rust's audited `sigstore-verify`, on the aws-lc-rs backend.
+//! This module adds what it lacks and what sigil needs around it:
+//!
+//! - [`TrustedRoot`]: every `trusted_root.json` media type, the embedded
+//!   public-good root, a content identity for caching;
+//! - [`IdentityPolicy`]: SAN (email, URI, otherName) and issuer, exact or
+//!   anchored regexp, and any Fulcio extension by its DESIGN §4.1 name;
+//! - key-validity windows for key-signed bundles;
+//! - cosign v2 image signatures (certificate, chain and Rekor bundle
+//!   annotations) and certificates from a private PKI;
+//! - a memo of verification results, so an admission controller that sees the
+//!   same evidence again pays for parsing, not for five signature checks;
+//! - [`Verified`] results and [`BundleRejection`] reasons a person can read.
+
+mod certificate;
+mod cosign_v2;
+mod error;
+mod identity;
+mod memo;
+mod trust;
+mod verify;
+
+#[cfg(test)]
+mod case_tests;
+#[cfg(test)]
+mod pki_tests;
+
+pub use certificate::{Certificate, CertificateError, CertificateIdentity, SubjectName};
+pub use cosign_v2::{verify_certificate_signature, verify_cosign_v2_layer};
+pub use error::BundleRejection;
+pub use memo::clear as clear_memo;
+pub use identity::{EXTENSION_NAMES, IdentityPolicy, Matcher, PolicyError};
+pub use trust::{RootSummary, TrustedRoot, TrustedRootError};
+pub use verify::verify_bundle;
+
+use time::OffsetDateTime;
+
+use crate::digest::Digest;
+use crate::keys::PublicKey;
+#[allow(unused_imports, reason = "named in the docs of this module")]
+use crate::verify::Verified;
+
+/// What a bundle is checked against: the artifact's bytes or its digest.
+///
+/// For a DSSE bundle the artifact must be a subject of the in-toto statement;
+/// for a message signature it is the signed message.
+#[derive(Clone, Debug)]
+pub enum Artifact<'a> {
+    /// The artifact itself.
+    Bytes(&'a [u8]),
+    /// Only its digest (sha256 or sha512).
+    Digest(Digest),
+}
+
+/// Who must have made the signature.
+#[derive(Clone, Debug)]
+pub enum Signatory {
+    /// A public key (`--key`): the bundle carries a key hint, no certificate.
+    /// With `valid_for`, the signing time proven by the bundle's log entry or
+    /// timestamp must fall inside that window.
+    Key {
+        /// The trusted key.
+        key: PublicKey,
+        /// When the key may sign; `None` is unbounded.
+        valid_for: Option<TimeWindow>,
+    },
+    /// A keyless (Fulcio) identity.
+    Identity(IdentityPolicy),
+}
+
+impl Signatory {
+    /// A key trusted at any time.
+    pub fn key(key: PublicKey) -> Signatory {
+        Signatory::Key { key, valid_for: None }
+    }
+}
+
+/// A closed-open validity window (`end` excluded; `None` is open-ended).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// First instant of validity.
+    pub start: OffsetDateTime,
+    /// First instant of invalidity, if any.
+    pub end: Option<OffsetDateTime>,
+}
+
+impl TimeWindow {
+    /// Whether `t` lies inside the window.
+    pub fn contains(&self, t: OffsetDateTime) -> bool {
+        t >= self.start && self.end.is_none_or(|end| t < end)
+    }
+}
+
+/// What was signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignedContent {
+    /// A DSSE envelope: its payload type and verified payload bytes. The
+    /// caller checks the statement (predicate type, subjects) it needs.
+    Dsse {
+        /// The envelope's `payloadType`.
+        payload_type: String,
+        /// The verified payload.
+        payload: Vec<u8>,
+    },
+    /// A signature over a message, named by its digest.
+    Message {
+        /// The digest of the signed artifact.
+        digest: Digest,
+    },
+}
+
+/// Who signed, as far as the evidence shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BundleSigner {
+    /// The trusted key, by the hex sha256 of its SPKI DER.
+    Key {
+        /// Key fingerprint.
+        fingerprint: String,
+    },
+    /// A certificate identity that passed the policy.
+    Certificate(CertificateIdentity),
+}
+
+/// A transparency-log entry that counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntryUsed {
+    /// Hex of the log's key id (sha256 of its public key).
+    pub log_id: String,
+    /// Index of the entry in the log.
+    pub log_index: u64,
+    /// `kind version` of the entry, e.g. `hashedrekord 0.0.1`.
+    pub kind: String,
+    /// The log's integrated time, when the entry has one (Rekor v1).
+    pub integrated_time: Option<OffsetDateTime>,
+    /// Whether an inclusion proof (with checkpoint) was verified.
+    pub inclusion_proof: bool,
+    /// Whether a signed entry timestamp was verified.
+    pub inclusion_promise: bool,
+}
+
+/// A verified Sigstore bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleClaims {
+    /// What was signed.
+    pub content: SignedContent,
+    /// The earliest signing time the evidence proves (log integrated time or
+    /// RFC 3161 timestamp); `None` for a key-signed bundle without either.
+    pub signing_time: Option<OffsetDateTime>,
+    /// Who signed.
+    pub signer: BundleSigner,
+    /// Log entries that were verified.
+    pub log_entries: Vec<LogEntryUsed>,
+    /// How many RFC 3161 timestamps were verified.
+    pub timestamps: usize,
+}
+
+/// A verified certificate-based signature (cosign v2 layers, private PKI).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateClaims {
+    /// The certificate's identity, which passed the policy.
+    pub identity: CertificateIdentity,
+    /// The signing time proven by a log entry, if there was one.
+    pub signing_time: Option<OffsetDateTime>,
+    /// The log entry that proved it.
+    pub log_entry: Option<LogEntryUsed>,
+}
+
+/// Converts a jiff timestamp (sigstore-rust's clock type) to sigil's.
+pub(crate) fn to_offset(t: jiff::Timestamp) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(t.as_nanosecond()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
