@@ -8,21 +8,18 @@
 //!
 //! Figures are recorded in docs/benchmarks.md.
 
+mod common;
 #[path = "../../tests/e2e/support/mod.rs"]
 mod support;
 
-use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::{StreamExt as _, stream};
 use sigil_verifier::keys::{self, SigningKey};
 use sigil_verifier::reference::RegistryRef;
 use sigil_verifier::registry::{RegistryClient, RegistryOptions, RegistryStore};
 use sigil_verifier::sample;
-
-const SIGIL: &str = env!("CARGO_BIN_EXE_sigil");
 
 fn main() {
     let count: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(500);
@@ -111,62 +108,17 @@ fn populate(images: &[String], seed: u64) {
 /// Runs sigil once over `images`, printing wall time, rate, peak RSS and the
 /// CPU time sigil and the registry spent.
 fn run(title: &str, args: &[&str], images: &[String], registry_pid: u32) {
-    let registry_cpu_before = cpu_seconds(registry_pid).unwrap_or_default();
-    let mut child = Command::new(SIGIL)
-        .args(args)
-        .args(images)
-        .env("SIGIL_PASSWORD", "")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start sigil");
-    let started = Instant::now();
-    let peak = Arc::new(AtomicU64::new(0));
-    let cpu_ms = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (peak, cpu_ms, done, pid) = (peak.clone(), cpu_ms.clone(), done.clone(), child.id());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                if let Some(kib) = vm_hwm_kib(pid) {
-                    peak.fetch_max(kib, Ordering::Relaxed);
-                }
-                if let Some(cpu) = cpu_seconds(pid) {
-                    cpu_ms.fetch_max((cpu * 1000.0) as u64, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        })
-    };
-    let status = child.wait().expect("sigil runs");
-    let seconds = started.elapsed().as_secs_f64();
-    done.store(true, Ordering::Relaxed);
-    let _ = watcher.join();
-    assert!(status.success(), "{title}: sigil exited with {status}");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(images.iter().map(String::as_str));
+    let m = common::run_sigil(&all, registry_pid);
     let n = images.len() as f64;
-    let registry_cpu = cpu_seconds(registry_pid).unwrap_or_default() - registry_cpu_before;
     println!(
-        "{title:<44} {seconds:>8.2} {:>9.1} {:>9.2} {:>6.1} MiB {:>8.2} s {:>10.2} s",
-        n / seconds,
-        seconds * 1000.0 / n,
-        peak.load(Ordering::Relaxed) as f64 / 1024.0,
-        cpu_ms.load(Ordering::Relaxed) as f64 / 1000.0,
-        registry_cpu,
+        "{title:<44} {:>8.2} {:>9.1} {:>9.2} {:>6.1} MiB {:>8.2} s {:>10.2} s",
+        m.seconds,
+        n / m.seconds,
+        m.seconds * 1000.0 / n,
+        m.peak_rss_mib,
+        m.cpu_seconds,
+        m.registry_cpu_seconds,
     );
-}
-
-/// User + system CPU time of a process so far, in seconds (`/proc/PID/stat`).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-/// Peak resident set size of a process so far (`VmHWM`), in KiB.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -125,6 +125,8 @@ pub enum Command {
     /// Creates a sample image in a fresh OCI layout directory, generates a key,
     /// signs the image, verifies it, then shows tampered copies being refused.
     Demo(DemoArgs),
+    /// Verify a Sigstore bundle for a blob, offline, by identity or key.
+    VerifyBundle(crate::commands::verify_bundle::VerifyBundleArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,8 @@ mod copying;
 mod fixtures;
 mod harness;
 mod keys;
+mod policy;
 mod registry_access;
 mod signing;
 mod support;
+mod verify_bundle;

@@ -41,10 +41,45 @@ pub enum EnvelopeError {
 
 /// `"DSSEv1" SP len(type) SP type SP len(body) SP body`.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
-    out.extend_from_slice(format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).as_bytes());
+    let head = pae_head(payload_type, payload.len());
+    let mut out = Vec::with_capacity(head.len() + payload.len());
+    out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(payload);
     out
+}
+
+/// The PAE up to the body: verifiers hash it and then the body, no copy.
+pub fn pae_head(payload_type: &str, payload_len: usize) -> String {
+    format!("DSSEv1 {} {payload_type} {payload_len} ", payload_type.len())
+}
+
+/// An envelope read without copying its (possibly huge) payload text.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvelopeView<'a> {
+    #[serde(borrow)]
+    pub payload_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub payload: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+impl<'a> EnvelopeView<'a> {
+    /// Parses envelope JSON, borrowing from `bytes` where it can.
+    pub fn parse(bytes: &'a [u8]) -> Result<EnvelopeView<'a>, EnvelopeError> {
+        serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Json(e.to_string()))
+    }
+}
+
+impl<'a> From<&'a Envelope> for EnvelopeView<'a> {
+    fn from(e: &'a Envelope) -> Self {
+        EnvelopeView {
+            payload_type: std::borrow::Cow::Borrowed(&e.payload_type),
+            payload: std::borrow::Cow::Borrowed(&e.payload),
+            signatures: e.signatures.clone(),
+        }
+    }
 }
 
 impl Envelope {

@@ -142,17 +142,27 @@ pub fn simple_signing(
 /// (bundles); otherwise any one signature made by `key` suffices. An envelope
 /// with no signatures never verifies.
 pub fn dsse(envelope: &Envelope, key: &PublicKey, exactly_one: bool) -> Result<Verified<Vec<u8>>, Rejection> {
+    dsse_view(&crate::dsse::EnvelopeView::from(envelope), key, exactly_one)
+}
+
+/// [`dsse`] over a borrowed envelope: the payload is decoded once and the
+/// signature checked over the PAE without building it.
+pub fn dsse_view(
+    envelope: &crate::dsse::EnvelopeView<'_>,
+    key: &PublicKey,
+    exactly_one: bool,
+) -> Result<Verified<Vec<u8>>, Rejection> {
     let count = envelope.signatures.len();
     if count == 0 || (exactly_one && count != 1) {
         return Err(Rejection::SignatureCount(count));
     }
-    let payload = envelope.payload_bytes()?;
-    let signed = crate::dsse::pae(&envelope.payload_type, &payload);
+    let payload = crate::dsse::decode(&envelope.payload).ok_or(EnvelopeError::Base64("payload"))?;
+    let head = crate::dsse::pae_head(&envelope.payload_type, payload.len());
     let any_valid = envelope
         .signatures
         .iter()
         .filter_map(|s| crate::dsse::decode(&s.sig))
-        .any(|sig| key.verify(&signed, &sig).is_ok());
+        .any(|sig| key.verify_parts(&[head.as_bytes(), &payload], &sig).is_ok());
     if !any_valid {
         return Err(Rejection::BadSignature(signer_of(key)));
     }
@@ -204,18 +214,21 @@ pub fn attestation(
     predicate_type: &str,
 ) -> Result<Verified<AttestedStatement>, Rejection> {
     use crate::gather::AttestationContent;
+    let bundle;
     let (envelope, exactly_one) = match content {
-        AttestationContent::Envelope(bytes) => (Envelope::parse(bytes)?, false),
+        AttestationContent::Envelope(bytes) => (crate::dsse::EnvelopeView::parse(bytes)?, false),
         AttestationContent::Bundle(bytes) => {
-            let bundle = Bundle::parse(bytes)?;
-            (bundle.dsse_envelope.ok_or(Rejection::MessageSignature)?, true)
+            bundle = Bundle::parse(bytes)?;
+            let envelope = bundle.dsse_envelope.as_ref().ok_or(Rejection::MessageSignature)?;
+            (crate::dsse::EnvelopeView::from(envelope), true)
         }
         AttestationContent::Unreadable(reason) => return Err(Rejection::Unreadable(reason.clone())),
     };
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        return Err(Rejection::PayloadType(envelope.payload_type));
+        return Err(Rejection::PayloadType(envelope.payload_type.into_owned()));
     }
-    let payload = dsse(&envelope, key, exactly_one)?.into_inner();
+    let payload = dsse_view(&envelope, key, exactly_one)?.into_inner();
+    drop(envelope);
     let statement = Statement::parse(&payload)?;
     if statement.predicate_type != predicate_type {
         return Err(Rejection::PredicateType {

@@ -41,14 +41,14 @@ pub async fn resolve_all(images: Vec<ImageRef>, client: &Arc<RegistryClient>, co
 }
 
 /// Runs `gather` once per distinct (repository, digest) among the resolved
-/// images and hands each image its result (errors as text).
+/// images and hands each image its result (errors as text), shared, not
+/// copied: evidence can be large.
 pub async fn gather_each<'a, T, F, Fut>(
     resolved: &'a [Resolved],
     concurrency: usize,
     gather: F,
-) -> Vec<Result<T, String>>
+) -> Vec<Result<Arc<T>, String>>
 where
-    T: Clone,
     F: Fn(&'a AnyStore, &'a Digest) -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
@@ -65,11 +65,11 @@ where
         })
         .collect();
     let progress = Progress::new(unique.len());
-    let gathered: Vec<Result<T, String>> = stream::iter(unique)
+    let gathered: Vec<Result<Arc<T>, String>> = stream::iter(unique)
         .map(|(store, digest)| {
             let (gather, progress) = (&gather, &progress);
             async move {
-                let result = gather(store, digest).await;
+                let result = gather(store, digest).await.map(Arc::new);
                 progress.tick();
                 result
             }

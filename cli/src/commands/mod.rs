@@ -10,6 +10,7 @@ mod provenance;
 mod sign;
 mod tree;
 mod verify;
+pub mod verify_bundle;
 mod verify_attestation;
 
 use sigil_verifier::oci::Descriptor;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Tree(a) => tree::run(a, output).await,
         Command::Copy(a) => copy::run(a, output).await,
         Command::Demo(a) => demo::run(a, output).await,
+        Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
     }
 }
 

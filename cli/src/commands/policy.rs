@@ -80,7 +80,11 @@ pub enum PolicyCommand {
 pub async fn run(cmd: PolicyCommand, output: OutputFormat) -> anyhow::Result<Outcome> {
     match cmd {
         PolicyCommand::Lint { policy, at } => lint(&policy, at.as_deref(), output),
-        PolicyCommand::Test { policy, expectations, at } => test(&policy, &expectations, at.as_deref(), output).await,
+        PolicyCommand::Test {
+            policy,
+            expectations,
+            at,
+        } => test(&policy, &expectations, at.as_deref(), output).await,
     }
 }
 
@@ -91,7 +95,11 @@ fn lint(path: &Path, at: Option<&str>, output: OutputFormat) -> anyhow::Result<O
         OutputFormat::Json => print_json(&diagnostics.to_json())?,
         OutputFormat::Human => print(&diagnostics.render_human())?,
     }
-    Ok(if diagnostics.has_errors() { Outcome::Error } else { Outcome::Success })
+    Ok(if diagnostics.has_errors() {
+        Outcome::Error
+    } else {
+        Outcome::Success
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,15 +137,28 @@ fn read_expectations(path: &Path) -> anyhow::Result<Expectations> {
     let tree = policy::yaml::parse(&text)
         .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.at.line, e.at.column, e.message))?
         .with_context(|| format!("expectations {} are empty", path.display()))?;
-    let parsed: Expectations = serde_json::from_value(tree.to_json())
-        .with_context(|| format!("expectations {} (fields: apiVersion, kind, at, cases[image, name, expect, reason, at])", path.display()))?;
+    let parsed: Expectations = serde_json::from_value(tree.to_json()).with_context(|| {
+        format!(
+            "expectations {} (fields: apiVersion, kind, at, cases[image, name, expect, reason, at])",
+            path.display()
+        )
+    })?;
     if parsed.api_version != policy::model::API_VERSION || parsed.kind != "PolicyTest" {
-        bail!("expectations {} must say apiVersion: {} and kind: PolicyTest", path.display(), policy::model::API_VERSION);
+        bail!(
+            "expectations {} must say apiVersion: {} and kind: PolicyTest",
+            path.display(),
+            policy::model::API_VERSION
+        );
     }
     Ok(parsed)
 }
 
-async fn test(policy_path: &Path, expectations_path: &Path, at: Option<&str>, output: OutputFormat) -> anyhow::Result<Outcome> {
+async fn test(
+    policy_path: &Path,
+    expectations_path: &Path,
+    at: Option<&str>,
+    output: OutputFormat,
+) -> anyhow::Result<Outcome> {
     let expectations = read_expectations(expectations_path)?;
     let base = expectations_path.parent().unwrap_or(Path::new("."));
     let default_at = expectations.at.clone().or_else(|| at.map(str::to_owned));
@@ -146,7 +167,9 @@ async fn test(policy_path: &Path, expectations_path: &Path, at: Option<&str>, ou
     for (i, case) in expectations.cases.iter().enumerate() {
         let now = evaluation_time(case.at.as_deref().or(default_at.as_deref()))?;
         let policy = load_policy(policy_path, now)?;
-        let report = evaluate_case(&policy, case, base, now).await.with_context(|| format!("case {} ({})", i + 1, case.image))?;
+        let report = evaluate_case(&policy, case, base, now)
+            .await
+            .with_context(|| format!("case {} ({})", i + 1, case.image))?;
         let decision_ok = match case.expect {
             Expect::Allow => report.decision == Decision::Allow,
             Expect::Deny => report.decision == Decision::Deny,
@@ -177,8 +200,15 @@ async fn test(policy_path: &Path, expectations_path: &Path, at: Option<&str>, ou
                 let verdict = if *passed { "ok  " } else { "FAIL" };
                 let got = format!("{:?}", report.decision).to_lowercase();
                 let want = format!("{:?}", case.expect).to_lowercase();
-                let extra = case.reason.as_ref().map(|r| format!(", reason containing {r:?}")).unwrap_or_default();
-                text.push_str(&format!("{verdict} case {n}: {} expected {want}{extra}, got {got}\n", case.image));
+                let extra = case
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(", reason containing {r:?}"))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "{verdict} case {n}: {} expected {want}{extra}, got {got}\n",
+                    case.image
+                ));
                 if !passed {
                     for line in report.render_human().lines() {
                         text.push_str(&format!("       {line}\n"));
@@ -192,12 +222,22 @@ async fn test(policy_path: &Path, expectations_path: &Path, at: Option<&str>, ou
     Ok(if failed == 0 { Outcome::Success } else { Outcome::Failed })
 }
 
-async fn evaluate_case(policy: &policy::Policy, case: &Case, base: &Path, now: time::OffsetDateTime) -> anyhow::Result<Report> {
+async fn evaluate_case(
+    policy: &policy::Policy,
+    case: &Case,
+    base: &Path,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<Report> {
     let ImageRef::Layout(layout) = case.image.parse::<ImageRef>()? else {
-        bail!("policy tests read recorded evidence only: use an oci:DIR image (write one with `sigil copy IMAGE oci:DIR:TAG`)");
+        bail!(
+            "policy tests read recorded evidence only: use an oci:DIR image (write one with `sigil copy IMAGE oci:DIR:TAG`)"
+        );
     };
     let as_written = format!("oci:{}", layout.dir.display());
-    let located = ImageRef::Layout(LayoutRef { dir: base.join(&layout.dir), ..layout.clone() });
+    let located = ImageRef::Layout(LayoutRef {
+        dir: base.join(&layout.dir),
+        ..layout.clone()
+    });
     let store = LayoutStore::open(&base.join(&layout.dir))?;
     let store = sigil_verifier::store::AnyStore::Layout(store);
     let descriptor = resolve(&store, &located).await?;
@@ -207,9 +247,25 @@ async fn evaluate_case(policy: &policy::Policy, case: &Case, base: &Path, now: t
     let name = match &case.name {
         Some(n) => {
             let r = RegistryRef::parse(n)?;
-            ImageName { repository: r.name(), tag: r.tag().map(str::to_owned), digest }
+            ImageName {
+                repository: r.name(),
+                tag: r.tag().map(str::to_owned),
+                digest,
+            }
         }
-        None => ImageName { repository: as_written, tag: layout.tag.clone(), digest },
+        None => ImageName {
+            repository: as_written,
+            tag: layout.tag.clone(),
+            digest,
+        },
     };
-    Ok(policy.evaluate(&Evidence { image: case.image.clone(), name, signatures, attestations }, now))
+    Ok(policy.evaluate(
+        &Evidence {
+            image: case.image.clone(),
+            name,
+            signatures,
+            attestations,
+        },
+        now,
+    ))
 }

@@ -1,18 +1,29 @@
 //! `sigil verify-attestation IMAGE... --type T --key PUB`.
 
-use serde_json::{Value, json};
-use sigil_verifier::gather;
+use std::io::Write as _;
+
+use serde::Serialize;
+use sigil_verifier::digest::Digest;
+use sigil_verifier::gather::{self, Origin};
+use sigil_verifier::intoto::Statement;
 use sigil_verifier::predicate;
-use sigil_verifier::verify::judge_attestations;
+use sigil_verifier::reference::ImageRef;
+use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations};
 
 use super::batch::{gather_each, resolve_all};
 use super::verify::finish;
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
-use crate::common::{parse_images, print, print_json, read_public_key, registry_client};
+use crate::common::{parse_images, print, read_public_key, registry_client};
 
 /// Images verified at once.
 const CONCURRENCY: usize = 16;
+
+/// The result for one image argument.
+struct ImageResult {
+    image: ImageRef,
+    outcome: Result<(Digest, Vec<AttestationCheck>), String>,
+}
 
 pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
@@ -24,34 +35,45 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
         gather::attestations(store, digest).await.map_err(|e| e.to_string())
     })
     .await;
-    let mut reports = Vec::new();
-    let mut text = String::new();
-    let mut verdicts = Vec::new();
+    let mut results = Vec::with_capacity(resolved.len());
     for (r, evidence) in resolved.iter().zip(gathered) {
-        let checked = evidence.and_then(|evidence| {
+        let outcome = evidence.and_then(|evidence| {
             let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
-            Ok((
-                digest.clone(),
-                judge_attestations(&evidence, &key, digest, &predicate_type),
-            ))
+            Ok((digest.clone(), judge_attestations(&evidence, &key, digest, &predicate_type)))
         });
-        match &checked {
-            Err(e) => {
-                text.push_str(&format!("ERROR  {}: could not be evaluated (see stderr)\n", r.image));
-                reports.push(json!({"image": r.image.to_string(), "verified": false, "error": e}));
-                verdicts.push(Err(e.clone()));
-            }
+        results.push(ImageResult { image: r.image.clone(), outcome });
+    }
+    match output {
+        OutputFormat::Human => print(&human(&results, &predicate_type))?,
+        OutputFormat::Json => {
+            let report = Report {
+                api_version: "sigil.dev/verify-attestation/v1",
+                predicate_type: &predicate_type,
+                key: KeyReport { fingerprint: key.fingerprint() },
+                images: results.iter().map(image_report).collect(),
+            };
+            // Written straight to stdout: a statement can hold a 100 MB SBOM.
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            out.write_all(b"\n")?;
+            out.flush()?;
+        }
+    }
+    finish(results.iter().map(|r| (&r.image, r.outcome.as_ref().map(|(_, c)| c.iter().any(|c| c.outcome.is_ok())))))
+}
+
+fn human(results: &[ImageResult], predicate_type: &str) -> String {
+    let mut text = String::new();
+    for r in results {
+        match &r.outcome {
+            Err(_) => text.push_str(&format!("ERROR  {}: could not be evaluated (see stderr)\n", r.image)),
             Ok((digest, checks)) => {
-                let valid: Vec<_> = checks.iter().filter_map(|c| c.outcome.as_ref().ok()).collect();
-                let verdict = if valid.is_empty() { "FAIL " } else { "PASS " };
+                let valid = checks.iter().filter(|c| c.outcome.is_ok()).count();
+                let verdict = if valid > 0 { "PASS " } else { "FAIL " };
                 let summary = if checks.is_empty() {
                     format!("no {predicate_type} attestations found")
                 } else {
-                    format!(
-                        "{} of {} {predicate_type} attestations valid",
-                        valid.len(),
-                        checks.len()
-                    )
+                    format!("{valid} of {} {predicate_type} attestations valid", checks.len())
                 };
                 text.push_str(&format!("{verdict}  {} ({digest}): {summary}\n", r.image));
                 for c in checks {
@@ -60,35 +82,79 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
                         Err(why) => text.push_str(&format!("         invalid  {}: {why}\n", c.origin)),
                     }
                 }
-                reports.push(json!({
-                    "image": r.image.to_string(),
-                    "digest": digest,
-                    "verified": !valid.is_empty(),
-                    "attestations": checks.iter().map(|c| match &c.outcome {
-                        Ok(a) => json!({
-                            "origin": c.origin, "valid": true, "signer": a.signer,
-                            "statement": serde_json::to_value(&a.statement).unwrap_or(Value::Null),
-                        }),
-                        Err(why) => json!({"origin": c.origin, "valid": false, "reason": why.to_string()}),
-                    }).collect::<Vec<_>>(),
-                }));
-                verdicts.push(Ok(!valid.is_empty()));
             }
         }
     }
-    match output {
-        OutputFormat::Human => print(&text)?,
-        OutputFormat::Json => print_json(&json!({
-            "apiVersion": "sigil.dev/verify-attestation/v1",
-            "predicateType": predicate_type,
-            "key": {"fingerprint": key.fingerprint()},
-            "images": reports,
-        }))?,
+    text
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    api_version: &'static str,
+    predicate_type: &'a str,
+    key: KeyReport,
+    images: Vec<ImageReport<'a>>,
+}
+
+#[derive(Serialize)]
+struct KeyReport {
+    fingerprint: String,
+}
+
+#[derive(Serialize)]
+struct ImageReport<'a> {
+    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<&'a Digest>,
+    verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attestations: Option<Vec<AttestationReport<'a>>>,
+}
+
+#[derive(Serialize)]
+struct AttestationReport<'a> {
+    origin: &'a Origin,
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signer: Option<&'a Signer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement: Option<&'a Statement>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+fn image_report(r: &ImageResult) -> ImageReport<'_> {
+    match &r.outcome {
+        Err(e) => ImageReport { image: r.image.to_string(), digest: None, verified: false, error: Some(e), attestations: None },
+        Ok((digest, checks)) => ImageReport {
+            image: r.image.to_string(),
+            digest: Some(digest),
+            verified: checks.iter().any(|c| c.outcome.is_ok()),
+            error: None,
+            attestations: Some(
+                checks
+                    .iter()
+                    .map(|c| match &c.outcome {
+                        Ok(a) => AttestationReport {
+                            origin: &c.origin,
+                            valid: true,
+                            signer: Some(&a.signer),
+                            statement: Some(&a.statement),
+                            reason: None,
+                        },
+                        Err(why) => AttestationReport {
+                            origin: &c.origin,
+                            valid: false,
+                            signer: None,
+                            statement: None,
+                            reason: Some(why.to_string()),
+                        },
+                    })
+                    .collect(),
+            ),
+        },
     }
-    finish(
-        resolved
-            .iter()
-            .zip(verdicts.iter())
-            .map(|(r, v)| (&r.image, v.as_ref().map(|b| *b))),
-    )
 }

@@ -115,23 +115,25 @@ pub fn load_policy(path: &Path, now: OffsetDateTime) -> anyhow::Result<Policy> {
     match Policy::load(path, now) {
         Ok((policy, diagnostics)) => {
             for d in &diagnostics.items {
-                let place = d.line_column().map(|(l, c)| format!(" ({}:{l}:{c})", path.display())).unwrap_or_default();
+                let place = d
+                    .line_column()
+                    .map(|(l, c)| format!(" ({}:{l}:{c})", path.display()))
+                    .unwrap_or_default();
                 eprintln!("warning[{}]: {}{place}", d.code.as_str(), d.message);
             }
             Ok(policy)
         }
         Err(e) => {
-            let errors: Vec<String> = e
-                .0
-                .items
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .take(3)
-                .map(|d| match d.line_column() {
-                    Some((l, c)) => format!("{l}:{c}: {}", d.message),
-                    None => d.message.clone(),
-                })
-                .collect();
+            let errors: Vec<String> =
+                e.0.items
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .take(3)
+                    .map(|d| match d.line_column() {
+                        Some((l, c)) => format!("{l}:{c}: {}", d.message),
+                        None => d.message.clone(),
+                    })
+                    .collect();
             bail!("{e}: {}", errors.join("; "))
         }
     }
@@ -171,12 +173,21 @@ fn render(reports: &[Report], policy: &Policy, output: OutputFormat) -> anyhow::
         }
         if r.mode == Some(Mode::Warn) && r.decision == Decision::Allow {
             for c in r.checks.iter().filter(|c| c.result == policy::CheckResult::Fail) {
-                eprintln!("warning: {}: rule {} (warn) would deny: {}", r.image, r.rule.as_deref().unwrap_or("?"), c.reason);
+                eprintln!(
+                    "warning: {}: rule {} (warn) would deny: {}",
+                    r.image,
+                    r.rule.as_deref().unwrap_or("?"),
+                    c.reason
+                );
             }
         }
     }
     match output {
-        OutputFormat::Json => print_json(&policy::reports_json(reports, &policy.file.display().to_string(), &policy.digest)),
+        OutputFormat::Json => print_json(&policy::reports_json(
+            reports,
+            &policy.file.display().to_string(),
+            &policy.digest,
+        )),
         OutputFormat::Human => {
             let text: String = reports.iter().map(Report::render_human).collect();
             print(&text)

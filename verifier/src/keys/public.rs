@@ -153,12 +153,27 @@ impl PublicKey {
     /// ECDSA signatures are accepted ASN.1 DER (what cosign writes) or
     /// fixed-width `r||s` (what the DSSE test vector uses).
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+        self.verify_parts(&[message], signature)
+    }
+
+    /// [`PublicKey::verify`] over the concatenation of `parts`, without
+    /// joining them: ECDSA and RSA hash the parts as they come (a DSSE
+    /// envelope of a 100 MB SBOM is verified without a second copy of it).
+    /// Ed25519 signs the message itself, so its parts are joined.
+    pub fn verify_parts(&self, parts: &[&[u8]], signature: &[u8]) -> Result<(), SignatureError> {
         if signature.is_empty() {
             return Err(SignatureError::Empty {
                 algorithm: self.algorithm,
                 fingerprint: self.fingerprint.clone(),
             });
         }
+        let hash = |algorithm: &'static digest::Algorithm| {
+            let mut context = digest::Context::new(algorithm);
+            for part in parts {
+                context.update(part);
+            }
+            context.finish()
+        };
         let ok = match &self.verifier {
             Verifier::Ecdsa {
                 asn1,
@@ -166,18 +181,24 @@ impl PublicKey {
                 point,
                 fixed_len,
             } => {
-                asn1.verify_sig(message, signature).is_ok()
+                let digest = hash(match self.algorithm {
+                    KeyAlgorithm::EcdsaP384 => &digest::SHA384,
+                    KeyAlgorithm::EcdsaP521 => &digest::SHA512,
+                    _ => &digest::SHA256,
+                });
+                asn1.verify_digest_sig(&digest, signature).is_ok()
                     || (signature.len() == *fixed_len
-                        && UnparsedPublicKey::new(*fixed, point).verify(message, signature).is_ok())
+                        && UnparsedPublicKey::new(*fixed, point).verify_digest(&digest, signature).is_ok())
             }
-            Verifier::Ed25519(key) => key.verify_sig(message, signature).is_ok(),
+            Verifier::Ed25519(key) => key.verify_sig(&parts.concat(), signature).is_ok(),
             Verifier::Rsa { pkcs1, rsa_public_key } => {
-                pkcs1.verify_sig(message, signature).is_ok()
+                let digest = hash(&digest::SHA256);
+                pkcs1.verify_digest_sig(&digest, signature).is_ok()
                     || UnparsedPublicKey::new(&sig::RSA_PSS_2048_8192_SHA256, rsa_public_key)
-                        .verify(message, signature)
+                        .verify_digest(&digest, signature)
                         .is_ok()
                     || UnparsedPublicKey::new(&RSA_PSS_SHA256_MAX_SALT, rsa_public_key)
-                        .verify(message, signature)
+                        .verify_digest(&digest, signature)
                         .is_ok()
             }
         };

@@ -112,10 +112,9 @@ impl Code {
     /// Errors make a policy unusable; the rest are warnings.
     pub fn severity(self) -> Severity {
         match self {
-            Code::DuplicatePublisher
-            | Code::ExpiredExemption
-            | Code::AllowUnverified
-            | Code::MutableTag => Severity::Warning,
+            Code::DuplicatePublisher | Code::ExpiredExemption | Code::AllowUnverified | Code::MutableTag => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }
@@ -213,7 +212,13 @@ impl Diagnostics {
             let _ = writeln!(out, "{level}[{}]: {}", d.code.as_str(), d.message);
             match d.span {
                 Some(span) => {
-                    let _ = writeln!(out, "  --> {}:{}:{}", self.file.display(), span.start.line, span.start.column);
+                    let _ = writeln!(
+                        out,
+                        "  --> {}:{}:{}",
+                        self.file.display(),
+                        span.start.line,
+                        span.start.column
+                    );
                     snippet(&mut out, &self.source, span);
                 }
                 None => {
@@ -221,7 +226,13 @@ impl Diagnostics {
                 }
             }
             if let Some(rel) = d.related {
-                let _ = writeln!(out, "  --> {}:{}:{} (related)", self.file.display(), rel.start.line, rel.start.column);
+                let _ = writeln!(
+                    out,
+                    "  --> {}:{}:{} (related)",
+                    self.file.display(),
+                    rel.start.line,
+                    rel.start.column
+                );
                 snippet(&mut out, &self.source, rel);
             }
             if let Some(help) = &d.help {
@@ -237,7 +248,9 @@ impl Diagnostics {
     /// The JSON shape of `sigil policy lint --output json`.
     pub fn to_json(&self) -> serde_json::Value {
         let (errors, warnings) = self.counts();
-        let place = |s: Option<Span>| s.map(|s| serde_json::json!({"line": s.start.line, "column": s.start.column, "endLine": s.end.line, "endColumn": s.end.column}));
+        let place = |s: Option<Span>| {
+            s.map(|s| serde_json::json!({"line": s.start.line, "column": s.start.column, "endLine": s.end.line, "endColumn": s.end.column}))
+        };
         serde_json::json!({
             "apiVersion": "sigil.dev/lint/v1",
             "file": self.file.display().to_string(),
@@ -271,7 +284,12 @@ fn snippet(out: &mut String, source: &str, span: Span) {
     };
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{gutter} | {text}");
-    let _ = writeln!(out, "{pad} | {}{}", " ".repeat(span.start.column.saturating_sub(1)), "^".repeat(width));
+    let _ = writeln!(
+        out,
+        "{pad} | {}{}",
+        " ".repeat(span.start.column.saturating_sub(1)),
+        "^".repeat(width)
+    );
 }
 
 /// A span at one position (for whole-node problems where only the start is known).

@@ -14,7 +14,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::checks::{self, Context};
 use super::glob::ImageName;
-use super::model::{AttestationRequirement, Combinator, Mode, Policy, PublisherKind, Rule, SignatureRequirement, Waiver};
+use super::model::{
+    AttestationRequirement, Combinator, Mode, Policy, PublisherKind, Rule, SignatureRequirement, Waiver,
+};
 use super::report::{Check, CheckResult, Decision, ExemptionUse, Report};
 use crate::gather::{AttestationEvidence, SignatureEvidence};
 use crate::verify::{self, AttestedStatement, Rejection, SignedImage, Signer, Verified};
@@ -43,7 +45,13 @@ impl Policy {
         let mut best: Option<(&Rule, super::glob::Specificity)> = None;
         let mut tie: Option<&Rule> = None;
         for rule in &self.rules {
-            let Some(spec) = rule.images.iter().filter(|(p, _)| p.matches(name)).map(|(p, _)| p.specificity()).max() else {
+            let Some(spec) = rule
+                .images
+                .iter()
+                .filter(|(p, _)| p.matches(name))
+                .map(|(p, _)| p.specificity())
+                .max()
+            else {
                 continue;
             };
             match best {
@@ -102,7 +110,11 @@ impl Policy {
         report.digest = Some(name.digest.clone());
 
         let mut waiver = Waiver::default();
-        for e in self.exemptions.iter().filter(|e| e.images.iter().any(|(p, _)| p.matches(name))) {
+        for e in self
+            .exemptions
+            .iter()
+            .filter(|e| e.images.iter().any(|(p, _)| p.matches(name)))
+        {
             let expired = e.expires <= now;
             if !expired {
                 waiver.combine(&e.waive);
@@ -120,11 +132,16 @@ impl Policy {
         let rule = match self.rule_for(name) {
             Ok(Some(rule)) => rule,
             Ok(None) => {
-                report.checks.push(rule_check(format!("no rule matches {}", report.matched_name.as_deref().unwrap_or_default())));
+                report.checks.push(rule_check(format!(
+                    "no rule matches {}",
+                    report.matched_name.as_deref().unwrap_or_default()
+                )));
                 return report;
             }
             Err((a, b)) => {
-                report.checks.push(rule_check(format!("rules {a} and {b} are equally specific for this image (fix the policy)")));
+                report.checks.push(rule_check(format!(
+                    "rules {a} and {b} are equally specific for this image (fix the policy)"
+                )));
                 return report;
             }
         };
@@ -135,9 +152,18 @@ impl Policy {
             let (result, reason) = if rule.allow_unverified {
                 (CheckResult::Pass, "allowUnverified: no evidence is required".to_owned())
             } else {
-                (CheckResult::Fail, "the rule requires nothing and does not say allowUnverified".to_owned())
+                (
+                    CheckResult::Fail,
+                    "the rule requires nothing and does not say allowUnverified".to_owned(),
+                )
             };
-            report.checks.push(Check { kind: "rule", requirement: rule.name.clone(), result, reason, details: Vec::new() });
+            report.checks.push(Check {
+                kind: "rule",
+                requirement: rule.name.clone(),
+                result,
+                reason,
+                details: Vec::new(),
+            });
         }
         if let Some(requirement) = &rule.signatures {
             report.checks.push(if waiver.signatures {
@@ -147,31 +173,53 @@ impl Policy {
             });
         }
         for requirement in &rule.attestations {
-            report.checks.push(if waiver.waives_attestation(&requirement.predicate_type) {
-                let mut c = waived(requirement.predicate_type.clone(), "attestation");
-                c.requirement = format!("{} by [{}]", requirement.predicate_type, requirement.signed_by.join(", "));
-                c
-            } else {
-                self.attestation_check(requirement, evidence, now)
-            });
+            report
+                .checks
+                .push(if waiver.waives_attestation(&requirement.predicate_type) {
+                    let mut c = waived(requirement.predicate_type.clone(), "attestation");
+                    c.requirement = format!(
+                        "{} by [{}]",
+                        requirement.predicate_type,
+                        requirement.signed_by.join(", ")
+                    );
+                    c
+                } else {
+                    self.attestation_check(requirement, evidence, now)
+                });
         }
         let failed = report.has_failures();
-        report.decision = if failed && rule.mode == Mode::Enforce { Decision::Deny } else { Decision::Allow };
+        report.decision = if failed && rule.mode == Mode::Enforce {
+            Decision::Deny
+        } else {
+            Decision::Allow
+        };
         report
     }
 
     /// Verifies every signature with one publisher's key.
-    fn signatures_by(&self, publisher: &str, requirement: &SignatureRequirement, evidence: &Evidence) -> Result<Vec<Verified<SignedImage>>, Vec<String>> {
+    fn signatures_by(
+        &self,
+        publisher: &str,
+        requirement: &SignatureRequirement,
+        evidence: &Evidence,
+    ) -> Result<Vec<Verified<SignedImage>>, Vec<String>> {
         let Some(p) = self.publishers.get(publisher) else {
             return Err(vec![format!("{publisher}: no such publisher")]);
         };
         let key = match &p.kind {
             PublisherKind::Key(key) => key,
-            PublisherKind::Keyless(_) | PublisherKind::Certificate(_) => return Err(vec![format!("{publisher}: {}", sigstore_unavailable())]),
+            PublisherKind::Keyless(_) | PublisherKind::Certificate(_) => {
+                return Err(vec![format!("{publisher}: {}", sigstore_unavailable())]);
+            }
         };
         let mut verified = Vec::new();
         let mut rejected = Vec::new();
-        for check in verify::judge_signatures(&evidence.signatures, key, &evidence.name.digest, &requirement.annotations) {
+        for check in verify::judge_signatures(
+            &evidence.signatures,
+            key,
+            &evidence.name.digest,
+            &requirement.annotations,
+        ) {
             match check.outcome {
                 Ok(v) => verified.push(v),
                 Err(why) => rejected.push(format!("{publisher}: {}: {why}", check.origin)),
@@ -203,9 +251,18 @@ impl Policy {
             }
         }
         let names: Vec<&str> = satisfied.iter().map(|(n, _)| *n).collect();
-        let missing: Vec<&str> = combinator.publishers().iter().map(String::as_str).filter(|n| !names.contains(n)).collect();
+        let missing: Vec<&str> = combinator
+            .publishers()
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !names.contains(n))
+            .collect();
         let (pass, reason) = match combinator {
-            Combinator::AnyOf(list) | Combinator::AllOf(list) | Combinator::Threshold { of: list, .. } if list.is_empty() => (false, "no publishers are listed, so nothing can satisfy it".to_owned()),
+            Combinator::AnyOf(list) | Combinator::AllOf(list) | Combinator::Threshold { of: list, .. }
+                if list.is_empty() =>
+            {
+                (false, "no publishers are listed, so nothing can satisfy it".to_owned())
+            }
             Combinator::AnyOf(_) => match names.first() {
                 Some(n) => (true, format!("signed by {n}")),
                 None => (false, format!("no valid signature by any of [{}]", missing.join(", "))),
@@ -220,17 +277,41 @@ impl Policy {
             Combinator::Threshold { count, of } => {
                 let distinct: BTreeSet<&String> = satisfied.iter().flat_map(|(_, s)| s.iter()).collect();
                 if *count < 1 || *count > of.len() {
-                    (false, format!("threshold {count} of {} publishers can never be met correctly (fix the policy)", of.len()))
+                    (
+                        false,
+                        format!(
+                            "threshold {count} of {} publishers can never be met correctly (fix the policy)",
+                            of.len()
+                        ),
+                    )
                 } else if distinct.len() >= *count {
-                    (true, format!("{} distinct signer(s) of {count} required: [{}]", distinct.len(), names.join(", ")))
+                    (
+                        true,
+                        format!(
+                            "{} distinct signer(s) of {count} required: [{}]",
+                            distinct.len(),
+                            names.join(", ")
+                        ),
+                    )
                 } else {
-                    (false, format!("{} distinct signer(s), {count} required (valid: [{}]; repeated signatures by one key count once)", distinct.len(), names.join(", ")))
+                    (
+                        false,
+                        format!(
+                            "{} distinct signer(s), {count} required (valid: [{}]; repeated signatures by one key count once)",
+                            distinct.len(),
+                            names.join(", ")
+                        ),
+                    )
                 }
             }
         };
         let mut requirement_text = combinator.to_string();
         if !requirement.annotations.is_empty() {
-            let a: Vec<String> = requirement.annotations.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let a: Vec<String> = requirement
+                .annotations
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             requirement_text.push_str(&format!(" with {}", a.join(", ")));
         }
         Check {
@@ -242,12 +323,21 @@ impl Policy {
         }
     }
 
-    fn attestation_check(&self, requirement: &AttestationRequirement, evidence: &Evidence, now: OffsetDateTime) -> Check {
+    fn attestation_check(
+        &self,
+        requirement: &AttestationRequirement,
+        evidence: &Evidence,
+        now: OffsetDateTime,
+    ) -> Check {
         let t = &requirement.predicate_type;
         let by = format!("[{}]", requirement.signed_by.join(", "));
         let mut details = Vec::new();
         let mut verified: Vec<(&str, Verified<AttestedStatement>)> = Vec::new();
-        let candidates: Vec<&AttestationEvidence> = evidence.attestations.iter().filter(|e| e.claimed_type.as_deref().is_none_or(|c| c == t)).collect();
+        let candidates: Vec<&AttestationEvidence> = evidence
+            .attestations
+            .iter()
+            .filter(|e| e.claimed_type.as_deref().is_none_or(|c| c == t))
+            .collect();
         for e in &candidates {
             let mut found = None;
             let mut reasons = Vec::new();
@@ -278,12 +368,24 @@ impl Policy {
             details,
         };
         if requirement.signed_by.is_empty() {
-            return fail("signedBy lists no publishers, so nothing can satisfy it".into(), details);
+            return fail(
+                "signedBy lists no publishers, so nothing can satisfy it".into(),
+                details,
+            );
         }
         if verified.is_empty() {
-            return fail(format!("no verified attestation of type {t} by any of {by} ({} candidate(s) found)", candidates.len()), details);
+            return fail(
+                format!(
+                    "no verified attestation of type {t} by any of {by} ({} candidate(s) found)",
+                    candidates.len()
+                ),
+                details,
+            );
         }
-        let cx = Context { image: &evidence.name, now };
+        let cx = Context {
+            image: &evidence.name,
+            now,
+        };
         let mut failures = Vec::new();
         for (publisher, v) in &verified {
             let predicate: Value = match v.statement.predicate_as::<Value>() {
@@ -303,12 +405,20 @@ impl Policy {
         if failures.is_empty() {
             let names: BTreeSet<&str> = verified.iter().map(|(p, _)| *p).collect();
             let checks: Vec<&str> = requirement.checks.iter().map(checks::ContentCheck::name).collect();
-            let what = if checks.is_empty() { String::new() } else { format!(", passing {}", checks.join(", ")) };
+            let what = if checks.is_empty() {
+                String::new()
+            } else {
+                format!(", passing {}", checks.join(", "))
+            };
             Check {
                 kind: "attestation",
                 requirement: format!("{t} by {by}"),
                 result: CheckResult::Pass,
-                reason: format!("{} verified attestation(s) by [{}]{what}", verified.len(), names.into_iter().collect::<Vec<_>>().join(", ")),
+                reason: format!(
+                    "{} verified attestation(s) by [{}]{what}",
+                    verified.len(),
+                    names.into_iter().collect::<Vec<_>>().join(", ")
+                ),
                 details,
             }
         } else {
@@ -322,9 +432,21 @@ fn signer_id(signer: &Signer) -> String {
 }
 
 fn rule_check(reason: String) -> Check {
-    Check { kind: "rule", requirement: "a matching rule".into(), result: CheckResult::Fail, reason, details: Vec::new() }
+    Check {
+        kind: "rule",
+        requirement: "a matching rule".into(),
+        result: CheckResult::Fail,
+        reason,
+        details: Vec::new(),
+    }
 }
 
 fn waived(requirement: String, kind: &'static str) -> Check {
-    Check { kind, requirement, result: CheckResult::Waived, reason: "waived by an exemption".into(), details: Vec::new() }
+    Check {
+        kind,
+        requirement,
+        result: CheckResult::Waived,
+        reason: "waived by an exemption".into(),
+        details: Vec::new(),
+    }
 }

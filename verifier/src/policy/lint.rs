@@ -17,12 +17,24 @@ impl Loader<'_> {
     /// errors still gets these reported).
     pub(super) fn lint_pattern(&mut self, pattern: &Pattern, span: Span) {
         if let Some((why, help)) = never_matches(pattern) {
-            self.report_with_help(Code::NeverMatches, span, format!("image pattern {:?} can never match: {why}", pattern.as_str()), help);
+            self.report_with_help(
+                Code::NeverMatches,
+                span,
+                format!("image pattern {:?} can never match: {why}", pattern.as_str()),
+                help,
+            );
         }
         if let Pin::Tag(tag) = pattern.pin() {
             self.diags.push(
-                Diagnostic::new(Code::MutableTag, span, format!("image pattern {:?} pins tag `{tag}`; tags are mutable", pattern.as_str()))
-                    .help("pin a digest (@sha256:...) or match the repository"),
+                Diagnostic::new(
+                    Code::MutableTag,
+                    span,
+                    format!(
+                        "image pattern {:?} pins tag `{tag}`; tags are mutable",
+                        pattern.as_str()
+                    ),
+                )
+                .help("pin a digest (@sha256:...) or match the repository"),
             );
         }
     }
@@ -31,7 +43,14 @@ impl Loader<'_> {
         let mut names: BTreeMap<&str, Span> = BTreeMap::new();
         for rule in rules {
             if let Some(first) = names.insert(&rule.name, rule.span) {
-                self.diags.push(Diagnostic::new(Code::DuplicateRuleName, rule.span, format!("two rules are named `{}`", rule.name)).related(first));
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::DuplicateRuleName,
+                        rule.span,
+                        format!("two rules are named `{}`", rule.name),
+                    )
+                    .related(first),
+                );
             }
         }
         for (i, a) in rules.iter().enumerate() {
@@ -57,10 +76,21 @@ impl Loader<'_> {
         }
         for e in exemptions {
             if e.expires <= self.now {
-                let when = e.expires.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+                let when = e
+                    .expires
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
                 self.diags.push(
-                    Diagnostic::new(Code::ExpiredExemption, e.span, format!("exemption {} (owner {}) expired at {when} and is ignored", e.index + 1, e.owner))
-                        .help("remove it, or renew it with its owner's agreement"),
+                    Diagnostic::new(
+                        Code::ExpiredExemption,
+                        e.span,
+                        format!(
+                            "exemption {} (owner {}) expired at {when} and is ignored",
+                            e.index + 1,
+                            e.owner
+                        ),
+                    )
+                    .help("remove it, or renew it with its owner's agreement"),
                 );
             }
         }
@@ -94,7 +124,10 @@ pub fn never_matches(pattern: &Pattern) -> Option<(String, String)> {
                 "image names are matched in normalised form".into(),
                 format!("write {:?}", r.name()),
             )),
-            Err(e) => Some((e.to_string(), "write a registry/repository name such as registry.example/team/app".into())),
+            Err(e) => Some((
+                e.to_string(),
+                "write a registry/repository name such as registry.example/team/app".into(),
+            )),
         };
     }
     if first_complete && !(first.contains(['.', ':']) || first == "localhost" || first.starts_with('[')) {
@@ -103,7 +136,10 @@ pub fn never_matches(pattern: &Pattern) -> Option<(String, String)> {
             format!("write {:?}", format!("{DOCKER_HUB}/{}", pattern.as_str())),
         ));
     }
-    if prefix.chars().any(|c| c.is_ascii_uppercase()) && first_complete && prefix[first.len()..].chars().any(|c| c.is_ascii_uppercase()) {
+    if prefix.chars().any(|c| c.is_ascii_uppercase())
+        && first_complete
+        && prefix[first.len()..].chars().any(|c| c.is_ascii_uppercase())
+    {
         return Some(("repository names are lower case".into(), "use lower case".into()));
     }
     let text = pattern.as_str();

@@ -61,7 +61,11 @@ impl Loader<'_> {
     /// `node` as a mapping whose keys are all in `allowed`; unknown keys are reported.
     pub fn mapping<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
         let Value::Map(entries) = &node.value else {
-            self.report(Code::InvalidValue, node.span, format!("{what} must be a mapping, found {}", node.kind()));
+            self.report(
+                Code::InvalidValue,
+                node.span,
+                format!("{what} must be a mapping, found {}", node.kind()),
+            );
             return None;
         };
         for (key, _) in entries {
@@ -70,10 +74,18 @@ impl Loader<'_> {
                     Some(s) => format!("did you mean `{s}`? {what} accepts: {}", allowed.join(", ")),
                     None => format!("{what} accepts: {}", allowed.join(", ")),
                 };
-                self.report_with_help(Code::UnknownField, key.span, format!("unknown field `{}` in {what}", key.text), help);
+                self.report_with_help(
+                    Code::UnknownField,
+                    key.span,
+                    format!("unknown field `{}` in {what}", key.text),
+                    help,
+                );
             }
         }
-        Some(Fields { entries, span: node.span })
+        Some(Fields {
+            entries,
+            span: node.span,
+        })
     }
 
     /// A non-null scalar.
@@ -81,7 +93,11 @@ impl Loader<'_> {
         match &node.value {
             Value::Scalar { text, .. } if !node.is_null() && !text.is_empty() => Some(text.clone()),
             _ => {
-                self.report(Code::InvalidValue, node.span, format!("{what} must be a non-empty string, found {}", node.kind()));
+                self.report(
+                    Code::InvalidValue,
+                    node.span,
+                    format!("{what} must be a non-empty string, found {}", node.kind()),
+                );
                 None
             }
         }
@@ -101,7 +117,11 @@ impl Loader<'_> {
     /// A list of non-empty strings with their spans.
     pub fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<(String, Span)>> {
         let Value::Seq(items) = &node.value else {
-            self.report(Code::InvalidValue, node.span, format!("{what} must be a list, found {}", node.kind()));
+            self.report(
+                Code::InvalidValue,
+                node.span,
+                format!("{what} must be a list, found {}", node.kind()),
+            );
             return None;
         };
         let mut out = Vec::with_capacity(items.len());
@@ -126,12 +146,25 @@ impl Loader<'_> {
     /// An anchored regular expression (whole-string match).
     pub fn regex(&mut self, node: &Node, what: &str) -> Option<regex::Regex> {
         let text = self.string(node, what)?;
-        match regex::RegexBuilder::new(&format!("^(?:{text})$")).size_limit(1 << 20).build() {
+        match regex::RegexBuilder::new(&format!("^(?:{text})$"))
+            .size_limit(1 << 20)
+            .build()
+        {
             Ok(r) => Some(r),
             Err(e) => {
                 let detail = e.to_string();
-                let last = detail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid").trim().to_owned();
-                self.report(Code::InvalidRegex, node.span, format!("{what} is not a valid regular expression: {last}"));
+                let last = detail
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("invalid")
+                    .trim()
+                    .to_owned();
+                self.report(
+                    Code::InvalidRegex,
+                    node.span,
+                    format!("{what} is not a valid regular expression: {last}"),
+                );
                 None
             }
         }
@@ -143,7 +176,12 @@ impl Loader<'_> {
         if let Some(t) = parse_time(&text) {
             return Some(t);
         }
-        self.report_with_help(Code::InvalidDate, node.span, format!("{what} {text:?} is not a date"), "write RFC 3339, as in 2027-01-31T00:00:00Z, or a date, 2027-01-31");
+        self.report_with_help(
+            Code::InvalidDate,
+            node.span,
+            format!("{what} {text:?} is not a date"),
+            "write RFC 3339, as in 2027-01-31T00:00:00Z, or a date, 2027-01-31",
+        );
         None
     }
 
@@ -154,7 +192,11 @@ impl Loader<'_> {
         match std::fs::read(&path) {
             Ok(bytes) => Some((path, bytes)),
             Err(e) => {
-                self.report(Code::UnreadableFile, node.span, format!("cannot read {what} {} ({e})", path.display()));
+                self.report(
+                    Code::UnreadableFile,
+                    node.span,
+                    format!("cannot read {what} {} ({e})", path.display()),
+                );
                 None
             }
         }
@@ -200,14 +242,29 @@ pub fn load(path: &Path, now: OffsetDateTime) -> (Option<Policy>, Diagnostics) {
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => compile(&text, path, now),
-            Err(_) => failed(path, String::new(), Diagnostic::new(Code::Unreadable, None, "policy file is not UTF-8 text")),
+            Err(_) => failed(
+                path,
+                String::new(),
+                Diagnostic::new(Code::Unreadable, None, "policy file is not UTF-8 text"),
+            ),
         },
-        Err(e) => failed(path, String::new(), Diagnostic::new(Code::Unreadable, None, format!("cannot read policy file: {e}"))),
+        Err(e) => failed(
+            path,
+            String::new(),
+            Diagnostic::new(Code::Unreadable, None, format!("cannot read policy file: {e}")),
+        ),
     }
 }
 
 fn failed(path: &Path, source: String, d: Diagnostic) -> (Option<Policy>, Diagnostics) {
-    (None, Diagnostics { file: path.to_owned(), source, items: vec![d] })
+    (
+        None,
+        Diagnostics {
+            file: path.to_owned(),
+            source,
+            items: vec![d],
+        },
+    )
 }
 
 /// Compiles policy text read from `file` (relative paths start at its directory).
@@ -215,7 +272,13 @@ pub fn compile(source: &str, file: &Path, now: OffsetDateTime) -> (Option<Policy
     let base = file.parent().unwrap_or(Path::new("."));
     let root = match yaml::parse(source) {
         Ok(Some(root)) => root,
-        Ok(None) => return failed(file, source.to_owned(), Diagnostic::new(Code::MissingField, None, "policy file is empty")),
+        Ok(None) => {
+            return failed(
+                file,
+                source.to_owned(),
+                Diagnostic::new(Code::MissingField, None, "policy file is empty"),
+            );
+        }
         Err(e) => {
             let code = match e.code {
                 "duplicate-key" => Code::DuplicateKey,
@@ -225,9 +288,17 @@ pub fn compile(source: &str, file: &Path, now: OffsetDateTime) -> (Option<Policy
             return failed(file, source.to_owned(), Diagnostic::new(code, at(e.at), e.message));
         }
     };
-    let mut loader = Loader { base, now, diags: Vec::new() };
+    let mut loader = Loader {
+        base,
+        now,
+        diags: Vec::new(),
+    };
     let policy = loader.policy(&root, file, source);
-    let mut diagnostics = Diagnostics { file: file.to_owned(), source: source.to_owned(), items: loader.diags };
+    let mut diagnostics = Diagnostics {
+        file: file.to_owned(),
+        source: source.to_owned(),
+        items: loader.diags,
+    };
     diagnostics.sort();
     let policy = if diagnostics.has_errors() { None } else { policy };
     (policy, diagnostics)
@@ -235,12 +306,25 @@ pub fn compile(source: &str, file: &Path, now: OffsetDateTime) -> (Option<Policy
 
 impl Loader<'_> {
     fn policy(&mut self, root: &Node, file: &Path, source: &str) -> Option<Policy> {
-        let top = self.mapping(root, "the policy", &["apiVersion", "kind", "publishers", "rules", "exemptions"])?;
+        let top = self.mapping(
+            root,
+            "the policy",
+            &["apiVersion", "kind", "publishers", "rules", "exemptions"],
+        )?;
         for (key, want) in [("apiVersion", API_VERSION), ("kind", KIND)] {
             match top.get(key) {
                 Some(node) if node.as_str() == Some(want) => {}
-                Some(node) => self.report_with_help(Code::WrongKind, node.span, format!("{key} must be {want}"), format!("start the file with `apiVersion: {API_VERSION}` and `kind: {KIND}`")),
-                None => self.report(Code::MissingField, at(root.span.start), format!("the policy needs `{key}: {want}`")),
+                Some(node) => self.report_with_help(
+                    Code::WrongKind,
+                    node.span,
+                    format!("{key} must be {want}"),
+                    format!("start the file with `apiVersion: {API_VERSION}` and `kind: {KIND}`"),
+                ),
+                None => self.report(
+                    Code::MissingField,
+                    at(root.span.start),
+                    format!("the policy needs `{key}: {want}`"),
+                ),
             }
         }
         let publishers = match top.get("publishers") {
@@ -250,7 +334,11 @@ impl Loader<'_> {
         let rules = match top.get("rules") {
             Some(node) => self.rules(node, &publishers),
             None => {
-                self.report(Code::MissingField, at(root.span.start), "the policy needs `rules` (an image no rule matches is denied)");
+                self.report(
+                    Code::MissingField,
+                    at(root.span.start),
+                    "the policy needs `rules` (an image no rule matches is denied)",
+                );
                 Vec::new()
             }
         };
@@ -271,26 +359,53 @@ impl Loader<'_> {
     fn publishers(&mut self, node: &Node) -> BTreeMap<String, Publisher> {
         let mut out = BTreeMap::new();
         let Value::Map(entries) = &node.value else {
-            self.report(Code::InvalidValue, node.span, format!("publishers must be a mapping of names to publishers, found {}", node.kind()));
+            self.report(
+                Code::InvalidValue,
+                node.span,
+                format!(
+                    "publishers must be a mapping of names to publishers, found {}",
+                    node.kind()
+                ),
+            );
             return out;
         };
         for (name, body) in entries {
             let what = format!("publisher `{}`", name.text);
-            let Some(fields) = self.mapping(body, &what, &["key", "keyData", "keyless", "certificate"]) else { continue };
-            let given: Vec<&str> = ["key", "keyData", "keyless", "certificate"].into_iter().filter(|k| fields.get(k).is_some()).collect();
+            let Some(fields) = self.mapping(body, &what, &["key", "keyData", "keyless", "certificate"]) else {
+                continue;
+            };
+            let given: Vec<&str> = ["key", "keyData", "keyless", "certificate"]
+                .into_iter()
+                .filter(|k| fields.get(k).is_some())
+                .collect();
             let kind = match given.as_slice() {
                 [] => {
-                    self.report(Code::MissingField, name.span, format!("{what} needs one of key, keyData, keyless or certificate"));
+                    self.report(
+                        Code::MissingField,
+                        name.span,
+                        format!("{what} needs one of key, keyData, keyless or certificate"),
+                    );
                     None
                 }
                 [one] => self.publisher_kind(one, &fields, &what),
                 [_, second, ..] => {
-                    self.report(Code::ConflictingFields, fields.key_span(second), format!("{what} has both `{}` and `{second}`; give exactly one", given[0]));
+                    self.report(
+                        Code::ConflictingFields,
+                        fields.key_span(second),
+                        format!("{what} has both `{}` and `{second}`; give exactly one", given[0]),
+                    );
                     None
                 }
             };
             if let Some(kind) = kind {
-                out.insert(name.text.clone(), Publisher { name: name.text.clone(), kind, span: name.span });
+                out.insert(
+                    name.text.clone(),
+                    Publisher {
+                        name: name.text.clone(),
+                        kind,
+                        span: name.span,
+                    },
+                );
             }
         }
         out
@@ -316,7 +431,11 @@ impl Loader<'_> {
         match PublicKey::from_pem(pem) {
             Ok(key) => Some(PublisherKind::Key(key)),
             Err(e) => {
-                self.report(Code::InvalidKey, span, format!("{origin} is not a usable public key: {e}"));
+                self.report(
+                    Code::InvalidKey,
+                    span,
+                    format!("{origin} is not a usable public key: {e}"),
+                );
                 None
             }
         }
@@ -326,13 +445,21 @@ impl Loader<'_> {
     fn matcher(&mut self, fields: &Fields<'_>, exact: &str, regexp: &str, what: &str) -> Option<Matcher> {
         match (fields.get(exact), fields.get(regexp)) {
             (Some(_), Some(_)) => {
-                self.report(Code::ConflictingFields, fields.key_span(regexp), format!("{what} has both `{exact}` and `{regexp}`; give one"));
+                self.report(
+                    Code::ConflictingFields,
+                    fields.key_span(regexp),
+                    format!("{what} has both `{exact}` and `{regexp}`; give one"),
+                );
                 None
             }
             (Some(n), None) => self.string(n, &format!("{what} {exact}")).map(Matcher::Exact),
             (None, Some(n)) => self.regex(n, &format!("{what} {regexp}")).map(Matcher::Regex),
             (None, None) => {
-                self.report(Code::MissingField, fields.span, format!("{what} needs `{exact}` or `{regexp}`"));
+                self.report(
+                    Code::MissingField,
+                    fields.span,
+                    format!("{what} needs `{exact}` or `{regexp}`"),
+                );
                 None
             }
         }
@@ -340,7 +467,18 @@ impl Loader<'_> {
 
     fn keyless(&mut self, node: &Node, what: &str) -> Option<Keyless> {
         let what = format!("{what} keyless");
-        let fields = self.mapping(node, &what, &["issuer", "issuerRegExp", "subject", "subjectRegExp", "extensions", "trustedRoot"])?;
+        let fields = self.mapping(
+            node,
+            &what,
+            &[
+                "issuer",
+                "issuerRegExp",
+                "subject",
+                "subjectRegExp",
+                "extensions",
+                "trustedRoot",
+            ],
+        )?;
         let issuer = self.matcher(&fields, "issuer", "issuerRegExp", &what);
         let subject = self.matcher(&fields, "subject", "subjectRegExp", &what);
         let mut extensions = BTreeMap::new();
@@ -370,7 +508,12 @@ impl Loader<'_> {
             }
             None => None,
         };
-        Some(Keyless { issuer: issuer?, subject: subject?, extensions, trusted_root })
+        Some(Keyless {
+            issuer: issuer?,
+            subject: subject?,
+            extensions,
+            trusted_root,
+        })
     }
 
     fn certificate(&mut self, node: &Node, what: &str) -> Option<Certificate> {
@@ -378,16 +521,28 @@ impl Loader<'_> {
         let fields = self.mapping(node, &what, &["roots", "identity", "identityRegExp"])?;
         let identity = self.matcher(&fields, "identity", "identityRegExp", &what);
         let Some(roots_node) = fields.get("roots") else {
-            self.report(Code::MissingField, fields.span, format!("{what} needs `roots` (a PEM file of CA certificates)"));
+            self.report(
+                Code::MissingField,
+                fields.span,
+                format!("{what} needs `roots` (a PEM file of CA certificates)"),
+            );
             return None;
         };
         let (path, bytes) = self.read_file(roots_node, &format!("{what} roots"))?;
         let roots = certificates(&String::from_utf8_lossy(&bytes));
         if roots.is_empty() {
-            self.report(Code::InvalidKey, roots_node.span, format!("{} holds no PEM CERTIFICATE", path.display()));
+            self.report(
+                Code::InvalidKey,
+                roots_node.span,
+                format!("{} holds no PEM CERTIFICATE", path.display()),
+            );
             return None;
         }
-        Some(Certificate { roots_file: path, roots, identity: identity? })
+        Some(Certificate {
+            roots_file: path,
+            roots,
+            identity: identity?,
+        })
     }
 
     fn exemptions(&mut self, node: &Node) -> Vec<Exemption> {
@@ -398,12 +553,18 @@ impl Loader<'_> {
         };
         for (index, item) in items.iter().enumerate() {
             let what = format!("exemption {}", index + 1);
-            let Some(fields) = self.mapping(item, &what, &["images", "waive", "reason", "owner", "expires"]) else { continue };
+            let Some(fields) = self.mapping(item, &what, &["images", "waive", "reason", "owner", "expires"]) else {
+                continue;
+            };
             let images = self.patterns(&fields, &what);
             let waive = match fields.get("waive") {
                 Some(w) => self.waiver(w),
                 None => {
-                    self.report(Code::MissingField, fields.span, format!("{what} needs `waive` (signatures, attestations, all, or a list of predicate types)"));
+                    self.report(
+                        Code::MissingField,
+                        fields.span,
+                        format!("{what} needs `waive` (signatures, attestations, all, or a list of predicate types)"),
+                    );
                     None
                 }
             };
@@ -412,12 +573,26 @@ impl Loader<'_> {
             let expires = match fields.get("expires") {
                 Some(n) => self.date(n, &format!("{what} expires")),
                 None => {
-                    self.report(Code::MissingField, fields.span, format!("{what} needs `expires`: an exemption without an end is a permanent hole"));
+                    self.report(
+                        Code::MissingField,
+                        fields.span,
+                        format!("{what} needs `expires`: an exemption without an end is a permanent hole"),
+                    );
                     None
                 }
             };
-            if let (Some(images), Some(waive), Some(reason), Some(owner), Some(expires)) = (images, waive, reason, owner, expires) {
-                out.push(Exemption { index, images, waive, reason, owner, expires, span: item.span });
+            if let (Some(images), Some(waive), Some(reason), Some(owner), Some(expires)) =
+                (images, waive, reason, owner, expires)
+            {
+                out.push(Exemption {
+                    index,
+                    images,
+                    waive,
+                    reason,
+                    owner,
+                    expires,
+                    span: item.span,
+                });
             }
         }
         out
@@ -443,7 +618,11 @@ impl Loader<'_> {
                 }
                 t if t.contains(':') => waiver.predicate_types.push(t.to_owned()),
                 other => {
-                    self.report(Code::InvalidValue, span, format!("waive {other:?} is not signatures, attestations, all or a predicate type URI"));
+                    self.report(
+                        Code::InvalidValue,
+                        span,
+                        format!("waive {other:?} is not signatures, attestations, all or a predicate type URI"),
+                    );
                     return None;
                 }
             }

@@ -163,7 +163,10 @@ pub enum Combinator {
     AnyOf(Vec<String>),
     AllOf(Vec<String>),
     /// At least `count` distinct signing identities among `of`.
-    Threshold { count: usize, of: Vec<String> },
+    Threshold {
+        count: usize,
+        of: Vec<String>,
+    },
 }
 
 impl Combinator {

@@ -111,7 +111,11 @@ impl Report {
         }
         for e in &self.exemptions {
             let state = if e.expired { "expired, ignored" } else { "applied" };
-            let _ = writeln!(out, "       exemption {} ({state}, owner {}, until {}): {}", e.index, e.owner, e.expires, e.reason);
+            let _ = writeln!(
+                out,
+                "       exemption {} ({state}, owner {}, until {}): {}",
+                e.index, e.owner, e.expires, e.reason
+            );
         }
         for c in &self.checks {
             // audit-mode findings are in the JSON report only; text shows the verdict and failures

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use super::checks::ContentCheck;
 use super::checks::cel::Condition;
 use super::checks::sbom::{PurlPattern, SbomCheck};
 use super::checks::slsa::SlsaCheck;
 use super::checks::vuln::{Severity, VulnCheck, parse_duration};
-use super::checks::ContentCheck;
 use super::diagnostic::{Code, Diagnostic};
 use super::glob::{Glob, Pattern};
 use super::loader::{Fields, Loader};
@@ -18,23 +18,46 @@ use super::yaml::{Node, Pos, Span, Value};
 impl Loader<'_> {
     pub(super) fn rules(&mut self, node: &Node, publishers: &BTreeMap<String, Publisher>) -> Vec<Rule> {
         let Value::Seq(items) = &node.value else {
-            self.report(Code::InvalidValue, node.span, format!("rules must be a list, found {}", node.kind()));
+            self.report(
+                Code::InvalidValue,
+                node.span,
+                format!("rules must be a list, found {}", node.kind()),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let fallback = format!("rule {}", i + 1);
-            let Some(fields) = self.mapping(item, &fallback, &["name", "images", "signatures", "attestations", "mode", "allowUnverified"]) else { continue };
+            let Some(fields) = self.mapping(
+                item,
+                &fallback,
+                &[
+                    "name",
+                    "images",
+                    "signatures",
+                    "attestations",
+                    "mode",
+                    "allowUnverified",
+                ],
+            ) else {
+                continue;
+            };
             let name = match fields.get("name") {
                 Some(n) => self.string(n, "rule name"),
                 None => {
-                    self.report(Code::MissingField, fields.span, format!("{fallback} needs a `name` (reports name the rule that decided)"));
+                    self.report(
+                        Code::MissingField,
+                        fields.span,
+                        format!("{fallback} needs a `name` (reports name the rule that decided)"),
+                    );
                     None
                 }
             };
             let what = name.as_ref().map_or(fallback, |n| format!("rule `{n}`"));
             let images = self.patterns(&fields, &what);
-            let signatures = fields.get("signatures").and_then(|n| self.signatures(n, &what, publishers));
+            let signatures = fields
+                .get("signatures")
+                .and_then(|n| self.signatures(n, &what, publishers));
             let attestations = match fields.get("attestations") {
                 Some(n) => self.attestations(n, &what, publishers),
                 None => Some(Vec::new()),
@@ -45,7 +68,11 @@ impl Loader<'_> {
                     Some("warn") => Some(Mode::Warn),
                     Some("audit") => Some(Mode::Audit),
                     _ => {
-                        self.report(Code::InvalidValue, n.span, format!("{what} mode must be enforce, warn or audit"));
+                        self.report(
+                            Code::InvalidValue,
+                            n.span,
+                            format!("{what} mode must be enforce, warn or audit"),
+                        );
                         None
                     }
                 },
@@ -62,10 +89,20 @@ impl Loader<'_> {
                 (false, Some(true)) => self.diags.push(Diagnostic::new(Code::AllowUnverified, fields.key_span("allowUnverified"), format!("{what} lets matching images through without any verification"))),
                 _ => {}
             }
-            if let (Some(name), Some(images), Some(attestations), Some(mode), Some(allow_unverified)) = (name, images, attestations, mode, allow_unverified) {
+            if let (Some(name), Some(images), Some(attestations), Some(mode), Some(allow_unverified)) =
+                (name, images, attestations, mode, allow_unverified)
+            {
                 let signatures_ok = fields.get("signatures").is_none() || signatures.is_some();
                 if signatures_ok {
-                    out.push(Rule { name, images, signatures, attestations, mode, allow_unverified, span: fields.span });
+                    out.push(Rule {
+                        name,
+                        images,
+                        signatures,
+                        attestations,
+                        mode,
+                        allow_unverified,
+                        span: fields.span,
+                    });
                 }
             }
         }
@@ -75,12 +112,20 @@ impl Loader<'_> {
     /// `images:`, a list of patterns.
     pub(super) fn patterns(&mut self, fields: &Fields<'_>, what: &str) -> Option<Vec<(Pattern, Span)>> {
         let Some(node) = fields.get("images") else {
-            self.report(Code::MissingField, fields.span, format!("{what} needs `images` (a list of image patterns)"));
+            self.report(
+                Code::MissingField,
+                fields.span,
+                format!("{what} needs `images` (a list of image patterns)"),
+            );
             return None;
         };
         let list = self.string_list(node, &format!("{what} images"))?;
         if list.is_empty() {
-            self.report(Code::NeverMatches, node.span, format!("{what} has an empty `images` list and can never match"));
+            self.report(
+                Code::NeverMatches,
+                node.span,
+                format!("{what} has an empty `images` list and can never match"),
+            );
             return None;
         }
         let mut out = Vec::new();
@@ -97,10 +142,20 @@ impl Loader<'_> {
     }
 
     /// A list of publisher names, each checked to exist.
-    fn publisher_list(&mut self, node: &Node, what: &str, publishers: &BTreeMap<String, Publisher>) -> Option<Vec<String>> {
+    fn publisher_list(
+        &mut self,
+        node: &Node,
+        what: &str,
+        publishers: &BTreeMap<String, Publisher>,
+    ) -> Option<Vec<String>> {
         let list = self.string_list(node, what)?;
         if list.is_empty() {
-            self.report_with_help(Code::EmptyAnyOf, node.span, format!("{what} lists no publishers, so it can never be satisfied"), "name at least one publisher from `publishers:`");
+            self.report_with_help(
+                Code::EmptyAnyOf,
+                node.span,
+                format!("{what} lists no publishers, so it can never be satisfied"),
+                "name at least one publisher from `publishers:`",
+            );
             return None;
         }
         let mut ok = true;
@@ -108,33 +163,62 @@ impl Loader<'_> {
             if !publishers.contains_key(name) {
                 ok = false;
                 let known: Vec<&str> = publishers.keys().map(String::as_str).collect();
-                self.report_with_help(Code::UnknownPublisher, *span, format!("unknown publisher `{name}` in {what}"), format!("defined publishers: {}", known.join(", ")));
+                self.report_with_help(
+                    Code::UnknownPublisher,
+                    *span,
+                    format!("unknown publisher `{name}` in {what}"),
+                    format!("defined publishers: {}", known.join(", ")),
+                );
             }
         }
         ok.then(|| list.into_iter().map(|(n, _)| n).collect())
     }
 
-    fn signatures(&mut self, node: &Node, what: &str, publishers: &BTreeMap<String, Publisher>) -> Option<SignatureRequirement> {
+    fn signatures(
+        &mut self,
+        node: &Node,
+        what: &str,
+        publishers: &BTreeMap<String, Publisher>,
+    ) -> Option<SignatureRequirement> {
         let what = format!("{what} signatures");
         let fields = self.mapping(node, &what, &["anyOf", "allOf", "threshold", "annotations"])?;
-        let given: Vec<&str> = ["anyOf", "allOf", "threshold"].into_iter().filter(|k| fields.get(k).is_some()).collect();
+        let given: Vec<&str> = ["anyOf", "allOf", "threshold"]
+            .into_iter()
+            .filter(|k| fields.get(k).is_some())
+            .collect();
         let combinator = match given.as_slice() {
-            ["anyOf"] => Combinator::AnyOf(self.publisher_list(fields.get("anyOf")?, &format!("{what} anyOf"), publishers)?),
-            ["allOf"] => Combinator::AllOf(self.publisher_list(fields.get("allOf")?, &format!("{what} allOf"), publishers)?),
+            ["anyOf"] => {
+                Combinator::AnyOf(self.publisher_list(fields.get("anyOf")?, &format!("{what} anyOf"), publishers)?)
+            }
+            ["allOf"] => {
+                Combinator::AllOf(self.publisher_list(fields.get("allOf")?, &format!("{what} allOf"), publishers)?)
+            }
             [_] => self.threshold(fields.get("threshold")?, &what, publishers)?,
             [] => {
-                self.report(Code::MissingField, fields.span, format!("{what} needs anyOf, allOf or threshold"));
+                self.report(
+                    Code::MissingField,
+                    fields.span,
+                    format!("{what} needs anyOf, allOf or threshold"),
+                );
                 return None;
             }
             [first, second, ..] => {
-                self.report(Code::ConflictingFields, fields.key_span(second), format!("{what} has both `{first}` and `{second}`; give one"));
+                self.report(
+                    Code::ConflictingFields,
+                    fields.key_span(second),
+                    format!("{what} has both `{first}` and `{second}`; give one"),
+                );
                 return None;
             }
         };
         let mut annotations = BTreeMap::new();
         if let Some(a) = fields.get("annotations") {
             let Value::Map(entries) = &a.value else {
-                self.report(Code::InvalidValue, a.span, "annotations must be a mapping of KEY: VALUE");
+                self.report(
+                    Code::InvalidValue,
+                    a.span,
+                    "annotations must be a mapping of KEY: VALUE",
+                );
                 return None;
             };
             for (k, v) in entries {
@@ -142,7 +226,10 @@ impl Loader<'_> {
             }
         }
         self.duplicate_keys(combinator.publishers(), publishers, node.span, &what);
-        Some(SignatureRequirement { combinator, annotations })
+        Some(SignatureRequirement {
+            combinator,
+            annotations,
+        })
     }
 
     fn threshold(&mut self, node: &Node, what: &str, publishers: &BTreeMap<String, Publisher>) -> Option<Combinator> {
@@ -158,13 +245,31 @@ impl Loader<'_> {
         };
         let count = match fields.get("count") {
             Some(n) => match n.as_str().and_then(|s| s.parse::<i64>().ok()) {
-                Some(c) if c >= 1 && of.as_ref().is_none_or(|of| usize::try_from(c).is_ok_and(|c| c <= of.len())) => usize::try_from(c).ok(),
+                Some(c)
+                    if c >= 1
+                        && of
+                            .as_ref()
+                            .is_none_or(|of| usize::try_from(c).is_ok_and(|c| c <= of.len())) =>
+                {
+                    usize::try_from(c).ok()
+                }
                 Some(c) => {
-                    self.report(Code::InvalidThreshold, n.span, format!("{what} count {c} must be between 1 and the {} publishers listed", of.as_ref().map_or(0, Vec::len)));
+                    self.report(
+                        Code::InvalidThreshold,
+                        n.span,
+                        format!(
+                            "{what} count {c} must be between 1 and the {} publishers listed",
+                            of.as_ref().map_or(0, Vec::len)
+                        ),
+                    );
                     None
                 }
                 None => {
-                    self.report(Code::InvalidValue, n.span, format!("{what} count must be a whole number"));
+                    self.report(
+                        Code::InvalidValue,
+                        n.span,
+                        format!("{what} count must be a whole number"),
+                    );
                     None
                 }
             },
@@ -186,14 +291,27 @@ impl Loader<'_> {
                 _ => format!("name:{name}"),
             };
             if let Some(first) = seen.insert(identity, name) {
-                self.diags.push(Diagnostic::new(Code::DuplicatePublisher, span, format!("{what}: `{first}` and `{name}` are the same signing key, which counts once")));
+                self.diags.push(Diagnostic::new(
+                    Code::DuplicatePublisher,
+                    span,
+                    format!("{what}: `{first}` and `{name}` are the same signing key, which counts once"),
+                ));
             }
         }
     }
 
-    fn attestations(&mut self, node: &Node, what: &str, publishers: &BTreeMap<String, Publisher>) -> Option<Vec<AttestationRequirement>> {
+    fn attestations(
+        &mut self,
+        node: &Node,
+        what: &str,
+        publishers: &BTreeMap<String, Publisher>,
+    ) -> Option<Vec<AttestationRequirement>> {
         let Value::Seq(items) = &node.value else {
-            self.report(Code::InvalidValue, node.span, format!("{what} attestations must be a list"));
+            self.report(
+                Code::InvalidValue,
+                node.span,
+                format!("{what} attestations must be a list"),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -207,8 +325,24 @@ impl Loader<'_> {
         ok.then_some(out)
     }
 
-    fn attestation(&mut self, node: &Node, what: &str, publishers: &BTreeMap<String, Publisher>) -> Option<AttestationRequirement> {
-        let fields = self.mapping(node, &format!("an attestation of {what}"), &["predicateType", "signedBy", "slsa", "sbom", "vulnerabilities", "condition"])?;
+    fn attestation(
+        &mut self,
+        node: &Node,
+        what: &str,
+        publishers: &BTreeMap<String, Publisher>,
+    ) -> Option<AttestationRequirement> {
+        let fields = self.mapping(
+            node,
+            &format!("an attestation of {what}"),
+            &[
+                "predicateType",
+                "signedBy",
+                "slsa",
+                "sbom",
+                "vulnerabilities",
+                "condition",
+            ],
+        )?;
         let predicate_type = self.required_string(&fields, "predicateType", &format!("an attestation of {what}"));
         if let (Some(t), Some(n)) = (&predicate_type, fields.get("predicateType"))
             && !t.contains(':')
@@ -219,7 +353,11 @@ impl Loader<'_> {
         let signed_by = match fields.get("signedBy") {
             Some(n) => self.publisher_list(n, &format!("{what} signedBy"), publishers),
             None => {
-                self.report(Code::MissingField, fields.span, format!("{what} needs `signedBy` (the publishers trusted for it)"));
+                self.report(
+                    Code::MissingField,
+                    fields.span,
+                    format!("{what} needs `signedBy` (the publishers trusted for it)"),
+                );
                 None
             }
         };
@@ -241,11 +379,17 @@ impl Loader<'_> {
         if !ok {
             return None;
         }
-        Some(AttestationRequirement { predicate_type: predicate_type?, signed_by: signed_by?, checks })
+        Some(AttestationRequirement {
+            predicate_type: predicate_type?,
+            signed_by: signed_by?,
+            checks,
+        })
     }
 
     fn globs(&mut self, fields: &Fields<'_>, key: &str, what: &str) -> Option<Vec<Glob>> {
-        let Some(node) = fields.get(key) else { return Some(Vec::new()) };
+        let Some(node) = fields.get(key) else {
+            return Some(Vec::new());
+        };
         let mut out = Vec::new();
         for (text, span) in self.string_list(node, &format!("{what} {key}"))? {
             match Glob::parse(&text) {
@@ -260,7 +404,11 @@ impl Loader<'_> {
     }
 
     fn slsa(&mut self, node: &Node, what: &str) -> Option<SlsaCheck> {
-        let fields = self.mapping(node, &format!("{what} slsa"), &["builderIds", "sourceRepositories", "buildTypes"])?;
+        let fields = self.mapping(
+            node,
+            &format!("{what} slsa"),
+            &["builderIds", "sourceRepositories", "buildTypes"],
+        )?;
         Some(SlsaCheck {
             builder_ids: self.globs(&fields, "builderIds", what)?,
             source_repositories: self.globs(&fields, "sourceRepositories", what)?,
@@ -292,13 +440,22 @@ impl Loader<'_> {
     }
 
     fn vulnerabilities(&mut self, node: &Node, what: &str) -> Option<VulnCheck> {
-        let fields = self.mapping(node, &format!("{what} vulnerabilities"), &["maxAge", "maxSeverity", "deniedIds"])?;
+        let fields = self.mapping(
+            node,
+            &format!("{what} vulnerabilities"),
+            &["maxAge", "maxSeverity", "deniedIds"],
+        )?;
         let mut check = VulnCheck::default();
         if let Some(n) = fields.get("maxAge") {
             let text = self.string(n, "maxAge")?;
             check.max_age = parse_duration(&text);
             if check.max_age.is_none() {
-                self.report_with_help(Code::InvalidValue, n.span, format!("maxAge {text:?} is not a duration"), "write a positive duration such as 168h, 7d or 1h30m");
+                self.report_with_help(
+                    Code::InvalidValue,
+                    n.span,
+                    format!("maxAge {text:?} is not a duration"),
+                    "write a positive duration such as 168h, 7d or 1h30m",
+                );
                 return None;
             }
         }
@@ -306,7 +463,11 @@ impl Loader<'_> {
             let text = self.string(n, "maxSeverity")?;
             check.max_severity = Severity::parse(&text).filter(|_| text != "unknown");
             if check.max_severity.is_none() {
-                self.report(Code::InvalidValue, n.span, format!("maxSeverity {text:?} must be negligible, low, medium, high or critical"));
+                self.report(
+                    Code::InvalidValue,
+                    n.span,
+                    format!("maxSeverity {text:?} must be negligible, low, medium, high or critical"),
+                );
                 return None;
             }
         }
@@ -323,13 +484,22 @@ impl Loader<'_> {
             Err(e) => {
                 // Point inside the expression when it is a one-line plain or quoted scalar.
                 let start = node.span.start;
-                let quoted = matches!(&node.value, Value::Scalar { quoted: true, .. }) && node.span.start.line == node.span.end.line;
+                let quoted = matches!(&node.value, Value::Scalar { quoted: true, .. })
+                    && node.span.start.line == node.span.end.line;
                 let pos = if e.line == 1 && node.span.start.line == node.span.end.line {
-                    Pos { column: start.column + e.column - 1 + usize::from(quoted), offset: start.offset + e.column - 1 + usize::from(quoted), ..start }
+                    Pos {
+                        column: start.column + e.column - 1 + usize::from(quoted),
+                        offset: start.offset + e.column - 1 + usize::from(quoted),
+                        ..start
+                    }
                 } else {
                     start
                 };
-                self.report(Code::InvalidCel, Span { start: pos, end: pos }, format!("condition is not valid CEL: {}", e.message));
+                self.report(
+                    Code::InvalidCel,
+                    Span { start: pos, end: pos },
+                    format!("condition is not valid CEL: {}", e.message),
+                );
                 None
             }
         }

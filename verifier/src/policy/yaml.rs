@@ -47,7 +47,10 @@ pub struct Node {
 /// decides if `null`/`true` are keywords or strings.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     /// Keys in file order; keys are scalars (a non-scalar key is a syntax error here).
     Map(Vec<(Key, Node)>),
@@ -219,10 +222,10 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
                     anchor,
                     size,
                 }) => Some((
-                        Node {
-                            value: Value::Seq(items),
-                            span: Span { start, end },
-                        },
+                    Node {
+                        value: Value::Seq(items),
+                        span: Span { start, end },
+                    },
                     anchor,
                     size,
                 )),
@@ -233,10 +236,10 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
                     size,
                     ..
                 }) => Some((
-                        Node {
-                            value: Value::Map(entries),
-                            span: Span { start, end },
-                        },
+                    Node {
+                        value: Value::Map(entries),
+                        span: Span { start, end },
+                    },
                     anchor,
                     size,
                 )),
@@ -255,7 +258,9 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
         nodes = nodes.saturating_add(cost);
         if nodes > MAX_NODES {
             return Err(SyntaxError {
-                message: format!("document expands to more than {MAX_NODES} nodes (aliases count each time they are used)"),
+                message: format!(
+                    "document expands to more than {MAX_NODES} nodes (aliases count each time they are used)"
+                ),
                 at: start,
                 code: "too-large",
             });

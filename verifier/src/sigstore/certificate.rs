@@ -23,6 +23,8 @@ use super::identity::{EXTENSIONS, ISSUER_DEPRECATED_OID, ISSUER_OID};
 
 /// Fulcio's `otherName` SAN type (a username identity).
 const OTHERNAME_SAN_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
+const EKU_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const CODE_SIGNING_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 const SAN_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 /// DER body of id-kp-codeSigning (1.3.6.1.5.5.7.3.3).
 const CODE_SIGNING_EKU: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
@@ -140,12 +142,27 @@ impl Certificate {
             &anchors,
             &intermediate_ders,
             UnixTime::since_unix_epoch(Duration::from_secs(seconds)),
-            webpki::KeyUsage::required(CODE_SIGNING_EKU),
+            // CAs commonly carry no EKU; the leaf's is required below.
+            webpki::KeyUsage::required_if_present(CODE_SIGNING_EKU),
             None,
             None,
         )
-        .map(|_| ())
-        .map_err(|e| chain_error(e.to_string()))
+        .map_err(|e| chain_error(e.to_string()))?;
+        if !self.has_code_signing_eku() {
+            return Err(chain_error("the certificate is not for code signing (no codeSigning extended key usage)".into()));
+        }
+        Ok(())
+    }
+
+    fn has_code_signing_eku(&self) -> bool {
+        let Ok(cert) = x509_cert::Certificate::from_der(&self.der) else {
+            return false;
+        };
+        cert.tbs_certificate.extensions.iter().flatten().any(|ext| {
+            ext.extn_id == EKU_OID
+                && x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
+                    .is_ok_and(|eku| eku.0.contains(&CODE_SIGNING_OID))
+        })
     }
 }
 

@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 
 use super::certificate::Certificate;
 use super::error::BundleRejection;
+use super::verify::{Chain, verify_bundle_with};
 use super::{Artifact, BundleSigner, CertificateClaims, IdentityPolicy, Signatory, TrustedRoot, verify_bundle};
 use crate::verify::Verified;
 
@@ -82,15 +83,40 @@ pub fn verify_certificate_signature(
     log_root: &TrustedRoot,
     now: OffsetDateTime,
 ) -> Result<Verified<CertificateClaims>, BundleRejection> {
-    if let Some(rekor) = rekor_bundle_json {
-        let private = log_root.with_private_roots(roots)?;
-        return verify_cosign_v2_layer(payload, signature_b64, certificate_pem, chain_pem, Some(rekor), who, &private);
-    }
     let leaf = first_certificate(certificate_pem)?;
     let intermediates = match chain_pem {
         Some(pem) => Certificate::from_pem_chain(pem).map_err(BundleRejection::Certificate)?,
         None => Vec::new(),
     };
+    if let Some(rekor) = rekor_bundle_json {
+        // The log evidence (SET, entry matching this signature and
+        // certificate, the signature itself) is judged against `log_root`;
+        // the chain is then checked against the caller's roots at the time the
+        // log proves, never against certificates the signature brought along.
+        let bundle = as_bundle(payload, signature_b64, certificate_pem, chain_pem, rekor)?;
+        let verified = verify_bundle_with(
+            &bundle,
+            Some(Artifact::Bytes(payload)),
+            &Signatory::Identity(who.clone()),
+            log_root,
+            Chain::Caller,
+        )?
+        .into_inner();
+        let signed_at = verified.signing_time.ok_or(BundleRejection::NoSigningTime)?;
+        leaf.verify_chain(&intermediates, roots, signed_at)
+            .map_err(|e| BundleRejection::Chain { reason: e.to_string() })?;
+        let BundleSigner::Certificate(identity) = verified.signer else {
+            return Err(BundleRejection::SignerKind {
+                expected: "a certificate identity",
+                found: "a public key",
+            });
+        };
+        return Ok(Verified::new(CertificateClaims {
+            identity,
+            signing_time: Some(signed_at),
+            log_entry: verified.log_entries.into_iter().next(),
+        }));
+    }
     leaf.verify_chain(&intermediates, roots, now)
         .map_err(|e| BundleRejection::Chain { reason: e.to_string() })?;
     let signature = STANDARD

@@ -11,12 +11,8 @@
 use std::sync::LazyLock;
 
 use aws_lc_rs::digest::{SHA256, digest};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sigstore_verify::Verifier;
-
-use super::Certificate;
 
 /// The public-good trusted root sigil embeds (sigstore/root-signing
 /// `targets/trusted_root.json`; see `testdata/trust/README.md`).
@@ -61,6 +57,7 @@ pub struct TrustedRoot {
     id: [u8; 32],
     verifier: Verifier,
     summary: RootSummary,
+    log_ids: Vec<String>,
 }
 
 /// How much of each kind of trust material a root holds (for reports).
@@ -120,6 +117,14 @@ impl TrustedRoot {
             ctlogs: count("ctlogs"),
             timestamp_authorities: count("timestampAuthorities"),
         };
+        let log_ids = json
+            .get("tlogs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.pointer("/logId/keyId").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect();
         let mut id = [0u8; 32];
         id.copy_from_slice(digest(&SHA256, text.as_bytes()).as_ref());
         Ok(TrustedRoot {
@@ -127,28 +132,8 @@ impl TrustedRoot {
             id,
             verifier,
             summary,
+            log_ids,
         })
-    }
-
-    /// The same logs and timestamp authorities, with `roots` as the only
-    /// certificate authorities and no CT logs: how a private PKI
-    /// (a `certificate` publisher) is judged with the public logs' evidence.
-    pub fn with_private_roots(&self, roots: &[Certificate]) -> Result<TrustedRoot, TrustedRootError> {
-        let mut json = self.json.clone();
-        let authorities: Vec<Value> = roots
-            .iter()
-            .map(|root| {
-                json!({
-                    "subject": {"organization": "private", "commonName": "private"},
-                    "uri": "",
-                    "certChain": {"certificates": [{"rawBytes": STANDARD.encode(root.der())}]},
-                    "validFor": {"start": "1970-01-01T00:00:00Z"}
-                })
-            })
-            .collect();
-        json["certificateAuthorities"] = Value::Array(authorities);
-        json["ctlogs"] = Value::Array(Vec::new());
-        Self::from_value(json)
     }
 
     /// How much trust material this root holds.
@@ -159,6 +144,11 @@ impl TrustedRoot {
     /// The sha256 of the root's canonical bytes, naming it in caches.
     pub(crate) fn id(&self) -> &[u8; 32] {
         &self.id
+    }
+
+    /// Whether a transparency log with this key id (base64) is in the root.
+    pub(crate) fn has_log(&self, key_id_b64: &str) -> bool {
+        self.log_ids.iter().any(|id| id == key_id_b64)
     }
 
     /// The prepared sigstore-rust verifier.

@@ -41,11 +41,30 @@ pub fn verify_bundle(
     who: &Signatory,
     root: &TrustedRoot,
 ) -> Result<Verified<BundleClaims>, BundleRejection> {
+    verify_bundle_with(bundle, artifact, who, root, Chain::Fulcio)
+}
+
+/// Where a keyless bundle's certificate must chain.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chain {
+    /// To a certificate authority of the trusted root (with SCTs when it lists CT logs).
+    Fulcio,
+    /// Checked by the caller against its own roots at the returned signing
+    /// time (a private PKI); only the log evidence is judged here.
+    Caller,
+}
+
+pub(crate) fn verify_bundle_with(
+    bundle: &[u8],
+    artifact: Option<Artifact<'_>>,
+    who: &Signatory,
+    root: &TrustedRoot,
+    chain: Chain,
+) -> Result<Verified<BundleClaims>, BundleRejection> {
     let ours = Bundle::parse(bundle)?;
     let text = std::str::from_utf8(bundle).map_err(|_| BundleRejection::InvalidBundle {
         reason: "bundle is not UTF-8".into(),
     })?;
-    let theirs = SigstoreBundle::from_json(text).map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
     let leaf = leaf_certificate(&ours)?;
     match (who, &leaf) {
         (Signatory::Key { .. }, Some(_)) => {
@@ -63,6 +82,13 @@ pub fn verify_bundle(
         _ => {}
     }
 
+    let entries = &ours.verification_material.tlog_entries;
+    let log_ids: Vec<&str> = entries.iter().filter_map(|e| e.pointer("/logId/keyId").and_then(Value::as_str)).collect();
+    if !entries.is_empty() && !log_ids.iter().any(|id| root.has_log(id)) {
+        return Err(BundleRejection::UnknownLog {
+            reason: format!("the bundle's entries are from log {}", log_ids.join(", ")),
+        });
+    }
     let (subject, content) = subject_and_content(&ours, artifact)?;
     let subject_key: Vec<u8> = match &subject {
         Subject::Bytes(b) => [b"bytes:".as_slice(), Digest::sha256_of(b).raw().as_slice()].concat(),
@@ -71,10 +97,13 @@ pub fn verify_bundle(
     let has_tlog = !ours.verification_material.tlog_entries.is_empty();
     let signer_key: Vec<u8> = match who {
         Signatory::Key { key, .. } => [b"key:".as_slice(), key.spki_der()].concat(),
-        Signatory::Identity(_) => b"keyless".to_vec(),
+        Signatory::Identity(_) if chain == Chain::Fulcio => b"keyless".to_vec(),
+        Signatory::Identity(_) => b"keyless-caller-chain".to_vec(),
     };
     let key = memo::key(&[root.id(), &signer_key, bundle, &subject_key]);
     let times = memo::remember(key, || {
+        let theirs =
+            SigstoreBundle::from_json(text).map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
         let artifact = subject.to_sigstore()?;
         let result = match who {
             Signatory::Key { key, .. } => {
@@ -92,11 +121,15 @@ pub fn verify_bundle(
                 if root.summary().ctlogs == 0 {
                     policy = policy.skip_sct();
                 }
+                if chain == Chain::Caller {
+                    policy = policy.skip_certificate_chain();
+                }
                 root.verifier().verify(artifact, &theirs, &policy)
             }
         }?;
         Ok(result.verified_timestamps().iter().copied().map(to_offset).collect())
-    })?;
+    })
+    .map_err(|e| explain_validity(e, leaf.as_ref(), &ours))?;
     let signing_time = times.iter().min().copied();
 
     let signer = match (who, leaf) {
@@ -148,6 +181,36 @@ pub fn verify_bundle(
             .and_then(Value::as_array)
             .map_or(0, Vec::len),
     }))
+}
+
+/// A chain rejection whose cause is the leaf's validity window, said as such:
+/// the time is the one the log entry states (the rejection stands either way).
+fn explain_validity(e: BundleRejection, leaf: Option<&Certificate>, bundle: &Bundle) -> BundleRejection {
+    let (BundleRejection::Chain { .. }, Some(leaf)) = (&e, leaf) else {
+        return e;
+    };
+    let Ok(identity) = leaf.identity() else {
+        return e;
+    };
+    let claimed = bundle
+        .verification_material
+        .tlog_entries
+        .iter()
+        .filter_map(|entry| log_entry_used(entry).integrated_time)
+        .min();
+    match claimed {
+        Some(t) if t > identity.not_after => BundleRejection::CertificateValidity {
+            signed_at: t,
+            bound: identity.not_after,
+            expired: true,
+        },
+        Some(t) if t < identity.not_before => BundleRejection::CertificateValidity {
+            signed_at: t,
+            bound: identity.not_before,
+            expired: false,
+        },
+        _ => e,
+    }
 }
 
 /// What the crate is asked to bind: bytes, or a digest.

@@ -61,7 +61,10 @@ impl Condition {
             Err(errors) => {
                 let first = errors.errors.first();
                 let (line, column) = first.map_or((1, 1), |e| {
-                    (usize::try_from(e.pos.0).unwrap_or(1).max(1), usize::try_from(e.pos.1).unwrap_or(0) + 1)
+                    (
+                        usize::try_from(e.pos.0).unwrap_or(1).max(1),
+                        usize::try_from(e.pos.1).unwrap_or(1).max(1),
+                    )
                 });
                 Err(CompileError {
                     message: first.map_or_else(|| "invalid CEL expression".to_owned(), |e| e.msg.clone()),
@@ -126,14 +129,25 @@ mod tests {
         };
         let st = Statement::about("r.io/app", &digest, "https://example.com/t", empty_predicate(b"{}"));
         let predicate = json!({"level": 3, "tags": ["a", "b"]});
-        let ok = Condition::compile("predicate.level >= 3 && 'a' in predicate.tags && image.tag == 'v1'").expect("compiles");
+        let ok =
+            Condition::compile("predicate.level >= 3 && 'a' in predicate.tags && image.tag == 'v1'").expect("compiles");
         assert_eq!(ok.run(&st, &predicate, &image), Ok(()));
         let no = Condition::compile("predicate.level > 3").expect("compiles");
         assert!(no.run(&st, &predicate, &image).expect_err("false").contains("is false"));
         let missing = Condition::compile("predicate.nope == 1").expect("compiles");
-        assert!(missing.run(&st, &predicate, &image).expect_err("error").contains("could not be evaluated"));
+        assert!(
+            missing
+                .run(&st, &predicate, &image)
+                .expect_err("error")
+                .contains("could not be evaluated")
+        );
         let not_bool = Condition::compile("predicate.level").expect("compiles");
-        assert!(not_bool.run(&st, &predicate, &image).expect_err("int").contains("not a boolean"));
+        assert!(
+            not_bool
+                .run(&st, &predicate, &image)
+                .expect_err("int")
+                .contains("not a boolean")
+        );
         let subj = Condition::compile("subject.digest.sha256 == image.digest.split(':')[1]");
         assert!(subj.is_ok());
     }

@@ -93,15 +93,23 @@ impl Purl {
 impl PurlPattern {
     /// Parses a pattern; the version part may be `2.14.1`, `<2.17.1` or `>=2.0.0,<2.17.1`.
     pub fn parse(text: &str) -> Result<PurlPattern, String> {
-        let purl = Purl::parse(text).ok_or_else(|| format!("{text:?} is not a package URL (pkg:TYPE/NAMESPACE/NAME[@VERSIONS])"))?;
+        let purl = Purl::parse(text)
+            .ok_or_else(|| format!("{text:?} is not a package URL (pkg:TYPE/NAMESPACE/NAME[@VERSIONS])"))?;
         let mut constraints = Vec::new();
         if let Some(v) = &purl.version {
             for part in v.split(',') {
                 let part = part.trim();
-                let (op, version) = [("<=", Op::Le), (">=", Op::Ge), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt), ("=", Op::Eq)]
-                    .iter()
-                    .find_map(|(p, op)| part.strip_prefix(p).map(|rest| (*op, rest.trim())))
-                    .unwrap_or((Op::Eq, part));
+                let (op, version) = [
+                    ("<=", Op::Le),
+                    (">=", Op::Ge),
+                    ("!=", Op::Ne),
+                    ("<", Op::Lt),
+                    (">", Op::Gt),
+                    ("=", Op::Eq),
+                ]
+                .iter()
+                .find_map(|(p, op)| part.strip_prefix(p).map(|rest| (*op, rest.trim())))
+                .unwrap_or((Op::Eq, part));
                 if version.is_empty() {
                     return Err(format!("empty version in {text:?}"));
                 }
@@ -309,23 +317,75 @@ mod tests {
     #[test]
     fn version_ranges() {
         let table = [
-            ("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", true),
-            ("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.17.1", false),
-            ("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.9.0", true),
-            ("pkg:maven/org.apache.logging.log4j/log4j-core@>=2.0.0,<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@1.2.17", false),
-            ("pkg:maven/org.apache.logging.log4j/log4j-core@>=2.0.0,<2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.10", true),
-            ("pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", true),
-            ("pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.10", false),
-            ("pkg:maven/org.apache.logging.log4j/log4j-core", "pkg:maven/org.apache.logging.log4j/log4j-core@9.9", true),
-            ("pkg:maven/org.apache.logging.log4j/log4j-core", "pkg:maven/org.apache.logging.log4j/log4j-api@2.0", false),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1",
+                "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+                true,
+            ),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1",
+                "pkg:maven/org.apache.logging.log4j/log4j-core@2.17.1",
+                false,
+            ),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1",
+                "pkg:maven/org.apache.logging.log4j/log4j-core@2.9.0",
+                true,
+            ),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core@>=2.0.0,<2.17.1",
+                "pkg:maven/org.apache.logging.log4j/log4j-core@1.2.17",
+                false,
+            ),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core@>=2.0.0,<2.17.1",
+                "pkg:maven/org.apache.logging.log4j/log4j-core@2.10",
+                true,
+            ),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+                "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+                true,
+            ),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+                "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.10",
+                false,
+            ),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core",
+                "pkg:maven/org.apache.logging.log4j/log4j-core@9.9",
+                true,
+            ),
+            (
+                "pkg:maven/org.apache.logging.log4j/log4j-core",
+                "pkg:maven/org.apache.logging.log4j/log4j-api@2.0",
+                false,
+            ),
             ("pkg:npm/%40acme/left-pad@<2", "pkg:npm/%40acme/left-pad@1.3.0", true),
-            ("pkg:deb/debian/openssl?arch=amd64", "pkg:deb/debian/openssl@3.0?arch=arm64", false),
-            ("pkg:deb/debian/openssl", "pkg:deb/debian/openssl@3.0?arch=arm64&distro=bookworm", true),
-            ("pkg:golang/github.com/acme/lib@<v1.2.0", "pkg:golang/github.com/acme/lib@v1.10.0", false),
+            (
+                "pkg:deb/debian/openssl?arch=amd64",
+                "pkg:deb/debian/openssl@3.0?arch=arm64",
+                false,
+            ),
+            (
+                "pkg:deb/debian/openssl",
+                "pkg:deb/debian/openssl@3.0?arch=arm64&distro=bookworm",
+                true,
+            ),
+            (
+                "pkg:golang/github.com/acme/lib@<v1.2.0",
+                "pkg:golang/github.com/acme/lib@v1.10.0",
+                false,
+            ),
             ("pkg:pypi/Django@<4", "pkg:pypi/django@3.2", true),
         ];
         for (p, found, want) in table {
-            assert_eq!(pattern(p).matches(&Purl::parse(found).expect("purl")), want, "{p} vs {found}");
+            assert_eq!(
+                pattern(p).matches(&Purl::parse(found).expect("purl")),
+                want,
+                "{p} vs {found}"
+            );
         }
         assert!(PurlPattern::parse("maven/x").is_err());
         assert!(PurlPattern::parse("pkg:maven/x@<").is_err());
@@ -344,7 +404,10 @@ mod tests {
         };
         let err = check.run(&cdx).expect_err("denied");
         assert!(err.contains("package pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 is denied by pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1"), "{err}");
-        assert!(err.contains("license AGPL-3.0-only of pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 is denied"), "{err}");
+        assert!(
+            err.contains("license AGPL-3.0-only of pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 is denied"),
+            "{err}"
+        );
         let spdx = json!({"spdxVersion": "SPDX-2.3", "packages": [
             {"name": "openssl", "licenseConcluded": "NOASSERTION", "licenseDeclared": "GPL-2.0+",
              "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:deb/debian/openssl@3.0.11"}]}]});
@@ -354,7 +417,10 @@ mod tests {
         };
         let err = check.run(&spdx).expect_err("denied");
         assert!(err.contains("package pkg:deb/debian/openssl@3.0.11 is denied"), "{err}");
-        assert!(err.contains("license GPL-2.0+ of pkg:deb/debian/openssl@3.0.11 is denied"), "{err}");
+        assert!(
+            err.contains("license GPL-2.0+ of pkg:deb/debian/openssl@3.0.11 is denied"),
+            "{err}"
+        );
         let clean = SbomCheck {
             denied_packages: vec![pattern("pkg:deb/debian/openssl@<3.0.0")],
             denied_licenses: vec!["SSPL-1.0".into()],

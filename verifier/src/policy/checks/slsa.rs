@@ -23,7 +23,11 @@ impl SlsaCheck {
         }
         if !self.source_repositories.is_empty() {
             let raw = source_repository(predicate).ok_or("provenance names no source repository")?;
-            one_of("source repository", &normalise_repository(raw), &self.source_repositories)?;
+            one_of(
+                "source repository",
+                &normalise_repository(raw),
+                &self.source_repositories,
+            )?;
         }
         if !self.build_types.is_empty() {
             let t = build_type(predicate).ok_or("provenance names no build type")?;
@@ -70,7 +74,11 @@ pub fn normalise_repository(uri: &str) -> String {
     let (host, path) = s.split_once('/').unwrap_or((s, ""));
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let path = path.split_once('@').map_or(path, |(before, _)| before);
-    let joined = if path.is_empty() { host.to_owned() } else { format!("{host}/{path}") };
+    let joined = if path.is_empty() {
+        host.to_owned()
+    } else {
+        format!("{host}/{path}")
+    };
     let trimmed = joined.trim_end_matches('/');
     trimmed.strip_suffix(".git").unwrap_or(trimmed).to_owned()
 }
@@ -105,8 +113,15 @@ mod tests {
         let c = check(&["https://cloudbuild.googleapis.com/**"], &["github.com/acme/*"]);
         assert_eq!(c.run(&v02), Ok(()));
         let c = check(&[], &["github.com/other/*"]);
-        assert!(c.run(&v1).expect_err("wrong repo").contains("source repository github.com/acme/app"));
-        assert_eq!(check(&["x"], &[]).run(&json!({})), Err("provenance names no builder id".into()));
+        assert!(
+            c.run(&v1)
+                .expect_err("wrong repo")
+                .contains("source repository github.com/acme/app")
+        );
+        assert_eq!(
+            check(&["x"], &[]).run(&json!({})),
+            Err("provenance names no builder id".into())
+        );
     }
 
     #[test]

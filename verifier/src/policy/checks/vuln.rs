@@ -66,7 +66,8 @@ pub struct Finding {
 impl VulnCheck {
     pub fn run(&self, predicate: &Value, now: OffsetDateTime) -> Result<(), String> {
         if let Some(max_age) = self.max_age {
-            let finished = str_at(predicate, &["metadata", "scanFinishedOn"]).ok_or("scan has no metadata.scanFinishedOn")?;
+            let finished =
+                str_at(predicate, &["metadata", "scanFinishedOn"]).ok_or("scan has no metadata.scanFinishedOn")?;
             let finished = OffsetDateTime::parse(finished, &time::format_description::well_known::Rfc3339)
                 .map_err(|_| format!("scan finish time {finished:?} is not RFC 3339"))?;
             let age = now - finished;
@@ -117,7 +118,9 @@ pub fn collect(value: &Value, out: &mut Vec<Finding>, depth: usize) {
             let id = ["VulnerabilityID", "id", "ID"]
                 .iter()
                 .find_map(|k| map.get(*k).and_then(Value::as_str));
-            let severity = ["Severity", "severity"].iter().find_map(|k| map.get(*k).and_then(Value::as_str));
+            let severity = ["Severity", "severity"]
+                .iter()
+                .find_map(|k| map.get(*k).and_then(Value::as_str));
             if let (Some(id), Some(severity)) = (id, severity) {
                 out.push(Finding {
                     id: id.to_owned(),
@@ -192,7 +195,10 @@ mod tests {
             max_severity: Some(Severity::Medium),
             denied_ids: vec![],
         };
-        assert_eq!(check.run(&p, now), Err("findings above medium: [CVE-2024-2 (high)]".into()));
+        assert_eq!(
+            check.run(&p, now),
+            Err("findings above medium: [CVE-2024-2 (high)]".into())
+        );
         let lenient = VulnCheck {
             max_severity: Some(Severity::High),
             ..check.clone()
@@ -202,16 +208,37 @@ mod tests {
             max_severity: None,
             ..check.clone()
         };
-        assert!(old.run(&p, datetime!(2026-02-01 00:00 UTC)).expect_err("old").contains("older than the maximum age 7d0h"));
+        assert!(
+            old.run(&p, datetime!(2026-02-01 00:00 UTC))
+                .expect_err("old")
+                .contains("older than the maximum age 7d0h")
+        );
         let ids = VulnCheck {
             denied_ids: vec!["cve-2024-1".into()],
             ..VulnCheck::default()
         };
-        assert_eq!(ids.run(&p, now), Err("denied vulnerabilities found: [CVE-2024-1]".into()));
-        let grype = scan("2026-01-09T00:00:00Z", json!({"matches": [{"vulnerability": {"id": "GHSA-x", "severity": "Weird"}}]}));
-        assert!(check.run(&grype, now).expect_err("unknown word ranks critical").contains("GHSA-x (weird)"));
-        assert_eq!(VulnCheck { max_age: Some(Duration::hours(1)), ..VulnCheck::default() }.run(&json!({}), now),
-            Err("scan has no metadata.scanFinishedOn".into()));
+        assert_eq!(
+            ids.run(&p, now),
+            Err("denied vulnerabilities found: [CVE-2024-1]".into())
+        );
+        let grype = scan(
+            "2026-01-09T00:00:00Z",
+            json!({"matches": [{"vulnerability": {"id": "GHSA-x", "severity": "Weird"}}]}),
+        );
+        assert!(
+            check
+                .run(&grype, now)
+                .expect_err("unknown word ranks critical")
+                .contains("GHSA-x (weird)")
+        );
+        assert_eq!(
+            VulnCheck {
+                max_age: Some(Duration::hours(1)),
+                ..VulnCheck::default()
+            }
+            .run(&json!({}), now),
+            Err("scan has no metadata.scanFinishedOn".into())
+        );
     }
 
     #[test]

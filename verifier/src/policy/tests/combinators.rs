@@ -33,7 +33,11 @@ fn decide(policy: &Policy, keys: &[crate::keys::SigningKey], signers: &str) -> D
 fn table(signatures: &str, rows: &[(&str, Decision)]) {
     let (policy, keys) = setup(signatures);
     for (signers, want) in rows {
-        assert_eq!(decide(&policy, &keys, signers), *want, "{signatures} signed by {signers:?}");
+        assert_eq!(
+            decide(&policy, &keys, signers),
+            *want,
+            "{signatures} signed by {signers:?}"
+        );
     }
 }
 
@@ -41,13 +45,38 @@ use Decision::{Allow as A, Deny as D};
 
 #[test]
 fn any_of_truth_table() {
-    table("{anyOf: [a, b]}", &[("", D), ("a", A), ("b", A), ("ab", A), ("c", D), ("cc", D), ("ac", A), ("aa", A)]);
+    table(
+        "{anyOf: [a, b]}",
+        &[
+            ("", D),
+            ("a", A),
+            ("b", A),
+            ("ab", A),
+            ("c", D),
+            ("cc", D),
+            ("ac", A),
+            ("aa", A),
+        ],
+    );
     table("{anyOf: [a]}", &[("", D), ("a", A), ("b", D), ("bc", D)]);
 }
 
 #[test]
 fn all_of_truth_table() {
-    table("{allOf: [a, b]}", &[("", D), ("a", D), ("b", D), ("ab", A), ("ba", A), ("aa", D), ("abc", A), ("ac", D), ("c", D)]);
+    table(
+        "{allOf: [a, b]}",
+        &[
+            ("", D),
+            ("a", D),
+            ("b", D),
+            ("ab", A),
+            ("ba", A),
+            ("aa", D),
+            ("abc", A),
+            ("ac", D),
+            ("c", D),
+        ],
+    );
     table("{allOf: [a, b, c]}", &[("ab", D), ("abc", A), ("aabbc", A), ("bc", D)]);
 }
 
@@ -55,12 +84,29 @@ fn all_of_truth_table() {
 fn threshold_truth_table_counts_distinct_keys() {
     table(
         "{threshold: {count: 2, of: [a, b, c]}}",
-        &[("", D), ("a", D), ("aa", D), ("aaa", D), ("ab", A), ("ac", A), ("bc", A), ("abc", A), ("bb", D), ("cbb", A)],
+        &[
+            ("", D),
+            ("a", D),
+            ("aa", D),
+            ("aaa", D),
+            ("ab", A),
+            ("ac", A),
+            ("bc", A),
+            ("abc", A),
+            ("bb", D),
+            ("cbb", A),
+        ],
     );
-    table("{threshold: {count: 3, of: [a, b, c]}}", &[("ab", D), ("abc", A), ("aabb", D)]);
+    table(
+        "{threshold: {count: 3, of: [a, b, c]}}",
+        &[("ab", D), ("abc", A), ("aabb", D)],
+    );
     table("{threshold: {count: 1, of: [a, b, c]}}", &[("", D), ("c", A)]);
     // Two names for one key count once (the lint warns about the duplicate).
-    table("{threshold: {count: 2, of: [a, a2, b]}}", &[("a", D), ("aa", D), ("ab", A)]);
+    table(
+        "{threshold: {count: 2, of: [a, a2, b]}}",
+        &[("a", D), ("aa", D), ("ab", A)],
+    );
 }
 
 #[test]
@@ -70,8 +116,14 @@ fn empty_lists_and_bad_thresholds_met_by_the_engine_deny() {
         Combinator::AnyOf(vec![]),
         Combinator::AllOf(vec![]),
         Combinator::Threshold { count: 1, of: vec![] },
-        Combinator::Threshold { count: 0, of: vec!["a".into()] },
-        Combinator::Threshold { count: 2, of: vec!["a".into()] },
+        Combinator::Threshold {
+            count: 0,
+            of: vec!["a".into()],
+        },
+        Combinator::Threshold {
+            count: 2,
+            of: vec!["a".into()],
+        },
         Combinator::AnyOf(vec!["nobody".into()]),
     ] {
         policy.rules[0].signatures.as_mut().expect("signatures").combinator = combinator.clone();
@@ -88,10 +140,18 @@ fn signatures_for_another_digest_or_without_annotations_do_not_count() {
     assert_eq!(run(vec![signature(&keys[0], &d, &[("env", "prod")])]).decision, A);
     let r = run(vec![signature(&keys[0], &d, &[("env", "dev")])]);
     assert_eq!(r.decision, D);
-    assert!(r.checks[0].details.iter().any(|l| l.contains("env=prod is required")), "{:?}", r.checks[0]);
+    assert!(
+        r.checks[0].details.iter().any(|l| l.contains("env=prod is required")),
+        "{:?}",
+        r.checks[0]
+    );
     let r = run(vec![signature(&keys[0], &other, &[("env", "prod")])]);
     assert_eq!(r.decision, D);
-    assert!(r.checks[0].details.iter().any(|l| l.contains("signature is for image")), "{:?}", r.checks[0]);
+    assert!(
+        r.checks[0].details.iter().any(|l| l.contains("signature is for image")),
+        "{:?}",
+        r.checks[0]
+    );
 }
 
 fn rule(policy: &mut Policy) -> &mut Rule {
@@ -105,11 +165,19 @@ fn unmatched_images_deny_and_modes_never_block() {
     assert_eq!(r.decision, D);
     assert_eq!(r.rule, None);
     assert_eq!(r.checks[0].reason, "no rule matches registry.example/staging/app:v1");
-    for (mode, want) in [(crate::policy::Mode::Warn, A), (crate::policy::Mode::Audit, A), (crate::policy::Mode::Enforce, D)] {
+    for (mode, want) in [
+        (crate::policy::Mode::Warn, A),
+        (crate::policy::Mode::Audit, A),
+        (crate::policy::Mode::Enforce, D),
+    ] {
         rule(&mut policy).mode = mode;
         let r = policy.evaluate(&evidence(IMAGE, vec![], vec![]), NOW);
         assert_eq!(r.decision, want, "{mode}");
-        assert_eq!(r.checks[0].result, CheckResult::Fail, "the finding is reported in {mode} mode");
+        assert_eq!(
+            r.checks[0].result,
+            CheckResult::Fail,
+            "the finding is reported in {mode} mode"
+        );
     }
     let _ = keys;
 }
@@ -119,7 +187,10 @@ fn errors_deny_and_the_report_names_everything() {
     let (policy, _) = setup("{anyOf: [a]}");
     let r = policy.evaluate_failure(IMAGE, "cannot reach registry.example: connection refused", NOW);
     assert_eq!(r.decision, D);
-    assert_eq!(r.error.as_deref(), Some("cannot reach registry.example: connection refused"));
+    assert_eq!(
+        r.error.as_deref(),
+        Some("cannot reach registry.example: connection refused")
+    );
     let json = r.to_json();
     assert_eq!(json["decision"], "deny");
     assert_eq!(json["policyDigest"], json!(policy.digest.to_string()));

@@ -8,11 +8,47 @@ use crate::policy::{Code, compile};
 
 fn yamlish() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "apiVersion: sigil.dev/v1alpha1\n", "kind: ImagePolicy\n", "rules:\n", "  - name: r\n", "    images: [\"**\"]\n",
-        "    signatures: {anyOf: [a]}\n", "publishers:\n", "  a: {key: a.pub}\n", "  a: &x {keyData: y}\n", "  b: *x\n",
-        "exemptions:\n", "  - waive: all\n", "    expires: 2020-01-01\n", "{", "}", "[", "]", ":", "- ", "&a ", "*a ", "!!str ",
-        "\"", "'", "\t", "\n", "  ", "#", "---\n", "...\n", "? ", "|\n", ">-\n", "\u{0}", "é", "\\", "%YAML 1.2\n", "<<: *a\n",
-        "condition: \"predicate.x > 1\"\n", "mode: warn\n", "threshold: {count: 2, of: [a]}\n",
+        "apiVersion: sigil.dev/v1alpha1\n",
+        "kind: ImagePolicy\n",
+        "rules:\n",
+        "  - name: r\n",
+        "    images: [\"**\"]\n",
+        "    signatures: {anyOf: [a]}\n",
+        "publishers:\n",
+        "  a: {key: a.pub}\n",
+        "  a: &x {keyData: y}\n",
+        "  b: *x\n",
+        "exemptions:\n",
+        "  - waive: all\n",
+        "    expires: 2020-01-01\n",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        "- ",
+        "&a ",
+        "*a ",
+        "!!str ",
+        "\"",
+        "'",
+        "\t",
+        "\n",
+        "  ",
+        "#",
+        "---\n",
+        "...\n",
+        "? ",
+        "|\n",
+        ">-\n",
+        "\u{0}",
+        "é",
+        "\\",
+        "%YAML 1.2\n",
+        "<<: *a\n",
+        "condition: \"predicate.x > 1\"\n",
+        "mode: warn\n",
+        "threshold: {count: 2, of: [a]}\n",
     ]);
     prop::collection::vec(atoms, 0..40).prop_map(|parts| parts.concat())
 }
@@ -45,7 +81,13 @@ fn deep_nesting_is_refused_not_overflowed() {
         block.push_str("a:\n");
     }
     let (_, d) = load(&block, &[]);
-    assert!(d.items.iter().any(|d| d.code == Code::Syntax && d.message.contains("nesting")), "{:?}", d.items);
+    assert!(
+        d.items
+            .iter()
+            .any(|d| d.code == Code::Syntax && d.message.contains("nesting")),
+        "{:?}",
+        d.items
+    );
 }
 
 #[test]
@@ -53,7 +95,10 @@ fn billion_laughs_is_bounded() {
     let mut text = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
     let mut prev = 'a';
     for name in 'b'..='j' {
-        text.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 9].join(",")));
+        text.push_str(&format!(
+            "{name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 9].join(",")
+        ));
         prev = name;
     }
     let started = std::time::Instant::now();

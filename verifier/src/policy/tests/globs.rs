@@ -15,11 +15,31 @@ fn glob_table() {
     let pinned = format!("registry.acme.example/prod/app@{D}");
     let rows: Vec<(&str, &str, bool)> = vec![
         // * stays within a segment, ** crosses
-        ("registry.acme.example/prod/*", "registry.acme.example/prod/app:v1", true),
-        ("registry.acme.example/prod/*", "registry.acme.example/prod/team/app:v1", false),
-        ("registry.acme.example/prod/**", "registry.acme.example/prod/team/app:v1", true),
-        ("registry.acme.example/prod/**", "registry.acme.example/prod/app:v1", true),
-        ("registry.acme.example/prod/**", "registry.acme.example/production/app:v1", false),
+        (
+            "registry.acme.example/prod/*",
+            "registry.acme.example/prod/app:v1",
+            true,
+        ),
+        (
+            "registry.acme.example/prod/*",
+            "registry.acme.example/prod/team/app:v1",
+            false,
+        ),
+        (
+            "registry.acme.example/prod/**",
+            "registry.acme.example/prod/team/app:v1",
+            true,
+        ),
+        (
+            "registry.acme.example/prod/**",
+            "registry.acme.example/prod/app:v1",
+            true,
+        ),
+        (
+            "registry.acme.example/prod/**",
+            "registry.acme.example/production/app:v1",
+            false,
+        ),
         ("registry.acme.example/**/app", "registry.acme.example/a/b/app:v1", true),
         ("registry.acme.example/*/app", "registry.acme.example/a/b/app:v1", false),
         ("**", "registry.acme.example/prod/app:v1", true),
@@ -38,9 +58,21 @@ fn glob_table() {
         ("docker.io/*/*", "bitnami/redis", true),
         ("docker.io/library/alpine", "index.docker.io/library/alpine", true),
         // tags
-        ("registry.acme.example/prod/app:v1", "registry.acme.example/prod/app:v1", true),
-        ("registry.acme.example/prod/app:v1", "registry.acme.example/prod/app:v2", false),
-        ("registry.acme.example/prod/*:v1", "registry.acme.example/prod/web:v1", true),
+        (
+            "registry.acme.example/prod/app:v1",
+            "registry.acme.example/prod/app:v1",
+            true,
+        ),
+        (
+            "registry.acme.example/prod/app:v1",
+            "registry.acme.example/prod/app:v2",
+            false,
+        ),
+        (
+            "registry.acme.example/prod/*:v1",
+            "registry.acme.example/prod/web:v1",
+            true,
+        ),
         ("localhost:5000/app", "localhost:5000/app:v1", true),
         ("localhost:5000/*", "localhost:5000/app", true),
         // digests: the pinned digest, whatever tag was used
@@ -49,12 +81,19 @@ fn glob_table() {
     for (pattern, image, want) in rows {
         assert_eq!(matches(pattern, &name(image)), want, "{pattern} vs {image}");
     }
-    let by_digest = ImageName { digest: D.parse().expect("digest"), ..name("registry.acme.example/prod/app:v9") };
+    let by_digest = ImageName {
+        digest: D.parse().expect("digest"),
+        ..name("registry.acme.example/prod/app:v9")
+    };
     assert!(matches(&pinned, &by_digest));
     assert!(matches(&format!("registry.acme.example/**@{D}"), &by_digest));
     assert!(!matches(&format!("registry.acme.example/other@{D}"), &by_digest));
     // layout images: matched by the recorded name, else oci:DIR
-    let layout = ImageName { repository: "oci:./export".into(), tag: Some("app".into()), digest: digest("x") };
+    let layout = ImageName {
+        repository: "oci:./export".into(),
+        tag: Some("app".into()),
+        digest: digest("x"),
+    };
     assert!(matches("**", &layout));
     assert!(matches("oci:./export", &layout));
     assert!(matches("oci:./export:app", &layout));
@@ -86,7 +125,10 @@ fn specificity_order() {
         "**".to_owned(),
     ];
     for pair in ordered.windows(2) {
-        let (a, b) = (Pattern::parse(&pair[0]).expect("a"), Pattern::parse(&pair[1]).expect("b"));
+        let (a, b) = (
+            Pattern::parse(&pair[0]).expect("a"),
+            Pattern::parse(&pair[1]).expect("b"),
+        );
         assert!(a.specificity() > b.specificity(), "{} should beat {}", pair[0], pair[1]);
     }
     // equal rank: more literals in total breaks a tie of prefixes

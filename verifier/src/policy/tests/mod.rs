@@ -1,7 +1,9 @@
 //! Tests of the policy module: truth tables, globs, lint codes, loader fuzzing.
 
 mod combinators;
+mod decisions;
+mod examples;
+mod fuzz;
 mod globs;
 mod lint_codes;
-mod fuzz;
 pub(super) mod support;

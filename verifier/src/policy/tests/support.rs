@@ -61,7 +61,10 @@ fn origin(n: usize) -> Origin {
 
 /// A cosign simple-signing signature by `key` over `image`.
 pub fn signature(key: &SigningKey, image: &Digest, annotations: &[(&str, &str)]) -> SignatureEvidence {
-    let ann: BTreeMap<String, String> = annotations.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let ann: BTreeMap<String, String> = annotations
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let payload = crate::simplesigning::payload("registry.example/app", image, &ann);
     let sig = STANDARD.encode(key.sign(&payload).expect("sign"));
     SignatureEvidence {
@@ -87,8 +90,17 @@ pub fn attestation(key: &SigningKey, image: &Digest, predicate_type: &str, predi
 }
 
 /// Evidence for `reference`.
-pub fn evidence(reference: &str, signatures: Vec<SignatureEvidence>, attestations: Vec<AttestationEvidence>) -> Evidence {
-    Evidence { image: reference.to_owned(), name: name(reference), signatures, attestations }
+pub fn evidence(
+    reference: &str,
+    signatures: Vec<SignatureEvidence>,
+    attestations: Vec<AttestationEvidence>,
+) -> Evidence {
+    Evidence {
+        image: reference.to_owned(),
+        name: name(reference),
+        signatures,
+        attestations,
+    }
 }
 
 /// The image digest `evidence` helpers use for `reference`.

@@ -1,0 +1,242 @@
+//! `sigil verify-bundle`: a Sigstore bundle for a blob, judged offline
+//! against a trusted root and an identity (or a key), exactly as DESIGN §2
+//! and the Sigstore client conformance protocol ask (the flags cosign
+//! `verify-blob` and sigstore-python use).
+//!
+//! Exit 0 verified, 1 the bundle does not verify, 2 the input could not be
+//! judged (missing file, malformed bundle or root, bad flags or digest).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+use sigil_verifier::digest::Digest;
+use sigil_verifier::sigstore::{
+    Artifact, BundleClaims, BundleRejection, BundleSigner, IdentityPolicy, LogEntryUsed, Matcher, Signatory,
+    SignedContent, TrustedRoot, verify_bundle,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Outcome;
+use crate::args::OutputFormat;
+use crate::common::{print, print_json, read_public_key};
+
+/// Verify a Sigstore bundle for a file or digest, offline.
+///
+/// The bundle (v0.1, v0.2 or v0.3; a message signature or a DSSE envelope) must
+/// be signed either by a Fulcio certificate whose identity and OIDC issuer
+/// match, chained to a certificate authority of the trusted root and valid
+/// at the time its transparency-log entry or RFC 3161 timestamp proves, or by
+/// the given public key. Nothing is fetched: the public-good trusted root is
+/// built in.
+///
+/// Examples:
+///   sigil verify-bundle --bundle app.sigstore.json \
+///     --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.0 \
+///     --certificate-oidc-issuer https://token.actions.githubusercontent.com app.tar.gz
+///   sigil verify-bundle --bundle b.json --key release.pub sha256:6ae8a75555209fd6c44157c0aed8016e763ff435a19cf186f76863140143ff72
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct VerifyBundleArgs {
+    /// The Sigstore bundle (JSON) to verify.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+
+    /// The signer's exact identity: the certificate's email, URI or username SAN.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["certificate_identity_regexp", "key"])]
+    pub certificate_identity: Option<String>,
+
+    /// A regular expression the signer's identity must match as a whole (Rust regex syntax).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_identity_regexp: Option<String>,
+
+    /// The exact OIDC issuer that vouched for the identity (e.g. https://token.actions.githubusercontent.com).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["certificate_oidc_issuer_regexp", "key"])]
+    pub certificate_oidc_issuer: Option<String>,
+
+    /// A regular expression the OIDC issuer must match as a whole.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+
+    /// Verify a key-signed bundle with this public key (PKIX PEM) instead of an identity.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Use this trusted_root.json instead of the built-in Sigstore public-good root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    /// The artifact: a file, or `sha256:` + 64 hex digits when no such file exists.
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    pub file_or_digest: String,
+}
+
+/// The artifact argument, decided once.
+enum Subject {
+    File(PathBuf, Vec<u8>),
+    Digest(Digest),
+}
+
+pub async fn run(args: VerifyBundleArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+    let who = signatory(&args)?;
+    let owned_root;
+    let root = match &args.trusted_root {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read trusted root {}", path.display()))?;
+            owned_root =
+                TrustedRoot::from_json(&bytes).with_context(|| format!("trusted root {}", path.display()))?;
+            &owned_root
+        }
+        None => TrustedRoot::public_good(),
+    };
+    let bundle = std::fs::read(&args.bundle).with_context(|| format!("cannot read bundle {}", args.bundle.display()))?;
+    let subject = subject(&args.file_or_digest)?;
+    let artifact = match &subject {
+        Subject::File(_, bytes) => Artifact::Bytes(bytes),
+        Subject::Digest(d) => Artifact::Digest(d.clone()),
+    };
+    let outcome = verify_bundle(&bundle, Some(artifact), &who, root).map(|v| v.into_inner());
+    if let Err(e) = &outcome
+        && e.is_bad_input()
+    {
+        bail!("bundle {}: {e}", args.bundle.display());
+    }
+    render(&args, &subject, &outcome, output)?;
+    Ok(if outcome.is_ok() { Outcome::Success } else { Outcome::Failed })
+}
+
+fn signatory(args: &VerifyBundleArgs) -> anyhow::Result<Signatory> {
+    if let Some(key) = &args.key {
+        return Ok(Signatory::key(read_public_key(key)?));
+    }
+    let subject = match (&args.certificate_identity, &args.certificate_identity_regexp) {
+        (Some(exact), None) => Matcher::exact(exact.as_str()),
+        (None, Some(re)) => Matcher::regex(re).context("--certificate-identity-regexp")?,
+        _ => bail!("give --certificate-identity or --certificate-identity-regexp (or --key for a key-signed bundle)"),
+    };
+    let issuer = match (&args.certificate_oidc_issuer, &args.certificate_oidc_issuer_regexp) {
+        (Some(exact), None) => Matcher::exact(exact.as_str()),
+        (None, Some(re)) => Matcher::regex(re).context("--certificate-oidc-issuer-regexp")?,
+        _ => bail!("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp with the identity"),
+    };
+    Ok(Signatory::Identity(IdentityPolicy::new(subject, issuer)))
+}
+
+/// `sha256:` + 64 hex is a digest unless a file of that name exists (DESIGN §2).
+fn subject(arg: &str) -> anyhow::Result<Subject> {
+    let path = Path::new(arg);
+    if !path.exists()
+        && let Some(hex) = arg.strip_prefix("sha256:")
+    {
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("{arg:?} is neither a file nor a digest (sha256: followed by 64 hex digits)");
+        }
+        let digest: Digest = arg.to_ascii_lowercase().parse()?;
+        return Ok(Subject::Digest(digest));
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read artifact {arg}"))?;
+    Ok(Subject::File(path.to_path_buf(), bytes))
+}
+
+fn render(
+    args: &VerifyBundleArgs,
+    subject: &Subject,
+    outcome: &Result<BundleClaims, BundleRejection>,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
+    let artifact = match subject {
+        Subject::File(p, _) => p.display().to_string(),
+        Subject::Digest(d) => d.to_string(),
+    };
+    match output {
+        OutputFormat::Json => print_json(&report(args, &artifact, outcome)),
+        OutputFormat::Human => print(&human(args, &artifact, outcome)),
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn entry_json(e: &LogEntryUsed) -> Value {
+    json!({
+        "logId": e.log_id,
+        "logIndex": e.log_index,
+        "kind": e.kind,
+        "integratedTime": e.integrated_time.map(rfc3339),
+        "inclusionProof": e.inclusion_proof,
+        "inclusionPromise": e.inclusion_promise,
+    })
+}
+
+/// The `sigil.dev/verify-bundle/v1` report.
+fn report(args: &VerifyBundleArgs, artifact: &str, outcome: &Result<BundleClaims, BundleRejection>) -> Value {
+    let base = json!({
+        "apiVersion": "sigil.dev/verify-bundle/v1",
+        "bundle": args.bundle.display().to_string(),
+        "artifact": artifact,
+    });
+    let mut out = base;
+    match outcome {
+        Err(why) => {
+            out["verified"] = false.into();
+            out["reason"] = why.to_string().into();
+        }
+        Ok(c) => {
+            out["verified"] = true.into();
+            out["signingTime"] = c.signing_time.map(rfc3339).into();
+            out["signer"] = match &c.signer {
+                BundleSigner::Key { fingerprint } => json!({"kind": "key", "fingerprint": fingerprint}),
+                BundleSigner::Certificate(id) => json!({
+                    "kind": "certificate",
+                    "identity": id.subject.iter().map(|n| json!({"kind": n.kind(), "value": n.value()})).collect::<Vec<_>>(),
+                    "issuer": id.issuer,
+                    "extensions": id.extensions,
+                    "notBefore": rfc3339(id.not_before),
+                    "notAfter": rfc3339(id.not_after),
+                }),
+            };
+            out["content"] = match &c.content {
+                SignedContent::Dsse { payload_type, .. } => json!({"kind": "dsse", "payloadType": payload_type}),
+                SignedContent::Message { digest } => json!({"kind": "messageSignature", "digest": digest.to_string()}),
+            };
+            out["logEntries"] = c.log_entries.iter().map(entry_json).collect::<Vec<_>>().into();
+            out["timestamps"] = c.timestamps.into();
+        }
+    }
+    out
+}
+
+fn human(args: &VerifyBundleArgs, artifact: &str, outcome: &Result<BundleClaims, BundleRejection>) -> String {
+    let claims = match outcome {
+        Err(why) => return format!("not verified: {} for {artifact}: {why}", args.bundle.display()),
+        Ok(c) => c,
+    };
+    let mut lines = vec![format!("verified: {} for {artifact}", args.bundle.display())];
+    match &claims.signer {
+        BundleSigner::Key { fingerprint } => lines.push(format!("  signed by:  key sha256:{fingerprint}")),
+        BundleSigner::Certificate(id) => {
+            for name in &id.subject {
+                lines.push(format!("  identity:   {} ({})", name.value(), name.kind()));
+            }
+            lines.push(format!("  issuer:     {}", id.issuer.as_deref().unwrap_or("(none)")));
+        }
+    }
+    if let Some(t) = claims.signing_time {
+        lines.push(format!("  signed at:  {}", rfc3339(t)));
+    }
+    for e in &claims.log_entries {
+        let proof = match (e.inclusion_proof, e.inclusion_promise) {
+            (true, true) => "inclusion proof and signed entry timestamp",
+            (true, false) => "inclusion proof",
+            (false, _) => "signed entry timestamp",
+        };
+        lines.push(format!("  log entry:  index {} ({}, {proof})", e.log_index, e.kind));
+    }
+    if claims.timestamps > 0 {
+        lines.push(format!("  timestamps: {} RFC 3161", claims.timestamps));
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,364 @@
+//! `sigil verify --policy`, `sigil policy lint` and `sigil policy test`
+//! against a real registry: images signed and attested by different keys,
+//! each semantic of DESIGN §4 shown allowing and denying, reasons asserted.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sigil_verifier::keys::{self, SigningKey};
+use sigil_verifier::reference::Target;
+
+use crate::fixtures::{self, block_on, keypair, push_sample, s};
+use crate::support::{Registry, sigil};
+
+fn sign(image: &str, key: &Path, extra: &[&str]) {
+    let mut args = vec!["sign", image, "--key", s(key)];
+    args.extend_from_slice(extra);
+    sigil(&args).env("SIGIL_PASSWORD", "pw").run().assert_exit(0);
+}
+
+fn signing_key(path: &Path) -> SigningKey {
+    keys::decrypt(&std::fs::read_to_string(path).expect("key file"), b"pw").expect("decrypt")
+}
+
+/// Pushes a signed in-toto attestation about `repo:tag` as a bundle referrer.
+fn attest(registry: &Registry, repo: &str, tag: &str, key: &Path, predicate_type: &str, predicate: &Value) {
+    let (descriptor, _) = fixtures::manifest(registry, repo, Target::Tag(tag.into()));
+    let raw = serde_json::value::to_raw_value(predicate).expect("raw json");
+    let statement =
+        sigil_verifier::intoto::Statement::about(&registry.image(repo), &descriptor.digest, predicate_type, raw);
+    let store = fixtures::store(registry, repo);
+    let body = statement.to_json();
+    block_on(sigil_verifier::sign::push_bundle_referrer(
+        &store,
+        &descriptor,
+        &body,
+        predicate_type,
+        &signing_key(key),
+        "2026-01-01T00:00:00Z",
+    ))
+    .expect("push attestation");
+}
+
+fn write_policy(dir: &Path, body: &str) -> std::path::PathBuf {
+    let path = dir.join("policy.yaml");
+    std::fs::write(
+        &path,
+        format!("apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\n{body}"),
+    )
+    .expect("write policy");
+    path
+}
+
+fn verify(policy: &Path, images: &[&str], extra: &[&str]) -> crate::support::Output {
+    let mut args = vec!["verify"];
+    args.extend_from_slice(images);
+    args.extend_from_slice(&["--policy", s(policy), "--output", "json"]);
+    args.extend_from_slice(extra);
+    sigil(&args).run()
+}
+
+fn reasons(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["reason"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn publishers_decide_and_unmatched_images_are_denied() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (release, _) = keypair(dir.path(), "release");
+    let (stranger, _) = keypair(dir.path(), "stranger");
+    for (tag, seed) in [("signed", 1), ("stranger", 2), ("unsigned", 3)] {
+        push_sample(&registry, "prod/app", tag, seed);
+    }
+    push_sample(&registry, "elsewhere", "v1", 4);
+    sign(&registry.image("prod/app:signed"), &release, &[]);
+    sign(&registry.image("prod/app:stranger"), &stranger, &[]);
+    let host = registry.host();
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\nrules:\n  - name: prod\n    images: [\"{host}/prod/**\"]\n    signatures: {{anyOf: [release]}}\n"
+        ),
+    );
+    let images = [
+        registry.image("prod/app:signed"),
+        registry.image("prod/app:stranger"),
+        registry.image("prod/app:unsigned"),
+        registry.image("elsewhere:v1"),
+        registry.image("prod/app:signed"),
+    ];
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let out = verify(&policy, &refs, &[]);
+    out.assert_exit(1).assert_quiet_stderr();
+    let json = out.stdout_json();
+    assert_eq!(json["apiVersion"], "sigil.dev/report/v1");
+    assert_eq!(
+        json["summary"],
+        json!({"images": 5, "allowed": 2, "denied": 3, "errors": 0})
+    );
+    let report = |i: usize| &json["images"][i];
+    assert_eq!(report(0)["decision"], "allow");
+    assert_eq!(report(0)["rule"], "prod");
+    assert_eq!(report(0)["checks"][0]["reason"], "signed by release");
+    assert_eq!(report(1)["decision"], "deny");
+    assert_eq!(reasons(report(1)), ["no valid signature by any of [release]"]);
+    assert!(
+        report(1)["checks"][0]["details"][0]
+            .as_str()
+            .expect("detail")
+            .contains("signature does not verify"),
+        "{}",
+        report(1)
+    );
+    assert_eq!(report(2)["decision"], "deny");
+    assert_eq!(
+        report(2)["checks"][0]["details"][0],
+        "release: the image has no signatures"
+    );
+    assert_eq!(report(3)["decision"], "deny");
+    assert_eq!(reasons(report(3)), [format!("no rule matches {host}/elsewhere:v1")]);
+    assert_eq!(report(4)["decision"], "allow");
+    assert_eq!(report(0)["policyDigest"], json["policy"]["digest"]);
+
+    verify(&policy, &[&images[0]], &[]).assert_exit(0);
+    // a missing image cannot be evaluated: exit 2, denied in the report too
+    let missing = registry.image("prod/app:nope");
+    let out = verify(&policy, &[&images[0], &missing], &[]);
+    out.assert_exit(2);
+    assert_eq!(out.stdout_json()["images"][1]["decision"], "deny");
+    assert!(out.stderr.contains("prod/app:nope"), "{out}");
+    // human output names the rule and the reason
+    let out = sigil(&["verify", &images[1], "--policy", s(&policy)]).run();
+    out.assert_exit(1);
+    assert!(
+        out.stdout.contains("DENY")
+            && out.stdout.contains("rule prod, enforce")
+            && out.stdout.contains("no valid signature by any of [release]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn thresholds_count_distinct_keys_and_attestations_are_checked() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, _) = keypair(dir.path(), "a");
+    let (b, _) = keypair(dir.path(), "b");
+    push_sample(&registry, "shared/base", "v1", 10);
+    let image = registry.image("shared/base:v1");
+    sign(&image, &a, &[]);
+    sign(&image, &a, &["--format", "bundle"]);
+    let host = registry.host();
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  a: {{key: a.pub}}\n  b: {{key: b.pub}}\nrules:\n  - name: shared\n    images: [\"{host}/shared/**\"]\n    signatures: {{threshold: {{count: 2, of: [a, b]}}}}\n    attestations:\n      - predicateType: https://slsa.dev/provenance/v1\n        signedBy: [b]\n        slsa: {{builderIds: [\"https://ci.acme.example/*\"]}}\n"
+        ),
+    );
+    let out = verify(&policy, &[&image], &[]);
+    out.assert_exit(1);
+    let report = out.stdout_json()["images"][0].clone();
+    assert!(
+        reasons(&report)[0].starts_with("1 distinct signer(s), 2 required"),
+        "{report}"
+    );
+
+    sign(&image, &b, &[]);
+    let provenance = |builder: &str| json!({"buildDefinition": {"buildType": "https://x"}, "runDetails": {"builder": {"id": builder}}});
+    attest(
+        &registry,
+        "shared/base",
+        "v1",
+        &b,
+        "https://slsa.dev/provenance/v1",
+        &provenance("https://evil.example/builder"),
+    );
+    let out = verify(&policy, &[&image], &[]);
+    out.assert_exit(1);
+    let report = out.stdout_json()["images"][0].clone();
+    assert_eq!(report["checks"][0]["result"], "pass");
+    assert_eq!(
+        reasons(&report)[1],
+        "attestation https://slsa.dev/provenance/v1 by b: builder id https://evil.example/builder is not one of [https://ci.acme.example/*]"
+    );
+
+    // a fresh image with a good provenance by b, and one signed by a: allowed
+    push_sample(&registry, "shared/tool", "v1", 11);
+    let tool = registry.image("shared/tool:v1");
+    sign(&tool, &a, &[]);
+    sign(&tool, &b, &[]);
+    attest(
+        &registry,
+        "shared/tool",
+        "v1",
+        &b,
+        "https://slsa.dev/provenance/v1",
+        &provenance("https://ci.acme.example/runner"),
+    );
+    // provenance by a publisher not listed for it does not count
+    attest(
+        &registry,
+        "shared/tool",
+        "v1",
+        &a,
+        "https://slsa.dev/provenance/v1",
+        &provenance("https://evil.example/builder"),
+    );
+    let out = verify(&policy, &[&tool], &[]);
+    out.assert_exit(0);
+    let report = out.stdout_json()["images"][0].clone();
+    assert_eq!(reasons(&report)[1], "1 verified attestation(s) by [b], passing slsa");
+}
+
+#[test]
+fn modes_exemptions_and_time() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    keypair(dir.path(), "release");
+    push_sample(&registry, "upstream/tool", "v1", 20);
+    push_sample(&registry, "prod/legacy", "v1", 21);
+    push_sample(&registry, "audit/thing", "v1", 22);
+    let host = registry.host();
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\nrules:\n  - name: upstream\n    images: [\"{host}/upstream/*\"]\n    signatures: {{anyOf: [release]}}\n    mode: warn\n  - name: audit\n    images: [\"{host}/audit/*\"]\n    signatures: {{anyOf: [release]}}\n    mode: audit\n  - name: prod\n    images: [\"{host}/prod/*\"]\n    signatures: {{anyOf: [release]}}\nexemptions:\n  - images: [\"{host}/prod/legacy\"]\n    waive: signatures\n    reason: rebuilt next sprint\n    owner: platform\n    expires: 2027-01-31T00:00:00Z\n"
+        ),
+    );
+    // warn: allowed, exit 0, the finding on stderr and in the report
+    let out = verify(&policy, &[&registry.image("upstream/tool:v1")], &[]);
+    out.assert_exit(0);
+    assert!(
+        out.stderr
+            .contains("rule upstream (warn) would deny: no valid signature by any of [release]"),
+        "{out}"
+    );
+    assert_eq!(out.stdout_json()["images"][0]["checks"][0]["result"], "fail");
+    // audit: allowed, exit 0, nothing on stderr, the finding in the report
+    let out = verify(&policy, &[&registry.image("audit/thing:v1")], &[]);
+    out.assert_exit(0).assert_quiet_stderr();
+    assert_eq!(out.stdout_json()["images"][0]["mode"], "audit");
+    assert_eq!(out.stdout_json()["images"][0]["checks"][0]["result"], "fail");
+    // exemption until it expires
+    let legacy = registry.image("prod/legacy:v1");
+    let out = verify(&policy, &[&legacy], &["--at", "2026-06-01T00:00:00Z"]);
+    out.assert_exit(0);
+    let report = out.stdout_json()["images"][0].clone();
+    assert_eq!(report["checks"][0]["result"], "waived");
+    assert_eq!(report["exemptions"][0]["owner"], "platform");
+    assert_eq!(report["exemptions"][0]["expired"], false);
+    let out = verify(&policy, &[&legacy], &["--at", "2027-02-01T00:00:00Z"]);
+    out.assert_exit(1);
+    let report = out.stdout_json()["images"][0].clone();
+    assert_eq!(report["exemptions"][0]["expired"], true);
+    assert_eq!(report["checks"][0]["result"], "fail");
+    assert!(out.stderr.contains("warning[expired-exemption]"), "{out}");
+    sigil(&["verify", &legacy, "--policy", s(&policy), "--at", "yesterday"])
+        .run()
+        .assert_exit(2)
+        .assert_one_line_error();
+}
+
+#[test]
+fn lint_reports_everything_and_verify_refuses_a_broken_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    keypair(dir.path(), "release");
+    let policy = write_policy(
+        dir.path(),
+        "publishers:\n  release: {key: release.pub}\n  gone: {key: missing.pub}\nrules:\n  - name: r\n    images: [alpine]\n    signatures: {anyOf: [nobody]}\n    colour: red\n",
+    );
+    let out = sigil(&["policy", "lint", s(&policy), "--output", "json"]).run();
+    out.assert_exit(2);
+    let json = out.stdout_json();
+    let codes: Vec<(String, u64, u64)> = json["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or("").to_owned(),
+                d["span"]["line"].as_u64().unwrap_or(0),
+                d["span"]["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("unreadable-file".to_owned(), 5, 15),
+            ("never-matches".to_owned(), 8, 14),
+            ("unknown-publisher".to_owned(), 9, 26),
+            ("unknown-field".to_owned(), 10, 5)
+        ]
+    );
+    let human = sigil(&["policy", "lint", s(&policy)]).run();
+    human.assert_exit(2);
+    assert!(human.stdout.contains("policy.yaml:10:5"), "{human}");
+    let out = sigil(&["verify", "localhost:1/x:v1", "--policy", s(&policy)]).run();
+    out.assert_exit(2);
+    assert!(out.assert_one_line_error().contains("has 4 error(s)"), "{out}");
+    // the examples lint clean
+    for example in ["production.yaml", "rollout-audit.yaml", "multi-team.yaml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(example);
+        sigil(&["policy", "lint", s(&path)]).run().assert_exit(0);
+    }
+}
+
+#[test]
+fn policy_test_runs_hermetically_on_a_copied_layout() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (release, _) = keypair(dir.path(), "release");
+    push_sample(&registry, "prod/app", "v1", 30);
+    push_sample(&registry, "prod/app", "unsigned", 31);
+    sign(&registry.image("prod/app:v1"), &release, &[]);
+    let recorded = dir.path().join("recorded");
+    sigil(&[
+        "copy",
+        &registry.image("prod/app:v1"),
+        &format!("oci:{}:app-v1", s(&recorded)),
+    ])
+    .run()
+    .assert_exit(0);
+    sigil(&[
+        "copy",
+        &registry.image("prod/app:unsigned"),
+        &format!("oci:{}:app-unsigned", s(&recorded)),
+    ])
+    .run()
+    .assert_exit(0);
+    drop(registry); // no network from here on
+    let policy = write_policy(
+        dir.path(),
+        "publishers:\n  release: {key: release.pub}\nrules:\n  - name: prod\n    images: [\"registry.acme.example/prod/**\"]\n    signatures: {anyOf: [release]}\n  - name: layouts\n    images: [\"oci:recorded\"]\n    signatures: {anyOf: [release]}\n",
+    );
+    let expectations = dir.path().join("expect.yaml");
+    let write = |cases: &str| {
+        std::fs::write(
+            &expectations,
+            format!("apiVersion: sigil.dev/v1alpha1\nkind: PolicyTest\nat: 2026-06-01T00:00:00Z\ncases:\n{cases}"),
+        )
+        .expect("write")
+    };
+    write(
+        "  - {image: \"oci:recorded:app-v1\", name: registry.acme.example/prod/app:v1, expect: allow}\n  - {image: \"oci:recorded:app-unsigned\", name: registry.acme.example/prod/app:v2, expect: deny, reason: no valid signature}\n  - {image: \"oci:recorded:app-v1\", expect: allow}\n  - {image: \"oci:recorded:app-v1\", name: registry.acme.example/dev/app:v1, expect: deny, reason: no rule matches}\n",
+    );
+    let out = sigil(&["policy", "test", s(&policy), s(&expectations)]).run();
+    out.assert_exit(0);
+    assert!(out.stdout.contains("4 passed, 0 failed"), "{out}");
+    write("  - {image: \"oci:recorded:app-unsigned\", name: registry.acme.example/prod/app:v2, expect: allow}\n");
+    let out = sigil(&["policy", "test", s(&policy), s(&expectations), "--output", "json"]).run();
+    out.assert_exit(1);
+    assert_eq!(out.stdout_json()["cases"][0]["report"]["decision"], "deny");
+    write("  - {image: \"localhost:5000/app:v1\", expect: allow}\n");
+    sigil(&["policy", "test", s(&policy), s(&expectations)])
+        .run()
+        .assert_exit(2)
+        .assert_one_line_error();
+}
