@@ -21,10 +21,26 @@ use std::time::Instant;
 use sigil_verifier::sigstore::{IdentityPolicy, Matcher, Signatory, TrustedRoot, clear_memo, verify_bundle};
 
 const BUNDLES: [(&str, &str, &str); 4] = [
-    ("sigstore-js/bundleV01-dsse-with-proof.sigstore", "brian@dehamer.com", "https://github.com/login/oauth"),
-    ("sigstore-js/bundleV02-dsse.sigstore", "brian@dehamer.com", "https://github.com/login/oauth"),
-    ("sigstore-js/bundleV03-dsse.sigstore", "brian@dehamer.com", "https://github.com/login/oauth"),
-    ("cosign/oci-attestation.sigstore.json", "cody@soyland.com", "https://github.com/login/oauth"),
+    (
+        "sigstore-js/bundleV01-dsse-with-proof.sigstore",
+        "brian@dehamer.com",
+        "https://github.com/login/oauth",
+    ),
+    (
+        "sigstore-js/bundleV02-dsse.sigstore",
+        "brian@dehamer.com",
+        "https://github.com/login/oauth",
+    ),
+    (
+        "sigstore-js/bundleV03-dsse.sigstore",
+        "brian@dehamer.com",
+        "https://github.com/login/oauth",
+    ),
+    (
+        "cosign/oci-attestation.sigstore.json",
+        "cody@soyland.com",
+        "https://github.com/login/oauth",
+    ),
 ];
 
 const PYTHON: &str = r#"
@@ -96,9 +112,21 @@ fn main() {
     let (count, seconds) = (fields.next().expect("count"), fields.next().expect("seconds"));
     let py = count / seconds;
 
-    println!("bundles verified per second, one process, {} production bundles:", items.len());
-    println!("  sigil, cold (every signature checked): {cold:>10.0}/s  {:>8.1} µs each", 1e6 / cold);
-    println!("  sigil, warm (result memo):             {warm:>10.0}/s  {:>8.1} µs each", 1e6 / warm);
-    println!("  sigstore-python 4.x verify_dsse:       {py:>10.0}/s  {:>8.1} µs each", 1e6 / py);
+    println!(
+        "bundles verified per second, one process, {} production bundles:",
+        items.len()
+    );
+    println!(
+        "  sigil, cold (every signature checked): {cold:>10.0}/s  {:>8.1} µs each",
+        1e6 / cold
+    );
+    println!(
+        "  sigil, warm (result memo):             {warm:>10.0}/s  {:>8.1} µs each",
+        1e6 / warm
+    );
+    println!(
+        "  sigstore-python 4.x verify_dsse:       {py:>10.0}/s  {:>8.1} µs each",
+        1e6 / py
+    );
     println!("  ratio cold: {:.1}x   ratio warm: {:.1}x", cold / py, warm / py);
 }

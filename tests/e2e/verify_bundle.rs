@@ -54,7 +54,16 @@ fn production_bundles_verify_and_their_twins_fail() {
     let dir = tempfile::tempdir().expect("tempdir");
     verify(&data(OCI), &CODY, OCI_DIGEST).assert_exit(0);
     let json = sigil(&[
-        "verify-bundle", "--output", "json", "--bundle", s(&data(OCI)), CODY[0], CODY[1], CODY[2], CODY[3], OCI_DIGEST,
+        "verify-bundle",
+        "--output",
+        "json",
+        "--bundle",
+        s(&data(OCI)),
+        CODY[0],
+        CODY[1],
+        CODY[2],
+        CODY[3],
+        OCI_DIGEST,
     ])
     .run();
     json.assert_exit(0);
@@ -66,49 +75,104 @@ fn production_bundles_verify_and_their_twins_fail() {
     assert_eq!(report["logEntries"][0]["logIndex"], 175508996);
     let scaffolding = data(SCAFFOLDING);
     let other_root = ["--trusted-root", s(&scaffolding)];
-    let othername_ok = [other_root.as_slice(), &["--certificate-identity", "foo!oidc.local", "--certificate-oidc-issuer", "http://oidc.local:8080"]].concat();
+    let othername_ok = [
+        other_root.as_slice(),
+        &[
+            "--certificate-identity",
+            "foo!oidc.local",
+            "--certificate-oidc-issuer",
+            "http://oidc.local:8080",
+        ],
+    ]
+    .concat();
     verify(&data(OTHERNAME), &othername_ok, OTHERNAME_DIGEST).assert_exit(0);
     let key_root = data("bundles/shared/trusted_roots/sigstore-go-public-key-validity.json");
     let key = data("bundles/shared/sigstore-go/public-key-validity.pem");
     let key_args = ["--key", s(&key), "--trusted-root", s(&key_root)];
-    verify(&data("bundles/shared/sigstore-go/public-key-validity.sigstore.json"), &key_args, s(&data(CONTENT))).assert_exit(0);
+    verify(
+        &data("bundles/shared/sigstore-go/public-key-validity.sigstore.json"),
+        &key_args,
+        s(&data(CONTENT)),
+    )
+    .assert_exit(0);
 
     // Twins: each must be judged and fail (exit 1), with the reason on stdout.
     let failed = |out: crate::support::Output, why: &str| {
         out.assert_exit(1);
         assert!(out.stdout.contains(why), "expected {why:?} in {}", out.stdout);
     };
-    failed(verify(&data(OCI), &CODY, s(&data(CONTENT))), "not what the bundle signs");
+    failed(
+        verify(&data(OCI), &CODY, s(&data(CONTENT))),
+        "not what the bundle signs",
+    );
     let flipped = twin(dir.path(), OCI, "flipped.json", |v| {
-        let sig = v["dsseEnvelope"]["signatures"][0]["sig"].as_str().expect("sig").to_owned();
+        let sig = v["dsseEnvelope"]["signatures"][0]["sig"]
+            .as_str()
+            .expect("sig")
+            .to_owned();
         let mut chars: Vec<char> = sig.chars().collect();
         chars[10] = if chars[10] == 'A' { 'B' } else { 'A' };
         v["dsseEnvelope"]["signatures"][0]["sig"] = chars.into_iter().collect::<String>().into();
     });
     failed(verify(&flipped, &CODY, OCI_DIGEST), "not verified");
     failed(
-        verify(&data(OCI), &["--certificate-identity", "eve@example.com", CODY[2], CODY[3]], OCI_DIGEST),
+        verify(
+            &data(OCI),
+            &["--certificate-identity", "eve@example.com", CODY[2], CODY[3]],
+            OCI_DIGEST,
+        ),
         "certificate identity cody@soyland.com is not eve@example.com",
     );
     failed(
-        verify(&data(OCI), &[CODY[0], CODY[1], "--certificate-oidc-issuer-regexp", "https://accounts\\.google\\.com"], OCI_DIGEST),
+        verify(
+            &data(OCI),
+            &[
+                CODY[0],
+                CODY[1],
+                "--certificate-oidc-issuer-regexp",
+                "https://accounts\\.google\\.com",
+            ],
+            OCI_DIGEST,
+        ),
         "OIDC issuer",
     );
-    let mut root: Value = serde_json::from_slice(&std::fs::read(data("trust/trusted_root.json")).expect("root")).expect("json");
+    let mut root: Value =
+        serde_json::from_slice(&std::fs::read(data("trust/trusted_root.json")).expect("root")).expect("json");
     root["tlogs"] = json!([]);
     let no_log = dir.path().join("no-log.json");
     std::fs::write(&no_log, root.to_string()).expect("write");
     failed(
-        verify(&data(OCI), &[&["--trusted-root", s(&no_log)], CODY.as_slice()].concat(), OCI_DIGEST),
+        verify(
+            &data(OCI),
+            &[&["--trusted-root", s(&no_log)], CODY.as_slice()].concat(),
+            OCI_DIGEST,
+        ),
         "no transparency log entry from a log in the trusted root",
     );
     failed(
-        verify(&data(OTHERNAME), &[other_root.as_slice(), &["--certificate-identity", "foo@oidc.local", "--certificate-oidc-issuer", "http://oidc.local:8080"]].concat(), OTHERNAME_DIGEST),
+        verify(
+            &data(OTHERNAME),
+            &[
+                other_root.as_slice(),
+                &[
+                    "--certificate-identity",
+                    "foo@oidc.local",
+                    "--certificate-oidc-issuer",
+                    "http://oidc.local:8080",
+                ],
+            ]
+            .concat(),
+            OTHERNAME_DIGEST,
+        ),
         "certificate identity foo!oidc.local is not foo@oidc.local",
     );
     let other_key = data("keys/p256-pub.pem");
     failed(
-        verify(&data("bundles/shared/sigstore-go/public-key-validity.sigstore.json"), &["--key", s(&other_key), "--trusted-root", s(&key_root)], s(&data(CONTENT))),
+        verify(
+            &data("bundles/shared/sigstore-go/public-key-validity.sigstore.json"),
+            &["--key", s(&other_key), "--trusted-root", s(&key_root)],
+            s(&data(CONTENT)),
+        ),
         "not verified",
     );
 }
@@ -117,26 +181,54 @@ fn production_bundles_verify_and_their_twins_fail() {
 fn bad_input_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("missing.json");
-    verify(&missing, &CODY, OCI_DIGEST).assert_exit(2).assert_one_line_error();
+    verify(&missing, &CODY, OCI_DIGEST)
+        .assert_exit(2)
+        .assert_one_line_error();
     let malformed = dir.path().join("malformed.json");
     std::fs::write(&malformed, "{\"mediaType\": ").expect("write");
-    verify(&malformed, &CODY, OCI_DIGEST).assert_exit(2).assert_one_line_error();
-    let not_bundle = twin(dir.path(), OCI, "v9.json", |v| v["mediaType"] = "application/vnd.dev.sigstore.bundle.v9+json".into());
-    verify(&not_bundle, &CODY, OCI_DIGEST).assert_exit(2).assert_one_line_error();
-    verify(&data(OCI), &CODY, "sha256:1234").assert_exit(2).assert_one_line_error();
-    verify(&data(OCI), &CODY, s(&dir.path().join("no-such-artifact"))).assert_exit(2).assert_one_line_error();
-    verify(&data(OCI), &["--certificate-identity", "x"], OCI_DIGEST).assert_exit(2).assert_one_line_error();
-    verify(&data(OCI), &[CODY[0], CODY[1], "--certificate-oidc-issuer-regexp", "("], OCI_DIGEST).assert_exit(2).assert_one_line_error();
+    verify(&malformed, &CODY, OCI_DIGEST)
+        .assert_exit(2)
+        .assert_one_line_error();
+    let not_bundle = twin(dir.path(), OCI, "v9.json", |v| {
+        v["mediaType"] = "application/vnd.dev.sigstore.bundle.v9+json".into()
+    });
+    verify(&not_bundle, &CODY, OCI_DIGEST)
+        .assert_exit(2)
+        .assert_one_line_error();
+    verify(&data(OCI), &CODY, "sha256:1234")
+        .assert_exit(2)
+        .assert_one_line_error();
+    verify(&data(OCI), &CODY, s(&dir.path().join("no-such-artifact")))
+        .assert_exit(2)
+        .assert_one_line_error();
+    verify(&data(OCI), &["--certificate-identity", "x"], OCI_DIGEST)
+        .assert_exit(2)
+        .assert_one_line_error();
+    verify(
+        &data(OCI),
+        &[CODY[0], CODY[1], "--certificate-oidc-issuer-regexp", "("],
+        OCI_DIGEST,
+    )
+    .assert_exit(2)
+    .assert_one_line_error();
     let bad_root = dir.path().join("root.json");
     std::fs::write(&bad_root, "{}").expect("write");
-    verify(&data(OCI), &[&["--trusted-root", s(&bad_root)], CODY.as_slice()].concat(), OCI_DIGEST).assert_exit(2).assert_one_line_error();
+    verify(
+        &data(OCI),
+        &[&["--trusted-root", s(&bad_root)], CODY.as_slice()].concat(),
+        OCI_DIGEST,
+    )
+    .assert_exit(2)
+    .assert_one_line_error();
 }
 
 /// A sigstore-python client trust config for `root` (the signing config is
 /// never used offline, but the format requires one).
 fn trust_config(dir: &Path, root: &Path, name: &str) -> PathBuf {
     let root: Value = serde_json::from_slice(&std::fs::read(root).expect("root")).expect("json");
-    let signing: Value = serde_json::from_slice(&std::fs::read(data("trust/signing_config.v0.2.json")).expect("signing config")).expect("json");
+    let signing: Value =
+        serde_json::from_slice(&std::fs::read(data("trust/signing_config.v0.2.json")).expect("signing config"))
+            .expect("json");
     let path = dir.join(name);
     let config = json!({"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json", "trustedRoot": root, "signingConfig": signing});
     std::fs::write(&path, config.to_string()).expect("write");
@@ -145,11 +237,21 @@ fn trust_config(dir: &Path, root: &Path, name: &str) -> PathBuf {
 
 fn python_verifies(config: &Path, bundle: &Path, identity: &str, issuer: &str, artifact: &str) -> (bool, String) {
     let out = Proc::new("sigstore")
-        .args(["--trust-config", s(config), "verify", "identity", "--offline", "--bundle", s(bundle)])
+        .args([
+            "--trust-config",
+            s(config),
+            "verify",
+            "identity",
+            "--offline",
+            "--bundle",
+            s(bundle),
+        ])
         .args(["--cert-identity", identity, "--cert-oidc-issuer", issuer, artifact])
         .timeout(Duration::from_secs(120))
         .run();
-    let code = out.code.unwrap_or_else(|| panic!("sigstore-python was killed: {}", out.stderr));
+    let code = out
+        .code
+        .unwrap_or_else(|| panic!("sigstore-python was killed: {}", out.stderr));
     assert!(
         code == 0 || code == 1,
         "sigstore-python could not run offline (exit {code}); install it with pip install \"sigstore>=4,<5\": {}",
@@ -167,22 +269,81 @@ fn python_sigstore_agrees_or_the_difference_is_explained() {
     // (bundle, trust config, sigil root flag, identity, issuer, artifact, expected sigil, why Python differs)
     let content = data(CONTENT);
     let rows: Vec<(&str, &Path, Option<&str>, &str, &str, &str, bool, Option<&str>)> = vec![
-        (OCI, &public, None, "cody@soyland.com", "https://github.com/login/oauth", OCI_DIGEST, true,
-         Some("sigstore-python's CLI accepts only in-toto Statement v1; cosign attest writes v0.1, which sigil reads (DESIGN §3.2)")),
-        (OCI, &public, None, "cody@soyland.com", "https://github.com/login/oauth", s(&content), false, None),
-        (OCI, &public, None, "eve@example.com", "https://github.com/login/oauth", OCI_DIGEST, false, None),
-        (OTHERNAME, &scaffolding, Some(SCAFFOLDING), "foo!oidc.local", "http://oidc.local:8080", OTHERNAME_DIGEST, true,
-         Some("sigstore-python cannot load a trusted root whose CA subject has no commonName (the scaffolding root); sigil does not need one")),
-        (OTHERNAME, &scaffolding, Some(SCAFFOLDING), "foo@oidc.local", "http://oidc.local:8080", OTHERNAME_DIGEST, false, None),
+        (
+            OCI,
+            &public,
+            None,
+            "cody@soyland.com",
+            "https://github.com/login/oauth",
+            OCI_DIGEST,
+            true,
+            Some(
+                "sigstore-python's CLI accepts only in-toto Statement v1; cosign attest writes v0.1, which sigil reads (DESIGN §3.2)",
+            ),
+        ),
+        (
+            OCI,
+            &public,
+            None,
+            "cody@soyland.com",
+            "https://github.com/login/oauth",
+            s(&content),
+            false,
+            None,
+        ),
+        (
+            OCI,
+            &public,
+            None,
+            "eve@example.com",
+            "https://github.com/login/oauth",
+            OCI_DIGEST,
+            false,
+            None,
+        ),
+        (
+            OTHERNAME,
+            &scaffolding,
+            Some(SCAFFOLDING),
+            "foo!oidc.local",
+            "http://oidc.local:8080",
+            OTHERNAME_DIGEST,
+            true,
+            Some(
+                "sigstore-python cannot load a trusted root whose CA subject has no commonName (the scaffolding root); sigil does not need one",
+            ),
+        ),
+        (
+            OTHERNAME,
+            &scaffolding,
+            Some(SCAFFOLDING),
+            "foo@oidc.local",
+            "http://oidc.local:8080",
+            OTHERNAME_DIGEST,
+            false,
+            None,
+        ),
     ];
     // The npm bundles name their artifact by sha512 only: neither CLI can be
     // given it, so both must refuse a sha256 they cannot bind.
-    let npm: Vec<String> = ["bundleV01-dsse-with-proof", "bundleV02-dsse", "bundleV03-dsse", "bundleV03-intoto"]
-        .iter()
-        .map(|b| format!("bundles/shared/sigstore-js/{b}.sigstore"))
-        .collect();
+    let npm: Vec<String> = [
+        "bundleV01-dsse-with-proof",
+        "bundleV02-dsse",
+        "bundleV03-dsse",
+        "bundleV03-intoto",
+    ]
+    .iter()
+    .map(|b| format!("bundles/shared/sigstore-js/{b}.sigstore"))
+    .collect();
     let mut compared = 0;
-    let check = |bundle: &str, config: &Path, root: Option<&str>, id: &str, issuer: &str, artifact: &str, want: bool, why: Option<&str>| {
+    let check = |bundle: &str,
+                 config: &Path,
+                 root: Option<&str>,
+                 id: &str,
+                 issuer: &str,
+                 artifact: &str,
+                 want: bool,
+                 why: Option<&str>| {
         let root_path = root.map(data);
         let mut extra: Vec<&str> = Vec::new();
         if let Some(r) = &root_path {
@@ -191,12 +352,22 @@ fn python_sigstore_agrees_or_the_difference_is_explained() {
         extra.extend(["--certificate-identity", id, "--certificate-oidc-issuer", issuer]);
         let ours = verify(&data(bundle), &extra, artifact);
         let ours_ok = ours.code == Some(0);
-        assert!(ours.code == Some(0) || ours.code == Some(1), "{bundle}: {}", ours.stderr);
+        assert!(
+            ours.code == Some(0) || ours.code == Some(1),
+            "{bundle}: {}",
+            ours.stderr
+        );
         assert_eq!(ours_ok, want, "{bundle} {id} {artifact}: {}", ours.stdout);
         let (theirs_ok, detail) = python_verifies(config, &data(bundle), id, issuer, artifact);
         match why {
-            None => assert_eq!(ours_ok, theirs_ok, "{bundle} {id} {artifact}: sigil and sigstore-python disagree: {detail}"),
-            Some(reason) => assert!(ours_ok && !theirs_ok, "{bundle}: the documented difference ({reason}) no longer holds: {detail}"),
+            None => assert_eq!(
+                ours_ok, theirs_ok,
+                "{bundle} {id} {artifact}: sigil and sigstore-python disagree: {detail}"
+            ),
+            Some(reason) => assert!(
+                ours_ok && !theirs_ok,
+                "{bundle}: the documented difference ({reason}) no longer holds: {detail}"
+            ),
         }
     };
     for (bundle, config, root, id, issuer, artifact, want, why) in rows {
@@ -204,7 +375,16 @@ fn python_sigstore_agrees_or_the_difference_is_explained() {
         compared += 1;
     }
     for bundle in &npm {
-        check(bundle, &public, None, "brian@dehamer.com", "https://github.com/login/oauth", OCI_DIGEST, false, None);
+        check(
+            bundle,
+            &public,
+            None,
+            "brian@dehamer.com",
+            "https://github.com/login/oauth",
+            OCI_DIGEST,
+            false,
+            None,
+        );
         compared += 1;
     }
     assert_eq!(compared, 9);

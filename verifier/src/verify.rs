@@ -293,6 +293,44 @@ fn signer_of(key: &PublicKey) -> Signer {
     }
 }
 
+/// The judgement of one piece of signature evidence.
+#[derive(Clone, Debug)]
+pub struct SignatureCheck {
+    pub origin: crate::gather::Origin,
+    pub outcome: Result<Verified<SignedImage>, Rejection>,
+}
+
+/// Judges every signature found for `image` against `key` and the required
+/// annotations. Pure: the evidence was gathered before.
+pub fn judge_signatures(
+    evidence: &[crate::gather::SignatureEvidence],
+    key: &PublicKey,
+    image: &Digest,
+    required: &BTreeMap<String, String>,
+) -> Vec<SignatureCheck> {
+    use crate::gather::SignatureContent;
+    evidence
+        .iter()
+        .map(|e| {
+            let outcome = match &e.content {
+                SignatureContent::SimpleSigning { payload, annotations } => {
+                    match crate::cosign::annotation(annotations, crate::cosign::SIGNATURE_ANNOTATION) {
+                        Some(sig) => simple_signing(payload, sig, key, image),
+                        None => Err(Rejection::Unsigned),
+                    }
+                }
+                SignatureContent::Bundle(bytes) => sign_bundle(bytes, key, image),
+                SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
+            };
+            let outcome = outcome.and_then(|signed| require_annotations(&signed, required).map(|()| signed));
+            SignatureCheck {
+                origin: e.origin.clone(),
+                outcome,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,42 +462,46 @@ mod tests {
             assert_eq!(dsse(&env, &key, false).is_ok(), ok, "{file}");
         }
     }
-}
 
-/// The judgement of one piece of signature evidence.
-#[derive(Clone, Debug)]
-pub struct SignatureCheck {
-    pub origin: crate::gather::Origin,
-    pub outcome: Result<Verified<SignedImage>, Rejection>,
-}
-
-/// Judges every signature found for `image` against `key` and the required
-/// annotations. Pure: the evidence was gathered before.
-pub fn judge_signatures(
-    evidence: &[crate::gather::SignatureEvidence],
-    key: &PublicKey,
-    image: &Digest,
-    required: &BTreeMap<String, String>,
-) -> Vec<SignatureCheck> {
-    use crate::gather::SignatureContent;
-    evidence
-        .iter()
-        .map(|e| {
-            let outcome = match &e.content {
-                SignatureContent::SimpleSigning { payload, annotations } => {
-                    match crate::cosign::annotation(annotations, crate::cosign::SIGNATURE_ANNOTATION) {
-                        Some(sig) => simple_signing(payload, sig, key, image),
-                        None => Err(Rejection::Unsigned),
-                    }
+    #[test]
+    fn real_bundle_statements_parse_and_the_key_signed_one_verifies() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bundles/shared");
+        let mut statements = 0;
+        for sub in ["sigstore-go", "sigstore-js", "cosign"] {
+            for entry in std::fs::read_dir(format!("{dir}/{sub}")).expect("bundles") {
+                let path = entry.expect("entry").path();
+                let Ok(bundle) = Bundle::parse(&std::fs::read(&path).expect("read")) else {
+                    continue;
+                };
+                if let Some(envelope) = bundle.dsse_envelope {
+                    let statement = Statement::parse(&envelope.payload_bytes().expect("payload")).expect("statement");
+                    assert!(!statement.predicate_type.is_empty(), "{}", path.display());
+                    statements += 1;
                 }
-                SignatureContent::Bundle(bytes) => sign_bundle(bytes, key, image),
-                SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
-            };
-            let outcome = outcome.and_then(|signed| require_annotations(&signed, required).map(|()| signed));
-            SignatureCheck {
-                origin: e.origin.clone(),
-                outcome,
             }
-        })
-        .collect()
+        }
+        assert!(statements >= 10, "{statements}");
+        // npm's registry key signed this production publish attestation
+        let key =
+            PublicKey::from_pem(&std::fs::read_to_string(format!("{dir}/sigstore-go/publish_key.pub")).expect("key"))
+                .expect("pem");
+        let bundle = Bundle::parse(&std::fs::read(format!("{dir}/sigstore-go/bundle-publish.json")).expect("read"))
+            .expect("bundle");
+        let envelope = bundle.dsse_envelope.expect("dsse");
+        let payload = dsse(&envelope, &key, true)
+            .expect("verifies with npm's key")
+            .into_inner();
+        let statement = Statement::parse(&payload).expect("statement");
+        assert_eq!(
+            statement.predicate_type,
+            "https://github.com/npm/attestation/tree/main/specs/publish/v0.1"
+        );
+        let mut tampered = envelope.clone();
+        let mut bytes = envelope.payload_bytes().expect("payload");
+        bytes[20] ^= 1;
+        tampered.payload = STANDARD.encode(bytes);
+        assert!(matches!(dsse(&tampered, &key, true), Err(Rejection::BadSignature(_))));
+        let other = SigningKey::generate().expect("key").public_key();
+        assert!(matches!(dsse(&envelope, &other, true), Err(Rejection::BadSignature(_))));
+    }
 }

@@ -10,8 +10,8 @@ mod provenance;
 mod sign;
 mod tree;
 mod verify;
-pub mod verify_bundle;
 mod verify_attestation;
+pub mod verify_bundle;
 
 use sigil_verifier::oci::Descriptor;
 use sigil_verifier::reference::ImageRef;

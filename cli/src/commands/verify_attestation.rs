@@ -39,9 +39,15 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
     for (r, evidence) in resolved.iter().zip(gathered) {
         let outcome = evidence.and_then(|evidence| {
             let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
-            Ok((digest.clone(), judge_attestations(&evidence, &key, digest, &predicate_type)))
+            Ok((
+                digest.clone(),
+                judge_attestations(&evidence, &key, digest, &predicate_type),
+            ))
         });
-        results.push(ImageResult { image: r.image.clone(), outcome });
+        results.push(ImageResult {
+            image: r.image.clone(),
+            outcome,
+        });
     }
     match output {
         OutputFormat::Human => print(&human(&results, &predicate_type))?,
@@ -49,7 +55,9 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
             let report = Report {
                 api_version: "sigil.dev/verify-attestation/v1",
                 predicate_type: &predicate_type,
-                key: KeyReport { fingerprint: key.fingerprint() },
+                key: KeyReport {
+                    fingerprint: key.fingerprint(),
+                },
                 images: results.iter().map(image_report).collect(),
             };
             // Written straight to stdout: a statement can hold a 100 MB SBOM.
@@ -59,7 +67,12 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
             out.flush()?;
         }
     }
-    finish(results.iter().map(|r| (&r.image, r.outcome.as_ref().map(|(_, c)| c.iter().any(|c| c.outcome.is_ok())))))
+    finish(results.iter().map(|r| {
+        (
+            &r.image,
+            r.outcome.as_ref().map(|(_, c)| c.iter().any(|c| c.outcome.is_ok())),
+        )
+    }))
 }
 
 fn human(results: &[ImageResult], predicate_type: &str) -> String {
@@ -128,7 +141,13 @@ struct AttestationReport<'a> {
 
 fn image_report(r: &ImageResult) -> ImageReport<'_> {
     match &r.outcome {
-        Err(e) => ImageReport { image: r.image.to_string(), digest: None, verified: false, error: Some(e), attestations: None },
+        Err(e) => ImageReport {
+            image: r.image.to_string(),
+            digest: None,
+            verified: false,
+            error: Some(e),
+            attestations: None,
+        },
         Ok((digest, checks)) => ImageReport {
             image: r.image.to_string(),
             digest: Some(digest),

@@ -83,15 +83,14 @@ pub async fn run(args: VerifyBundleArgs, output: OutputFormat) -> anyhow::Result
     let owned_root;
     let root = match &args.trusted_root {
         Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read trusted root {}", path.display()))?;
-            owned_root =
-                TrustedRoot::from_json(&bytes).with_context(|| format!("trusted root {}", path.display()))?;
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read trusted root {}", path.display()))?;
+            owned_root = TrustedRoot::from_json(&bytes).with_context(|| format!("trusted root {}", path.display()))?;
             &owned_root
         }
         None => TrustedRoot::public_good(),
     };
-    let bundle = std::fs::read(&args.bundle).with_context(|| format!("cannot read bundle {}", args.bundle.display()))?;
+    let bundle =
+        std::fs::read(&args.bundle).with_context(|| format!("cannot read bundle {}", args.bundle.display()))?;
     let subject = subject(&args.file_or_digest)?;
     let artifact = match &subject {
         Subject::File(_, bytes) => Artifact::Bytes(bytes),
@@ -104,7 +103,11 @@ pub async fn run(args: VerifyBundleArgs, output: OutputFormat) -> anyhow::Result
         bail!("bundle {}: {e}", args.bundle.display());
     }
     render(&args, &subject, &outcome, output)?;
-    Ok(if outcome.is_ok() { Outcome::Success } else { Outcome::Failed })
+    Ok(if outcome.is_ok() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
 }
 
 fn signatory(args: &VerifyBundleArgs) -> anyhow::Result<Signatory> {

@@ -188,7 +188,9 @@ impl PublicKey {
                 });
                 asn1.verify_digest_sig(&digest, signature).is_ok()
                     || (signature.len() == *fixed_len
-                        && UnparsedPublicKey::new(*fixed, point).verify_digest(&digest, signature).is_ok())
+                        && UnparsedPublicKey::new(*fixed, point)
+                            .verify_digest(&digest, signature)
+                            .is_ok())
             }
             Verifier::Ed25519(key) => key.verify_sig(&parts.concat(), signature).is_ok(),
             Verifier::Rsa { pkcs1, rsa_public_key } => {

@@ -92,7 +92,10 @@ fn every_shared_case_gives_its_expected_result() {
             failures.push(format!("{name}: expected {expect}, got {outcome:?}"));
         }
         if let Err(e) = &outcome {
-            assert!(!e.is_bad_input(), "{name}: a real bundle is judged, not refused as input: {e}");
+            assert!(
+                !e.is_bad_input(),
+                "{name}: a real bundle is judged, not refused as input: {e}"
+            );
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
@@ -113,7 +116,10 @@ fn verified_claims_carry_time_identity_extensions_and_log_entries() {
         identity.extensions.get("sourceRepositoryURI").map(String::as_str),
         Some("https://github.com/sigstore/sigstore-js")
     );
-    assert_eq!(identity.extensions.get("buildTrigger").map(String::as_str), Some("push"));
+    assert_eq!(
+        identity.extensions.get("buildTrigger").map(String::as_str),
+        Some("push")
+    );
     let signed = claims.signing_time.expect("time");
     assert!(identity.not_before <= signed && signed <= identity.not_after);
     assert_eq!(claims.log_entries.len(), 1);
@@ -202,7 +208,10 @@ fn every_accepting_keyless_bundle_has_twins_that_fail() {
             Matcher::exact(issuer),
         ));
         assert!(
-            matches!(verify_bundle(&bundle, art(), &wrong_id, &root), Err(BundleRejection::Identity { .. })),
+            matches!(
+                verify_bundle(&bundle, art(), &wrong_id, &root),
+                Err(BundleRejection::Identity { .. })
+            ),
             "{name}"
         );
         let wrong_issuer = Signatory::Identity(IdentityPolicy::new(
@@ -210,7 +219,10 @@ fn every_accepting_keyless_bundle_has_twins_that_fail() {
             Matcher::exact("https://accounts.google.com"),
         ));
         assert!(
-            matches!(verify_bundle(&bundle, art(), &wrong_issuer, &root), Err(BundleRejection::Issuer { .. })),
+            matches!(
+                verify_bundle(&bundle, art(), &wrong_issuer, &root),
+                Err(BundleRejection::Issuer { .. })
+            ),
             "{name}"
         );
         let no_log = edited(&root, |j| j["tlogs"] = Value::Array(Vec::new()));

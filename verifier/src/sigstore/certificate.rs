@@ -82,9 +82,13 @@ impl Certificate {
         while let Some(start) = rest.find(BEGIN) {
             let block_and_more = &rest[start..];
             // The END line of this block ends at the first "-----" after "-----END ".
-            let end_line = block_and_more.find("-----END ").ok_or_else(|| bad("unterminated PEM block".into()))?;
+            let end_line = block_and_more
+                .find("-----END ")
+                .ok_or_else(|| bad("unterminated PEM block".into()))?;
             let after_end = &block_and_more[end_line + 9..];
-            let close = after_end.find("-----").ok_or_else(|| bad("unterminated PEM END line".into()))?;
+            let close = after_end
+                .find("-----")
+                .ok_or_else(|| bad("unterminated PEM END line".into()))?;
             let block_len = end_line + 9 + close + 5;
             let (label, der) =
                 pem_rfc7468::decode_vec(block_and_more[..block_len].as_bytes()).map_err(|e| bad(e.to_string()))?;
@@ -109,7 +113,11 @@ impl Certificate {
     pub fn public_key(&self) -> Result<PublicKey, CertificateError> {
         let bad = |reason: String| CertificateError::Der { reason };
         let cert = x509_cert::Certificate::from_der(&self.der).map_err(|e| bad(e.to_string()))?;
-        let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| bad(e.to_string()))?;
+        let spki = cert
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| bad(e.to_string()))?;
         PublicKey::from_der(&spki).map_err(|e| bad(format!("public key: {e}")))
     }
 
@@ -149,7 +157,9 @@ impl Certificate {
         )
         .map_err(|e| chain_error(e.to_string()))?;
         if !self.has_code_signing_eku() {
-            return Err(chain_error("the certificate is not for code signing (no codeSigning extended key usage)".into()));
+            return Err(chain_error(
+                "the certificate is not for code signing (no codeSigning extended key usage)".into(),
+            ));
         }
         Ok(())
     }

@@ -167,17 +167,30 @@ fn as_bundle(
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("no SignedEntryTimestamp"))?;
     let p = rekor.get("Payload").ok_or_else(|| invalid("no Payload"))?;
-    let body_b64 = p.get("body").and_then(Value::as_str).ok_or_else(|| invalid("no body"))?;
-    let number = |k: &str| p.get(k).and_then(Value::as_i64).ok_or_else(|| invalid(&format!("no {k}")));
+    let body_b64 = p
+        .get("body")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("no body"))?;
+    let number = |k: &str| {
+        p.get(k)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| invalid(&format!("no {k}")))
+    };
     let (integrated_time, log_index) = (number("integratedTime")?, number("logIndex")?);
-    let log_id = p.get("logID").and_then(Value::as_str).ok_or_else(|| invalid("no logID"))?;
+    let log_id = p
+        .get("logID")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("no logID"))?;
     let log_id = hex::decode(log_id).map_err(|_| invalid("logID is not hex"))?;
     let body: Value = STANDARD
         .decode(body_b64)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| invalid("body is not base64 JSON"))?;
-    let kind = body.get("kind").and_then(Value::as_str).ok_or_else(|| invalid("body has no kind"))?;
+    let kind = body
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("body has no kind"))?;
     let version = body
         .get("apiVersion")
         .and_then(Value::as_str)

@@ -9,8 +9,8 @@
 use time::OffsetDateTime;
 
 use super::certificate::CertificateError;
-use super::to_offset;
 use super::identity::PolicyError;
+use super::to_offset;
 use super::trust::TrustedRootError;
 
 /// Why a bundle (or a cosign v2 keyless signature) was not verified.

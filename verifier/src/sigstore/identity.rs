@@ -39,12 +39,20 @@ pub(crate) const EXTENSIONS: [(&str, ObjectIdentifier, bool); 19] = [
     ("sourceRepositoryRef", fulcio("1.3.6.1.4.1.57264.1.14"), false),
     ("sourceRepositoryIdentifier", fulcio("1.3.6.1.4.1.57264.1.15"), false),
     ("sourceRepositoryOwnerURI", fulcio("1.3.6.1.4.1.57264.1.16"), false),
-    ("sourceRepositoryOwnerIdentifier", fulcio("1.3.6.1.4.1.57264.1.17"), false),
+    (
+        "sourceRepositoryOwnerIdentifier",
+        fulcio("1.3.6.1.4.1.57264.1.17"),
+        false,
+    ),
     ("buildConfigURI", fulcio("1.3.6.1.4.1.57264.1.18"), false),
     ("buildConfigDigest", fulcio("1.3.6.1.4.1.57264.1.19"), false),
     ("buildTrigger", fulcio("1.3.6.1.4.1.57264.1.20"), false),
     ("runInvocationURI", fulcio("1.3.6.1.4.1.57264.1.21"), false),
-    ("sourceRepositoryVisibilityAtSigning", fulcio("1.3.6.1.4.1.57264.1.22"), false),
+    (
+        "sourceRepositoryVisibilityAtSigning",
+        fulcio("1.3.6.1.4.1.57264.1.22"),
+        false,
+    ),
 ];
 
 /// Every extension name a policy may pin (`issuer` and the EXTENSIONS).
@@ -234,7 +242,9 @@ mod tests {
 
     fn identity() -> CertificateIdentity {
         CertificateIdentity {
-            subject: vec![SubjectName::Uri("https://github.com/acme/app/.github/workflows/r.yml@refs/tags/v1".into())],
+            subject: vec![SubjectName::Uri(
+                "https://github.com/acme/app/.github/workflows/r.yml@refs/tags/v1".into(),
+            )],
             issuer: Some("https://token.actions.githubusercontent.com".into()),
             extensions: BTreeMap::from([
                 ("issuer".into(), "https://token.actions.githubusercontent.com".into()),
@@ -267,13 +277,22 @@ mod tests {
             .expect("known");
         assert_eq!(ok.check(&identity()), Ok(()));
         let wrong_subject = IdentityPolicy::new(Matcher::exact("https://github.com/acme"), issuer.clone());
-        assert!(matches!(wrong_subject.check(&identity()), Err(BundleRejection::Identity { .. })));
+        assert!(matches!(
+            wrong_subject.check(&identity()),
+            Err(BundleRejection::Identity { .. })
+        ));
         let wrong_issuer = IdentityPolicy::new(subject.clone(), Matcher::exact("https://accounts.google.com"));
-        assert!(matches!(wrong_issuer.check(&identity()), Err(BundleRejection::Issuer { .. })));
+        assert!(matches!(
+            wrong_issuer.check(&identity()),
+            Err(BundleRejection::Issuer { .. })
+        ));
         let wrong_ext = IdentityPolicy::new(subject.clone(), issuer.clone())
             .require_extension("sourceRepositoryOwnerURI", Matcher::exact("https://github.com/evil"))
             .expect("known");
-        assert!(matches!(wrong_ext.check(&identity()), Err(BundleRejection::Extension { .. })));
+        assert!(matches!(
+            wrong_ext.check(&identity()),
+            Err(BundleRejection::Extension { .. })
+        ));
         let absent_ext = IdentityPolicy::new(subject, issuer)
             .require_extension("buildTrigger", Matcher::regex(".*").expect("re"))
             .expect("known");

@@ -36,8 +36,8 @@ mod pki_tests;
 pub use certificate::{Certificate, CertificateError, CertificateIdentity, SubjectName};
 pub use cosign_v2::{verify_certificate_signature, verify_cosign_v2_layer};
 pub use error::BundleRejection;
-pub use memo::clear as clear_memo;
 pub use identity::{EXTENSION_NAMES, IdentityPolicy, Matcher, PolicyError};
+pub use memo::clear as clear_memo;
 pub use trust::{RootSummary, TrustedRoot, TrustedRootError};
 pub use verify::verify_bundle;
 

@@ -126,9 +126,23 @@ impl Pki {
         (signature, rekor.to_string())
     }
 
-    fn layer(&self, rekor: Option<&str>, signature: &str, policy: &IdentityPolicy, root: &TrustedRoot) -> Result<CertificateClaims, BundleRejection> {
-        verify_cosign_v2_layer(ARTIFACT, signature, &self.leaf_pem, Some(&self.intermediate_pem), rekor, policy, root)
-            .map(|v| v.into_inner())
+    fn layer(
+        &self,
+        rekor: Option<&str>,
+        signature: &str,
+        policy: &IdentityPolicy,
+        root: &TrustedRoot,
+    ) -> Result<CertificateClaims, BundleRejection> {
+        verify_cosign_v2_layer(
+            ARTIFACT,
+            signature,
+            &self.leaf_pem,
+            Some(&self.intermediate_pem),
+            rekor,
+            policy,
+            root,
+        )
+        .map(|v| v.into_inner())
     }
 }
 
@@ -146,14 +160,24 @@ fn the_test_instance_verifies_and_every_check_can_fail() {
     let (sig, rekor) = pki.sign(ARTIFACT, ARTIFACT, in_window, &pki.log_key);
     let ok = pki.layer(Some(&rekor), &sig, &policy(), &root).expect("verifies");
     assert_eq!(ok.signing_time, Some(in_window));
-    assert_eq!(ok.identity.extensions.get("sourceRepositoryURI").map(String::as_str), Some(REPO));
+    assert_eq!(
+        ok.identity.extensions.get("sourceRepositoryURI").map(String::as_str),
+        Some(REPO)
+    );
     assert_eq!(ok.log_entry.as_ref().map(|e| e.log_index), Some(7));
 
     // Signed after the certificate expired / before it was valid.
     let (s, late) = pki.sign(ARTIFACT, ARTIFACT, ISSUED + time::Duration::minutes(11), &pki.log_key);
     let late = pki.layer(Some(&late), &s, &policy(), &root).expect_err("expired");
-    assert!(matches!(late, BundleRejection::CertificateValidity { expired: true, .. }), "{late}");
-    assert!(late.to_string().starts_with("certificate expired before the signing time"), "{late}");
+    assert!(
+        matches!(late, BundleRejection::CertificateValidity { expired: true, .. }),
+        "{late}"
+    );
+    assert!(
+        late.to_string()
+            .starts_with("certificate expired before the signing time"),
+        "{late}"
+    );
     let (s, early) = pki.sign(ARTIFACT, ARTIFACT, ISSUED - time::Duration::minutes(1), &pki.log_key);
     assert!(matches!(
         pki.layer(Some(&early), &s, &policy(), &root),
@@ -162,9 +186,14 @@ fn the_test_instance_verifies_and_every_check_can_fail() {
     // A SET by a key the root does not hold, or with a flipped byte.
     let stranger = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
     let (s, forged) = pki.sign(ARTIFACT, ARTIFACT, in_window, &stranger);
-    assert!(matches!(pki.layer(Some(&forged), &s, &policy(), &root), Err(BundleRejection::TransparencyLog { .. })));
+    assert!(matches!(
+        pki.layer(Some(&forged), &s, &policy(), &root),
+        Err(BundleRejection::TransparencyLog { .. })
+    ));
     let mut flipped: Value = serde_json::from_str(&rekor).expect("json");
-    let mut set = STANDARD.decode(flipped["SignedEntryTimestamp"].as_str().expect("set")).expect("b64");
+    let mut set = STANDARD
+        .decode(flipped["SignedEntryTimestamp"].as_str().expect("set"))
+        .expect("b64");
     let n = set.len() - 1;
     set[n] ^= 1;
     flipped["SignedEntryTimestamp"] = STANDARD.encode(set).into();
@@ -179,22 +208,48 @@ fn the_test_instance_verifies_and_every_check_can_fail() {
     let mut bad_sig = STANDARD.decode(&sig).expect("b64");
     let n = bad_sig.len() - 1;
     bad_sig[n] ^= 1;
-    assert!(pki.layer(Some(&rekor), &STANDARD.encode(bad_sig), &policy(), &root).is_err());
+    assert!(
+        pki.layer(Some(&rekor), &STANDARD.encode(bad_sig), &policy(), &root)
+            .is_err()
+    );
     // Roots that cannot vouch: another log, no CA, or no Rekor bundle at all.
     let other_log_root = pki.root(&stranger);
-    assert!(matches!(pki.layer(Some(&rekor), &sig, &policy(), &other_log_root), Err(BundleRejection::UnknownLog { .. })));
+    assert!(matches!(
+        pki.layer(Some(&rekor), &sig, &policy(), &other_log_root),
+        Err(BundleRejection::UnknownLog { .. })
+    ));
     let public = TrustedRoot::public_good();
     assert!(pki.layer(Some(&rekor), &sig, &policy(), public).is_err());
-    assert!(matches!(pki.layer(None, &sig, &policy(), &root), Err(BundleRejection::UnknownLog { .. })));
+    assert!(matches!(
+        pki.layer(None, &sig, &policy(), &root),
+        Err(BundleRejection::UnknownLog { .. })
+    ));
     // Identity, issuer and extension policies.
     let who = |s: &str, i: &str| IdentityPolicy::new(Matcher::exact(s), Matcher::exact(i));
-    assert!(matches!(pki.layer(Some(&rekor), &sig, &who("eve@example.com", ISSUER_URL), &root), Err(BundleRejection::Identity { .. })));
-    assert!(matches!(pki.layer(Some(&rekor), &sig, &who("dev@example.com", "https://other"), &root), Err(BundleRejection::Issuer { .. })));
-    let repo = |r: &str| policy().require_extension("sourceRepositoryURI", Matcher::exact(r)).expect("known");
+    assert!(matches!(
+        pki.layer(Some(&rekor), &sig, &who("eve@example.com", ISSUER_URL), &root),
+        Err(BundleRejection::Identity { .. })
+    ));
+    assert!(matches!(
+        pki.layer(Some(&rekor), &sig, &who("dev@example.com", "https://other"), &root),
+        Err(BundleRejection::Issuer { .. })
+    ));
+    let repo = |r: &str| {
+        policy()
+            .require_extension("sourceRepositoryURI", Matcher::exact(r))
+            .expect("known")
+    };
     assert!(pki.layer(Some(&rekor), &sig, &repo(REPO), &root).is_ok());
-    assert!(matches!(pki.layer(Some(&rekor), &sig, &repo("https://github.com/evil/app"), &root), Err(BundleRejection::Extension { .. })));
+    assert!(matches!(
+        pki.layer(Some(&rekor), &sig, &repo("https://github.com/evil/app"), &root),
+        Err(BundleRejection::Extension { .. })
+    ));
     // Malformed Rekor bundles are reasons, not panics.
-    for bad in ["{", "{}", r#"{"SignedEntryTimestamp":"x","Payload":{"body":"!!","integratedTime":1,"logIndex":1,"logID":"00"}}"#] {
+    for bad in [
+        "{",
+        "{}",
+        r#"{"SignedEntryTimestamp":"x","Payload":{"body":"!!","integratedTime":1,"logIndex":1,"logID":"00"}}"#,
+    ] {
         assert!(pki.layer(Some(bad), &sig, &policy(), &root).is_err(), "{bad}");
     }
 }
@@ -210,26 +265,64 @@ fn private_pki_certificates_chain_to_the_callers_roots() {
         verify_certificate_signature(ARTIFACT, &sig, &pki.leaf_pem, chain, None, roots, &who, public, now)
     };
     let now = ISSUED + time::Duration::minutes(5);
-    let ok = at(now, &roots, Some(&pki.intermediate_pem)).expect("verifies").into_inner();
+    let ok = at(now, &roots, Some(&pki.intermediate_pem))
+        .expect("verifies")
+        .into_inner();
     assert_eq!(ok.signing_time, None);
-    assert!(matches!(at(ISSUED + time::Duration::hours(1), &roots, Some(&pki.intermediate_pem)), Err(BundleRejection::Chain { .. })));
-    assert!(matches!(at(now, &roots, None), Err(BundleRejection::Chain { .. })), "the intermediate is needed");
+    assert!(matches!(
+        at(ISSUED + time::Duration::hours(1), &roots, Some(&pki.intermediate_pem)),
+        Err(BundleRejection::Chain { .. })
+    ));
+    assert!(
+        matches!(at(now, &roots, None), Err(BundleRejection::Chain { .. })),
+        "the intermediate is needed"
+    );
     let other = pki_other_root();
-    assert!(matches!(at(now, &other, Some(&pki.intermediate_pem)), Err(BundleRejection::Chain { .. })));
+    assert!(matches!(
+        at(now, &other, Some(&pki.intermediate_pem)),
+        Err(BundleRejection::Chain { .. })
+    ));
     let wrong = IdentityPolicy::subject_only(Matcher::exact("eve@example.com"));
     assert!(matches!(
-        verify_certificate_signature(ARTIFACT, &sig, &pki.leaf_pem, Some(&pki.intermediate_pem), None, &roots, &wrong, public, now),
+        verify_certificate_signature(
+            ARTIFACT,
+            &sig,
+            &pki.leaf_pem,
+            Some(&pki.intermediate_pem),
+            None,
+            &roots,
+            &wrong,
+            public,
+            now
+        ),
         Err(BundleRejection::Identity { .. })
     ));
     assert!(matches!(
-        verify_certificate_signature(b"other", &sig, &pki.leaf_pem, Some(&pki.intermediate_pem), None, &roots, &who, public, now),
+        verify_certificate_signature(
+            b"other",
+            &sig,
+            &pki.leaf_pem,
+            Some(&pki.intermediate_pem),
+            None,
+            &roots,
+            &who,
+            public,
+            now
+        ),
         Err(BundleRejection::Signature { .. })
     ));
     // With a Rekor entry, the time is the log's, and the log must be trusted.
     let log_root = pki.root(&pki.log_key);
     let (sig2, rekor) = pki.sign(ARTIFACT, ARTIFACT, ISSUED + time::Duration::minutes(2), &pki.log_key);
     let with_log = verify_certificate_signature(
-        ARTIFACT, &sig2, &pki.leaf_pem, Some(&pki.intermediate_pem), Some(&rekor), &roots, &policy(), &log_root,
+        ARTIFACT,
+        &sig2,
+        &pki.leaf_pem,
+        Some(&pki.intermediate_pem),
+        Some(&rekor),
+        &roots,
+        &policy(),
+        &log_root,
         datetime!(2030-01-01 0:00 UTC),
     )
     .expect("verifies at the logged time, long after expiry")

@@ -95,7 +95,8 @@ impl TrustedRoot {
 
     /// Parses a `trusted_root.json` of any supported media type.
     pub fn from_json(bytes: &[u8]) -> Result<TrustedRoot, TrustedRootError> {
-        let json: Value = serde_json::from_slice(bytes).map_err(|e| TrustedRootError::Json { reason: e.to_string() })?;
+        let json: Value =
+            serde_json::from_slice(bytes).map_err(|e| TrustedRootError::Json { reason: e.to_string() })?;
         Self::from_value(json)
     }
 
@@ -199,7 +200,10 @@ mod tests {
             TrustedRoot::from_json(v.to_string().as_bytes()),
             Err(TrustedRootError::MediaType { .. })
         ));
-        assert!(matches!(TrustedRoot::from_json(b"{"), Err(TrustedRootError::Json { .. })));
+        assert!(matches!(
+            TrustedRoot::from_json(b"{"),
+            Err(TrustedRootError::Json { .. })
+        ));
     }
 
     #[test]

@@ -83,7 +83,10 @@ pub(crate) fn verify_bundle_with(
     }
 
     let entries = &ours.verification_material.tlog_entries;
-    let log_ids: Vec<&str> = entries.iter().filter_map(|e| e.pointer("/logId/keyId").and_then(Value::as_str)).collect();
+    let log_ids: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.pointer("/logId/keyId").and_then(Value::as_str))
+        .collect();
     if !entries.is_empty() && !log_ids.iter().any(|id| root.has_log(id)) {
         return Err(BundleRejection::UnknownLog {
             reason: format!("the bundle's entries are from log {}", log_ids.join(", ")),
@@ -242,7 +245,9 @@ fn subject_and_content<'a>(
     artifact: Option<Artifact<'a>>,
 ) -> Result<(Subject<'a>, SignedContent), BundleRejection> {
     if let Some(envelope) = &bundle.dsse_envelope {
-        let payload = envelope.payload_bytes().map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
+        let payload = envelope
+            .payload_bytes()
+            .map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
         let subject = match artifact {
             Some(Artifact::Bytes(b)) => Subject::Bytes(b),
             Some(Artifact::Digest(d)) => Subject::Digest(d),
@@ -295,16 +300,20 @@ fn leaf_certificate(bundle: &Bundle) -> Result<Option<Certificate>, BundleReject
         (Some(cert), _) => &cert.raw_bytes,
         (None, Some(chain)) => match chain.certificates.first() {
             Some(first) => &first.raw_bytes,
-            None => return Err(BundleRejection::InvalidBundle {
-                reason: "empty certificate chain".into(),
-            }),
+            None => {
+                return Err(BundleRejection::InvalidBundle {
+                    reason: "empty certificate chain".into(),
+                });
+            }
         },
         (None, None) => return Ok(None),
     };
     let der = STANDARD.decode(raw).map_err(|_| BundleRejection::InvalidBundle {
         reason: "certificate is not base64".into(),
     })?;
-    Certificate::from_der(&der).map(Some).map_err(BundleRejection::Certificate)
+    Certificate::from_der(&der)
+        .map(Some)
+        .map_err(BundleRejection::Certificate)
 }
 
 /// Report facts about a log entry that sigstore-rust verified.
