@@ -13,8 +13,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// or in an OCI layout directory (`oci:DIR[:TAG]`, `oci:DIR@sha256:HEX`).
 ///
 /// Exit codes: 0 verified, 1 verification failed, 2 usage or operational error.
+///
+/// Start here:
+///   sigil demo                                   # the whole job on a built-in sample
+///   sigil key generate --output-key-prefix release
+///   sigil sign registry.example/app:1.2 --key release.key
+///   sigil verify registry.example/app:1.2 --key release.pub
 #[derive(Debug, Parser)]
-#[command(name = "sigil", version, max_term_width = 100, propagate_version = true)]
+#[command(name = "sigil", version, max_term_width = 100, propagate_version = true, verbatim_doc_comment)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -124,6 +130,10 @@ pub enum Command {
     ///
     /// Creates a sample image in a fresh OCI layout directory, generates a key,
     /// signs the image, verifies it, then shows tampered copies being refused.
+    ///
+    /// Example:
+    ///   sigil demo --dir ./sigil-demo
+    #[command(verbatim_doc_comment)]
     Demo(DemoArgs),
     /// Verify a Sigstore bundle for a blob, offline, by identity or key.
     VerifyBundle(crate::commands::verify_bundle::VerifyBundleArgs),
@@ -135,6 +145,10 @@ pub enum KeyCommand {
     ///
     /// The password comes from SIGIL_PASSWORD, else COSIGN_PASSWORD, else a
     /// prompt on the terminal. An empty variable means an empty password.
+    ///
+    /// Example:
+    ///   SIGIL_PASSWORD=... sigil key generate --output-key-prefix release
+    #[command(verbatim_doc_comment)]
     Generate {
         /// Write PREFIX.key and PREFIX.pub.
         #[arg(long, value_name = "PREFIX", default_value = "cosign")]
@@ -144,12 +158,22 @@ pub enum KeyCommand {
         force: bool,
     },
     /// Print the public key of an encrypted key file.
+    ///
+    /// Example:
+    ///   sigil key public --key release.key > release.pub
+    #[command(verbatim_doc_comment)]
     Public {
         /// The encrypted private key file.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
     },
     /// Import a PKCS#8, SEC1 or PKCS#1 private key PEM into cosign's encrypted format.
+    ///
+    /// ECDSA P-256/P-384/P-521, Ed25519 and RSA 2048-4096 keys are accepted.
+    ///
+    /// Example:
+    ///   sigil key import --key ec-private.pem --output-key-prefix imported
+    #[command(verbatim_doc_comment)]
     Import {
         /// The unencrypted private key PEM to import.
         #[arg(long, value_name = "FILE")]
