@@ -33,8 +33,8 @@ fn main() {
     std::fs::write(&pub_path, key.public_key().to_pem()).expect("write pub");
     println!("sigil attestation benchmark: CycloneDX predicates, local docker-registry on loopback, release build");
     println!(
-        "{:<38} {:>9} {:>8} {:>8} {:>10} {:>8} {:>10}",
-        "run", "doc MB", "seconds", "MB/s", "peak RSS", "RSS/doc", "sigil CPU"
+        "{:<38} {:>9} {:>8} {:>8} {:>10} {:>8} {:>10} {:>12}",
+        "run", "doc MB", "seconds", "MB/s", "peak RSS", "RSS/doc", "sigil CPU", "registry CPU"
     );
     for (i, mb) in sizes.iter().enumerate() {
         let sbom = dir.path().join(format!("bom-{mb}.json"));
@@ -42,20 +42,31 @@ fn main() {
         let doc_mb = bytes as f64 / 1e6;
         let image = registry.image(&format!("bench/sbom{i}:v1"));
         push_sample(&image, i as u64);
-        let (k, p, s) = (key_path.to_str().expect("utf8"), pub_path.to_str().expect("utf8"), sbom.to_str().expect("utf8"));
+        let (k, p, s) = (
+            key_path.to_str().expect("utf8"),
+            pub_path.to_str().expect("utf8"),
+            sbom.to_str().expect("utf8"),
+        );
         for (title, args) in [
-            ("attest (tag form)", vec!["attest", &image, "--key", k, "--type", "cyclonedx", "--predicate", s]),
-            ("verify-attestation", vec!["verify-attestation", &image, "--key", p, "--type", "cyclonedx"]),
+            (
+                "attest (tag form)",
+                vec!["attest", &image, "--key", k, "--type", "cyclonedx", "--predicate", s],
+            ),
+            (
+                "verify-attestation",
+                vec!["verify-attestation", &image, "--key", p, "--type", "cyclonedx"],
+            ),
         ] {
             let m = common::run_sigil(&args, registry.pid());
             println!(
-                "{:<38} {doc_mb:>9.1} {:>8.2} {:>8.1} {:>6.0} MiB {:>7.2}x {:>8.2} s",
+                "{:<38} {doc_mb:>9.1} {:>8.2} {:>8.1} {:>6.0} MiB {:>7.2}x {:>8.2} s {:>10.2} s",
                 format!("{title}, {mb} MB"),
                 m.seconds,
                 doc_mb / m.seconds,
                 m.peak_rss_mib,
                 m.peak_rss_mib * 1_048_576.0 / bytes as f64,
                 m.cpu_seconds,
+                m.registry_cpu_seconds,
             );
         }
     }
@@ -65,7 +76,9 @@ fn push_sample(image: &str, seed: u64) {
     let client = Arc::new(RegistryClient::new(RegistryOptions::default()).expect("client"));
     let store = RegistryStore::new(client, &RegistryRef::parse(image).expect("reference"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(sample::write(&store, 7_000 + seed, Some("v1"))).expect("push sample");
+    runtime
+        .block_on(sample::write(&store, 7_000 + seed, Some("v1")))
+        .expect("push sample");
 }
 
 /// Writes a CycloneDX 1.5 document of about `target` bytes (many components,
@@ -80,7 +93,13 @@ fn write_cyclonedx(path: &std::path::Path, target: usize) -> usize {
         let component = format!(
             r#"{}{{"type":"library","bom-ref":"pkg:npm/bench-package-{n}@1.{}.{}","name":"bench-package-{n}","version":"1.{}.{}","purl":"pkg:npm/bench-package-{n}@1.{}.{}","licenses":[{{"license":{{"id":"MIT"}}}}],"hashes":[{{"alg":"SHA-256","content":"{:064x}"}}],"description":"synthetic component number {n} of a large SBOM"}}"#,
             if n == 0 { "" } else { "," },
-            n % 97, n % 13, n % 97, n % 13, n % 97, n % 13, n
+            n % 97,
+            n % 13,
+            n % 97,
+            n % 13,
+            n % 97,
+            n % 13,
+            n
         );
         written += component.len();
         out.write_all(component.as_bytes()).expect("write");

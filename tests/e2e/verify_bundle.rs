@@ -260,69 +260,113 @@ fn python_verifies(config: &Path, bundle: &Path, identity: &str, issuer: &str, a
     (code == 0, out.stderr)
 }
 
+/// One comparison with the peer.
+struct PeerCase<'a> {
+    bundle: &'a str,
+    config: &'a Path,
+    /// `--trusted-root` for sigil (the embedded public-good root otherwise).
+    root: Option<&'a str>,
+    identity: &'a str,
+    issuer: &'a str,
+    artifact: &'a str,
+    /// What sigil must answer.
+    sigil_verifies: bool,
+    /// Why sigstore-python answers differently, when it does.
+    python_differs_because: Option<&'a str>,
+}
+
+fn compare(case: &PeerCase<'_>) {
+    let root_path = case.root.map(data);
+    let mut extra: Vec<&str> = Vec::new();
+    if let Some(r) = &root_path {
+        extra.extend(["--trusted-root", s(r)]);
+    }
+    extra.extend([
+        "--certificate-identity",
+        case.identity,
+        "--certificate-oidc-issuer",
+        case.issuer,
+    ]);
+    let ours = verify(&data(case.bundle), &extra, case.artifact);
+    assert!(
+        ours.code == Some(0) || ours.code == Some(1),
+        "{}: {}",
+        case.bundle,
+        ours.stderr
+    );
+    let ours_ok = ours.code == Some(0);
+    assert_eq!(
+        ours_ok, case.sigil_verifies,
+        "{} {} {}: {}",
+        case.bundle, case.identity, case.artifact, ours.stdout
+    );
+    let (theirs_ok, detail) = python_verifies(
+        case.config,
+        &data(case.bundle),
+        case.identity,
+        case.issuer,
+        case.artifact,
+    );
+    match case.python_differs_because {
+        None => assert_eq!(
+            ours_ok, theirs_ok,
+            "{} {} {}: sigil and sigstore-python disagree: {detail}",
+            case.bundle, case.identity, case.artifact
+        ),
+        Some(reason) => assert!(
+            ours_ok && !theirs_ok,
+            "{}: the documented difference ({reason}) no longer holds: {detail}",
+            case.bundle
+        ),
+    }
+}
+
 #[test]
 fn python_sigstore_agrees_or_the_difference_is_explained() {
     crate::support::require_binary("sigstore", "python3 -m pip install \"sigstore>=4,<5\"");
     let dir = tempfile::tempdir().expect("tempdir");
     let public = trust_config(dir.path(), &data("trust/trusted_root.json"), "public.json");
     let scaffolding = trust_config(dir.path(), &data(SCAFFOLDING), "scaffolding.json");
-    // (bundle, trust config, sigil root flag, identity, issuer, artifact, expected sigil, why Python differs)
     let content = data(CONTENT);
-    let rows: Vec<(&str, &Path, Option<&str>, &str, &str, &str, bool, Option<&str>)> = vec![
-        (
-            OCI,
-            &public,
-            None,
-            "cody@soyland.com",
-            "https://github.com/login/oauth",
+    let cody = |artifact, identity, sigil_verifies, why| PeerCase {
+        bundle: OCI,
+        config: &public,
+        root: None,
+        identity,
+        issuer: "https://github.com/login/oauth",
+        artifact,
+        sigil_verifies,
+        python_differs_because: why,
+    };
+    let foo = |identity, sigil_verifies, why| PeerCase {
+        bundle: OTHERNAME,
+        config: &scaffolding,
+        root: Some(SCAFFOLDING),
+        identity,
+        issuer: "http://oidc.local:8080",
+        artifact: OTHERNAME_DIGEST,
+        sigil_verifies,
+        python_differs_because: why,
+    };
+    let mut cases = vec![
+        cody(
             OCI_DIGEST,
+            "cody@soyland.com",
             true,
             Some(
                 "sigstore-python's CLI accepts only in-toto Statement v1; cosign attest writes v0.1, which sigil reads (DESIGN §3.2)",
             ),
         ),
-        (
-            OCI,
-            &public,
-            None,
-            "cody@soyland.com",
-            "https://github.com/login/oauth",
-            s(&content),
-            false,
-            None,
-        ),
-        (
-            OCI,
-            &public,
-            None,
-            "eve@example.com",
-            "https://github.com/login/oauth",
-            OCI_DIGEST,
-            false,
-            None,
-        ),
-        (
-            OTHERNAME,
-            &scaffolding,
-            Some(SCAFFOLDING),
+        cody(s(&content), "cody@soyland.com", false, None),
+        cody(OCI_DIGEST, "eve@example.com", false, None),
+        foo(
             "foo!oidc.local",
-            "http://oidc.local:8080",
-            OTHERNAME_DIGEST,
             true,
             Some(
                 "sigstore-python cannot load a trusted root whose CA subject has no commonName (the scaffolding root); sigil does not need one",
             ),
         ),
-        (
-            OTHERNAME,
-            &scaffolding,
-            Some(SCAFFOLDING),
-            "foo@oidc.local",
-            "http://oidc.local:8080",
-            OTHERNAME_DIGEST,
-            false,
-            None,
-        ),
+        foo("foo@oidc.local", false, None),
     ];
     // The npm bundles name their artifact by sha512 only: neither CLI can be
     // given it, so both must refuse a sha256 they cannot bind.
@@ -335,57 +379,20 @@ fn python_sigstore_agrees_or_the_difference_is_explained() {
     .iter()
     .map(|b| format!("bundles/shared/sigstore-js/{b}.sigstore"))
     .collect();
-    let mut compared = 0;
-    let check = |bundle: &str,
-                 config: &Path,
-                 root: Option<&str>,
-                 id: &str,
-                 issuer: &str,
-                 artifact: &str,
-                 want: bool,
-                 why: Option<&str>| {
-        let root_path = root.map(data);
-        let mut extra: Vec<&str> = Vec::new();
-        if let Some(r) = &root_path {
-            extra.extend(["--trusted-root", s(r)]);
-        }
-        extra.extend(["--certificate-identity", id, "--certificate-oidc-issuer", issuer]);
-        let ours = verify(&data(bundle), &extra, artifact);
-        let ours_ok = ours.code == Some(0);
-        assert!(
-            ours.code == Some(0) || ours.code == Some(1),
-            "{bundle}: {}",
-            ours.stderr
-        );
-        assert_eq!(ours_ok, want, "{bundle} {id} {artifact}: {}", ours.stdout);
-        let (theirs_ok, detail) = python_verifies(config, &data(bundle), id, issuer, artifact);
-        match why {
-            None => assert_eq!(
-                ours_ok, theirs_ok,
-                "{bundle} {id} {artifact}: sigil and sigstore-python disagree: {detail}"
-            ),
-            Some(reason) => assert!(
-                ours_ok && !theirs_ok,
-                "{bundle}: the documented difference ({reason}) no longer holds: {detail}"
-            ),
-        }
-    };
-    for (bundle, config, root, id, issuer, artifact, want, why) in rows {
-        check(bundle, config, root, id, issuer, artifact, want, why);
-        compared += 1;
-    }
     for bundle in &npm {
-        check(
+        cases.push(PeerCase {
             bundle,
-            &public,
-            None,
-            "brian@dehamer.com",
-            "https://github.com/login/oauth",
-            OCI_DIGEST,
-            false,
-            None,
-        );
-        compared += 1;
+            config: &public,
+            root: None,
+            identity: "brian@dehamer.com",
+            issuer: "https://github.com/login/oauth",
+            artifact: OCI_DIGEST,
+            sigil_verifies: false,
+            python_differs_because: None,
+        });
     }
-    assert_eq!(compared, 9);
+    for case in &cases {
+        compare(case);
+    }
+    assert_eq!(cases.len(), 9);
 }

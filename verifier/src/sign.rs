@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::bundle::{BUNDLE_V03, Bundle};
 use crate::cosign::{self, SIGNATURE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE};
 use crate::digest::Digest;
-use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, pae};
+use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::intoto::{COSIGN_SIGN_V1, Statement};
 use crate::keys::{KeyError, SigningKey};
 use crate::oci::{self, Descriptor, ImageManifest, Manifest};
@@ -207,7 +207,8 @@ pub async fn attest<S: Store>(
         );
         let stored_at = match options.format {
             Format::Tag => {
-                let signature = options.key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &statement))?;
+                let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, statement.len());
+                let signature = options.key.sign_parts(&[head.as_bytes(), &statement])?;
                 let envelope = crate::dsse::envelope_json(IN_TOTO_PAYLOAD_TYPE, &statement, &signature);
                 drop(statement);
                 let mut layer = Descriptor::of(cosign::DSSE_MEDIA_TYPE, &envelope);
@@ -254,7 +255,8 @@ pub async fn push_bundle_referrer<S: Store>(
     created: &str,
 ) -> Result<Descriptor, SignError> {
     let body = statement;
-    let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, body))?;
+    let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, body.len());
+    let signature = key.sign_parts(&[head.as_bytes(), body])?;
     let hint = STANDARD.encode(Digest::sha256_of(key.public_key().spki_der()).raw());
     let bundle = Bundle::key_signed(Envelope::new(IN_TOTO_PAYLOAD_TYPE, body, &signature), hint).to_json();
     let layer = Descriptor::of(BUNDLE_V03, &bundle);

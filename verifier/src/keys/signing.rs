@@ -7,7 +7,6 @@
 //! PKCS#1 v1.5 with SHA-256 for RSA, pure Ed25519.
 
 use aws_lc_rs::encoding::AsDer as _;
-use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     self as sig, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, RsaKeyPair,
 };
@@ -57,25 +56,44 @@ impl SigningKey {
     /// (P-256), SHA-384 (P-384) or SHA-512 (P-521); RSA PKCS#1 v1.5 over
     /// SHA-256; Ed25519 pure.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        // aws-lc-rs ignores the rng argument (AWS-LC draws its own randomness);
-        // it is kept for the ring-compatible signature.
-        let rng = SystemRandom::new();
+        self.sign_parts(&[message])
+    }
+
+    /// [`SigningKey::sign`] over the concatenation of `parts`, without
+    /// joining them: ECDSA and RSA hash the parts as they come (a DSSE PAE
+    /// around a 100 MB SBOM is never built). Ed25519 signs the message
+    /// itself, so its parts are joined.
+    pub fn sign_parts(&self, parts: &[&[u8]]) -> Result<Vec<u8>, KeyError> {
+        use aws_lc_rs::digest;
+        let hash = |algorithm: &'static digest::Algorithm| {
+            let mut context = digest::Context::new(algorithm);
+            for part in parts {
+                context.update(part);
+            }
+            context.finish()
+        };
         match &self.pair {
-            Pair::Ecdsa(pair) => pair
-                .sign(&rng, message)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| KeyError::Crypto {
-                    operation: "ECDSA signing",
-                }),
+            Pair::Ecdsa(pair) => {
+                let algorithm = match self.algorithm() {
+                    KeyAlgorithm::EcdsaP384 => &digest::SHA384,
+                    KeyAlgorithm::EcdsaP521 => &digest::SHA512,
+                    _ => &digest::SHA256,
+                };
+                pair.sign_digest(&hash(algorithm))
+                    .map(|s| s.as_ref().to_vec())
+                    .map_err(|_| KeyError::Crypto {
+                        operation: "ECDSA signing",
+                    })
+            }
             Pair::Ed25519(pair) => pair
-                .try_sign(message)
+                .try_sign(&parts.concat())
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| KeyError::Crypto {
                     operation: "Ed25519 signing",
                 }),
             Pair::Rsa(pair) => {
                 let mut signature = vec![0u8; pair.public_modulus_len()];
-                pair.sign(&sig::RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                pair.sign_digest(&sig::RSA_PKCS1_SHA256, &hash(&digest::SHA256), &mut signature)
                     .map_err(|_| KeyError::Crypto {
                         operation: "RSA signing",
                     })?;

@@ -91,7 +91,7 @@ impl Certificate {
                 .ok_or_else(|| bad("unterminated PEM END line".into()))?;
             let block_len = end_line + 9 + close + 5;
             let (label, der) =
-                pem_rfc7468::decode_vec(block_and_more[..block_len].as_bytes()).map_err(|e| bad(e.to_string()))?;
+                pem_rfc7468::decode_vec(&block_and_more.as_bytes()[..block_len]).map_err(|e| bad(e.to_string()))?;
             if label != "CERTIFICATE" {
                 return Err(bad(format!("found a {label} block where a CERTIFICATE was expected")));
             }
