@@ -69,10 +69,7 @@ pub async fn sign<S: Store>(
     image: &Descriptor,
     options: &SignOptions<'_>,
 ) -> Result<Vec<Signed>, SignError> {
-    let mut targets = vec![image.clone()];
-    if options.recursive {
-        targets.extend(platform_manifests(store, image).await?);
-    }
+    let targets = targets(store, image, options.recursive).await?;
     let mut out = Vec::with_capacity(targets.len());
     for target in &targets {
         let stored_at = match options.format {
@@ -85,6 +82,15 @@ pub async fn sign<S: Store>(
         });
     }
     Ok(out)
+}
+
+/// The image, and with `recursive` every manifest its index lists.
+async fn targets<S: Store>(store: &S, image: &Descriptor, recursive: bool) -> Result<Vec<Descriptor>, SignError> {
+    let mut targets = vec![image.clone()];
+    if recursive {
+        targets.extend(platform_manifests(store, image).await?);
+    }
+    Ok(targets)
 }
 
 /// The manifests an index lists (empty for an image manifest).
@@ -193,10 +199,7 @@ pub async fn attest<S: Store>(
     image: &Descriptor,
     options: &AttestOptions<'_>,
 ) -> Result<Vec<Signed>, SignError> {
-    let mut targets = vec![image.clone()];
-    if options.recursive {
-        targets.extend(platform_manifests(store, image).await?);
-    }
+    let targets = targets(store, image, options.recursive).await?;
     let mut out = Vec::with_capacity(targets.len());
     for target in &targets {
         let statement = Statement::encode_raw(

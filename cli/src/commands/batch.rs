@@ -118,3 +118,34 @@ impl Progress {
         }
     }
 }
+
+/// One judged piece of evidence, for the human report.
+pub enum Line {
+    Valid { origin: String, signer: String },
+    Invalid { origin: String, reason: String },
+}
+
+/// The human report of one image: a PASS/FAIL/ERROR line and one line per
+/// piece of evidence. `noun` names the evidence ("signatures", "... attestations").
+pub fn human_lines(image: &ImageRef, judged: Option<(&Digest, Vec<Line>)>, noun: &str) -> String {
+    let Some((digest, lines)) = judged else {
+        return format!("ERROR  {image}: could not be evaluated (see stderr)\n");
+    };
+    let valid = lines.iter().filter(|l| matches!(l, Line::Valid { .. })).count();
+    let verdict = if valid > 0 { "PASS " } else { "FAIL " };
+    let summary = if lines.is_empty() {
+        format!("no {noun} found")
+    } else {
+        format!("{valid} of {} {noun} valid", lines.len())
+    };
+    let mut text = format!("{verdict}  {image} ({digest}): {summary}\n");
+    for line in lines {
+        match line {
+            Line::Valid { origin, signer } => {
+                text.push_str(&format!("         valid    {origin} signed by {signer}\n"))
+            }
+            Line::Invalid { origin, reason } => text.push_str(&format!("         invalid  {origin}: {reason}\n")),
+        }
+    }
+    text
+}

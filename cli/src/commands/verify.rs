@@ -10,7 +10,7 @@ use sigil_verifier::keys::PublicKey;
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::verify::{SignatureCheck, judge_signatures};
 
-use super::batch::{gather_each, resolve_all};
+use super::batch::{Line, gather_each, human_lines, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::common::{parse_annotations, parse_images, print, print_json, read_public_key, registry_client};
@@ -88,30 +88,28 @@ fn render(
             "images": results.iter().map(image_json).collect::<Vec<_>>(),
         })),
         OutputFormat::Human => {
-            let mut text = String::new();
-            for r in results {
-                match &r.outcome {
-                    Err(_) => text.push_str(&format!("ERROR  {}: could not be evaluated (see stderr)\n", r.image)),
-                    Ok((digest, checks)) => {
-                        let valid = checks.iter().filter(|c| c.outcome.is_ok()).count();
-                        let verdict = if valid > 0 { "PASS " } else { "FAIL " };
-                        let summary = if checks.is_empty() {
-                            "no signatures found".to_owned()
-                        } else {
-                            format!("{valid} of {} signatures valid", checks.len())
-                        };
-                        text.push_str(&format!("{verdict}  {} ({digest}): {summary}\n", r.image));
-                        for c in checks {
-                            match &c.outcome {
-                                Ok(s) => {
-                                    text.push_str(&format!("         valid    {} signed by {}\n", c.origin, s.signer))
-                                }
-                                Err(why) => text.push_str(&format!("         invalid  {}: {why}\n", c.origin)),
-                            }
-                        }
-                    }
-                }
-            }
+            let text: String = results
+                .iter()
+                .map(|r| {
+                    let judged = r.outcome.as_ref().ok().map(|(digest, checks)| {
+                        let lines = checks
+                            .iter()
+                            .map(|c| match &c.outcome {
+                                Ok(s) => Line::Valid {
+                                    origin: c.origin.to_string(),
+                                    signer: s.signer.to_string(),
+                                },
+                                Err(why) => Line::Invalid {
+                                    origin: c.origin.to_string(),
+                                    reason: why.to_string(),
+                                },
+                            })
+                            .collect();
+                        (digest, lines)
+                    });
+                    human_lines(&r.image, judged, "signatures")
+                })
+                .collect();
             print(&text)
         }
     }

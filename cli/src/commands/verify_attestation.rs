@@ -10,7 +10,7 @@ use sigil_verifier::predicate;
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations};
 
-use super::batch::{gather_each, resolve_all};
+use super::batch::{Line, gather_each, human_lines, resolve_all};
 use super::verify::finish;
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
@@ -76,29 +76,29 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
 }
 
 fn human(results: &[ImageResult], predicate_type: &str) -> String {
-    let mut text = String::new();
-    for r in results {
-        match &r.outcome {
-            Err(_) => text.push_str(&format!("ERROR  {}: could not be evaluated (see stderr)\n", r.image)),
-            Ok((digest, checks)) => {
-                let valid = checks.iter().filter(|c| c.outcome.is_ok()).count();
-                let verdict = if valid > 0 { "PASS " } else { "FAIL " };
-                let summary = if checks.is_empty() {
-                    format!("no {predicate_type} attestations found")
-                } else {
-                    format!("{valid} of {} {predicate_type} attestations valid", checks.len())
-                };
-                text.push_str(&format!("{verdict}  {} ({digest}): {summary}\n", r.image));
-                for c in checks {
-                    match &c.outcome {
-                        Ok(a) => text.push_str(&format!("         valid    {} signed by {}\n", c.origin, a.signer)),
-                        Err(why) => text.push_str(&format!("         invalid  {}: {why}\n", c.origin)),
-                    }
-                }
-            }
-        }
-    }
-    text
+    let noun = format!("{predicate_type} attestations");
+    results
+        .iter()
+        .map(|r| {
+            let judged = r.outcome.as_ref().ok().map(|(digest, checks)| {
+                let lines = checks
+                    .iter()
+                    .map(|c| match &c.outcome {
+                        Ok(a) => Line::Valid {
+                            origin: c.origin.to_string(),
+                            signer: a.signer.to_string(),
+                        },
+                        Err(why) => Line::Invalid {
+                            origin: c.origin.to_string(),
+                            reason: why.to_string(),
+                        },
+                    })
+                    .collect();
+                (digest, lines)
+            });
+            human_lines(&r.image, judged, &noun)
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
