@@ -136,6 +136,18 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Demo(DemoArgs),
     /// Verify a Sigstore bundle for a blob, offline, by identity or key.
+    ///
+    /// Certificate chain to a Fulcio CA valid at the signing time proven by the
+    /// transparency log or a timestamp, SCTs, the log entry's proof and its match
+    /// with the bundle, then the identity. Uses the embedded public-good trusted
+    /// root unless --trusted-root is given; never touches the network.
+    ///
+    /// Examples:
+    ///   sigil verify-bundle --bundle app.sigstore.json app.tar.gz \
+    ///     --certificate-identity-regexp '^https://github.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*$' \
+    ///     --certificate-oidc-issuer https://token.actions.githubusercontent.com
+    ///   sigil verify-bundle --bundle b.json --key publisher.pub sha256:6ae8a755...
+    #[command(verbatim_doc_comment)]
     VerifyBundle(crate::commands::verify_bundle::VerifyBundleArgs),
 }
 
