@@ -55,15 +55,19 @@ pub enum Command {
     ///   sigil sign oci:./build:latest --key release.key -a git-sha=abc123 --format bundle
     #[command(verbatim_doc_comment)]
     Sign(SignArgs),
-    /// Verify image signatures with a public key.
+    /// Verify image signatures with a public key, or images against a policy.
     ///
-    /// Every signature found (both storage forms) is checked over its exact
-    /// payload and must name the image's own digest. An image passes when at
-    /// least one signature is valid and carries every required annotation.
+    /// With --key: every signature found (both storage forms) is checked over
+    /// its exact payload and must name the image's own digest. An image passes
+    /// when at least one signature is valid and carries every required annotation.
+    ///
+    /// With --policy: each image gets one decision (allow or deny) from the
+    /// policy file, with the rule, the mode and every check's reason.
     ///
     /// Examples:
     ///   sigil verify registry.example/app:1.2 --key release.pub
     ///   sigil verify img1 img2 img3 --key release.pub -a env=prod --output json
+    ///   sigil verify $(cat deploy-images.txt) --policy policies/production.yaml
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
     /// Attach a signed in-toto attestation (SBOM, provenance, ...) to images.
@@ -116,6 +120,9 @@ pub enum Command {
     ///   sigil tree registry.example/app:1.2
     #[command(verbatim_doc_comment)]
     Tree(TreeArgs),
+    /// Check policy files and test them against recorded evidence.
+    #[command(subcommand)]
+    Policy(crate::commands::policy::PolicyCommand),
     /// Copy an image with all its signatures, attestations and referrers.
     ///
     /// Digests are unchanged, so signatures keep verifying on the far side.
@@ -259,10 +266,16 @@ pub struct VerifyArgs {
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
     /// The public key (PKIX PEM: ECDSA P-256/P-384, Ed25519 or RSA).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Require this signed annotation, KEY=VALUE (repeatable).
-    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    #[arg(long, value_name = "FILE", required_unless_present = "policy", conflicts_with = "policy")]
+    pub key: Option<PathBuf>,
+    /// Decide with this policy file instead of one key (see `sigil policy lint`).
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<PathBuf>,
+    /// With --policy: evaluate as of this time (RFC 3339), e.g. to replay a decision.
+    #[arg(long, value_name = "RFC3339", requires = "policy")]
+    pub at: Option<String>,
+    /// Require this signed annotation, KEY=VALUE (repeatable; with --key).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE", conflicts_with = "policy")]
     pub annotations: Vec<String>,
     /// Images verified at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]

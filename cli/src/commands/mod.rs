@@ -6,11 +6,13 @@ mod batch;
 mod copy;
 mod demo;
 mod key;
+pub mod policy;
 mod provenance;
 mod sign;
 mod tree;
 mod verify;
 mod verify_attestation;
+mod verify_policy;
 pub mod verify_bundle;
 
 use sigil_verifier::oci::Descriptor;
@@ -30,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::VerifyAttestation(a) => verify_attestation::run(a, output).await,
         Command::Provenance(a) => provenance::run(*a, output).await,
         Command::Tree(a) => tree::run(a, output).await,
+        Command::Policy(p) => policy::run(p, output).await,
         Command::Copy(a) => copy::run(a, output).await,
         Command::Demo(a) => demo::run(a, output).await,
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,

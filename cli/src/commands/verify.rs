@@ -23,10 +23,16 @@ struct ImageResult {
 
 pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
-    let required = parse_annotations(&args.annotations)?;
-    let key = read_public_key(&args.key)?;
     let client = registry_client(&args.registry)?;
     let concurrency = usize::from(args.concurrency);
+    let key = match (&args.key, &args.policy) {
+        (_, Some(policy)) => {
+            return super::verify_policy::run(images, policy, args.at, concurrency, client, output).await;
+        }
+        (Some(key), None) => read_public_key(key)?,
+        (None, None) => anyhow::bail!("give --key PUB or --policy POLICY"),
+    };
+    let required = parse_annotations(&args.annotations)?;
     let resolved = resolve_all(images, &client, concurrency).await;
     let gathered = gather_each(&resolved, concurrency, |store, digest| async move {
         gather::signatures(store, digest).await.map_err(|e| e.to_string())

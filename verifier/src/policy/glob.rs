@@ -282,23 +282,47 @@ fn tokenize(glob: &str) -> Result<Vec<Token>, PatternError> {
     Ok(tokens)
 }
 
-/// Anchored glob match by dynamic programming over (token, character).
+/// Anchored glob match. Literal runs at both ends are compared directly (most
+/// patterns differ there, so most non-matches cost a few comparisons); what
+/// is left goes through dynamic programming over (token, character).
 fn glob_match(tokens: &[Token], text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    // reach[j]: tokens[..i] can match chars[..j]
+    let mut rest = text;
+    let mut tokens = tokens;
+    while let Some((Token::Lit(c), tail)) = tokens.split_first() {
+        match rest.strip_prefix(*c) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+        tokens = tail;
+    }
+    while let Some((Token::Lit(c), head)) = tokens.split_last() {
+        match rest.strip_suffix(*c) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+        tokens = head;
+    }
+    match tokens {
+        [] => return rest.is_empty(),
+        [Token::Globstar] => return true,
+        [Token::Star] => return !rest.contains('/'),
+        _ => {}
+    }
+    let chars: Vec<char> = rest.chars().collect();
+    // reach[j]: the tokens so far can match chars[..j]
     let mut reach = vec![false; chars.len() + 1];
+    let mut next = vec![false; chars.len() + 1];
     reach[0] = true;
     for token in tokens {
-        let mut next = vec![false; chars.len() + 1];
         for j in 0..=chars.len() {
-            match token {
-                Token::Lit(c) => next[j] = j > 0 && reach[j - 1] && chars[j - 1] == *c,
-                Token::One => next[j] = j > 0 && reach[j - 1] && chars[j - 1] != '/',
-                Token::Star => next[j] = reach[j] || (j > 0 && next[j - 1] && chars[j - 1] != '/'),
-                Token::Globstar => next[j] = reach[j] || (j > 0 && next[j - 1]),
-            }
+            next[j] = match token {
+                Token::Lit(c) => j > 0 && reach[j - 1] && chars[j - 1] == *c,
+                Token::One => j > 0 && reach[j - 1] && chars[j - 1] != '/',
+                Token::Star => reach[j] || (j > 0 && next[j - 1] && chars[j - 1] != '/'),
+                Token::Globstar => reach[j] || (j > 0 && next[j - 1]),
+            };
         }
-        reach = next;
+        std::mem::swap(&mut reach, &mut next);
     }
     reach[chars.len()]
 }
