@@ -20,7 +20,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///   sigil sign registry.example/app:1.2 --key release.key
 ///   sigil verify registry.example/app:1.2 --key release.pub
 #[derive(Debug, Parser)]
-#[command(name = "sigil", version, max_term_width = 100, propagate_version = true, verbatim_doc_comment)]
+#[command(
+    name = "sigil",
+    version,
+    max_term_width = 100,
+    propagate_version = true,
+    verbatim_doc_comment
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -266,8 +272,15 @@ pub struct VerifyArgs {
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
     /// The public key (PKIX PEM: ECDSA P-256/P-384, Ed25519 or RSA).
-    #[arg(long, value_name = "FILE", required_unless_present = "policy", conflicts_with = "policy")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present_any = ["policy", "certificate_identity", "certificate_identity_regexp"],
+        conflicts_with_all = ["policy", "certificate_identity", "certificate_identity_regexp"]
+    )]
     pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// Decide with this policy file instead of one key (see `sigil policy lint`).
     #[arg(long, value_name = "POLICY")]
     pub policy: Option<PathBuf>,
@@ -275,7 +288,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "RFC3339", requires = "policy")]
     pub at: Option<String>,
     /// Require this signed annotation, KEY=VALUE (repeatable; with --key).
-    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE", conflicts_with = "policy")]
+    #[arg(
+        short = 'a',
+        long = "annotation",
+        value_name = "KEY=VALUE",
+        conflicts_with = "policy"
+    )]
     pub annotations: Vec<String>,
     /// Images verified at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -337,8 +355,15 @@ pub struct VerifyAttestationArgs {
     #[arg(long = "type", value_name = "TYPE")]
     pub predicate_type: String,
     /// The public key (PKIX PEM).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"],
+        conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"]
+    )]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -395,4 +420,29 @@ pub struct TreeArgs {
     pub image: String,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// A keyless (Fulcio) signer: who, vouched for by which OIDC issuer, under
+/// which trusted root. Verification is offline.
+#[derive(Debug, Args)]
+pub struct IdentityArgs {
+    /// The signer's exact identity (certificate SAN: email, URI or username).
+    #[arg(long, value_name = "IDENTITY", conflicts_with = "certificate_identity_regexp")]
+    pub certificate_identity: Option<String>,
+    /// A regular expression the signer's identity must match as a whole.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The exact OIDC issuer (e.g. https://token.actions.githubusercontent.com).
+    #[arg(long, value_name = "URL", conflicts_with = "certificate_oidc_issuer_regexp")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression the OIDC issuer must match as a whole.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Require a Fulcio extension, NAME=VALUE (repeatable), e.g.
+    /// sourceRepositoryURI=https://github.com/acme/app or runnerEnvironment=github-hosted.
+    #[arg(long = "certificate-extension", value_name = "NAME=VALUE")]
+    pub certificate_extensions: Vec<String>,
+    /// Use this trusted_root.json instead of the embedded Sigstore public-good root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 }

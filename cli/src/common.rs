@@ -9,8 +9,10 @@ use anyhow::{Context as _, bail};
 use sigil_verifier::keys::{self, PublicKey, SigningKey};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::{Credential, DockerConfig, RegistryClient, RegistryOptions, Secret};
+use sigil_verifier::sigstore::{IdentityPolicy, Matcher, TrustedRoot};
+use sigil_verifier::verify::Authority;
 
-use crate::args::RegistryArgs;
+use crate::args::{IdentityArgs, RegistryArgs};
 use crate::password;
 
 /// Parses every image argument, reporting the first bad one.
@@ -111,4 +113,73 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 /// Writes a JSON document to stdout.
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     print(&serde_json::to_string_pretty(value)?)
+}
+
+/// Who verification trusts: one key, or a keyless identity under a root.
+pub enum Trust {
+    Key(PublicKey),
+    Identity {
+        policy: IdentityPolicy,
+        root: &'static TrustedRoot,
+    },
+}
+
+impl Trust {
+    pub fn authority(&self) -> Authority<'_> {
+        match self {
+            Trust::Key(key) => Authority::Key(key),
+            Trust::Identity { policy, root } => Authority::Identity { policy, root },
+        }
+    }
+
+    /// How the report names what was trusted.
+    pub fn describe(&self) -> serde_json::Value {
+        match self {
+            Trust::Key(key) => serde_json::json!({"key": {"fingerprint": key.fingerprint()}}),
+            Trust::Identity { policy, .. } => serde_json::json!({"identity": {
+                "subject": policy.subject().to_string(),
+                "issuer": policy.issuer().map(ToString::to_string),
+            }}),
+        }
+    }
+}
+
+/// The trust a `--key` or the identity flags describe.
+pub fn trust(key: Option<&Path>, identity: &IdentityArgs) -> anyhow::Result<Trust> {
+    if let Some(key) = key {
+        return Ok(Trust::Key(read_public_key(key)?));
+    }
+    let subject = match (&identity.certificate_identity, &identity.certificate_identity_regexp) {
+        (Some(exact), None) => Matcher::exact(exact.as_str()),
+        (None, Some(re)) => Matcher::regex(re).context("--certificate-identity-regexp")?,
+        _ => bail!("give --key, or --certificate-identity / --certificate-identity-regexp"),
+    };
+    let issuer = match (
+        &identity.certificate_oidc_issuer,
+        &identity.certificate_oidc_issuer_regexp,
+    ) {
+        (Some(exact), None) => Matcher::exact(exact.as_str()),
+        (None, Some(re)) => Matcher::regex(re).context("--certificate-oidc-issuer-regexp")?,
+        _ => bail!("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp with the identity"),
+    };
+    let mut policy = IdentityPolicy::new(subject, issuer);
+    for pair in &identity.certificate_extensions {
+        let Some((name, value)) = pair.split_once('=') else {
+            bail!("--certificate-extension {pair:?} is not NAME=VALUE");
+        };
+        policy = policy
+            .require_extension(name, Matcher::exact(value))
+            .context("--certificate-extension")?;
+    }
+    let root = match &identity.trusted_root {
+        None => TrustedRoot::public_good(),
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read --trusted-root {}", path.display()))?;
+            let root = TrustedRoot::from_json(&bytes).with_context(|| format!("--trusted-root {}", path.display()))?;
+            // One root per run, alive until the process ends.
+            Box::leak(Box::new(root))
+        }
+    };
+    Ok(Trust::Identity { policy, root })
 }

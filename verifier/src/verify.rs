@@ -47,12 +47,19 @@ impl<T> std::ops::Deref for Verified<T> {
 pub enum Signer {
     /// A public key, named by the hex sha256 of its DER encoding.
     Key { fingerprint: String },
+    /// A certificate (keyless Fulcio or private PKI) whose identity passed the policy.
+    Certificate { subject: String, issuer: Option<String> },
 }
 
 impl fmt::Display for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Signer::Key { fingerprint } => write!(f, "key sha256:{}", &fingerprint[..fingerprint.len().min(16)]),
+            Signer::Certificate {
+                subject,
+                issuer: Some(issuer),
+            } => write!(f, "{subject} (issuer {issuer})"),
+            Signer::Certificate { subject, issuer: None } => write!(f, "{subject}"),
         }
     }
 }
@@ -106,6 +113,14 @@ pub enum Rejection {
     MessageSignature,
     #[error("unreadable evidence: {0}")]
     Unreadable(String),
+    #[error("{0}")]
+    Keyless(String),
+    #[error("signature carries no certificate, so it cannot prove an identity")]
+    NoCertificate,
+    #[error(
+        "keyless cosign v2 attestations (.att layers with a certificate) are not supported yet; use the bundle form"
+    )]
+    KeylessEnvelope,
 }
 
 /// Verifies a cosign simple-signing signature (`.sig` layer) over the exact
@@ -327,6 +342,180 @@ pub fn judge_signatures(
                 origin: e.origin.clone(),
                 outcome,
             }
+        })
+        .collect()
+}
+
+/// Who may have signed: one public key, or a keyless identity under a trusted
+/// root (DESIGN §3.5).
+#[derive(Clone, Copy, Debug)]
+pub enum Authority<'a> {
+    Key(&'a PublicKey),
+    Identity {
+        policy: &'a crate::sigstore::IdentityPolicy,
+        root: &'a crate::sigstore::TrustedRoot,
+    },
+}
+
+fn certificate_signer(identity: &crate::sigstore::CertificateIdentity) -> Signer {
+    let subject = identity
+        .subject
+        .first()
+        .map(|s| s.value().to_owned())
+        .unwrap_or_default();
+    Signer::Certificate {
+        subject,
+        issuer: identity.issuer.clone(),
+    }
+}
+
+/// A keyless DSSE bundle's verified payload and signer.
+fn keyless_dsse(
+    bundle: &[u8],
+    policy: &crate::sigstore::IdentityPolicy,
+    root: &crate::sigstore::TrustedRoot,
+) -> Result<(Vec<u8>, Signer), Rejection> {
+    use crate::sigstore::{BundleSigner, Signatory, SignedContent};
+    let claims = crate::sigstore::verify_bundle(bundle, None, &Signatory::Identity(policy.clone()), root)
+        .map_err(|e| Rejection::Keyless(e.to_string()))?
+        .into_inner();
+    let signer = match &claims.signer {
+        BundleSigner::Certificate(identity) => certificate_signer(identity),
+        BundleSigner::Key { fingerprint } => Signer::Key {
+            fingerprint: fingerprint.clone(),
+        },
+    };
+    match claims.content {
+        SignedContent::Dsse { payload_type, payload } if payload_type == IN_TOTO_PAYLOAD_TYPE => Ok((payload, signer)),
+        SignedContent::Dsse { payload_type, .. } => Err(Rejection::PayloadType(payload_type)),
+        SignedContent::Message { .. } => Err(Rejection::MessageSignature),
+    }
+}
+
+/// [`judge_signatures`] for any [`Authority`]: keyless identities verify
+/// cosign v2 layers by their certificate, chain and Rekor bundle
+/// annotations, and cosign v3 bundles by their certificate and log entry.
+pub fn judge_signatures_by(
+    evidence: &[crate::gather::SignatureEvidence],
+    authority: Authority<'_>,
+    image: &Digest,
+    required: &BTreeMap<String, String>,
+) -> Vec<SignatureCheck> {
+    let (policy, root) = match authority {
+        Authority::Key(key) => return judge_signatures(evidence, key, image, required),
+        Authority::Identity { policy, root } => (policy, root),
+    };
+    use crate::cosign::{
+        CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, annotation,
+    };
+    use crate::gather::SignatureContent;
+    evidence
+        .iter()
+        .map(|e| {
+            let outcome = match &e.content {
+                SignatureContent::SimpleSigning { payload, annotations } => (|| {
+                    let signature = annotation(annotations, SIGNATURE_ANNOTATION).ok_or(Rejection::Unsigned)?;
+                    let certificate =
+                        annotation(annotations, CERTIFICATE_ANNOTATION).ok_or(Rejection::NoCertificate)?;
+                    let claims = crate::sigstore::verify_cosign_v2_layer(
+                        payload,
+                        signature,
+                        certificate,
+                        annotation(annotations, CHAIN_ANNOTATION),
+                        annotation(annotations, REKOR_BUNDLE_ANNOTATION),
+                        policy,
+                        root,
+                    )
+                    .map_err(|e| Rejection::Keyless(e.to_string()))?
+                    .into_inner();
+                    let parsed = Payload::parse(payload)?;
+                    if &parsed.manifest_digest != image {
+                        return Err(Rejection::WrongImage {
+                            signed: parsed.manifest_digest,
+                            image: image.clone(),
+                        });
+                    }
+                    Ok(Verified::new(SignedImage {
+                        image: image.clone(),
+                        docker_reference: parsed.docker_reference,
+                        annotations: parsed.annotations,
+                        signer: certificate_signer(&claims.identity),
+                    }))
+                })(),
+                SignatureContent::Bundle(bytes) => (|| {
+                    let (payload, signer) = keyless_dsse(bytes, policy, root)?;
+                    let statement = Statement::parse(&payload)?;
+                    if statement.predicate_type != COSIGN_SIGN_V1 {
+                        return Err(Rejection::PredicateType {
+                            found: statement.predicate_type,
+                            expected: COSIGN_SIGN_V1.to_owned(),
+                        });
+                    }
+                    let subject = statement
+                        .subject_for(image)
+                        .ok_or_else(|| Rejection::Subject { image: image.clone() })?;
+                    Ok(Verified::new(SignedImage {
+                        image: image.clone(),
+                        docker_reference: (!subject.name.is_empty()).then(|| subject.name.clone()),
+                        annotations: subject.annotations.clone(),
+                        signer,
+                    }))
+                })(),
+                SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
+            };
+            let outcome = outcome.and_then(|signed| require_annotations(&signed, required).map(|()| signed));
+            SignatureCheck {
+                origin: e.origin.clone(),
+                outcome,
+            }
+        })
+        .collect()
+}
+
+/// [`attestation`] for any [`Authority`]. Keyless attestations are read from
+/// Sigstore bundles (cosign v3, GitHub `attest-build-provenance`).
+pub fn attestation_by(
+    content: &crate::gather::AttestationContent,
+    authority: Authority<'_>,
+    image: &Digest,
+    predicate_type: &str,
+) -> Result<Verified<AttestedStatement>, Rejection> {
+    use crate::gather::AttestationContent;
+    let (policy, root) = match authority {
+        Authority::Key(key) => return attestation(content, key, image, predicate_type),
+        Authority::Identity { policy, root } => (policy, root),
+    };
+    let (payload, signer) = match content {
+        AttestationContent::Bundle(bytes) => keyless_dsse(bytes, policy, root)?,
+        AttestationContent::Envelope(_) => return Err(Rejection::KeylessEnvelope),
+        AttestationContent::Unreadable(reason) => return Err(Rejection::Unreadable(reason.clone())),
+    };
+    let statement = Statement::parse(&payload)?;
+    if statement.predicate_type != predicate_type {
+        return Err(Rejection::PredicateType {
+            found: statement.predicate_type,
+            expected: predicate_type.to_owned(),
+        });
+    }
+    if statement.subject_for(image).is_none() {
+        return Err(Rejection::Subject { image: image.clone() });
+    }
+    Ok(Verified::new(AttestedStatement { statement, signer }))
+}
+
+/// [`judge_attestations`] for any [`Authority`].
+pub fn judge_attestations_by(
+    evidence: &[crate::gather::AttestationEvidence],
+    authority: Authority<'_>,
+    image: &Digest,
+    predicate_type: &str,
+) -> Vec<AttestationCheck> {
+    evidence
+        .iter()
+        .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
+        .map(|e| AttestationCheck {
+            origin: e.origin.clone(),
+            outcome: attestation_by(&e.content, authority, image, predicate_type),
         })
         .collect()
 }

@@ -12,8 +12,8 @@ mod sign;
 mod tree;
 mod verify;
 mod verify_attestation;
-mod verify_policy;
 pub mod verify_bundle;
+mod verify_policy;
 
 use sigil_verifier::oci::Descriptor;
 use sigil_verifier::reference::ImageRef;

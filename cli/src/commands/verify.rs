@@ -6,14 +6,13 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sigil_verifier::digest::Digest;
 use sigil_verifier::gather;
-use sigil_verifier::keys::PublicKey;
 use sigil_verifier::reference::ImageRef;
-use sigil_verifier::verify::{SignatureCheck, judge_signatures};
+use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
 
 use super::batch::{Line, gather_each, human_lines, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
-use crate::common::{parse_annotations, parse_images, print, print_json, read_public_key, registry_client};
+use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust};
 
 /// The result for one image argument.
 struct ImageResult {
@@ -25,12 +24,11 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
     let images = parse_images(&args.images)?;
     let client = registry_client(&args.registry)?;
     let concurrency = usize::from(args.concurrency);
-    let key = match (&args.key, &args.policy) {
+    let trusted = match (&args.key, &args.policy) {
         (_, Some(policy)) => {
             return super::verify_policy::run(images, policy, args.at, concurrency, client, output).await;
         }
-        (Some(key), None) => read_public_key(key)?,
-        (None, None) => anyhow::bail!("give --key PUB or --policy POLICY"),
+        (key, None) => trust(key.as_deref(), &args.identity)?,
     };
     let required = parse_annotations(&args.annotations)?;
     let resolved = resolve_all(images, &client, concurrency).await;
@@ -44,7 +42,10 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
         .map(|(r, evidence)| {
             let outcome = evidence.and_then(|evidence| {
                 let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
-                Ok((digest.clone(), judge_signatures(&evidence, &key, digest, &required)))
+                Ok((
+                    digest.clone(),
+                    judge_signatures_by(&evidence, trusted.authority(), digest, &required),
+                ))
             });
             ImageResult {
                 image: r.image.clone(),
@@ -52,7 +53,7 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
             }
         })
         .collect();
-    render(&results, &key, &required, output)?;
+    render(&results, &trusted, &required, output)?;
     finish(results.iter().map(|r| {
         (
             &r.image,
@@ -82,14 +83,14 @@ pub fn finish<'a>(results: impl Iterator<Item = (&'a ImageRef, Result<bool, &'a 
 
 fn render(
     results: &[ImageResult],
-    key: &PublicKey,
+    trusted: &Trust,
     required: &BTreeMap<String, String>,
     output: OutputFormat,
 ) -> anyhow::Result<()> {
     match output {
         OutputFormat::Json => print_json(&json!({
             "apiVersion": "sigil.dev/verify/v1",
-            "key": {"fingerprint": key.fingerprint()},
+            "trusted": trusted.describe(),
             "requiredAnnotations": required,
             "images": results.iter().map(image_json).collect::<Vec<_>>(),
         })),

@@ -8,13 +8,13 @@ use sigil_verifier::gather::{self, Origin};
 use sigil_verifier::intoto::Statement;
 use sigil_verifier::predicate;
 use sigil_verifier::reference::ImageRef;
-use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations};
+use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations_by};
 
 use super::batch::{Line, gather_each, human_lines, resolve_all};
 use super::verify::finish;
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
-use crate::common::{parse_images, print, read_public_key, registry_client};
+use crate::common::{parse_images, print, registry_client, trust};
 
 /// Images verified at once.
 const CONCURRENCY: usize = 16;
@@ -28,7 +28,7 @@ struct ImageResult {
 pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let predicate_type = predicate::resolve_type(&args.predicate_type)?;
-    let key = read_public_key(&args.key)?;
+    let trusted = trust(args.key.as_deref(), &args.identity)?;
     let client = registry_client(&args.registry)?;
     let resolved = resolve_all(images, &client, CONCURRENCY).await;
     let gathered = gather_each(&resolved, CONCURRENCY, |store, digest| async move {
@@ -41,7 +41,7 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
             let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
             Ok((
                 digest.clone(),
-                judge_attestations(&evidence, &key, digest, &predicate_type),
+                judge_attestations_by(&evidence, trusted.authority(), digest, &predicate_type),
             ))
         });
         results.push(ImageResult {
@@ -55,9 +55,7 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
             let report = Report {
                 api_version: "sigil.dev/verify-attestation/v1",
                 predicate_type: &predicate_type,
-                key: KeyReport {
-                    fingerprint: key.fingerprint(),
-                },
+                trusted: trusted.describe(),
                 images: results.iter().map(image_report).collect(),
             };
             // Written straight to stdout: a statement can hold a 100 MB SBOM.
@@ -106,13 +104,8 @@ fn human(results: &[ImageResult], predicate_type: &str) -> String {
 struct Report<'a> {
     api_version: &'static str,
     predicate_type: &'a str,
-    key: KeyReport,
+    trusted: serde_json::Value,
     images: Vec<ImageReport<'a>>,
-}
-
-#[derive(Serialize)]
-struct KeyReport {
-    fingerprint: String,
 }
 
 #[derive(Serialize)]

@@ -24,6 +24,8 @@ use crate::args::OutputFormat;
 use crate::common::{print, print_json};
 
 type Gathered = Result<(Vec<SignatureEvidence>, Vec<AttestationEvidence>), String>;
+/// An image argument and the store and digest it resolved to.
+type Resolved = (ImageRef, Result<(AnyStore, Digest), StoreError>);
 
 /// Runs the policy over `images`.
 pub async fn run(
@@ -39,7 +41,7 @@ pub async fn run(
     let concurrency = concurrency.max(1);
 
     // Phase 1: resolve every argument to a digest (concurrently, in order).
-    let resolved: Vec<(ImageRef, Result<(AnyStore, Digest), StoreError>)> = stream::iter(images)
+    let resolved: Vec<Resolved> = stream::iter(images)
         .map(|image| {
             let client = client.clone();
             async move {
