@@ -5,8 +5,8 @@
 //! Needs `apt-get install -y docker-registry skopeo`; without them the tests
 //! fail with that hint rather than skip.
 
-mod bad_input;
 mod attestations;
+mod bad_input;
 mod copying;
 mod fixtures;
 mod harness;
