@@ -10,6 +10,7 @@ mod bad_input;
 mod copying;
 mod fixtures;
 mod harness;
+mod keyless;
 mod keys;
 mod policy;
 mod registry_access;
