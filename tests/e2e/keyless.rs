@@ -184,4 +184,39 @@ fn cosign_v3_keyless_attestation_verifies_offline_and_its_twins_do_not() {
     let remote = registry.image("keyless/empty:v1");
     sigil(&["copy", &image, &remote]).run().assert_exit(0);
     verify(&remote, &identity).assert_exit(0);
+
+    // a policy naming the keyless publisher allows it; one naming another identity denies
+    let elsewhere = registry.image("eve/empty:v1");
+    sigil(&["copy", &image, &elsewhere]).run().assert_exit(0);
+    let host = registry.host();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"apiVersion: sigil.dev/v1alpha1
+kind: ImagePolicy
+publishers:
+  cody:
+    keyless: {{ issuer: "{ISSUER}", subject: "{IDENTITY}" }}
+  eve:
+    keyless: {{ issuer: "{ISSUER}", subjectRegExp: 'eve@.*' }}
+rules:
+  - name: cody-attests
+    images: ["{host}/keyless/**"]
+    attestations:
+      - predicateType: {CUSTOM}
+        signedBy: [cody]
+  - name: eve-attests
+    images: ["{host}/eve/**"]
+    attestations:
+      - predicateType: {CUSTOM}
+        signedBy: [eve]
+"#
+        ),
+    )
+    .expect("policy");
+    sigil(&["verify", &remote, "--policy", s(&policy)]).run().assert_exit(0);
+    let denied = sigil(&["verify", &elsewhere, "--policy", s(&policy), "--output", "json"]).run();
+    denied.assert_exit(1);
+    assert!(denied.stdout.contains("eve"), "{}", denied.stdout);
 }

@@ -37,32 +37,97 @@ pub struct Evidence {
 /// roots or trusted root, transparency-log proof, identity and extensions).
 /// Until then such a publisher cannot vouch for anything: fail closed.
 mod sigstore_publishers {
+    //! Keyless publishers, judged by [`crate::sigstore`] through
+    //! [`verify::Authority::Identity`]. Certificate (private PKI) publishers
+    //! are not wired yet and fail closed.
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::sync::{LazyLock, Mutex};
+
     use super::*;
+    use crate::policy::model::{Keyless, Matcher};
+    use crate::sigstore::{IdentityPolicy, Matcher as SigstoreMatcher, TrustedRoot};
+    use crate::verify::Authority;
+
+    /// Trusted roots named by policies, parsed once per process.
+    static ROOTS: LazyLock<Mutex<HashMap<PathBuf, &'static TrustedRoot>>> = LazyLock::new(Default::default);
+
+    fn matcher(m: &Matcher) -> Result<SigstoreMatcher, Rejection> {
+        match m {
+            Matcher::Exact(s) => Ok(SigstoreMatcher::exact(s.as_str())),
+            Matcher::Regex(r) => SigstoreMatcher::regex(r.as_str()).map_err(|e| Rejection::Keyless(e.to_string())),
+        }
+    }
+
+    fn identity(k: &Keyless) -> Result<(IdentityPolicy, &'static TrustedRoot), Rejection> {
+        let mut policy = IdentityPolicy::new(matcher(&k.subject)?, matcher(&k.issuer)?);
+        for (name, value) in &k.extensions {
+            policy = policy
+                .require_extension(name, SigstoreMatcher::exact(value.as_str()))
+                .map_err(|e| Rejection::Keyless(e.to_string()))?;
+        }
+        let root = match &k.trusted_root {
+            None => TrustedRoot::public_good(),
+            Some((path, bytes)) => {
+                let mut roots = ROOTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match roots.get(path) {
+                    Some(root) => root,
+                    None => {
+                        let root = TrustedRoot::from_json(bytes)
+                            .map_err(|e| Rejection::Keyless(format!("trusted root {}: {e}", path.display())))?;
+                        // One parsed root per file for the life of the process.
+                        let root: &'static TrustedRoot = Box::leak(Box::new(root));
+                        roots.insert(path.clone(), root);
+                        root
+                    }
+                }
+            }
+        };
+        Ok((policy, root))
+    }
 
     /// Verifies `content` as an attestation of `predicate_type` by a keyless
     /// or certificate publisher.
     pub(super) fn attestation(
-        _publisher: &PublisherKind,
-        _content: &crate::gather::AttestationContent,
-        _image: &crate::digest::Digest,
-        _predicate_type: &str,
+        publisher: &PublisherKind,
+        content: &crate::gather::AttestationContent,
+        image: &crate::digest::Digest,
+        predicate_type: &str,
     ) -> Result<Verified<AttestedStatement>, Rejection> {
-        Err(unavailable())
+        let PublisherKind::Keyless(k) = publisher else {
+            return Err(unavailable());
+        };
+        let (policy, root) = identity(k)?;
+        verify::attestation_by(
+            content,
+            Authority::Identity { policy: &policy, root },
+            image,
+            predicate_type,
+        )
     }
 
     /// Verifies image signatures by a keyless or certificate publisher.
     pub(super) fn signatures(
-        _publisher: &PublisherKind,
-        _evidence: &[SignatureEvidence],
-        _image: &crate::digest::Digest,
-        _required: &std::collections::BTreeMap<String, String>,
-    ) -> Vec<verify::SignatureCheck> {
-        Vec::new()
+        publisher: &PublisherKind,
+        evidence: &[SignatureEvidence],
+        image: &crate::digest::Digest,
+        required: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<verify::SignatureCheck>, Rejection> {
+        let PublisherKind::Keyless(k) = publisher else {
+            return Err(unavailable());
+        };
+        let (policy, root) = identity(k)?;
+        Ok(verify::judge_signatures_by(
+            evidence,
+            Authority::Identity { policy: &policy, root },
+            image,
+            required,
+        ))
     }
 
-    /// Why nothing verified.
+    /// Why a certificate publisher verified nothing.
     pub(super) fn unavailable() -> Rejection {
-        Rejection::Unreadable("keyless verification is not available yet".to_owned())
+        Rejection::Unreadable("certificate (private PKI) publishers are not verified yet".to_owned())
     }
 }
 
@@ -239,14 +304,8 @@ impl Policy {
             PublisherKind::Key(key) => {
                 verify::judge_signatures(&evidence.signatures, key, digest, &requirement.annotations)
             }
-            other => {
-                let checks =
-                    sigstore_publishers::signatures(other, &evidence.signatures, digest, &requirement.annotations);
-                if checks.iter().all(|c| c.outcome.is_err()) {
-                    return Err(vec![format!("{publisher}: {}", sigstore_publishers::unavailable())]);
-                }
-                checks
-            }
+            other => sigstore_publishers::signatures(other, &evidence.signatures, digest, &requirement.annotations)
+                .map_err(|e| vec![format!("{publisher}: {e}")])?,
         };
         let mut verified = Vec::new();
         let mut rejected = Vec::new();
