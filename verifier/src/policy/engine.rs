@@ -32,10 +32,6 @@ pub struct Evidence {
     pub attestations: Vec<AttestationEvidence>,
 }
 
-/// Keyless and certificate publishers: the one place that will call
-/// `crate::sigstore` once it lands (certificate chain to the publisher's
-/// roots or trusted root, transparency-log proof, identity and extensions).
-/// Until then such a publisher cannot vouch for anything: fail closed.
 mod sigstore_publishers {
     //! Keyless publishers, judged by [`crate::sigstore`] through
     //! [`verify::Authority::Identity`]. Certificate (private PKI) publishers
