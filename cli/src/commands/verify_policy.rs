@@ -4,28 +4,21 @@
 //! pure `Policy::evaluate`. Exit 2 if any image could not be evaluated, else
 //! 1 if any was denied, else 0; `warn`/`audit` rules never change it.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use futures::{StreamExt as _, stream};
 use sigil_verifier::digest::Digest;
-use sigil_verifier::gather::{self, AttestationEvidence, SignatureEvidence};
+use sigil_verifier::gather;
 use sigil_verifier::policy::{self, Decision, Evidence, ImageName, Mode, Policy, Report, Severity};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::RegistryClient;
-use sigil_verifier::store::{AnyStore, Store as _, StoreError};
 use time::OffsetDateTime;
 
-use super::resolve;
+use super::batch::{gather_each, resolve_all};
 use crate::Outcome;
 use crate::args::OutputFormat;
 use crate::common::{print, print_json};
-
-type Gathered = Result<(Vec<SignatureEvidence>, Vec<AttestationEvidence>), String>;
-/// An image argument and the store and digest it resolved to.
-type Resolved = (ImageRef, Result<(AnyStore, Digest), StoreError>);
 
 /// Runs the policy over `images`.
 pub async fn run(
@@ -40,62 +33,31 @@ pub async fn run(
     let policy = load_policy(policy, now)?;
     let concurrency = concurrency.max(1);
 
-    // Phase 1: resolve every argument to a digest (concurrently, in order).
-    let resolved: Vec<Resolved> = stream::iter(images)
-        .map(|image| {
-            let client = client.clone();
-            async move {
-                let outcome = async {
-                    let store = AnyStore::open(&image, &client, false)?;
-                    let descriptor = resolve(&store, &image).await?;
-                    Ok((store, descriptor.digest))
-                }
-                .await;
-                (image, outcome)
-            }
-        })
-        .buffered(concurrency)
-        .collect()
-        .await;
-
-    // Phase 2: gather evidence once per distinct (repository, digest).
-    let mut unique: Vec<(&AnyStore, &Digest)> = Vec::new();
-    let mut seen = HashMap::new();
-    for (_, outcome) in &resolved {
-        if let Ok((store, digest)) = outcome {
-            seen.entry((store.location(), digest.clone())).or_insert_with(|| {
-                unique.push((store, digest));
-                unique.len() - 1
-            });
-        }
-    }
-    let gathered: Vec<Gathered> = stream::iter(unique)
-        .map(|(store, digest)| async move {
-            let signatures = gather::signatures(store, digest).await.map_err(|e| e.to_string())?;
-            let attestations = gather::attestations(store, digest).await.map_err(|e| e.to_string())?;
-            Ok((signatures, attestations))
-        })
-        .buffered(concurrency)
-        .collect()
-        .await;
-
-    // Phase 3: judge (pure) and report.
+    let resolved = resolve_all(images, &client, concurrency).await;
+    let gathered = gather_each(&resolved, concurrency, |store, digest| async move {
+        let signatures = gather::signatures(store, digest).await.map_err(|e| e.to_string())?;
+        let attestations = gather::attestations(store, digest).await.map_err(|e| e.to_string())?;
+        Ok((signatures, attestations))
+    })
+    .await;
+    // Judge (pure) and report.
     let reports: Vec<Report> = resolved
-        .into_iter()
-        .map(|(image, outcome)| match outcome {
-            Err(e) => policy.evaluate_failure(&image.to_string(), &e.to_string(), now),
-            Ok((store, digest)) => match &gathered[seen[&(store.location(), digest.clone())]] {
-                Err(e) => policy.evaluate_failure(&image.to_string(), e, now),
-                Ok((signatures, attestations)) => policy.evaluate(
+        .iter()
+        .zip(gathered)
+        .map(|(r, evidence)| match (&r.outcome, &evidence) {
+            (Err(e), _) | (_, Err(e)) => policy.evaluate_failure(&r.image.to_string(), e, now),
+            (Ok((_, digest)), Ok(evidence)) => {
+                let (signatures, attestations) = evidence.as_ref();
+                policy.evaluate(
                     &Evidence {
-                        image: image.to_string(),
-                        name: image_name(&image, digest),
+                        image: r.image.to_string(),
+                        name: image_name(&r.image, digest.clone()),
                         signatures: signatures.clone(),
                         attestations: attestations.clone(),
                     },
                     now,
-                ),
-            },
+                )
+            }
         })
         .collect();
     render(&reports, &policy, output)?;
