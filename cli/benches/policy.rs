@@ -225,6 +225,7 @@ fn end_to_end(count: usize, now: &str) {
                     format: sign::Format::Tag,
                     recursive: false,
                     created: now.to_owned(),
+                    certificate: None,
                 };
                 sign::sign(&store, &reference.name(), &descriptor, &options)
                     .await

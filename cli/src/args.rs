@@ -262,6 +262,13 @@ pub struct SignArgs {
     /// Images signed at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Attach this certificate (PEM) for the key, for identity-based verification
+    /// with your own PKI (`verify --certificate-identity ... --certificate-roots ...`).
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+    /// The certificate's chain (PEM): intermediates up to the root.
+    #[arg(long, value_name = "FILE")]
+    pub certificate_chain: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -445,4 +452,8 @@ pub struct IdentityArgs {
     /// Use this trusted_root.json instead of the embedded Sigstore public-good root.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Your own PKI instead of Fulcio: signing certificates must chain to
+    /// these root certificates (PEM); the OIDC issuer is then optional.
+    #[arg(long, value_name = "FILE")]
+    pub certificate_roots: Option<PathBuf>,
 }

@@ -9,8 +9,9 @@ use anyhow::{Context as _, bail};
 use sigil_verifier::keys::{self, PublicKey, SigningKey};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::{Credential, DockerConfig, RegistryClient, RegistryOptions, Secret};
-use sigil_verifier::sigstore::{IdentityPolicy, Matcher, TrustedRoot};
+use sigil_verifier::sigstore::{Certificate, IdentityPolicy, Matcher, TrustedRoot};
 use sigil_verifier::verify::Authority;
+use time::OffsetDateTime;
 
 use crate::args::{IdentityArgs, RegistryArgs};
 use crate::password;
@@ -115,12 +116,19 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     print(&serde_json::to_string_pretty(value)?)
 }
 
-/// Who verification trusts: one key, or a keyless identity under a root.
+/// Who verification trusts: one key, a keyless identity under a Sigstore
+/// root, or certificates from the user's own PKI.
 pub enum Trust {
     Key(PublicKey),
     Identity {
         policy: IdentityPolicy,
         root: &'static TrustedRoot,
+    },
+    Certificate {
+        roots: Vec<Certificate>,
+        policy: IdentityPolicy,
+        log_root: &'static TrustedRoot,
+        now: OffsetDateTime,
     },
 }
 
@@ -129,6 +137,17 @@ impl Trust {
         match self {
             Trust::Key(key) => Authority::Key(key),
             Trust::Identity { policy, root } => Authority::Identity { policy, root },
+            Trust::Certificate {
+                roots,
+                policy,
+                log_root,
+                now,
+            } => Authority::Certificate {
+                roots,
+                policy,
+                log_root,
+                now: *now,
+            },
         }
     }
 
@@ -136,7 +155,7 @@ impl Trust {
     pub fn describe(&self) -> serde_json::Value {
         match self {
             Trust::Key(key) => serde_json::json!({"key": {"fingerprint": key.fingerprint()}}),
-            Trust::Identity { policy, .. } => serde_json::json!({"identity": {
+            Trust::Identity { policy, .. } | Trust::Certificate { policy, .. } => serde_json::json!({"identity": {
                 "subject": policy.subject().to_string(),
                 "issuer": policy.issuer().map(ToString::to_string),
             }}),
@@ -158,11 +177,15 @@ pub fn trust(key: Option<&Path>, identity: &IdentityArgs) -> anyhow::Result<Trus
         &identity.certificate_oidc_issuer,
         &identity.certificate_oidc_issuer_regexp,
     ) {
-        (Some(exact), None) => Matcher::exact(exact.as_str()),
-        (None, Some(re)) => Matcher::regex(re).context("--certificate-oidc-issuer-regexp")?,
+        (Some(exact), None) => Some(Matcher::exact(exact.as_str())),
+        (None, Some(re)) => Some(Matcher::regex(re).context("--certificate-oidc-issuer-regexp")?),
+        _ if identity.certificate_roots.is_some() => None,
         _ => bail!("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp with the identity"),
     };
-    let mut policy = IdentityPolicy::new(subject, issuer);
+    let mut policy = match issuer {
+        Some(issuer) => IdentityPolicy::new(subject, issuer),
+        None => IdentityPolicy::subject_only(subject),
+    };
     for pair in &identity.certificate_extensions {
         let Some((name, value)) = pair.split_once('=') else {
             bail!("--certificate-extension {pair:?} is not NAME=VALUE");
@@ -181,5 +204,20 @@ pub fn trust(key: Option<&Path>, identity: &IdentityArgs) -> anyhow::Result<Trus
             Box::leak(Box::new(root))
         }
     };
+    if let Some(path) = &identity.certificate_roots {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --certificate-roots {}", path.display()))?;
+        let roots = Certificate::from_pem_chain(&pem)
+            .with_context(|| format!("--certificate-roots {} is not PEM certificates", path.display()))?;
+        if roots.is_empty() {
+            bail!("--certificate-roots {} holds no certificate", path.display());
+        }
+        return Ok(Trust::Certificate {
+            roots,
+            policy,
+            log_root: root,
+            now: OffsetDateTime::now_utc(),
+        });
+    }
     Ok(Trust::Identity { policy, root })
 }

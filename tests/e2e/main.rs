@@ -7,6 +7,7 @@
 
 mod attestations;
 mod bad_input;
+mod certificates;
 mod copying;
 mod fixtures;
 mod harness;

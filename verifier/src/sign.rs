@@ -36,6 +36,17 @@ pub struct SignOptions<'a> {
     pub recursive: bool,
     /// RFC 3339 time written into the referrer's `org.opencontainers.image.created`.
     pub created: String,
+    /// A certificate for the key and its chain, attached to tag-form
+    /// signatures as cosign's `sign --certificate` does.
+    pub certificate: Option<CertificateMaterial>,
+}
+
+/// A signing certificate (PEM) and its chain up to the root (PEM), already
+/// checked to hold the signing key.
+#[derive(Clone, Debug)]
+pub struct CertificateMaterial {
+    pub certificate_pem: String,
+    pub chain_pem: Option<String>,
 }
 
 /// One signature made and stored.
@@ -119,6 +130,17 @@ async fn sign_tag<S: Store>(
     layer
         .annotations
         .insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
+    if let Some(material) = &options.certificate {
+        layer.annotations.insert(
+            cosign::CERTIFICATE_ANNOTATION.to_owned(),
+            material.certificate_pem.clone(),
+        );
+        if let Some(chain) = &material.chain_pem {
+            layer
+                .annotations
+                .insert(cosign::CHAIN_ANNOTATION.to_owned(), chain.clone());
+        }
+    }
     // Upload the payload before reading the tag: it keeps the read-to-write window small.
     store.push_blob(&layer, &payload).await?;
     append_layer(store, &cosign::signature_tag(image), layer).await?;

@@ -121,6 +121,8 @@ pub enum Rejection {
         "keyless cosign v2 attestations (.att layers with a certificate) are not supported yet; use the bundle form"
     )]
     KeylessEnvelope,
+    #[error("private-PKI certificates are verified on cosign .sig layers only, not in bundles or attestations yet")]
+    CertificateBundle,
 }
 
 /// Verifies a cosign simple-signing signature (`.sig` layer) over the exact
@@ -355,6 +357,15 @@ pub enum Authority<'a> {
         policy: &'a crate::sigstore::IdentityPolicy,
         root: &'a crate::sigstore::TrustedRoot,
     },
+    /// A certificate from a private PKI (cosign's `--certificate-chain`):
+    /// the leaf must chain to `roots` at the time a log entry proves (checked
+    /// against `log_root`), else at `now`.
+    Certificate {
+        roots: &'a [crate::sigstore::Certificate],
+        policy: &'a crate::sigstore::IdentityPolicy,
+        log_root: &'a crate::sigstore::TrustedRoot,
+        now: time::OffsetDateTime,
+    },
 }
 
 fn certificate_signer(identity: &crate::sigstore::CertificateIdentity) -> Signer {
@@ -401,9 +412,15 @@ pub fn judge_signatures_by(
     image: &Digest,
     required: &BTreeMap<String, String>,
 ) -> Vec<SignatureCheck> {
-    let (policy, root) = match authority {
+    let (policy, root, pki) = match authority {
         Authority::Key(key) => return judge_signatures(evidence, key, image, required),
-        Authority::Identity { policy, root } => (policy, root),
+        Authority::Identity { policy, root } => (policy, root, None),
+        Authority::Certificate {
+            roots,
+            policy,
+            log_root,
+            now,
+        } => (policy, log_root, Some((roots, now))),
     };
     use crate::cosign::{
         CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, annotation,
@@ -417,15 +434,30 @@ pub fn judge_signatures_by(
                     let signature = annotation(annotations, SIGNATURE_ANNOTATION).ok_or(Rejection::Unsigned)?;
                     let certificate =
                         annotation(annotations, CERTIFICATE_ANNOTATION).ok_or(Rejection::NoCertificate)?;
-                    let claims = crate::sigstore::verify_cosign_v2_layer(
-                        payload,
-                        signature,
-                        certificate,
-                        annotation(annotations, CHAIN_ANNOTATION),
-                        annotation(annotations, REKOR_BUNDLE_ANNOTATION),
-                        policy,
-                        root,
-                    )
+                    let chain = annotation(annotations, CHAIN_ANNOTATION);
+                    let rekor = annotation(annotations, REKOR_BUNDLE_ANNOTATION);
+                    let claims = match pki {
+                        None => crate::sigstore::verify_cosign_v2_layer(
+                            payload,
+                            signature,
+                            certificate,
+                            chain,
+                            rekor,
+                            policy,
+                            root,
+                        ),
+                        Some((roots, now)) => crate::sigstore::verify_certificate_signature(
+                            payload,
+                            signature,
+                            certificate,
+                            chain,
+                            rekor,
+                            roots,
+                            policy,
+                            root,
+                            now,
+                        ),
+                    }
                     .map_err(|e| Rejection::Keyless(e.to_string()))?
                     .into_inner();
                     let parsed = Payload::parse(payload)?;
@@ -442,6 +474,7 @@ pub fn judge_signatures_by(
                         signer: certificate_signer(&claims.identity),
                     }))
                 })(),
+                SignatureContent::Bundle(_) if pki.is_some() => Err(Rejection::CertificateBundle),
                 SignatureContent::Bundle(bytes) => (|| {
                     let (payload, signer) = keyless_dsse(bytes, policy, root)?;
                     let statement = Statement::parse(&payload)?;
@@ -484,6 +517,7 @@ pub fn attestation_by(
     let (policy, root) = match authority {
         Authority::Key(key) => return attestation(content, key, image, predicate_type),
         Authority::Identity { policy, root } => (policy, root),
+        Authority::Certificate { .. } => return Err(Rejection::CertificateBundle),
     };
     let (payload, signer) = match content {
         AttestationContent::Bundle(bytes) => keyless_dsse(bytes, policy, root)?,

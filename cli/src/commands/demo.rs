@@ -50,6 +50,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> anyhow::Result<Outcome
         format: Format::Tag,
         recursive: false,
         created: now_rfc3339(),
+        certificate: None,
     };
     sign::sign(&store, &name, &image, &options).await?;
     sign::sign(

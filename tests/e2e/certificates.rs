@@ -1,0 +1,133 @@
+//! Signing with a certificate from the user's own PKI (cosign's `sign
+//! --certificate --certificate-chain`) and identity-based verification
+//! against that PKI's roots, without Fulcio.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
+};
+
+use crate::fixtures::{keypair, push_sample, s};
+use crate::support::{Registry, sigil};
+
+/// A CA and a code-signing leaf for `email`, written into `dir` as
+/// `NAME-ca.pem`, `NAME-leaf.pem` and `NAME-leaf.key` (PKCS#8).
+fn pki(dir: &std::path::Path, name: &str, email: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, format!("{name} root CA"));
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("self-sign");
+    let ca = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let mut leaf_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, "release signer");
+    leaf_params.subject_alt_names = vec![SanType::Rfc822Name(email.try_into().expect("email"))];
+    leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+    leaf_params.use_authority_key_identifier_extension = true;
+    let leaf = leaf_params.signed_by(&leaf_key, &ca).expect("sign leaf");
+    let paths = (
+        dir.join(format!("{name}-ca.pem")),
+        dir.join(format!("{name}-leaf.pem")),
+        dir.join(format!("{name}-leaf.key")),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).expect("write");
+    std::fs::write(&paths.1, leaf.pem()).expect("write");
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).expect("write");
+    paths
+}
+
+#[test]
+fn private_pki_certificates_sign_and_verify_by_identity() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, leaf, leaf_key) = pki(dir.path(), "acme", "release@acme.example");
+    let (other_ca, _, _) = pki(dir.path(), "other", "release@acme.example");
+    let prefix = dir.path().join("imported");
+    sigil(&[
+        "key",
+        "import",
+        "--key",
+        s(&leaf_key),
+        "--output-key-prefix",
+        s(&prefix),
+    ])
+    .env("SIGIL_PASSWORD", "pw")
+    .run()
+    .assert_exit(0);
+    let key = prefix.with_extension("key");
+    push_sample(&registry, "pki", "v1", 71);
+    let image = registry.image("pki:v1");
+    sigil(&[
+        "sign",
+        &image,
+        "--key",
+        s(&key),
+        "--certificate",
+        s(&leaf),
+        "--certificate-chain",
+        s(&ca),
+    ])
+    .env("SIGIL_PASSWORD", "pw")
+    .run()
+    .assert_exit(0);
+
+    let verify = |identity: &str, roots: &std::path::Path| {
+        sigil(&[
+            "verify",
+            &image,
+            "--certificate-identity",
+            identity,
+            "--certificate-roots",
+            s(roots),
+            "--output",
+            "json",
+        ])
+        .run()
+    };
+    let ok = verify("release@acme.example", &ca);
+    ok.assert_exit(0);
+    let signature = &ok.stdout_json()["images"][0]["signatures"][0];
+    assert_eq!(signature["signer"]["subject"], "release@acme.example");
+    // twins: another identity, another PKI's roots, a key signature is no certificate
+    let out = verify("eve@acme.example", &ca);
+    out.assert_exit(1);
+    assert!(out.stdout.contains("eve@acme.example"), "{}", out.stdout);
+    verify("release@acme.example", &other_ca).assert_exit(1);
+    push_sample(&registry, "pki", "keyonly", 72);
+    let (plain_key, _) = keypair(dir.path(), "plain");
+    let plain_image = registry.image("pki:keyonly");
+    sigil(&["sign", &plain_image, "--key", s(&plain_key)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    let out = sigil(&[
+        "verify",
+        &plain_image,
+        "--certificate-identity",
+        "release@acme.example",
+        "--certificate-roots",
+        s(&ca),
+        "--output",
+        "json",
+    ])
+    .run();
+    out.assert_exit(1);
+    assert!(out.stdout.contains("no certificate"), "{}", out.stdout);
+    // a certificate for another key is refused before anything is signed
+    let out = sigil(&["sign", &plain_image, "--key", s(&plain_key), "--certificate", s(&leaf)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run();
+    out.assert_exit(2);
+    assert!(
+        out.assert_one_line_error().contains("not for the signing key"),
+        "{}",
+        out.stderr
+    );
+}
