@@ -120,6 +120,41 @@ fn private_pki_certificates_sign_and_verify_by_identity() {
     .run();
     out.assert_exit(1);
     assert!(out.stdout.contains("no certificate"), "{}", out.stdout);
+    // the same through a policy's certificate publisher
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"apiVersion: sigil.dev/v1alpha1
+kind: ImagePolicy
+publishers:
+  acme-pki:
+    certificate: {{ roots: acme-ca.pem, identity: release@acme.example }}
+  other-pki:
+    certificate: {{ roots: other-ca.pem, identity: release@acme.example }}
+rules:
+  - name: by-acme
+    images: ["{host}/pki"]
+    signatures: {{ anyOf: [acme-pki] }}
+  - name: by-other
+    images: ["{host}/pki2"]
+    signatures: {{ anyOf: [other-pki] }}
+"#,
+            host = registry.host()
+        ),
+    )
+    .expect("policy");
+    sigil(&["verify", &image, "--policy", s(&policy)]).run().assert_exit(0);
+    sigil(&["copy", &image, &registry.image("pki2:v1")])
+        .run()
+        .assert_exit(0);
+    sigil(&["verify", &registry.image("pki2:v1"), "--policy", s(&policy)])
+        .run()
+        .assert_exit(1);
+    sigil(&["verify", &plain_image, "--policy", s(&policy)])
+        .run()
+        .assert_exit(1);
+
     // a certificate for another key is refused before anything is signed
     let out = sigil(&["sign", &plain_image, "--key", s(&plain_key), "--certificate", s(&leaf)])
         .env("SIGIL_PASSWORD", "pw")

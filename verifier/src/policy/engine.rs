@@ -103,27 +103,48 @@ mod sigstore_publishers {
     }
 
     /// Verifies image signatures by a keyless or certificate publisher.
+    /// A certificate publisher's chain is checked at the time a log entry
+    /// proves, else at `now`.
     pub(super) fn signatures(
         publisher: &PublisherKind,
         evidence: &[SignatureEvidence],
         image: &crate::digest::Digest,
         required: &std::collections::BTreeMap<String, String>,
+        now: OffsetDateTime,
     ) -> Result<Vec<verify::SignatureCheck>, Rejection> {
-        let PublisherKind::Keyless(k) = publisher else {
-            return Err(unavailable());
-        };
-        let (policy, root) = identity(k)?;
-        Ok(verify::judge_signatures_by(
-            evidence,
-            Authority::Identity { policy: &policy, root },
-            image,
-            required,
-        ))
+        match publisher {
+            PublisherKind::Keyless(k) => {
+                let (policy, root) = identity(k)?;
+                Ok(verify::judge_signatures_by(
+                    evidence,
+                    Authority::Identity { policy: &policy, root },
+                    image,
+                    required,
+                ))
+            }
+            PublisherKind::Certificate(c) => {
+                let roots = c
+                    .roots
+                    .iter()
+                    .map(|der| crate::sigstore::Certificate::from_der(der))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| Rejection::Keyless(format!("roots {}: {e}", c.roots_file.display())))?;
+                let policy = IdentityPolicy::subject_only(matcher(&c.identity)?);
+                let authority = Authority::Certificate {
+                    roots: &roots,
+                    policy: &policy,
+                    log_root: TrustedRoot::public_good(),
+                    now,
+                };
+                Ok(verify::judge_signatures_by(evidence, authority, image, required))
+            }
+            PublisherKind::Key(key) => Ok(verify::judge_signatures(evidence, key, image, required)),
+        }
     }
 
-    /// Why a certificate publisher verified nothing.
+    /// Why a certificate publisher vouches for no attestation.
     pub(super) fn unavailable() -> Rejection {
-        Rejection::Unreadable("certificate (private PKI) publishers are not verified yet".to_owned())
+        Rejection::CertificateBundle
     }
 }
 
@@ -258,7 +279,7 @@ impl Policy {
             report.checks.push(if waiver.signatures {
                 waived(requirement.combinator.to_string(), "signatures")
             } else {
-                self.signature_check(requirement, evidence)
+                self.signature_check(requirement, evidence, now)
             });
         }
         for requirement in &rule.attestations {
@@ -291,6 +312,7 @@ impl Policy {
         publisher: &str,
         requirement: &SignatureRequirement,
         evidence: &Evidence,
+        now: OffsetDateTime,
     ) -> Result<Vec<Verified<SignedImage>>, Vec<String>> {
         let Some(p) = self.publishers.get(publisher) else {
             return Err(vec![format!("{publisher}: no such publisher")]);
@@ -300,8 +322,10 @@ impl Policy {
             PublisherKind::Key(key) => {
                 verify::judge_signatures(&evidence.signatures, key, digest, &requirement.annotations)
             }
-            other => sigstore_publishers::signatures(other, &evidence.signatures, digest, &requirement.annotations)
-                .map_err(|e| vec![format!("{publisher}: {e}")])?,
+            other => {
+                sigstore_publishers::signatures(other, &evidence.signatures, digest, &requirement.annotations, now)
+                    .map_err(|e| vec![format!("{publisher}: {e}")])?
+            }
         };
         let mut verified = Vec::new();
         let mut rejected = Vec::new();
@@ -321,13 +345,13 @@ impl Policy {
         }
     }
 
-    fn signature_check(&self, requirement: &SignatureRequirement, evidence: &Evidence) -> Check {
+    fn signature_check(&self, requirement: &SignatureRequirement, evidence: &Evidence, now: OffsetDateTime) -> Check {
         let combinator = &requirement.combinator;
         let mut details = Vec::new();
         // Signers are compared by their full identity (Debug form: kind and whole fingerprint).
         let mut satisfied: Vec<(&str, BTreeSet<String>)> = Vec::new();
         for name in combinator.publishers() {
-            match self.signatures_by(name, requirement, evidence) {
+            match self.signatures_by(name, requirement, evidence, now) {
                 Ok(verified) => {
                     let signers: BTreeSet<String> = verified.iter().map(|v| signer_id(&v.signer)).collect();
                     details.push(format!("{name}: {} valid signature(s)", verified.len()));
