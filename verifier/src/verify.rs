@@ -139,19 +139,7 @@ pub fn simple_signing(
     let signer = signer_of(key);
     key.verify(payload, &signature)
         .map_err(|_| Rejection::BadSignature(signer.clone()))?;
-    let parsed = Payload::parse(payload)?;
-    if &parsed.manifest_digest != image {
-        return Err(Rejection::WrongImage {
-            signed: parsed.manifest_digest,
-            image: image.clone(),
-        });
-    }
-    Ok(Verified::new(SignedImage {
-        image: image.clone(),
-        docker_reference: parsed.docker_reference,
-        annotations: parsed.annotations,
-        signer,
-    }))
+    bound_payload(payload, image, signer)
 }
 
 /// Verifies a DSSE envelope with `key` and returns the verified payload.
@@ -196,7 +184,13 @@ pub fn sign_bundle(bundle: &[u8], key: &PublicKey, image: &Digest) -> Result<Ver
         return Err(Rejection::PayloadType(envelope.payload_type.clone()));
     }
     let payload = dsse(envelope, key, true)?.into_inner();
-    let statement = Statement::parse(&payload)?;
+    signed_image_statement(&payload, image, signer_of(key))
+}
+
+/// The cosign v3 image-signature statement in a verified DSSE payload: type
+/// `https://sigstore.dev/cosign/sign/v1`, with `image` among its subjects.
+fn signed_image_statement(payload: &[u8], image: &Digest, signer: Signer) -> Result<Verified<SignedImage>, Rejection> {
+    let statement = Statement::parse(payload)?;
     if statement.predicate_type != COSIGN_SIGN_V1 {
         return Err(Rejection::PredicateType {
             found: statement.predicate_type,
@@ -210,8 +204,46 @@ pub fn sign_bundle(bundle: &[u8], key: &PublicKey, image: &Digest) -> Result<Ver
         image: image.clone(),
         docker_reference: (!subject.name.is_empty()).then(|| subject.name.clone()),
         annotations: subject.annotations.clone(),
-        signer: signer_of(key),
+        signer,
     }))
+}
+
+/// The simple-signing payload of a verified signature, bound to `image`.
+fn bound_payload(payload: &[u8], image: &Digest, signer: Signer) -> Result<Verified<SignedImage>, Rejection> {
+    let parsed = Payload::parse(payload)?;
+    if &parsed.manifest_digest != image {
+        return Err(Rejection::WrongImage {
+            signed: parsed.manifest_digest,
+            image: image.clone(),
+        });
+    }
+    Ok(Verified::new(SignedImage {
+        image: image.clone(),
+        docker_reference: parsed.docker_reference,
+        annotations: parsed.annotations,
+        signer,
+    }))
+}
+
+/// The in-toto statement in a verified DSSE payload, if it has exactly
+/// `predicate_type` and names `image`.
+fn attested_statement(
+    payload: &[u8],
+    image: &Digest,
+    predicate_type: &str,
+    signer: Signer,
+) -> Result<Verified<AttestedStatement>, Rejection> {
+    let statement = Statement::parse(payload)?;
+    if statement.predicate_type != predicate_type {
+        return Err(Rejection::PredicateType {
+            found: statement.predicate_type,
+            expected: predicate_type.to_owned(),
+        });
+    }
+    if statement.subject_for(image).is_none() {
+        return Err(Rejection::Subject { image: image.clone() });
+    }
+    Ok(Verified::new(AttestedStatement { statement, signer }))
 }
 
 /// A verified in-toto statement about an image.
@@ -246,20 +278,7 @@ pub fn attestation(
     }
     let payload = dsse_view(&envelope, key, exactly_one)?.into_inner();
     drop(envelope);
-    let statement = Statement::parse(&payload)?;
-    if statement.predicate_type != predicate_type {
-        return Err(Rejection::PredicateType {
-            found: statement.predicate_type,
-            expected: predicate_type.to_owned(),
-        });
-    }
-    if statement.subject_for(image).is_none() {
-        return Err(Rejection::Subject { image: image.clone() });
-    }
-    Ok(Verified::new(AttestedStatement {
-        statement,
-        signer: signer_of(key),
-    }))
+    attested_statement(&payload, image, predicate_type, signer_of(key))
 }
 
 /// The judgement of one piece of attestation evidence.
@@ -460,40 +479,11 @@ pub fn judge_signatures_by(
                     }
                     .map_err(|e| Rejection::Keyless(e.to_string()))?
                     .into_inner();
-                    let parsed = Payload::parse(payload)?;
-                    if &parsed.manifest_digest != image {
-                        return Err(Rejection::WrongImage {
-                            signed: parsed.manifest_digest,
-                            image: image.clone(),
-                        });
-                    }
-                    Ok(Verified::new(SignedImage {
-                        image: image.clone(),
-                        docker_reference: parsed.docker_reference,
-                        annotations: parsed.annotations,
-                        signer: certificate_signer(&claims.identity),
-                    }))
+                    bound_payload(payload, image, certificate_signer(&claims.identity))
                 })(),
                 SignatureContent::Bundle(_) if pki.is_some() => Err(Rejection::CertificateBundle),
-                SignatureContent::Bundle(bytes) => (|| {
-                    let (payload, signer) = keyless_dsse(bytes, policy, root)?;
-                    let statement = Statement::parse(&payload)?;
-                    if statement.predicate_type != COSIGN_SIGN_V1 {
-                        return Err(Rejection::PredicateType {
-                            found: statement.predicate_type,
-                            expected: COSIGN_SIGN_V1.to_owned(),
-                        });
-                    }
-                    let subject = statement
-                        .subject_for(image)
-                        .ok_or_else(|| Rejection::Subject { image: image.clone() })?;
-                    Ok(Verified::new(SignedImage {
-                        image: image.clone(),
-                        docker_reference: (!subject.name.is_empty()).then(|| subject.name.clone()),
-                        annotations: subject.annotations.clone(),
-                        signer,
-                    }))
-                })(),
+                SignatureContent::Bundle(bytes) => keyless_dsse(bytes, policy, root)
+                    .and_then(|(payload, signer)| signed_image_statement(&payload, image, signer)),
                 SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
             };
             let outcome = outcome.and_then(|signed| require_annotations(&signed, required).map(|()| signed));
@@ -524,17 +514,7 @@ pub fn attestation_by(
         AttestationContent::Envelope(_) => return Err(Rejection::KeylessEnvelope),
         AttestationContent::Unreadable(reason) => return Err(Rejection::Unreadable(reason.clone())),
     };
-    let statement = Statement::parse(&payload)?;
-    if statement.predicate_type != predicate_type {
-        return Err(Rejection::PredicateType {
-            found: statement.predicate_type,
-            expected: predicate_type.to_owned(),
-        });
-    }
-    if statement.subject_for(image).is_none() {
-        return Err(Rejection::Subject { image: image.clone() });
-    }
-    Ok(Verified::new(AttestedStatement { statement, signer }))
+    attested_statement(&payload, image, predicate_type, signer)
 }
 
 /// [`judge_attestations`] for any [`Authority`].
