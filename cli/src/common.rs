@@ -168,6 +168,29 @@ pub fn trust(key: Option<&Path>, identity: &IdentityArgs) -> anyhow::Result<Trus
     if let Some(key) = key {
         return Ok(Trust::Key(read_public_key(key)?));
     }
+    let policy = identity_policy(identity)?;
+    let root = trusted_root(identity)?;
+    if let Some(path) = &identity.certificate_roots {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --certificate-roots {}", path.display()))?;
+        let roots = Certificate::from_pem_chain(&pem)
+            .with_context(|| format!("--certificate-roots {} is not PEM certificates", path.display()))?;
+        if roots.is_empty() {
+            bail!("--certificate-roots {} holds no certificate", path.display());
+        }
+        return Ok(Trust::Certificate {
+            roots,
+            policy,
+            log_root: root,
+            now: OffsetDateTime::now_utc(),
+        });
+    }
+    Ok(Trust::Identity { policy, root })
+}
+
+/// The identity the flags require: subject, issuer (optional only for a
+/// private PKI) and Fulcio extensions.
+pub fn identity_policy(identity: &IdentityArgs) -> anyhow::Result<IdentityPolicy> {
     let subject = match (&identity.certificate_identity, &identity.certificate_identity_regexp) {
         (Some(exact), None) => Matcher::exact(exact.as_str()),
         (None, Some(re)) => Matcher::regex(re).context("--certificate-identity-regexp")?,
@@ -194,30 +217,19 @@ pub fn trust(key: Option<&Path>, identity: &IdentityArgs) -> anyhow::Result<Trus
             .require_extension(name, Matcher::exact(value))
             .context("--certificate-extension")?;
     }
-    let root = match &identity.trusted_root {
-        None => TrustedRoot::public_good(),
+    Ok(policy)
+}
+
+/// `--trusted-root`, else the embedded public-good root.
+pub fn trusted_root(identity: &IdentityArgs) -> anyhow::Result<&'static TrustedRoot> {
+    match &identity.trusted_root {
+        None => Ok(TrustedRoot::public_good()),
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read --trusted-root {}", path.display()))?;
             let root = TrustedRoot::from_json(&bytes).with_context(|| format!("--trusted-root {}", path.display()))?;
             // One root per run, alive until the process ends.
-            Box::leak(Box::new(root))
+            Ok(Box::leak(Box::new(root)))
         }
-    };
-    if let Some(path) = &identity.certificate_roots {
-        let pem = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read --certificate-roots {}", path.display()))?;
-        let roots = Certificate::from_pem_chain(&pem)
-            .with_context(|| format!("--certificate-roots {} is not PEM certificates", path.display()))?;
-        if roots.is_empty() {
-            bail!("--certificate-roots {} holds no certificate", path.display());
-        }
-        return Ok(Trust::Certificate {
-            roots,
-            policy,
-            log_root: root,
-            now: OffsetDateTime::now_utc(),
-        });
     }
-    Ok(Trust::Identity { policy, root })
 }

@@ -12,15 +12,15 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 use sigil_verifier::digest::Digest;
 use sigil_verifier::sigstore::{
-    Artifact, BundleClaims, BundleRejection, BundleSigner, IdentityPolicy, LogEntryUsed, Matcher, Signatory,
-    SignedContent, TrustedRoot, verify_bundle,
+    Artifact, BundleClaims, BundleRejection, BundleSigner, LogEntryUsed, Signatory, SignedContent, verify_bundle,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Outcome;
+use crate::args::IdentityArgs;
 use crate::args::OutputFormat;
-use crate::common::{print, print_json, read_public_key};
+use crate::common::{identity_policy, print, print_json, read_public_key, trusted_root};
 
 /// Verify a Sigstore bundle for a file or digest, offline.
 ///
@@ -43,29 +43,21 @@ pub struct VerifyBundleArgs {
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
 
-    /// The signer's exact identity: the certificate's email, URI or username SAN.
-    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["certificate_identity_regexp", "key"])]
-    pub certificate_identity: Option<String>,
-
-    /// A regular expression the signer's identity must match as a whole (Rust regex syntax).
-    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
-    pub certificate_identity_regexp: Option<String>,
-
-    /// The exact OIDC issuer that vouched for the identity (e.g. https://token.actions.githubusercontent.com).
-    #[arg(long, value_name = "URL", conflicts_with_all = ["certificate_oidc_issuer_regexp", "key"])]
-    pub certificate_oidc_issuer: Option<String>,
-
-    /// A regular expression the OIDC issuer must match as a whole.
-    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
-    pub certificate_oidc_issuer_regexp: Option<String>,
-
     /// Verify a key-signed bundle with this public key (PKIX PEM) instead of an identity.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = [
+            "certificate_identity",
+            "certificate_identity_regexp",
+            "certificate_oidc_issuer",
+            "certificate_oidc_issuer_regexp"
+        ]
+    )]
     pub key: Option<PathBuf>,
 
-    /// Use this trusted_root.json instead of the built-in Sigstore public-good root.
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 
     /// The artifact: a file, or `sha256:` + 64 hex digits when no such file exists.
     #[arg(value_name = "FILE_OR_DIGEST")]
@@ -80,15 +72,7 @@ enum Subject {
 
 pub async fn run(args: VerifyBundleArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let who = signatory(&args)?;
-    let owned_root;
-    let root = match &args.trusted_root {
-        Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read trusted root {}", path.display()))?;
-            owned_root = TrustedRoot::from_json(&bytes).with_context(|| format!("trusted root {}", path.display()))?;
-            &owned_root
-        }
-        None => TrustedRoot::public_good(),
-    };
+    let root = trusted_root(&args.identity)?;
     let bundle =
         std::fs::read(&args.bundle).with_context(|| format!("cannot read bundle {}", args.bundle.display()))?;
     let subject = subject(&args.file_or_digest)?;
@@ -114,17 +98,10 @@ fn signatory(args: &VerifyBundleArgs) -> anyhow::Result<Signatory> {
     if let Some(key) = &args.key {
         return Ok(Signatory::key(read_public_key(key)?));
     }
-    let subject = match (&args.certificate_identity, &args.certificate_identity_regexp) {
-        (Some(exact), None) => Matcher::exact(exact.as_str()),
-        (None, Some(re)) => Matcher::regex(re).context("--certificate-identity-regexp")?,
-        _ => bail!("give --certificate-identity or --certificate-identity-regexp (or --key for a key-signed bundle)"),
-    };
-    let issuer = match (&args.certificate_oidc_issuer, &args.certificate_oidc_issuer_regexp) {
-        (Some(exact), None) => Matcher::exact(exact.as_str()),
-        (None, Some(re)) => Matcher::regex(re).context("--certificate-oidc-issuer-regexp")?,
-        _ => bail!("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp with the identity"),
-    };
-    Ok(Signatory::Identity(IdentityPolicy::new(subject, issuer)))
+    if args.identity.certificate_roots.is_some() {
+        bail!("--certificate-roots applies to image signatures (sigil verify), not to Sigstore bundles");
+    }
+    Ok(Signatory::Identity(identity_policy(&args.identity)?))
 }
 
 /// `sha256:` + 64 hex is a digest unless a file of that name exists (DESIGN §2).
