@@ -103,3 +103,39 @@ fn skopeo_carries_sigil_signatures_with_sigstore_attachments() {
     Skopeo::new().registries_d(&empty_dir).run(&args).assert_exit(0);
     verify_json(&registry.image("bare/app:v1"), &public).assert_exit(1);
 }
+
+#[test]
+fn copying_onto_an_image_signed_at_the_destination_keeps_both_signatures() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (source_key, source_pub) = keypair(dir.path(), "source");
+    let (mirror_key, mirror_pub) = keypair(dir.path(), "mirror");
+    push_sample(&registry, "upstream/app", "v1", 13);
+    let upstream = registry.image("upstream/app:v1");
+    let mirror = registry.image("mirror/app:v1");
+    sigil(&["sign", &upstream, "--key", s(&source_key)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    // the mirror already holds the image, signed by the mirror's own key
+    sigil(&["copy", &upstream, &mirror]).run().assert_exit(0);
+    sigil(&["sign", &mirror, "--key", s(&mirror_key)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    // upstream signs again; copying again must add it, not replace the mirror's signature
+    sigil(&["sign", &upstream, "--key", s(&source_key), "-a", "round=2"])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    sigil(&["copy", &upstream, &mirror]).run().assert_exit(0);
+    verify_json(&mirror, &mirror_pub).assert_exit(0);
+    let out = sigil(&["verify", &mirror, "--key", s(&source_pub), "-a", "round=2"]).run();
+    out.assert_exit(0);
+    let report = verify_json(&mirror, &source_pub).stdout_json();
+    assert_eq!(
+        report["images"][0]["signatures"].as_array().map(Vec::len),
+        Some(3),
+        "{report}"
+    );
+}

@@ -129,22 +129,28 @@ impl<S: Store, D: Store> Copier<'_, S, D> {
 
     /// cosign tags (`.sig`, `.att`, `.sbom`) and referrers of `digest`.
     async fn attachments(&mut self, digest: &Digest) -> Result<(), StoreError> {
-        for tag in [
-            cosign::signature_tag(digest),
-            cosign::attestation_tag(digest),
-            cosign::sbom_tag(digest),
-        ] {
-            let Some(fetched) = self.src.fetch_manifest(&Target::Tag(tag.clone())).await? else {
+        let signed = [cosign::signature_tag(digest), cosign::attestation_tag(digest)];
+        for tag in [signed[0].clone(), signed[1].clone(), cosign::sbom_tag(digest)] {
+            let target = Target::Tag(tag.clone());
+            let Some(fetched) = self.src.fetch_manifest(&target).await? else {
                 continue;
             };
             self.manifest_contents(&fetched.descriptor, &fetched.bytes).await?;
-            self.dst
-                .push_manifest(
-                    &Target::Tag(tag.clone()),
-                    &fetched.descriptor.media_type,
-                    &fetched.bytes,
-                )
-                .await?;
+            let merge = signed.contains(&tag) && self.dst.fetch_manifest(&target).await?.is_some();
+            match Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes) {
+                // The destination has signatures or attestations of its own
+                // for this digest: add ours, drop none of theirs.
+                Ok(Manifest::Image(manifest)) if merge => {
+                    for layer in manifest.layers {
+                        crate::sign::append_layer(self.dst, &tag, layer).await?;
+                    }
+                }
+                _ => {
+                    self.dst
+                        .push_manifest(&target, &fetched.descriptor.media_type, &fetched.bytes)
+                        .await?;
+                }
+            }
             self.report.manifests += 1;
             self.report.tags.push(tag);
         }
