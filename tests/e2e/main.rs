@@ -12,6 +12,7 @@ mod copying;
 mod fixtures;
 mod harness;
 mod keyless;
+mod keyless_v2;
 mod keys;
 mod policy;
 mod registry_access;
