@@ -298,14 +298,7 @@ pub fn judge_attestations(
     image: &Digest,
     predicate_type: &str,
 ) -> Vec<AttestationCheck> {
-    evidence
-        .iter()
-        .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
-        .map(|e| AttestationCheck {
-            origin: e.origin.clone(),
-            outcome: attestation(&e.content, key, image, predicate_type),
-        })
-        .collect()
+    judge_attestations_by(evidence, Authority::Key(key), image, predicate_type)
 }
 
 /// Checks that a verified signature carries every required annotation.
