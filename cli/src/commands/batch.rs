@@ -125,6 +125,25 @@ pub enum Line {
     Invalid { origin: String, reason: String },
 }
 
+impl Line {
+    /// The line for evidence found at `origin` and judged `outcome`.
+    pub fn of(
+        origin: &sigil_verifier::gather::Origin,
+        outcome: Result<&sigil_verifier::verify::Signer, &sigil_verifier::verify::Rejection>,
+    ) -> Line {
+        match outcome {
+            Ok(signer) => Line::Valid {
+                origin: origin.to_string(),
+                signer: signer.to_string(),
+            },
+            Err(why) => Line::Invalid {
+                origin: origin.to_string(),
+                reason: why.to_string(),
+            },
+        }
+    }
+}
+
 /// The human report of one image: a PASS/FAIL/ERROR line and one line per
 /// piece of evidence. `noun` names the evidence ("signatures", "... attestations").
 pub fn human_lines(image: &ImageRef, judged: Option<(&Digest, Vec<Line>)>, noun: &str) -> String {

@@ -101,16 +101,7 @@ fn render(
                     let judged = r.outcome.as_ref().ok().map(|(digest, checks)| {
                         let lines = checks
                             .iter()
-                            .map(|c| match &c.outcome {
-                                Ok(s) => Line::Valid {
-                                    origin: c.origin.to_string(),
-                                    signer: s.signer.to_string(),
-                                },
-                                Err(why) => Line::Invalid {
-                                    origin: c.origin.to_string(),
-                                    reason: why.to_string(),
-                                },
-                            })
+                            .map(|c| Line::of(&c.origin, c.outcome.as_ref().map(|v| &v.signer)))
                             .collect();
                         (digest, lines)
                     });
