@@ -14,7 +14,6 @@ mod support;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use sigil_verifier::keys::{self, SigningKey};
 use sigil_verifier::reference::RegistryRef;
 use sigil_verifier::registry::{RegistryClient, RegistryOptions, RegistryStore};
 use sigil_verifier::sample;
@@ -26,11 +25,7 @@ fn main() {
     };
     let registry = support::Registry::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let key = SigningKey::generate().expect("key");
-    let key_path = dir.path().join("bench.key");
-    let pub_path = dir.path().join("bench.pub");
-    std::fs::write(&key_path, keys::encrypt(&key, b"").expect("encrypt")).expect("write key");
-    std::fs::write(&pub_path, key.public_key().to_pem()).expect("write pub");
+    let (key_path, pub_path) = common::key_files(dir.path());
     println!("sigil attestation benchmark: CycloneDX predicates, local docker-registry on loopback, release build");
     println!(
         "{:<38} {:>9} {:>8} {:>8} {:>10} {:>8} {:>10} {:>12}",

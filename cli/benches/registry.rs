@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::{StreamExt as _, stream};
-use sigil_verifier::keys::{self, SigningKey};
 use sigil_verifier::reference::RegistryRef;
 use sigil_verifier::registry::{RegistryClient, RegistryOptions, RegistryStore};
 use sigil_verifier::sample;
@@ -25,11 +24,7 @@ fn main() {
     let count: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(500);
     let registry = support::Registry::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let key = SigningKey::generate().expect("key");
-    let key_path = dir.path().join("bench.key");
-    let pub_path = dir.path().join("bench.pub");
-    std::fs::write(&key_path, keys::encrypt(&key, b"").expect("encrypt")).expect("write key");
-    std::fs::write(&pub_path, key.public_key().to_pem()).expect("write pub");
+    let (key_path, pub_path) = common::key_files(dir.path());
 
     let sequential: Vec<String> = (0..count)
         .map(|i| registry.image(&format!("bench/seq{i}:v1")))

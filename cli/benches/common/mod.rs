@@ -8,6 +8,19 @@ use std::time::{Duration, Instant};
 
 pub const SIGIL: &str = env!("CARGO_BIN_EXE_sigil");
 
+/// A new key pair in `dir` as `bench.key` (encrypted, empty password, which
+/// `run_sigil` passes) and `bench.pub`; returns their paths.
+#[allow(dead_code, reason = "each bench binary compiles this module; the policy bench brings its own keys")]
+pub fn key_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use sigil_verifier::keys::{self, SigningKey};
+    let key = SigningKey::generate().expect("key");
+    let key_path = dir.join("bench.key");
+    let pub_path = dir.join("bench.pub");
+    std::fs::write(&key_path, keys::encrypt(&key, b"").expect("encrypt")).expect("write key");
+    std::fs::write(&pub_path, key.public_key().to_pem()).expect("write pub");
+    (key_path, pub_path)
+}
+
 /// What one run of sigil cost.
 pub struct Measured {
     pub seconds: f64,
