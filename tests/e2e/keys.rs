@@ -144,3 +144,29 @@ fn imported_keys_of_every_kind_sign_what_their_openssl_public_keys_verify() {
         assert!(!prefix.with_extension("key").exists(), "{refused}: nothing written");
     }
 }
+
+/// The README's main command: the demo signs, verifies and refuses every
+/// tampered twin, and leaves a layout and key that `sigil verify` accepts.
+#[test]
+fn demo_shows_the_whole_job_and_its_output_verifies_by_hand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = sigil(&["demo", "--dir", s(dir.path()), "--output", "json"]).run();
+    out.assert_exit(0);
+    let report = out.stdout_json();
+    let steps = report["steps"].as_array().expect("steps");
+    assert!(steps.len() >= 5, "{report}");
+    for step in steps {
+        let expected = if step["expected"] == "accept" {
+            "accepted"
+        } else {
+            "refused"
+        };
+        assert_eq!(step["result"], expected, "{step}");
+    }
+    assert!(steps.iter().any(|s| s["expected"] == "accept"), "an accepting step");
+    let image = report["image"]["reference"].as_str().expect("reference").to_owned();
+    let public = dir.path().join("demo.pub");
+    sigil(&["verify", &image, "--key", s(&public)]).run().assert_exit(0);
+    let (_, stranger) = keypair(dir.path(), "stranger");
+    sigil(&["verify", &image, "--key", s(&stranger)]).run().assert_exit(1);
+}

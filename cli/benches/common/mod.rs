@@ -10,7 +10,10 @@ pub const SIGIL: &str = env!("CARGO_BIN_EXE_sigil");
 
 /// A new key pair in `dir` as `bench.key` (encrypted, empty password, which
 /// `run_sigil` passes) and `bench.pub`; returns their paths.
-#[allow(dead_code, reason = "each bench binary compiles this module; the policy bench brings its own keys")]
+#[allow(
+    dead_code,
+    reason = "each bench binary compiles this module; the policy bench brings its own keys"
+)]
 pub fn key_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     use sigil_verifier::keys::{self, SigningKey};
     let key = SigningKey::generate().expect("key");
