@@ -61,11 +61,14 @@ pub enum Command {
     ///   sigil sign oci:./build:latest --key release.key -a git-sha=abc123 --format bundle
     #[command(verbatim_doc_comment)]
     Sign(SignArgs),
-    /// Verify image signatures with a public key, or images against a policy.
+    /// Verify image signatures with a key or a signer identity, or images against a policy.
     ///
-    /// With --key: every signature found (both storage forms) is checked over
-    /// its exact payload and must name the image's own digest. An image passes
-    /// when at least one signature is valid and carries every required annotation.
+    /// With --key or an identity (--certificate-identity[-regexp] with
+    /// --certificate-oidc-issuer[-regexp], verified offline against the Sigstore
+    /// trusted root, or --certificate-roots for your own PKI): every signature
+    /// found (both storage forms) is checked over its exact payload and must
+    /// name the image's own digest. An image passes when at least one signature
+    /// is valid and carries every required annotation.
     ///
     /// With --policy: each image gets one decision (allow or deny) from the
     /// policy file, with the rule, the mode and every check's reason.
@@ -73,6 +76,8 @@ pub enum Command {
     /// Examples:
     ///   sigil verify registry.example/app:1.2 --key release.pub
     ///   sigil verify img1 img2 img3 --key release.pub -a env=prod --output json
+    ///   sigil verify ghcr.io/acme/app:1.2 --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+    ///     --certificate-identity-regexp '^https://github\.com/acme/app/\.github/workflows/.*$'
     ///   sigil verify $(cat deploy-images.txt) --policy policies/production.yaml
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
