@@ -76,7 +76,8 @@ pub enum Command {
     /// Examples:
     ///   sigil verify registry.example/app:1.2 --key release.pub
     ///   sigil verify img1 img2 img3 --key release.pub -a env=prod --output json
-    ///   sigil verify ghcr.io/acme/app:1.2 --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+    ///   sigil verify ghcr.io/acme/app:1.2 \
+    ///     --certificate-oidc-issuer https://token.actions.githubusercontent.com \
     ///     --certificate-identity-regexp '^https://github\.com/acme/app/\.github/workflows/.*$'
     ///   sigil verify $(cat deploy-images.txt) --policy policies/production.yaml
     #[command(verbatim_doc_comment)]
