@@ -98,11 +98,13 @@ pub enum Command {
     ///   sigil attest registry.example/app:1.2 --key release.key --type slsaprovenance1 --predicate prov.json
     #[command(verbatim_doc_comment)]
     Attest(AttestArgs),
-    /// Verify attestations of one predicate type with a public key.
+    /// Verify attestations of one predicate type with a key or a signer identity.
     ///
-    /// Each attestation must verify (DSSE over the exact payload), name the
-    /// image's digest as a subject, and have exactly the predicate type asked
-    /// for. Prints the verified statements.
+    /// Each attestation must verify (DSSE over the exact payload) with --key or,
+    /// keyless, with the identity flags (cosign v3 and GitHub bundles, verified
+    /// offline against the Sigstore trusted root), name the image's digest as
+    /// a subject, and have exactly the predicate type asked for. Prints the
+    /// verified statements.
     ///
     /// Examples:
     ///   sigil verify-attestation registry.example/app:1.2 --type slsaprovenance1 --key release.pub
