@@ -333,10 +333,14 @@ fn policy_test_runs_hermetically_on_a_copied_layout() {
     ])
     .run()
     .assert_exit(0);
+    let host = registry.host();
     drop(registry); // no network from here on
+    // `sigil copy` recorded each image's registry name in the layout: rules match that name.
     let policy = write_policy(
         dir.path(),
-        "publishers:\n  release: {key: release.pub}\nrules:\n  - name: prod\n    images: [\"registry.acme.example/prod/**\"]\n    signatures: {anyOf: [release]}\n  - name: layouts\n    images: [\"oci:recorded\"]\n    signatures: {anyOf: [release]}\n",
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\nrules:\n  - name: prod\n    images: [\"registry.acme.example/prod/**\"]\n    signatures: {{anyOf: [release]}}\n  - name: recorded\n    images: [\"{host}/prod/**\"]\n    signatures: {{anyOf: [release]}}\n"
+        ),
     );
     let expectations = dir.path().join("expect.yaml");
     let write = |cases: &str| {
@@ -352,6 +356,15 @@ fn policy_test_runs_hermetically_on_a_copied_layout() {
     let out = sigil(&["policy", "test", s(&policy), s(&expectations)]).run();
     out.assert_exit(0);
     assert!(out.stdout.contains("4 passed, 0 failed"), "{out}");
+    // `verify --policy` matches a copied layout image by its recorded name too
+    let layout_image = format!("oci:{}:app-v1", s(&recorded));
+    sigil(&["verify", &layout_image, "--policy", s(&policy)])
+        .run()
+        .assert_exit(0);
+    let unsigned = format!("oci:{}:app-unsigned", s(&recorded));
+    sigil(&["verify", &unsigned, "--policy", s(&policy)])
+        .run()
+        .assert_exit(1);
     write("  - {image: \"oci:recorded:app-unsigned\", name: registry.acme.example/prod/app:v2, expect: allow}\n");
     let out = sigil(&["policy", "test", s(&policy), s(&expectations), "--output", "json"]).run();
     out.assert_exit(1);

@@ -1,7 +1,7 @@
 //! `sigil copy`.
 
 use anyhow::{Context as _, bail};
-use sigil_verifier::reference::Target;
+use sigil_verifier::reference::{ImageRef, Target};
 use sigil_verifier::store::{AnyStore, Store as _};
 
 use super::resolve;
@@ -24,6 +24,18 @@ pub async fn run(args: CopyArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let report = sigil_verifier::copy::copy(&src, &dst, &root, dst_tag.as_deref())
         .await
         .with_context(|| format!("copying {src_ref} to {dst_ref}"))?;
+    // A layout remembers where the image came from, so a policy matches it by
+    // that name (DESIGN §4.1); a layout-to-layout copy carries the name along.
+    if let AnyStore::Layout(layout) = &dst {
+        let source = match (&src, src_ref) {
+            (_, ImageRef::Registry(r)) => Some(r.name()),
+            (AnyStore::Layout(from), _) => from.source_name(&root.digest).await?,
+            _ => None,
+        };
+        if let Some(name) = source {
+            layout.record_source_name(&root.digest, &name).await?;
+        }
+    }
     match output {
         OutputFormat::Human => print(&format!(
             "copied {src_ref} -> {} ({}): {} manifests, {} blobs copied ({} bytes), {} already present; tags: {}",

@@ -16,7 +16,9 @@
 //!     at: 2027-02-01T00:00:00Z       # optional, overrides the file's and --at
 //! ```
 //!
-//! Without `name:`, the image is matched as `oci:DIR` with DIR as written.
+//! Without `name:`, the image is matched by the registry name `sigil copy`
+//! recorded for it in the layout (`dev.sigil.image.name`), else as `oci:DIR`
+//! with DIR as written.
 
 use std::path::{Path, PathBuf};
 
@@ -238,8 +240,8 @@ async fn evaluate_case(
         dir: base.join(&layout.dir),
         ..layout.clone()
     });
-    let store = LayoutStore::open(&base.join(&layout.dir))?;
-    let store = sigil_verifier::store::AnyStore::Layout(store);
+    let layout_store = LayoutStore::open(&base.join(&layout.dir))?;
+    let store = sigil_verifier::store::AnyStore::Layout(layout_store.clone());
     let descriptor = resolve(&store, &located).await?;
     let digest = descriptor.digest;
     let signatures = gather::signatures(&store, &digest).await?;
@@ -254,7 +256,7 @@ async fn evaluate_case(
             }
         }
         None => ImageName {
-            repository: as_written,
+            repository: layout_store.source_name(&digest).await?.unwrap_or(as_written),
             tag: layout.tag.clone(),
             digest,
         },

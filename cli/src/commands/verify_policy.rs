@@ -13,6 +13,7 @@ use sigil_verifier::gather;
 use sigil_verifier::policy::{self, Decision, Evidence, ImageName, Mode, Policy, Report, Severity};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::RegistryClient;
+use sigil_verifier::store::AnyStore;
 use time::OffsetDateTime;
 
 use super::batch::{gather_each, resolve_all};
@@ -37,7 +38,11 @@ pub async fn run(
     let gathered = gather_each(&resolved, concurrency, |store, digest| async move {
         let signatures = gather::signatures(store, digest).await.map_err(|e| e.to_string())?;
         let attestations = gather::attestations(store, digest).await.map_err(|e| e.to_string())?;
-        Ok((signatures, attestations))
+        let recorded = match store {
+            AnyStore::Layout(layout) => layout.source_name(digest).await.map_err(|e| e.to_string())?,
+            AnyStore::Registry(_) => None,
+        };
+        Ok((signatures, attestations, recorded))
     })
     .await;
     // Judge (pure) and report.
@@ -47,11 +52,11 @@ pub async fn run(
         .map(|(r, evidence)| match (&r.outcome, &evidence) {
             (Err(e), _) | (_, Err(e)) => policy.evaluate_failure(&r.image.to_string(), e, now),
             (Ok((_, digest)), Ok(evidence)) => {
-                let (signatures, attestations) = evidence.as_ref();
+                let (signatures, attestations, recorded) = evidence.as_ref();
                 policy.evaluate(
                     &Evidence {
                         image: r.image.to_string(),
-                        name: image_name(&r.image, digest.clone()),
+                        name: image_name(&r.image, digest.clone(), recorded.as_deref()),
                         signatures: signatures.clone(),
                         attestations: attestations.clone(),
                     },
@@ -104,7 +109,9 @@ pub fn load_policy(path: &Path, now: OffsetDateTime) -> anyhow::Result<Policy> {
 }
 
 /// The name rules match: the normalised repository and tag, or `oci:DIR`.
-pub fn image_name(image: &ImageRef, digest: Digest) -> ImageName {
+/// The name rules match: a registry image's normalised repository; a layout
+/// image's recorded source repository (`sigil copy` writes it), else `oci:DIR`.
+pub fn image_name(image: &ImageRef, digest: Digest, recorded: Option<&str>) -> ImageName {
     match image {
         ImageRef::Registry(r) => ImageName {
             repository: r.name(),
@@ -112,7 +119,7 @@ pub fn image_name(image: &ImageRef, digest: Digest) -> ImageName {
             digest,
         },
         ImageRef::Layout(l) => ImageName {
-            repository: format!("oci:{}", l.dir.display()),
+            repository: recorded.map_or_else(|| format!("oci:{}", l.dir.display()), str::to_owned),
             tag: l.tag.clone(),
             digest,
         },

@@ -32,6 +32,10 @@ pub const KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
 pub const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 /// `kind` of an SBOM attachment (`sha256-HEX.sbom`).
 pub const KIND_SBOM: &str = "dev.cosignproject.cosign/sbom";
+/// The repository an image was copied from (`registry/repo`), recorded by
+/// `sigil copy` on its `index.json` entries so that policies match a layout
+/// image by the name it had in the registry (DESIGN §4.1).
+pub const SOURCE_NAME: &str = "dev.sigil.image.name";
 
 pub(super) const INDEX_FILE: &str = "index.json";
 const LOCK_FILE: &str = "index.json.lock";
@@ -67,6 +71,14 @@ impl Index {
     }
 
     /// The first entry for `digest`, if `index.json` lists it.
+    /// An annotation of any image entry of `digest`.
+    pub(super) fn annotation(&self, digest: &Digest, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .filter(|e| &e.digest == digest && !is_cosign_attachment(e))
+            .find_map(|e| e.annotations.get(key).map(String::as_str))
+    }
+
     pub(super) fn by_digest(&self, digest: &Digest) -> Option<&Descriptor> {
         self.entries.iter().find(|e| &e.digest == digest)
     }
@@ -180,6 +192,8 @@ pub(super) enum Change {
     Tag { tag: String, descriptor: Descriptor },
     /// List `descriptor` without a tag unless its digest is listed already.
     Untagged(Descriptor),
+    /// Set annotation `key` to `value` on every image entry of `digest`.
+    Annotate { digest: Digest, key: String, value: String },
 }
 
 /// Reads and parses `index.json` (no lock needed: writers replace it by rename).
@@ -275,6 +289,21 @@ fn apply(manifests: &mut Vec<Value>, change: &Change) {
                 out.push(new);
             }
             *manifests = out;
+        }
+        Change::Annotate { digest, key, value } => {
+            let digest = digest.to_string();
+            for entry in manifests.iter_mut() {
+                let ours = entry.get("digest").and_then(Value::as_str) == Some(digest.as_str())
+                    && !is_attachment_kind(entry_annotation(entry, COSIGN_KIND));
+                if let (true, Some(object)) = (ours, entry.as_object_mut()) {
+                    let annotations = object
+                        .entry("annotations")
+                        .or_insert_with(|| Value::Object(Default::default()));
+                    if let Some(map) = annotations.as_object_mut() {
+                        map.insert(key.clone(), Value::from(value.clone()));
+                    }
+                }
+            }
         }
         Change::Untagged(descriptor) => {
             let digest = descriptor.digest.to_string();

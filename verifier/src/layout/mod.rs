@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use index::{COSIGN_KIND, KIND_ATTS, KIND_IMAGE, KIND_IMAGE_INDEX, KIND_SBOM, KIND_SIGS, REF_NAME};
+pub use index::{COSIGN_KIND, KIND_ATTS, KIND_IMAGE, KIND_IMAGE_INDEX, KIND_SBOM, KIND_SIGS, REF_NAME, SOURCE_NAME};
 
 use crate::digest::{Digest, DigestError};
 use crate::oci::{self, Descriptor, Manifest, limits};
@@ -129,6 +129,23 @@ impl LayoutStore {
             )));
         }
         Ok(())
+    }
+
+    /// Records the repository the image `digest` was copied from
+    /// ([`SOURCE_NAME`]), so policies match it by that name.
+    pub async fn record_source_name(&self, digest: &Digest, name: &str) -> Result<(), StoreError> {
+        let change = Change::Annotate {
+            digest: digest.clone(),
+            key: SOURCE_NAME.to_owned(),
+            value: name.to_owned(),
+        };
+        let (dir, location) = (self.dir.clone(), self.location.clone());
+        self.blocking(move || index::update(&dir, &location, &change)).await
+    }
+
+    /// The repository recorded for `digest` by [`LayoutStore::record_source_name`].
+    pub async fn source_name(&self, digest: &Digest) -> Result<Option<String>, StoreError> {
+        Ok(self.index().await?.annotation(digest, SOURCE_NAME).map(str::to_owned))
     }
 
     async fn index(&self) -> Result<Index, StoreError> {
