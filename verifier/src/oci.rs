@@ -140,13 +140,25 @@ pub enum ManifestError {
     TooManyEntries { count: usize },
 }
 
+/// Just enough of a manifest to tell its kind, without building its entries.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Probe {
     #[serde(default)]
     media_type: Option<String>,
     #[serde(default)]
-    manifests: Option<serde_json::Value>,
+    manifests: Option<serde::de::IgnoredAny>,
+}
+
+/// The media type manifest bytes declare, else what their shape says (an
+/// index lists `manifests`); `None` when they are not JSON.
+pub fn sniff_media_type(bytes: &[u8]) -> Option<String> {
+    let probe: Probe = serde_json::from_slice(bytes).ok()?;
+    Some(match probe.media_type.filter(|m| !m.is_empty()) {
+        Some(declared) => declared,
+        None if probe.manifests.is_some() => OCI_INDEX.to_owned(),
+        None => OCI_MANIFEST.to_owned(),
+    })
 }
 
 impl Manifest {

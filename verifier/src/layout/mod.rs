@@ -273,24 +273,6 @@ impl LayoutStore {
     }
 }
 
-/// The media type manifest bytes declare, else what their shape says.
-fn sniff_media_type(bytes: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Probe {
-        #[serde(default)]
-        media_type: Option<String>,
-        #[serde(default)]
-        manifests: Option<serde::de::IgnoredAny>,
-    }
-    let probe: Probe = serde_json::from_slice(bytes).ok()?;
-    Some(match probe.media_type.filter(|m| !m.is_empty()) {
-        Some(declared) => declared,
-        None if probe.manifests.is_some() => oci::OCI_INDEX.to_owned(),
-        None => oci::OCI_MANIFEST.to_owned(),
-    })
-}
-
 impl Store for LayoutStore {
     fn location(&self) -> String {
         self.location.clone()
@@ -325,7 +307,7 @@ impl Store for LayoutStore {
         };
         let media_type = match media_type {
             declared if !declared.is_empty() => declared,
-            _ => sniff_media_type(&bytes).ok_or_else(|| self.malformed(&what, "not a json manifest"))?,
+            _ => oci::sniff_media_type(&bytes).ok_or_else(|| self.malformed(&what, "not a json manifest"))?,
         };
         check_manifest(&self.location, target, &media_type, bytes, Some(&digest)).map(Some)
     }
