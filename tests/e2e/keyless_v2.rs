@@ -176,10 +176,10 @@ fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
     let digest = push_sample(&registry, "v2", "v1", 81);
     push_keyless_signature(&registry, "v2", &digest, &inst, BTreeMap::new());
     let image = registry.image("v2:v1");
-    let verify = |identity: &str, issuer: &str, root: &std::path::Path| {
+    let verify_image = |image: &str, identity: &str, issuer: &str, root: &std::path::Path| {
         sigil(&[
             "verify",
-            &image,
+            image,
             "--certificate-identity",
             identity,
             "--certificate-oidc-issuer",
@@ -191,6 +191,7 @@ fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
         ])
         .run()
     };
+    let verify = |identity: &str, issuer: &str, root: &std::path::Path| verify_image(&image, identity, issuer, root);
     let ok = verify(IDENTITY, ISSUER_URL, &root);
     ok.assert_exit(0);
     assert_eq!(
@@ -229,19 +230,7 @@ fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
         sigil_verifier::reference::Target::Tag(cosign::signature_tag(&other)),
         &manifest,
     );
-    let out = sigil(&[
-        "verify",
-        &registry.image("v2:other"),
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        ISSUER_URL,
-        "--trusted-root",
-        s(&root),
-        "--output",
-        "json",
-    ])
-    .run();
+    let out = verify_image(&registry.image("v2:other"), IDENTITY, ISSUER_URL, &root);
     out.assert_exit(1);
     assert!(out.stdout.contains("signature is for image"), "{}", out.stdout);
 
@@ -255,19 +244,7 @@ fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
         .expect("annotations")
         .remove(cosign::REKOR_BUNDLE_ANNOTATION);
     crate::fixtures::put_manifest(&registry, "v2", tag, &manifest);
-    let out = sigil(&[
-        "verify",
-        &registry.image("v2:third"),
-        "--certificate-identity",
-        IDENTITY,
-        "--certificate-oidc-issuer",
-        ISSUER_URL,
-        "--trusted-root",
-        s(&root),
-        "--output",
-        "json",
-    ])
-    .run();
+    let out = verify_image(&registry.image("v2:third"), IDENTITY, ISSUER_URL, &root);
     out.assert_exit(1);
     assert!(out.stdout.contains("Rekor bundle"), "{}", out.stdout);
 }
