@@ -11,6 +11,7 @@ pub mod credentials;
 mod server_tests;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -65,10 +66,27 @@ impl RegistryStore {
         format!("/v2/{}/{kind}/{reference}", self.repository)
     }
 
-    /// Maps a non-success status to an error.
-    fn status_error(&self, what: &str, response: &Response) -> StoreError {
+    /// Maps a non-success answer to an error, with the registry's own error
+    /// codes when its answer carries them.
+    async fn status_error(&self, what: &str, response: Response) -> StoreError {
+        let status = response.status();
+        let errors = self.error_answer(what, response).await;
+        self.error_for(what, status, &errors)
+    }
+
+    /// The distribution spec's error list in an answer (empty when it has none).
+    async fn error_answer(&self, what: &str, response: Response) -> Vec<RegistryError> {
+        read_limited(&self.location(), what, response, ERROR_BODY_BYTES)
+            .await
+            .ok()
+            .and_then(|body| serde_json::from_slice::<ErrorAnswer>(&body).ok())
+            .map(|answer| answer.errors)
+            .unwrap_or_default()
+    }
+
+    fn error_for(&self, what: &str, status: StatusCode, errors: &[RegistryError]) -> StoreError {
         let location = self.location();
-        match response.status() {
+        match status {
             StatusCode::UNAUTHORIZED => StoreError::Unauthorized {
                 location,
                 detail: format!("the registry refused {what} (HTTP 401)"),
@@ -79,10 +97,16 @@ impl RegistryStore {
                 what: what.to_owned(),
             },
             status => {
-                let detail = match status {
-                    StatusCode::TOO_MANY_REQUESTS => "rate limited; retried with backoff and gave up".to_owned(),
-                    s if s.is_server_error() => "registry error; retried with backoff and gave up".to_owned(),
-                    _ => String::new(),
+                let retried = match status {
+                    StatusCode::TOO_MANY_REQUESTS => "rate limited; retried with backoff and gave up",
+                    s if s.is_server_error() => "registry error; retried with backoff and gave up",
+                    _ => "",
+                };
+                let said = describe_errors(errors);
+                let detail = match (said.is_empty(), retried.is_empty()) {
+                    (true, _) => retried.to_owned(),
+                    (false, true) => said,
+                    (false, false) => format!("{said} ({retried})"),
                 };
                 StoreError::Http {
                     location,
@@ -103,7 +127,7 @@ impl RegistryStore {
             bytes,
         };
         let response = self.send(true, Method::PUT, &url, HeaderMap::new(), body).await?;
-        self.finish_upload(descriptor, &response)
+        self.finish_upload(descriptor, response).await
     }
 
     /// Starts an upload; `None` when the blob is already there.
@@ -117,7 +141,7 @@ impl RegistryStore {
             .await?;
         let what = format!("starting the upload of blob {}", descriptor.digest);
         if response.status() != StatusCode::ACCEPTED {
-            return Err(self.status_error(&what, &response));
+            return Err(self.status_error(&what, response).await);
         }
         let location = response
             .headers()
@@ -131,11 +155,13 @@ impl RegistryStore {
         Ok(Some(location.to_owned()))
     }
 
-    fn finish_upload(&self, descriptor: &Descriptor, response: &Response) -> Result<(), StoreError> {
+    async fn finish_upload(&self, descriptor: &Descriptor, response: Response) -> Result<(), StoreError> {
         if response.status() == StatusCode::CREATED {
             Ok(())
         } else {
-            Err(self.status_error(&format!("uploading blob {}", descriptor.digest), response))
+            Err(self
+                .status_error(&format!("uploading blob {}", descriptor.digest), response)
+                .await)
         }
     }
 
@@ -146,10 +172,57 @@ impl RegistryStore {
             .send(false, Method::GET, &path, HeaderMap::new(), Body::Empty)
             .await?;
         if !response.status().is_success() {
-            return Err(self.status_error(&what, &response));
+            return Err(self.status_error(&what, response).await);
         }
         Ok(response)
     }
+}
+
+/// How often a manifest push refused by [`blob_link_race`] is sent again.
+const MANIFEST_RETRIES: u32 = 3;
+
+/// How much of an error answer is read for its error codes.
+const ERROR_BODY_BYTES: u64 = 16 * 1024;
+
+/// The distribution spec's error answer: `{"errors": [{"code", "message"}]}`.
+#[derive(serde::Deserialize)]
+struct ErrorAnswer {
+    errors: Vec<RegistryError>,
+}
+
+#[derive(serde::Deserialize)]
+struct RegistryError {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// A registry's errors as one line: `MANIFEST_BLOB_UNKNOWN: blob unknown to
+/// registry`, without control characters and bounded in length.
+fn describe_errors(errors: &[RegistryError]) -> String {
+    let said: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| {
+            let text = format!("{}: {}", e.code, e.message);
+            let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+            text.trim_matches([' ', ':']).to_owned()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    said.join("; ")
+}
+
+/// Whether a refused manifest push may succeed when sent again: the Debian
+/// registry (distribution 2.8, filesystem storage) rewrites a blob's link file
+/// in place when another client commits the same blob, and a manifest that
+/// references it in that moment is refused with these codes.
+fn blob_link_race(status: StatusCode, errors: &[RegistryError]) -> bool {
+    status == StatusCode::BAD_REQUEST
+        && errors
+            .iter()
+            .any(|e| e.code == "MANIFEST_BLOB_UNKNOWN" || e.code == "DIGEST_INVALID")
 }
 
 /// Adds `digest=` to an upload location, keeping the registry's own query.
@@ -182,7 +255,7 @@ impl Store for RegistryStore {
             return Ok(None);
         }
         if !response.status().is_success() {
-            return Err(self.status_error(&what, &response));
+            return Err(self.status_error(&what, response).await);
         }
         let media_type = response
             .headers()
@@ -287,7 +360,7 @@ impl Store for RegistryStore {
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self.status_error(&format!("checking blob {digest}"), &response)),
+            _ => Err(self.status_error(&format!("checking blob {digest}"), response).await),
         }
     }
 
@@ -309,7 +382,7 @@ impl Store for RegistryStore {
             .client
             .send_stream(&self.registry, &self.repository, &url, body, descriptor.size)
             .await?;
-        self.finish_upload(descriptor, &response)
+        self.finish_upload(descriptor, response).await
     }
 
     async fn push_manifest(&self, target: &Target, media_type: &str, bytes: &[u8]) -> Result<Pushed, StoreError> {
@@ -324,18 +397,25 @@ impl Store for RegistryStore {
             content_type: media_type.to_owned(),
             bytes: Bytes::copy_from_slice(bytes),
         };
-        let response = self
-            .send(
-                true,
-                Method::PUT,
-                &self.path("manifests", &target.to_string()),
-                HeaderMap::new(),
-                body,
-            )
-            .await?;
-        if !response.status().is_success() {
-            return Err(self.status_error(&format!("pushing manifest {target}"), &response));
-        }
+        let what = format!("pushing manifest {target}");
+        let path = self.path("manifests", &target.to_string());
+        let mut attempt = 0;
+        let response = loop {
+            let response = self
+                .send(true, Method::PUT, &path, HeaderMap::new(), body.clone())
+                .await?;
+            let status = response.status();
+            if status.is_success() {
+                break response;
+            }
+            let errors = self.error_answer(&what, response).await;
+            if attempt < MANIFEST_RETRIES && blob_link_race(status, &errors) {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                continue;
+            }
+            return Err(self.error_for(&what, status, &errors));
+        };
         if let Some(answered) = response
             .headers()
             .get("docker-content-digest")
@@ -373,7 +453,7 @@ impl Store for RegistryStore {
                 return Ok(None);
             }
             if !status.is_success() {
-                return Err(self.status_error(&format!("referrers of {digest}"), &response));
+                return Err(self.status_error(&format!("referrers of {digest}"), response).await);
             }
             let is_index = response
                 .headers()
@@ -440,6 +520,44 @@ mod tests {
             Some("https://r/y")
         );
         assert_eq!(next_link(r#"<https://r/x>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn registry_error_answers_become_one_line() {
+        let said = |body: &[u8]| {
+            let answer: ErrorAnswer = serde_json::from_slice(body).expect("an error answer");
+            describe_errors(&answer.errors)
+        };
+        assert_eq!(
+            said(br#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"x"}]}"#),
+            "MANIFEST_BLOB_UNKNOWN: blob unknown to registry"
+        );
+        let hostile = format!(
+            r#"{{"errors":[{{"code":"X\n\u001b[31m","message":"{}"}}]}}"#,
+            "y".repeat(500)
+        );
+        let hostile = said(hostile.as_bytes());
+        assert!(
+            !hostile.chars().any(char::is_control) && hostile.len() <= 200,
+            "{hostile}"
+        );
+        assert_eq!(said(br#"{"errors":[]}"#), "");
+    }
+
+    #[test]
+    fn only_blob_errors_on_a_manifest_push_are_sent_again() {
+        let error = |code: &str| RegistryError {
+            code: code.into(),
+            message: String::new(),
+        };
+        assert!(blob_link_race(StatusCode::BAD_REQUEST, &[error("DIGEST_INVALID")]));
+        assert!(blob_link_race(
+            StatusCode::BAD_REQUEST,
+            &[error("MANIFEST_BLOB_UNKNOWN")]
+        ));
+        assert!(!blob_link_race(StatusCode::BAD_REQUEST, &[error("MANIFEST_INVALID")]));
+        assert!(!blob_link_race(StatusCode::BAD_REQUEST, &[]));
+        assert!(!blob_link_race(StatusCode::FORBIDDEN, &[error("DIGEST_INVALID")]));
     }
 
     #[test]
