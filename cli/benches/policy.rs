@@ -119,7 +119,10 @@ fn engine(now: time::OffsetDateTime) {
                     AttestationEvidence {
                         origin: origin.clone(),
                         claimed_type: Some((*t).to_owned()),
-                        content: AttestationContent::Envelope(Envelope::new(IN_TOTO_PAYLOAD_TYPE, &body, &s).to_json()),
+                        content: AttestationContent::Envelope {
+                            envelope: Envelope::new(IN_TOTO_PAYLOAD_TYPE, &body, &s).to_json(),
+                            annotations: Default::default(),
+                        },
                     }
                 })
                 .collect();

@@ -270,15 +270,23 @@ pub struct SignArgs {
     /// Images signed at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    #[command(flatten)]
+    pub certificate: CertificateArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// A certificate for the signing key, attached as cosign's `--certificate`
+/// and `--certificate-chain` do (tag form only).
+#[derive(Debug, Args)]
+pub struct CertificateArgs {
     /// Attach this certificate (PEM) for the key, for identity-based verification
-    /// with your own PKI (`verify --certificate-identity ... --certificate-roots ...`).
+    /// with your own PKI (`--certificate-identity ... --certificate-roots ...`).
     #[arg(long, value_name = "FILE")]
     pub certificate: Option<PathBuf>,
     /// The certificate's chain (PEM): intermediates up to the root.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "certificate")]
     pub certificate_chain: Option<PathBuf>,
-    #[command(flatten)]
-    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +365,8 @@ pub struct AttestArgs {
     /// For an index, also attest every platform manifest.
     #[arg(long)]
     pub recursive: bool,
+    #[command(flatten)]
+    pub certificate: CertificateArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

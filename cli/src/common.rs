@@ -9,11 +9,12 @@ use anyhow::{Context as _, bail};
 use sigil_verifier::keys::{self, PublicKey, SigningKey};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::{Credential, DockerConfig, RegistryClient, RegistryOptions, Secret};
+use sigil_verifier::sign::CertificateMaterial;
 use sigil_verifier::sigstore::{Certificate, IdentityPolicy, Matcher, TrustedRoot};
 use sigil_verifier::verify::Authority;
 use time::OffsetDateTime;
 
-use crate::args::{IdentityArgs, RegistryArgs};
+use crate::args::{CertificateArgs, IdentityArgs, RegistryArgs, SignatureFormat};
 use crate::password;
 
 /// Parses every image argument, reporting the first bad one.
@@ -232,4 +233,48 @@ pub fn trusted_root(identity: &IdentityArgs) -> anyhow::Result<&'static TrustedR
             Ok(Box::leak(Box::new(root)))
         }
     }
+}
+
+/// Reads `--certificate` / `--certificate-chain` and checks that the
+/// certificate holds the signing key (a signature must verify with it).
+pub fn certificate_material(
+    args: &CertificateArgs,
+    format: SignatureFormat,
+    key: &SigningKey,
+) -> anyhow::Result<Option<CertificateMaterial>> {
+    let Some(path) = &args.certificate else {
+        return Ok(None);
+    };
+    if format != SignatureFormat::Tag {
+        anyhow::bail!("--certificate is attached to the tag form (cosign's .sig and .att layers); use --format tag");
+    }
+    let certificate_pem =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read --certificate {}", path.display()))?;
+    let certificates = Certificate::from_pem_chain(&certificate_pem)
+        .with_context(|| format!("--certificate {} is not a PEM certificate", path.display()))?;
+    let leaf = certificates.first().context("--certificate holds no certificate")?;
+    let holds_key = leaf
+        .public_key()
+        .map(|k| k.spki_der() == key.public_key().spki_der())
+        .unwrap_or(false);
+    if !holds_key {
+        anyhow::bail!(
+            "--certificate {} is not for the signing key (--key); signatures would not verify",
+            path.display()
+        );
+    }
+    let chain_pem = match &args.certificate_chain {
+        Some(chain) => {
+            let pem = std::fs::read_to_string(chain)
+                .with_context(|| format!("cannot read --certificate-chain {}", chain.display()))?;
+            Certificate::from_pem_chain(&pem)
+                .with_context(|| format!("--certificate-chain {} is not PEM certificates", chain.display()))?;
+            Some(pem)
+        }
+        None => None,
+    };
+    Ok(Some(CertificateMaterial {
+        certificate_pem,
+        chain_pem,
+    }))
 }

@@ -8,14 +8,8 @@ use sigil_verifier::cosign;
 use sigil_verifier::digest::Digest;
 use sigil_verifier::reference::Target;
 
-use crate::fixtures::{self, keypair, push_index, push_sample, s};
+use crate::fixtures::{self, keypair, push_index, push_sample, s, testdata};
 use crate::support::{Registry, sigil};
-
-fn testdata(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(path)
-}
 
 fn attest(
     image: &str,

@@ -7,6 +7,9 @@ use rcgen::{
     SanType,
 };
 
+use sigil_verifier::cosign;
+use sigil_verifier::reference::Target;
+
 use crate::fixtures::{keypair, push_sample, s};
 use crate::support::{Registry, sigil};
 
@@ -43,25 +46,23 @@ fn pki(dir: &std::path::Path, name: &str, email: &str) -> (std::path::PathBuf, s
     paths
 }
 
+/// Imports a PKCS#8 key as a sigil key file (password `pw`).
+fn import_key(dir: &std::path::Path, pkcs8: &std::path::Path) -> std::path::PathBuf {
+    let prefix = dir.join("imported");
+    sigil(&["key", "import", "--key", s(pkcs8), "--output-key-prefix", s(&prefix)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    prefix.with_extension("key")
+}
+
 #[test]
 fn private_pki_certificates_sign_and_verify_by_identity() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let (ca, leaf, leaf_key) = pki(dir.path(), "acme", "release@acme.example");
     let (other_ca, _, _) = pki(dir.path(), "other", "release@acme.example");
-    let prefix = dir.path().join("imported");
-    sigil(&[
-        "key",
-        "import",
-        "--key",
-        s(&leaf_key),
-        "--output-key-prefix",
-        s(&prefix),
-    ])
-    .env("SIGIL_PASSWORD", "pw")
-    .run()
-    .assert_exit(0);
-    let key = prefix.with_extension("key");
+    let key = import_key(dir.path(), &leaf_key);
     push_sample(&registry, "pki", "v1", 71);
     let image = registry.image("pki:v1");
     sigil(&[
@@ -165,4 +166,113 @@ rules:
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn private_pki_attestations_carry_the_certificate_and_verify_by_identity() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, leaf, leaf_key) = pki(dir.path(), "acme", "release@acme.example");
+    let (other_ca, _, _) = pki(dir.path(), "other", "release@acme.example");
+    let key = import_key(dir.path(), &leaf_key);
+    let predicate = dir.path().join("predicate.json");
+    std::fs::write(&predicate, br#"{"reviewed":true}"#).expect("predicate");
+    let digest = push_sample(&registry, "pkiatt", "v1", 73);
+    let image = registry.image("pkiatt:v1");
+    let attest = |format: &str| {
+        sigil(&[
+            "attest",
+            &image,
+            "--key",
+            s(&key),
+            "--type",
+            "custom",
+            "--predicate",
+            s(&predicate),
+            "--certificate",
+            s(&leaf),
+            "--certificate-chain",
+            s(&ca),
+            "--format",
+            format,
+        ])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+    };
+    let out = attest("bundle");
+    out.assert_exit(2);
+    assert!(out.assert_one_line_error().contains("--format tag"), "{}", out.stderr);
+    attest("tag").assert_exit(0);
+
+    let verify = |image: &str, identity: &str, roots: &std::path::Path| {
+        sigil(&[
+            "verify-attestation",
+            image,
+            "--type",
+            "custom",
+            "--certificate-identity",
+            identity,
+            "--certificate-roots",
+            s(roots),
+            "--output",
+            "json",
+        ])
+        .run()
+    };
+    let ok = verify(&image, "release@acme.example", &ca);
+    ok.assert_exit(0);
+    let attestation = &ok.stdout_json()["images"][0]["attestations"][0];
+    assert_eq!(attestation["signer"]["subject"], "release@acme.example");
+    assert_eq!(attestation["statement"]["predicate"]["reviewed"], true);
+    // twins: another identity, another PKI's roots, the attestation copied to another image
+    verify(&image, "eve@acme.example", &ca).assert_exit(1);
+    verify(&image, "release@acme.example", &other_ca).assert_exit(1);
+    let other = push_sample(&registry, "pkiatt", "other", 74);
+    let (_, manifest) = crate::fixtures::manifest(&registry, "pkiatt", Target::Tag(cosign::attestation_tag(&digest)));
+    crate::fixtures::put_manifest(
+        &registry,
+        "pkiatt",
+        Target::Tag(cosign::attestation_tag(&other)),
+        &manifest,
+    );
+    verify(&registry.image("pkiatt:other"), "release@acme.example", &ca).assert_exit(1);
+
+    // the same through a policy's certificate publishers
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"apiVersion: sigil.dev/v1alpha1
+kind: ImagePolicy
+publishers:
+  acme-pki:
+    certificate: {{ roots: acme-ca.pem, identity: release@acme.example }}
+  other-pki:
+    certificate: {{ roots: other-ca.pem, identity: release@acme.example }}
+rules:
+  - name: reviewed-by-acme
+    images: ["{host}/pkiatt"]
+    attestations:
+      - predicateType: https://cosign.sigstore.dev/attestation/v1
+        signedBy: [acme-pki]
+  - name: reviewed-by-other
+    images: ["{host}/pkiatt2"]
+    attestations:
+      - predicateType: https://cosign.sigstore.dev/attestation/v1
+        signedBy: [other-pki]
+"#,
+            host = registry.host()
+        ),
+    )
+    .expect("policy");
+    sigil(&["verify", &image, "--policy", s(&policy)]).run().assert_exit(0);
+    sigil(&["verify", &registry.image("pkiatt:other"), "--policy", s(&policy)])
+        .run()
+        .assert_exit(1);
+    sigil(&["copy", &image, &registry.image("pkiatt2:v1")])
+        .run()
+        .assert_exit(0);
+    sigil(&["verify", &registry.image("pkiatt2:v1"), "--policy", s(&policy)])
+        .run()
+        .assert_exit(1);
 }

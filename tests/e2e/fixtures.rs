@@ -13,6 +13,11 @@ use sigil_verifier::store::{Store as _, require_manifest};
 
 use crate::support::{Registry, sigil};
 
+/// A file in the project's `testdata/`.
+pub fn testdata(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(path)
+}
+
 /// Runs a future to completion on a fresh runtime.
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

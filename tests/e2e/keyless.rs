@@ -10,18 +10,12 @@ use sigil_verifier::oci::{self, Descriptor, ImageManifest};
 use sigil_verifier::reference::Target;
 use sigil_verifier::store::Store as _;
 
-use crate::fixtures::{block_on, keypair, s};
+use crate::fixtures::{block_on, keypair, s, testdata};
 use crate::support::{Registry, sigil};
 
 const IDENTITY: &str = "cody@soyland.com";
 const ISSUER: &str = "https://github.com/login/oauth";
 const CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
-
-fn testdata(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(path)
-}
 
 /// go-containerregistry's `empty.Image` (docker v2 manifest, empty config):
 /// digest sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4,

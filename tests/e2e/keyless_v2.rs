@@ -1,136 +1,48 @@
-//! cosign v2 keyless image signatures (`.sig` layers carrying a Fulcio-style
-//! certificate, its chain and a Rekor bundle) verified by `sigil verify`
-//! against a Sigstore instance made by the test: a P-384 root and
-//! intermediate, a 10-minute leaf with the OIDC-issuer extension, and a log
-//! key signing the entry timestamp. The signing time is the log's, long
-//! after the certificate expired: verification must use it, never "now".
+//! cosign v2 keyless image signatures and attestations (`.sig` and `.att`
+//! layers carrying a Fulcio-style certificate, its chain and a Rekor bundle
+//! of a `hashedrekord` or `intoto 0.0.2` entry) verified by `sigil verify`,
+//! `verify-attestation` and policies, against the test Sigstore instance
+//! (`support/test_sigstore.rs`). The signing time is the log's, long after
+//! the certificate expired: verification must use it, never "now".
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PublicKeyData as _, SanType, SigningKey as _,
-};
-use serde_json::json;
 use sigil_verifier::cosign;
 use sigil_verifier::digest::Digest;
 use sigil_verifier::oci::Descriptor;
-use time::macros::datetime;
+use sigil_verifier::reference::Target;
+use time::OffsetDateTime;
 
 use crate::fixtures::{block_on, push_sample, s, store};
-use crate::support::{Registry, sigil};
+use crate::support::test_sigstore::{IDENTITY, ISSUED, ISSUER_URL, TestSigstore};
+use crate::support::{Output, Registry, sigil};
 
-const ISSUER_URL: &str = "https://issuer.example";
-const IDENTITY: &str = "dev@example.com";
+/// When the test log integrates every entry: inside the leaf's ten minutes.
+const LOGGED: OffsetDateTime = ISSUED.saturating_add(time::Duration::minutes(5));
 
-fn der_utf8(s: &str) -> Vec<u8> {
-    let mut out = vec![0x0c, s.len() as u8];
-    out.extend_from_slice(s.as_bytes());
-    out
+/// Appends `layer` with `content` to the cosign tag `tag` of `repo`.
+fn push_layer(registry: &Registry, repo: &str, tag: &str, layer: Descriptor, content: &[u8]) {
+    let store = store(registry, repo);
+    block_on(async {
+        use sigil_verifier::store::Store as _;
+        store.push_blob(&layer, content).await.expect("layer");
+        sigil_verifier::sign::append_layer(&store, tag, layer)
+            .await
+            .expect("append");
+    });
 }
 
-fn ca(name: &str) -> (CertificateParams, KeyPair) {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).expect("key");
-    let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.not_before = datetime!(2024-01-01 0:00 UTC);
-    p.not_after = datetime!(2034-01-01 0:00 UTC);
-    (p, key)
-}
-
-struct Instance {
-    intermediate_pem: String,
-    root_pem: String,
-    leaf_pem: String,
-    leaf_key: KeyPair,
-    log_key: KeyPair,
-}
-
-fn instance() -> Instance {
-    let (root_params, root_key) = ca("test root");
-    let root = root_params.self_signed(&root_key).expect("root");
-    let root_issuer = Issuer::new(root_params, root_key);
-    let (int_params, int_key) = ca("test intermediate");
-    let intermediate = int_params.signed_by(&int_key, &root_issuer).expect("intermediate");
-    let int_issuer = Issuer::new(int_params, int_key);
-    let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
-    let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
-    p.subject_alt_names = vec![SanType::Rfc822Name(IDENTITY.try_into().expect("ia5"))];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.not_before = datetime!(2025-01-01 12:00 UTC);
-    p.not_after = datetime!(2025-01-01 12:10 UTC);
-    p.custom_extensions = vec![CustomExtension::from_oid_content(
-        &[1, 3, 6, 1, 4, 1, 57264, 1, 8],
-        der_utf8(ISSUER_URL),
-    )];
-    let leaf = p.signed_by(&leaf_key, &int_issuer).expect("leaf");
-    Instance {
-        intermediate_pem: intermediate.pem(),
-        root_pem: root.pem(),
-        leaf_pem: leaf.pem(),
-        leaf_key,
-        log_key: KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("log key"),
-    }
-}
-
-/// The DER inside a one-certificate PEM.
-fn der(pem: &str) -> Vec<u8> {
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    STANDARD.decode(body).expect("pem body")
-}
-
-impl Instance {
-    fn log_id(&self) -> Vec<u8> {
-        Digest::sha256_of(&self.log_key.subject_public_key_info()).raw()
-    }
-
-    /// The instance as a trusted_root.json.
-    fn trusted_root(&self) -> String {
-        json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [{
-                "baseUrl": "https://rekor.test", "hashAlgorithm": "SHA2_256",
-                "publicKey": {"rawBytes": STANDARD.encode(self.log_key.subject_public_key_info()),
-                              "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": "2024-01-01T00:00:00Z"}},
-                "logId": {"keyId": STANDARD.encode(self.log_id())}
-            }],
-            "certificateAuthorities": [{
-                "subject": {"organization": "test", "commonName": "test"}, "uri": "https://ca.test",
-                "certChain": {"certificates": [
-                    {"rawBytes": STANDARD.encode(der(&self.intermediate_pem))},
-                    {"rawBytes": STANDARD.encode(der(&self.root_pem))}
-                ]},
-                "validFor": {"start": "2024-01-01T00:00:00Z"}
-            }],
-            "ctlogs": [], "timestampAuthorities": []
-        })
-        .to_string()
-    }
-
-    /// Signs `payload` with the leaf and logs it at `integrated_time`:
-    /// (base64 signature, Rekor bundle annotation JSON).
-    fn sign_and_log(&self, payload: &[u8], integrated_time: i64) -> (String, String) {
-        let signature = STANDARD.encode(self.leaf_key.sign(payload).expect("sign"));
-        let body = json!({
-            "apiVersion": "0.0.1", "kind": "hashedrekord",
-            "spec": {
-                "data": {"hash": {"algorithm": "sha256", "value": Digest::sha256_of(payload).hex()}},
-                "signature": {"content": signature, "publicKey": {"content": STANDARD.encode(&self.leaf_pem)}}
-            }
-        });
-        let body = STANDARD.encode(body.to_string());
-        let id = hex::encode(self.log_id());
-        let canonical =
-            format!(r#"{{"body":"{body}","integratedTime":{integrated_time},"logID":"{id}","logIndex":7}}"#);
-        let set = STANDARD.encode(self.log_key.sign(canonical.as_bytes()).expect("set"));
-        let rekor = json!({"SignedEntryTimestamp": set, "Payload": {"body": body, "integratedTime": integrated_time, "logIndex": 7, "logID": id}});
-        (signature, rekor.to_string())
-    }
+/// cosign's certificate annotations on a keyless layer.
+fn certificate_annotations(inst: &TestSigstore, rekor: String) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (cosign::CERTIFICATE_ANNOTATION.to_owned(), inst.leaf_pem.clone()),
+        (
+            cosign::CHAIN_ANNOTATION.to_owned(),
+            format!("{}{}", inst.intermediate_pem, inst.root_pem),
+        ),
+        (cosign::REKOR_BUNDLE_ANNOTATION.to_owned(), rekor),
+    ])
 }
 
 /// Stores a cosign v2 keyless signature layer for `image` in `repo`.
@@ -138,39 +50,25 @@ fn push_keyless_signature(
     registry: &Registry,
     repo: &str,
     image: &Digest,
-    inst: &Instance,
+    inst: &TestSigstore,
     annotations: BTreeMap<String, String>,
 ) {
     let payload = sigil_verifier::simplesigning::payload(&registry.image(repo), image, &BTreeMap::new());
-    let (signature, rekor) = inst.sign_and_log(&payload, datetime!(2025-01-01 12:05 UTC).unix_timestamp());
+    let (signature, rekor) = inst.sign_message(&payload, &payload, LOGGED, &inst.log_key);
     let mut layer = Descriptor::of(cosign::SIMPLESIGNING_MEDIA_TYPE, &payload);
-    layer.annotations = BTreeMap::from([
-        (cosign::SIGNATURE_ANNOTATION.to_owned(), signature),
-        (cosign::CERTIFICATE_ANNOTATION.to_owned(), inst.leaf_pem.clone()),
-        (
-            cosign::CHAIN_ANNOTATION.to_owned(),
-            format!("{}{}", inst.intermediate_pem, inst.root_pem),
-        ),
-        (cosign::REKOR_BUNDLE_ANNOTATION.to_owned(), rekor),
-    ]);
-    for (k, v) in annotations {
-        layer.annotations.insert(k, v);
-    }
-    let store = store(registry, repo);
-    block_on(async {
-        use sigil_verifier::store::Store as _;
-        store.push_blob(&layer, &payload).await.expect("payload");
-        sigil_verifier::sign::append_layer(&store, &cosign::signature_tag(image), layer)
-            .await
-            .expect("append");
-    });
+    layer.annotations = certificate_annotations(inst, rekor);
+    layer
+        .annotations
+        .insert(cosign::SIGNATURE_ANNOTATION.to_owned(), signature);
+    layer.annotations.extend(annotations);
+    push_layer(registry, repo, &cosign::signature_tag(image), layer, &payload);
 }
 
 #[test]
 fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let inst = instance();
+    let inst = TestSigstore::new(&[]);
     let root = dir.path().join("trusted_root.json");
     std::fs::write(&root, inst.trusted_root()).expect("root");
     let digest = push_sample(&registry, "v2", "v1", 81);
@@ -214,22 +112,13 @@ fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
     .assert_exit(1);
     // another instance's log and CA
     let stranger = dir.path().join("stranger.json");
-    std::fs::write(&stranger, instance().trusted_root()).expect("root");
+    std::fs::write(&stranger, TestSigstore::new(&[]).trusted_root()).expect("root");
     verify(IDENTITY, ISSUER_URL, &stranger).assert_exit(1);
 
     // the same layer copied onto another image: the payload names the first digest
     let other = push_sample(&registry, "v2", "other", 82);
-    let (_, manifest) = crate::fixtures::manifest(
-        &registry,
-        "v2",
-        sigil_verifier::reference::Target::Tag(cosign::signature_tag(&digest)),
-    );
-    crate::fixtures::put_manifest(
-        &registry,
-        "v2",
-        sigil_verifier::reference::Target::Tag(cosign::signature_tag(&other)),
-        &manifest,
-    );
+    let (_, manifest) = crate::fixtures::manifest(&registry, "v2", Target::Tag(cosign::signature_tag(&digest)));
+    crate::fixtures::put_manifest(&registry, "v2", Target::Tag(cosign::signature_tag(&other)), &manifest);
     let out = verify_image(&registry.image("v2:other"), IDENTITY, ISSUER_URL, &root);
     out.assert_exit(1);
     assert!(out.stdout.contains("signature is for image"), "{}", out.stdout);
@@ -237,7 +126,7 @@ fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
     // a layer whose Rekor bundle was dropped cannot prove when it was signed
     let third = push_sample(&registry, "v2", "third", 83);
     push_keyless_signature(&registry, "v2", &third, &inst, BTreeMap::new());
-    let tag = sigil_verifier::reference::Target::Tag(cosign::signature_tag(&third));
+    let tag = Target::Tag(cosign::signature_tag(&third));
     let (_, mut manifest) = crate::fixtures::manifest(&registry, "v2", tag.clone());
     manifest["layers"][0]["annotations"]
         .as_object_mut()
@@ -247,4 +136,167 @@ fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
     let out = verify_image(&registry.image("v2:third"), IDENTITY, ISSUER_URL, &root);
     out.assert_exit(1);
     assert!(out.stdout.contains("Rekor bundle"), "{}", out.stdout);
+}
+
+const PROVENANCE: &str = "https://slsa.dev/provenance/v1";
+const PREDICATE: &[u8] = br#"{"buildDefinition":{"buildType":"https://build.example/v1","externalParameters":{}},"runDetails":{"builder":{"id":"https://builder.example"}}}"#;
+
+/// An SLSA v1 statement naming `image` in `repo`.
+fn statement(registry: &Registry, repo: &str, image: &Digest) -> Vec<u8> {
+    sigil_verifier::intoto::Statement::encode_raw(&registry.image(repo), image, PROVENANCE, PREDICATE)
+}
+
+/// Stores a cosign v2 keyless attestation layer for `image` in `repo`: a
+/// DSSE envelope of `statement` and an `intoto 0.0.2` entry logging `logged`.
+fn push_keyless_attestation(
+    registry: &Registry,
+    repo: &str,
+    image: &Digest,
+    inst: &TestSigstore,
+    statement: &[u8],
+    logged: &[u8],
+) {
+    let (envelope, rekor) = inst.sign_envelope(statement, logged, LOGGED, &inst.log_key);
+    let mut layer = Descriptor::of(cosign::DSSE_MEDIA_TYPE, &envelope);
+    layer.annotations = certificate_annotations(inst, rekor);
+    layer
+        .annotations
+        .insert(cosign::SIGNATURE_ANNOTATION.to_owned(), String::new());
+    layer
+        .annotations
+        .insert(cosign::PREDICATE_TYPE_ANNOTATION.to_owned(), PROVENANCE.to_owned());
+    push_layer(registry, repo, &cosign::attestation_tag(image), layer, &envelope);
+}
+
+fn verify_attestation(image: &str, identity: &str, root: &Path) -> Output {
+    sigil(&[
+        "verify-attestation",
+        image,
+        "--type",
+        "slsaprovenance1",
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        ISSUER_URL,
+        "--trusted-root",
+        s(root),
+        "--output",
+        "json",
+    ])
+    .run()
+}
+
+fn first_reason(out: &Output) -> String {
+    out.stdout_json()["images"][0]["attestations"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn cosign_v2_keyless_attestations_verify_and_twins_fail() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inst = TestSigstore::new(&[]);
+    let root = dir.path().join("trusted_root.json");
+    std::fs::write(&root, inst.trusted_root()).expect("root");
+    let digest = push_sample(&registry, "att", "v1", 84);
+    let signed = statement(&registry, "att", &digest);
+    push_keyless_attestation(&registry, "att", &digest, &inst, &signed, &signed);
+    let image = registry.image("att:v1");
+
+    let ok = verify_attestation(&image, IDENTITY, &root);
+    ok.assert_exit(0);
+    let attestation = &ok.stdout_json()["images"][0]["attestations"][0];
+    assert_eq!(attestation["signer"]["subject"], IDENTITY);
+    assert_eq!(attestation["signer"]["issuer"], ISSUER_URL);
+    assert_eq!(attestation["statement"]["predicateType"], PROVENANCE);
+    assert_eq!(
+        attestation["statement"]["predicate"]["runDetails"]["builder"]["id"],
+        "https://builder.example"
+    );
+
+    // twins: another identity; another instance's CA and log
+    let out = verify_attestation(&image, "eve@example.com", &root);
+    out.assert_exit(1);
+    assert!(first_reason(&out).contains("eve@example.com"), "{}", out.stdout);
+    let stranger = dir.path().join("stranger.json");
+    std::fs::write(&stranger, TestSigstore::new(&[]).trusted_root()).expect("root");
+    verify_attestation(&image, IDENTITY, &stranger).assert_exit(1);
+
+    // the `.att` manifest copied onto another image: its statement names the first digest
+    let other = push_sample(&registry, "att", "other", 85);
+    let (_, manifest) = crate::fixtures::manifest(&registry, "att", Target::Tag(cosign::attestation_tag(&digest)));
+    crate::fixtures::put_manifest(
+        &registry,
+        "att",
+        Target::Tag(cosign::attestation_tag(&other)),
+        &manifest,
+    );
+    let out = verify_attestation(&registry.image("att:other"), IDENTITY, &root);
+    out.assert_exit(1);
+    assert!(first_reason(&out).contains("no subject"), "{}", out.stdout);
+
+    // the log entry is for another payload than the envelope's
+    let third = push_sample(&registry, "att", "third", 86);
+    push_keyless_attestation(
+        &registry,
+        "att",
+        &third,
+        &inst,
+        &statement(&registry, "att", &third),
+        b"{}",
+    );
+    let out = verify_attestation(&registry.image("att:third"), IDENTITY, &root);
+    out.assert_exit(1);
+    assert!(first_reason(&out).contains("hash"), "{}", out.stdout);
+
+    // the same evidence through a policy's keyless publisher with its own root
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"apiVersion: sigil.dev/v1alpha1
+kind: ImagePolicy
+publishers:
+  ci:
+    keyless: {{ issuer: "{ISSUER_URL}", subject: "{IDENTITY}", trustedRoot: trusted_root.json }}
+  eve:
+    keyless: {{ issuer: "{ISSUER_URL}", subject: eve@example.com, trustedRoot: trusted_root.json }}
+rules:
+  - name: built-by-ci
+    images: ["{host}/att"]
+    attestations:
+      - predicateType: {PROVENANCE}
+        signedBy: [ci]
+        slsa: {{ builderIds: ["https://builder.example"] }}
+  - name: built-by-eve
+    images: ["{host}/att2"]
+    attestations:
+      - predicateType: {PROVENANCE}
+        signedBy: [eve]
+"#,
+            host = registry.host()
+        ),
+    )
+    .expect("policy");
+    sigil(&["policy", "lint", s(&policy)]).run().assert_exit(0);
+    sigil(&["verify", &image, "--policy", s(&policy)]).run().assert_exit(0);
+    sigil(&["verify", &registry.image("att:third"), "--policy", s(&policy)])
+        .run()
+        .assert_exit(1);
+    sigil(&["copy", &image, &registry.image("att2:v1")])
+        .run()
+        .assert_exit(0);
+    let denied = sigil(&[
+        "verify",
+        &registry.image("att2:v1"),
+        "--policy",
+        s(&policy),
+        "--output",
+        "json",
+    ])
+    .run();
+    denied.assert_exit(1);
+    assert!(denied.stdout.contains("eve"), "{}", denied.stdout);
 }

@@ -131,8 +131,12 @@ pub async fn bundle_layers<S: Store>(store: &S, referrer: &Descriptor) -> Result
 /// An attestation as stored, not yet verified.
 #[derive(Clone, Debug)]
 pub enum AttestationContent {
-    /// A DSSE envelope from a cosign `.att` layer.
-    Envelope(Vec<u8>),
+    /// A cosign `.att` layer: the DSSE envelope and the layer's annotations
+    /// (certificate, chain and Rekor bundle when signed keyless).
+    Envelope {
+        envelope: Vec<u8>,
+        annotations: BTreeMap<String, String>,
+    },
     /// A Sigstore bundle (cosign v3, GitHub attest-build-provenance).
     Bundle(Vec<u8>),
     /// Found but unusable: refused by its digest, too large, malformed.
@@ -163,7 +167,10 @@ pub async fn attestations<S: Store>(store: &S, image: &Digest) -> Result<Vec<Att
             .filter(|l| l.media_type == cosign::DSSE_MEDIA_TYPE)
         {
             let content = match fetch_small(store, layer).await? {
-                Ok(bytes) => AttestationContent::Envelope(bytes),
+                Ok(envelope) => AttestationContent::Envelope {
+                    envelope,
+                    annotations: layer.annotations.clone(),
+                },
                 Err(reason) => AttestationContent::Unreadable(reason),
             };
             found.push(AttestationEvidence {

@@ -49,6 +49,17 @@ pub struct CertificateMaterial {
     pub chain_pem: Option<String>,
 }
 
+impl CertificateMaterial {
+    /// Adds cosign's certificate and chain annotations to a `.sig` or `.att` layer.
+    pub fn annotate(&self, layer: &mut Descriptor) {
+        let annotations = &mut layer.annotations;
+        annotations.insert(cosign::CERTIFICATE_ANNOTATION.to_owned(), self.certificate_pem.clone());
+        if let Some(chain) = &self.chain_pem {
+            annotations.insert(cosign::CHAIN_ANNOTATION.to_owned(), chain.clone());
+        }
+    }
+}
+
 /// One signature made and stored.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Signed {
@@ -131,15 +142,7 @@ async fn sign_tag<S: Store>(
         .annotations
         .insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
     if let Some(material) = &options.certificate {
-        layer.annotations.insert(
-            cosign::CERTIFICATE_ANNOTATION.to_owned(),
-            material.certificate_pem.clone(),
-        );
-        if let Some(chain) = &material.chain_pem {
-            layer
-                .annotations
-                .insert(cosign::CHAIN_ANNOTATION.to_owned(), chain.clone());
-        }
+        material.annotate(&mut layer);
     }
     // Upload the payload before reading the tag: it keeps the read-to-write window small.
     store.push_blob(&layer, &payload).await?;
@@ -210,6 +213,9 @@ pub struct AttestOptions<'a> {
     /// Also attest every manifest listed by an index.
     pub recursive: bool,
     pub created: String,
+    /// A certificate for the key and its chain, attached to tag-form
+    /// attestations as cosign's `attest --certificate` does.
+    pub certificate: Option<CertificateMaterial>,
 }
 
 /// Attests `image` (and with `recursive`, each manifest of an index): an
@@ -241,6 +247,9 @@ pub async fn attest<S: Store>(
                     cosign::PREDICATE_TYPE_ANNOTATION.to_owned(),
                     options.predicate_type.clone(),
                 );
+                if let Some(material) = &options.certificate {
+                    material.annotate(&mut layer);
+                }
                 store.push_blob(&layer, &envelope).await?;
                 drop(envelope);
                 let tag = cosign::attestation_tag(&target.digest);

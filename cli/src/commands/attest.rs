@@ -8,7 +8,9 @@ use sigil_verifier::store::AnyStore;
 use super::resolve;
 use crate::Outcome;
 use crate::args::{AttestArgs, OutputFormat, SignatureFormat};
-use crate::common::{now_rfc3339, parse_images, print, print_json, read_signing_key, registry_client};
+use crate::common::{
+    certificate_material, now_rfc3339, parse_images, print, print_json, read_signing_key, registry_client,
+};
 
 pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
@@ -23,6 +25,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
     })?;
     let client = registry_client(&args.registry)?;
     let key = read_signing_key(&args.key)?;
+    let certificate = certificate_material(&args.certificate, args.format, &key)?;
     let options = AttestOptions {
         key: &key,
         predicate_type,
@@ -33,6 +36,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
         },
         recursive: args.recursive,
         created: now_rfc3339(),
+        certificate,
     };
     let mut results = Vec::new();
     for image in &images {

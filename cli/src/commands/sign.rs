@@ -2,16 +2,15 @@
 
 use anyhow::Context as _;
 use futures::{StreamExt as _, stream};
-use sigil_verifier::keys::SigningKey;
-use sigil_verifier::sign::{self, CertificateMaterial, Format, SignOptions};
-use sigil_verifier::sigstore::Certificate;
+use sigil_verifier::sign::{self, Format, SignOptions};
 use sigil_verifier::store::AnyStore;
 
 use super::resolve;
 use crate::Outcome;
 use crate::args::{OutputFormat, SignArgs, SignatureFormat};
 use crate::common::{
-    now_rfc3339, parse_annotations, parse_images, print, print_json, read_signing_key, registry_client,
+    certificate_material, now_rfc3339, parse_annotations, parse_images, print, print_json, read_signing_key,
+    registry_client,
 };
 
 pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
@@ -19,7 +18,7 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let annotations = parse_annotations(&args.annotations)?;
     let client = registry_client(&args.registry)?;
     let key = read_signing_key(&args.key)?;
-    let certificate = certificate_material(&args, &key)?;
+    let certificate = certificate_material(&args.certificate, args.format, &key)?;
     let options = SignOptions {
         key: &key,
         annotations,
@@ -64,47 +63,4 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
         print_json(&serde_json::json!({"apiVersion": "sigil.dev/sign/v1", "signed": results}))?;
     }
     Ok(Outcome::Success)
-}
-
-/// Reads `--certificate` / `--certificate-chain` and checks that the
-/// certificate holds the signing key (a signature must verify with it).
-fn certificate_material(args: &SignArgs, key: &SigningKey) -> anyhow::Result<Option<CertificateMaterial>> {
-    let Some(path) = &args.certificate else {
-        if args.certificate_chain.is_some() {
-            anyhow::bail!("--certificate-chain needs --certificate");
-        }
-        return Ok(None);
-    };
-    if args.format != SignatureFormat::Tag {
-        anyhow::bail!("--certificate is attached to tag-form signatures; use --format tag");
-    }
-    let certificate_pem =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read --certificate {}", path.display()))?;
-    let certificates = Certificate::from_pem_chain(&certificate_pem)
-        .with_context(|| format!("--certificate {} is not a PEM certificate", path.display()))?;
-    let leaf = certificates.first().context("--certificate holds no certificate")?;
-    let holds_key = leaf
-        .public_key()
-        .map(|k| k.spki_der() == key.public_key().spki_der())
-        .unwrap_or(false);
-    if !holds_key {
-        anyhow::bail!(
-            "--certificate {} is not for the signing key (--key); signatures would not verify",
-            path.display()
-        );
-    }
-    let chain_pem = match &args.certificate_chain {
-        Some(chain) => {
-            let pem = std::fs::read_to_string(chain)
-                .with_context(|| format!("cannot read --certificate-chain {}", chain.display()))?;
-            Certificate::from_pem_chain(&pem)
-                .with_context(|| format!("--certificate-chain {} is not PEM certificates", chain.display()))?;
-            Some(pem)
-        }
-        None => None,
-    };
-    Ok(Some(CertificateMaterial {
-        certificate_pem,
-        chain_pem,
-    }))
 }

@@ -17,6 +17,7 @@ pub mod process;
 pub mod registry;
 pub mod sigil;
 pub mod skopeo;
+pub mod test_sigstore;
 mod tls;
 
 use std::path::{Path, PathBuf};

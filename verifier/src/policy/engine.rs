@@ -32,10 +32,10 @@ pub struct Evidence {
     pub attestations: Vec<AttestationEvidence>,
 }
 
-mod sigstore_publishers {
-    //! Keyless publishers, judged by [`crate::sigstore`] through
-    //! [`verify::Authority::Identity`]. Certificate (private PKI) publishers
-    //! are not wired yet and fail closed.
+mod publishers {
+    //! Publishers as [`verify::Authority`]: keys, keyless identities judged
+    //! by [`crate::sigstore`] under a trusted root, and private-PKI
+    //! certificates chained to the publisher's roots.
     use std::collections::HashMap;
     use std::path::PathBuf;
     use std::sync::{LazyLock, Mutex};
@@ -82,45 +82,19 @@ mod sigstore_publishers {
         Ok((policy, root))
     }
 
-    /// Verifies `content` as an attestation of `predicate_type` by a keyless
-    /// or certificate publisher.
-    pub(super) fn attestation(
-        publisher: &PublisherKind,
-        content: &crate::gather::AttestationContent,
-        image: &crate::digest::Digest,
-        predicate_type: &str,
-    ) -> Result<Verified<AttestedStatement>, Rejection> {
-        let PublisherKind::Keyless(k) = publisher else {
-            return Err(unavailable());
-        };
-        let (policy, root) = identity(k)?;
-        verify::attestation_by(
-            content,
-            Authority::Identity { policy: &policy, root },
-            image,
-            predicate_type,
-        )
-    }
-
-    /// Verifies image signatures by a keyless or certificate publisher.
-    /// A certificate publisher's chain is checked at the time a log entry
+    /// Runs `judge` with the publisher as a [`verify::Authority`]. A
+    /// certificate publisher's chain is checked at the time a log entry
     /// proves, else at `now`.
-    pub(super) fn signatures(
+    fn with_authority<T>(
         publisher: &PublisherKind,
-        evidence: &[SignatureEvidence],
-        image: &crate::digest::Digest,
-        required: &std::collections::BTreeMap<String, String>,
         now: OffsetDateTime,
-    ) -> Result<Vec<verify::SignatureCheck>, Rejection> {
+        judge: impl FnOnce(Authority<'_>) -> T,
+    ) -> Result<T, Rejection> {
         match publisher {
+            PublisherKind::Key(key) => Ok(judge(Authority::Key(key))),
             PublisherKind::Keyless(k) => {
                 let (policy, root) = identity(k)?;
-                Ok(verify::judge_signatures_by(
-                    evidence,
-                    Authority::Identity { policy: &policy, root },
-                    image,
-                    required,
-                ))
+                Ok(judge(Authority::Identity { policy: &policy, root }))
             }
             PublisherKind::Certificate(c) => {
                 let roots = c
@@ -130,21 +104,40 @@ mod sigstore_publishers {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| Rejection::Keyless(format!("roots {}: {e}", c.roots_file.display())))?;
                 let policy = IdentityPolicy::subject_only(matcher(&c.identity)?);
-                let authority = Authority::Certificate {
+                Ok(judge(Authority::Certificate {
                     roots: &roots,
                     policy: &policy,
                     log_root: TrustedRoot::public_good(),
                     now,
-                };
-                Ok(verify::judge_signatures_by(evidence, authority, image, required))
+                }))
             }
-            PublisherKind::Key(key) => Ok(verify::judge_signatures(evidence, key, image, required)),
         }
     }
 
-    /// Why a certificate publisher vouches for no attestation.
-    pub(super) fn unavailable() -> Rejection {
-        Rejection::CertificateBundle
+    /// Verifies `content` as an attestation of `predicate_type` by `publisher`.
+    pub(super) fn attestation(
+        publisher: &PublisherKind,
+        content: &crate::gather::AttestationContent,
+        image: &crate::digest::Digest,
+        predicate_type: &str,
+        now: OffsetDateTime,
+    ) -> Result<Verified<AttestedStatement>, Rejection> {
+        with_authority(publisher, now, |authority| {
+            verify::attestation_by(content, authority, image, predicate_type)
+        })?
+    }
+
+    /// Verifies image signatures by `publisher`.
+    pub(super) fn signatures(
+        publisher: &PublisherKind,
+        evidence: &[SignatureEvidence],
+        image: &crate::digest::Digest,
+        required: &std::collections::BTreeMap<String, String>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<verify::SignatureCheck>, Rejection> {
+        with_authority(publisher, now, |authority| {
+            verify::judge_signatures_by(evidence, authority, image, required)
+        })
     }
 }
 
@@ -306,7 +299,7 @@ impl Policy {
         report
     }
 
-    /// Verifies every signature with one publisher's key.
+    /// Verifies every signature by one publisher.
     fn signatures_by(
         &self,
         publisher: &str,
@@ -318,15 +311,8 @@ impl Policy {
             return Err(vec![format!("{publisher}: no such publisher")]);
         };
         let digest = &evidence.name.digest;
-        let checks = match &p.kind {
-            PublisherKind::Key(key) => {
-                verify::judge_signatures(&evidence.signatures, key, digest, &requirement.annotations)
-            }
-            other => {
-                sigstore_publishers::signatures(other, &evidence.signatures, digest, &requirement.annotations, now)
-                    .map_err(|e| vec![format!("{publisher}: {e}")])?
-            }
-        };
+        let checks = publishers::signatures(&p.kind, &evidence.signatures, digest, &requirement.annotations, now)
+            .map_err(|e| vec![format!("{publisher}: {e}")])?;
         let mut verified = Vec::new();
         let mut rejected = Vec::new();
         for check in checks {
@@ -453,8 +439,7 @@ impl Policy {
             let mut reasons = Vec::new();
             for name in &requirement.signed_by {
                 let outcome = match self.publishers.get(name).map(|p| &p.kind) {
-                    Some(PublisherKind::Key(key)) => verify::attestation(&e.content, key, &evidence.name.digest, t),
-                    Some(other) => sigstore_publishers::attestation(other, &e.content, &evidence.name.digest, t),
+                    Some(publisher) => publishers::attestation(publisher, &e.content, &evidence.name.digest, t, now),
                     None => Err(Rejection::Unreadable(format!("no such publisher {name}"))),
                 };
                 match outcome {

@@ -1,15 +1,16 @@
 //! Keyless and certificate signatures in cosign's tag scheme (DESIGN §3.1):
-//! a simple-signing layer whose annotations carry the leaf certificate, its
-//! chain and a Rekor bundle (`{"SignedEntryTimestamp", "Payload": {body,
-//! integratedTime, logIndex, logID}}`).
+//! a simple-signing (`.sig`) or DSSE (`.att`) layer whose annotations carry
+//! the leaf certificate, its chain and a Rekor bundle (`{"SignedEntryTimestamp",
+//! "Payload": {body, integratedTime, logIndex, logID}}`).
 //!
-//! Such a signature is exactly a v0.1 Sigstore bundle with a message
-//! signature over the payload and a log entry with only an inclusion
-//! promise, written in another shape. It is rewritten into that bundle and
-//! judged by the same verifier, so image signatures and blob bundles cannot
-//! drift apart. The kind and version of the log entry are read from the
-//! logged body itself; the SET covers the body, time, index and log id, so a
-//! rewritten field cannot verify.
+//! Such a layer is exactly a v0.1 Sigstore bundle (a message signature over
+//! the payload, or the DSSE envelope) with a log entry that has only an
+//! inclusion promise, written in another shape. It is rewritten into that
+//! bundle and judged by the same verifier, so image evidence and blob bundles
+//! cannot drift apart. The kind and version of the log entry are read from
+//! the logged body itself (`hashedrekord`, `intoto 0.0.2`, `dsse`); the SET
+//! covers the body, time, index and log id, so a rewritten field cannot
+//! verify.
 //!
 //! Certificates from a private PKI (a `certificate` publisher) chain to the
 //! caller's roots instead: at the time a Rekor entry proves when there is
@@ -24,34 +25,148 @@ use time::OffsetDateTime;
 use super::certificate::Certificate;
 use super::error::BundleRejection;
 use super::verify::{Chain, verify_bundle_with};
-use super::{Artifact, BundleSigner, CertificateClaims, IdentityPolicy, Signatory, TrustedRoot, verify_bundle};
+use super::{
+    Artifact, BundleClaims, BundleSigner, CertificateClaims, IdentityPolicy, Signatory, SignedContent, TrustedRoot,
+    verify_bundle,
+};
+use crate::dsse::{Envelope, pae};
 use crate::verify::Verified;
 
-/// Verifies a cosign v2 keyless signature layer against the public (or a
-/// given) Sigstore root: the certificate chains to a Fulcio CA valid at the
-/// time the Rekor entry proves, the entry matches this signature, and the
-/// identity passes `who`. The caller then checks the payload's digest binding
-/// (simple signing).
+/// What a cosign v2 layer signs.
+#[derive(Clone, Copy, Debug)]
+pub enum LayerContent<'a> {
+    /// A `.sig` layer: the simple-signing payload and the base64 signature
+    /// from its annotation.
+    Message { payload: &'a [u8], signature_b64: &'a str },
+    /// A `.att` layer: a DSSE envelope (JSON) with one signature.
+    Envelope(&'a [u8]),
+}
+
+impl<'a> LayerContent<'a> {
+    /// The artifact a message signature covers; a DSSE envelope carries its own.
+    fn artifact(self) -> Option<Artifact<'a>> {
+        match self {
+            LayerContent::Message { payload, .. } => Some(Artifact::Bytes(payload)),
+            LayerContent::Envelope(_) => None,
+        }
+    }
+}
+
+/// A layer's certificate annotations: the leaf, its chain, the Rekor bundle.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerCertificate<'a> {
+    pub certificate_pem: &'a str,
+    pub chain_pem: Option<&'a str>,
+    pub rekor_bundle_json: Option<&'a str>,
+}
+
+/// Verifies a cosign v2 keyless layer against the public (or a given)
+/// Sigstore root: the certificate chains to a Fulcio CA valid at the time the
+/// Rekor entry proves, the entry matches this signature, and the identity
+/// passes `who`. The caller then checks what was signed binds the image
+/// (simple-signing payload, or the statement in the returned DSSE payload).
 pub fn verify_cosign_v2_layer(
-    payload: &[u8],
-    signature_b64: &str,
-    certificate_pem: &str,
-    chain_pem: Option<&str>,
-    rekor_bundle_json: Option<&str>,
+    content: LayerContent<'_>,
+    certificate: LayerCertificate<'_>,
     who: &IdentityPolicy,
     root: &TrustedRoot,
 ) -> Result<Verified<CertificateClaims>, BundleRejection> {
-    let rekor = rekor_bundle_json.ok_or_else(|| BundleRejection::UnknownLog {
-        reason: "the signature has no Rekor bundle annotation".into(),
-    })?;
-    let bundle = as_bundle(payload, signature_b64, certificate_pem, chain_pem, rekor)?;
-    let verified = verify_bundle(
-        &bundle,
-        Some(Artifact::Bytes(payload)),
-        &Signatory::Identity(who.clone()),
-        root,
-    )?
-    .into_inner();
+    let rekor = certificate
+        .rekor_bundle_json
+        .ok_or_else(|| BundleRejection::UnknownLog {
+            reason: "the signature has no Rekor bundle annotation".into(),
+        })?;
+    let bundle = as_bundle(content, certificate, rekor)?;
+    let verified = verify_bundle(&bundle, content.artifact(), &Signatory::Identity(who.clone()), root)?.into_inner();
+    certificate_claims(verified)
+}
+
+/// Verifies a layer signed with a certificate from a private PKI: the leaf
+/// chains through the layer's chain to one of `roots`, its identity passes
+/// `who` (use [`IdentityPolicy::subject_only`] when there is no OIDC issuer),
+/// and the signature verifies with its key. With a Rekor bundle the time is
+/// the one the log proves (the log must be in `log_root`); without one the
+/// chain is checked at `now`.
+pub fn verify_certificate_signature(
+    content: LayerContent<'_>,
+    certificate: LayerCertificate<'_>,
+    roots: &[Certificate],
+    who: &IdentityPolicy,
+    log_root: &TrustedRoot,
+    now: OffsetDateTime,
+) -> Result<Verified<CertificateClaims>, BundleRejection> {
+    let leaf = first_certificate(certificate.certificate_pem)?;
+    let intermediates = match certificate.chain_pem {
+        Some(pem) => Certificate::from_pem_chain(pem).map_err(BundleRejection::Certificate)?,
+        None => Vec::new(),
+    };
+    let chain_at = |at| {
+        leaf.verify_chain(&intermediates, roots, at)
+            .map_err(|e| BundleRejection::Chain { reason: e.to_string() })
+    };
+    if let Some(rekor) = certificate.rekor_bundle_json {
+        // The log evidence (SET, entry matching this signature and
+        // certificate, the signature itself) is judged against `log_root`;
+        // the chain is then checked against the caller's roots at the time the
+        // log proves, never against certificates the signature brought along.
+        let bundle = as_bundle(content, certificate, rekor)?;
+        let verified = verify_bundle_with(
+            &bundle,
+            content.artifact(),
+            &Signatory::Identity(who.clone()),
+            log_root,
+            Chain::Caller,
+        )?
+        .into_inner();
+        chain_at(verified.signing_time.ok_or(BundleRejection::NoSigningTime)?)?;
+        return certificate_claims(verified);
+    }
+    chain_at(now)?;
+    let key = leaf.public_key().map_err(BundleRejection::Certificate)?;
+    let bad_signature = |reason: String| BundleRejection::Signature { reason };
+    let signed = match content {
+        LayerContent::Message { payload, signature_b64 } => {
+            let signature = STANDARD
+                .decode(signature_b64.trim())
+                .map_err(|_| bad_signature("signature is not valid base64".into()))?;
+            key.verify(payload, &signature)
+                .map_err(|e| bad_signature(e.to_string()))?;
+            SignedContent::Message {
+                digest: crate::digest::Digest::sha256_of(payload),
+            }
+        }
+        LayerContent::Envelope(bytes) => {
+            let envelope = Envelope::parse(bytes).map_err(|e| invalid_bundle(e.to_string()))?;
+            let [signature] = envelope.signatures.as_slice() else {
+                return Err(invalid_bundle(format!(
+                    "DSSE envelope has {} signatures; a certificate signs exactly one",
+                    envelope.signatures.len()
+                )));
+            };
+            let payload = envelope.payload_bytes().map_err(|e| invalid_bundle(e.to_string()))?;
+            let signature = STANDARD
+                .decode(signature.sig.trim())
+                .map_err(|_| bad_signature("DSSE signature is not valid base64".into()))?;
+            key.verify(&pae(&envelope.payload_type, &payload), &signature)
+                .map_err(|e| bad_signature(e.to_string()))?;
+            SignedContent::Dsse {
+                payload_type: envelope.payload_type,
+                payload,
+            }
+        }
+    };
+    let identity = leaf.identity().map_err(BundleRejection::Certificate)?;
+    who.check(&identity)?;
+    Ok(Verified::new(CertificateClaims {
+        identity,
+        signing_time: None,
+        log_entry: None,
+        content: signed,
+    }))
+}
+
+/// The certificate-shaped view of a verified bundle.
+fn certificate_claims(verified: BundleClaims) -> Result<Verified<CertificateClaims>, BundleRejection> {
     let BundleSigner::Certificate(identity) = verified.signer else {
         return Err(BundleRejection::SignerKind {
             expected: "a certificate identity",
@@ -62,78 +177,12 @@ pub fn verify_cosign_v2_layer(
         identity,
         signing_time: verified.signing_time,
         log_entry: verified.log_entries.into_iter().next(),
+        content: verified.content,
     }))
 }
 
-/// Verifies a signature made with a certificate from a private PKI: the leaf
-/// chains through `chain_pem` to one of `roots`, its identity passes `who`
-/// (use [`IdentityPolicy::subject_only`] when there is no OIDC issuer), and
-/// the signature over `payload` verifies with its key. With a Rekor bundle the
-/// time is the one the log proves (the log must be in `log_root`); without
-/// one the chain is checked at `now`.
-#[allow(clippy::too_many_arguments, reason = "mirrors the layer's annotations one by one")]
-pub fn verify_certificate_signature(
-    payload: &[u8],
-    signature_b64: &str,
-    certificate_pem: &str,
-    chain_pem: Option<&str>,
-    rekor_bundle_json: Option<&str>,
-    roots: &[Certificate],
-    who: &IdentityPolicy,
-    log_root: &TrustedRoot,
-    now: OffsetDateTime,
-) -> Result<Verified<CertificateClaims>, BundleRejection> {
-    let leaf = first_certificate(certificate_pem)?;
-    let intermediates = match chain_pem {
-        Some(pem) => Certificate::from_pem_chain(pem).map_err(BundleRejection::Certificate)?,
-        None => Vec::new(),
-    };
-    if let Some(rekor) = rekor_bundle_json {
-        // The log evidence (SET, entry matching this signature and
-        // certificate, the signature itself) is judged against `log_root`;
-        // the chain is then checked against the caller's roots at the time the
-        // log proves, never against certificates the signature brought along.
-        let bundle = as_bundle(payload, signature_b64, certificate_pem, chain_pem, rekor)?;
-        let verified = verify_bundle_with(
-            &bundle,
-            Some(Artifact::Bytes(payload)),
-            &Signatory::Identity(who.clone()),
-            log_root,
-            Chain::Caller,
-        )?
-        .into_inner();
-        let signed_at = verified.signing_time.ok_or(BundleRejection::NoSigningTime)?;
-        leaf.verify_chain(&intermediates, roots, signed_at)
-            .map_err(|e| BundleRejection::Chain { reason: e.to_string() })?;
-        let BundleSigner::Certificate(identity) = verified.signer else {
-            return Err(BundleRejection::SignerKind {
-                expected: "a certificate identity",
-                found: "a public key",
-            });
-        };
-        return Ok(Verified::new(CertificateClaims {
-            identity,
-            signing_time: Some(signed_at),
-            log_entry: verified.log_entries.into_iter().next(),
-        }));
-    }
-    leaf.verify_chain(&intermediates, roots, now)
-        .map_err(|e| BundleRejection::Chain { reason: e.to_string() })?;
-    let signature = STANDARD
-        .decode(signature_b64.trim())
-        .map_err(|_| BundleRejection::Signature {
-            reason: "signature is not valid base64".into(),
-        })?;
-    let key = leaf.public_key().map_err(BundleRejection::Certificate)?;
-    key.verify(payload, &signature)
-        .map_err(|e| BundleRejection::Signature { reason: e.to_string() })?;
-    let identity = leaf.identity().map_err(BundleRejection::Certificate)?;
-    who.check(&identity)?;
-    Ok(Verified::new(CertificateClaims {
-        identity,
-        signing_time: None,
-        log_entry: None,
-    }))
+fn invalid_bundle(reason: String) -> BundleRejection {
+    BundleRejection::InvalidBundle { reason }
 }
 
 fn first_certificate(pem: &str) -> Result<Certificate, BundleRejection> {
@@ -146,19 +195,15 @@ fn first_certificate(pem: &str) -> Result<Certificate, BundleRejection> {
         })
 }
 
-/// Rewrites a cosign v2 layer's annotations into a v0.1 Sigstore bundle.
+/// Rewrites a cosign v2 layer and its annotations into a v0.1 Sigstore bundle.
 fn as_bundle(
-    payload: &[u8],
-    signature_b64: &str,
-    certificate_pem: &str,
-    chain_pem: Option<&str>,
+    content: LayerContent<'_>,
+    certificate: LayerCertificate<'_>,
     rekor_bundle_json: &str,
 ) -> Result<Vec<u8>, BundleRejection> {
-    let invalid = |reason: &str| BundleRejection::InvalidBundle {
-        reason: format!("Rekor bundle annotation: {reason}"),
-    };
-    let mut certificates = vec![first_certificate(certificate_pem)?];
-    if let Some(chain) = chain_pem {
+    let invalid = |reason: &str| invalid_bundle(format!("Rekor bundle annotation: {reason}"));
+    let mut certificates = vec![first_certificate(certificate.certificate_pem)?];
+    if let Some(chain) = certificate.chain_pem {
         certificates.extend(Certificate::from_pem_chain(chain).map_err(BundleRejection::Certificate)?);
     }
     let rekor: Value = serde_json::from_str(rekor_bundle_json).map_err(|_| invalid("not JSON"))?;
@@ -195,7 +240,7 @@ fn as_bundle(
         .get("apiVersion")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("body has no apiVersion"))?;
-    let bundle = json!({
+    let mut bundle = json!({
         "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
         "verificationMaterial": {
             "x509CertificateChain": {
@@ -209,11 +254,23 @@ fn as_bundle(
                 "inclusionPromise": {"signedEntryTimestamp": set},
                 "canonicalizedBody": body_b64
             }]
-        },
-        "messageSignature": {
-            "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest(&SHA256, payload))},
-            "signature": signature_b64.trim()
         }
     });
+    match content {
+        LayerContent::Message { payload, signature_b64 } => {
+            bundle["messageSignature"] = json!({
+                "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest(&SHA256, payload))},
+                "signature": signature_b64.trim()
+            });
+        }
+        LayerContent::Envelope(bytes) => {
+            let envelope = Envelope::parse(bytes).map_err(|e| invalid_bundle(e.to_string()))?;
+            bundle["dsseEnvelope"] = json!({
+                "payload": envelope.payload,
+                "payloadType": envelope.payload_type,
+                "signatures": envelope.signatures.iter().map(|s| json!({"sig": s.sig, "keyid": s.keyid})).collect::<Vec<_>>()
+            });
+        }
+    }
     Ok(bundle.to_string().into_bytes())
 }

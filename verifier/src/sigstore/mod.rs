@@ -34,7 +34,7 @@ mod case_tests;
 mod pki_tests;
 
 pub use certificate::{Certificate, CertificateError, CertificateIdentity, SubjectName};
-pub use cosign_v2::{verify_certificate_signature, verify_cosign_v2_layer};
+pub use cosign_v2::{LayerCertificate, LayerContent, verify_certificate_signature, verify_cosign_v2_layer};
 pub use error::BundleRejection;
 pub use identity::{EXTENSION_NAMES, IdentityPolicy, Matcher, PolicyError};
 pub use memo::clear as clear_memo;
@@ -162,7 +162,8 @@ pub struct BundleClaims {
     pub timestamps: usize,
 }
 
-/// A verified certificate-based signature (cosign v2 layers, private PKI).
+/// A verified certificate-based signature (cosign v2 `.sig` and `.att`
+/// layers, keyless or from a private PKI).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateClaims {
     /// The certificate's identity, which passed the policy.
@@ -171,6 +172,9 @@ pub struct CertificateClaims {
     pub signing_time: Option<OffsetDateTime>,
     /// The log entry that proved it.
     pub log_entry: Option<LogEntryUsed>,
+    /// What was signed: the simple-signing payload's digest, or the DSSE
+    /// payload for the caller to check.
+    pub content: SignedContent,
 }
 
 /// Converts a jiff timestamp (sigstore-rust's clock type) to sigil's.

@@ -1,129 +1,46 @@
-//! A Sigstore instance made by the tests: a P-384 root and intermediate CA, a
-//! Fulcio-style leaf (email SAN, issuer and repository extensions, 10-minute
-//! validity), and a Rekor log key that signs entry timestamps over canonical
-//! hashedrekord entries. Every failure path is driven from here with a fixed
-//! clock: the integrated time the log signs is the signing time.
+//! The test Sigstore instance (`tests/e2e/support/test_sigstore.rs`: a
+//! P-384 root and intermediate CA, a Fulcio-style leaf with email SAN, issuer
+//! and repository extensions and 10-minute validity, and a Rekor log key that
+//! signs entry timestamps) drives every failure path with a fixed clock: the
+//! integrated time the log signs is the signing time.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PublicKeyData as _, SanType, SigningKey as _,
-};
-use serde_json::{Value, json};
+use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, SigningKey as _};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
+#[path = "../../../tests/e2e/support/test_sigstore.rs"]
+#[allow(dead_code, reason = "shared with the end-to-end tests, which use the rest")]
+mod test_sigstore;
+
+use self::test_sigstore::{ISSUED, ISSUER_URL, TestSigstore, ca};
 use super::*;
 
-/// The leaf is valid for ten minutes from here.
-const ISSUED: OffsetDateTime = datetime!(2025-01-01 12:00:00 UTC);
-const ISSUER_URL: &str = "https://issuer.example";
 const REPO: &str = "https://github.com/acme/app";
 
-fn der_utf8(s: &str) -> Vec<u8> {
-    let mut out = vec![0x0c, s.len() as u8];
-    out.extend_from_slice(s.as_bytes());
-    out
-}
+/// The instance, with the `sourceRepositoryURI` extension (12) on its leaf.
+struct Pki(TestSigstore);
 
-struct Pki {
-    root_pem: String,
-    intermediate_pem: String,
-    leaf_pem: String,
-    leaf_key: KeyPair,
-    log_key: KeyPair,
-}
-
-fn ca(params_name: &str) -> (CertificateParams, KeyPair) {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).expect("key");
-    let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
-    p.distinguished_name.push(rcgen::DnType::CommonName, params_name);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.not_before = datetime!(2024-01-01 0:00 UTC);
-    p.not_after = datetime!(2034-01-01 0:00 UTC);
-    (p, key)
-}
-
-fn pki() -> Pki {
-    let (root_params, root_key) = ca("test root");
-    let root = root_params.self_signed(&root_key).expect("root");
-    let root_issuer = Issuer::new(root_params, root_key);
-    let (int_params, int_key) = ca("test intermediate");
-    let intermediate = int_params.signed_by(&int_key, &root_issuer).expect("intermediate");
-    let int_issuer = Issuer::new(int_params, int_key);
-    let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
-    let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
-    p.subject_alt_names = vec![SanType::Rfc822Name("dev@example.com".try_into().expect("ia5"))];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.not_before = ISSUED;
-    p.not_after = ISSUED + time::Duration::minutes(10);
-    p.custom_extensions = vec![
-        CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 57264, 1, 8], der_utf8(ISSUER_URL)),
-        CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 57264, 1, 12], der_utf8(REPO)),
-    ];
-    let leaf = p.signed_by(&leaf_key, &int_issuer).expect("leaf");
-    Pki {
-        root_pem: root.pem(),
-        intermediate_pem: intermediate.pem(),
-        leaf_pem: leaf.pem(),
-        leaf_key,
-        log_key: KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("log key"),
+impl std::ops::Deref for Pki {
+    type Target = TestSigstore;
+    fn deref(&self) -> &TestSigstore {
+        &self.0
     }
 }
 
-fn der_of(pem: &str) -> Vec<u8> {
-    Certificate::from_pem_chain(pem).expect("pem")[0].der().to_vec()
-}
-
-fn log_id(log_key: &KeyPair) -> Vec<u8> {
-    crate::digest::Digest::sha256_of(&log_key.subject_public_key_info()).raw()
+fn pki() -> Pki {
+    Pki(TestSigstore::new(&[(12, REPO)]))
 }
 
 impl Pki {
     fn root(&self, log_key: &KeyPair) -> TrustedRoot {
-        let root = json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [{
-                "baseUrl": "https://rekor.test", "hashAlgorithm": "SHA2_256",
-                "publicKey": {"rawBytes": STANDARD.encode(log_key.subject_public_key_info()),
-                              "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": "2024-01-01T00:00:00Z"}},
-                "logId": {"keyId": STANDARD.encode(log_id(log_key))}
-            }],
-            "certificateAuthorities": [{
-                "subject": {"organization": "test", "commonName": "test"}, "uri": "https://ca.test",
-                "certChain": {"certificates": [
-                    {"rawBytes": STANDARD.encode(der_of(&self.intermediate_pem))},
-                    {"rawBytes": STANDARD.encode(der_of(&self.root_pem))}
-                ]},
-                "validFor": {"start": "2024-01-01T00:00:00Z"}
-            }],
-            "ctlogs": [], "timestampAuthorities": []
-        });
-        TrustedRoot::from_json(root.to_string().as_bytes()).expect("test root")
+        TrustedRoot::from_json(self.trusted_root_with_log(log_key).as_bytes()).expect("test root")
     }
 
-    /// A signature over `artifact`, its hashedrekord body for `logged`, and
-    /// a SET by `log_key` at `at`, as a cosign v2 Rekor bundle annotation.
     fn sign(&self, artifact: &[u8], logged: &[u8], at: OffsetDateTime, log_key: &KeyPair) -> (String, String) {
-        let signature = STANDARD.encode(self.leaf_key.sign(artifact).expect("sign"));
-        let body = json!({
-            "apiVersion": "0.0.1", "kind": "hashedrekord",
-            "spec": {
-                "data": {"hash": {"algorithm": "sha256", "value": crate::digest::Digest::sha256_of(logged).hex()}},
-                "signature": {"content": signature, "publicKey": {"content": STANDARD.encode(&self.leaf_pem)}}
-            }
-        });
-        let body = STANDARD.encode(body.to_string());
-        let id = hex::encode(log_id(&self.log_key));
-        let t = at.unix_timestamp();
-        // The SET covers the canonical (sorted-key) JSON of these four fields.
-        let canonical = format!(r#"{{"body":"{body}","integratedTime":{t},"logID":"{id}","logIndex":7}}"#);
-        let set = STANDARD.encode(log_key.sign(canonical.as_bytes()).expect("set"));
-        let rekor = json!({"SignedEntryTimestamp": set, "Payload": {"body": body, "integratedTime": t, "logIndex": 7, "logID": id}});
-        (signature, rekor.to_string())
+        self.sign_message(artifact, logged, at, log_key)
     }
 
     fn layer(
@@ -133,20 +50,24 @@ impl Pki {
         policy: &IdentityPolicy,
         root: &TrustedRoot,
     ) -> Result<CertificateClaims, BundleRejection> {
-        verify_cosign_v2_layer(
-            ARTIFACT,
-            signature,
-            &self.leaf_pem,
-            Some(&self.intermediate_pem),
-            rekor,
-            policy,
-            root,
-        )
-        .map(|v| v.into_inner())
+        verify_cosign_v2_layer(message(ARTIFACT, signature), self.certificate(rekor), policy, root)
+            .map(|v| v.into_inner())
+    }
+
+    fn certificate<'a>(&'a self, rekor: Option<&'a str>) -> LayerCertificate<'a> {
+        LayerCertificate {
+            certificate_pem: &self.leaf_pem,
+            chain_pem: Some(&self.intermediate_pem),
+            rekor_bundle_json: rekor,
+        }
     }
 }
 
 const ARTIFACT: &[u8] = b"{\"critical\":{}}";
+
+fn message<'a>(payload: &'a [u8], signature_b64: &'a str) -> LayerContent<'a> {
+    LayerContent::Message { payload, signature_b64 }
+}
 
 fn policy() -> IdentityPolicy {
     IdentityPolicy::new(Matcher::exact("dev@example.com"), Matcher::exact(ISSUER_URL))
@@ -262,7 +183,12 @@ fn private_pki_certificates_chain_to_the_callers_roots() {
     let who = IdentityPolicy::subject_only(Matcher::exact("dev@example.com"));
     let public = TrustedRoot::public_good();
     let at = |now: OffsetDateTime, roots: &[Certificate], chain: Option<&str>| {
-        verify_certificate_signature(ARTIFACT, &sig, &pki.leaf_pem, chain, None, roots, &who, public, now)
+        let certificate = LayerCertificate {
+            certificate_pem: &pki.leaf_pem,
+            chain_pem: chain,
+            rekor_bundle_json: None,
+        };
+        verify_certificate_signature(message(ARTIFACT, &sig), certificate, roots, &who, public, now)
     };
     let now = ISSUED + time::Duration::minutes(5);
     let ok = at(now, &roots, Some(&pki.intermediate_pem))
@@ -285,11 +211,8 @@ fn private_pki_certificates_chain_to_the_callers_roots() {
     let wrong = IdentityPolicy::subject_only(Matcher::exact("eve@example.com"));
     assert!(matches!(
         verify_certificate_signature(
-            ARTIFACT,
-            &sig,
-            &pki.leaf_pem,
-            Some(&pki.intermediate_pem),
-            None,
+            message(ARTIFACT, &sig),
+            pki.certificate(None),
             &roots,
             &wrong,
             public,
@@ -299,11 +222,8 @@ fn private_pki_certificates_chain_to_the_callers_roots() {
     ));
     assert!(matches!(
         verify_certificate_signature(
-            b"other",
-            &sig,
-            &pki.leaf_pem,
-            Some(&pki.intermediate_pem),
-            None,
+            message(b"other", &sig),
+            pki.certificate(None),
             &roots,
             &who,
             public,
@@ -315,11 +235,8 @@ fn private_pki_certificates_chain_to_the_callers_roots() {
     let log_root = pki.root(&pki.log_key);
     let (sig2, rekor) = pki.sign(ARTIFACT, ARTIFACT, ISSUED + time::Duration::minutes(2), &pki.log_key);
     let with_log = verify_certificate_signature(
-        ARTIFACT,
-        &sig2,
-        &pki.leaf_pem,
-        Some(&pki.intermediate_pem),
-        Some(&rekor),
+        message(ARTIFACT, &sig2),
+        pki.certificate(Some(&rekor)),
         &roots,
         &policy(),
         &log_root,
@@ -333,4 +250,112 @@ fn private_pki_certificates_chain_to_the_callers_roots() {
 fn pki_other_root() -> Vec<Certificate> {
     let (p, k) = ca("another root");
     Certificate::from_pem_chain(&p.self_signed(&k).expect("root").pem()).expect("pem")
+}
+
+const STATEMENT: &[u8] = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"0000000000000000000000000000000000000000000000000000000000000000"}}],"predicateType":"https://example.com/p","predicate":{}}"#;
+
+#[test]
+fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
+    let pki = pki();
+    let root = pki.root(&pki.log_key);
+    let at = ISSUED + time::Duration::minutes(1);
+    let keyless = |envelope: &[u8], rekor: &str, who: &IdentityPolicy| {
+        verify_cosign_v2_layer(
+            LayerContent::Envelope(envelope),
+            pki.certificate(Some(rekor)),
+            who,
+            &root,
+        )
+        .map(|v| v.into_inner())
+    };
+    let (envelope, rekor) = pki.sign_envelope(STATEMENT, STATEMENT, at, &pki.log_key);
+    let ok = keyless(&envelope, &rekor, &policy()).expect("verifies");
+    assert_eq!(
+        ok.content,
+        SignedContent::Dsse {
+            payload_type: crate::dsse::IN_TOTO_PAYLOAD_TYPE.into(),
+            payload: STATEMENT.to_vec()
+        }
+    );
+    assert_eq!(ok.signing_time, Some(at));
+    assert_eq!(ok.log_entry.map(|e| e.kind).as_deref(), Some("intoto 0.0.2"));
+
+    // Twins: the entry logs another statement; the envelope's payload was
+    // swapped after signing; a flipped signature byte; another identity;
+    // signed after the certificate expired; a log the root does not hold.
+    let (_, other_entry) = pki.sign_envelope(STATEMENT, b"{}", at, &pki.log_key);
+    assert!(matches!(
+        keyless(&envelope, &other_entry, &policy()),
+        Err(BundleRejection::TransparencyLog { .. } | BundleRejection::ArtifactMismatch { .. })
+    ));
+    let mut swapped: Value = serde_json::from_slice(&envelope).expect("json");
+    swapped["payload"] = STANDARD.encode(b"{}").into();
+    assert!(keyless(swapped.to_string().as_bytes(), &rekor, &policy()).is_err());
+    let mut flipped: Value = serde_json::from_slice(&envelope).expect("json");
+    let mut sig = STANDARD
+        .decode(flipped["signatures"][0]["sig"].as_str().expect("sig"))
+        .expect("b64");
+    let n = sig.len() - 1;
+    sig[n] ^= 1;
+    flipped["signatures"][0]["sig"] = STANDARD.encode(sig).into();
+    assert!(keyless(flipped.to_string().as_bytes(), &rekor, &policy()).is_err());
+    let eve = IdentityPolicy::new(Matcher::exact("eve@example.com"), Matcher::exact(ISSUER_URL));
+    assert!(matches!(
+        keyless(&envelope, &rekor, &eve),
+        Err(BundleRejection::Identity { .. })
+    ));
+    let (late_envelope, late) =
+        pki.sign_envelope(STATEMENT, STATEMENT, ISSUED + time::Duration::hours(1), &pki.log_key);
+    assert!(matches!(
+        keyless(&late_envelope, &late, &policy()),
+        Err(BundleRejection::CertificateValidity { expired: true, .. })
+    ));
+    let stranger = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
+    assert!(matches!(
+        verify_cosign_v2_layer(
+            LayerContent::Envelope(&envelope),
+            pki.certificate(Some(&rekor)),
+            &policy(),
+            &pki.root(&stranger)
+        ),
+        Err(BundleRejection::UnknownLog { .. })
+    ));
+    assert!(keyless(b"not an envelope", &rekor, &policy()).is_err());
+
+    // A private PKI without a log: the chain at `now`, the signature over the PAE.
+    let roots = Certificate::from_pem_chain(&pki.root_pem).expect("root");
+    let who = IdentityPolicy::subject_only(Matcher::exact("dev@example.com"));
+    let public = TrustedRoot::public_good();
+    let pki_verify = |envelope: &[u8], now| {
+        verify_certificate_signature(
+            LayerContent::Envelope(envelope),
+            pki.certificate(None),
+            &roots,
+            &who,
+            public,
+            now,
+        )
+        .map(|v| v.into_inner())
+    };
+    let ok = pki_verify(&envelope, at).expect("verifies");
+    assert!(matches!(ok.content, SignedContent::Dsse { ref payload, .. } if payload == STATEMENT));
+    assert!(matches!(
+        pki_verify(swapped.to_string().as_bytes(), at),
+        Err(BundleRejection::Signature { .. })
+    ));
+    assert!(matches!(
+        pki_verify(flipped.to_string().as_bytes(), at),
+        Err(BundleRejection::Signature { .. })
+    ));
+    assert!(matches!(
+        pki_verify(&envelope, ISSUED + time::Duration::hours(1)),
+        Err(BundleRejection::Chain { .. })
+    ));
+    let mut two: Value = serde_json::from_slice(&envelope).expect("json");
+    let first = two["signatures"][0].clone();
+    two["signatures"].as_array_mut().expect("array").push(first);
+    assert!(matches!(
+        pki_verify(two.to_string().as_bytes(), at),
+        Err(BundleRejection::InvalidBundle { .. })
+    ));
 }

@@ -63,6 +63,62 @@ fn keyless_dsse(
     }
 }
 
+/// How a non-key [`Authority`] trusts certificates: a Fulcio identity under
+/// `root`, or (with `pki`) a private PKI's roots at a time, with `root`
+/// trusted for log entries only.
+#[derive(Clone, Copy)]
+struct CertificateTrust<'a> {
+    policy: &'a crate::sigstore::IdentityPolicy,
+    root: &'a crate::sigstore::TrustedRoot,
+    pki: Option<(&'a [crate::sigstore::Certificate], time::OffsetDateTime)>,
+}
+
+impl<'a> Authority<'a> {
+    /// The certificate trust, or the key when the authority is one key.
+    fn certificate_trust(self) -> Result<CertificateTrust<'a>, &'a PublicKey> {
+        match self {
+            Authority::Key(key) => Err(key),
+            Authority::Identity { policy, root } => Ok(CertificateTrust {
+                policy,
+                root,
+                pki: None,
+            }),
+            Authority::Certificate {
+                roots,
+                policy,
+                log_root,
+                now,
+            } => Ok(CertificateTrust {
+                policy,
+                root: log_root,
+                pki: Some((roots, now)),
+            }),
+        }
+    }
+}
+
+/// Verifies a cosign v2 layer (`.sig` or `.att`) by the certificate, chain
+/// and Rekor bundle in its annotations.
+fn certificate_layer(
+    content: crate::sigstore::LayerContent<'_>,
+    annotations: &BTreeMap<String, String>,
+    trust: CertificateTrust<'_>,
+) -> Result<crate::sigstore::CertificateClaims, Rejection> {
+    use crate::cosign::{CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, REKOR_BUNDLE_ANNOTATION, annotation};
+    let certificate = crate::sigstore::LayerCertificate {
+        certificate_pem: annotation(annotations, CERTIFICATE_ANNOTATION).ok_or(Rejection::NoCertificate)?,
+        chain_pem: annotation(annotations, CHAIN_ANNOTATION),
+        rekor_bundle_json: annotation(annotations, REKOR_BUNDLE_ANNOTATION),
+    };
+    let claims = match trust.pki {
+        None => crate::sigstore::verify_cosign_v2_layer(content, certificate, trust.policy, trust.root),
+        Some((roots, now)) => {
+            crate::sigstore::verify_certificate_signature(content, certificate, roots, trust.policy, trust.root, now)
+        }
+    };
+    Ok(claims.map_err(|e| Rejection::Keyless(e.to_string()))?.into_inner())
+}
+
 /// [`judge_signatures`] for any [`Authority`]: keyless identities verify
 /// cosign v2 layers by their certificate, chain and Rekor bundle
 /// annotations, and cosign v3 bundles by their certificate and log entry.
@@ -72,58 +128,24 @@ pub fn judge_signatures_by(
     image: &Digest,
     required: &BTreeMap<String, String>,
 ) -> Vec<SignatureCheck> {
-    let (policy, root, pki) = match authority {
-        Authority::Key(key) => return judge_signatures(evidence, key, image, required),
-        Authority::Identity { policy, root } => (policy, root, None),
-        Authority::Certificate {
-            roots,
-            policy,
-            log_root,
-            now,
-        } => (policy, log_root, Some((roots, now))),
+    let trust = match authority.certificate_trust() {
+        Ok(trust) => trust,
+        Err(key) => return judge_signatures(evidence, key, image, required),
     };
-    use crate::cosign::{
-        CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, annotation,
-    };
+    use crate::cosign::{SIGNATURE_ANNOTATION, annotation};
     use crate::gather::SignatureContent;
     evidence
         .iter()
         .map(|e| {
             let outcome = match &e.content {
                 SignatureContent::SimpleSigning { payload, annotations } => (|| {
-                    let signature = annotation(annotations, SIGNATURE_ANNOTATION).ok_or(Rejection::Unsigned)?;
-                    let certificate =
-                        annotation(annotations, CERTIFICATE_ANNOTATION).ok_or(Rejection::NoCertificate)?;
-                    let chain = annotation(annotations, CHAIN_ANNOTATION);
-                    let rekor = annotation(annotations, REKOR_BUNDLE_ANNOTATION);
-                    let claims = match pki {
-                        None => crate::sigstore::verify_cosign_v2_layer(
-                            payload,
-                            signature,
-                            certificate,
-                            chain,
-                            rekor,
-                            policy,
-                            root,
-                        ),
-                        Some((roots, now)) => crate::sigstore::verify_certificate_signature(
-                            payload,
-                            signature,
-                            certificate,
-                            chain,
-                            rekor,
-                            roots,
-                            policy,
-                            root,
-                            now,
-                        ),
-                    }
-                    .map_err(|e| Rejection::Keyless(e.to_string()))?
-                    .into_inner();
+                    let signature_b64 = annotation(annotations, SIGNATURE_ANNOTATION).ok_or(Rejection::Unsigned)?;
+                    let content = crate::sigstore::LayerContent::Message { payload, signature_b64 };
+                    let claims = certificate_layer(content, annotations, trust)?;
                     bound_payload(payload, image, certificate_signer(&claims.identity))
                 })(),
-                SignatureContent::Bundle(_) if pki.is_some() => Err(Rejection::CertificateBundle),
-                SignatureContent::Bundle(bytes) => keyless_dsse(bytes, policy, root)
+                SignatureContent::Bundle(_) if trust.pki.is_some() => Err(Rejection::CertificateBundle),
+                SignatureContent::Bundle(bytes) => keyless_dsse(bytes, trust.policy, trust.root)
                     .and_then(|(payload, signer)| signed_image_statement(&payload, image, signer)),
                 SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
             };
@@ -136,8 +158,10 @@ pub fn judge_signatures_by(
         .collect()
 }
 
-/// [`attestation`] for any [`Authority`]. Keyless attestations are read from
-/// Sigstore bundles (cosign v3, GitHub `attest-build-provenance`).
+/// [`attestation`] for any [`Authority`]: keyless and private-PKI
+/// attestations are read from cosign v2 `.att` layers (certificate, chain and
+/// Rekor bundle annotations) and, keyless only, from Sigstore bundles
+/// (cosign v3, GitHub `attest-build-provenance`).
 pub fn attestation_by(
     content: &crate::gather::AttestationContent,
     authority: Authority<'_>,
@@ -145,14 +169,24 @@ pub fn attestation_by(
     predicate_type: &str,
 ) -> Result<Verified<AttestedStatement>, Rejection> {
     use crate::gather::AttestationContent;
-    let (policy, root) = match authority {
-        Authority::Key(key) => return attestation(content, key, image, predicate_type),
-        Authority::Identity { policy, root } => (policy, root),
-        Authority::Certificate { .. } => return Err(Rejection::CertificateBundle),
+    use crate::sigstore::{LayerContent, SignedContent};
+    let trust = match authority.certificate_trust() {
+        Ok(trust) => trust,
+        Err(key) => return attestation(content, key, image, predicate_type),
     };
     let (payload, signer) = match content {
-        AttestationContent::Bundle(bytes) => keyless_dsse(bytes, policy, root)?,
-        AttestationContent::Envelope(_) => return Err(Rejection::KeylessEnvelope),
+        AttestationContent::Bundle(_) if trust.pki.is_some() => return Err(Rejection::CertificateBundle),
+        AttestationContent::Bundle(bytes) => keyless_dsse(bytes, trust.policy, trust.root)?,
+        AttestationContent::Envelope { envelope, annotations } => {
+            let claims = certificate_layer(LayerContent::Envelope(envelope), annotations, trust)?;
+            match claims.content {
+                SignedContent::Dsse { payload_type, payload } if payload_type == IN_TOTO_PAYLOAD_TYPE => {
+                    (payload, certificate_signer(&claims.identity))
+                }
+                SignedContent::Dsse { payload_type, .. } => return Err(Rejection::PayloadType(payload_type)),
+                SignedContent::Message { .. } => return Err(Rejection::MessageSignature),
+            }
+        }
         AttestationContent::Unreadable(reason) => return Err(Rejection::Unreadable(reason.clone())),
     };
     attested_statement(&payload, image, predicate_type, signer)

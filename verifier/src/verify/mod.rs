@@ -117,11 +117,7 @@ pub enum Rejection {
     Keyless(String),
     #[error("signature carries no certificate, so it cannot prove an identity")]
     NoCertificate,
-    #[error(
-        "keyless cosign v2 attestations (.att layers with a certificate) are not supported yet; use the bundle form"
-    )]
-    KeylessEnvelope,
-    #[error("private-PKI certificates are verified on cosign .sig layers only, not in bundles or attestations yet")]
+    #[error("private-PKI certificates are verified on cosign .sig and .att layers, not in Sigstore bundles")]
     CertificateBundle,
 }
 
@@ -265,7 +261,7 @@ pub fn attestation(
     use crate::gather::AttestationContent;
     let bundle;
     let (envelope, exactly_one) = match content {
-        AttestationContent::Envelope(bytes) => (crate::dsse::EnvelopeView::parse(bytes)?, false),
+        AttestationContent::Envelope { envelope, .. } => (crate::dsse::EnvelopeView::parse(envelope)?, false),
         AttestationContent::Bundle(bytes) => {
             bundle = Bundle::parse(bytes)?;
             let envelope = bundle.dsse_envelope.as_ref().ok_or(Rejection::MessageSignature)?;

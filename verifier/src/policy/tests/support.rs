@@ -85,7 +85,10 @@ pub fn attestation(key: &SigningKey, image: &Digest, predicate_type: &str, predi
     AttestationEvidence {
         origin: origin(body.len()),
         claimed_type: Some(predicate_type.to_owned()),
-        content: AttestationContent::Envelope(Envelope::new(IN_TOTO_PAYLOAD_TYPE, &body, &sig).to_json()),
+        content: AttestationContent::Envelope {
+            envelope: Envelope::new(IN_TOTO_PAYLOAD_TYPE, &body, &sig).to_json(),
+            annotations: Default::default(),
+        },
     }
 }
 
