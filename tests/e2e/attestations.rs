@@ -181,8 +181,12 @@ fn tampered_twins_are_refused() {
     let signed = push_sample(&registry, "twins", "signed", 41);
     let victim = push_sample(&registry, "twins", "victim", 42);
     attest(&registry.image("twins:signed"), &key_path, "cyclonedx", &sbom, &[]).assert_exit(0);
-    let (_, att) = fixtures::manifest(&registry, "twins", Target::Tag(cosign::attestation_tag(&signed)));
-    fixtures::put_manifest(&registry, "twins", Target::Tag(cosign::attestation_tag(&victim)), &att);
+    fixtures::copy_tag(
+        &registry,
+        "twins",
+        &cosign::attestation_tag(&signed),
+        &cosign::attestation_tag(&victim),
+    );
     let out = verify(&registry.image("twins:victim"), &public, "cyclonedx");
     out.assert_exit(1);
     assert!(

@@ -8,9 +8,8 @@ use rcgen::{
 };
 
 use sigil_verifier::cosign;
-use sigil_verifier::reference::Target;
 
-use crate::fixtures::{keypair, push_sample, s};
+use crate::fixtures::{copy_tag, keypair, push_sample, s};
 use crate::support::{Registry, sigil};
 
 /// A CA and a code-signing leaf for `email`, written into `dir` as
@@ -228,12 +227,11 @@ fn private_pki_attestations_carry_the_certificate_and_verify_by_identity() {
     verify(&image, "eve@acme.example", &ca).assert_exit(1);
     verify(&image, "release@acme.example", &other_ca).assert_exit(1);
     let other = push_sample(&registry, "pkiatt", "other", 74);
-    let (_, manifest) = crate::fixtures::manifest(&registry, "pkiatt", Target::Tag(cosign::attestation_tag(&digest)));
-    crate::fixtures::put_manifest(
+    copy_tag(
         &registry,
         "pkiatt",
-        Target::Tag(cosign::attestation_tag(&other)),
-        &manifest,
+        &cosign::attestation_tag(&digest),
+        &cosign::attestation_tag(&other),
     );
     verify(&registry.image("pkiatt:other"), "release@acme.example", &ca).assert_exit(1);
 

@@ -13,6 +13,13 @@ use sigil_verifier::store::{Store as _, require_manifest};
 
 use crate::support::{Registry, sigil};
 
+/// Points the tag `to` of `repo` at the manifest of tag `from`: evidence
+/// made for one image, planted on another.
+pub fn copy_tag(registry: &Registry, repo: &str, from: &str, to: &str) {
+    let (_, manifest) = manifest(registry, repo, Target::Tag(from.to_owned()));
+    put_manifest(registry, repo, Target::Tag(to.to_owned()), &manifest);
+}
+
 /// A file in the project's `testdata/`.
 pub fn testdata(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(path)

@@ -14,7 +14,7 @@ use sigil_verifier::oci::Descriptor;
 use sigil_verifier::reference::Target;
 use time::OffsetDateTime;
 
-use crate::fixtures::{block_on, push_sample, s, store};
+use crate::fixtures::{block_on, copy_tag, push_sample, s, store};
 use crate::support::test_sigstore::{IDENTITY, ISSUED, ISSUER_URL, TestSigstore};
 use crate::support::{Output, Registry, sigil};
 
@@ -117,8 +117,12 @@ fn cosign_v2_keyless_signatures_verify_at_the_logged_time_and_twins_fail() {
 
     // the same layer copied onto another image: the payload names the first digest
     let other = push_sample(&registry, "v2", "other", 82);
-    let (_, manifest) = crate::fixtures::manifest(&registry, "v2", Target::Tag(cosign::signature_tag(&digest)));
-    crate::fixtures::put_manifest(&registry, "v2", Target::Tag(cosign::signature_tag(&other)), &manifest);
+    copy_tag(
+        &registry,
+        "v2",
+        &cosign::signature_tag(&digest),
+        &cosign::signature_tag(&other),
+    );
     let out = verify_image(&registry.image("v2:other"), IDENTITY, ISSUER_URL, &root);
     out.assert_exit(1);
     assert!(out.stdout.contains("signature is for image"), "{}", out.stdout);
@@ -226,12 +230,11 @@ fn cosign_v2_keyless_attestations_verify_and_twins_fail() {
 
     // the `.att` manifest copied onto another image: its statement names the first digest
     let other = push_sample(&registry, "att", "other", 85);
-    let (_, manifest) = crate::fixtures::manifest(&registry, "att", Target::Tag(cosign::attestation_tag(&digest)));
-    crate::fixtures::put_manifest(
+    copy_tag(
         &registry,
         "att",
-        Target::Tag(cosign::attestation_tag(&other)),
-        &manifest,
+        &cosign::attestation_tag(&digest),
+        &cosign::attestation_tag(&other),
     );
     let out = verify_attestation(&registry.image("att:other"), IDENTITY, &root);
     out.assert_exit(1);

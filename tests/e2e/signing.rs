@@ -120,12 +120,11 @@ fn signature_copied_onto_another_image_is_refused() {
     let victim = push_sample(&registry, "app", "victim", 5);
     sign(&registry.image("app:signed"), &key, &[]);
     // the .sig manifest (payload names the signed digest) copied to the victim's tag
-    let (_, manifest) = fixtures::manifest(&registry, "app", Target::Tag(format!("{}.sig", signed.tag_prefix())));
-    fixtures::put_manifest(
+    fixtures::copy_tag(
         &registry,
         "app",
-        Target::Tag(format!("{}.sig", victim.tag_prefix())),
-        &manifest,
+        &sigil_verifier::cosign::signature_tag(&signed),
+        &sigil_verifier::cosign::signature_tag(&victim),
     );
     let out = verify(&registry.image("app:victim"), &public, &[]);
     out.assert_exit(1);
