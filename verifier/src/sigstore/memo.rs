@@ -11,6 +11,7 @@
 //! forgets everything when full.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use aws_lc_rs::digest::{Context, SHA256};
@@ -25,6 +26,9 @@ const CAPACITY: usize = 4096;
 pub(crate) type Outcome = Result<Vec<OffsetDateTime>, BundleRejection>;
 
 static MEMO: LazyLock<Mutex<HashMap<[u8; 32], Outcome>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Whether outcomes are remembered (on unless [`set_enabled`] turned it off).
+static ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// The memo key: sha256 over length-prefixed parts, so that no two different
 /// part lists can collide by concatenation.
@@ -41,6 +45,9 @@ pub(crate) fn key(parts: &[&[u8]]) -> [u8; 32] {
 
 /// The remembered outcome for `key`, or `compute`'s (then remembered).
 pub(crate) fn remember(key: [u8; 32], compute: impl FnOnce() -> Outcome) -> Outcome {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return compute();
+    }
     if let Some(hit) = MEMO.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return hit;
     }
@@ -54,7 +61,14 @@ pub(crate) fn remember(key: [u8; 32], compute: impl FnOnce() -> Outcome) -> Outc
     outcome
 }
 
-/// Forgets everything (benchmarks measure the cold path with it).
+/// Turns the memo on or off for the whole process (benchmarks measure the
+/// cold path with it off: every signature checked on every call).
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+    clear();
+}
+
+/// Forgets everything.
 pub fn clear() {
     if let Ok(mut memo) = MEMO.lock() {
         memo.clear();
