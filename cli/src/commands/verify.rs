@@ -9,7 +9,7 @@ use sigil_verifier::gather;
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
 
-use super::batch::{Line, gather_each, human_lines, resolve_all};
+use super::batch::{Line, gather_each, human_lines, judge_all, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust};
@@ -36,23 +36,20 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
         gather::signatures(store, digest).await.map_err(|e| e.to_string())
     })
     .await;
-    let results: Vec<ImageResult> = resolved
-        .iter()
-        .zip(gathered)
-        .map(|(r, evidence)| {
-            let outcome = evidence.and_then(|evidence| {
-                let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
-                Ok((
-                    digest.clone(),
-                    judge_signatures_by(&evidence, trusted.authority(), digest, &required),
-                ))
-            });
-            ImageResult {
-                image: r.image.clone(),
-                outcome,
-            }
-        })
-        .collect();
+    let pairs: Vec<_> = resolved.iter().zip(gathered).collect();
+    let results: Vec<ImageResult> = judge_all(&pairs, |(r, evidence)| {
+        let outcome = evidence.clone().and_then(|evidence| {
+            let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
+            Ok((
+                digest.clone(),
+                judge_signatures_by(&evidence, trusted.authority(), digest, &required),
+            ))
+        });
+        ImageResult {
+            image: r.image.clone(),
+            outcome,
+        }
+    });
     render(&results, &trusted, &required, output)?;
     finish(results.iter().map(|r| {
         (

@@ -10,7 +10,7 @@ use sigil_verifier::predicate;
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations_by};
 
-use super::batch::{Line, gather_each, human_lines, resolve_all};
+use super::batch::{Line, gather_each, human_lines, judge_all, resolve_all};
 use super::verify::finish;
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
@@ -35,20 +35,20 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
         gather::attestations(store, digest).await.map_err(|e| e.to_string())
     })
     .await;
-    let mut results = Vec::with_capacity(resolved.len());
-    for (r, evidence) in resolved.iter().zip(gathered) {
-        let outcome = evidence.and_then(|evidence| {
+    let pairs: Vec<_> = resolved.iter().zip(gathered).collect();
+    let results = judge_all(&pairs, |(r, evidence)| {
+        let outcome = evidence.clone().and_then(|evidence| {
             let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
             Ok((
                 digest.clone(),
                 judge_attestations_by(&evidence, trusted.authority(), digest, &predicate_type),
             ))
         });
-        results.push(ImageResult {
+        ImageResult {
             image: r.image.clone(),
             outcome,
-        });
-    }
+        }
+    });
     match output {
         OutputFormat::Human => print(&human(&results, &predicate_type))?,
         OutputFormat::Json => {

@@ -16,7 +16,7 @@ use sigil_verifier::registry::RegistryClient;
 use sigil_verifier::store::AnyStore;
 use time::OffsetDateTime;
 
-use super::batch::{gather_each, resolve_all};
+use super::batch::{gather_each, judge_all, resolve_all};
 use crate::Outcome;
 use crate::args::OutputFormat;
 use crate::common::{print, print_json};
@@ -46,25 +46,22 @@ pub async fn run(
     })
     .await;
     // Judge (pure) and report.
-    let reports: Vec<Report> = resolved
-        .iter()
-        .zip(gathered)
-        .map(|(r, evidence)| match (&r.outcome, &evidence) {
-            (Err(e), _) | (_, Err(e)) => policy.evaluate_failure(&r.image.to_string(), e, now),
-            (Ok((_, digest)), Ok(evidence)) => {
-                let (signatures, attestations, recorded) = evidence.as_ref();
-                policy.evaluate(
-                    &Evidence {
-                        image: r.image.to_string(),
-                        name: image_name(&r.image, digest.clone(), recorded.as_deref()),
-                        signatures: signatures.clone(),
-                        attestations: attestations.clone(),
-                    },
-                    now,
-                )
-            }
-        })
-        .collect();
+    let pairs: Vec<_> = resolved.iter().zip(gathered).collect();
+    let reports: Vec<Report> = judge_all(&pairs, |(r, evidence)| match (&r.outcome, evidence) {
+        (Err(e), _) | (_, Err(e)) => policy.evaluate_failure(&r.image.to_string(), e, now),
+        (Ok((_, digest)), Ok(evidence)) => {
+            let (signatures, attestations, recorded) = evidence.as_ref();
+            policy.evaluate(
+                &Evidence {
+                    image: r.image.to_string(),
+                    name: image_name(&r.image, digest.clone(), recorded.as_deref()),
+                    signatures: signatures.clone(),
+                    attestations: attestations.clone(),
+                },
+                now,
+            )
+        }
+    });
     render(&reports, &policy, output)?;
     Ok(outcome(&reports))
 }
