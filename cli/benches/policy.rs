@@ -94,7 +94,7 @@ fn engine(now: time::OffsetDateTime) {
     let policy = policy.unwrap_or_else(|| panic!("{}", diagnostics.render_human()));
 
     // One image per rule, each with 1 signature and 3 attestations by its team's key.
-    let evidence: Vec<Evidence> = (0..RULES)
+    let evidence: Vec<Evidence<'static>> = (0..RULES)
         .map(|r| {
             let digest = Digest::sha256_of(format!("image{r}").as_bytes());
             let key = &keys[r % KEYS];
@@ -111,7 +111,7 @@ fn engine(now: time::OffsetDateTime) {
                     annotations: BTreeMap::from([("dev.cosignproject.cosign/signature".to_owned(), sig)]),
                 },
             }];
-            let attestations = predicates()
+            let attestations: Vec<AttestationEvidence> = predicates()
                 .iter()
                 .map(|(t, p)| {
                     let body = statement_bytes(&digest, t, p);
@@ -134,8 +134,8 @@ fn engine(now: time::OffsetDateTime) {
             Evidence {
                 image: name.repository.clone(),
                 name,
-                signatures,
-                attestations,
+                signatures: signatures.into(),
+                attestations: attestations.into(),
             }
         })
         .collect();

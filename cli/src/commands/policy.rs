@@ -265,8 +265,8 @@ async fn evaluate_case(
         &Evidence {
             image: case.image.clone(),
             name,
-            signatures,
-            attestations,
+            signatures: signatures.into(),
+            attestations: attestations.into(),
         },
         now,
     ))

@@ -55,8 +55,8 @@ pub async fn run(
                 &Evidence {
                     image: r.image.to_string(),
                     name: image_name(&r.image, digest.clone(), recorded.as_deref()),
-                    signatures: signatures.clone(),
-                    attestations: attestations.clone(),
+                    signatures: signatures.as_slice().into(),
+                    attestations: attestations.as_slice().into(),
                 },
                 now,
             )

@@ -6,6 +6,7 @@
 //! only those reach the combinators and the content checks. Anything that
 //! cannot be judged denies (fail closed).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -21,15 +22,17 @@ use super::report::{Check, CheckResult, Decision, ExemptionUse, Report};
 use crate::gather::{AttestationEvidence, SignatureEvidence};
 use crate::verify::{self, AttestedStatement, Rejection, SignedImage, Signer, Verified};
 
-/// Everything gathered about one image, not yet judged.
+/// Everything gathered about one image, not yet judged. The evidence is
+/// borrowed where it is shared: images with the same digest share one
+/// gathering, and an attestation can hold a 100 MB SBOM.
 #[derive(Clone, Debug)]
-pub struct Evidence {
+pub struct Evidence<'a> {
     /// The image as the user named it (for the report).
     pub image: String,
     /// The name rules match against, with the digest it resolved to.
     pub name: ImageName,
-    pub signatures: Vec<SignatureEvidence>,
-    pub attestations: Vec<AttestationEvidence>,
+    pub signatures: Cow<'a, [SignatureEvidence]>,
+    pub attestations: Cow<'a, [AttestationEvidence]>,
 }
 
 mod publishers {
@@ -203,7 +206,7 @@ impl Policy {
     }
 
     /// Decides about one image.
-    pub fn evaluate(&self, evidence: &Evidence, now: OffsetDateTime) -> Report {
+    pub fn evaluate(&self, evidence: &Evidence<'_>, now: OffsetDateTime) -> Report {
         let name = &evidence.name;
         let mut report = self.empty_report(&evidence.image, now);
         report.matched_name = Some(match &name.tag {
@@ -304,7 +307,7 @@ impl Policy {
         &self,
         publisher: &str,
         requirement: &SignatureRequirement,
-        evidence: &Evidence,
+        evidence: &Evidence<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<Verified<SignedImage>>, Vec<String>> {
         let Some(p) = self.publishers.get(publisher) else {
@@ -331,7 +334,7 @@ impl Policy {
         }
     }
 
-    fn signature_check(&self, requirement: &SignatureRequirement, evidence: &Evidence, now: OffsetDateTime) -> Check {
+    fn signature_check(&self, requirement: &SignatureRequirement, evidence: &Evidence<'_>, now: OffsetDateTime) -> Check {
         let combinator = &requirement.combinator;
         let mut details = Vec::new();
         // Signers are compared by their full identity (Debug form: kind and whole fingerprint).
@@ -422,7 +425,7 @@ impl Policy {
     fn attestation_check(
         &self,
         requirement: &AttestationRequirement,
-        evidence: &Evidence,
+        evidence: &Evidence<'_>,
         now: OffsetDateTime,
     ) -> Check {
         let t = &requirement.predicate_type;

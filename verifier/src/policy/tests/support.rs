@@ -97,12 +97,12 @@ pub fn evidence(
     reference: &str,
     signatures: Vec<SignatureEvidence>,
     attestations: Vec<AttestationEvidence>,
-) -> Evidence {
+) -> Evidence<'static> {
     Evidence {
         image: reference.to_owned(),
         name: name(reference),
-        signatures,
-        attestations,
+        signatures: signatures.into(),
+        attestations: attestations.into(),
     }
 }
 
