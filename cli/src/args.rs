@@ -389,6 +389,9 @@ pub struct VerifyAttestationArgs {
     pub key: Option<PathBuf>,
     #[command(flatten)]
     pub identity: IdentityArgs,
+    /// Images fetched at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

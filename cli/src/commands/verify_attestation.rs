@@ -17,7 +17,6 @@ use crate::args::{OutputFormat, VerifyAttestationArgs};
 use crate::common::{parse_images, print, registry_client, trust};
 
 /// Images verified at once.
-const CONCURRENCY: usize = 16;
 
 /// The result for one image argument.
 struct ImageResult {
@@ -30,8 +29,8 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
     let predicate_type = predicate::resolve_type(&args.predicate_type)?;
     let trusted = trust(args.key.as_deref(), &args.identity)?;
     let client = registry_client(&args.registry)?;
-    let resolved = resolve_all(images, &client, CONCURRENCY).await;
-    let gathered = gather_each(&resolved, CONCURRENCY, |store, digest| async move {
+    let resolved = resolve_all(images, &client, usize::from(args.concurrency)).await;
+    let gathered = gather_each(&resolved, usize::from(args.concurrency), |store, digest| async move {
         gather::attestations(store, digest).await.map_err(|e| e.to_string())
     })
     .await;

@@ -334,7 +334,12 @@ impl Policy {
         }
     }
 
-    fn signature_check(&self, requirement: &SignatureRequirement, evidence: &Evidence<'_>, now: OffsetDateTime) -> Check {
+    fn signature_check(
+        &self,
+        requirement: &SignatureRequirement,
+        evidence: &Evidence<'_>,
+        now: OffsetDateTime,
+    ) -> Check {
         let combinator = &requirement.combinator;
         let mut details = Vec::new();
         // Signers are compared by their full identity (Debug form: kind and whole fingerprint).
