@@ -16,8 +16,6 @@ use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
 use crate::common::{parse_images, print, registry_client, trust};
 
-/// Images verified at once.
-
 /// The result for one image argument.
 struct ImageResult {
     image: ImageRef,
