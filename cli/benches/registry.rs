@@ -1,7 +1,9 @@
 //! Benchmark: sign then verify many distinct images in a local registry
 //! (CNCF distribution from Debian's `docker-registry`), sequentially and
-//! concurrently, with the release `sigil` binary; prints images per second
-//! and peak memory of each run.
+//! concurrently, with the release `sigil` binary; then verify keyless
+//! cosign v2 signatures (certificate, chain and Rekor bundle from the test
+//! Sigstore instance) on as many other images. Prints images per second and
+//! peak memory of each run.
 //!
 //!     cargo bench -p sigil --bench registry            # 500 images
 //!     cargo bench -p sigil --bench registry -- 100     # another count
@@ -15,10 +17,17 @@ mod support;
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::collections::BTreeMap;
+
 use futures::{StreamExt as _, stream};
+use sigil_verifier::cosign;
+use sigil_verifier::digest::Digest;
+use sigil_verifier::oci::Descriptor;
 use sigil_verifier::reference::RegistryRef;
 use sigil_verifier::registry::{RegistryClient, RegistryOptions, RegistryStore};
 use sigil_verifier::sample;
+use sigil_verifier::store::Store as _;
+use support::test_sigstore::{IDENTITY, ISSUED, ISSUER_URL, TestSigstore};
 
 fn main() {
     let count: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(500);
@@ -32,12 +41,19 @@ fn main() {
     let concurrent: Vec<String> = (0..count)
         .map(|i| registry.image(&format!("bench/par{i}:v1")))
         .collect();
+    let keyless: Vec<String> = (0..count)
+        .map(|i| registry.image(&format!("bench/keyless{i}:v1")))
+        .collect();
+    let sigstore = TestSigstore::new(&[]);
+    let root_path = dir.path().join("trusted_root.json");
+    std::fs::write(&root_path, sigstore.trusted_root()).expect("write root");
     let started = Instant::now();
-    populate(&sequential, 0);
-    populate(&concurrent, 1_000_000);
+    populate(&sequential, 0, None);
+    populate(&concurrent, 1_000_000, None);
+    populate(&keyless, 2_000_000, Some(&sigstore));
     eprintln!(
         "pushed {} sample images in {:.1} s",
-        2 * count,
+        3 * count,
         started.elapsed().as_secs_f64()
     );
 
@@ -75,6 +91,22 @@ fn main() {
         &["verify", "--key", pub_arg, "--concurrency", "64"],
         &concurrent,
     );
+    let root_arg = root_path.to_str().expect("utf8");
+    run(
+        "verify keyless, concurrent (--concurrency 64)",
+        &[
+            "verify",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER_URL,
+            "--trusted-root",
+            root_arg,
+            "--concurrency",
+            "64",
+        ],
+        &keyless,
+    );
     run(
         "verify one image (process start included)",
         &["verify", "--key", pub_arg],
@@ -82,8 +114,9 @@ fn main() {
     );
 }
 
-/// Pushes one distinct sample image per reference.
-fn populate(images: &[String], seed: u64) {
+/// Pushes one distinct sample image per reference; with `keyless`, also a
+/// cosign v2 keyless signature layer for it from that Sigstore instance.
+fn populate(images: &[String], seed: u64, keyless: Option<&TestSigstore>) {
     let client = Arc::new(RegistryClient::new(RegistryOptions::default()).expect("client"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(
@@ -92,12 +125,35 @@ fn populate(images: &[String], seed: u64) {
             async move {
                 let reference = RegistryRef::parse(image).expect("reference");
                 let store = RegistryStore::new(client, &reference);
-                sample::write(&store, seed + i as u64, Some("v1"))
+                let image = sample::write(&store, seed + i as u64, Some("v1"))
                     .await
                     .expect("push sample");
+                if let Some(sigstore) = keyless {
+                    sign_keyless(&store, &store.location(), &image.digest, sigstore).await;
+                }
             }
         }),
     );
+}
+
+/// Stores what cosign v2 writes when signing keyless: the simple-signing
+/// payload as a layer with the signature, certificate, chain and Rekor
+/// bundle annotations.
+async fn sign_keyless(store: &RegistryStore, repository: &str, digest: &Digest, sigstore: &TestSigstore) {
+    let payload = sigil_verifier::simplesigning::payload(repository, digest, &BTreeMap::new());
+    let logged = ISSUED + time::Duration::minutes(5);
+    let (signature, rekor) = sigstore.sign_message(&payload, &payload, logged, &sigstore.log_key);
+    let mut layer = Descriptor::of(cosign::SIMPLESIGNING_MEDIA_TYPE, &payload);
+    layer.annotations = BTreeMap::from([
+        (cosign::SIGNATURE_ANNOTATION.to_owned(), signature),
+        (cosign::CERTIFICATE_ANNOTATION.to_owned(), sigstore.leaf_pem.clone()),
+        (cosign::CHAIN_ANNOTATION.to_owned(), sigstore.intermediate_pem.clone()),
+        (cosign::REKOR_BUNDLE_ANNOTATION.to_owned(), rekor),
+    ]);
+    store.push_blob(&layer, &payload).await.expect("payload");
+    sigil_verifier::sign::append_layer(store, &cosign::signature_tag(digest), layer)
+        .await
+        .expect("signature");
 }
 
 /// Runs sigil once over `images`, printing wall time, rate, peak RSS and the
