@@ -64,7 +64,7 @@ where
             }))
         })
         .collect();
-    let progress = Progress::new(unique.len());
+    let progress = Progress::new("gathering evidence", unique.len());
     let gathered: Vec<Result<Arc<T>, String>> = stream::iter(unique)
         .map(|(store, digest)| {
             let (gather, progress) = (&gather, &progress);
@@ -90,29 +90,32 @@ where
 }
 
 /// A counter on stderr, shown only on a terminal and for more than one image.
-struct Progress {
+pub struct Progress {
+    doing: &'static str,
     total: usize,
     done: AtomicUsize,
     visible: bool,
 }
 
 impl Progress {
-    fn new(total: usize) -> Progress {
+    /// A counter of `total` images for the work named `doing` ("signing").
+    pub fn new(doing: &'static str, total: usize) -> Progress {
         Progress {
+            doing,
             total,
             done: AtomicUsize::new(0),
             visible: total > 1 && std::io::stderr().is_terminal(),
         }
     }
 
-    fn tick(&self) {
+    pub fn tick(&self) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         if self.visible {
-            eprint!("\rgathering evidence: {done}/{} images", self.total);
+            eprint!("\r{}: {done}/{} images", self.doing, self.total);
         }
     }
 
-    fn finish(&self) {
+    pub fn finish(&self) {
         if self.visible {
             eprint!("\r\x1b[2K");
         }

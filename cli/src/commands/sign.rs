@@ -5,6 +5,7 @@ use futures::{StreamExt as _, stream};
 use sigil_verifier::sign::{self, Format, SignOptions};
 use sigil_verifier::store::AnyStore;
 
+use super::batch::Progress;
 use super::resolve;
 use crate::Outcome;
 use crate::args::{OutputFormat, SignArgs, SignatureFormat};
@@ -31,20 +32,24 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
         certificate,
     };
     let concurrency = usize::from(args.concurrency);
+    let progress = Progress::new("signing", images.len());
     let signed: Vec<anyhow::Result<Vec<sign::Signed>>> = stream::iter(&images)
         .map(|image| {
-            let (client, options) = (&client, &options);
+            let (client, options, progress) = (&client, &options, &progress);
             async move {
                 let store = AnyStore::open(image, client, false)?;
                 let descriptor = resolve(&store, image).await?;
-                sign::sign(&store, &image.repository_name(), &descriptor, options)
+                let signed = sign::sign(&store, &image.repository_name(), &descriptor, options)
                     .await
-                    .with_context(|| format!("signing {image}"))
+                    .with_context(|| format!("signing {image}"));
+                progress.tick();
+                signed
             }
         })
         .buffered(concurrency)
         .collect()
         .await;
+    progress.finish();
     let mut results = Vec::new();
     for (image, outcome) in images.iter().zip(signed) {
         for s in outcome? {
