@@ -1,8 +1,9 @@
 //! The `condition:` escape hatch: a CEL expression over
 //! `{statement, predicate, subject, image}` that must evaluate to `true`.
 //!
-//! Compiled once at load time (a compile error is a lint error with its
-//! position); evaluated per verified attestation. Anything but `true`
+//! Compiled once at load time (a compile error, or a name that is none of
+//! those four variables, is a lint error with its position); evaluated per
+//! verified attestation. Anything but `true`
 //! (false, another type, an evaluation error such as a missing field)
 //! fails the check: fail closed.
 
@@ -13,6 +14,73 @@ use serde_json::{Value, json};
 
 use crate::intoto::Statement;
 use crate::policy::glob::ImageName;
+
+/// The variables a condition is evaluated with.
+const VARIABLES: [&str; 4] = ["statement", "predicate", "subject", "image"];
+
+/// CEL's type names, which are identifiers too (`type(x) == string`).
+const TYPE_NAMES: [&str; 12] = [
+    "bool",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+    "timestamp",
+    "duration",
+];
+
+/// The first identifier in `expr` that is neither a condition variable, a
+/// type name, nor bound by an enclosing comprehension (`exists(m, ...)`):
+/// its name and node id. `bound` holds the comprehension variables in scope.
+fn unknown_variable<'e>(expr: &'e cel::common::ast::IdedExpr, bound: &mut Vec<&'e str>) -> Option<(&'e str, u64)> {
+    use cel::common::ast::{EntryExpr, Expr};
+    let entries = |entries: &'e [cel::common::ast::IdedEntryExpr], bound: &mut Vec<&'e str>| {
+        entries.iter().find_map(|entry| match &entry.expr {
+            EntryExpr::StructField(field) => unknown_variable(&field.value, bound),
+            EntryExpr::MapEntry(pair) => {
+                unknown_variable(&pair.key, bound).or_else(|| unknown_variable(&pair.value, bound))
+            }
+        })
+    };
+    match &expr.expr {
+        Expr::Ident(name) => {
+            let known = VARIABLES.contains(&name.as_str())
+                || TYPE_NAMES.contains(&name.as_str())
+                || bound.contains(&name.as_str())
+                || name.starts_with('@');
+            (!known).then_some((name.as_str(), expr.id))
+        }
+        Expr::Call(call) => call
+            .target
+            .as_deref()
+            .and_then(|t| unknown_variable(t, bound))
+            .or_else(|| call.args.iter().find_map(|a| unknown_variable(a, bound))),
+        Expr::Comprehension(c) => {
+            let outside = unknown_variable(&c.iter_range, bound).or_else(|| unknown_variable(&c.accu_init, bound));
+            if outside.is_some() {
+                return outside;
+            }
+            let depth = bound.len();
+            bound.extend([c.iter_var.as_str(), c.accu_var.as_str()]);
+            bound.extend(c.iter_var2.as_deref());
+            let inside = [&c.loop_cond, &c.loop_step, &c.result]
+                .into_iter()
+                .find_map(|e| unknown_variable(e, bound));
+            bound.truncate(depth);
+            inside
+        }
+        Expr::List(list) => list.elements.iter().find_map(|e| unknown_variable(e, bound)),
+        Expr::Map(map) => entries(&map.entries, bound),
+        Expr::Struct(st) => entries(&st.entries, bound),
+        Expr::Select(select) => unknown_variable(&select.operand, bound),
+        Expr::Literal(_) | Expr::Unspecified => None,
+    }
+}
 
 /// A compiled CEL condition.
 #[derive(Clone)]
@@ -54,10 +122,24 @@ impl Condition {
             column: 1,
         })?;
         match compiled {
-            Ok(program) => Ok(Condition {
-                source: source.to_owned(),
-                program: Arc::new(program),
-            }),
+            Ok(program) => {
+                if let Some((name, id)) = unknown_variable(program.expression(), &mut Vec::new()) {
+                    let start = program
+                        .source_info()
+                        .offset_for(id)
+                        .map_or(0, |(start, _)| start as usize);
+                    let before = source.get(..start).unwrap_or_default();
+                    return Err(CompileError {
+                        message: format!("unknown variable `{name}`: a condition sees {}", VARIABLES.join(", ")),
+                        line: before.matches('\n').count() + 1,
+                        column: before.rsplit('\n').next().unwrap_or_default().chars().count() + 1,
+                    });
+                }
+                Ok(Condition {
+                    source: source.to_owned(),
+                    program: Arc::new(program),
+                })
+            }
             Err(errors) => {
                 let first = errors.errors.first();
                 let (line, column) = first.map_or((1, 1), |e| {
@@ -150,6 +232,24 @@ mod tests {
         );
         let subj = Condition::compile("subject.digest.sha256 == image.digest.split(':')[1]");
         assert!(subj.is_ok());
+    }
+
+    #[test]
+    fn unknown_variables_are_compile_errors_with_positions() {
+        let e = Condition::compile("predicate.level >= 3 &&\n  attestation.ok").expect_err("unknown");
+        assert!(e.message.contains("unknown variable `attestation`"), "{}", e.message);
+        assert_eq!((e.line, e.column), (2, 3));
+        for fine in [
+            "predicate.materials.exists(m, m.uri.startsWith('git+'))",
+            "predicate.materials.all(m, m.digest.exists(k, k == 'sha1'))",
+            "statement.subject.map(s, s.name).size() > 0 && type(predicate) == map",
+            "{'a': image.tag}.a == 'v1' && [subject][0] != null",
+        ] {
+            assert!(Condition::compile(fine).is_ok(), "{fine}");
+        }
+        // A comprehension variable is not visible outside its macro.
+        assert!(Condition::compile("predicate.m.exists(m, true) && m == 1").is_err());
+        assert!(Condition::compile("[x].size() == 1").is_err());
     }
 
     #[test]
