@@ -36,22 +36,42 @@ fn main() {
         let bytes = write_cyclonedx(&sbom, mb * 1_000_000);
         let doc_mb = bytes as f64 / 1e6;
         let image = registry.image(&format!("bench/sbom{i}:v1"));
+        let bundled = registry.image(&format!("bench/sbom-bundle{i}:v1"));
         push_sample(&image, i as u64);
+        push_sample(&bundled, 100 + i as u64);
         let (k, p, s) = (
             key_path.to_str().expect("utf8"),
             pub_path.to_str().expect("utf8"),
             sbom.to_str().expect("utf8"),
         );
+        let attest = |image: &str, format: &str| -> Vec<String> {
+            [
+                "attest",
+                image,
+                "--key",
+                k,
+                "--type",
+                "cyclonedx",
+                "--predicate",
+                s,
+                "--format",
+                format,
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        };
+        let verify = |image: &str| -> Vec<String> {
+            ["verify-attestation", image, "--key", p, "--type", "cyclonedx"]
+                .map(str::to_owned)
+                .to_vec()
+        };
         for (title, args) in [
-            (
-                "attest (tag form)",
-                vec!["attest", &image, "--key", k, "--type", "cyclonedx", "--predicate", s],
-            ),
-            (
-                "verify-attestation",
-                vec!["verify-attestation", &image, "--key", p, "--type", "cyclonedx"],
-            ),
+            ("attest (tag form)", attest(&image, "tag")),
+            ("verify-attestation (tag form)", verify(&image)),
+            ("attest (bundle form)", attest(&bundled, "bundle")),
+            ("verify-attestation (bundle form)", verify(&bundled)),
         ] {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let m = common::run_sigil(&args, registry.pid());
             println!(
                 "{:<38} {doc_mb:>9.1} {:>8.2} {:>8.1} {:>6.0} MiB {:>7.2}x {:>8.2} s {:>10.2} s",

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::dsse::Envelope;
+use crate::dsse::{Envelope, EnvelopeView};
 
 /// The media type sigil writes (v0.3, the spelling cosign v3 uses).
 pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -110,22 +110,54 @@ impl Bundle {
         Ok(bundle)
     }
 
-    /// A v0.3 bundle for a key-signed DSSE envelope, with no log entry
-    /// (sigil is offline-first; key-based verification needs none).
-    pub fn key_signed(envelope: Envelope, key_hint: String) -> Bundle {
-        Bundle {
-            media_type: BUNDLE_V03.to_owned(),
-            verification_material: VerificationMaterial {
-                public_key: Some(PublicKeyHint { hint: key_hint }),
-                ..VerificationMaterial::default()
-            },
-            dsse_envelope: Some(envelope),
-            message_signature: None,
-        }
+    /// The JSON of a v0.3 bundle for a key-signed DSSE envelope with one
+    /// signature and no log entry (sigil is offline-first; key-based
+    /// verification needs none), written straight into one buffer: the
+    /// payload may be a 100 MB SBOM.
+    pub fn key_signed_json(payload_type: &str, payload: &[u8], signature: &[u8], key_hint: &str) -> Vec<u8> {
+        let mut out = String::from(r#"{"mediaType":"#);
+        crate::json::go_string(&mut out, BUNDLE_V03);
+        out.push_str(r#","verificationMaterial":{"publicKey":{"hint":"#);
+        crate::json::go_string(&mut out, key_hint);
+        out.push_str(r#"}},"dsseEnvelope":"#);
+        crate::dsse::write_envelope_json(&mut out, payload_type, payload, signature);
+        out.push('}');
+        out.into_bytes()
     }
 
     pub fn to_json(&self) -> Vec<u8> {
         crate::oci::to_bytes(self)
+    }
+}
+
+/// A bundle read for its DSSE envelope without copying the payload text,
+/// which can be a 100 MB SBOM: all that key-based attestation checks need.
+/// The same shape checks as [`Bundle::parse`]; the verification material
+/// must be there but is not read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleView<'a> {
+    #[serde(borrow)]
+    pub media_type: std::borrow::Cow<'a, str>,
+    #[serde(rename = "verificationMaterial")]
+    _verification_material: serde::de::IgnoredAny,
+    #[serde(borrow, default)]
+    pub dsse_envelope: Option<EnvelopeView<'a>>,
+    #[serde(default)]
+    message_signature: Option<serde::de::IgnoredAny>,
+}
+
+impl<'a> BundleView<'a> {
+    /// Parses a bundle of any supported version, borrowing from `bytes`.
+    pub fn parse(bytes: &'a [u8]) -> Result<BundleView<'a>, BundleError> {
+        let view: BundleView<'a> = serde_json::from_slice(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
+        if !is_bundle_media_type(&view.media_type) {
+            return Err(BundleError::MediaType(view.media_type.into_owned()));
+        }
+        if view.dsse_envelope.is_none() && view.message_signature.is_none() {
+            return Err(BundleError::NoContent);
+        }
+        Ok(view)
     }
 }
 
@@ -143,6 +175,14 @@ mod tests {
                 let bytes = std::fs::read(&path).expect("read");
                 let b = Bundle::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert!(b.dsse_envelope.is_some() || b.message_signature.is_some());
+                let view = BundleView::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert_eq!(
+                    view.dsse_envelope
+                        .map(|e| (e.payload_type.into_owned(), e.payload.into_owned())),
+                    b.dsse_envelope.map(|e| (e.payload_type, e.payload)),
+                    "{}",
+                    path.display()
+                );
                 read += 1;
             }
         }
@@ -150,19 +190,44 @@ mod tests {
     }
 
     #[test]
-    fn refuses_other_media_types_and_empty_content() {
-        let b = Bundle::key_signed(Envelope::new("t", b"p", b"s"), "h".into());
-        let mut v: Value = serde_json::from_slice(&b.to_json()).expect("json");
-        v["mediaType"] = "application/vnd.dev.sigstore.bundle.v9+json".into();
-        assert!(matches!(
-            Bundle::parse(v.to_string().as_bytes()),
-            Err(BundleError::MediaType(_))
-        ));
-        v["mediaType"] = BUNDLE_V03.into();
-        v.as_object_mut().expect("object").remove("dsseEnvelope");
+    fn key_signed_json_is_a_v03_bundle_that_reads_back() {
+        let json = Bundle::key_signed_json("application/vnd.in-toto+json", b"{\"a\":1}", b"sig", "a<b");
+        let b = Bundle::parse(&json).expect("parses");
+        assert_eq!(b.media_type, BUNDLE_V03);
         assert_eq!(
-            Bundle::parse(v.to_string().as_bytes()).map(|_| ()),
-            Err(BundleError::NoContent)
+            b.verification_material.public_key.map(|k| k.hint).as_deref(),
+            Some("a<b")
         );
+        let envelope = b.dsse_envelope.expect("envelope");
+        assert_eq!(envelope.payload_type, "application/vnd.in-toto+json");
+        assert_eq!(envelope.payload_bytes().as_deref(), Ok(&b"{\"a\":1}"[..]));
+        assert_eq!(envelope.signatures.len(), 1);
+        assert_eq!(
+            crate::dsse::decode(&envelope.signatures[0].sig).as_deref(),
+            Some(&b"sig"[..])
+        );
+    }
+
+    #[test]
+    fn refuses_other_media_types_and_empty_content() {
+        let mut v: Value = serde_json::from_slice(&Bundle::key_signed_json("t", b"p", b"s", "h")).expect("json");
+        v["mediaType"] = "application/vnd.dev.sigstore.bundle.v9+json".into();
+        let both = |v: &Value| {
+            let text = v.to_string();
+            let view = BundleView::parse(text.as_bytes()).map(|_| ());
+            let owned = Bundle::parse(text.as_bytes()).map(|_| ());
+            assert_eq!(view, owned, "the view and the owned parse must agree on {text}");
+            owned
+        };
+        assert!(matches!(both(&v), Err(BundleError::MediaType(_))));
+        v["mediaType"] = BUNDLE_V03.into();
+        let mut no_material = v.clone();
+        no_material
+            .as_object_mut()
+            .expect("object")
+            .remove("verificationMaterial");
+        assert!(matches!(both(&no_material), Err(BundleError::Json(_))));
+        v.as_object_mut().expect("object").remove("dsseEnvelope");
+        assert_eq!(both(&v), Err(BundleError::NoContent));
     }
 }

@@ -118,16 +118,21 @@ impl Envelope {
 /// The JSON of a one-signature envelope, written straight into one buffer
 /// (the payload may be tens of megabytes).
 pub fn envelope_json(payload_type: &str, payload: &[u8], signature: &[u8]) -> Vec<u8> {
-    let mut head = String::from(r#"{"payloadType":"#);
-    crate::json::go_string(&mut head, payload_type);
-    head.push_str(r#","payload":""#);
-    let mut out = String::with_capacity(head.len() + payload.len() / 3 * 4 + 256);
-    out.push_str(&head);
-    STANDARD.encode_string(payload, &mut out);
-    out.push_str(r#"","signatures":[{"keyid":"","sig":""#);
-    STANDARD.encode_string(signature, &mut out);
-    out.push_str(r#""}]}"#);
+    let mut out = String::with_capacity(payload.len() / 3 * 4 + 256);
+    write_envelope_json(&mut out, payload_type, payload, signature);
     out.into_bytes()
+}
+
+/// Appends [`envelope_json`]'s JSON to `out` (a bundle embeds it).
+pub fn write_envelope_json(out: &mut String, payload_type: &str, payload: &[u8], signature: &[u8]) {
+    out.reserve(payload.len() / 3 * 4 + 256);
+    out.push_str(r#"{"payloadType":"#);
+    crate::json::go_string(out, payload_type);
+    out.push_str(r#","payload":""#);
+    STANDARD.encode_string(payload, out);
+    out.push_str(r#"","signatures":[{"keyid":"","sig":""#);
+    STANDARD.encode_string(signature, out);
+    out.push_str(r#""}]}"#);
 }
 
 /// Decodes standard base64, also accepting the URL-safe alphabet that some

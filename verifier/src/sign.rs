@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::bundle::{BUNDLE_V03, Bundle};
 use crate::cosign::{self, SIGNATURE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE};
 use crate::digest::Digest;
-use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
 use crate::intoto::{COSIGN_SIGN_V1, Statement};
 use crate::keys::{KeyError, SigningKey};
 use crate::oci::{self, Descriptor, ImageManifest, Manifest};
@@ -292,7 +292,7 @@ pub async fn push_bundle_referrer<S: Store>(
     let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, body.len());
     let signature = key.sign_parts(&[head.as_bytes(), body])?;
     let hint = STANDARD.encode(Digest::sha256_of(key.public_key().spki_der()).raw());
-    let bundle = Bundle::key_signed(Envelope::new(IN_TOTO_PAYLOAD_TYPE, body, &signature), hint).to_json();
+    let bundle = Bundle::key_signed_json(IN_TOTO_PAYLOAD_TYPE, body, &signature, &hint);
     let layer = Descriptor::of(BUNDLE_V03, &bundle);
     store.push_blob(&layer, &bundle).await?;
     let empty = Descriptor::of(oci::OCI_EMPTY, oci::EMPTY_JSON);

@@ -259,13 +259,11 @@ pub fn attestation(
     predicate_type: &str,
 ) -> Result<Verified<AttestedStatement>, Rejection> {
     use crate::gather::AttestationContent;
-    let bundle;
     let (envelope, exactly_one) = match content {
         AttestationContent::Envelope { envelope, .. } => (crate::dsse::EnvelopeView::parse(envelope)?, false),
         AttestationContent::Bundle(bytes) => {
-            bundle = Bundle::parse(bytes)?;
-            let envelope = bundle.dsse_envelope.as_ref().ok_or(Rejection::MessageSignature)?;
-            (crate::dsse::EnvelopeView::from(envelope), true)
+            let bundle = crate::bundle::BundleView::parse(bytes)?;
+            (bundle.dsse_envelope.ok_or(Rejection::MessageSignature)?, true)
         }
         AttestationContent::Unreadable(reason) => return Err(Rejection::Unreadable(reason.clone())),
     };
@@ -423,7 +421,7 @@ mod tests {
     fn sign_bundle_for(key: &SigningKey, statement: &Statement, payload_type: &str) -> Vec<u8> {
         let body = statement.to_json();
         let sig = key.sign(&crate::dsse::pae(payload_type, &body)).expect("sign");
-        Bundle::key_signed(Envelope::new(payload_type, &body, &sig), "hint".into()).to_json()
+        Bundle::key_signed_json(payload_type, &body, &sig, "hint")
     }
 
     #[test]
