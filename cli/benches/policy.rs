@@ -235,7 +235,8 @@ fn end_to_end(count: usize, now: &str) {
                     .expect("sign");
                 for (t, p) in predicates() {
                     let body = statement_bytes(&descriptor.digest, t, &p);
-                    sign::push_bundle_referrer(&store, &descriptor, &body, t, key, now)
+                    let bundle = sign::key_signed_bundle(&body, key).expect("sign");
+                    sign::push_bundle_referrer(&store, &descriptor, &bundle, t, now)
                         .await
                         .expect("attest");
                 }

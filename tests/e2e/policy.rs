@@ -28,13 +28,12 @@ fn attest(registry: &Registry, repo: &str, tag: &str, key: &Path, predicate_type
     let statement =
         sigil_verifier::intoto::Statement::about(&registry.image(repo), &descriptor.digest, predicate_type, raw);
     let store = fixtures::store(registry, repo);
-    let body = statement.to_json();
+    let bundle = sigil_verifier::sign::key_signed_bundle(&statement.to_json(), &signing_key(key)).expect("sign");
     block_on(sigil_verifier::sign::push_bundle_referrer(
         &store,
         &descriptor,
-        &body,
+        &bundle,
         predicate_type,
-        &signing_key(key),
         "2026-01-01T00:00:00Z",
     ))
     .expect("push attestation");

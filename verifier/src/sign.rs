@@ -190,15 +190,8 @@ async fn sign_bundle<S: Store>(
         crate::intoto::empty_predicate(b"{}"),
     );
     statement.subject[0].annotations = options.annotations.clone();
-    let descriptor = push_bundle_referrer(
-        store,
-        image,
-        &statement.to_json(),
-        COSIGN_SIGN_V1,
-        options.key,
-        &options.created,
-    )
-    .await?;
+    let bundle = key_signed_bundle(&statement.to_json(), options.key)?;
+    let descriptor = push_bundle_referrer(store, image, &bundle, COSIGN_SIGN_V1, &options.created).await?;
     Ok(descriptor.digest.to_string())
 }
 
@@ -257,15 +250,10 @@ pub async fn attest<S: Store>(
                 tag
             }
             Format::Bundle => {
-                let pushed = push_bundle_referrer(
-                    store,
-                    target,
-                    &statement,
-                    &options.predicate_type,
-                    options.key,
-                    &options.created,
-                )
-                .await?;
+                let bundle = key_signed_bundle(&statement, options.key)?;
+                drop(statement);
+                let pushed =
+                    push_bundle_referrer(store, target, &bundle, &options.predicate_type, &options.created).await?;
                 pushed.digest.to_string()
             }
         };
@@ -277,24 +265,31 @@ pub async fn attest<S: Store>(
     Ok(out)
 }
 
-/// Signs the in-toto `statement` (JSON bytes) as a DSSE envelope in a v0.3
-/// bundle and pushes it as a referrer of `subject`, with the annotations
-/// cosign v3 writes.
+/// Signs the in-toto `statement` (JSON bytes) as a DSSE envelope in a
+/// key-signed v0.3 bundle; returns the bundle's JSON.
+pub fn key_signed_bundle(statement: &[u8], key: &SigningKey) -> Result<Vec<u8>, SignError> {
+    let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, statement.len());
+    let signature = key.sign_parts(&[head.as_bytes(), statement])?;
+    let hint = STANDARD.encode(Digest::sha256_of(key.public_key().spki_der()).raw());
+    Ok(Bundle::key_signed_json(
+        IN_TOTO_PAYLOAD_TYPE,
+        statement,
+        &signature,
+        &hint,
+    ))
+}
+
+/// Pushes a bundle (JSON) as a referrer of `subject`, with the annotations
+/// cosign v3 writes for a bundle of `predicate_type`.
 pub async fn push_bundle_referrer<S: Store>(
     store: &S,
     subject: &Descriptor,
-    statement: &[u8],
+    bundle: &[u8],
     predicate_type: &str,
-    key: &SigningKey,
     created: &str,
 ) -> Result<Descriptor, SignError> {
-    let body = statement;
-    let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, body.len());
-    let signature = key.sign_parts(&[head.as_bytes(), body])?;
-    let hint = STANDARD.encode(Digest::sha256_of(key.public_key().spki_der()).raw());
-    let bundle = Bundle::key_signed_json(IN_TOTO_PAYLOAD_TYPE, body, &signature, &hint);
-    let layer = Descriptor::of(BUNDLE_V03, &bundle);
-    store.push_blob(&layer, &bundle).await?;
+    let layer = Descriptor::of(BUNDLE_V03, bundle);
+    store.push_blob(&layer, bundle).await?;
     let empty = Descriptor::of(oci::OCI_EMPTY, oci::EMPTY_JSON);
     store.push_blob(&empty, oci::EMPTY_JSON).await?;
     let subject = Descriptor {
