@@ -307,6 +307,21 @@ fn credentials_from_a_credential_helper() {
         out.assert_one_line_error().contains("docker-credential-sigiltest"),
         "{out}"
     );
+
+    // the same helper as the default store (`credsStore`), as Docker Desktop writes it
+    std::fs::write(
+        config.join("config.json"),
+        serde_json::json!({ "credsStore": "sigiltest", "auths": { &host: {} } }).to_string(),
+    )
+    .expect("write config");
+    credential_helper(
+        &bin,
+        &host,
+        &format!("  echo '{{\"ServerURL\":\"{host}\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'"),
+    );
+    with_helper(setup.verify(&[])).run().assert_exit(0);
+    credential_helper(&bin, "some.other.registry", "  exit 0");
+    assert_auth_refused(&with_helper(setup.verify(&[])).run());
 }
 
 #[test]
