@@ -587,3 +587,26 @@ fn plain_http_is_refused_for_registries_that_are_not_loopback() {
         hostile.request_log()
     );
 }
+
+#[test]
+fn ipv6_loopback_registries_are_reached_over_plain_http() {
+    let registry = Registry::start_ipv6();
+    assert!(registry.host().starts_with("[::1]:"), "{}", registry.host());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    let (other, _) = keypair(dir.path(), "other");
+    let other_public = other.with_extension("pub");
+    crate::fixtures::push_sample(&registry, "v6", "v1", 91);
+    let image = registry.image("v6:v1");
+    sigil(&["sign", &image, "--key", s(&key)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    let ok = sigil(&["verify", &image, "--key", s(&public), "--output", "json"]).run();
+    ok.assert_exit(0);
+    assert_eq!(ok.stdout_json()["images"][0]["image"], image.as_str());
+    // twin: another key
+    sigil(&["verify", &image, "--key", s(&other_public)])
+        .run()
+        .assert_exit(1);
+}

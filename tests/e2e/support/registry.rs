@@ -25,6 +25,8 @@ const PORT_ATTEMPTS: usize = 5;
 /// its storage.
 pub struct Registry {
     child: Child,
+    /// The loopback address it listens on: `127.0.0.1` or `[::1]`.
+    ip: &'static str,
     port: u16,
     tls: bool,
     credentials: Option<(String, String)>,
@@ -35,17 +37,22 @@ pub struct Registry {
 impl Registry {
     /// A plain-HTTP registry without authentication, deletes enabled.
     pub fn start() -> Registry {
-        Self::start_with(None)
+        Self::start_with(None, "127.0.0.1")
+    }
+
+    /// A plain-HTTP registry on the IPv6 loopback address, `[::1]:PORT`.
+    pub fn start_ipv6() -> Registry {
+        Self::start_with(None, "[::1]")
     }
 
     /// A registry served over TLS (a CA made for this registry, see
     /// [`Registry::ca_cert_path`]) that demands HTTP basic authentication
     /// with `user` and `password` for everything, `GET /v2/` included.
     pub fn start_tls_auth(user: &str, password: &str) -> Registry {
-        Self::start_with(Some((user.to_owned(), password.to_owned())))
+        Self::start_with(Some((user.to_owned(), password.to_owned())), "127.0.0.1")
     }
 
-    fn start_with(credentials: Option<(String, String)>) -> Registry {
+    fn start_with(credentials: Option<(String, String)>, ip: &'static str) -> Registry {
         let binary = require_binary("docker-registry", "docker-registry");
         let dir = TempDir::with_prefix("sigil-e2e-registry-").expect("create the registry's temporary directory");
         let storage = dir.path().join("storage");
@@ -77,7 +84,7 @@ impl Registry {
         let log_path = dir.path().join("registry.log");
         let mut last_failure = String::new();
         for _ in 0..PORT_ATTEMPTS {
-            let port = free_port();
+            let port = free_port(ip);
             let config = format!(
                 "version: 0.1
 log:
@@ -93,7 +100,7 @@ storage:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:{port}
+  addr: \"{ip}:{port}\"
   secret: sigil-e2e-not-a-secret
 {tls_and_auth}",
                 storage = yaml_path(&storage),
@@ -114,7 +121,7 @@ http:
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
             let scheme = if tls { "https" } else { "http" };
-            let url = format!("{scheme}://127.0.0.1:{port}/v2/");
+            let url = format!("{scheme}://{ip}:{port}/v2/");
             let ca = tls.then(|| dir.path().join("certs").join("ca.crt"));
             // On its own thread: reqwest's blocking client must not be dropped
             // inside an async runtime, and a test might be running in one.
@@ -127,6 +134,7 @@ http:
                 Ok(()) => {
                     return Registry {
                         child,
+                        ip,
                         port,
                         tls,
                         credentials,
@@ -157,9 +165,9 @@ http:
         self.child.id()
     }
 
-    /// `127.0.0.1:PORT`
+    /// `127.0.0.1:PORT` (or `[::1]:PORT`)
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.ip, self.port)
     }
 
     /// `http://127.0.0.1:PORT`, or `https://...` for [`Registry::start_tls_auth`].
@@ -266,10 +274,10 @@ fn http_client(ca: Option<&Path>) -> reqwest::blocking::Client {
     builder.build().expect("build the HTTP client")
 }
 
-/// A port the kernel just handed out on 127.0.0.1; taken again by the
-/// registry a moment later, hence the retry in `start_with`.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+/// A port the kernel just handed out on `ip`; taken again by the registry a
+/// moment later, hence the retry in `start_with`.
+fn free_port(ip: &str) -> u16 {
+    let listener = TcpListener::bind(format!("{ip}:0")).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
     listener.local_addr().expect("a bound socket has an address").port()
 }
 
