@@ -132,15 +132,16 @@ impl Bundle {
 
 /// A bundle read for its DSSE envelope without copying the payload text,
 /// which can be a 100 MB SBOM: all that key-based attestation checks need.
-/// The same shape checks as [`Bundle::parse`]; the verification material
-/// must be there but is not read.
+/// The media type and the presence of content are checked as
+/// [`Bundle::parse`] checks them, and the verification material must be an
+/// object; it and a message signature are not read further.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BundleView<'a> {
     #[serde(borrow)]
     pub media_type: std::borrow::Cow<'a, str>,
     #[serde(rename = "verificationMaterial")]
-    _verification_material: serde::de::IgnoredAny,
+    _verification_material: serde_json::Map<String, Value>,
     #[serde(borrow, default)]
     pub dsse_envelope: Option<EnvelopeView<'a>>,
     #[serde(default)]
@@ -216,7 +217,11 @@ mod tests {
             let text = v.to_string();
             let view = BundleView::parse(text.as_bytes()).map(|_| ());
             let owned = Bundle::parse(text.as_bytes()).map(|_| ());
-            assert_eq!(view, owned, "the view and the owned parse must agree on {text}");
+            assert_eq!(
+                view.as_ref().map_err(std::mem::discriminant),
+                owned.as_ref().map_err(std::mem::discriminant),
+                "the view and the owned parse must agree on {text}: {view:?} {owned:?}"
+            );
             owned
         };
         assert!(matches!(both(&v), Err(BundleError::MediaType(_))));
@@ -226,6 +231,8 @@ mod tests {
             .as_object_mut()
             .expect("object")
             .remove("verificationMaterial");
+        assert!(matches!(both(&no_material), Err(BundleError::Json(_))));
+        no_material["verificationMaterial"] = Value::Null;
         assert!(matches!(both(&no_material), Err(BundleError::Json(_))));
         v.as_object_mut().expect("object").remove("dsseEnvelope");
         assert_eq!(both(&v), Err(BundleError::NoContent));

@@ -75,8 +75,11 @@ pub fn attachment_manifest(layers: Vec<Descriptor>) -> (Descriptor, Vec<u8>, Ima
     (config_descriptor, config_bytes, manifest)
 }
 
-/// True when `a` and `b` are the same attachment (same blob, same signature).
+/// True when `a` and `b` are the same attachment: the same blob with the same
+/// annotations (signature, certificate, chain, Rekor bundle, predicate type).
+/// Attestation layers carry no signature annotation and deterministic
+/// signatures (Ed25519, RSA PKCS#1) repeat their envelope, so comparing the
+/// blob alone would drop a certificate attached on a second run.
 pub fn same_layer(a: &Descriptor, b: &Descriptor) -> bool {
-    a.digest == b.digest
-        && annotation(&a.annotations, SIGNATURE_ANNOTATION) == annotation(&b.annotations, SIGNATURE_ANNOTATION)
+    a.digest == b.digest && a.annotations == b.annotations
 }

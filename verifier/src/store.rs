@@ -78,6 +78,14 @@ pub enum StoreError {
     },
     #[error("{location}: {detail}")]
     Refused { location: String, detail: String },
+    /// Refused for now; the same write made again from a fresh read may
+    /// succeed (see [`crate::tag::update`]).
+    #[error("{location}: {what} was refused for now ({detail}); run the command again")]
+    Transient {
+        location: String,
+        what: String,
+        detail: String,
+    },
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -92,6 +100,11 @@ impl StoreError {
     /// True when the thing asked for does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, StoreError::NotFound { .. })
+    }
+
+    /// True when the same write, made again from a fresh read, may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Transient { .. })
     }
 }
 

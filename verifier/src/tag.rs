@@ -8,7 +8,9 @@
 //! writes again. A concurrent writer that overwrote it is thereby merged, not
 //! lost. The remaining window: a writer whose own read-to-write takes longer
 //! than the settle time can still drop a change made after its read; sigil
-//! keeps that window small by uploading blobs before it reads the tag.
+//! keeps that window small by uploading blobs before it reads the tag. A
+//! write the registry refuses for now ([`StoreError::is_transient`]) is never
+//! sent again as it was: the tag is read and merged again first.
 //! OCI layout directories take a file lock and are exact.
 
 use std::time::{Duration, Instant};
@@ -51,7 +53,15 @@ where
         for (descriptor, bytes) in &update.blobs {
             store.push_blob(descriptor, bytes).await?;
         }
-        let pushed = store.push_manifest(&target, &update.media_type, &update.bytes).await?;
+        let pushed = match store.push_manifest(&target, &update.media_type, &update.bytes).await {
+            Ok(pushed) => pushed,
+            Err(e) if e.is_transient() => {
+                tracing::debug!("{e}; reading tag {tag} and merging again");
+                tokio::time::sleep(jitter() * 2).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let window = started.elapsed();
         tokio::time::sleep(window * 3 + jitter()).await;
         match read(store, &target).await? {

@@ -125,7 +125,8 @@ impl Progress {
 /// Runs the pure, CPU-bound `judge` over `items` on every core, results in
 /// order. Keyless evidence costs about a millisecond of signature checks per
 /// piece; hundreds of images should not pay that on one core while the
-/// others idle. Gathering (I/O) is over by the time this runs.
+/// others idle. It blocks the calling thread until every item is judged, so
+/// it runs only after gathering (all I/O) is over.
 pub fn judge_all<T: Sync, R: Send>(items: &[T], judge: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if threads <= 1 || items.len() <= 1 {

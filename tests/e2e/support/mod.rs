@@ -17,6 +17,7 @@ pub mod process;
 pub mod registry;
 pub mod sigil;
 pub mod skopeo;
+#[path = "../../../verifier/src/sigstore/test_sigstore.rs"]
 pub mod test_sigstore;
 mod tls;
 

@@ -178,7 +178,7 @@ impl RegistryStore {
     }
 }
 
-/// How often a manifest push refused by [`blob_link_race`] is sent again.
+/// How often a manifest push by digest refused by [`blob_link_race`] is sent again.
 const MANIFEST_RETRIES: u32 = 3;
 
 /// How much of an error answer is read for its error codes.
@@ -205,8 +205,13 @@ fn describe_errors(errors: &[RegistryError]) -> String {
         .iter()
         .take(3)
         .map(|e| {
-            let text = format!("{}: {}", e.code, e.message);
-            let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+            let mut text = String::new();
+            for c in format!("{}: {}", e.code, e.message).chars().filter(|c| printable(*c)) {
+                if text.len() + c.len_utf8() > 200 {
+                    break;
+                }
+                text.push(c);
+            }
             text.trim_matches([' ', ':']).to_owned()
         })
         .filter(|t| !t.is_empty())
@@ -214,7 +219,15 @@ fn describe_errors(errors: &[RegistryError]) -> String {
     said.join("; ")
 }
 
-/// Whether a refused manifest push may succeed when sent again: the Debian
+/// Whether a registry's text may reach the terminal: no control characters,
+/// no bidirectional overrides or other invisible formatting (U+200B-U+200F,
+/// U+202A-U+202E, U+2060-U+206F, U+FEFF) that could disguise a message.
+fn printable(c: char) -> bool {
+    !c.is_control()
+        && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+}
+
+/// Whether a refused manifest push may succeed when made again: the Debian
 /// registry (distribution 2.8, filesystem storage) rewrites a blob's link file
 /// in place when another client commits the same blob, and a manifest that
 /// references it in that moment is refused with these codes.
@@ -409,10 +422,20 @@ impl Store for RegistryStore {
                 break response;
             }
             let errors = self.error_answer(&what, response).await;
-            if attempt < MANIFEST_RETRIES && blob_link_race(status, &errors) {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-                continue;
+            if blob_link_race(status, &errors) {
+                // Sending a manifest by digest again is always safe; a tag's
+                // new manifest was built from an earlier read and could undo
+                // a concurrent writer, so its caller reads and merges again.
+                if matches!(target, Target::Digest(_)) && attempt < MANIFEST_RETRIES {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                    continue;
+                }
+                return Err(StoreError::Transient {
+                    location: self.location(),
+                    what,
+                    detail: describe_errors(&errors),
+                });
             }
             return Err(self.error_for(&what, status, &errors));
         };
@@ -533,14 +556,12 @@ mod tests {
             "MANIFEST_BLOB_UNKNOWN: blob unknown to registry"
         );
         let hostile = format!(
-            r#"{{"errors":[{{"code":"X\n\u001b[31m","message":"{}"}}]}}"#,
-            "y".repeat(500)
+            r#"{{"errors":[{{"code":"X\n\u001b[31m\u202e","message":"{}"}}]}}"#,
+            "ÿ".repeat(500)
         );
         let hostile = said(hostile.as_bytes());
-        assert!(
-            !hostile.chars().any(char::is_control) && hostile.len() <= 200,
-            "{hostile}"
-        );
+        assert!(hostile.starts_with("X[31m: ÿ"), "{hostile}");
+        assert!(hostile.chars().all(printable) && hostile.len() <= 200, "{hostile}");
         assert_eq!(said(br#"{"errors":[]}"#), "");
     }
 

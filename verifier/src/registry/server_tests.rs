@@ -189,3 +189,123 @@ async fn referrers_api_pages_are_followed() {
         [entry(1).digest, entry(2).digest, entry(3).digest]
     );
 }
+
+/// A registry of manifests only (every blob "exists") whose first tag write
+/// is refused as the Debian registry refuses it while another client commits
+/// the same blob, and during which that other client's manifest lands.
+#[derive(Clone, Default)]
+struct Racing {
+    manifests: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    refused: Arc<AtomicUsize>,
+    /// What the concurrent writer puts under the tag at the refusal.
+    theirs: Arc<Vec<u8>>,
+}
+
+async fn racing_get(
+    State(state): State<Racing>,
+    axum::extract::Path(reference): axum::extract::Path<String>,
+) -> Response {
+    let Some(bytes) = state.manifests.lock().expect("lock").get(&reference).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let digest = Digest::sha256_of(&bytes).to_string();
+    (
+        [
+            (header::CONTENT_TYPE, oci::OCI_MANIFEST.to_owned()),
+            ("docker-content-digest".parse().expect("name"), digest),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn racing_put(
+    State(state): State<Racing>,
+    axum::extract::Path(reference): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let is_tag = !reference.starts_with("sha256:");
+    if is_tag && state.refused.fetch_add(1, Ordering::SeqCst) == 0 {
+        state
+            .manifests
+            .lock()
+            .expect("lock")
+            .insert(reference, state.theirs.to_vec());
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#,
+        )
+            .into_response();
+    }
+    let digest = Digest::sha256_of(&body).to_string();
+    state.manifests.lock().expect("lock").insert(reference, body.to_vec());
+    (
+        StatusCode::CREATED,
+        [(
+            "docker-content-digest".parse::<header::HeaderName>().expect("name"),
+            digest,
+        )],
+    )
+        .into_response()
+}
+
+#[tokio::test]
+async fn a_refused_tag_write_is_merged_again_not_resent() {
+    let layer = |payload: &[u8], signature: &str| {
+        let mut l = Descriptor::of(crate::cosign::SIMPLESIGNING_MEDIA_TYPE, payload);
+        l.annotations
+            .insert(crate::cosign::SIGNATURE_ANNOTATION.to_owned(), signature.to_owned());
+        l
+    };
+    let (theirs, ours) = (layer(b"payload", "their-signature"), layer(b"payload", "our-signature"));
+    let (_, _, their_manifest) = crate::cosign::attachment_manifest(vec![theirs.clone()]);
+    let state = Racing {
+        theirs: Arc::new(oci::to_bytes(&their_manifest)),
+        ..Racing::default()
+    };
+    let router = Router::new()
+        .route("/v2/", get(|| async { StatusCode::OK }))
+        .route("/v2/app/manifests/{reference}", get(racing_get).put(racing_put))
+        .route(
+            "/v2/app/blobs/{digest}",
+            axum::routing::head(|| async { StatusCode::OK }),
+        )
+        .with_state(state.clone());
+    let host = serve(router).await;
+    let store = store(&host, None);
+    crate::sign::append_layer(&store, "sha256-x.sig", ours.clone())
+        .await
+        .expect("appended after the refusal");
+    let stored = state
+        .manifests
+        .lock()
+        .expect("lock")
+        .get("sha256-x.sig")
+        .cloned()
+        .expect("tag");
+    let Ok(oci::Manifest::Image(manifest)) = oci::Manifest::parse(oci::OCI_MANIFEST, &stored) else {
+        panic!("an image manifest");
+    };
+    let signatures: Vec<_> = manifest
+        .layers
+        .iter()
+        .filter_map(|l| crate::cosign::annotation(&l.annotations, crate::cosign::SIGNATURE_ANNOTATION))
+        .collect();
+    assert_eq!(
+        signatures,
+        ["their-signature", "our-signature"],
+        "the concurrent writer's signature survives"
+    );
+    assert!(
+        state.refused.load(Ordering::SeqCst) >= 2,
+        "written again after the refusal"
+    );
+
+    // A refusal that never ends is an error, not a hang or a silent loss.
+    let err = StoreError::Transient {
+        location: "r/app".into(),
+        what: "pushing manifest t".into(),
+        detail: "MANIFEST_BLOB_UNKNOWN".into(),
+    };
+    assert!(err.is_transient() && err.to_string().contains("run the command again"));
+}

@@ -29,7 +29,7 @@ use super::{
     Artifact, BundleClaims, BundleSigner, CertificateClaims, IdentityPolicy, Signatory, SignedContent, TrustedRoot,
     verify_bundle,
 };
-use crate::dsse::{Envelope, pae};
+use crate::dsse::{Envelope, EnvelopeView};
 use crate::verify::Verified;
 
 /// What a cosign v2 layer signs.
@@ -136,21 +136,15 @@ pub fn verify_certificate_signature(
             }
         }
         LayerContent::Envelope(bytes) => {
-            let envelope = Envelope::parse(bytes).map_err(|e| invalid_bundle(e.to_string()))?;
-            let [signature] = envelope.signatures.as_slice() else {
-                return Err(invalid_bundle(format!(
-                    "DSSE envelope has {} signatures; a certificate signs exactly one",
-                    envelope.signatures.len()
-                )));
-            };
-            let payload = envelope.payload_bytes().map_err(|e| invalid_bundle(e.to_string()))?;
-            let signature = STANDARD
-                .decode(signature.sig.trim())
-                .map_err(|_| bad_signature("DSSE signature is not valid base64".into()))?;
-            key.verify(&pae(&envelope.payload_type, &payload), &signature)
-                .map_err(|e| bad_signature(e.to_string()))?;
+            let envelope = EnvelopeView::parse(bytes).map_err(|e| invalid_bundle(e.to_string()))?;
+            let payload = crate::verify::dsse_view(&envelope, &key, true)
+                .map_err(|e| match e {
+                    crate::verify::Rejection::BadSignature(_) => bad_signature(e.to_string()),
+                    _ => invalid_bundle(e.to_string()),
+                })?
+                .into_inner();
             SignedContent::Dsse {
-                payload_type: envelope.payload_type,
+                payload_type: envelope.payload_type.into_owned(),
                 payload,
             }
         }

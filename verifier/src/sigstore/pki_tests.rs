@@ -1,4 +1,4 @@
-//! The test Sigstore instance (`tests/e2e/support/test_sigstore.rs`: a
+//! The test Sigstore instance (`test_sigstore.rs`: a
 //! P-384 root and intermediate CA, a Fulcio-style leaf with email SAN, issuer
 //! and repository extensions and 10-minute validity, and a Rekor log key that
 //! signs entry timestamps) drives every failure path with a fixed clock: the
@@ -11,11 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-#[path = "../../../tests/e2e/support/test_sigstore.rs"]
-#[allow(dead_code, reason = "shared with the end-to-end tests, which use the rest")]
-mod test_sigstore;
-
-use self::test_sigstore::{ISSUED, ISSUER_URL, TestSigstore, ca};
+use super::test_sigstore::{ISSUED, ISSUER_URL, TestSigstore, ca};
 use super::*;
 
 const REPO: &str = "https://github.com/acme/app";
@@ -351,6 +347,27 @@ fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
         pki_verify(&envelope, ISSUED + time::Duration::hours(1)),
         Err(BundleRejection::Chain { .. })
     ));
+    // A private PKI with a log: the chain at the logged time, the log against its root.
+    let logged = verify_certificate_signature(
+        LayerContent::Envelope(&envelope),
+        pki.certificate(Some(&rekor)),
+        &roots,
+        &who,
+        &root,
+        datetime!(2030-01-01 0:00 UTC),
+    )
+    .expect("verifies at the logged time")
+    .into_inner();
+    assert_eq!(logged.signing_time, Some(at));
+    assert!(matches!(logged.content, SignedContent::Dsse { ref payload, .. } if payload == STATEMENT));
+
+    // Log entries of the other kind: a hashedrekord entry cannot vouch for
+    // an envelope, nor an intoto entry for a message signature.
+    let (_, hashedrekord) = pki.sign_message(&envelope, &envelope, at, &pki.log_key);
+    assert!(keyless(&envelope, &hashedrekord, &policy()).is_err());
+    let (signature, _) = pki.sign_message(ARTIFACT, ARTIFACT, at, &pki.log_key);
+    assert!(pki.layer(Some(&rekor), &signature, &policy(), &root).is_err());
+
     let mut two: Value = serde_json::from_slice(&envelope).expect("json");
     let first = two["signatures"][0].clone();
     two["signatures"].as_array_mut().expect("array").push(first);

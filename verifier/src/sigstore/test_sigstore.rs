@@ -5,8 +5,9 @@
 //! over `hashedrekord` and `intoto 0.0.2` entries) and the
 //! `trusted_root.json` that trusts it.
 //!
-//! Shared by the library's unit tests (`verifier/src/sigstore/pki_tests.rs`)
-//! and the end-to-end tests, so it depends only on crates both have.
+//! Shared by the library's unit tests (`pki_tests.rs`) and, through
+//! `#[path]`, the end-to-end tests and benchmarks of the cli crate, so it
+//! depends only on crates both have.
 
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
@@ -35,7 +36,12 @@ pub struct TestSigstore {
     pub log_key: KeyPair,
 }
 
+/// A DER UTF8String (short-form length: the values here are short).
 fn der_utf8(s: &str) -> Vec<u8> {
+    assert!(
+        s.len() < 128,
+        "extension value too long for a short-form DER length: {s}"
+    );
     let mut out = vec![0x0c, s.len() as u8];
     out.extend_from_slice(s.as_bytes());
     out
