@@ -3,7 +3,8 @@
 //! The distribution API has no compare-and-swap, so two signers appending to
 //! `sha256-HEX.sig` at once can each overwrite the other's write. sigil
 //! guards this by detecting and retrying: after writing, it waits a settle
-//! time (three times its own read-to-write window, plus jitter), reads the tag
+//! time (three times the longest read-to-write window of its attempts, at
+//! least 150 ms, plus jitter), reads the tag
 //! again and, if its change is missing, merges it into what is there now and
 //! writes again. A concurrent writer that overwrote it is thereby merged, not
 //! lost. The remaining window: a writer whose own read-to-write takes longer
@@ -23,6 +24,10 @@ use crate::store::{Store, StoreError};
 /// How many times to merge again before giving up.
 const ATTEMPTS: u32 = 8;
 
+/// The shortest settle time: a writer on a loaded machine can take this
+/// long from its read to its write even when this one was quick.
+const MIN_SETTLE: Duration = Duration::from_millis(150);
+
 /// A new manifest for the tag, and small blobs it needs that depend on it.
 pub struct Update {
     pub media_type: String,
@@ -41,6 +46,9 @@ where
     C: FnMut(Option<Manifest>) -> Result<Update, StoreError>,
 {
     let target = Target::Tag(tag.to_owned());
+    // The longest read-to-write window of this update: under contention a
+    // later attempt can be quick while other writers are still slow.
+    let mut longest = Duration::ZERO;
     for _ in 0..ATTEMPTS {
         let started = Instant::now();
         let current = read(store, &target).await?;
@@ -62,8 +70,8 @@ where
             }
             Err(e) => return Err(e),
         };
-        let window = started.elapsed();
-        tokio::time::sleep(window * 3 + jitter()).await;
+        longest = longest.max(started.elapsed());
+        tokio::time::sleep((longest * 3).max(MIN_SETTLE) + jitter()).await;
         match read(store, &target).await? {
             Some((digest, manifest)) if present(&manifest) => return Ok(digest),
             _ => tracing::debug!(
