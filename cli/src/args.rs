@@ -95,7 +95,8 @@ pub enum Command {
     /// Examples:
     ///   sigil attest registry.example/app:1.2 --key release.key --type cyclonedx --predicate bom.json
     ///   sigil provenance registry.example/app:1.2 --output-file prov.json
-    ///   sigil attest registry.example/app:1.2 --key release.key --type slsaprovenance1 --predicate prov.json
+    ///   sigil attest registry.example/app:1.2 --key release.key \
+    ///     --type slsaprovenance1 --predicate prov.json
     #[command(verbatim_doc_comment)]
     Attest(AttestArgs),
     /// Verify attestations of one predicate type with a key or a signer identity.
@@ -244,7 +245,7 @@ pub struct RegistryArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SignatureFormat {
-    /// cosign's `sha256-HEX.sig` tag (cosign v1/v2; v3 reads it).
+    /// cosign's tags, `sha256-HEX.sig` / `.att` (cosign v1/v2; v3 reads them).
     Tag,
     /// cosign v3's Sigstore bundle, stored as an OCI 1.1 referrer.
     Bundle,
