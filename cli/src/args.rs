@@ -251,6 +251,15 @@ pub enum SignatureFormat {
     Bundle,
 }
 
+impl From<SignatureFormat> for sigil_verifier::sign::Format {
+    fn from(format: SignatureFormat) -> Self {
+        match format {
+            SignatureFormat::Tag => Self::Tag,
+            SignatureFormat::Bundle => Self::Bundle,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// Images to sign (tags are resolved to digests first).

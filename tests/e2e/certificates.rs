@@ -9,7 +9,7 @@ use rcgen::{
 
 use sigil_verifier::cosign;
 
-use crate::fixtures::{copy_tag, keypair, push_sample, s};
+use crate::fixtures::{copy_tag, keypair, push_sample, s, write_policy};
 use crate::support::{Registry, sigil};
 
 /// A CA and a code-signing leaf for `email`, written into `dir` as
@@ -44,6 +44,14 @@ fn pki(dir: &std::path::Path, name: &str, email: &str) -> (std::path::PathBuf, s
     std::fs::write(&paths.2, leaf_key.serialize_pem()).expect("write");
     paths
 }
+
+/// Policy publishers for the two PKIs `pki` writes as `acme` and `other`.
+const PKI_PUBLISHERS: &str = "publishers:
+  acme-pki:
+    certificate: { roots: acme-ca.pem, identity: release@acme.example }
+  other-pki:
+    certificate: { roots: other-ca.pem, identity: release@acme.example }
+";
 
 /// Imports a PKCS#8 key as a sigil key file (password `pw`).
 fn import_key(dir: &std::path::Path, pkcs8: &std::path::Path) -> std::path::PathBuf {
@@ -121,18 +129,10 @@ fn private_pki_certificates_sign_and_verify_by_identity() {
     out.assert_exit(1);
     assert!(out.stdout.contains("no certificate"), "{}", out.stdout);
     // the same through a policy's certificate publisher
-    let policy = dir.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            r#"apiVersion: sigil.dev/v1alpha1
-kind: ImagePolicy
-publishers:
-  acme-pki:
-    certificate: {{ roots: acme-ca.pem, identity: release@acme.example }}
-  other-pki:
-    certificate: {{ roots: other-ca.pem, identity: release@acme.example }}
-rules:
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            r#"{PKI_PUBLISHERS}rules:
   - name: by-acme
     images: ["{host}/pki"]
     signatures: {{ anyOf: [acme-pki] }}
@@ -142,8 +142,7 @@ rules:
 "#,
             host = registry.host()
         ),
-    )
-    .expect("policy");
+    );
     sigil(&["verify", &image, "--policy", s(&policy)]).run().assert_exit(0);
     sigil(&["copy", &image, &registry.image("pki2:v1")])
         .run()
@@ -236,18 +235,10 @@ fn private_pki_attestations_carry_the_certificate_and_verify_by_identity() {
     verify(&registry.image("pkiatt:other"), "release@acme.example", &ca).assert_exit(1);
 
     // the same through a policy's certificate publishers
-    let policy = dir.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            r#"apiVersion: sigil.dev/v1alpha1
-kind: ImagePolicy
-publishers:
-  acme-pki:
-    certificate: {{ roots: acme-ca.pem, identity: release@acme.example }}
-  other-pki:
-    certificate: {{ roots: other-ca.pem, identity: release@acme.example }}
-rules:
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            r#"{PKI_PUBLISHERS}rules:
   - name: reviewed-by-acme
     images: ["{host}/pkiatt"]
     attestations:
@@ -261,8 +252,7 @@ rules:
 "#,
             host = registry.host()
         ),
-    )
-    .expect("policy");
+    );
     sigil(&["verify", &image, "--policy", s(&policy)]).run().assert_exit(0);
     sigil(&["verify", &registry.image("pkiatt:other"), "--policy", s(&policy)])
         .run()

@@ -20,6 +20,17 @@ pub fn copy_tag(registry: &Registry, repo: &str, from: &str, to: &str) {
     put_manifest(registry, repo, Target::Tag(to.to_owned()), &manifest);
 }
 
+/// Writes `dir/policy.yaml`: the `apiVersion`/`kind` header, then `body`.
+pub fn write_policy(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("policy.yaml");
+    std::fs::write(
+        &path,
+        format!("apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\n{body}"),
+    )
+    .expect("write policy");
+    path
+}
+
 /// A file in the project's `testdata/`.
 pub fn testdata(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(path)

@@ -10,7 +10,7 @@ use sigil_verifier::oci::{self, Descriptor, ImageManifest};
 use sigil_verifier::reference::Target;
 use sigil_verifier::store::Store as _;
 
-use crate::fixtures::{block_on, keypair, s, testdata};
+use crate::fixtures::{block_on, keypair, s, testdata, write_policy};
 use crate::support::{Registry, sigil};
 
 const IDENTITY: &str = "cody@soyland.com";
@@ -183,13 +183,10 @@ fn cosign_v3_keyless_attestation_verifies_offline_and_its_twins_do_not() {
     let elsewhere = registry.image("eve/empty:v1");
     sigil(&["copy", &image, &elsewhere]).run().assert_exit(0);
     let host = registry.host();
-    let policy = dir.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            r#"apiVersion: sigil.dev/v1alpha1
-kind: ImagePolicy
-publishers:
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            r#"publishers:
   cody:
     keyless: {{ issuer: "{ISSUER}", subject: "{IDENTITY}" }}
   eve:
@@ -207,8 +204,7 @@ rules:
         signedBy: [eve]
 "#
         ),
-    )
-    .expect("policy");
+    );
     sigil(&["verify", &remote, "--policy", s(&policy)]).run().assert_exit(0);
     let denied = sigil(&["verify", &elsewhere, "--policy", s(&policy), "--output", "json"]).run();
     denied.assert_exit(1);

@@ -14,7 +14,7 @@ use sigil_verifier::oci::Descriptor;
 use sigil_verifier::reference::Target;
 use time::OffsetDateTime;
 
-use crate::fixtures::{block_on, copy_tag, push_sample, s, store};
+use crate::fixtures::{block_on, copy_tag, push_sample, s, store, write_policy};
 use crate::support::test_sigstore::{IDENTITY, ISSUED, ISSUER_URL, TestSigstore};
 use crate::support::{Output, Registry, sigil};
 
@@ -255,13 +255,10 @@ fn cosign_v2_keyless_attestations_verify_and_twins_fail() {
     assert!(first_reason(&out).contains("hash"), "{}", out.stdout);
 
     // the same evidence through a policy's keyless publisher with its own root
-    let policy = dir.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            r#"apiVersion: sigil.dev/v1alpha1
-kind: ImagePolicy
-publishers:
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            r#"publishers:
   ci:
     keyless: {{ issuer: "{ISSUER_URL}", subject: "{IDENTITY}", trustedRoot: trusted_root.json }}
   eve:
@@ -281,8 +278,7 @@ rules:
 "#,
             host = registry.host()
         ),
-    )
-    .expect("policy");
+    );
     sigil(&["policy", "lint", s(&policy)]).run().assert_exit(0);
     sigil(&["verify", &image, "--policy", s(&policy)]).run().assert_exit(0);
     sigil(&["verify", &registry.image("att:third"), "--policy", s(&policy)])

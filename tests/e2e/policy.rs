@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sigil_verifier::keys::{self, SigningKey};
 use sigil_verifier::reference::Target;
 
-use crate::fixtures::{self, block_on, keypair, push_sample, s};
+use crate::fixtures::{self, block_on, keypair, push_sample, s, write_policy};
 use crate::support::{Registry, sigil};
 
 fn sign(image: &str, key: &Path, extra: &[&str]) {
@@ -37,16 +37,6 @@ fn attest(registry: &Registry, repo: &str, tag: &str, key: &Path, predicate_type
         "2026-01-01T00:00:00Z",
     ))
     .expect("push attestation");
-}
-
-fn write_policy(dir: &Path, body: &str) -> std::path::PathBuf {
-    let path = dir.join("policy.yaml");
-    std::fs::write(
-        &path,
-        format!("apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\n{body}"),
-    )
-    .expect("write policy");
-    path
 }
 
 fn verify(policy: &Path, images: &[&str], extra: &[&str]) -> crate::support::Output {

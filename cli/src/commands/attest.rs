@@ -2,12 +2,12 @@
 
 use anyhow::Context as _;
 use sigil_verifier::predicate;
-use sigil_verifier::sign::{self, AttestOptions, Format};
+use sigil_verifier::sign::{self, AttestOptions};
 use sigil_verifier::store::AnyStore;
 
 use super::resolve;
 use crate::Outcome;
-use crate::args::{AttestArgs, OutputFormat, SignatureFormat};
+use crate::args::{AttestArgs, OutputFormat};
 use crate::common::{
     certificate_material, now_rfc3339, parse_images, print, print_json, read_signing_key, registry_client,
 };
@@ -30,10 +30,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
         key: &key,
         predicate_type,
         predicate: document,
-        format: match args.format {
-            SignatureFormat::Tag => Format::Tag,
-            SignatureFormat::Bundle => Format::Bundle,
-        },
+        format: args.format.into(),
         recursive: args.recursive,
         created: now_rfc3339(),
         certificate,

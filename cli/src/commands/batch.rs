@@ -145,6 +145,30 @@ pub fn judge_all<T: Sync, R: Send>(items: &[T], judge: impl Fn(&T) -> R + Sync) 
     })
 }
 
+/// What one image argument came to: its digest and the judgement of its
+/// evidence, or why it could not be evaluated.
+pub struct Judged<C> {
+    pub image: ImageRef,
+    pub outcome: Result<(Digest, C), String>,
+}
+
+/// Judges each resolved image's gathered evidence with `judge` (on every
+/// core, see [`judge_all`]), in argument order.
+pub fn judge_images<E: Send + Sync, C: Send>(
+    resolved: &[Resolved],
+    gathered: Vec<Result<Arc<E>, String>>,
+    judge: impl Fn(&E, &Digest) -> C + Sync,
+) -> Vec<Judged<C>> {
+    let pairs: Vec<_> = resolved.iter().zip(gathered).collect();
+    judge_all(&pairs, |(r, evidence)| Judged {
+        image: r.image.clone(),
+        outcome: match (&r.outcome, evidence) {
+            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+            (Ok((_, digest)), Ok(evidence)) => Ok((digest.clone(), judge(evidence, digest))),
+        },
+    })
+}
+
 /// One judged piece of evidence, for the human report.
 pub enum Line {
     Valid { origin: String, signer: String },

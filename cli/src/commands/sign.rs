@@ -2,13 +2,13 @@
 
 use anyhow::Context as _;
 use futures::{StreamExt as _, stream};
-use sigil_verifier::sign::{self, Format, SignOptions};
+use sigil_verifier::sign::{self, SignOptions};
 use sigil_verifier::store::AnyStore;
 
 use super::batch::Progress;
 use super::resolve;
 use crate::Outcome;
-use crate::args::{OutputFormat, SignArgs, SignatureFormat};
+use crate::args::{OutputFormat, SignArgs};
 use crate::common::{
     certificate_material, now_rfc3339, parse_annotations, parse_images, print, print_json, read_signing_key,
     registry_client,
@@ -23,10 +23,7 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let options = SignOptions {
         key: &key,
         annotations,
-        format: match args.format {
-            SignatureFormat::Tag => Format::Tag,
-            SignatureFormat::Bundle => Format::Bundle,
-        },
+        format: args.format.into(),
         recursive: args.recursive,
         created: now_rfc3339(),
         certificate,

@@ -4,21 +4,17 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use sigil_verifier::digest::Digest;
 use sigil_verifier::gather;
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
 
-use super::batch::{Line, gather_each, human_lines, judge_all, resolve_all};
+use super::batch::{Judged, Line, gather_each, human_lines, judge_images, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust};
 
 /// The result for one image argument.
-struct ImageResult {
-    image: ImageRef,
-    outcome: Result<(Digest, Vec<SignatureCheck>), String>,
-}
+type ImageResult = Judged<Vec<SignatureCheck>>;
 
 pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
@@ -36,19 +32,8 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
         gather::signatures(store, digest).await.map_err(|e| e.to_string())
     })
     .await;
-    let pairs: Vec<_> = resolved.iter().zip(gathered).collect();
-    let results: Vec<ImageResult> = judge_all(&pairs, |(r, evidence)| {
-        let outcome = evidence.clone().and_then(|evidence| {
-            let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
-            Ok((
-                digest.clone(),
-                judge_signatures_by(&evidence, trusted.authority(), digest, &required),
-            ))
-        });
-        ImageResult {
-            image: r.image.clone(),
-            outcome,
-        }
+    let results = judge_images(&resolved, gathered, |evidence, digest| {
+        judge_signatures_by(evidence, trusted.authority(), digest, &required)
     });
     render(&results, &trusted, &required, output)?;
     finish(results.iter().map(|r| {

@@ -7,20 +7,16 @@ use sigil_verifier::digest::Digest;
 use sigil_verifier::gather::{self, Origin};
 use sigil_verifier::intoto::Statement;
 use sigil_verifier::predicate;
-use sigil_verifier::reference::ImageRef;
 use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations_by};
 
-use super::batch::{Line, gather_each, human_lines, judge_all, resolve_all};
+use super::batch::{Judged, Line, gather_each, human_lines, judge_images, resolve_all};
 use super::verify::finish;
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
 use crate::common::{parse_images, print, registry_client, trust};
 
 /// The result for one image argument.
-struct ImageResult {
-    image: ImageRef,
-    outcome: Result<(Digest, Vec<AttestationCheck>), String>,
-}
+type ImageResult = Judged<Vec<AttestationCheck>>;
 
 pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
@@ -32,19 +28,8 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
         gather::attestations(store, digest).await.map_err(|e| e.to_string())
     })
     .await;
-    let pairs: Vec<_> = resolved.iter().zip(gathered).collect();
-    let results = judge_all(&pairs, |(r, evidence)| {
-        let outcome = evidence.clone().and_then(|evidence| {
-            let (_, digest) = r.outcome.as_ref().map_err(Clone::clone)?;
-            Ok((
-                digest.clone(),
-                judge_attestations_by(&evidence, trusted.authority(), digest, &predicate_type),
-            ))
-        });
-        ImageResult {
-            image: r.image.clone(),
-            outcome,
-        }
+    let results = judge_images(&resolved, gathered, |evidence, digest| {
+        judge_attestations_by(evidence, trusted.authority(), digest, &predicate_type)
     });
     match output {
         OutputFormat::Human => print(&human(&results, &predicate_type))?,

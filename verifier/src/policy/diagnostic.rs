@@ -210,30 +210,19 @@ impl Diagnostics {
                 Severity::Warning => "warning",
             };
             let _ = writeln!(out, "{level}[{}]: {}", d.code.as_str(), d.message);
+            let locate = |out: &mut String, span: Span, suffix: &str| {
+                let (line, column) = (span.start.line, span.start.column);
+                let _ = writeln!(out, "  --> {}:{line}:{column}{suffix}", self.file.display());
+                snippet(out, &self.source, span);
+            };
             match d.span {
-                Some(span) => {
-                    let _ = writeln!(
-                        out,
-                        "  --> {}:{}:{}",
-                        self.file.display(),
-                        span.start.line,
-                        span.start.column
-                    );
-                    snippet(&mut out, &self.source, span);
-                }
+                Some(span) => locate(&mut out, span, ""),
                 None => {
                     let _ = writeln!(out, "  --> {}", self.file.display());
                 }
             }
             if let Some(rel) = d.related {
-                let _ = writeln!(
-                    out,
-                    "  --> {}:{}:{} (related)",
-                    self.file.display(),
-                    rel.start.line,
-                    rel.start.column
-                );
-                snippet(&mut out, &self.source, rel);
+                locate(&mut out, rel, " (related)");
             }
             if let Some(help) = &d.help {
                 let _ = writeln!(out, "  = help: {help}");

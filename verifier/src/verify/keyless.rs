@@ -119,41 +119,48 @@ fn certificate_layer(
     Ok(claims.map_err(|e| Rejection::Keyless(e.to_string()))?.into_inner())
 }
 
-/// [`judge_signatures`] for any [`Authority`]: keyless identities verify
-/// cosign v2 layers by their certificate, chain and Rekor bundle
-/// annotations, and cosign v3 bundles by their certificate and log entry.
+/// [`signature`] for any [`Authority`]: keyless identities verify cosign v2
+/// layers by their certificate, chain and Rekor bundle annotations, and
+/// cosign v3 bundles by their certificate and log entry.
+pub fn signature_by(
+    content: &crate::gather::SignatureContent,
+    authority: Authority<'_>,
+    image: &Digest,
+) -> Result<Verified<SignedImage>, Rejection> {
+    use crate::cosign::{SIGNATURE_ANNOTATION, annotation};
+    use crate::gather::SignatureContent;
+    let trust = match authority.certificate_trust() {
+        Ok(trust) => trust,
+        Err(key) => return signature(content, key, image),
+    };
+    match content {
+        SignatureContent::SimpleSigning { payload, annotations } => {
+            let signature_b64 = annotation(annotations, SIGNATURE_ANNOTATION).ok_or(Rejection::Unsigned)?;
+            let content = crate::sigstore::LayerContent::Message { payload, signature_b64 };
+            let claims = certificate_layer(content, annotations, trust)?;
+            bound_payload(payload, image, certificate_signer(&claims.identity))
+        }
+        SignatureContent::Bundle(_) if trust.pki.is_some() => Err(Rejection::CertificateBundle),
+        SignatureContent::Bundle(bytes) => keyless_dsse(bytes, trust.policy, trust.root)
+            .and_then(|(payload, signer)| signed_image_statement(&payload, image, signer)),
+        SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
+    }
+}
+
+/// Judges every signature found for `image` by `authority` and the required
+/// annotations. Pure: the evidence was gathered before.
 pub fn judge_signatures_by(
     evidence: &[crate::gather::SignatureEvidence],
     authority: Authority<'_>,
     image: &Digest,
     required: &BTreeMap<String, String>,
 ) -> Vec<SignatureCheck> {
-    let trust = match authority.certificate_trust() {
-        Ok(trust) => trust,
-        Err(key) => return judge_signatures(evidence, key, image, required),
-    };
-    use crate::cosign::{SIGNATURE_ANNOTATION, annotation};
-    use crate::gather::SignatureContent;
     evidence
         .iter()
-        .map(|e| {
-            let outcome = match &e.content {
-                SignatureContent::SimpleSigning { payload, annotations } => (|| {
-                    let signature_b64 = annotation(annotations, SIGNATURE_ANNOTATION).ok_or(Rejection::Unsigned)?;
-                    let content = crate::sigstore::LayerContent::Message { payload, signature_b64 };
-                    let claims = certificate_layer(content, annotations, trust)?;
-                    bound_payload(payload, image, certificate_signer(&claims.identity))
-                })(),
-                SignatureContent::Bundle(_) if trust.pki.is_some() => Err(Rejection::CertificateBundle),
-                SignatureContent::Bundle(bytes) => keyless_dsse(bytes, trust.policy, trust.root)
-                    .and_then(|(payload, signer)| signed_image_statement(&payload, image, signer)),
-                SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
-            };
-            let outcome = outcome.and_then(|signed| require_annotations(&signed, required).map(|()| signed));
-            SignatureCheck {
-                origin: e.origin.clone(),
-                outcome,
-            }
+        .map(|e| SignatureCheck {
+            origin: e.origin.clone(),
+            outcome: signature_by(&e.content, authority, image)
+                .and_then(|signed| require_annotations(&signed, required).map(|()| signed)),
         })
         .collect()
 }

@@ -323,6 +323,25 @@ pub struct SignatureCheck {
     pub outcome: Result<Verified<SignedImage>, Rejection>,
 }
 
+/// Verifies one piece of signature evidence (a cosign `.sig` layer or a
+/// cosign v3 bundle) with `key` and binds it to `image`.
+pub fn signature(
+    content: &crate::gather::SignatureContent,
+    key: &PublicKey,
+    image: &Digest,
+) -> Result<Verified<SignedImage>, Rejection> {
+    use crate::gather::SignatureContent;
+    match content {
+        SignatureContent::SimpleSigning { payload, annotations } => {
+            let sig = crate::cosign::annotation(annotations, crate::cosign::SIGNATURE_ANNOTATION)
+                .ok_or(Rejection::Unsigned)?;
+            simple_signing(payload, sig, key, image)
+        }
+        SignatureContent::Bundle(bytes) => sign_bundle(bytes, key, image),
+        SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
+    }
+}
+
 /// Judges every signature found for `image` against `key` and the required
 /// annotations. Pure: the evidence was gathered before.
 pub fn judge_signatures(
@@ -331,31 +350,11 @@ pub fn judge_signatures(
     image: &Digest,
     required: &BTreeMap<String, String>,
 ) -> Vec<SignatureCheck> {
-    use crate::gather::SignatureContent;
-    evidence
-        .iter()
-        .map(|e| {
-            let outcome = match &e.content {
-                SignatureContent::SimpleSigning { payload, annotations } => {
-                    match crate::cosign::annotation(annotations, crate::cosign::SIGNATURE_ANNOTATION) {
-                        Some(sig) => simple_signing(payload, sig, key, image),
-                        None => Err(Rejection::Unsigned),
-                    }
-                }
-                SignatureContent::Bundle(bytes) => sign_bundle(bytes, key, image),
-                SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
-            };
-            let outcome = outcome.and_then(|signed| require_annotations(&signed, required).map(|()| signed));
-            SignatureCheck {
-                origin: e.origin.clone(),
-                outcome,
-            }
-        })
-        .collect()
+    judge_signatures_by(evidence, Authority::Key(key), image, required)
 }
 
 mod keyless;
-pub use keyless::{Authority, attestation_by, judge_attestations_by, judge_signatures_by};
+pub use keyless::{Authority, attestation_by, judge_attestations_by, judge_signatures_by, signature_by};
 
 #[cfg(test)]
 mod tests {
