@@ -194,9 +194,25 @@ impl Line {
     }
 }
 
+/// The human report of every image: for each, [`human_lines`] over its
+/// checks, each check turned into a [`Line`] by `line`.
+pub fn human_report<C>(results: &[Judged<Vec<C>>], noun: &str, line: impl Fn(&C) -> Line) -> String {
+    results
+        .iter()
+        .map(|r| {
+            let judged = r
+                .outcome
+                .as_ref()
+                .ok()
+                .map(|(digest, checks)| (digest, checks.iter().map(&line).collect()));
+            human_lines(&r.image, judged, noun)
+        })
+        .collect()
+}
+
 /// The human report of one image: a PASS/FAIL/ERROR line and one line per
 /// piece of evidence. `noun` names the evidence ("signatures", "... attestations").
-pub fn human_lines(image: &ImageRef, judged: Option<(&Digest, Vec<Line>)>, noun: &str) -> String {
+fn human_lines(image: &ImageRef, judged: Option<(&Digest, Vec<Line>)>, noun: &str) -> String {
     let Some((digest, lines)) = judged else {
         return format!("ERROR  {image}: could not be evaluated (see stderr)\n");
     };

@@ -8,7 +8,7 @@ use sigil_verifier::gather;
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
 
-use super::batch::{Judged, Line, gather_each, human_lines, judge_images, resolve_all};
+use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust};
@@ -76,22 +76,9 @@ fn render(
             "requiredAnnotations": required,
             "images": results.iter().map(image_json).collect::<Vec<_>>(),
         })),
-        OutputFormat::Human => {
-            let text: String = results
-                .iter()
-                .map(|r| {
-                    let judged = r.outcome.as_ref().ok().map(|(digest, checks)| {
-                        let lines = checks
-                            .iter()
-                            .map(|c| Line::of(&c.origin, c.outcome.as_ref().map(|v| &v.signer)))
-                            .collect();
-                        (digest, lines)
-                    });
-                    human_lines(&r.image, judged, "signatures")
-                })
-                .collect();
-            print(&text)
-        }
+        OutputFormat::Human => print(&human_report(results, "signatures", |c| {
+            Line::of(&c.origin, c.outcome.as_ref().map(|v| &v.signer))
+        })),
     }
 }
 

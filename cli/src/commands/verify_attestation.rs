@@ -9,7 +9,7 @@ use sigil_verifier::intoto::Statement;
 use sigil_verifier::predicate;
 use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations_by};
 
-use super::batch::{Judged, Line, gather_each, human_lines, judge_images, resolve_all};
+use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolve_all};
 use super::verify::finish;
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
@@ -56,20 +56,9 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
 }
 
 fn human(results: &[ImageResult], predicate_type: &str) -> String {
-    let noun = format!("{predicate_type} attestations");
-    results
-        .iter()
-        .map(|r| {
-            let judged = r.outcome.as_ref().ok().map(|(digest, checks)| {
-                let lines = checks
-                    .iter()
-                    .map(|c| Line::of(&c.origin, c.outcome.as_ref().map(|v| &v.signer)))
-                    .collect();
-                (digest, lines)
-            });
-            human_lines(&r.image, judged, &noun)
-        })
-        .collect()
+    human_report(results, &format!("{predicate_type} attestations"), |c| {
+        Line::of(&c.origin, c.outcome.as_ref().map(|v| &v.signer))
+    })
 }
 
 #[derive(Serialize)]
