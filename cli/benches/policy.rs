@@ -134,6 +134,8 @@ fn engine(now: time::OffsetDateTime) {
             Evidence {
                 image: name.repository.clone(),
                 name,
+                recorded: None,
+                ignored_tag: None,
                 signatures: signatures.into(),
                 attestations: attestations.into(),
             }

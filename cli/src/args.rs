@@ -2,8 +2,10 @@
 //! each command before any work starts.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sigil_verifier::gather;
 
 /// Sign container images, attach evidence to them, and verify them before they run.
 ///
@@ -225,6 +227,7 @@ pub enum KeyCommand {
 #[derive(Debug, Args)]
 pub struct RegistryArgs {
     /// Registry user name (else SIGIL_REGISTRY_USERNAME, else ~/.docker/config.json).
+    /// Sent only to the registry of the images, or to --registry-host.
     #[arg(long, env = "SIGIL_REGISTRY_USERNAME", value_name = "USER")]
     pub registry_username: Option<String>,
     /// Registry password or token (else SIGIL_REGISTRY_PASSWORD).
@@ -235,12 +238,99 @@ pub struct RegistryArgs {
         hide_env_values = true
     )]
     pub registry_password: Option<String>,
+    /// The registry --registry-username/--registry-password are for, when the
+    /// images are on several (else SIGIL_REGISTRY_HOST). Other registries get
+    /// their ~/.docker/config.json entry or nothing.
+    #[arg(long, env = "SIGIL_REGISTRY_HOST", value_name = "HOST[:PORT]")]
+    pub registry_host: Option<String>,
+    /// Longest one registry request may take, answer included (e.g. 30s, 2m;
+    /// a streamed layer gets it per 64 MiB).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub registry_timeout: Duration,
     /// Trust this CA certificate (PEM) for registry TLS, besides the system roots.
     #[arg(long, value_name = "FILE")]
     pub registry_cacert: Vec<PathBuf>,
     /// Allow plain HTTP to registries that are not on loopback. Dangerous: traffic can be read and changed.
     #[arg(long)]
     pub allow_insecure_registry: bool,
+}
+
+/// Budgets for the evidence gathered for one image; beyond them the image
+/// cannot be evaluated (exit 2).
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// Most bytes of evidence read for one image: signature and attestation
+    /// blobs (each piece counted) and their manifests (e.g. 512MiB, 2GiB).
+    #[arg(long, value_name = "BYTES", default_value = "512MiB", value_parser = parse_bytes)]
+    pub max_evidence_bytes: u64,
+    /// Most signatures and attestations gathered (and verified) for one image.
+    #[arg(long, value_name = "COUNT", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_evidence_items: u32,
+}
+
+impl EvidenceArgs {
+    /// The gathering limits these flags set.
+    pub fn limits(&self) -> gather::Limits {
+        gather::Limits {
+            max_bytes: self.max_evidence_bytes,
+            max_items: usize::try_from(self.max_evidence_items).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// `--timeout`: the whole run's time limit.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Give up on the whole run after this long (e.g. 90s, 10m): exit 2 and
+    /// nothing decided. Default: no limit beyond --registry-timeout per request.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, `1m30s`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration: write e.g. 500ms, 30s, 2m or 1h");
+    if let Ok(seconds) = text.parse::<u64>() {
+        return (seconds > 0).then(|| Duration::from_secs(seconds)).ok_or_else(bad);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let number: u32 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (Duration::from_millis(1), 2)
+        } else {
+            match rest.chars().next() {
+                Some('s') => (Duration::from_secs(1), 1),
+                Some('m') => (Duration::from_secs(60), 1),
+                Some('h') => (Duration::from_secs(3600), 1),
+                _ => return Err(bad()),
+            }
+        };
+        total = unit
+            .checked_mul(number)
+            .and_then(|d| total.checked_add(d))
+            .ok_or_else(bad)?;
+        rest = &rest[len..];
+    }
+    (!total.is_zero()).then_some(total).ok_or_else(bad)
+}
+
+/// Parses a byte count: `1048576`, or with a unit `B`, `KiB`, `MiB`, `GiB`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let bad = || format!("{text:?} is not a byte count: write e.g. 1048576, 64MiB or 2GiB");
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let number: u64 = text[..digits].parse().map_err(|_| bad())?;
+    let unit: u64 = match text[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(unit).filter(|n| *n > 0).ok_or_else(bad)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -332,6 +422,10 @@ pub struct VerifyArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
@@ -343,6 +437,8 @@ pub struct CopyArgs {
     /// Destination (registry or oci:DIR, created if missing).
     #[arg(value_name = "DST")]
     pub destination: String,
+    #[command(flatten)]
+    pub run: RunArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -403,6 +499,10 @@ pub struct VerifyAttestationArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
@@ -457,6 +557,8 @@ pub struct TreeArgs {
     #[arg(value_name = "IMAGE")]
     pub image: String,
     #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
@@ -487,4 +589,44 @@ pub struct IdentityArgs {
     /// these root certificates (PEM); the OIDC issuer is then optional.
     #[arg(long, value_name = "FILE")]
     pub certificate_roots: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for (text, want) in [
+            ("60", Duration::from_secs(60)),
+            ("500ms", Duration::from_millis(500)),
+            ("30s", Duration::from_secs(30)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("1m30s", Duration::from_secs(90)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        for bad in ["", "0", "0s", "s", "1x", "-1s", "1.5s", "99999999999h", "1 s"] {
+            let e = parse_duration(bad).expect_err(bad);
+            assert!(e.contains("not a duration"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn byte_counts() {
+        for (text, want) in [
+            ("1", 1),
+            ("512MiB", 512 << 20),
+            ("2GiB", 2 << 30),
+            ("64kib", 64 << 10),
+            ("100B", 100),
+        ] {
+            assert_eq!(parse_bytes(text), Ok(want), "{text}");
+        }
+        for bad in ["", "0", "MiB", "1TiB", "1.5MiB", "-1", "18446744073709551615GiB"] {
+            let e = parse_bytes(bad).expect_err(bad);
+            assert!(e.contains("not a byte count"), "{bad}: {e}");
+        }
+    }
 }

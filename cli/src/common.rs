@@ -1,14 +1,18 @@
 //! Settings shared by commands: image references, annotations, keys and the
 //! registry client, each validated before any work starts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use sigil_verifier::keys::{self, PublicKey, SigningKey};
 use sigil_verifier::reference::ImageRef;
-use sigil_verifier::registry::{Credential, DockerConfig, RegistryClient, RegistryOptions, Secret};
+use sigil_verifier::registry::{
+    Credential, DockerConfig, RegistryClient, RegistryHost, RegistryOptions, ScopedCredential, Secret,
+};
 use sigil_verifier::sign::CertificateMaterial;
 use sigil_verifier::sigstore::{Certificate, IdentityPolicy, Matcher, TrustedRoot};
 use sigil_verifier::verify::Authority;
@@ -61,17 +65,10 @@ pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     keys::decrypt(&text, password.value.as_bytes()).with_context(|| format!("key file {}", path.display()))
 }
 
-/// Builds the one registry client of a run.
-pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Arc<RegistryClient>> {
-    let credential = match (&args.registry_username, &args.registry_password) {
-        (Some(u), Some(p)) => Some(Credential::Basic {
-            username: u.clone(),
-            password: Secret::new(p.clone()),
-        }),
-        (None, None) => None,
-        (Some(_), None) => bail!("--registry-username needs --registry-password (or SIGIL_REGISTRY_PASSWORD)"),
-        (None, Some(_)) => bail!("--registry-password needs --registry-username (or SIGIL_REGISTRY_USERNAME)"),
-    };
+/// Builds the one registry client of a run over `images` (every image
+/// argument of the command: explicit credentials are scoped by them).
+pub fn registry_client(args: &RegistryArgs, images: &[ImageRef]) -> anyhow::Result<Arc<RegistryClient>> {
+    let credential = scoped_credential(args, images)?;
     let mut ca_certs_pem = Vec::new();
     for path in &args.registry_cacert {
         ca_certs_pem
@@ -86,9 +83,79 @@ pub fn registry_client(args: &RegistryArgs) -> anyhow::Result<Arc<RegistryClient
         docker_config,
         ca_certs_pem,
         allow_insecure: args.allow_insecure_registry,
+        request_timeout: args.registry_timeout,
         ..RegistryOptions::default()
     };
     Ok(Arc::new(RegistryClient::new(options)?))
+}
+
+/// `--registry-username/--registry-password` and the one registry they go
+/// to: `--registry-host`, else the registry of the image arguments when they
+/// share one. Images on several registries and no `--registry-host` is an
+/// error: sending the password to all of them is what scoping prevents.
+fn scoped_credential(args: &RegistryArgs, images: &[ImageRef]) -> anyhow::Result<Option<ScopedCredential>> {
+    let credential = match (&args.registry_username, &args.registry_password) {
+        (Some(u), Some(p)) => Some(Credential::Basic {
+            username: u.clone(),
+            password: Secret::new(p.clone()),
+        }),
+        (None, None) => None,
+        (Some(_), None) => bail!("--registry-username needs --registry-password (or SIGIL_REGISTRY_PASSWORD)"),
+        (None, Some(_)) => bail!("--registry-password needs --registry-username (or SIGIL_REGISTRY_USERNAME)"),
+    };
+    let named = args.registry_host.as_deref().map(RegistryHost::parse).transpose()?;
+    let Some(credential) = credential else {
+        if let Some(host) = named {
+            bail!(
+                "--registry-host {host} says where --registry-username/--registry-password go, but none are given (set them, or SIGIL_REGISTRY_USERNAME/SIGIL_REGISTRY_PASSWORD)"
+            );
+        }
+        return Ok(None);
+    };
+    let registries: BTreeSet<RegistryHost> = images
+        .iter()
+        .filter_map(|image| match image {
+            ImageRef::Registry(r) => Some(RegistryHost::of(r.registry())),
+            ImageRef::Layout(_) => None,
+        })
+        .collect();
+    let listed = || {
+        registries
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let host = match (named, registries.len()) {
+        (Some(host), _) if registries.contains(&host) => host,
+        (Some(host), 0) => bail!("--registry-host {host}: no image is in a registry (all are oci: layouts)"),
+        (Some(host), _) => bail!(
+            "--registry-host {host} is not the registry of any image given ({}); name one of them",
+            listed()
+        ),
+        // Only layouts: there is no registry to send credentials to.
+        (None, 0) => return Ok(None),
+        (None, 1) => registries.into_iter().next().context("one registry")?,
+        (None, _) => bail!(
+            "the images are on several registries ({}); say which one --registry-username/--registry-password are for with --registry-host HOST[:PORT] (the others use ~/.docker/config.json)",
+            listed()
+        ),
+    };
+    Ok(Some(ScopedCredential { host, credential }))
+}
+
+/// Runs a command's work within its `--timeout`, when one is given; past it
+/// the run is an error (exit 2) and nothing is decided.
+pub async fn within<T>(timeout: Option<Duration>, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let Some(limit) = timeout else {
+        return work.await;
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(done) => done,
+        Err(_) => bail!(
+            "the run did not finish within --timeout {limit:?}; nothing was decided (raise --timeout, or find the slow registry with -v)"
+        ),
+    }
 }
 
 /// The current time as RFC 3339 (for `org.opencontainers.image.created`).

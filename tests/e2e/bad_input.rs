@@ -114,6 +114,187 @@ fn stalled_registry_times_out() {
     assert!(hostile.requests() >= 1, "the stall was reached");
 }
 
+#[test]
+fn a_dripping_registry_ends_at_the_request_deadline() {
+    // one byte every half second: never silent for the 30 s read timeout,
+    // and the tiny manifest would take minutes
+    let hostile = Hostile::start(Mode::Drip(Duration::from_millis(500)));
+    let image = hostile.image("app:v1");
+    let key = public_key();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = format!("oci:{}", s(&dir.path().join("copy")));
+    let runs: [Vec<&str>; 4] = [
+        vec!["verify", &image, "--key", s(&key)],
+        vec![
+            "verify-attestation",
+            &image,
+            "--type",
+            "slsaprovenance1",
+            "--key",
+            s(&key),
+        ],
+        vec!["tree", &image],
+        vec!["copy", &image, &layout],
+    ];
+    for args in &runs {
+        let mut args = args.clone();
+        args.extend(["--registry-timeout", "2s"]);
+        let out = sigil(&args).timeout(QUICK).run();
+        assert_error_line(&out, &["timed out", "2s deadline", "--registry-timeout"]);
+    }
+    // the whole run's --timeout, with a request deadline too long to matter
+    for args in &runs {
+        let mut args = args.clone();
+        args.extend(["--registry-timeout", "10m", "--timeout", "2s"]);
+        let out = sigil(&args).timeout(QUICK).run();
+        assert_error_line(&out, &["did not finish within --timeout 2s"]);
+    }
+    // twin: an honest registry under the same limits is evaluated (unsigned: 1)
+    let honest = Hostile::start(Mode::Honest);
+    let out = sigil(&[
+        "verify",
+        &honest.image("app:v1"),
+        "--key",
+        s(&key),
+        "--registry-timeout",
+        "2s",
+        "--timeout",
+        "15s",
+    ])
+    .timeout(QUICK)
+    .run();
+    out.assert_exit(1).assert_quiet_stderr();
+    // bad values are usage errors
+    for bad in [["--registry-timeout", "0s"], ["--timeout", "soon"]] {
+        let mut args = vec!["verify", image.as_str(), "--key", s(&key)];
+        args.extend(bad);
+        let out = sigil(&args).timeout(QUICK).run();
+        out.assert_exit(2);
+        assert!(out.stderr.contains("not a duration"), "{out}");
+    }
+}
+
+#[test]
+fn a_blob_listed_a_thousand_times_is_fetched_once() {
+    let hostile = Hostile::start(Mode::RepeatedSignature(1000));
+    let out = sigil(&[
+        "verify",
+        &hostile.image("app:v1"),
+        "--key",
+        s(&public_key()),
+        "--output",
+        "json",
+    ])
+    .timeout(QUICK)
+    .run();
+    // evaluated: a thousand signatures (each its own annotation), none valid for this key
+    out.assert_exit(1);
+    let report = out.stdout_json();
+    let signatures = report["images"][0]["signatures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(signatures.len(), 1000, "{out}");
+    assert!(signatures.iter().all(|s| s["valid"] == false), "{out}");
+    assert_eq!(
+        hostile.blob_gets(),
+        1,
+        "one distinct blob is fetched once: {:?}",
+        hostile.request_log()
+    );
+}
+
+#[test]
+fn evidence_beyond_the_budgets_is_refused_with_the_budget_named() {
+    let key = public_key();
+    let verify = |hostile: &Hostile, budget: &[&str]| {
+        let image = hostile.image("app:v1");
+        let mut args = vec!["verify", image.as_str(), "--key", s(&key)];
+        args.extend_from_slice(budget);
+        sigil(&args).timeout(QUICK).run()
+    };
+    // 40 distinct blobs of 64 KiB (2.5 MiB) against a 1 MiB budget
+    let flood = Mode::SignatureFlood {
+        count: 40,
+        size: 64 * 1024,
+    };
+    let hostile = Hostile::start(flood);
+    let out = verify(&hostile, &["--max-evidence-bytes", "1MiB"]);
+    assert_error_line(
+        &out,
+        &["1048576-byte budget", "--max-evidence-bytes", "cannot be evaluated"],
+    );
+    assert_eq!(hostile.blob_gets(), 0, "refused before the blobs were fetched");
+    // the same flood against the item budget
+    let out = verify(&hostile, &["--max-evidence-items", "39"]);
+    assert_error_line(&out, &["more than 39", "--max-evidence-items", "cannot be evaluated"]);
+    assert_eq!(hostile.blob_gets(), 0);
+    // twins: budgets that hold them, and the defaults (512 MiB, 10,000): evaluated, each blob once
+    for budget in [
+        vec!["--max-evidence-bytes", "4MiB", "--max-evidence-items", "40"],
+        vec![],
+    ] {
+        let hostile = Hostile::start(flood);
+        let out = verify(&hostile, &budget);
+        out.assert_exit(1).assert_quiet_stderr();
+        assert!(out.stdout.contains("0 of 40 signatures valid"), "{out}");
+        assert_eq!(hostile.blob_gets(), 40, "{:?}", hostile.request_log());
+    }
+    // bad values are usage errors
+    let out = verify(&hostile, &["--max-evidence-bytes", "lots"]);
+    out.assert_exit(2);
+    assert!(out.stderr.contains("not a byte count"), "{out}");
+}
+
+#[test]
+fn a_fifo_or_socket_in_a_layout_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = public_key();
+    let verify = |layout: &Path| {
+        let image = format!("oci:{}:v1", s(layout));
+        sigil(&["verify", &image, "--key", s(&key)]).timeout(QUICK).run()
+    };
+    let mkfifo = |path: &Path| {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("run mkfifo");
+        assert!(status.success());
+    };
+    // twin: the intact layout is evaluated (unsigned: 1)
+    let layout = dir.path().join("intact");
+    sample_layout(&layout);
+    verify(&layout).assert_exit(1);
+
+    // a fifo, then a socket, as index.json
+    let layout = dir.path().join("index-fifo");
+    sample_layout(&layout);
+    std::fs::remove_file(layout.join("index.json")).expect("rm");
+    mkfifo(&layout.join("index.json"));
+    assert_error_line(&verify(&layout), &["index.json is a fifo, not a regular file"]);
+    let layout = dir.path().join("index-socket");
+    sample_layout(&layout);
+    std::fs::remove_file(layout.join("index.json")).expect("rm");
+    let _index = std::os::unix::net::UnixListener::bind(layout.join("index.json")).expect("bind");
+    assert_error_line(&verify(&layout), &["index.json is a socket, not a regular file"]);
+
+    // a fifo, then a socket, as the image's manifest blob
+    let image = sample_layout(&dir.path().join("scratch"));
+    let hex = image.manifest.digest.trim_start_matches("sha256:").to_owned();
+    let layout = dir.path().join("blob-fifo");
+    sample_layout(&layout);
+    let blob = layout.join("blobs").join("sha256").join(&hex);
+    std::fs::remove_file(&blob).expect("rm");
+    mkfifo(&blob);
+    assert_error_line(&verify(&layout), &[&format!("blobs/sha256/{hex} is a fifo")]);
+    let layout = dir.path().join("blob-socket");
+    sample_layout(&layout);
+    let blob = layout.join("blobs").join("sha256").join(&hex);
+    std::fs::remove_file(&blob).expect("rm");
+    let _blob = std::os::unix::net::UnixListener::bind(&blob).expect("bind");
+    assert_error_line(&verify(&layout), &[&format!("blobs/sha256/{hex} is a socket")]);
+}
+
 /// A registry that answers `GET /v2/` and then falls silent on every other
 /// request (what `Mode::Stall` cannot show: it stalls the probe too). Returns
 /// its address and the request lines it received.

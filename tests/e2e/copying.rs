@@ -139,3 +139,124 @@ fn copying_onto_an_image_signed_at_the_destination_keeps_both_signatures() {
         "{report}"
     );
 }
+
+#[test]
+fn a_layout_copy_records_its_source_and_is_judged_as_the_original() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    keypair(dir.path(), "release");
+    let (dev, _) = keypair(dir.path(), "dev");
+    let digest = push_sample(&registry, "prod/app", "v1.3.0", 14);
+    let original = registry.image("prod/app:v1.3.0");
+    sigil(&["sign", &original, "--key", s(&dev)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    let host = registry.host();
+    let policy = crate::fixtures::write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\n  dev: {{key: dev.pub}}\nrules:\n  - name: prod\n    images: [\"{host}/prod/**\"]\n    signatures: {{anyOf: [release]}}\n  - name: release-v1.3.0\n    images: [\"{host}/prod/app:v1.3.0\"]\n    signatures: {{anyOf: [dev]}}\n"
+        ),
+    );
+    let judge = |image: &str| {
+        let out = sigil(&["verify", image, "--policy", s(&policy), "--output", "json"]).run();
+        let report = out.stdout_json()["images"][0].clone();
+        (out.code, report)
+    };
+    let (code, report) = judge(&original);
+    assert_eq!(
+        (code, report["rule"].as_str()),
+        (Some(0), Some("release-v1.3.0")),
+        "{report}"
+    );
+
+    // no tag in the destination: the entry takes the source's tag, and the
+    // layout records repository, tag and digest
+    let export = dir.path().join("export");
+    let out = sigil(&["copy", &original, &format!("oci:{}", s(&export)), "--output", "json"]).run();
+    out.assert_exit(0);
+    let json = out.stdout_json();
+    assert_eq!(json["destination"], format!("oci:{}:v1.3.0", s(&export)));
+    assert_eq!(json["recordedName"], format!("{host}/prod/app:v1.3.0@{digest}"));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.join("index.json")).expect("index.json")).expect("json");
+    let entry = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .find(|e| e["digest"] == digest.to_string())
+        .expect("the image's entry");
+    assert_eq!(entry["annotations"]["org.opencontainers.image.ref.name"], "v1.3.0");
+    assert_eq!(
+        entry["annotations"]["dev.sigil.image.name"],
+        format!("{host}/prod/app:v1.3.0@{digest}")
+    );
+    // the copy decides as the original does: the rule pinned to the source's tag
+    let (code, report) = judge(&format!("oci:{}:v1.3.0", s(&export)));
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["rule"], "release-v1.3.0");
+    assert_eq!(report["matchedName"], format!("{host}/prod/app:v1.3.0"));
+    drop(registry);
+    let (code, report) = judge(&format!("oci:{}", s(&export)));
+    assert_eq!(
+        (code, report["rule"].as_str()),
+        (Some(0), Some("release-v1.3.0")),
+        "{report}"
+    );
+
+    // twin: a layout-to-layout copy carries the name along and decides the same
+    let second = dir.path().join("second");
+    sigil(&[
+        "copy",
+        &format!("oci:{}:v1.3.0", s(&export)),
+        &format!("oci:{}", s(&second)),
+    ])
+    .run()
+    .assert_exit(0);
+    let (code, report) = judge(&format!("oci:{}:v1.3.0", s(&second)));
+    assert_eq!(
+        (code, report["rule"].as_str()),
+        (Some(0), Some("release-v1.3.0")),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_copy_by_digest_records_no_tag() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    keypair(dir.path(), "release");
+    let (dev, _) = keypair(dir.path(), "dev");
+    let digest = push_sample(&registry, "prod/app", "v1.3.0", 15);
+    sigil(&["sign", &registry.image("prod/app:v1.3.0"), "--key", s(&dev)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    let host = registry.host();
+    let policy = crate::fixtures::write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\n  dev: {{key: dev.pub}}\nrules:\n  - name: prod\n    images: [\"{host}/prod/**\"]\n    signatures: {{anyOf: [release]}}\n  - name: release-v1.3.0\n    images: [\"{host}/prod/app:v1.3.0\"]\n    signatures: {{anyOf: [dev]}}\n"
+        ),
+    );
+    // a source that pins a digest: its tag was never resolved, so it is not recorded
+    let export = dir.path().join("export");
+    let source = format!("{}@{digest}", registry.image("prod/app:v1.3.0"));
+    let out = sigil(&["copy", &source, &format!("oci:{}", s(&export)), "--output", "json"]).run();
+    out.assert_exit(0);
+    assert_eq!(out.stdout_json()["recordedName"], format!("{host}/prod/app@{digest}"));
+    let out = sigil(&[
+        "verify",
+        &format!("oci:{}:v1.3.0", s(&export)),
+        "--policy",
+        s(&policy),
+        "--output",
+        "json",
+    ])
+    .run();
+    out.assert_exit(1);
+    let report = out.stdout_json()["images"][0].clone();
+    assert_eq!(report["rule"], "prod", "{report}");
+    assert_eq!(report["checks"][0]["reason"], "no valid signature by any of [release]");
+}

@@ -154,7 +154,7 @@ fn thresholds_count_distinct_keys_and_attestations_are_checked() {
     out.assert_exit(1);
     let report = out.stdout_json()["images"][0].clone();
     assert!(
-        reasons(&report)[0].starts_with("1 distinct signer(s), 2 required"),
+        reasons(&report)[0].starts_with("1 distinct publisher(s), 2 required"),
         "{report}"
     );
 
@@ -363,4 +363,198 @@ fn policy_test_runs_hermetically_on_a_copied_layout() {
         .run()
         .assert_exit(2)
         .assert_one_line_error();
+}
+
+#[test]
+fn a_tag_beside_a_digest_is_ignored_for_matching() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    keypair(dir.path(), "release");
+    push_sample(&registry, "prod/app", "legacy-1.0", 40);
+    let other = push_sample(&registry, "prod/app", "fresh", 41);
+    let host = registry.host();
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\nrules:\n  - name: prod\n    images: [\"{host}/prod/**\"]\n    signatures: {{anyOf: [release]}}\nexemptions:\n  - images: [\"{host}/prod/app:legacy-1.0\"]\n    waive: signatures\n    reason: vendor build\n    owner: platform\n    expires: 2027-01-31T00:00:00Z\n"
+        ),
+    );
+    let at = ["--at", "2026-06-01T00:00:00Z"];
+    // the exemption for the tag does not follow the tag onto another digest
+    let smuggled = format!("{}@{other}", registry.image("prod/app:legacy-1.0"));
+    let out = verify(&policy, &[&smuggled], &at);
+    out.assert_exit(1);
+    let report = out.stdout_json()["images"][0].clone();
+    assert_eq!(report["exemptions"], json!([]), "{report}");
+    assert_eq!(report["matchedName"], format!("{host}/prod/app"));
+    assert_eq!(report["digest"], other.to_string());
+    assert_eq!(reasons(&report), ["no valid signature by any of [release]"]);
+    assert_eq!(
+        report["notes"][0],
+        "tag legacy-1.0 is ignored: a reference that pins a digest is matched by its digest only (nothing checked that the tag points at it)"
+    );
+    // twin: the tag itself is exempted
+    let out = verify(&policy, &[&registry.image("prod/app:legacy-1.0")], &at);
+    out.assert_exit(0);
+    assert_eq!(out.stdout_json()["images"][0]["checks"][0]["result"], "waived");
+}
+
+#[test]
+fn registry_host_names_are_matched_in_canonical_form() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    keypair(dir.path(), "release");
+    push_sample(&registry, "prod/app", "v1", 42);
+    push_sample(&registry, "team/app", "v1", 45);
+    let port = registry
+        .host()
+        .rsplit_once(':')
+        .map(|(_, p)| p.to_owned())
+        .expect("port");
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\nrules:\n  - name: prod\n    images: [\"localhost:{port}/prod/**\"]\n    signatures: {{anyOf: [release]}}\n  - name: shouting\n    images: [\"LOCALHOST:{port}/team/**\"]\n    signatures: {{anyOf: [release]}}\n  - name: rest\n    images: [\"**\"]\n    allowUnverified: true\n"
+        ),
+    );
+    for image in [
+        format!("LOCALHOST:{port}/prod/app:v1"),
+        format!("LocalHost:{port}/prod/app:v1"),
+        format!("localhost:{port}/prod/app:v1"),
+    ] {
+        let out = verify(&policy, &[&image], &[]);
+        out.assert_exit(1);
+        let report = out.stdout_json()["images"][0].clone();
+        assert_eq!(report["rule"], "prod", "{image}: {report}");
+        assert_eq!(report["image"], format!("localhost:{port}/prod/app:v1"));
+        assert_eq!(reasons(&report), ["no valid signature by any of [release]"]);
+    }
+    // a pattern written in upper case matches the canonical name
+    let out = verify(&policy, &[&format!("localhost:{port}/team/app:v1")], &[]);
+    out.assert_exit(1);
+    assert_eq!(out.stdout_json()["images"][0]["rule"], "shouting", "{out}");
+    // twin: another host (the same address, another name) is another rule's
+    let out = verify(&policy, &[&registry.image("prod/app:v1")], &[]);
+    out.assert_exit(0);
+    assert_eq!(out.stdout_json()["images"][0]["rule"], "rest");
+    // repository paths stay case-sensitive: an upper-case one is a usage error
+    sigil(&[
+        "verify",
+        &format!("localhost:{port}/Prod/app:v1"),
+        "--policy",
+        s(&policy),
+    ])
+    .run()
+    .assert_exit(2)
+    .assert_one_line_error();
+}
+
+/// Sets (or with `None` removes) the recorded name of the image entries in
+/// `layout`'s index.json, as an attacker who writes the layout can.
+fn set_recorded_name(layout: &Path, value: Option<&str>) {
+    let path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&path).expect("index.json")).expect("json");
+    for entry in index["manifests"].as_array_mut().expect("manifests") {
+        let tag = entry["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap_or_default();
+        if tag.starts_with("sha256-") {
+            continue;
+        }
+        let Some(annotations) = entry["annotations"].as_object_mut() else {
+            continue;
+        };
+        match value {
+            Some(v) => annotations.insert("dev.sigil.image.name".into(), json!(v)),
+            None => annotations.remove("dev.sigil.image.name"),
+        };
+    }
+    std::fs::write(&path, serde_json::to_vec(&index).expect("json")).expect("write index.json");
+}
+
+#[test]
+fn a_layout_does_not_choose_its_own_rule() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (release, _) = keypair(dir.path(), "release");
+    push_sample(&registry, "prod/app", "v1", 43);
+    let unsigned_digest = push_sample(&registry, "prod/app", "unsigned", 44);
+    sign(&registry.image("prod/app:v1"), &release, &[]);
+    let host = registry.host();
+    let root = dir.path().to_path_buf();
+    let layout = |name: &str| root.join(name);
+    for (tag, to) in [
+        ("v1", "airgap/signed"),
+        ("unsigned", "airgap/unsigned"),
+        ("unsigned", "trusted/unsigned"),
+        ("unsigned", "loose"),
+    ] {
+        let source = registry.image(&format!("prod/app:{tag}"));
+        sigil(&["copy", &source, &format!("oci:{}:{tag}", s(&layout(to)))])
+            .run()
+            .assert_exit(0);
+    }
+    drop(registry); // no network from here on
+    let r = s(&root);
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\nrules:\n  - name: prod\n    images: [\"{host}/prod/**\"]\n    signatures: {{anyOf: [release]}}\n  - name: sandbox\n    images: [\"{host}/sandbox/**\"]\n    allowUnverified: true\n  - name: upstream\n    images: [\"docker.io/library/*\"]\n    signatures: {{anyOf: [release]}}\n    mode: warn\n  - name: airgap\n    images: [\"oci:{r}/airgap/**\"]\n    signatures: {{anyOf: [release]}}\n  - name: trusted\n    images: [\"oci:{r}/trusted/**\"]\n    allowUnverified: true\n"
+        ),
+    );
+    let judge = |image: String| {
+        let out = verify(&policy, &[&image], &[]);
+        let report = out.stdout_json()["images"][0].clone();
+        (out.code, report)
+    };
+    // honest copies: judged by their directory's rule and by the recorded source
+    let (code, report) = judge(format!("oci:{}:unsigned", s(&layout("trusted/unsigned"))));
+    assert_eq!(code, Some(1), "the recorded name is stricter: {report}");
+    assert_eq!(report["rule"], "prod");
+    assert_eq!(reasons(&report)[0], "no valid signature by any of [release]");
+    let (code, report) = judge(format!("oci:{}:v1", s(&layout("airgap/signed"))));
+    assert_eq!(code, Some(0), "{report}");
+
+    // renamed after a lenient rule, with a rule for its directory: it cannot loosen it
+    let sandbox = format!("{host}/sandbox/x@{unsigned_digest}");
+    set_recorded_name(&layout("airgap/unsigned"), Some(&sandbox));
+    let (code, report) = judge(format!("oci:{}:unsigned", s(&layout("airgap/unsigned"))));
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["rule"], "airgap");
+    assert_eq!(reasons(&report)[0], "no valid signature by any of [release]");
+    // without a rule for its directory, the recorded name decides, without leniency
+    for (value, rule) in [
+        (sandbox.clone(), "sandbox"),
+        (format!("docker.io/library/alpine@{unsigned_digest}"), "upstream"),
+    ] {
+        set_recorded_name(&layout("loose"), Some(&value));
+        let (code, report) = judge(format!("oci:{}:unsigned", s(&layout("loose"))));
+        assert_eq!(code, Some(1), "{value}: {report}");
+        assert_eq!(report["rule"], rule);
+        assert_eq!(report["mode"], "enforce");
+    }
+    // a recorded name that names another image is malformed evidence
+    set_recorded_name(
+        &layout("loose"),
+        Some(&format!("{host}/sandbox/x@sha256:{}", "0".repeat(64))),
+    );
+    let out = verify(&policy, &[&format!("oci:{}:unsigned", s(&layout("loose")))], &[]);
+    out.assert_exit(2);
+    assert!(out.stderr.contains("pins another digest"), "{out}");
+
+    // `..` does not take a layout into the trusted directory's rule
+    set_recorded_name(&layout("loose"), None);
+    let escaped = format!("oci:{r}/trusted/../loose:unsigned");
+    let (code, report) = judge(escaped);
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["image"], format!("oci:{}:unsigned", s(&layout("loose"))));
+    assert_eq!(
+        reasons(&report),
+        [format!("no rule matches oci:{}:unsigned", s(&layout("loose")))]
+    );
+    // twin: the trusted directory itself
+    set_recorded_name(&layout("trusted/unsigned"), None);
+    let (code, report) = judge(format!("oci:{r}/trusted/./unsigned:unsigned"));
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["rule"], "trusted");
 }

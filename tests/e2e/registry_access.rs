@@ -2,7 +2,8 @@
 //! with credentials from flags, the environment, a docker config or a
 //! credential helper; each accepting case with its rejecting twins (wrong
 //! password, no credentials, untrusted certificate, plain HTTP where it is
-//! not allowed), and the password never shown or sent in clear text.
+//! not allowed), and the password never shown or sent in clear text, nor to
+//! any registry but the one it is for (`--registry-host`).
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -609,4 +610,151 @@ fn ipv6_loopback_registries_are_reached_over_plain_http() {
     sigil(&["verify", &image, "--key", s(&other_public)])
         .run()
         .assert_exit(1);
+}
+
+/// `sigil verify OURS THEIRS --key PUB --registry-cacert CA --registry-username alice --registry-password ... EXTRA... --output json`
+fn verify_two(setup: &Setup, theirs: &str, extra: &[&str]) -> Proc {
+    let ca = setup.ca();
+    let mut args = vec![
+        "verify",
+        setup.image.as_str(),
+        theirs,
+        "--key",
+        s(&setup.public),
+        "--registry-cacert",
+        &ca,
+        "--registry-username",
+        USER,
+        "--registry-password",
+        PASSWORD,
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    sigil(&args).timeout(BOUND)
+}
+
+#[test]
+fn explicit_credentials_go_only_to_the_registry_they_are_for() {
+    let setup = Setup::new();
+    setup
+        .sign(&["--registry-username", USER, "--registry-password", PASSWORD])
+        .run()
+        .assert_exit(0);
+    let ours = setup.registry.host();
+    let alice = format!("Basic {}", basic_token(PASSWORD));
+
+    // images on two registries and no --registry-host: refused before any request
+    let hostile = Hostile::start(Mode::BasicAuth);
+    let theirs = hostile.image("app:v1");
+    let out = verify_two(&setup, &theirs, &[]).run();
+    out.assert_exit(2);
+    let line = out.assert_one_line_error();
+    assert!(
+        line.contains("several registries") && line.contains("--registry-host"),
+        "{out}"
+    );
+    assert_eq!(hostile.requests(), 0, "{:?}", hostile.request_log());
+
+    // --registry-host names ours: ours verifies; the other registry asks for
+    // basic auth too and is sent nothing
+    let out = verify_two(&setup, &theirs, &["--registry-host", &ours]).run();
+    out.assert_exit(2); // the other image cannot be evaluated
+    let report = out.stdout_json();
+    assert_eq!(report["images"][0]["verified"], true, "{out}");
+    let refused = report["images"][1]["error"].as_str().unwrap_or_default();
+    assert!(refused.contains("none are configured"), "{out}");
+    assert!(hostile.requests() > 0, "the other registry was reached");
+    assert_eq!(hostile.authorizations(), Vec::<String>::new(), "credentials leaked");
+    assert_no_secret(&out, PASSWORD);
+    // the same through the environment variable
+    let out = verify_two(&setup, &theirs, &[]).env("SIGIL_REGISTRY_HOST", &ours).run();
+    out.assert_exit(2);
+    assert_eq!(out.stdout_json()["images"][0]["verified"], true, "{out}");
+    assert_eq!(hostile.authorizations(), Vec::<String>::new(), "credentials leaked");
+
+    // twin: naming the other registry sends them there (the recorder does
+    // see credentials when they come), and ours gets nothing
+    let out = verify_two(&setup, &theirs, &["--registry-host", &hostile.host()]).run();
+    out.assert_exit(2);
+    assert!(
+        hostile.authorizations().contains(&alice),
+        "{:?}",
+        hostile.authorizations()
+    );
+    let report = out.stdout_json();
+    assert!(
+        report["images"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("none are configured"),
+        "{out}"
+    );
+
+    // the other registry gets its own docker config entry, never the explicit credentials
+    let hostile = Hostile::start(Mode::BasicAuth);
+    let theirs = hostile.image("app:v1");
+    let config = setup.dir.path().join("their-config");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let bob = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("bob:their-pw")
+    );
+    std::fs::write(
+        config.join("config.json"),
+        serde_json::json!({ "auths": { hostile.host(): { "auth": bob.trim_start_matches("Basic ") } } }).to_string(),
+    )
+    .expect("write config");
+    let out = verify_two(&setup, &theirs, &["--registry-host", &ours])
+        .env("DOCKER_CONFIG", &config)
+        .run();
+    out.assert_exit(2);
+    assert_eq!(out.stdout_json()["images"][0]["verified"], true, "{out}");
+    let seen = hostile.authorizations();
+    assert!(!seen.is_empty() && seen.iter().all(|a| *a == bob), "{seen:?}");
+
+    // a --registry-host that is none of the images' registries is a usage error
+    let out = verify_two(&setup, &theirs, &["--registry-host", "registry.example"]).run();
+    out.assert_exit(2);
+    assert!(
+        out.assert_one_line_error().contains("is not the registry of any image"),
+        "{out}"
+    );
+    let out = verify_two(&setup, &theirs, &["--registry-host", "https://registry.example/"]).run();
+    out.assert_exit(2);
+    assert!(out.assert_one_line_error().contains("without a scheme"), "{out}");
+}
+
+#[test]
+fn one_registry_needs_no_registry_host_and_a_copy_across_two_does() {
+    let setup = Setup::new();
+    let creds = ["--registry-username", USER, "--registry-password", PASSWORD];
+    // accepting twin: every image on one registry, the credentials go there
+    setup.verify(&creds).run().assert_exit(1); // reached and evaluated: not signed yet
+    // a layout image beside it does not count as a registry
+    let dir = tempfile::tempdir().expect("tempdir");
+    sample_layout(&dir.path().join("layout"));
+    let layout = format!("oci:{}:v1", s(&dir.path().join("layout")));
+    let ca = setup.ca();
+    let mut args = vec!["copy", layout.as_str(), setup.image.as_str(), "--registry-cacert", &ca];
+    args.extend(creds);
+    sigil(&args).timeout(BOUND).run().assert_exit(0);
+
+    // copying from another registry into ours with credentials needs --registry-host
+    let hostile = Hostile::start(Mode::Honest);
+    let source = hostile.image("app:v1");
+    let mut args = vec!["copy", source.as_str(), setup.image.as_str(), "--registry-cacert", &ca];
+    args.extend(creds);
+    let out = sigil(&args).timeout(BOUND).run();
+    out.assert_exit(2);
+    assert!(out.assert_one_line_error().contains("--registry-host"), "{out}");
+    assert_eq!(hostile.requests(), 0);
+    let ours = setup.registry.host();
+    args.extend(["--registry-host", ours.as_str()]);
+    sigil(&args).timeout(BOUND).run().assert_exit(0);
+    assert_eq!(
+        hostile.authorizations(),
+        Vec::<String>::new(),
+        "credentials leaked to the source"
+    );
 }

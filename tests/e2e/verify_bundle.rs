@@ -396,3 +396,116 @@ fn python_sigstore_agrees_or_the_difference_is_explained() {
     }
     assert_eq!(cases.len(), 9);
 }
+
+/// A bundle file written from JSON text (duplicate and reordered members are
+/// what an attacker writes and `serde_json::Value` cannot hold).
+fn forged(dir: &Path, name: &str, text: String) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write forgery");
+    path
+}
+
+/// The bundle's JSON text with `member` (`"key":value`) inserted first into
+/// the object that follows the first occurrence of `anchor` (`""` for the
+/// top-level object).
+fn insert_after(bundle: &str, anchor: &str, member: &str) -> String {
+    let text = String::from_utf8(std::fs::read(data(bundle)).expect("bundle")).expect("utf-8");
+    let from = text.find(anchor).unwrap_or_else(|| panic!("{anchor} not in {bundle}"));
+    let at = from + text[from..].find('{').expect("an object follows") + 1;
+    format!("{}{member},{}", &text[..at], &text[at..])
+}
+
+/// Issue 8, points 1 and 2, with production bundles and no private key:
+/// another identity's certificate beside a real chain, and a forged envelope
+/// beside a genuine message signature. Each must be refused (exit 1), never
+/// reported as verified; the untouched bundles are the twins that verify.
+#[test]
+fn second_readings_of_production_bundles_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // (1) bundleV02-dsse is signed by brian@dehamer.com through an
+    // x509CertificateChain; cody's real Fulcio leaf goes beside it.
+    let v02 = "bundles/shared/sigstore-js/bundleV02-dsse.sigstore";
+    let v02_digest = "sha512:7bea9f6e7ff37f5fab0b36bf061200fff03099fd2fd696b91d04bc5e4f225eb9fd6e0cadcad54ba980f43fb352a99e8810b4e0abeb5c0ef2cf9108cd1f258b36";
+    let brian = [
+        "--certificate-identity",
+        "brian@dehamer.com",
+        "--certificate-oidc-issuer",
+        "https://github.com/login/oauth",
+    ];
+    verify(&data(v02), &brian, v02_digest).assert_exit(0);
+    let oci: Value = serde_json::from_slice(&std::fs::read(data(OCI)).expect("bundle")).expect("json");
+    let cody_leaf = oci["verificationMaterial"]["certificate"].to_string();
+    let with_certificate = forged(
+        dir.path(),
+        "extra-certificate.json",
+        insert_after(v02, r#""verificationMaterial""#, &format!(r#""certificate":{cody_leaf}"#)),
+    );
+    for who in [&CODY, &brian] {
+        let out = verify(&with_certificate, who, v02_digest);
+        out.assert_exit(1);
+        assert!(out.stdout.contains("more than one of publicKey, certificate"), "{}", out.stdout);
+    }
+    // A duplicated certificate member, either value first.
+    let v03 = "bundles/shared/sigstore-js/bundleV03-dsse.sigstore";
+    verify(&data(v03), &brian, v02_digest).assert_exit(0);
+    let duplicated = forged(
+        dir.path(),
+        "duplicate-certificate.json",
+        insert_after(v03, r#""verificationMaterial""#, &format!(r#""certificate":{cody_leaf}"#)),
+    );
+    for who in [&CODY, &brian] {
+        let out = verify(&duplicated, who, v02_digest);
+        out.assert_exit(1);
+        assert!(out.stdout.contains("duplicate field `certificate`"), "{}", out.stdout);
+    }
+
+    // (2) othername holds a genuine keyless message signature over
+    // OTHERNAME_DIGEST; a forged envelope naming that digest goes beside it.
+    let scaffolding = data(SCAFFOLDING);
+    let othername = [
+        "--trusted-root",
+        s(&scaffolding),
+        "--certificate-identity",
+        "foo!oidc.local",
+        "--certificate-oidc-issuer",
+        "http://oidc.local:8080",
+    ];
+    verify(&data(OTHERNAME), &othername, OTHERNAME_DIGEST).assert_exit(0);
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "blob", "digest": {"sha256": OTHERNAME_DIGEST.trim_start_matches("sha256:")}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {"runDetails": {"builder": {"id": "https://evil.example"}}}
+    });
+    use base64::Engine as _;
+    let envelope = json!({
+        "payloadType": "application/vnd.in-toto+json",
+        "payload": base64::engine::general_purpose::STANDARD.encode(statement.to_string()),
+        "signatures": [{"sig": "MEUCIQ=="}]
+    });
+    let with_envelope = forged(
+        dir.path(),
+        "extra-envelope.json",
+        insert_after(OTHERNAME, "", &format!(r#""dsseEnvelope":{envelope}"#)),
+    );
+    let out = verify(&with_envelope, &othername, OTHERNAME_DIGEST);
+    out.assert_exit(1);
+    assert!(out.stdout.contains("both a DSSE envelope and a message signature"), "{}", out.stdout);
+    let json = sigil(&[
+        "verify-bundle",
+        "--output",
+        "json",
+        "--bundle",
+        s(&with_envelope),
+        othername[0],
+        othername[1],
+        othername[2],
+        othername[3],
+        othername[4],
+        othername[5],
+        OTHERNAME_DIGEST,
+    ])
+    .run();
+    json.assert_exit(1);
+    assert_eq!(json.stdout_json()["verified"], false, "{}", json.stdout);
+}

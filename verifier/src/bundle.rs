@@ -2,11 +2,20 @@
 //! enough to write cosign v3's key-signed image signatures and to read the
 //! content and verification material of any bundle version.
 //!
+//! Bundles are read **strictly**, because two readers see every bundle: sigil
+//! and sigstore-rust's verifier. A bundle that one of them could read
+//! differently from the other is refused before either acts on it:
+//! duplicate members, members this module does not know (in the bundle, its
+//! verification material, envelope, signatures, log entries and timestamps),
+//! both content kinds (`dsseEnvelope` and `messageSignature`), and more than
+//! one form of verification material (`publicKey`, `certificate`,
+//! `x509CertificateChain`). Every object is a typed struct (no free-form JSON
+//! maps), so serde's own duplicate-field check covers every level.
+//!
 //! Certificate chains, transparency-log proofs and timestamps are read here
 //! but judged elsewhere.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::dsse::{Envelope, EnvelopeView};
 
@@ -26,64 +35,153 @@ pub fn is_bundle_media_type(media_type: &str) -> bool {
 
 /// A Sigstore bundle.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Bundle {
     pub media_type: String,
     pub verification_material: VerificationMaterial,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub dsse_envelope: Option<Envelope>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub message_signature: Option<MessageSignature>,
 }
 
 /// Keys, certificates and proofs that come with a bundle.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerificationMaterial {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub public_key: Option<PublicKeyHint>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub certificate: Option<RawBytes>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub x509_certificate_chain: Option<CertificateChain>,
     #[serde(default)]
-    pub tlog_entries: Vec<Value>,
+    pub tlog_entries: Vec<TlogEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp_verification_data: Option<Value>,
+    pub timestamp_verification_data: Option<TimestampVerificationData>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PublicKeyHint {
     #[serde(default)]
     pub hint: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawBytes {
     /// Base64 of DER.
     pub raw_bytes: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CertificateChain {
     #[serde(default)]
     pub certificates: Vec<RawBytes>,
 }
 
+/// A transparency-log entry, as the bundle states it (proven elsewhere).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlogEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<Integer>,
+    pub log_id: LogId,
+    pub kind_version: KindVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrated_time: Option<Integer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusion_promise: Option<InclusionPromise>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusion_proof: Option<InclusionProof>,
+    pub canonicalized_body: String,
+}
+
+/// A protobuf JSON integer: a string of digits, or a JSON number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Integer {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogId {
+    /// Base64 of the log's key id.
+    pub key_id: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindVersion {
+    pub kind: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InclusionPromise {
+    pub signed_entry_timestamp: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InclusionProof {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<Integer>,
+    pub root_hash: String,
+    pub tree_size: Integer,
+    #[serde(default)]
+    pub hashes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    #[serde(default)]
+    pub envelope: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TimestampVerificationData {
+    #[serde(default)]
+    pub rfc3161_timestamps: Vec<Rfc3161Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rfc3161Timestamp {
+    /// Base64 of the DER timestamp token.
+    pub signed_timestamp: String,
+}
+
 /// A signature over an artifact digest (`cosign sign-blob`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessageSignature {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub message_digest: Option<MessageDigest>,
     pub signature: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessageDigest {
     pub algorithm: String,
     pub digest: String,
+}
+
+/// An optional member that, when present, must hold a value: an explicit
+/// `null` is refused (it is a second way of saying "absent", and readers
+/// disagree on which one wins).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Why bytes are not a bundle sigil can read.
@@ -95,18 +193,71 @@ pub enum BundleError {
     MediaType(String),
     #[error("Sigstore bundle has neither a DSSE envelope nor a message signature")]
     NoContent,
+    /// Evidence that could be read in more than one way: refused as
+    /// evidence (a failed check), not as unreadable input.
+    #[error("Sigstore bundle refused: {0}")]
+    Ambiguous(String),
+}
+
+impl BundleError {
+    /// serde's duplicate- and unknown-field errors mean a bundle another
+    /// reader could see differently; every other error is malformed JSON.
+    fn from_json(e: serde_json::Error) -> BundleError {
+        let text = e.to_string();
+        if text.starts_with("duplicate field") || text.starts_with("unknown field") {
+            BundleError::Ambiguous(text)
+        } else {
+            BundleError::Json(text)
+        }
+    }
+}
+
+/// The checks both readings share: a known media type, exactly one content
+/// kind, at most one form of verification material.
+fn check_shape(
+    media_type: &str,
+    material: &VerificationMaterial,
+    dsse: bool,
+    message: bool,
+) -> Result<(), BundleError> {
+    if !is_bundle_media_type(media_type) {
+        return Err(BundleError::MediaType(media_type.to_owned()));
+    }
+    match (dsse, message) {
+        (false, false) => return Err(BundleError::NoContent),
+        (true, true) => {
+            return Err(BundleError::Ambiguous(
+                "it holds both a DSSE envelope and a message signature".into(),
+            ));
+        }
+        _ => {}
+    }
+    let forms = [
+        material.public_key.is_some(),
+        material.certificate.is_some(),
+        material.x509_certificate_chain.is_some(),
+    ];
+    match forms.iter().filter(|f| **f).count() {
+        0 => Err(BundleError::Ambiguous(
+            "its verification material has no public key, certificate or certificate chain".into(),
+        )),
+        1 => Ok(()),
+        _ => Err(BundleError::Ambiguous(
+            "its verification material holds more than one of publicKey, certificate and x509CertificateChain".into(),
+        )),
+    }
 }
 
 impl Bundle {
-    /// Parses a bundle of any supported version.
+    /// Parses a bundle of any supported version, strictly (module docs).
     pub fn parse(bytes: &[u8]) -> Result<Bundle, BundleError> {
-        let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
-        if !is_bundle_media_type(&bundle.media_type) {
-            return Err(BundleError::MediaType(bundle.media_type));
-        }
-        if bundle.dsse_envelope.is_none() && bundle.message_signature.is_none() {
-            return Err(BundleError::NoContent);
-        }
+        let bundle: Bundle = serde_json::from_slice(bytes).map_err(BundleError::from_json)?;
+        check_shape(
+            &bundle.media_type,
+            &bundle.verification_material,
+            bundle.dsse_envelope.is_some(),
+            bundle.message_signature.is_some(),
+        )?;
         Ok(bundle)
     }
 
@@ -132,32 +283,29 @@ impl Bundle {
 
 /// A bundle read for its DSSE envelope without copying the payload text,
 /// which can be a 100 MB SBOM: all that key-based attestation checks need.
-/// The media type and the presence of content are checked as
-/// [`Bundle::parse`] checks them, and the verification material must be an
-/// object; it and a message signature are not read further.
+/// It is read exactly as strictly as [`Bundle::parse`] reads.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleView<'a> {
     #[serde(borrow)]
     pub media_type: std::borrow::Cow<'a, str>,
-    #[serde(rename = "verificationMaterial")]
-    _verification_material: serde_json::Map<String, Value>,
-    #[serde(borrow, default)]
+    pub verification_material: VerificationMaterial,
+    #[serde(borrow, default, deserialize_with = "present")]
     pub dsse_envelope: Option<EnvelopeView<'a>>,
-    #[serde(default)]
-    message_signature: Option<serde::de::IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    pub message_signature: Option<MessageSignature>,
 }
 
 impl<'a> BundleView<'a> {
     /// Parses a bundle of any supported version, borrowing from `bytes`.
     pub fn parse(bytes: &'a [u8]) -> Result<BundleView<'a>, BundleError> {
-        let view: BundleView<'a> = serde_json::from_slice(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
-        if !is_bundle_media_type(&view.media_type) {
-            return Err(BundleError::MediaType(view.media_type.into_owned()));
-        }
-        if view.dsse_envelope.is_none() && view.message_signature.is_none() {
-            return Err(BundleError::NoContent);
-        }
+        let view: BundleView<'a> = serde_json::from_slice(bytes).map_err(BundleError::from_json)?;
+        check_shape(
+            &view.media_type,
+            &view.verification_material,
+            view.dsse_envelope.is_some(),
+            view.message_signature.is_some(),
+        )?;
         Ok(view)
     }
 }
@@ -165,6 +313,7 @@ impl<'a> BundleView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn reads_real_bundles_of_every_version() {

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 /// The payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
-/// A DSSE envelope as it appears on the wire.
+/// A DSSE envelope as it appears on the wire. Unknown and duplicate members
+/// are refused: an envelope must read one way only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Envelope {
     pub payload_type: String,
     /// Base64 (standard) of the payload bytes.
@@ -23,6 +24,7 @@ pub struct Envelope {
 
 /// One signature in an envelope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnvelopeSignature {
     #[serde(default)]
     pub keyid: String,
@@ -53,9 +55,10 @@ pub fn pae_head(payload_type: &str, payload_len: usize) -> String {
     format!("DSSEv1 {} {payload_type} {payload_len} ", payload_type.len())
 }
 
-/// An envelope read without copying its (possibly huge) payload text.
+/// An envelope read without copying its (possibly huge) payload text, as
+/// strictly as [`Envelope`].
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvelopeView<'a> {
     #[serde(borrow)]
     pub payload_type: std::borrow::Cow<'a, str>,

@@ -1,9 +1,14 @@
 //! Image references: `HOST[:PORT]/REPO[:TAG][@DIGEST]` for registries and
 //! `oci:DIR[:TAG]` / `oci:DIR@DIGEST` for OCI image-layout directories.
 //!
-//! Registry references are normalised exactly as docker does (`alpine` is
-//! `docker.io/library/alpine:latest`), so a policy pattern and a user's
-//! shorthand name the same thing.
+//! Registry references are normalised as docker does (`alpine` is
+//! `docker.io/library/alpine:latest`), and the registry host is made
+//! canonical (see [`canonical_host`]: lower case, no `:443`, one name for
+//! Docker Hub), so a policy pattern, a user's shorthand and every report name
+//! the same thing. Repository paths stay case-sensitive: docker requires them
+//! in lower case, and an upper-case path is a parse error, as in docker.
+//! Layout directories are lexically normalised ([`normalise_dir`]), so the
+//! directory that is read is the directory that is matched and reported.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -45,6 +50,7 @@ pub struct RegistryRef {
 /// A reference into an OCI image-layout directory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LayoutRef {
+    /// The directory, lexically normalised when parsed ([`normalise_dir`]).
     pub dir: PathBuf,
     pub tag: Option<String>,
     pub digest: Option<Digest>,
@@ -171,11 +177,7 @@ impl RegistryRef {
         if !valid_registry(registry) {
             return Err(invalid("registry must be a host name or address with an optional port"));
         }
-        let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
-            DOCKER_HUB
-        } else {
-            registry
-        };
+        let registry = canonical_host(registry);
         let repository = if registry == DOCKER_HUB && !path.contains('/') {
             format!("library/{path}")
         } else {
@@ -195,7 +197,7 @@ impl RegistryRef {
             (None, None) => Some("latest".to_owned()),
         };
         Ok(RegistryRef {
-            registry: registry.to_owned(),
+            registry,
             repository,
             tag,
             digest,
@@ -245,7 +247,7 @@ impl LayoutRef {
             return Err(invalid("empty or unprintable layout tag"));
         }
         Ok(LayoutRef {
-            dir: PathBuf::from(dir),
+            dir: PathBuf::from(normalise_dir(dir)),
             tag: tag.map(str::to_owned),
             digest,
         })
@@ -282,6 +284,89 @@ impl fmt::Display for ImageRef {
             ImageRef::Layout(l) => l.fmt(f),
         }
     }
+}
+
+/// The canonical form of a registry host (with its optional port), which
+/// [`RegistryRef::parse`] stores and policy patterns are normalised to:
+///
+/// - host names are case-insensitive (RFC 4343): lower case;
+/// - the port is written as a number without leading zeros, and `:443`, the
+///   HTTPS default, is dropped (`reg.io:443` is `reg.io`). `:80` is kept: for
+///   a name without a port sigil tries HTTPS on 443 first, so `reg.io:80` and
+///   `reg.io` can be different endpoints, just as `reg.io:5000` is;
+/// - Docker Hub's aliases `index.docker.io` and `registry-1.docker.io` are
+///   `docker.io`.
+///
+/// `host_port` is expected to have passed the syntax check of
+/// [`RegistryRef::parse`]; anything else is only lower-cased.
+pub fn canonical_host(host_port: &str) -> String {
+    let lower = host_port.to_ascii_lowercase();
+    let (host, port) = if lower.starts_with('[') {
+        match lower.split_once("]:") {
+            Some((h, p)) => (format!("{h}]"), Some(p.to_owned())),
+            None => (lower.clone(), None),
+        }
+    } else {
+        match lower.split_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p.to_owned())),
+            None => (lower.clone(), None),
+        }
+    };
+    let port = match port.as_deref().map(str::parse::<u16>) {
+        None => None,
+        Some(Ok(443)) => None,
+        Some(Ok(p)) => Some(p.to_string()),
+        // Not a port (the caller did not check the syntax): leave it as written.
+        Some(Err(_)) => return lower,
+    };
+    let host = match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" if port.is_none() => DOCKER_HUB.to_owned(),
+        _ => host,
+    };
+    match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    }
+}
+
+/// Lexically normalises a directory path: `.` components and repeated `/`
+/// go, `a/..` cancels out, `..` directly under `/` is `/`, a trailing `/` is
+/// dropped; leading `..` of a relative path stay. `trusted/../attacker` is
+/// `attacker`, so a pattern for `oci:trusted/**` cannot be met by a path
+/// that leaves `trusted`. The file system is not consulted: the normalised
+/// path is the one sigil reads, so what is read is what is matched (through
+/// a symbolic link `a`, `a/..` therefore means the directory holding `a`,
+/// not the link target's parent).
+pub fn normalise_dir(dir: &str) -> String {
+    // No segment is opaque, so this cannot fail.
+    normalise_segments(dir, |_| false).unwrap_or_else(|| dir.to_owned())
+}
+
+/// [`normalise_dir`] where segments for which `opaque` holds (globs' wildcard
+/// segments) may not be cancelled by a following `..`: `None` then.
+pub(crate) fn normalise_segments(dir: &str, opaque: impl Fn(&str) -> bool) -> Option<String> {
+    let absolute = dir.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in dir.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if opaque(last) => return None,
+                Some(&last) if last != ".." => {
+                    parts.pop();
+                }
+                _ if absolute => {}
+                _ => parts.push(".."),
+            },
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    Some(match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    })
 }
 
 /// True when `host` (optionally with `:port`) names a loopback address.
@@ -448,6 +533,87 @@ mod tests {
         assert_eq!(r.target(), Target::Digest(D.parse().expect("digest")));
         assert!("oci:".parse::<ImageRef>().is_err());
         assert!("oci:dir@sha256:zz".parse::<ImageRef>().is_err());
+    }
+
+    #[test]
+    fn registry_hosts_are_canonical() {
+        let cases = [
+            ("LOCALHOST:5000/prod/app", "localhost:5000/prod/app:latest"),
+            ("LocalHost:5000/prod/app:v1", "localhost:5000/prod/app:v1"),
+            (
+                "Registry.ACME.example/prod/app",
+                "registry.acme.example/prod/app:latest",
+            ),
+            (
+                "registry.acme.example:443/prod/app",
+                "registry.acme.example/prod/app:latest",
+            ),
+            (
+                "registry.acme.example:0443/prod/app",
+                "registry.acme.example/prod/app:latest",
+            ),
+            (
+                "registry.acme.example:05000/prod/app",
+                "registry.acme.example:5000/prod/app:latest",
+            ),
+            ("INDEX.DOCKER.IO/library/alpine", "docker.io/library/alpine:latest"),
+            ("index.docker.io:443/alpine", "docker.io/library/alpine:latest"),
+            ("Docker.IO/alpine", "docker.io/library/alpine:latest"),
+            ("[::1]:443/app", "[::1]/app:latest"),
+            ("[::A]:5000/app", "[::a]:5000/app:latest"),
+            ("Foo/app", "foo/app:latest"),
+        ];
+        for (input, want) in cases {
+            let r = RegistryRef::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(r.to_string(), want, "{input}");
+            assert_eq!(r.name(), want.rsplit_once(':').map_or(want, |(n, _)| n), "{input}");
+        }
+        // twins: the ports that are not HTTPS's default stay distinct names
+        for (input, want) in [
+            ("localhost:80/app", "localhost:80/app:latest"),
+            (
+                "registry.acme.example:8443/app",
+                "registry.acme.example:8443/app:latest",
+            ),
+            ("index.docker.io:5000/app", "index.docker.io:5000/app:latest"),
+        ] {
+            assert_eq!(RegistryRef::parse(input).map(|r| r.to_string()), Ok(want.to_owned()));
+        }
+        // repository paths stay case-sensitive: upper case is refused, as docker does
+        for bad in [
+            "localhost:5000/Prod/app",
+            "LOCALHOST:5000/prod/App",
+            "registry.acme.example/PROD/app",
+        ] {
+            assert!(
+                matches!(RegistryRef::parse(bad), Err(ReferenceError::Invalid { reason, .. }) if reason.starts_with("repository must be lower-case")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn layout_directories_are_lexically_normal() {
+        for (input, want) in [
+            ("oci:trusted/../attacker-dir", "attacker-dir"),
+            ("oci:./export", "export"),
+            ("oci:export/", "export"),
+            ("oci:a//b/./c", "a/b/c"),
+            ("oci:/srv/trusted/../../etc", "/etc"),
+            ("oci:/../x", "/x"),
+            ("oci:../up", "../up"),
+            ("oci:a/../../up", "../up"),
+            ("oci:.", "."),
+            ("oci:a/..", "."),
+        ] {
+            let Ok(ImageRef::Layout(l)) = input.parse::<ImageRef>() else {
+                panic!("{input} should parse");
+            };
+            assert_eq!(l.dir, PathBuf::from(want), "{input}");
+        }
+        let r: ImageRef = "oci:trusted/../attacker:app".parse().expect("valid");
+        assert_eq!(r.to_string(), "oci:attacker:app");
+        assert_eq!(r.repository_name(), "oci:attacker");
     }
 
     #[test]

@@ -57,6 +57,15 @@ pub enum StoreError {
     Denied { location: String },
     #[error("cannot reach {location}: {detail}")]
     Unreachable { location: String, detail: String },
+    /// A request (answer body included) did not finish within its deadline.
+    #[error(
+        "{location}: {what} timed out: no complete answer within the {limit:?} deadline (raise --registry-timeout if the registry is only slow)"
+    )]
+    Deadline {
+        location: String,
+        what: String,
+        limit: std::time::Duration,
+    },
     #[error("{location}: {what} failed with HTTP {status}{}", detail_suffix(.detail))]
     Http {
         location: String,

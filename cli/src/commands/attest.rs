@@ -23,7 +23,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
             args.predicate.display()
         )
     })?;
-    let client = registry_client(&args.registry)?;
+    let client = registry_client(&args.registry, &images)?;
     let key = read_signing_key(&args.key)?;
     let certificate = certificate_material(&args.certificate, args.format, &key)?;
     let options = AttestOptions {

@@ -33,7 +33,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Provenance(a) => provenance::run(*a, output).await,
         Command::Tree(a) => tree::run(a, output).await,
         Command::Policy(p) => policy::run(p, output).await,
-        Command::Copy(a) => copy::run(a, output).await,
+        Command::Copy(a) => {
+            let timeout = a.run.timeout;
+            crate::common::within(timeout, copy::run(a, output)).await
+        }
         Command::Demo(a) => demo::run(a, output).await,
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
     }

@@ -16,9 +16,12 @@
 //!     at: 2027-02-01T00:00:00Z       # optional, overrides the file's and --at
 //! ```
 //!
-//! Without `name:`, the image is matched by the registry name `sigil copy`
-//! recorded for it in the layout (`dev.sigil.image.name`), else as `oci:DIR`
-//! with DIR as written.
+//! With `name:`, the image is judged as the registry image of that name would
+//! be (a name that pins a digest must pin the layout image's). Without it, the
+//! image is judged as `sigil verify` judges a layout image: by `oci:DIR`, DIR
+//! as written (lexically normalised), and by the source reference `sigil copy`
+//! recorded in the layout (`dev.sigil.image.name`), which can add
+//! requirements but never remove any (see `sigil_verifier::policy::engine`).
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +30,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sigil_verifier::gather;
 use sigil_verifier::layout::LayoutStore;
-use sigil_verifier::policy::{self, Decision, Evidence, ImageName, Report};
+use sigil_verifier::policy::{self, Decision, Evidence, Report, names};
 use sigil_verifier::reference::{ImageRef, LayoutRef, RegistryRef};
 
 use super::resolve;
@@ -235,7 +238,6 @@ async fn evaluate_case(
             "policy tests read recorded evidence only: use an oci:DIR image (write one with `sigil copy IMAGE oci:DIR:TAG`)"
         );
     };
-    let as_written = format!("oci:{}", layout.dir.display());
     let located = ImageRef::Layout(LayoutRef {
         dir: base.join(&layout.dir),
         ..layout.clone()
@@ -246,28 +248,24 @@ async fn evaluate_case(
     let digest = descriptor.digest;
     let signatures = gather::signatures(&store, &digest).await?;
     let attestations = gather::attestations(&store, &digest).await?;
-    let name = match &case.name {
+    let names = match &case.name {
         Some(n) => {
             let r = RegistryRef::parse(n)?;
-            ImageName {
-                repository: r.name(),
-                tag: r.tag().map(str::to_owned),
-                digest,
+            if let Some(pinned) = r.digest()
+                && pinned != &digest
+            {
+                bail!("name {n} pins digest {pinned}, but {} is {digest}", case.image);
             }
+            names::registry(&r, digest)
         }
-        None => ImageName {
-            repository: layout_store.source_name(&digest).await?.unwrap_or(as_written),
-            tag: layout.tag.clone(),
-            digest,
-        },
+        None => names::layout(
+            &layout,
+            digest.clone(),
+            layout_store.source_name(&digest).await?.as_deref(),
+        )?,
     };
     Ok(policy.evaluate(
-        &Evidence {
-            image: case.image.clone(),
-            name,
-            signatures: signatures.into(),
-            attestations: attestations.into(),
-        },
+        &Evidence::new(case.image.clone(), names, signatures.into(), attestations.into()),
         now,
     ))
 }

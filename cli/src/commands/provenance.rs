@@ -26,7 +26,7 @@ pub async fn run(args: ProvenanceArgs, _output: OutputFormat) -> anyhow::Result<
         finished_on: args.finished_on,
     };
     let predicate = provenance::predicate(&detected.with_overrides(overrides))?;
-    let client = registry_client(&args.registry)?;
+    let client = registry_client(&args.registry, std::slice::from_ref(&image))?;
     let store = AnyStore::open(&image, &client, false)?;
     let descriptor = resolve(&store, &image).await?;
     let text = serde_json::to_string_pretty(&predicate)?;

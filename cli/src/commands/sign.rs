@@ -17,7 +17,7 @@ use crate::common::{
 pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let annotations = parse_annotations(&args.annotations)?;
-    let client = registry_client(&args.registry)?;
+    let client = registry_client(&args.registry, &images)?;
     let key = read_signing_key(&args.key)?;
     let certificate = certificate_material(&args.certificate, args.format, &key)?;
     let options = SignOptions {

@@ -7,11 +7,16 @@ use sigil_verifier::tree::{self, Node};
 use super::resolve;
 use crate::Outcome;
 use crate::args::{OutputFormat, TreeArgs};
-use crate::common::{parse_images, print, print_json, registry_client};
+use crate::common::{parse_images, print, print_json, registry_client, within};
 
 pub async fn run(args: TreeArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+    let timeout = args.run.timeout;
+    within(timeout, tree(args, output)).await
+}
+
+async fn tree(args: TreeArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let image = parse_images(std::slice::from_ref(&args.image))?.remove(0);
-    let client = registry_client(&args.registry)?;
+    let client = registry_client(&args.registry, std::slice::from_ref(&image))?;
     let store = AnyStore::open(&image, &client, false)?;
     let root = resolve(&store, &image).await?;
     let node = tree::collect(&store, &root).await?;

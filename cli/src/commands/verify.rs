@@ -1,5 +1,6 @@
 //! `sigil verify IMAGE... --key PUB`: many images at once, each digest
-//! gathered and judged once.
+//! gathered (within the evidence budgets) and judged once, the whole run
+//! within `--timeout` when one is given.
 
 use std::collections::BTreeMap;
 
@@ -11,25 +12,34 @@ use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
 use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
-use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust};
+use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust, within};
 
 /// The result for one image argument.
 type ImageResult = Judged<Vec<SignatureCheck>>;
 
 pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+    let timeout = args.run.timeout;
+    within(timeout, verify(args, output)).await
+}
+
+async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
-    let client = registry_client(&args.registry)?;
+    let client = registry_client(&args.registry, &images)?;
     let concurrency = usize::from(args.concurrency);
+    let limits = args.evidence.limits();
     let trusted = match (&args.key, &args.policy) {
         (_, Some(policy)) => {
-            return super::verify_policy::run(images, policy, args.at, concurrency, client, output).await;
+            return super::verify_policy::run(images, policy, args.at, concurrency, limits, client, output).await;
         }
         (key, None) => trust(key.as_deref(), &args.identity)?,
     };
     let required = parse_annotations(&args.annotations)?;
     let resolved = resolve_all(images, &client, concurrency).await;
     let gathered = gather_each(&resolved, concurrency, |store, digest| async move {
-        gather::signatures(store, digest).await.map_err(|e| e.to_string())
+        gather::Gatherer::new(store, digest, limits)
+            .signatures()
+            .await
+            .map_err(|e| e.to_string())
     })
     .await;
     let results = judge_images(&resolved, gathered, |evidence, digest| {

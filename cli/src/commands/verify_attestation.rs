@@ -13,19 +13,28 @@ use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolv
 use super::verify::finish;
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
-use crate::common::{parse_images, print, registry_client, trust};
+use crate::common::{parse_images, print, registry_client, trust, within};
 
 /// The result for one image argument.
 type ImageResult = Judged<Vec<AttestationCheck>>;
 
 pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+    let timeout = args.run.timeout;
+    within(timeout, verify_attestations(args, output)).await
+}
+
+async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let predicate_type = predicate::resolve_type(&args.predicate_type)?;
     let trusted = trust(args.key.as_deref(), &args.identity)?;
-    let client = registry_client(&args.registry)?;
+    let client = registry_client(&args.registry, &images)?;
+    let limits = args.evidence.limits();
     let resolved = resolve_all(images, &client, usize::from(args.concurrency)).await;
     let gathered = gather_each(&resolved, usize::from(args.concurrency), |store, digest| async move {
-        gather::attestations(store, digest).await.map_err(|e| e.to_string())
+        gather::Gatherer::new(store, digest, limits)
+            .attestations()
+            .await
+            .map_err(|e| e.to_string())
     })
     .await;
     let results = judge_images(&resolved, gathered, |evidence, digest| {

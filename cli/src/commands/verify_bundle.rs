@@ -59,7 +59,7 @@ pub struct VerifyBundleArgs {
     #[command(flatten)]
     pub identity: IdentityArgs,
 
-    /// The artifact: a file, or `sha256:` + 64 hex digits when no such file exists.
+    /// The artifact: a file, or `sha256:` + 64 (or `sha512:` + 128) hex digits when no such file exists.
     #[arg(value_name = "FILE_OR_DIGEST")]
     pub file_or_digest: String,
 }
@@ -80,7 +80,7 @@ pub async fn run(args: VerifyBundleArgs, output: OutputFormat) -> anyhow::Result
         Subject::File(_, bytes) => Artifact::Bytes(bytes),
         Subject::Digest(d) => Artifact::Digest(d.clone()),
     };
-    let outcome = verify_bundle(&bundle, Some(artifact), &who, root).map(|v| v.into_inner());
+    let outcome = verify_bundle(&bundle, artifact, &who, root).map(|v| v.into_inner());
     if let Err(e) = &outcome
         && e.is_bad_input()
     {
@@ -104,14 +104,18 @@ fn signatory(args: &VerifyBundleArgs) -> anyhow::Result<Signatory> {
     Ok(Signatory::Identity(identity_policy(&args.identity)?))
 }
 
-/// `sha256:` + 64 hex is a digest unless a file of that name exists (DESIGN §2).
+/// `sha256:` + 64 hex is a digest unless a file of that name exists (DESIGN
+/// §2); so is `sha512:` + 128 hex (DSSE statements name sha512 subjects too).
 fn subject(arg: &str) -> anyhow::Result<Subject> {
     let path = Path::new(arg);
+    let digest_form = [("sha256:", 64), ("sha512:", 128)]
+        .into_iter()
+        .find_map(|(prefix, len)| arg.strip_prefix(prefix).map(|hex| (hex, len)));
     if !path.exists()
-        && let Some(hex) = arg.strip_prefix("sha256:")
+        && let Some((hex, len)) = digest_form
     {
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!("{arg:?} is neither a file nor a digest (sha256: followed by 64 hex digits)");
+        if hex.len() != len || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("{arg:?} is neither a file nor a digest (sha256: + 64 or sha512: + 128 hex digits)");
         }
         let digest: Digest = arg.to_ascii_lowercase().parse()?;
         return Ok(Subject::Digest(digest));

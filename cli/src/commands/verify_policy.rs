@@ -8,9 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use sigil_verifier::digest::Digest;
 use sigil_verifier::gather;
-use sigil_verifier::policy::{self, Decision, Evidence, ImageName, Mode, Policy, Report, Severity};
+use sigil_verifier::policy::{self, Decision, Evidence, Mode, Policy, Report, Severity, names};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::RegistryClient;
 use sigil_verifier::store::AnyStore;
@@ -27,6 +26,7 @@ pub async fn run(
     policy: &Path,
     at: Option<String>,
     concurrency: usize,
+    limits: gather::Limits,
     client: Arc<RegistryClient>,
     output: OutputFormat,
 ) -> anyhow::Result<Outcome> {
@@ -36,8 +36,9 @@ pub async fn run(
 
     let resolved = resolve_all(images, &client, concurrency).await;
     let gathered = gather_each(&resolved, concurrency, |store, digest| async move {
-        let signatures = gather::signatures(store, digest).await.map_err(|e| e.to_string())?;
-        let attestations = gather::attestations(store, digest).await.map_err(|e| e.to_string())?;
+        let mut gatherer = gather::Gatherer::new(store, digest, limits);
+        let signatures = gatherer.signatures().await.map_err(|e| e.to_string())?;
+        let attestations = gatherer.attestations().await.map_err(|e| e.to_string())?;
         let recorded = match store {
             AnyStore::Layout(layout) => layout.source_name(digest).await.map_err(|e| e.to_string())?,
             AnyStore::Registry(_) => None,
@@ -51,15 +52,20 @@ pub async fn run(
         (Err(e), _) | (_, Err(e)) => policy.evaluate_failure(&r.image.to_string(), e, now),
         (Ok((_, digest)), Ok(evidence)) => {
             let (signatures, attestations, recorded) = evidence.as_ref();
-            policy.evaluate(
-                &Evidence {
-                    image: r.image.to_string(),
-                    name: image_name(&r.image, digest.clone(), recorded.as_deref()),
-                    signatures: signatures.as_slice().into(),
-                    attestations: attestations.as_slice().into(),
-                },
-                now,
-            )
+            // A recorded name that is no reference, or names another digest, is
+            // malformed evidence: the image cannot be evaluated.
+            match names::of(&r.image, digest.clone(), recorded.as_deref()) {
+                Ok(names) => policy.evaluate(
+                    &Evidence::new(
+                        r.image.to_string(),
+                        names,
+                        signatures.as_slice().into(),
+                        attestations.as_slice().into(),
+                    ),
+                    now,
+                ),
+                Err(e) => policy.evaluate_failure(&r.image.to_string(), &e.to_string(), now),
+            }
         }
     });
     render(&reports, &policy, output)?;
@@ -102,24 +108,6 @@ pub fn load_policy(path: &Path, now: OffsetDateTime) -> anyhow::Result<Policy> {
                     .collect();
             bail!("{e}: {}", errors.join("; "))
         }
-    }
-}
-
-/// The name rules match: the normalised repository and tag, or `oci:DIR`.
-/// The name rules match: a registry image's normalised repository; a layout
-/// image's recorded source repository (`sigil copy` writes it), else `oci:DIR`.
-pub fn image_name(image: &ImageRef, digest: Digest, recorded: Option<&str>) -> ImageName {
-    match image {
-        ImageRef::Registry(r) => ImageName {
-            repository: r.name(),
-            tag: r.tag().map(str::to_owned),
-            digest,
-        },
-        ImageRef::Layout(l) => ImageName {
-            repository: recorded.map_or_else(|| format!("oci:{}", l.dir.display()), str::to_owned),
-            tag: l.tag.clone(),
-            digest,
-        },
     }
 }
 

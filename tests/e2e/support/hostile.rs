@@ -1,8 +1,10 @@
 //! An in-process registry that misbehaves on purpose, for what a real
-//! registry never does: wrong digests, oversized or endless bodies, stalls,
-//! 429/5xx storms, authentication dead ends. It serves the minimal read
-//! surface of the distribution API v2 for one tiny image (tag `v1`, any
-//! repository name) and accepts no writes.
+//! registry never does: wrong digests, oversized, endless or dripping bodies,
+//! stalls, 429/5xx storms, authentication dead ends, `.sig` manifests that
+//! list one blob a thousand times or more blobs than any budget. It serves
+//! the minimal read surface of the distribution API v2 for one tiny image
+//! (tag `v1`, any repository name) and accepts no writes. It records every
+//! request line and every `Authorization` header it receives.
 //!
 //! It runs on its own tokio runtime, so synchronous tests can use it and the
 //! blocking sigil binary can talk to it.
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 
@@ -58,6 +60,85 @@ pub enum Mode {
     Unauthorized,
     /// Every request gets 403.
     Forbidden,
+    /// Every request gets 401 with a `Basic` challenge, whatever credentials
+    /// it carries (they are recorded: see [`Hostile::authorizations`]).
+    BasicAuth,
+    /// The image is served honestly, and its `.sig` tag lists one small blob
+    /// this many times, each layer with its own signature annotation.
+    RepeatedSignature(usize),
+    /// The image is served honestly, and its `.sig` tag lists `count`
+    /// distinct blobs of `size` bytes each.
+    SignatureFlood { count: usize, size: usize },
+    /// Manifests are served with an honest `Content-Length`, one byte every
+    /// this long: never silent long enough for a read timeout.
+    Drip(Duration),
+}
+
+/// The payload of the blob [`Mode::RepeatedSignature`] lists.
+const REPEATED_PAYLOAD: &[u8] = br#"{"critical":{"identity":{"docker-reference":"hostile/app"},"image":{"docker-manifest-digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},"type":"cosign container image signature"},"optional":null}"#;
+const SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+
+/// A `.sig` tag served for the image: its manifest and the blobs it lists.
+struct SignatureTag {
+    manifest: Blob,
+    blobs: Vec<Blob>,
+}
+
+impl SignatureTag {
+    /// A `.sig` manifest whose layers are `layers` (blob index, annotation).
+    fn new(blobs: Vec<Blob>, layers: impl Iterator<Item = (usize, String)>) -> SignatureTag {
+        let config = sha256_digest(b"{}");
+        let layers: Vec<serde_json::Value> = layers
+            .map(|(i, signature)| {
+                let mut layer = blobs[i].descriptor();
+                layer["annotations"] = serde_json::json!({ "dev.cosignproject.cosign/signature": signature });
+                layer
+            })
+            .collect();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": super::image::OCI_MANIFEST,
+            "config": { "mediaType": super::image::OCI_CONFIG, "digest": config, "size": 2 },
+            "layers": layers,
+        });
+        let bytes = serde_json::to_vec(&manifest).expect("a serde_json::Value always serializes");
+        SignatureTag {
+            manifest: Blob {
+                media_type: super::image::OCI_MANIFEST,
+                digest: sha256_digest(&bytes),
+                bytes,
+            },
+            blobs,
+        }
+    }
+
+    fn for_mode(mode: Mode) -> Option<SignatureTag> {
+        let blob = |bytes: Vec<u8>| Blob {
+            media_type: SIMPLESIGNING,
+            digest: sha256_digest(&bytes),
+            bytes,
+        };
+        match mode {
+            Mode::RepeatedSignature(copies) => Some(SignatureTag::new(
+                vec![blob(REPEATED_PAYLOAD.to_vec())],
+                (0..copies).map(|n| (0, format!("MEUCIQ{n:08}"))),
+            )),
+            Mode::SignatureFlood { count, size } => {
+                let blobs: Vec<Blob> = (0..count)
+                    .map(|n| {
+                        let mut bytes = format!("{n:08}").into_bytes();
+                        bytes.resize(size.max(8), b'x');
+                        blob(bytes)
+                    })
+                    .collect();
+                Some(SignatureTag::new(
+                    blobs,
+                    (0..count).map(|n| (n, format!("MEUCIQ{n:08}"))),
+                ))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A running hostile registry; dropping it stops it.
@@ -73,8 +154,11 @@ struct Shared {
     image: TinyImage,
     /// Digest of the [`Mode::OversizedManifest`] body (computed only in that mode).
     oversized_digest: Option<String>,
+    /// The `.sig` tag of the modes that serve one.
+    signature_tag: Option<SignatureTag>,
     requests: AtomicUsize,
     log: Mutex<Vec<String>>,
+    authorizations: Mutex<Vec<String>>,
 }
 
 impl Hostile {
@@ -94,8 +178,10 @@ impl Hostile {
                 }
                 format!("sha256:{}", hex::encode(context.finish()))
             }),
+            signature_tag: SignatureTag::for_mode(mode),
             requests: AtomicUsize::new(0),
             log: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
         });
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -159,6 +245,35 @@ impl Hostile {
             .expect("no handler panics while holding the log")
             .clone()
     }
+
+    /// Every `Authorization` header received so far, in order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.state
+            .authorizations
+            .lock()
+            .expect("no handler panics while holding the log")
+            .clone()
+    }
+
+    /// How many `GET`s of blobs were received.
+    pub fn blob_gets(&self) -> usize {
+        self.request_log()
+            .iter()
+            .filter(|r| r.starts_with("GET ") && r.contains("/blobs/"))
+            .count()
+    }
+
+    /// The tag `sha256-HEX.sig` of the tiny image, which the signature modes serve.
+    pub fn signature_tag(&self) -> String {
+        let hex = self
+            .state
+            .image
+            .manifest
+            .digest
+            .strip_prefix("sha256:")
+            .expect("sha256_digest writes the prefix");
+        format!("sha256-{hex}.sig")
+    }
 }
 
 impl Drop for Hostile {
@@ -171,8 +286,15 @@ impl Drop for Hostile {
     }
 }
 
-async fn handle(State(state): State<Arc<Shared>>, method: Method, uri: Uri) -> Response {
+async fn handle(State(state): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     state.requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+        state
+            .authorizations
+            .lock()
+            .expect("no handler panics while holding the log")
+            .push(String::from_utf8_lossy(authorization.as_bytes()).into_owned());
+    }
     let path_and_query = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), ToString::to_string);
@@ -213,9 +335,21 @@ async fn handle(State(state): State<Arc<Shared>>, method: Method, uri: Uri) -> R
             );
             response
         }
-        Mode::Honest | Mode::WrongDigest | Mode::OversizedManifest | Mode::EndlessBody => {
-            serve_read_api(&state, &method, path)
+        Mode::BasicAuth => {
+            let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required");
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="hostile""#),
+            );
+            response
         }
+        Mode::Honest
+        | Mode::WrongDigest
+        | Mode::OversizedManifest
+        | Mode::EndlessBody
+        | Mode::RepeatedSignature(_)
+        | Mode::SignatureFlood { .. }
+        | Mode::Drip(_) => serve_read_api(&state, &method, path),
     }
 }
 
@@ -245,6 +379,19 @@ fn manifest(state: &Shared, reference: &str, head: bool) -> Response {
     let image = &state.image;
     let honest = &image.manifest;
     let unknown = || error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown");
+    if let Some(tag) = &state.signature_tag {
+        let signature_tag = format!(
+            "sha256-{}.sig",
+            honest
+                .digest
+                .strip_prefix("sha256:")
+                .expect("sha256_digest writes the prefix")
+        );
+        if reference == signature_tag || reference == tag.manifest.digest {
+            let m = &tag.manifest;
+            return content(m.media_type, &m.digest, m.bytes.len(), Body::from(m.bytes.clone()));
+        }
+    }
     match state.mode {
         Mode::OversizedManifest => {
             let digest = state
@@ -265,6 +412,27 @@ fn manifest(state: &Shared, reference: &str, head: bool) -> Response {
                 &claimed_digest(reference, honest),
                 tampered.len(),
                 Body::from(tampered),
+            )
+        }
+        Mode::Drip(gap) if !head => {
+            let bytes = honest.bytes.clone();
+            let drip = stream::unfold(0usize, move |at| {
+                let bytes = bytes.clone();
+                async move {
+                    if at >= bytes.len() {
+                        return None;
+                    }
+                    if at > 0 {
+                        tokio::time::sleep(gap).await;
+                    }
+                    Some((Ok::<_, std::io::Error>(Bytes::copy_from_slice(&bytes[at..=at])), at + 1))
+                }
+            });
+            content(
+                honest.media_type,
+                &honest.digest,
+                honest.bytes.len(),
+                Body::from_stream(drip),
             )
         }
         Mode::EndlessBody if !head => {
@@ -299,7 +467,14 @@ fn manifest(state: &Shared, reference: &str, head: bool) -> Response {
 }
 
 fn blob(state: &Shared, digest: &str) -> Response {
-    let Some(found) = state.image.blobs().into_iter().find(|b| b.digest == digest) else {
+    let attached = state.signature_tag.iter().flat_map(|t| t.blobs.iter());
+    let Some(found) = state
+        .image
+        .blobs()
+        .into_iter()
+        .chain(attached)
+        .find(|b| b.digest == digest)
+    else {
         return error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry");
     };
     let mut bytes = found.bytes.clone();

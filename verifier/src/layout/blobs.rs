@@ -2,9 +2,13 @@
 //!
 //! A blob path is derived only from a parsed [`Digest`] (an algorithm name and
 //! validated lower-case hex), so no input can reach outside `blobs/`. Reads
+//! open without blocking and only regular files ([`super::open_regular`]),
 //! are refused by file length before any byte is read and checked against the
 //! digest after; writes go to a temporary file in the layout directory that is
-//! renamed into place only once its digest and size are right.
+//! renamed into place only once its digest and size are right, and only into
+//! `blobs/ALG` directories that are the layout's own: a `blobs` or
+//! `blobs/sha256` that is a symlink (to anywhere) is refused, so a hostile
+//! layout cannot make sigil write outside it.
 
 use std::fs::File;
 use std::io;
@@ -14,8 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::LayoutStore;
-use crate::digest::{Digest, DigestError, Hasher};
+use super::{LayoutStore, NotRegular, open_regular};
+use crate::digest::{Algorithm, Digest, DigestError, Hasher};
 use crate::oci::Descriptor;
 use crate::store::{BlobStream, StoreError};
 
@@ -29,6 +33,53 @@ impl LayoutStore {
             .join("blobs")
             .join(digest.algorithm().name())
             .join(digest.hex())
+    }
+
+    /// `DIR/blobs/ALG`, created where missing; refused when it or `blobs`
+    /// is a symlink or anything else but a directory, so writes stay in the
+    /// layout. (Blocking file work: async callers use [`Self::write_dir`].)
+    pub(super) fn blob_dir(&self, algorithm: Algorithm) -> Result<PathBuf, StoreError> {
+        let blobs = self.dir.join("blobs");
+        let dir = blobs.join(algorithm.name());
+        self.own_dir(&blobs, "blobs")?;
+        self.own_dir(&dir, &format!("blobs/{}", algorithm.name()))?;
+        Ok(dir)
+    }
+
+    /// Makes sure `path` is a directory of the layout itself (not a symlink),
+    /// creating it when absent.
+    fn own_dir(&self, path: &Path, shown: &str) -> Result<(), StoreError> {
+        // Twice: another writer may create it between our look and our mkdir.
+        for _ in 0..2 {
+            match std::fs::symlink_metadata(path) {
+                // `symlink_metadata` does not follow links: a link is never `is_dir` here.
+                Ok(meta) if meta.is_dir() => return Ok(()),
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(self.refused(format!(
+                        "{shown} is a symlink; sigil writes only into the layout's own directories (make {shown} a real directory)"
+                    )));
+                }
+                Ok(meta) => {
+                    return Err(self.refused(format!(
+                        "{shown} is {}, not a directory",
+                        super::file_kind(meta.file_type())
+                    )));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(path) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(self.io_error(format!("creating {shown}"), e)),
+                },
+                Err(e) => return Err(self.io_error(format!("reading {shown}"), e)),
+            }
+        }
+        Err(self.refused(format!("{shown} keeps changing while sigil writes; try again")))
+    }
+
+    /// [`Self::blob_dir`] off the async threads.
+    async fn write_dir(&self, algorithm: Algorithm) -> Result<PathBuf, StoreError> {
+        let store = self.clone();
+        self.blocking(move || store.blob_dir(algorithm)).await
     }
 
     /// The length of the blob's file, or `None` when there is none.
@@ -55,10 +106,23 @@ impl LayoutStore {
         {
             return Err(self.too_large(what, size, limit));
         }
-        let file = match tokio::fs::File::open(self.blob_path(digest)).await {
-            Ok(file) => file,
+        let path = self.blob_path(digest);
+        let opened = tokio::task::spawn_blocking(move || open_regular(&path))
+            .await
+            .map_err(|e| self.io_error("a background file task failed", io::Error::other(e)))?;
+        let file = match opened {
+            Ok(file) => tokio::fs::File::from_std(file),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io_error(format!("opening {}", self.relative(digest)), e)),
+            Err(e) => {
+                if let Some(refused) = e.get_ref().and_then(|inner| inner.downcast_ref::<NotRegular>()) {
+                    return Err(self.refused(format!(
+                        "{} is {}, not a regular file; refusing it",
+                        self.relative(digest),
+                        refused.kind
+                    )));
+                }
+                return Err(self.io_error(format!("opening {}", self.relative(digest)), e));
+            }
         };
         let meta = file
             .metadata()
@@ -136,6 +200,7 @@ impl LayoutStore {
         if bytes.len() as u64 != descriptor.size {
             return Err(self.size_mismatch(descriptor, bytes.len() as u64));
         }
+        self.write_dir(descriptor.digest.algorithm()).await?;
         if self.blob_len(&descriptor.digest).await? == Some(descriptor.size) {
             return Ok(());
         }
@@ -153,6 +218,7 @@ impl LayoutStore {
         descriptor: &Descriptor,
         mut stream: BlobStream,
     ) -> Result<(), StoreError> {
+        self.write_dir(descriptor.digest.algorithm()).await?;
         if self.blob_len(&descriptor.digest).await? == Some(descriptor.size) {
             return Ok(());
         }
@@ -206,12 +272,8 @@ impl LayoutStore {
             .await
             .map_err(|e| self.io_error("writing a temporary file".to_owned(), e))?;
         drop(file);
-        let path = self.blob_path(digest);
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| self.io_error(format!("creating the directory of {relative}"), e))?;
-        }
+        // Checked again right before the rename: the directory must still be the layout's own.
+        let path = self.write_dir(digest.algorithm()).await?.join(digest.hex());
         tokio::fs::rename(&temp.path, &path)
             .await
             .map_err(|e| self.io_error(format!("moving a temporary file to {relative}"), e))?;

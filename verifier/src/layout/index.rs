@@ -32,9 +32,11 @@ pub const KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
 pub const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 /// `kind` of an SBOM attachment (`sha256-HEX.sbom`).
 pub const KIND_SBOM: &str = "dev.cosignproject.cosign/sbom";
-/// The repository an image was copied from (`registry/repo`), recorded by
-/// `sigil copy` on its `index.json` entries so that policies match a layout
-/// image by the name it had in the registry (DESIGN §4.1).
+/// The reference an image was copied from, recorded by `sigil copy` on its
+/// `index.json` entries: `registry/repo:tag@digest` (or `registry/repo@digest`
+/// when the source pinned a digest; older layouts hold `registry/repo`).
+/// Unsigned and written by whoever wrote the layout, so a policy lets it add
+/// requirements, never remove any (`crate::policy::names`, DESIGN §4.1).
 pub const SOURCE_NAME: &str = "dev.sigil.image.name";
 
 pub(super) const INDEX_FILE: &str = "index.json";
@@ -365,7 +367,7 @@ pub(super) enum Limited {
 /// Reads a file, refusing it by its metadata length before reading when it is
 /// over `limit`, and again if it grew past `limit` while being read.
 pub(super) fn read_limited(path: &Path, limit: u64) -> io::Result<Limited> {
-    let file = File::open(path)?;
+    let file = super::open_regular(path)?;
     let len = file.metadata()?.len();
     if len > limit {
         return Ok(Limited::TooLarge(len));

@@ -9,11 +9,14 @@
 //! exactly as in a registry (DESIGN §2). Layouts written by `cosign save`
 //! carry `kind` annotations instead of tags and are read too.
 //!
-//! Like every store this one trusts nothing it reads: every manifest and blob
-//! is refused by its file length before it is read and checked against its
-//! digest after. Writes are atomic (a temporary file renamed into place) and
-//! `index.json` is changed under an exclusive file lock, so concurrent writers,
-//! in one process or several, lose nothing.
+//! Like every store this one trusts nothing it reads: every file is opened
+//! without blocking ([`open_regular`]: a FIFO, socket or device planted as
+//! `index.json` or as a blob is refused, never waited on), every manifest and
+//! blob is refused by its file length before it is read and checked against
+//! its digest after. Writes are atomic (a temporary file renamed into place),
+//! go only into the layout's own `blobs/` directories (never through a
+//! symlink out of it), and `index.json` is changed under an exclusive file
+//! lock, so concurrent writers, in one process or several, lose nothing.
 
 mod blobs;
 mod index;
@@ -21,7 +24,9 @@ mod index;
 mod tests;
 
 use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
 use std::io;
+use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -41,6 +46,68 @@ const LAYOUT_CONTENTS: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 const LAYOUT_FILE_BYTES: u64 = 64 << 10;
 /// Most untagged candidates examined when looking for a layout's one image.
 const MAX_DEFAULT_CANDIDATES: usize = 64;
+
+/// A file of a layout that is not a regular file (a FIFO, socket, device or
+/// directory), refused before a byte of it is read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path} is {kind}, not a regular file; an oci image layout holds only regular files")]
+pub struct NotRegular {
+    path: String,
+    kind: &'static str,
+}
+
+/// What a file type is, for messages.
+fn file_kind(file_type: std::fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a fifo"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens a layout file for reading without ever blocking on it, and refuses
+/// anything that is not a regular file (after following symlinks, which may
+/// point anywhere: the content is checked against its digest after).
+///
+/// A FIFO blocks `open` until a writer appears, so the type is checked first
+/// (which also names a socket, whose `open` fails obscurely), and the open
+/// itself is non-blocking: a FIFO swapped in between the check and the open
+/// is still not waited on, and the type of what was opened (`fstat`) is
+/// checked again.
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
+    let refuse = |file_type| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            NotRegular {
+                path: path
+                    .file_name()
+                    .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+                kind: file_kind(file_type),
+            },
+        )
+    };
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(refuse(meta.file_type()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refuse(meta.file_type()));
+    }
+    Ok(file)
+}
 
 /// An OCI image-layout directory.
 #[derive(Clone, Debug)]
@@ -85,8 +152,7 @@ impl LayoutStore {
                 ));
             }
         }
-        std::fs::create_dir_all(dir.join("blobs").join("sha256"))
-            .map_err(|e| store.io_error("creating blobs/sha256", e))?;
+        store.blob_dir(crate::digest::Algorithm::Sha256)?;
         // index.json before oci-layout: a layout is complete once its marker exists.
         index::create_empty(dir).map_err(|e| store.io_error("creating index.json", e))?;
         index::create_if_absent(&dir.join(LAYOUT_FILE), LAYOUT_CONTENTS)

@@ -649,3 +649,219 @@ async fn push_image_result(store: &LayoutStore) -> Result<Pushed, StoreError> {
         .push_manifest(&Target::Tag("v2".into()), OCI_MANIFEST, &manifest(&config, None))
         .await
 }
+
+// --- files that are not regular files, and symlinks out of the layout ---------
+
+/// Runs `work` on its own thread and fails the test if it has not finished
+/// after a generous bound: on a FIFO the old code blocked forever, and a hang
+/// must fail the test, not stall the suite. Not a timing assertion: any
+/// non-blocking run ends far earlier.
+fn without_hanging<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the layout read blocked on a file that is not a regular file")
+}
+
+/// Runs an async store call on a runtime of its own, under [`without_hanging`].
+fn blocking_run<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    without_hanging(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work)
+    })
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A layout holding one blob, the path of that blob's file and its descriptor.
+fn layout_with_blob() -> (TempDir, LayoutStore, Descriptor, std::path::PathBuf) {
+    let (tmp, store) = new_layout();
+    let blob = b"signature payload".to_vec();
+    let descriptor = Descriptor::of("application/octet-stream", &blob);
+    blocking_run({
+        let (store, descriptor) = (store.clone(), descriptor.clone());
+        async move { store.push_blob(&descriptor, &blob).await }
+    })
+    .expect("push blob");
+    let path = store.blob_path(&descriptor.digest);
+    (tmp, store, descriptor, path)
+}
+
+fn fetch_blob_now(store: &LayoutStore, descriptor: &Descriptor) -> Result<Vec<u8>, StoreError> {
+    let (store, descriptor) = (store.clone(), descriptor.clone());
+    blocking_run(async move { store.fetch_blob(&descriptor, 1 << 20).await })
+}
+
+#[test]
+fn a_fifo_or_socket_as_index_json_is_refused_without_blocking() {
+    let (tmp, store) = new_layout();
+    let dir = store.dir().to_path_buf();
+    let index = dir.join("index.json");
+    let regular = fs::read(&index).expect("read index.json");
+
+    fs::remove_file(&index).expect("remove index.json");
+    mkfifo(&index);
+    let open = |dir: std::path::PathBuf| without_hanging(move || LayoutStore::open(&dir).map(|_| ()));
+    let err = open(dir.clone()).expect_err("a fifo as index.json");
+    assert!(
+        err.to_string().contains("index.json is a fifo, not a regular file"),
+        "{err}"
+    );
+
+    fs::remove_file(&index).expect("remove the fifo");
+    let _listener = std::os::unix::net::UnixListener::bind(&index).expect("bind a socket as index.json");
+    let err = open(dir.clone()).expect_err("a socket as index.json");
+    assert!(
+        err.to_string().contains("index.json is a socket, not a regular file"),
+        "{err}"
+    );
+
+    // a symlink to a character device is no better
+    fs::remove_file(&index).expect("remove the socket");
+    std::os::unix::fs::symlink("/dev/zero", &index).expect("symlink");
+    let err = open(dir.clone()).expect_err("/dev/zero as index.json");
+    assert!(err.to_string().contains("is a character device"), "{err}");
+
+    // twins: a regular index.json, and a symlink to one, open
+    fs::remove_file(&index).expect("remove the symlink");
+    let elsewhere = tmp.path().join("index-elsewhere.json");
+    fs::write(&elsewhere, &regular).expect("write");
+    std::os::unix::fs::symlink(&elsewhere, &index).expect("symlink");
+    open(dir.clone()).expect("a symlink to a regular index.json");
+    fs::remove_file(&index).expect("remove the symlink");
+    fs::write(&index, &regular).expect("write");
+    open(dir).expect("a regular index.json");
+}
+
+#[test]
+fn a_fifo_as_oci_layout_is_refused_without_blocking() {
+    let (_tmp, store) = new_layout();
+    let dir = store.dir().to_path_buf();
+    let marker = dir.join("oci-layout");
+    fs::remove_file(&marker).expect("remove oci-layout");
+    mkfifo(&marker);
+    let err = without_hanging(move || LayoutStore::open(&dir).map(|_| ())).expect_err("a fifo as oci-layout");
+    assert!(err.to_string().contains("oci-layout is a fifo"), "{err}");
+}
+
+#[test]
+fn a_fifo_socket_or_device_as_a_blob_is_refused_without_blocking() {
+    let (tmp, store, descriptor, path) = layout_with_blob();
+    let content = fs::read(&path).expect("read blob");
+    let relative = format!("blobs/sha256/{}", descriptor.digest.hex());
+
+    fs::remove_file(&path).expect("remove blob");
+    mkfifo(&path);
+    let err = fetch_blob_now(&store, &descriptor).expect_err("a fifo as a blob");
+    assert!(
+        err.to_string()
+            .contains(&format!("{relative} is a fifo, not a regular file")),
+        "{err}"
+    );
+    // as a manifest too (the same read path), and streamed (copy)
+    let (s, d) = (store.clone(), descriptor.clone());
+    let err = blocking_run(async move { s.stream_blob(&d).await.map(|_| ()) }).expect_err("streamed fifo");
+    assert!(err.to_string().contains("is a fifo"), "{err}");
+
+    fs::remove_file(&path).expect("remove the fifo");
+    let _listener = std::os::unix::net::UnixListener::bind(&path).expect("bind a socket as a blob");
+    let err = fetch_blob_now(&store, &descriptor).expect_err("a socket as a blob");
+    assert!(
+        err.to_string()
+            .contains(&format!("{relative} is a socket, not a regular file")),
+        "{err}"
+    );
+
+    fs::remove_file(&path).expect("remove the socket");
+    std::os::unix::fs::symlink("/dev/zero", &path).expect("symlink");
+    let err = fetch_blob_now(&store, &descriptor).expect_err("/dev/zero as a blob");
+    assert!(err.to_string().contains("is a character device"), "{err}");
+
+    // twins: a symlink to a regular file with the right content is read,
+    // one with other content is refused by its digest
+    fs::remove_file(&path).expect("remove the symlink");
+    let right = tmp.path().join("right");
+    fs::write(&right, &content).expect("write");
+    std::os::unix::fs::symlink(&right, &path).expect("symlink");
+    assert_eq!(fetch_blob_now(&store, &descriptor).expect("through a symlink"), content);
+    let mut other = content.clone();
+    other[0] ^= 1;
+    fs::write(&right, &other).expect("write");
+    let err = fetch_blob_now(&store, &descriptor).expect_err("other content");
+    assert!(matches!(err, StoreError::Digest { .. }), "{err:?}");
+}
+
+#[test]
+fn writes_through_a_symlinked_blobs_directory_are_refused() {
+    for linked in ["blobs", "blobs/sha256"] {
+        let (tmp, store) = new_layout();
+        let outside = tmp.path().join("outside");
+        let inside = store.dir().join(linked);
+        fs::rename(&inside, &outside).expect("move the directory out");
+        std::os::unix::fs::symlink(&outside, &inside).expect("symlink it back in");
+        let before: Vec<_> = walk(&outside);
+
+        let blob = b"written by sigil".to_vec();
+        let descriptor = Descriptor::of("application/octet-stream", &blob);
+        let (s, d, b) = (store.clone(), descriptor.clone(), blob.clone());
+        let err = blocking_run(async move { s.push_blob(&d, &b).await }).expect_err("write through a symlink");
+        assert!(
+            err.to_string().contains(&format!("{linked} is a symlink")),
+            "{linked}: {err}"
+        );
+        let (s, d) = (store.clone(), descriptor.clone());
+        let err = blocking_run(async move { s.push_blob_stream(&d, stream_of(vec![Ok(blob)])).await })
+            .expect_err("stream through a symlink");
+        assert!(err.to_string().contains("is a symlink"), "{linked}: {err}");
+        let (s, m) = (store.clone(), manifest(&descriptor, None));
+        let err = blocking_run(async move { s.push_manifest(&Target::Tag("t".into()), OCI_MANIFEST, &m).await })
+            .expect_err("manifest through a symlink");
+        assert!(err.to_string().contains("is a symlink"), "{linked}: {err}");
+        assert_eq!(
+            walk(&outside),
+            before,
+            "{linked}: nothing was written outside the layout"
+        );
+        // creating (opening for writing) such a layout is refused too
+        let err = LayoutStore::create(store.dir()).expect_err("create over a symlinked blobs dir");
+        assert!(err.to_string().contains("is a symlink"), "{linked}: {err}");
+        // reading through it is fine: content is checked by digest
+        LayoutStore::open(store.dir()).expect("a symlinked blobs dir can be read");
+    }
+
+    // twin: the same writes into a layout's own directories succeed
+    let (_tmp, store) = new_layout();
+    let blob = b"written by sigil".to_vec();
+    let descriptor = Descriptor::of("application/octet-stream", &blob);
+    let (s, d) = (store.clone(), descriptor.clone());
+    blocking_run(async move { s.push_blob(&d, &blob).await }).expect("a plain layout");
+    assert!(store.blob_path(&descriptor.digest).is_file());
+}
+
+/// Every path under `dir`, sorted.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}

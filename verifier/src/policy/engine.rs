@@ -5,6 +5,20 @@
 //! publishers by [`crate::verify`], which alone can mint [`Verified`] values;
 //! only those reach the combinators and the content checks. Anything that
 //! cannot be judged denies (fail closed).
+//!
+//! A layout image may have two names ([`super::names`]): `oci:DIR`, which
+//! the user gave, and the name its layout records, which whoever wrote the
+//! layout chose. The recorded name can only add requirements:
+//!
+//! - when `oci:DIR` matches a rule, the image is judged under that rule
+//!   *and* under the rule its recorded name matches (if any), and must be
+//!   allowed by both;
+//! - when `oci:DIR` matches no rule, the recorded name's rule decides, but
+//!   a claimed name earns no leniency: the rule is enforced whatever its
+//!   `mode`, `allowUnverified` does not let the image through, and only
+//!   exemptions that pin the image's digest apply. An attacker who names
+//!   the layout after a lenient rule therefore gains nothing that the
+//!   evidence, verified by the rule's publishers, does not already prove.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -14,11 +28,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::checks::{self, Context};
-use super::glob::ImageName;
+use super::glob::{ImageName, Pin};
 use super::model::{
     AttestationRequirement, Combinator, Mode, Policy, PublisherKind, Rule, SignatureRequirement, Waiver,
 };
+use super::names::Names;
 use super::report::{Check, CheckResult, Decision, ExemptionUse, Report};
+use super::threshold::distinct_publishers;
 use crate::gather::{AttestationEvidence, SignatureEvidence};
 use crate::verify::{self, AttestedStatement, Rejection, SignedImage, Signer, Verified};
 
@@ -31,8 +47,42 @@ pub struct Evidence<'a> {
     pub image: String,
     /// The name rules match against, with the digest it resolved to.
     pub name: ImageName,
+    /// For a layout image: the name its layout records (unauthenticated;
+    /// see the module docs for what it may and may not do).
+    pub recorded: Option<ImageName>,
+    /// The tag of a `NAME:TAG@DIGEST` reference, which matching ignores.
+    pub ignored_tag: Option<String>,
     pub signatures: Cow<'a, [SignatureEvidence]>,
     pub attestations: Cow<'a, [AttestationEvidence]>,
+}
+
+impl<'a> Evidence<'a> {
+    /// Evidence about the image `image`, judged under `names`.
+    pub fn new(
+        image: String,
+        names: Names,
+        signatures: Cow<'a, [SignatureEvidence]>,
+        attestations: Cow<'a, [AttestationEvidence]>,
+    ) -> Evidence<'a> {
+        Evidence {
+            image,
+            name: names.name,
+            recorded: names.recorded,
+            ignored_tag: names.ignored_tag,
+            signatures,
+            attestations,
+        }
+    }
+}
+
+/// How far the name an image is judged under can be believed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trust {
+    /// The name the user gave: its rule applies as written.
+    Given,
+    /// Only the layout's recorded name selects a rule: enforced, with no
+    /// `allowUnverified` and only digest-pinned exemptions.
+    Claimed,
 }
 
 mod publishers {
@@ -201,18 +251,82 @@ impl Policy {
             exemptions: Vec::new(),
             policy_digest: self.digest.clone(),
             evaluated_at: now.format(&Rfc3339).unwrap_or_default(),
+            notes: Vec::new(),
             checks: Vec::new(),
         }
     }
 
-    /// Decides about one image.
+    /// Decides about one image (see the module docs for layout images).
     pub fn evaluate(&self, evidence: &Evidence<'_>, now: OffsetDateTime) -> Report {
-        let name = &evidence.name;
+        let mut report = match &evidence.recorded {
+            None => self.judge(evidence, &evidence.name, Trust::Given, now),
+            Some(recorded) => self.judge_layout(evidence, recorded, now),
+        };
+        if let Some(tag) = &evidence.ignored_tag {
+            report.notes.push(format!(
+                "tag {tag} is ignored: a reference that pins a digest is matched by its digest only (nothing checked that the tag points at it)"
+            ));
+        }
+        report
+    }
+
+    /// A layout image with a recorded name: never more lenient than its
+    /// `oci:DIR` name alone, and without a rule for `oci:DIR` never more
+    /// lenient than what the recorded name's rule requires.
+    fn judge_layout(&self, evidence: &Evidence<'_>, recorded: &ImageName, now: OffsetDateTime) -> Report {
+        if matches!(self.rule_for(&evidence.name), Ok(None)) {
+            let mut report = self.judge(evidence, recorded, Trust::Claimed, now);
+            if report.rule.is_none() {
+                report.checks = vec![rule_check(format!(
+                    "no rule matches {} or the name its layout records, {}",
+                    display_name(&evidence.name),
+                    display_name(recorded)
+                ))];
+            } else {
+                report.notes.insert(
+                    0,
+                    format!(
+                        "no rule matches {}, so the image is judged by the name its layout records, {}; the layout asserts that name without proof, so the rule is enforced whatever its mode, allowUnverified does not apply, and only exemptions that pin the digest do",
+                        display_name(&evidence.name),
+                        display_name(recorded)
+                    ),
+                );
+            }
+            return report;
+        }
+        let mut given = self.judge(evidence, &evidence.name, Trust::Given, now);
+        if matches!(self.rule_for(recorded), Ok(None)) {
+            given.notes.push(format!(
+                "the name its layout records, {}, matches no rule",
+                display_name(recorded)
+            ));
+            return given;
+        }
+        let claimed = self.judge(evidence, recorded, Trust::Given, now);
+        // The report of a judgement that denies leads; the other becomes one check.
+        let (mut lead, other, what) = if given.decision == Decision::Allow && claimed.decision == Decision::Deny {
+            (claimed, given, "the image's own name")
+        } else {
+            (given, claimed, "the name its layout records")
+        };
+        lead.notes.push(format!(
+            "judged under the rule for {} and the rule for {}, which its layout records; both must allow it",
+            display_name(&evidence.name),
+            display_name(recorded)
+        ));
+        for e in &other.exemptions {
+            if !lead.exemptions.iter().any(|l| l.index == e.index) {
+                lead.exemptions.push(e.clone());
+            }
+        }
+        lead.checks.push(summary_check(&other, what));
+        lead
+    }
+
+    /// Judges `evidence` under the rule that `name` selects.
+    fn judge(&self, evidence: &Evidence<'_>, name: &ImageName, trust: Trust, now: OffsetDateTime) -> Report {
         let mut report = self.empty_report(&evidence.image, now);
-        report.matched_name = Some(match &name.tag {
-            Some(t) => format!("{}:{t}", name.repository),
-            None => name.repository.clone(),
-        });
+        report.matched_name = Some(display_name(name));
         report.digest = Some(name.digest.clone());
 
         let mut waiver = Waiver::default();
@@ -221,6 +335,19 @@ impl Policy {
             .iter()
             .filter(|e| e.images.iter().any(|(p, _)| p.matches(name)))
         {
+            // A claimed name proves only the digest.
+            if trust == Trust::Claimed
+                && !e
+                    .images
+                    .iter()
+                    .any(|(p, _)| p.matches(name) && matches!(p.pin(), Pin::Digest(_)))
+            {
+                report.notes.push(format!(
+                    "exemption {} matches only the name the layout records and does not pin the digest: not applied",
+                    e.index + 1
+                ));
+                continue;
+            }
             let expired = e.expires <= now;
             if !expired {
                 waiver.combine(&e.waive);
@@ -251,17 +378,24 @@ impl Policy {
                 return report;
             }
         };
+        let mode = match trust {
+            Trust::Given => rule.mode,
+            Trust::Claimed => Mode::Enforce,
+        };
         report.rule = Some(rule.name.clone());
-        report.mode = Some(rule.mode);
+        report.mode = Some(mode);
 
         if rule.signatures.is_none() && rule.attestations.is_empty() {
-            let (result, reason) = if rule.allow_unverified {
-                (CheckResult::Pass, "allowUnverified: no evidence is required".to_owned())
-            } else {
-                (
+            let (result, reason) = match (rule.allow_unverified, trust) {
+                (true, Trust::Given) => (CheckResult::Pass, "allowUnverified: no evidence is required".to_owned()),
+                (true, Trust::Claimed) => (
+                    CheckResult::Fail,
+                    "allowUnverified does not apply to an image matched only by the name its layout records (write a rule for its oci: directory)".to_owned(),
+                ),
+                (false, _) => (
                     CheckResult::Fail,
                     "the rule requires nothing and does not say allowUnverified".to_owned(),
-                )
+                ),
             };
             report.checks.push(Check {
                 kind: "rule",
@@ -275,7 +409,7 @@ impl Policy {
             report.checks.push(if waiver.signatures {
                 waived(requirement.combinator.to_string(), "signatures")
             } else {
-                self.signature_check(requirement, evidence, now)
+                self.signature_check(requirement, evidence, name, now)
             });
         }
         for requirement in &rule.attestations {
@@ -290,11 +424,11 @@ impl Policy {
                     );
                     c
                 } else {
-                    self.attestation_check(requirement, evidence, now)
+                    self.attestation_check(requirement, evidence, name, now)
                 });
         }
         let failed = report.has_failures();
-        report.decision = if failed && rule.mode == Mode::Enforce {
+        report.decision = if failed && mode == Mode::Enforce {
             Decision::Deny
         } else {
             Decision::Allow
@@ -308,12 +442,12 @@ impl Policy {
         publisher: &str,
         requirement: &SignatureRequirement,
         evidence: &Evidence<'_>,
+        digest: &crate::digest::Digest,
         now: OffsetDateTime,
     ) -> Result<Vec<Verified<SignedImage>>, Vec<String>> {
         let Some(p) = self.publishers.get(publisher) else {
             return Err(vec![format!("{publisher}: no such publisher")]);
         };
-        let digest = &evidence.name.digest;
         let checks = publishers::signatures(&p.kind, &evidence.signatures, digest, &requirement.annotations, now)
             .map_err(|e| vec![format!("{publisher}: {e}")])?;
         let mut verified = Vec::new();
@@ -338,18 +472,19 @@ impl Policy {
         &self,
         requirement: &SignatureRequirement,
         evidence: &Evidence<'_>,
+        name: &ImageName,
         now: OffsetDateTime,
     ) -> Check {
         let combinator = &requirement.combinator;
         let mut details = Vec::new();
         // Signers are compared by their full identity (Debug form: kind and whole fingerprint).
         let mut satisfied: Vec<(&str, BTreeSet<String>)> = Vec::new();
-        for name in combinator.publishers() {
-            match self.signatures_by(name, requirement, evidence, now) {
+        for publisher in combinator.publishers() {
+            match self.signatures_by(publisher, requirement, evidence, &name.digest, now) {
                 Ok(verified) => {
                     let signers: BTreeSet<String> = verified.iter().map(|v| signer_id(&v.signer)).collect();
-                    details.push(format!("{name}: {} valid signature(s)", verified.len()));
-                    satisfied.push((name, signers));
+                    details.push(format!("{publisher}: {} valid signature(s)", verified.len()));
+                    satisfied.push((publisher, signers));
                 }
                 Err(reasons) => details.extend(reasons),
             }
@@ -379,7 +514,7 @@ impl Policy {
                 }
             }
             Combinator::Threshold { count, of } => {
-                let distinct: BTreeSet<&String> = satisfied.iter().flat_map(|(_, s)| s.iter()).collect();
+                let counted = distinct_publishers(&satisfied);
                 if *count < 1 || *count > of.len() {
                     (
                         false,
@@ -388,21 +523,21 @@ impl Policy {
                             of.len()
                         ),
                     )
-                } else if distinct.len() >= *count {
+                } else if counted.len() >= *count {
                     (
                         true,
                         format!(
-                            "{} distinct signer(s) of {count} required: [{}]",
-                            distinct.len(),
-                            names.join(", ")
+                            "{} distinct publisher(s) of {count} required: [{}]",
+                            counted.len(),
+                            counted.join(", ")
                         ),
                     )
                 } else {
                     (
                         false,
                         format!(
-                            "{} distinct signer(s), {count} required (valid: [{}]; repeated signatures by one key count once)",
-                            distinct.len(),
+                            "{} distinct publisher(s), {count} required (valid: [{}]; a publisher counts once however many of its keys or identities signed, and publishers count only with signers of their own)",
+                            counted.len(),
                             names.join(", ")
                         ),
                     )
@@ -431,6 +566,7 @@ impl Policy {
         &self,
         requirement: &AttestationRequirement,
         evidence: &Evidence<'_>,
+        name: &ImageName,
         now: OffsetDateTime,
     ) -> Check {
         let t = &requirement.predicate_type;
@@ -445,17 +581,17 @@ impl Policy {
         for e in &candidates {
             let mut found = None;
             let mut reasons = Vec::new();
-            for name in &requirement.signed_by {
-                let outcome = match self.publishers.get(name).map(|p| &p.kind) {
-                    Some(publisher) => publishers::attestation(publisher, &e.content, &evidence.name.digest, t, now),
-                    None => Err(Rejection::Unreadable(format!("no such publisher {name}"))),
+            for publisher_name in &requirement.signed_by {
+                let outcome = match self.publishers.get(publisher_name).map(|p| &p.kind) {
+                    Some(publisher) => publishers::attestation(publisher, &e.content, &name.digest, t, now),
+                    None => Err(Rejection::Unreadable(format!("no such publisher {publisher_name}"))),
                 };
                 match outcome {
                     Ok(v) => {
-                        found = Some((name.as_str(), v));
+                        found = Some((publisher_name.as_str(), v));
                         break;
                     }
-                    Err(why) => reasons.push(format!("{name}: {why}")),
+                    Err(why) => reasons.push(format!("{publisher_name}: {why}")),
                 }
             }
             match found {
@@ -485,10 +621,7 @@ impl Policy {
                 details,
             );
         }
-        let cx = Context {
-            image: &evidence.name,
-            now,
-        };
+        let cx = Context { image: name, now };
         let mut failures = Vec::new();
         for (publisher, v) in &verified {
             let predicate: Value = match v.statement.predicate_as::<Value>() {
@@ -532,6 +665,58 @@ impl Policy {
 
 fn signer_id(signer: &Signer) -> String {
     format!("{signer:?}")
+}
+
+/// `repository[:tag]`, as reports show the matched name.
+fn display_name(name: &ImageName) -> String {
+    match &name.tag {
+        Some(t) => format!("{}:{t}", name.repository),
+        None => name.repository.clone(),
+    }
+}
+
+/// One check standing for a whole judgement under another name of the
+/// image: it passes when that judgement allowed.
+fn summary_check(other: &Report, what: &str) -> Check {
+    let matched = other.matched_name.as_deref().unwrap_or_default();
+    let rule = other.rule.as_deref().unwrap_or("(none)");
+    let failures: Vec<&str> = other
+        .checks
+        .iter()
+        .filter(|c| c.result == CheckResult::Fail)
+        .map(|c| c.reason.as_str())
+        .collect();
+    let (result, reason) = match (other.decision, failures.is_empty()) {
+        (Decision::Deny, _) => (CheckResult::Fail, failures.join("; ")),
+        (Decision::Allow, true) => (CheckResult::Pass, "allowed".to_owned()),
+        (Decision::Allow, false) => (
+            CheckResult::Pass,
+            format!(
+                "allowed ({} mode): {}",
+                other.mode.unwrap_or(Mode::Enforce),
+                failures.join("; ")
+            ),
+        ),
+    };
+    let details = other
+        .checks
+        .iter()
+        .map(|c| {
+            let result = match c.result {
+                CheckResult::Pass => "pass",
+                CheckResult::Fail => "fail",
+                CheckResult::Waived => "waived",
+            };
+            format!("{result} {} {}: {}", c.kind, c.requirement, c.reason)
+        })
+        .collect();
+    Check {
+        kind: "rule",
+        requirement: format!("rule {rule} for {what}, {matched}"),
+        result,
+        reason,
+        details,
+    }
 }
 
 fn rule_check(reason: String) -> Check {

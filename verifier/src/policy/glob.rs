@@ -6,6 +6,17 @@
 //! Besides matching, this module ranks patterns by specificity and decides
 //! whether two patterns can match a common image, which the lint needs to
 //! refuse rule sets whose winner would depend on file order.
+//!
+//! Patterns are normalised when parsed exactly as image references are
+//! ([`crate::reference`]): the registry host part is made canonical (lower
+//! case, no `:443`, `docker.io` for Docker Hub's aliases) and an `oci:`
+//! directory is lexically normalised, so `LOCALHOST:5000/**` and the image
+//! `localhost:5000/x` agree, and `oci:trusted/../x` is `oci:x`.
+//!
+//! A reference that carries both a tag and a digest (`app:v1@sha256:...`)
+//! is matched by its digest only: nothing checked that the tag points at
+//! that digest, so its [`ImageName`] has no tag and `:TAG` patterns do not
+//! match it (see [`super::names`]).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -124,6 +135,8 @@ pub enum PatternError {
     Tag(String),
     #[error("whitespace in image pattern")]
     Whitespace,
+    #[error("`..` after a wildcard in an oci: pattern cannot be normalised; write the directory without `..`")]
+    DotDotAfterWildcard,
 }
 
 impl Pattern {
@@ -158,7 +171,7 @@ impl Pattern {
         if repo.is_empty() {
             return Err(PatternError::Empty);
         }
-        let tokens = tokenize(repo)?;
+        let tokens = tokenize(&canonical_repository(repo)?)?;
         let pin = match (digest, tag) {
             (Some(d), _) => Pin::Digest(d),
             (None, Some(t)) => Pin::Tag(t.to_owned()),
@@ -252,6 +265,36 @@ impl Specificity {
     pub fn rank(&self, other: &Specificity) -> Ordering {
         self.cmp(other)
     }
+}
+
+/// The repository part of a pattern in the form image names take: an `oci:`
+/// directory lexically normalised, else the registry host part canonical.
+fn canonical_repository(repo: &str) -> Result<String, PatternError> {
+    if let Some(dir) = repo.strip_prefix("oci:") {
+        // A segment with a wildcard is opaque: `..` may not cancel it.
+        return crate::reference::normalise_segments(dir, |segment| segment.contains(['*', '?']))
+            .map(|d| format!("oci:{d}"))
+            .ok_or(PatternError::DotDotAfterWildcard);
+    }
+    let Some((host, path)) = repo.split_once('/') else {
+        return Ok(repo.to_owned());
+    };
+    if host.contains("**") {
+        // `**` crosses into the path, which is case-sensitive: leave it.
+        return Ok(repo.to_owned());
+    }
+    let host = if host.contains(['*', '?']) {
+        // Names are matched in canonical (lower-case, no `:443`) form, so
+        // that is the only form a wildcard host can meet.
+        let lower = host.to_ascii_lowercase();
+        match lower.strip_suffix(":443") {
+            Some(rest) if !rest.ends_with(['*', '?']) => rest.to_owned(),
+            _ => lower,
+        }
+    } else {
+        crate::reference::canonical_host(host)
+    };
+    Ok(format!("{host}/{path}"))
 }
 
 fn tokenize(glob: &str) -> Result<Vec<Token>, PatternError> {

@@ -6,13 +6,17 @@
 //!   [`Diagnostic`] with file:line:column and a stable code;
 //! - [`Policy::evaluate`] is the pure decision `(policy, evidence, now) ->`
 //!   [`Report`]: the most specific rule decides, unmatched images and errors
-//!   deny, thresholds count distinct signers, and content checks only ever
-//!   see attestations that [`crate::verify`] verified and bound to the digest.
+//!   deny, thresholds count distinct publishers, a layout's recorded name
+//!   can add requirements but never remove any, and content checks only
+//!   ever see attestations that [`crate::verify`] verified and bound to the
+//!   digest.
 //!
 //! Module map: [`yaml`] (spanned document tree), [`diagnostic`] (codes and
 //! rendering), [`loader`] and `rules` (tree -> model), `lint` (whole-policy
-//! checks), [`glob`] (patterns, specificity, overlap), [`model`], [`engine`],
-//! [`checks`] (slsa, sbom, vulnerabilities, CEL), [`report`].
+//! checks), [`glob`] (patterns, specificity, overlap), [`names`] (the names
+//! an image is judged under), [`model`], [`engine`], [`threshold`]
+//! (counting publishers), [`checks`] (slsa, sbom, vulnerabilities, CEL),
+//! [`report`].
 
 pub mod checks;
 pub mod diagnostic;
@@ -21,8 +25,10 @@ pub mod glob;
 mod lint;
 pub mod loader;
 pub mod model;
+pub mod names;
 pub mod report;
 mod rules;
+pub mod threshold;
 pub mod yaml;
 
 #[cfg(test)]
@@ -33,6 +39,7 @@ pub use engine::Evidence;
 pub use glob::{ImageName, Pattern};
 pub use loader::{compile, load, parse_time};
 pub use model::{Mode, Policy};
+pub use names::{Names, RecordedNameError};
 pub use report::{CheckResult, Decision, REPORT_API_VERSION, Report, reports_json};
 
 /// Why a policy cannot be used: it has errors (all of them are here).

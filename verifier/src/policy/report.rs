@@ -82,6 +82,10 @@ pub struct Report {
     pub policy_digest: Digest,
     /// The evaluation time (RFC 3339).
     pub evaluated_at: String,
+    /// How the image was named and matched, where that is not obvious: a
+    /// tag ignored beside a digest, a layout's recorded name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub checks: Vec<Check>,
 }
 
@@ -108,6 +112,9 @@ impl Report {
         let _ = writeln!(out, "{verdict}  {}{digest}:{rule}", self.image);
         if let Some(e) = &self.error {
             let _ = writeln!(out, "       error  {e}");
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "       note   {n}");
         }
         for e in &self.exemptions {
             let state = if e.expired { "expired, ignored" } else { "applied" };

@@ -2,6 +2,13 @@
 //! only for loopback or with `--allow-insecure-registry`), authentication
 //! (basic, bearer-token challenge), bounded retries with backoff, and bounded
 //! reads. Nothing here knows about manifests or signatures.
+//!
+//! Time is bounded three ways: a connect timeout, a read timeout (the longest
+//! silence), and a [`Deadline`] for each request as a whole (retries,
+//! authentication round trips and reading the body included), so a registry
+//! that drips one byte every few seconds cannot hold a run forever.
+//! Explicit credentials go only to the registry they are scoped to
+//! ([`ScopedCredential`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,15 +22,17 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use super::auth::{self, Challenge, TokenAnswer};
-use super::credentials::{Credential, DockerConfig};
+use super::credentials::{Credential, DockerConfig, ScopedCredential};
 use crate::reference::host_is_loopback;
 use crate::store::StoreError;
 
 /// How to reach registries. Built once from the command line.
 #[derive(Debug)]
 pub struct RegistryOptions {
-    /// Credentials given explicitly (flags or environment); they win over the docker config.
-    pub credential: Option<Credential>,
+    /// Credentials given explicitly (flags or environment) and the one
+    /// registry they are for; there they win over the docker config, and no
+    /// other registry ever sees them.
+    pub credential: Option<ScopedCredential>,
     /// The docker config to look credentials up in.
     pub docker_config: DockerConfig,
     /// Extra trusted CA certificates, PEM (`--registry-cacert`).
@@ -33,6 +42,10 @@ pub struct RegistryOptions {
     pub connect_timeout: Duration,
     /// Longest silence while waiting for an answer or the next chunk of a body.
     pub read_timeout: Duration,
+    /// Longest a whole request may take, answer body included
+    /// (`--registry-timeout`); streamed layers get it once per
+    /// [`STREAM_DEADLINE_BYTES`] of their size.
+    pub request_timeout: Duration,
     /// Retries after a 429, a 5xx or a dropped connection.
     pub retries: u32,
     /// First backoff delay; it doubles each retry.
@@ -48,6 +61,7 @@ impl Default for RegistryOptions {
             allow_insecure: false,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retries: 3,
             backoff: Duration::from_millis(250),
         }
@@ -56,6 +70,62 @@ impl Default for RegistryOptions {
 
 /// The longest `Retry-After` sigil honours before giving up on a registry.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// The default deadline of one request (`--registry-timeout`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A streamed blob (an image layer being copied) gets the request deadline
+/// once for every this many bytes of its size: about 1 MiB/s at the default.
+pub const STREAM_DEADLINE_BYTES: u64 = 64 << 20;
+
+/// When a request must be over, and the limit it came from (for messages).
+/// Travels with an answer (as a response extension) so reading its body
+/// stays under the same deadline.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    at: tokio::time::Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now.
+    pub fn after(limit: Duration) -> Deadline {
+        Deadline {
+            at: tokio::time::Instant::now() + limit,
+            limit,
+        }
+    }
+
+    /// Time left, zero once passed.
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    fn passed(&self) -> bool {
+        self.remaining().is_zero()
+    }
+
+    /// The error for `what` at `location` not done in time.
+    pub fn error(&self, location: &str, what: &str) -> StoreError {
+        StoreError::Deadline {
+            location: location.to_owned(),
+            what: what.to_owned(),
+            limit: self.limit,
+        }
+    }
+
+    /// Runs `work`, or gives the deadline error once the deadline passes.
+    pub async fn bound<T>(
+        &self,
+        location: &str,
+        what: &str,
+        work: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout_at(self.at, work)
+            .await
+            .unwrap_or_else(|_| Err(self.error(location, what)))
+    }
+}
 
 /// Per-registry state learned while talking to it.
 #[derive(Default)]
@@ -78,6 +148,18 @@ pub struct Request {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Body,
+    /// The whole request's time limit; the client's `request_timeout` when `None`.
+    pub timeout: Option<Duration>,
+}
+
+/// One request as sent (and sent again on retry), within its deadline.
+#[derive(Clone, Copy)]
+struct Exchange<'a> {
+    url: &'a Url,
+    method: &'a Method,
+    headers: &'a HeaderMap,
+    body: &'a Body,
+    deadline: Deadline,
 }
 
 /// A body that can be sent again on retry.
@@ -138,19 +220,47 @@ impl RegistryClient {
         self.hosts.lock().await.entry(registry.to_owned()).or_default().clone()
     }
 
-    /// Sends a request to `registry`, authenticating and retrying as needed.
-    /// The answer may be any status; callers map statuses to meaning.
+    /// The deadline of a streamed transfer of `size` bytes: the request
+    /// deadline once per [`STREAM_DEADLINE_BYTES`].
+    pub fn streaming_timeout(&self, size: u64) -> Duration {
+        let units = size.div_ceil(STREAM_DEADLINE_BYTES).max(1);
+        self.options
+            .request_timeout
+            .saturating_mul(u32::try_from(units).unwrap_or(u32::MAX))
+    }
+
+    /// Sends a request to `registry`, authenticating and retrying as needed,
+    /// all within the request's deadline, which also bounds reading the
+    /// answer's body (see [`read_limited`]). The answer may be any status;
+    /// callers map statuses to meaning.
     pub async fn send(&self, registry: &str, repository: &str, request: Request) -> Result<Response, StoreError> {
+        let deadline = Deadline::after(request.timeout.unwrap_or(self.options.request_timeout));
+        let what = format!("{} {}", request.method, describe_path(&request.path));
+        let mut response = deadline
+            .bound(registry, &what, self.send_by(registry, repository, request, deadline))
+            .await?;
+        response.extensions_mut().insert(deadline);
+        Ok(response)
+    }
+
+    async fn send_by(
+        &self,
+        registry: &str,
+        repository: &str,
+        request: Request,
+        deadline: Deadline,
+    ) -> Result<Response, StoreError> {
         let Request {
             push,
             method,
             path,
             headers,
             body,
+            timeout: _,
         } = request;
         let path = path.as_str();
         let host = self.host(registry).await;
-        let base = self.base_url(registry, &host).await?;
+        let base = self.base_url(registry, &host, deadline).await?;
         let url = base.join(path).map_err(|e| StoreError::Malformed {
             location: registry.to_owned(),
             what: "request URL".into(),
@@ -158,24 +268,27 @@ impl RegistryClient {
         })?;
         if url.host_str() != base.host_str() || url.port_or_known_default() != base.port_or_known_default() {
             // Upload locations may point elsewhere; never send our credentials there.
-            return self
-                .send_with_retries(registry, &url, method, headers, body, None)
-                .await;
+            let exchange = Exchange {
+                url: &url,
+                method: &method,
+                headers: &headers,
+                body: &body,
+                deadline,
+            };
+            return self.send_with_retries(registry, &exchange, None).await;
         }
+        let exchange = Exchange {
+            url: &url,
+            method: &method,
+            headers: &headers,
+            body: &body,
+            deadline,
+        };
         let scope = auth::scope(repository, push);
         let mut authorized_once = false;
         loop {
             let authorization = self.authorization(registry, &host, &scope).await?;
-            let response = self
-                .send_with_retries(
-                    registry,
-                    &url,
-                    method.clone(),
-                    headers.clone(),
-                    body.clone(),
-                    authorization,
-                )
-                .await?;
+            let response = self.send_with_retries(registry, &exchange, authorization).await?;
             if response.status() != StatusCode::UNAUTHORIZED || authorized_once {
                 return Ok(response);
             }
@@ -189,7 +302,7 @@ impl RegistryClient {
                 Some(Challenge::Basic) => host.lock().await.basic = true,
                 Some(Challenge::Bearer { realm, service, .. }) => {
                     let token = self
-                        .fetch_token(registry, &host, &realm, service.as_deref(), &scope)
+                        .fetch_token(registry, &host, &realm, service.as_deref(), &scope, deadline)
                         .await?;
                     host.lock().await.tokens.insert(scope.clone(), token);
                 }
@@ -240,7 +353,14 @@ impl RegistryClient {
         if let Some(found) = &h.credential {
             return Ok(found.clone());
         }
-        let found = match &self.options.credential {
+        // Explicit credentials only for the registry they are scoped to; any
+        // other registry gets its docker config entry, or nothing.
+        let explicit = self
+            .options
+            .credential
+            .as_ref()
+            .and_then(|scoped| scoped.for_registry(registry));
+        let found = match explicit {
             Some(explicit) => Some(explicit.clone()),
             None => self
                 .options
@@ -263,6 +383,7 @@ impl RegistryClient {
         realm: &str,
         service: Option<&str>,
         scope: &str,
+        deadline: Deadline,
     ) -> Result<String, StoreError> {
         let unauthorized = |detail: String| StoreError::Unauthorized {
             location: registry.to_owned(),
@@ -313,10 +434,12 @@ impl RegistryClient {
                 }
             }
         };
-        let response = request.send().await.map_err(|e| StoreError::Unreachable {
-            location: format!("token service of {registry}"),
-            detail: describe_reqwest(&e),
-        })?;
+        let mut response = request
+            .timeout(deadline.remaining())
+            .send()
+            .await
+            .map_err(|e| transport_error(&format!("token service of {registry}"), "token request", &e, deadline))?;
+        response.extensions_mut().insert(deadline);
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             let who = credential
@@ -342,7 +465,7 @@ impl RegistryClient {
     }
 
     /// Finds out, once per registry, whether it speaks HTTPS or (when allowed) plain HTTP.
-    async fn base_url(&self, registry: &str, host: &Mutex<Host>) -> Result<Url, StoreError> {
+    async fn base_url(&self, registry: &str, host: &Mutex<Host>, deadline: Deadline) -> Result<Url, StoreError> {
         let mut h = host.lock().await;
         if let Some(base) = &h.base {
             return Ok(base.clone());
@@ -355,7 +478,12 @@ impl RegistryClient {
             })
         };
         let https = parse("https")?;
-        let probe = |base: &Url| self.http.get(base.join("/v2/").unwrap_or_else(|_| base.clone())).send();
+        let probe = |base: &Url| {
+            self.http
+                .get(base.join("/v2/").unwrap_or_else(|_| base.clone()))
+                .timeout(deadline.remaining())
+                .send()
+        };
         let tls_error = match probe(&https).await {
             Ok(_) => {
                 h.base = Some(https.clone());
@@ -402,15 +530,23 @@ impl RegistryClient {
     async fn send_with_retries(
         &self,
         registry: &str,
-        url: &Url,
-        method: Method,
-        headers: HeaderMap,
-        body: Body,
+        exchange: &Exchange<'_>,
         authorization: Option<String>,
     ) -> Result<Response, StoreError> {
+        let Exchange {
+            url,
+            method,
+            headers,
+            body,
+            deadline,
+        } = *exchange;
         let mut attempt = 0;
         loop {
-            let mut request = self.http.request(method.clone(), url.clone()).headers(headers.clone());
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .headers(headers.clone())
+                .timeout(deadline.remaining());
             if let Some(a) = &authorization {
                 request = request.header(AUTHORIZATION, a);
             }
@@ -430,15 +566,22 @@ impl RegistryClient {
                 Err(_) => None,
             };
             match retry_in {
-                Some(delay) if attempt < self.options.retries && delay <= MAX_RETRY_AFTER => {
+                Some(delay)
+                    if attempt < self.options.retries && delay <= MAX_RETRY_AFTER && delay < deadline.remaining() =>
+                {
                     tracing::debug!("{registry}: retrying {method} {} in {delay:?}", url.path());
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
                 _ => {
-                    return outcome.map_err(|e| StoreError::Unreachable {
-                        location: registry.to_owned(),
-                        detail: format!("{} (after {} attempts)", describe_reqwest(&e), attempt + 1),
+                    return outcome.map_err(|e| {
+                        if e.is_timeout() && deadline.passed() {
+                            return deadline.error(registry, &format!("{method} {}", describe_path(url.path())));
+                        }
+                        StoreError::Unreachable {
+                            location: registry.to_owned(),
+                            detail: format!("{} (after {} attempts)", describe_reqwest(&e), attempt + 1),
+                        }
                     });
                 }
             }
@@ -449,7 +592,8 @@ impl RegistryClient {
         self.options.backoff.saturating_mul(1 << attempt.min(8))
     }
 
-    /// Sends a streamed upload body once (streams cannot be replayed).
+    /// Sends a streamed upload body once (streams cannot be replayed), within
+    /// the streaming deadline for its length.
     pub async fn send_stream(
         &self,
         registry: &str,
@@ -458,8 +602,30 @@ impl RegistryClient {
         body: reqwest::Body,
         length: u64,
     ) -> Result<Response, StoreError> {
+        let deadline = Deadline::after(self.streaming_timeout(length));
+        let what = format!("uploading {length} bytes");
+        let mut response = deadline
+            .bound(
+                registry,
+                &what,
+                self.send_stream_by(registry, repository, url, body, length, deadline),
+            )
+            .await?;
+        response.extensions_mut().insert(deadline);
+        Ok(response)
+    }
+
+    async fn send_stream_by(
+        &self,
+        registry: &str,
+        repository: &str,
+        url: &str,
+        body: reqwest::Body,
+        length: u64,
+        deadline: Deadline,
+    ) -> Result<Response, StoreError> {
         let host = self.host(registry).await;
-        let base = self.base_url(registry, &host).await?;
+        let base = self.base_url(registry, &host, deadline).await?;
         let url = base.join(url).map_err(|e| StoreError::Malformed {
             location: registry.to_owned(),
             what: "upload location".into(),
@@ -478,14 +644,15 @@ impl RegistryClient {
             .put(url)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, length)
+            .timeout(deadline.remaining())
             .body(body);
         if let Some(a) = authorization {
             request = request.header(AUTHORIZATION, a);
         }
-        request.send().await.map_err(|e| StoreError::Unreachable {
-            location: registry.to_owned(),
-            detail: describe_reqwest(&e),
-        })
+        request
+            .send()
+            .await
+            .map_err(|e| transport_error(registry, "upload", &e, deadline))
     }
 }
 
@@ -494,7 +661,9 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-/// Reads a response body, refusing more than `limit` bytes (announced or actual).
+/// Reads a response body, refusing more than `limit` bytes (announced or
+/// actual), and giving up when the request's [`Deadline`] (carried by the
+/// answer) passes.
 pub async fn read_limited(location: &str, what: &str, response: Response, limit: u64) -> Result<Vec<u8>, StoreError> {
     let too_large = |size| StoreError::TooLarge {
         location: location.to_owned(),
@@ -507,19 +676,48 @@ pub async fn read_limited(location: &str, what: &str, response: Response, limit:
     {
         return Err(too_large(len));
     }
-    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| StoreError::Unreachable {
-            location: location.to_owned(),
-            detail: format!("reading {what}: {}", describe_reqwest(&e)),
-        })?;
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(too_large(body.len() as u64 + chunk.len() as u64));
+    let deadline = response
+        .extensions()
+        .get::<Deadline>()
+        .copied()
+        .unwrap_or_else(|| Deadline::after(DEFAULT_REQUEST_TIMEOUT));
+    let capacity = response.content_length().unwrap_or(0).min(limit);
+    let read = async move {
+        let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| transport_error(location, &format!("reading {what}"), &e, deadline))?;
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large(body.len() as u64 + chunk.len() as u64));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok(body)
+    };
+    deadline.bound(location, &format!("reading {what}"), read).await
+}
+
+/// A transport error as a store error: the deadline's when it has passed
+/// (reqwest reports both silence and the total limit as a timeout).
+pub fn transport_error(location: &str, what: &str, e: &reqwest::Error, deadline: Deadline) -> StoreError {
+    if e.is_timeout() && deadline.passed() {
+        return deadline.error(location, what);
     }
-    Ok(body)
+    StoreError::Unreachable {
+        location: location.to_owned(),
+        detail: format!("{what}: {}", describe_reqwest(e)),
+    }
+}
+
+/// A request path for messages: printable and bounded, whatever a registry
+/// put in an upload location.
+fn describe_path(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    let mut shown: String = path.chars().filter(|c| !c.is_control()).take(120).collect();
+    if path.chars().count() > 120 {
+        shown.push_str("...");
+    }
+    shown
 }
 
 /// A one-line description of a transport error, with its innermost cause.

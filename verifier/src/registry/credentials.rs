@@ -2,6 +2,11 @@
 //! environment, then `~/.docker/config.json` (`credHelpers`, `credsStore`,
 //! `auths`), the way docker, cosign and skopeo look them up.
 //!
+//! Explicit credentials are scoped: a [`ScopedCredential`] names the one
+//! registry ([`RegistryHost`]) they may be sent to, so a run that also talks
+//! to another registry (a second image, a mirror) never hands it the
+//! password. Every other registry gets its docker config entry or nothing.
+//!
 //! Secrets live in [`Secret`], whose `Debug` and `Display` never show them.
 
 use std::collections::BTreeMap;
@@ -56,9 +61,81 @@ impl Credential {
     }
 }
 
+/// A registry host as credentials are scoped to it: lower-case, without the
+/// default HTTPS port `:443`, Docker Hub's aliases (`index.docker.io`,
+/// `registry-1.docker.io`) folded into `docker.io`. Two spellings of one
+/// registry compare equal; two registries never do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RegistryHost(String);
+
+impl RegistryHost {
+    /// The canonical form of a registry name taken from a parsed image
+    /// reference (already a valid `HOST[:PORT]`).
+    pub fn of(registry: &str) -> RegistryHost {
+        let lower = registry.to_ascii_lowercase();
+        let host = lower.strip_suffix(":443").unwrap_or(&lower);
+        let host = match host {
+            "index.docker.io" | "registry-1.docker.io" => crate::reference::DOCKER_HUB,
+            other => other,
+        };
+        RegistryHost(host.to_owned())
+    }
+
+    /// Parses `HOST[:PORT]` as given on the command line (`--registry-host`).
+    pub fn parse(text: &str) -> Result<RegistryHost, CredentialError> {
+        let bad = |reason: &'static str| CredentialError::BadHost {
+            given: text.chars().filter(|c| !c.is_control()).take(200).collect(),
+            reason,
+        };
+        if text.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        if text.contains("://") {
+            return Err(bad("give HOST[:PORT] without a scheme"));
+        }
+        if text.contains('/') {
+            return Err(bad("give HOST[:PORT] without a path"));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || ".-:[]_".contains(c);
+        if !text.chars().all(allowed) {
+            return Err(bad(
+                "a registry host is letters, digits, '.', '-', '_' and an optional :PORT",
+            ));
+        }
+        Ok(RegistryHost::of(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RegistryHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Credentials given explicitly (flags or environment) and the one registry
+/// they are for. Sent nowhere else.
+#[derive(Clone, Debug)]
+pub struct ScopedCredential {
+    pub host: RegistryHost,
+    pub credential: Credential,
+}
+
+impl ScopedCredential {
+    /// The credential when `registry` is the one it is scoped to.
+    pub fn for_registry(&self, registry: &str) -> Option<&Credential> {
+        (RegistryHost::of(registry) == self.host).then_some(&self.credential)
+    }
+}
+
 /// Why credentials could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    #[error("--registry-host {given:?} is not a registry host: {reason}")]
+    BadHost { given: String, reason: &'static str },
     // The cause is in the message and deliberately not a `source` (a field
     // named `source` would be one): shown once whether printed alone or as a chain.
     #[error("cannot read docker config {path}: {cause}")]
@@ -339,6 +416,59 @@ mod tests {
         // The secret never shows in Debug.
         let shown = format!("{:?}", config.credential_for("reg.example:5000"));
         assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn registry_hosts_are_compared_in_canonical_form() {
+        let reg = RegistryHost::parse("Registry.Example:443").expect("a host");
+        assert_eq!(reg.as_str(), "registry.example");
+        assert_eq!(reg, RegistryHost::of("registry.example"));
+        assert_eq!(RegistryHost::of("index.docker.io"), RegistryHost::of("docker.io"));
+        assert_eq!(
+            RegistryHost::of("REGISTRY-1.docker.io:443"),
+            RegistryHost::of("docker.io")
+        );
+        assert_eq!(RegistryHost::of("[::1]:5000").as_str(), "[::1]:5000");
+        // twins: another port, another host, a longer name are other registries
+        for other in [
+            "registry.example:5000",
+            "registry.example.evil",
+            "evil.registry.example",
+            "127.0.0.1",
+        ] {
+            assert_ne!(RegistryHost::of(other), reg, "{other}");
+        }
+        for (bad, reason) in [
+            ("", "empty"),
+            ("https://registry.example", "scheme"),
+            ("registry.example/app", "path"),
+            ("registry example", "letters"),
+            ("reg\u{202e}.example", "letters"),
+        ] {
+            let e = RegistryHost::parse(bad).expect_err(bad).to_string();
+            assert!(e.contains("--registry-host") && e.contains(reason), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn scoped_credentials_go_to_their_registry_only() {
+        let scoped = ScopedCredential {
+            host: RegistryHost::parse("reg.example:5000").expect("a host"),
+            credential: Credential::Basic {
+                username: "alice".into(),
+                password: Secret::new("pw"),
+            },
+        };
+        assert!(scoped.for_registry("reg.example:5000").is_some());
+        assert!(scoped.for_registry("REG.example:5000").is_some());
+        for other in [
+            "reg.example",
+            "reg.example:5001",
+            "other.example:5000",
+            "127.0.0.1:5000",
+        ] {
+            assert!(scoped.for_registry(other).is_none(), "{other}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! OCI registries over the distribution API v2, as a [`Store`].
 //!
-//! The transport (TLS, auth, retries) is in [`client`]; this module maps the
-//! API's endpoints and status codes onto the store interface and checks every
-//! manifest and blob against its digest.
+//! The transport (TLS, auth, retries, deadlines) is in [`client`]; this
+//! module maps the API's endpoints and status codes onto the store interface
+//! and checks every manifest and blob against its digest.
 
 pub mod auth;
 pub mod client;
@@ -18,10 +18,10 @@ use futures::StreamExt as _;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Method, Response, StatusCode};
 
-pub use client::{RegistryClient, RegistryOptions};
-pub use credentials::{Credential, DockerConfig, Secret};
+pub use client::{DEFAULT_REQUEST_TIMEOUT, RegistryClient, RegistryOptions};
+pub use credentials::{Credential, DockerConfig, RegistryHost, ScopedCredential, Secret};
 
-use self::client::{Body, read_limited};
+use self::client::{Body, Deadline, read_limited, transport_error};
 use crate::digest::{Digest, Hasher};
 use crate::oci::{ACCEPTED_MANIFESTS, Descriptor, ImageIndex, OCI_INDEX, limits};
 use crate::reference::{RegistryRef, Target};
@@ -52,12 +52,26 @@ impl RegistryStore {
         headers: HeaderMap,
         body: Body,
     ) -> Result<Response, StoreError> {
+        self.send_within(push, method, path, headers, body, None).await
+    }
+
+    /// [`RegistryStore::send`] with a deadline other than the client's default.
+    async fn send_within(
+        &self,
+        push: bool,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Body,
+        timeout: Option<Duration>,
+    ) -> Result<Response, StoreError> {
         let request = client::Request {
             push,
             method,
             path: path.to_owned(),
             headers,
             body,
+            timeout,
         };
         self.client.send(&self.registry, &self.repository, request).await
     }
@@ -165,11 +179,12 @@ impl RegistryStore {
         }
     }
 
-    async fn get_blob(&self, descriptor: &Descriptor) -> Result<Response, StoreError> {
+    /// `GET` of a blob; `timeout` overrides the request deadline (streams).
+    async fn get_blob(&self, descriptor: &Descriptor, timeout: Option<Duration>) -> Result<Response, StoreError> {
         let what = format!("blob {}", descriptor.digest);
         let path = self.path("blobs", &descriptor.digest.to_string());
         let response = self
-            .send(false, Method::GET, &path, HeaderMap::new(), Body::Empty)
+            .send_within(false, Method::GET, &path, HeaderMap::new(), Body::Empty, timeout)
             .await?;
         if !response.status().is_success() {
             return Err(self.status_error(&what, response).await);
@@ -301,7 +316,7 @@ impl Store for RegistryStore {
                 limit,
             });
         }
-        let response = self.get_blob(descriptor).await?;
+        let response = self.get_blob(descriptor, None).await?;
         let bytes = read_limited(&self.location(), &what, response, limit.min(descriptor.size)).await?;
         descriptor.digest.verify(&bytes).map_err(|source| StoreError::Digest {
             location: self.location(),
@@ -311,7 +326,13 @@ impl Store for RegistryStore {
     }
 
     async fn stream_blob(&self, descriptor: &Descriptor) -> Result<BlobStream, StoreError> {
-        let response = self.get_blob(descriptor).await?;
+        let timeout = self.client.streaming_timeout(descriptor.size);
+        let response = self.get_blob(descriptor, Some(timeout)).await?;
+        let deadline = response
+            .extensions()
+            .get::<Deadline>()
+            .copied()
+            .unwrap_or_else(|| Deadline::after(timeout));
         let location = self.location();
         let expected = descriptor.clone();
         let mut hasher = Some(Hasher::new(expected.digest.algorithm()));
@@ -338,10 +359,12 @@ impl Store for RegistryStore {
                             Some(Ok(chunk.to_vec()))
                         }
                     }
-                    Some(Err(e)) => Some(Err(StoreError::Unreachable {
-                        location: location.clone(),
-                        detail: client::describe_reqwest(&e),
-                    })),
+                    Some(Err(e)) => Some(Err(transport_error(
+                        &location,
+                        &format!("reading blob {}", expected.digest),
+                        &e,
+                        deadline,
+                    ))),
                     None => hasher.take().and_then(|h| {
                         let found = h.finish();
                         (found != expected.digest || seen != expected.size).then(|| {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{Credential, RegistryClient, RegistryOptions, RegistryStore, Secret};
+use super::{Credential, RegistryClient, RegistryHost, RegistryOptions, RegistryStore, ScopedCredential, Secret};
 use crate::digest::Digest;
 use crate::oci::{self, Descriptor, ImageIndex};
 use crate::reference::{RegistryRef, Target};
@@ -34,7 +34,10 @@ async fn serve(router: Router) -> String {
 
 fn store(host: &str, credential: Option<Credential>) -> RegistryStore {
     let client = RegistryClient::new(RegistryOptions {
-        credential,
+        credential: credential.map(|credential| ScopedCredential {
+            host: RegistryHost::of(host),
+            credential,
+        }),
         ..RegistryOptions::default()
     })
     .expect("client");
@@ -308,4 +311,162 @@ async fn a_refused_tag_write_is_merged_again_not_resent() {
         detail: "MANIFEST_BLOB_UNKNOWN".into(),
     };
     assert!(err.is_transient() && err.to_string().contains("run the command again"));
+}
+
+/// A registry whose manifest answer arrives one byte every `gap`, never
+/// silent long enough for the read timeout.
+async fn dripping_registry(gap: std::time::Duration) -> String {
+    let router = Router::new().route("/v2/", get(|| async { StatusCode::OK })).route(
+        "/v2/app/manifests/{reference}",
+        get(move || async move {
+            let drip = futures::stream::unfold(0usize, move |at| async move {
+                if at >= MANIFEST.len() {
+                    return None;
+                }
+                if at > 0 {
+                    tokio::time::sleep(gap).await;
+                }
+                Some((
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from_static(&MANIFEST[at..=at])),
+                    at + 1,
+                ))
+            });
+            (
+                [
+                    (header::CONTENT_TYPE, oci::OCI_MANIFEST.to_owned()),
+                    (header::CONTENT_LENGTH, MANIFEST.len().to_string()),
+                ],
+                axum::body::Body::from_stream(drip),
+            )
+        }),
+    );
+    serve(router).await
+}
+
+fn client_with(options: RegistryOptions) -> Arc<RegistryClient> {
+    Arc::new(RegistryClient::new(options).expect("client"))
+}
+
+fn store_at(client: &Arc<RegistryClient>, host: &str) -> RegistryStore {
+    RegistryStore::new(
+        client.clone(),
+        &RegistryRef::parse(&format!("{host}/app:v1")).expect("ref"),
+    )
+}
+
+#[tokio::test]
+async fn a_dripping_answer_ends_at_the_request_deadline() {
+    use std::time::Duration;
+    let host = dripping_registry(Duration::from_millis(50)).await;
+    let client = client_with(RegistryOptions {
+        request_timeout: Duration::from_millis(400),
+        read_timeout: Duration::from_secs(30),
+        ..RegistryOptions::default()
+    });
+    let err = store_at(&client, &host)
+        .fetch_manifest(&Target::Tag("v1".into()))
+        .await
+        .expect_err("the drip outlasts the deadline");
+    assert!(matches!(err, StoreError::Deadline { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("timed out") && text.contains("deadline") && text.contains("--registry-timeout"),
+        "{text}"
+    );
+
+    // twin: the same drip within a deadline long enough for it is read whole
+    let client = client_with(RegistryOptions {
+        request_timeout: Duration::from_secs(60),
+        ..RegistryOptions::default()
+    });
+    let host = dripping_registry(Duration::from_millis(1)).await;
+    let fetched = store_at(&client, &host)
+        .fetch_manifest(&Target::Tag("v1".into()))
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(fetched.bytes, MANIFEST);
+}
+
+#[tokio::test]
+async fn streamed_blobs_get_the_deadline_per_64_mib() {
+    use std::time::Duration;
+    let client = client_with(RegistryOptions {
+        request_timeout: Duration::from_secs(10),
+        ..RegistryOptions::default()
+    });
+    assert_eq!(client.streaming_timeout(0), Duration::from_secs(10));
+    assert_eq!(client.streaming_timeout(64 << 20), Duration::from_secs(10));
+    assert_eq!(client.streaming_timeout((64 << 20) + 1), Duration::from_secs(20));
+    assert_eq!(client.streaming_timeout(1 << 30), Duration::from_secs(160));
+    assert!(client.streaming_timeout(u64::MAX) >= Duration::from_secs(10));
+}
+
+/// A registry demanding basic auth for everything; records every
+/// `Authorization` header it receives.
+async fn basic_auth_registry() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    let answer = move |headers: HeaderMap| {
+        let log = log.clone();
+        async move {
+            let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            if let Some(a) = authorization {
+                log.lock().expect("lock").push(a.to_owned());
+            }
+            // base64("alice:pw")
+            if authorization == Some("Basic YWxpY2U6cHc=") {
+                let digest = Digest::sha256_of(MANIFEST).to_string();
+                return (
+                    [
+                        (header::CONTENT_TYPE, oci::OCI_MANIFEST.to_owned()),
+                        ("docker-content-digest".parse().expect("name"), digest),
+                    ],
+                    MANIFEST,
+                )
+                    .into_response();
+            }
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, r#"Basic realm="test""#)],
+                "",
+            )
+                .into_response()
+        }
+    };
+    let router = Router::new()
+        .route("/v2/", get(answer.clone()))
+        .route("/v2/app/manifests/{reference}", get(answer));
+    (serve(router).await, seen)
+}
+
+#[tokio::test]
+async fn explicit_credentials_reach_only_their_registry() {
+    let (ours, ours_saw) = basic_auth_registry().await;
+    let (theirs, theirs_saw) = basic_auth_registry().await;
+    let client = client_with(RegistryOptions {
+        credential: Some(ScopedCredential {
+            // another spelling of the same registry: upper case, the default port dropped
+            host: RegistryHost::of(&ours.to_uppercase()),
+            credential: alice("pw").expect("a credential"),
+        }),
+        ..RegistryOptions::default()
+    });
+    let target = Target::Tag("v1".into());
+    let fetched = store_at(&client, &ours)
+        .fetch_manifest(&target)
+        .await
+        .expect("our registry gets the credentials")
+        .expect("exists");
+    assert_eq!(fetched.bytes, MANIFEST);
+    assert!(!ours_saw.lock().expect("lock").is_empty());
+
+    // twin: the other registry challenges for basic auth too, and gets nothing
+    let err = store_at(&client, &theirs)
+        .fetch_manifest(&target)
+        .await
+        .expect_err("no credentials for the other registry");
+    assert!(matches!(err, StoreError::Unauthorized { .. }), "{err:?}");
+    assert!(err.to_string().contains("none are configured"), "{err}");
+    assert_eq!(*theirs_saw.lock().expect("lock"), Vec::<String>::new());
 }

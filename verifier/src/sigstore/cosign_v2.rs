@@ -29,6 +29,7 @@ use super::{
     Artifact, BundleClaims, BundleSigner, CertificateClaims, IdentityPolicy, Signatory, SignedContent, TrustedRoot,
     verify_bundle,
 };
+use crate::digest::Digest;
 use crate::dsse::{Envelope, EnvelopeView};
 use crate::verify::Verified;
 
@@ -38,16 +39,18 @@ pub enum LayerContent<'a> {
     /// A `.sig` layer: the simple-signing payload and the base64 signature
     /// from its annotation.
     Message { payload: &'a [u8], signature_b64: &'a str },
-    /// A `.att` layer: a DSSE envelope (JSON) with one signature.
-    Envelope(&'a [u8]),
+    /// A `.att` layer: a DSSE envelope (JSON) with one signature, and the
+    /// image it is stored for, which must be a subject of its statement.
+    Envelope { envelope: &'a [u8], image: &'a Digest },
 }
 
 impl<'a> LayerContent<'a> {
-    /// The artifact a message signature covers; a DSSE envelope carries its own.
-    fn artifact(self) -> Option<Artifact<'a>> {
+    /// What the verifier binds: the signed payload, or the image (never a
+    /// subject taken from the statement being checked).
+    fn artifact(self) -> Artifact<'a> {
         match self {
-            LayerContent::Message { payload, .. } => Some(Artifact::Bytes(payload)),
-            LayerContent::Envelope(_) => None,
+            LayerContent::Message { payload, .. } => Artifact::Bytes(payload),
+            LayerContent::Envelope { image, .. } => Artifact::Digest(image.clone()),
         }
     }
 }
@@ -135,7 +138,7 @@ pub fn verify_certificate_signature(
                 digest: crate::digest::Digest::sha256_of(payload),
             }
         }
-        LayerContent::Envelope(bytes) => {
+        LayerContent::Envelope { envelope: bytes, .. } => {
             let envelope = EnvelopeView::parse(bytes).map_err(|e| invalid_bundle(e.to_string()))?;
             let payload = crate::verify::dsse_view(&envelope, &key, true)
                 .map_err(|e| match e {
@@ -257,7 +260,7 @@ fn as_bundle(
                 "signature": signature_b64.trim()
             });
         }
-        LayerContent::Envelope(bytes) => {
+        LayerContent::Envelope { envelope: bytes, .. } => {
             let envelope = Envelope::parse(bytes).map_err(|e| invalid_bundle(e.to_string()))?;
             bundle["dsseEnvelope"] = json!({
                 "payload": envelope.payload,

@@ -20,9 +20,6 @@ pub enum BundleRejection {
     /// The bytes are not a Sigstore bundle sigil reads (not judged: exit 2).
     #[error("{0}")]
     Malformed(#[from] crate::bundle::BundleError),
-    /// A message-signature bundle needs the artifact (not judged: exit 2).
-    #[error("the bundle signs a message: give the artifact (a file or a sha256: digest) to verify it")]
-    ArtifactRequired,
     /// A trusted root that cannot be used (not judged: exit 2).
     #[error("{0}")]
     TrustedRoot(#[from] TrustedRootError),
@@ -149,13 +146,11 @@ impl BundleRejection {
     /// True when the input could not be judged at all (exit 2), false when
     /// it was judged and failed (exit 1).
     pub fn is_bad_input(&self) -> bool {
+        // An ambiguous bundle was read and refused as evidence: exit 1.
         matches!(
             self,
-            BundleRejection::Malformed(_)
-                | BundleRejection::ArtifactRequired
-                | BundleRejection::TrustedRoot(_)
-                | BundleRejection::Policy(_)
-        )
+            BundleRejection::Malformed(e) if !matches!(e, crate::bundle::BundleError::Ambiguous(_))
+        ) || matches!(self, BundleRejection::TrustedRoot(_) | BundleRejection::Policy(_))
     }
 }
 

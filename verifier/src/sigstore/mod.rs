@@ -31,6 +31,8 @@ mod verify;
 #[cfg(test)]
 mod case_tests;
 #[cfg(test)]
+mod forgery_tests;
+#[cfg(test)]
 mod pki_tests;
 #[cfg(test)]
 #[allow(dead_code, reason = "shared with the end-to-end tests, which use the rest")]

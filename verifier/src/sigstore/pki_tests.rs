@@ -248,6 +248,11 @@ fn pki_other_root() -> Vec<Certificate> {
     Certificate::from_pem_chain(&p.self_signed(&k).expect("root").pem()).expect("pem")
 }
 
+/// The digest STATEMENT names as its subject.
+fn zero() -> crate::digest::Digest {
+    crate::digest::Digest::from_raw(crate::digest::Algorithm::Sha256, &[0; 32]).expect("digest")
+}
+
 const STATEMENT: &[u8] = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"0000000000000000000000000000000000000000000000000000000000000000"}}],"predicateType":"https://example.com/p","predicate":{}}"#;
 
 #[test]
@@ -257,7 +262,10 @@ fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
     let at = ISSUED + time::Duration::minutes(1);
     let keyless = |envelope: &[u8], rekor: &str, who: &IdentityPolicy| {
         verify_cosign_v2_layer(
-            LayerContent::Envelope(envelope),
+            LayerContent::Envelope {
+                envelope,
+                image: &zero(),
+            },
             pki.certificate(Some(rekor)),
             who,
             &root,
@@ -309,7 +317,10 @@ fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
     let stranger = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
     assert!(matches!(
         verify_cosign_v2_layer(
-            LayerContent::Envelope(&envelope),
+            LayerContent::Envelope {
+                envelope: &envelope,
+                image: &zero()
+            },
             pki.certificate(Some(&rekor)),
             &policy(),
             &pki.root(&stranger)
@@ -324,7 +335,10 @@ fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
     let public = TrustedRoot::public_good();
     let pki_verify = |envelope: &[u8], now| {
         verify_certificate_signature(
-            LayerContent::Envelope(envelope),
+            LayerContent::Envelope {
+                envelope,
+                image: &zero(),
+            },
             pki.certificate(None),
             &roots,
             &who,
@@ -349,7 +363,10 @@ fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
     ));
     // A private PKI with a log: the chain at the logged time, the log against its root.
     let logged = verify_certificate_signature(
-        LayerContent::Envelope(&envelope),
+        LayerContent::Envelope {
+            envelope: &envelope,
+            image: &zero(),
+        },
         pki.certificate(Some(&rekor)),
         &roots,
         &who,

@@ -9,9 +9,7 @@
 //! does not know: the identity policy over every SAN and extension, the key's
 //! validity window, and the claims for the report.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::Value;
+use sigstore_verify::types::bundle::{SignatureContent, TransparencyLogEntry, VerificationMaterialContent};
 use sigstore_verify::types::{
     Artifact as SigstoreArtifact, ArtifactDigest, Bundle as SigstoreBundle, DerPublicKey, DigestBytes, HashAlgorithm,
 };
@@ -30,14 +28,13 @@ use crate::verify::Verified;
 /// Verifies a Sigstore bundle (v0.1, v0.2, v0.3; message signature or DSSE)
 /// for `artifact`, signed by `who`, against `root`.
 ///
-/// For a DSSE bundle `artifact` may be `None`: the envelope and its log entry
-/// are verified and the payload returned for the caller to check (statement
-/// type, predicate type, subjects). With an artifact, it must be one of the
-/// statement's subjects (sha256 or sha512). A message-signature bundle needs
-/// the artifact.
+/// The artifact always comes from the caller (the image digest, the blob or
+/// its digest), never from the content being checked: for a DSSE bundle it
+/// must be one of the statement's subjects (sha256 or sha512), for a message
+/// signature it is the signed message.
 pub fn verify_bundle(
     bundle: &[u8],
-    artifact: Option<Artifact<'_>>,
+    artifact: Artifact<'_>,
     who: &Signatory,
     root: &TrustedRoot,
 ) -> Result<Verified<BundleClaims>, BundleRejection> {
@@ -54,18 +51,39 @@ pub(crate) enum Chain {
     Caller,
 }
 
+/// One parse: sigil's strict reading ([`Bundle::parse`]) only decides
+/// whether the bytes may be judged at all (it refuses everything two readers
+/// could read differently); nothing is taken from it. sigstore-rust's own
+/// parse is then the single object that is verified, and the identity, the
+/// signed content and the log entries reported are read from that object.
 pub(crate) fn verify_bundle_with(
     bundle: &[u8],
-    artifact: Option<Artifact<'_>>,
+    artifact: Artifact<'_>,
     who: &Signatory,
     root: &TrustedRoot,
     chain: Chain,
 ) -> Result<Verified<BundleClaims>, BundleRejection> {
-    let ours = Bundle::parse(bundle)?;
+    Bundle::parse(bundle)?;
     let text = std::str::from_utf8(bundle).map_err(|_| BundleRejection::InvalidBundle {
         reason: "bundle is not UTF-8".into(),
     })?;
-    let leaf = leaf_certificate(&ours)?;
+    let verified =
+        SigstoreBundle::from_json(text).map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
+    let leaf = match verified.signing_certificate() {
+        Some(der) => Some(Certificate::from_der(der.as_bytes()).map_err(BundleRejection::Certificate)?),
+        None if matches!(
+            verified.verification_material.content,
+            VerificationMaterialContent::PublicKey(_)
+        ) =>
+        {
+            None
+        }
+        None => {
+            return Err(BundleRejection::InvalidBundle {
+                reason: "empty certificate chain".into(),
+            });
+        }
+    };
     match (who, &leaf) {
         (Signatory::Key { .. }, Some(_)) => {
             return Err(BundleRejection::SignerKind {
@@ -82,22 +100,35 @@ pub(crate) fn verify_bundle_with(
         _ => {}
     }
 
-    let entries = &ours.verification_material.tlog_entries;
-    let log_ids: Vec<&str> = entries
-        .iter()
-        .filter_map(|e| e.pointer("/logId/keyId").and_then(Value::as_str))
-        .collect();
+    let entries = &verified.verification_material.tlog_entries;
+    let log_ids: Vec<String> = entries.iter().map(|e| e.log_id.key_id.to_base64()).collect();
     if !entries.is_empty() && !log_ids.iter().any(|id| root.has_log(id)) {
         return Err(BundleRejection::UnknownLog {
             reason: format!("the bundle's entries are from log {}", log_ids.join(", ")),
         });
     }
-    let (subject, content) = subject_and_content(&ours, artifact)?;
-    let subject_key: Vec<u8> = match &subject {
-        Subject::Bytes(b) => [b"bytes:".as_slice(), Digest::sha256_of(b).raw().as_slice()].concat(),
-        Subject::Digest(d) => format!("{}:{}", d.algorithm().name(), d.hex()).into_bytes(),
+    let content = match &verified.content {
+        SignatureContent::DsseEnvelope(envelope) => SignedContent::Dsse {
+            payload_type: envelope.payload_type.clone(),
+            payload: envelope.payload.as_bytes().to_vec(),
+        },
+        SignatureContent::MessageSignature(_) => SignedContent::Message {
+            digest: match &artifact {
+                Artifact::Bytes(b) => Digest::sha256_of(b),
+                Artifact::Digest(d) => d.clone(),
+            },
+        },
+        _ => {
+            return Err(BundleRejection::InvalidBundle {
+                reason: "unsupported bundle content".into(),
+            });
+        }
     };
-    let has_tlog = !ours.verification_material.tlog_entries.is_empty();
+    let subject_key: Vec<u8> = match &artifact {
+        Artifact::Bytes(b) => [b"bytes:".as_slice(), Digest::sha256_of(b).raw().as_slice()].concat(),
+        Artifact::Digest(d) => format!("{}:{}", d.algorithm().name(), d.hex()).into_bytes(),
+    };
+    let has_tlog = !entries.is_empty();
     let signer_key: Vec<u8> = match who {
         Signatory::Key { key, .. } => [b"key:".as_slice(), key.spki_der()].concat(),
         Signatory::Identity(_) if chain == Chain::Fulcio => b"keyless".to_vec(),
@@ -105,9 +136,7 @@ pub(crate) fn verify_bundle_with(
     };
     let key = memo::key(&[root.id(), &signer_key, bundle, &subject_key]);
     let times = memo::remember(key, || {
-        let theirs =
-            SigstoreBundle::from_json(text).map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
-        let artifact = subject.to_sigstore()?;
+        let artifact = to_sigstore(&artifact)?;
         let result = match who {
             Signatory::Key { key, .. } => {
                 let mut policy = PublicKeyVerificationPolicy::new(DerPublicKey::new(key.spki_der().to_vec()));
@@ -116,7 +145,7 @@ pub(crate) fn verify_bundle_with(
                 if !has_tlog {
                     policy = policy.skip_tlog_unsafe();
                 }
-                root.verifier().verify(artifact, &theirs, &policy)
+                root.verifier().verify(artifact, &verified, &policy)
             }
             Signatory::Identity(_) => {
                 let mut policy = VerificationPolicy::any_identity();
@@ -127,12 +156,12 @@ pub(crate) fn verify_bundle_with(
                 if chain == Chain::Caller {
                     policy = policy.skip_certificate_chain();
                 }
-                root.verifier().verify(artifact, &theirs, &policy)
+                root.verifier().verify(artifact, &verified, &policy)
             }
         }?;
         Ok(result.verified_timestamps().iter().copied().map(to_offset).collect())
     })
-    .map_err(|e| explain_validity(e, leaf.as_ref(), &ours))?;
+    .map_err(|e| explain_validity(e, leaf.as_ref(), entries))?;
     let signing_time = times.iter().min().copied();
 
     let signer = match (who, leaf) {
@@ -170,34 +199,29 @@ pub(crate) fn verify_bundle_with(
         content,
         signing_time,
         signer,
-        log_entries: ours
-            .verification_material
-            .tlog_entries
-            .iter()
-            .map(log_entry_used)
-            .collect(),
-        timestamps: ours
+        log_entries: entries.iter().map(log_entry_used).collect(),
+        timestamps: verified
             .verification_material
             .timestamp_verification_data
-            .as_ref()
-            .and_then(|t| t.get("rfc3161Timestamps"))
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len),
+            .rfc3161_timestamps
+            .len(),
     }))
 }
 
 /// A chain rejection whose cause is the leaf's validity window, said as such:
 /// the time is the one the log entry states (the rejection stands either way).
-fn explain_validity(e: BundleRejection, leaf: Option<&Certificate>, bundle: &Bundle) -> BundleRejection {
+fn explain_validity(
+    e: BundleRejection,
+    leaf: Option<&Certificate>,
+    entries: &[TransparencyLogEntry],
+) -> BundleRejection {
     let (BundleRejection::Chain { .. }, Some(leaf)) = (&e, leaf) else {
         return e;
     };
     let Ok(identity) = leaf.identity() else {
         return e;
     };
-    let claimed = bundle
-        .verification_material
-        .tlog_entries
+    let claimed = entries
         .iter()
         .filter_map(|entry| log_entry_used(entry).integrated_time)
         .min();
@@ -216,130 +240,34 @@ fn explain_validity(e: BundleRejection, leaf: Option<&Certificate>, bundle: &Bun
     }
 }
 
-/// What the crate is asked to bind: bytes, or a digest.
-enum Subject<'a> {
-    Bytes(&'a [u8]),
-    Digest(Digest),
+/// The artifact in sigstore-rust's terms.
+fn to_sigstore<'a>(artifact: &Artifact<'a>) -> Result<SigstoreArtifact<'a>, BundleRejection> {
+    Ok(match artifact {
+        Artifact::Bytes(b) => SigstoreArtifact::Blob(b),
+        Artifact::Digest(d) => {
+            let algorithm = match d.algorithm() {
+                Algorithm::Sha256 => HashAlgorithm::Sha2256,
+                Algorithm::Sha512 => HashAlgorithm::Sha2512,
+            };
+            SigstoreArtifact::Digest(
+                ArtifactDigest::new(algorithm, DigestBytes::new(d.raw()))
+                    .map_err(|e| BundleRejection::Other { reason: e.to_string() })?,
+            )
+        }
+    })
 }
 
-impl Subject<'_> {
-    fn to_sigstore(&self) -> Result<SigstoreArtifact<'_>, BundleRejection> {
-        Ok(match self {
-            Subject::Bytes(b) => SigstoreArtifact::Blob(b),
-            Subject::Digest(d) => {
-                let algorithm = match d.algorithm() {
-                    Algorithm::Sha256 => HashAlgorithm::Sha2256,
-                    Algorithm::Sha512 => HashAlgorithm::Sha2512,
-                };
-                SigstoreArtifact::Digest(
-                    ArtifactDigest::new(algorithm, DigestBytes::new(d.raw()))
-                        .map_err(|e| BundleRejection::Other { reason: e.to_string() })?,
-                )
-            }
-        })
-    }
-}
-
-fn subject_and_content<'a>(
-    bundle: &Bundle,
-    artifact: Option<Artifact<'a>>,
-) -> Result<(Subject<'a>, SignedContent), BundleRejection> {
-    if let Some(envelope) = &bundle.dsse_envelope {
-        let payload = envelope
-            .payload_bytes()
-            .map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
-        let subject = match artifact {
-            Some(Artifact::Bytes(b)) => Subject::Bytes(b),
-            Some(Artifact::Digest(d)) => Subject::Digest(d),
-            // The caller checks subjects itself: bind the statement's own first one.
-            None => Subject::Digest(first_subject(&payload)?),
-        };
-        let content = SignedContent::Dsse {
-            payload_type: envelope.payload_type.clone(),
-            payload,
-        };
-        return Ok((subject, content));
-    }
-    match artifact {
-        Some(Artifact::Bytes(b)) => Ok((
-            Subject::Bytes(b),
-            SignedContent::Message {
-                digest: Digest::sha256_of(b),
-            },
-        )),
-        Some(Artifact::Digest(d)) => Ok((Subject::Digest(d.clone()), SignedContent::Message { digest: d })),
-        None => Err(BundleRejection::ArtifactRequired),
-    }
-}
-
-fn first_subject(payload: &[u8]) -> Result<Digest, BundleRejection> {
-    let invalid = |reason: &str| BundleRejection::InvalidBundle { reason: reason.into() };
-    let statement: Value = serde_json::from_slice(payload).map_err(|_| invalid("DSSE payload is not JSON"))?;
-    let subjects = statement.get("subject").and_then(Value::as_array);
-    subjects
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.get("digest"))
-        .find_map(|d| {
-            [("sha256", Algorithm::Sha256), ("sha512", Algorithm::Sha512)]
-                .into_iter()
-                .find_map(|(name, algorithm)| {
-                    d.get(name)
-                        .and_then(Value::as_str)
-                        .and_then(|h| hex::decode(h).ok())
-                        .and_then(|raw| Digest::from_raw(algorithm, &raw).ok())
-                })
-        })
-        .ok_or_else(|| invalid("in-toto statement has no sha256 or sha512 subject"))
-}
-
-/// The leaf certificate of a keyless bundle, `None` for a key-signed one.
-fn leaf_certificate(bundle: &Bundle) -> Result<Option<Certificate>, BundleRejection> {
-    let material = &bundle.verification_material;
-    let raw = match (&material.certificate, &material.x509_certificate_chain) {
-        (Some(cert), _) => &cert.raw_bytes,
-        (None, Some(chain)) => match chain.certificates.first() {
-            Some(first) => &first.raw_bytes,
-            None => {
-                return Err(BundleRejection::InvalidBundle {
-                    reason: "empty certificate chain".into(),
-                });
-            }
-        },
-        (None, None) => return Ok(None),
-    };
-    let der = STANDARD.decode(raw).map_err(|_| BundleRejection::InvalidBundle {
-        reason: "certificate is not base64".into(),
-    })?;
-    Certificate::from_der(&der)
-        .map(Some)
-        .map_err(BundleRejection::Certificate)
-}
-
-/// Report facts about a log entry that sigstore-rust verified.
-pub(crate) fn log_entry_used(entry: &Value) -> LogEntryUsed {
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
-    let log_id = entry
-        .pointer("/logId/keyId")
-        .and_then(Value::as_str)
-        .and_then(|k| STANDARD.decode(k).ok())
-        .map(hex::encode)
-        .unwrap_or_default();
-    let integrated_time = text(entry.get("integratedTime"))
-        .parse::<i64>()
-        .ok()
-        .filter(|t| *t > 0)
-        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+/// Report facts about a log entry of the verified bundle.
+pub(crate) fn log_entry_used(entry: &TransparencyLogEntry) -> LogEntryUsed {
     LogEntryUsed {
-        log_id,
-        log_index: text(entry.get("logIndex")).parse().unwrap_or_default(),
-        kind: format!(
-            "{} {}",
-            text(entry.pointer("/kindVersion/kind")),
-            text(entry.pointer("/kindVersion/version"))
-        ),
-        integrated_time,
-        inclusion_proof: entry.get("inclusionProof").is_some_and(|p| !p.is_null()),
-        inclusion_promise: entry.get("inclusionPromise").is_some_and(|p| !p.is_null()),
+        log_id: hex::encode(entry.log_id.key_id.as_bytes()),
+        log_index: entry.log_index.get(),
+        kind: format!("{} {}", entry.kind_version.kind(), entry.kind_version.version()),
+        integrated_time: entry
+            .integrated_time
+            .map(to_offset)
+            .filter(|t| *t > OffsetDateTime::UNIX_EPOCH),
+        inclusion_proof: entry.inclusion_proof.is_some(),
+        inclusion_promise: entry.inclusion_promise.is_some(),
     }
 }

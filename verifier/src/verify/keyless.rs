@@ -40,16 +40,23 @@ fn certificate_signer(identity: &crate::sigstore::CertificateIdentity) -> Signer
     }
 }
 
-/// A keyless DSSE bundle's verified payload and signer.
+/// A keyless DSSE bundle's verified payload and signer; the verifier binds
+/// the bundle to `image`, which must be a subject of the signed statement.
 fn keyless_dsse(
     bundle: &[u8],
+    image: &Digest,
     policy: &crate::sigstore::IdentityPolicy,
     root: &crate::sigstore::TrustedRoot,
 ) -> Result<(Vec<u8>, Signer), Rejection> {
-    use crate::sigstore::{BundleSigner, Signatory, SignedContent};
-    let claims = crate::sigstore::verify_bundle(bundle, None, &Signatory::Identity(policy.clone()), root)
-        .map_err(|e| Rejection::Keyless(e.to_string()))?
-        .into_inner();
+    use crate::sigstore::{Artifact, BundleSigner, Signatory, SignedContent};
+    let claims = crate::sigstore::verify_bundle(
+        bundle,
+        Artifact::Digest(image.clone()),
+        &Signatory::Identity(policy.clone()),
+        root,
+    )
+    .map_err(|e| unbound(e, image))?
+    .into_inner();
     let signer = match &claims.signer {
         BundleSigner::Certificate(identity) => certificate_signer(identity),
         BundleSigner::Key { fingerprint } => Signer::Key {
@@ -60,6 +67,15 @@ fn keyless_dsse(
         SignedContent::Dsse { payload_type, payload } if payload_type == IN_TOTO_PAYLOAD_TYPE => Ok((payload, signer)),
         SignedContent::Dsse { payload_type, .. } => Err(Rejection::PayloadType(payload_type)),
         SignedContent::Message { .. } => Err(Rejection::MessageSignature),
+    }
+}
+
+/// A DSSE rejection in sigil's words: the verifier binds the statement to
+/// the image, so its artifact mismatch means the image is not a subject.
+fn unbound(e: crate::sigstore::BundleRejection, image: &Digest) -> Rejection {
+    match e {
+        crate::sigstore::BundleRejection::ArtifactMismatch { .. } => Rejection::Subject { image: image.clone() },
+        other => Rejection::Sigstore(other),
     }
 }
 
@@ -116,7 +132,7 @@ fn certificate_layer(
             crate::sigstore::verify_certificate_signature(content, certificate, roots, trust.policy, trust.root, now)
         }
     };
-    Ok(claims.map_err(|e| Rejection::Keyless(e.to_string()))?.into_inner())
+    Ok(claims.map_err(Rejection::Sigstore)?.into_inner())
 }
 
 /// [`signature`] for any [`Authority`]: keyless identities verify cosign v2
@@ -141,7 +157,7 @@ pub fn signature_by(
             bound_payload(payload, image, certificate_signer(&claims.identity))
         }
         SignatureContent::Bundle(_) if trust.pki.is_some() => Err(Rejection::CertificateBundle),
-        SignatureContent::Bundle(bytes) => keyless_dsse(bytes, trust.policy, trust.root)
+        SignatureContent::Bundle(bytes) => keyless_dsse(bytes, image, trust.policy, trust.root)
             .and_then(|(payload, signer)| signed_image_statement(&payload, image, signer)),
         SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
     }
@@ -183,9 +199,14 @@ pub fn attestation_by(
     };
     let (payload, signer) = match content {
         AttestationContent::Bundle(_) if trust.pki.is_some() => return Err(Rejection::CertificateBundle),
-        AttestationContent::Bundle(bytes) => keyless_dsse(bytes, trust.policy, trust.root)?,
+        AttestationContent::Bundle(bytes) => keyless_dsse(bytes, image, trust.policy, trust.root)?,
         AttestationContent::Envelope { envelope, annotations } => {
-            let claims = certificate_layer(LayerContent::Envelope(envelope), annotations, trust)?;
+            let claims = certificate_layer(LayerContent::Envelope { envelope, image }, annotations, trust).map_err(
+                |e| match e {
+                    Rejection::Sigstore(e) => unbound(e, image),
+                    other => other,
+                },
+            )?;
             match claims.content {
                 SignedContent::Dsse { payload_type, payload } if payload_type == IN_TOTO_PAYLOAD_TYPE => {
                     (payload, certificate_signer(&claims.identity))

@@ -115,6 +115,9 @@ pub enum Rejection {
     Unreadable(String),
     #[error("{0}")]
     Keyless(String),
+    /// A keyless or certificate signature that sigstore verification refused.
+    #[error("{0}")]
+    Sigstore(crate::sigstore::BundleRejection),
     #[error("signature carries no certificate, so it cannot prove an identity")]
     NoCertificate,
     #[error("private-PKI certificates are verified on cosign .sig and .att layers, not in Sigstore bundles")]

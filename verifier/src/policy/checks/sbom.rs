@@ -1,9 +1,10 @@
 //! SBOM checks: denied packages (package URLs with version ranges) and
 //! denied licenses (SPDX ids), over CycloneDX and SPDX documents.
 //!
-//! Every component counts: nested CycloneDX `components` at any depth,
-//! `metadata.component`, and SPDX `packages` through their `purl` external
-//! references. A component without a package URL (or with one that does not
+//! Every component counts: nested CycloneDX `components` down to
+//! [`MAX_COMPONENT_DEPTH`] levels (a document nested deeper fails the check:
+//! what is not read cannot be allowed), `metadata.component`, and SPDX
+//! `packages` through their `purl` external references. A component without a package URL (or with one that does not
 //! parse) cannot match a denied package. Licenses are read conservatively: a
 //! component whose declared or concluded license expression mentions a
 //! denied id anywhere (`MIT OR AGPL-3.0-only` included) is denied, ids
@@ -207,14 +208,20 @@ pub struct Component {
     pub licenses: Vec<String>,
 }
 
-/// Every component of a CycloneDX or SPDX document.
-pub fn components(doc: &Value) -> Vec<Component> {
+/// How deep nested CycloneDX `components` are read.
+pub const MAX_COMPONENT_DEPTH: usize = 64;
+
+/// Every component of a CycloneDX or SPDX document; `Err(reason)` when
+/// components are nested deeper than [`MAX_COMPONENT_DEPTH`].
+pub fn components(doc: &Value) -> Result<Vec<Component>, String> {
     let mut out = Vec::new();
     if let Some(meta) = doc.pointer("/metadata/component") {
-        cyclonedx(meta, &mut out, 0);
+        cyclonedx(meta, &mut out, 0)?;
     }
     if let Some(items) = doc.get("components").and_then(Value::as_array) {
-        items.iter().for_each(|c| cyclonedx(c, &mut out, 0));
+        for c in items {
+            cyclonedx(c, &mut out, 0)?;
+        }
     }
     for package in doc.get("packages").and_then(Value::as_array).into_iter().flatten() {
         let purl = package
@@ -235,12 +242,14 @@ pub fn components(doc: &Value) -> Vec<Component> {
             licenses,
         });
     }
-    out
+    Ok(out)
 }
 
-fn cyclonedx(c: &Value, out: &mut Vec<Component>, depth: usize) {
-    if depth > 64 {
-        return;
+fn cyclonedx(c: &Value, out: &mut Vec<Component>, depth: usize) -> Result<(), String> {
+    if depth >= MAX_COMPONENT_DEPTH {
+        return Err(format!(
+            "component nesting deeper than {MAX_COMPONENT_DEPTH} levels: sigil does not read that deep, so the sbom cannot be checked"
+        ));
     }
     let mut licenses = Vec::new();
     for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
@@ -257,8 +266,9 @@ fn cyclonedx(c: &Value, out: &mut Vec<Component>, depth: usize) {
         licenses,
     });
     for child in c.get("components").and_then(Value::as_array).into_iter().flatten() {
-        cyclonedx(child, out, depth + 1);
+        cyclonedx(child, out, depth + 1)?;
     }
+    Ok(())
 }
 
 /// The SPDX ids an expression mentions (operators and parentheses dropped).
@@ -271,7 +281,7 @@ pub fn license_ids(expression: &str) -> impl Iterator<Item = &str> {
 impl SbomCheck {
     pub fn run(&self, doc: &Value) -> Result<(), String> {
         let mut problems = Vec::new();
-        for component in components(doc) {
+        for component in components(doc)? {
             if let Some(found) = component.purl.as_deref().and_then(Purl::parse)
                 && let Some(p) = self.denied_packages.iter().find(|p| p.matches(&found))
             {
@@ -389,6 +399,40 @@ mod tests {
         }
         assert!(PurlPattern::parse("maven/x").is_err());
         assert!(PurlPattern::parse("pkg:maven/x@<").is_err());
+    }
+
+    /// A CycloneDX document whose one component chain is `levels` deep,
+    /// the innermost a denied package.
+    fn nested(levels: usize) -> Value {
+        let mut component = json!({"name": "log4j", "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"});
+        for n in 1..levels {
+            component = json!({"name": format!("level-{n}"), "components": [component]});
+        }
+        json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [component]})
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_fails_instead_of_being_skipped() {
+        let check = SbomCheck {
+            denied_packages: vec![pattern("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1")],
+            denied_licenses: vec![],
+        };
+        let err = check.run(&nested(MAX_COMPONENT_DEPTH + 1)).expect_err("too deep");
+        assert!(err.contains("nesting deeper than 64"), "{err}");
+        // a clean document just as deep fails too: what is not read is not allowed
+        let lenient = SbomCheck::default();
+        let err = lenient.run(&nested(200)).expect_err("too deep, nothing denied");
+        assert!(err.contains("nesting deeper than 64"), "{err}");
+        // twins: at the limit everything is read, and the innermost package is found
+        let err = check
+            .run(&nested(MAX_COMPONENT_DEPTH))
+            .expect_err("denied package at depth 64");
+        assert!(err.contains("log4j-core@2.14.1 is denied"), "{err}");
+        assert_eq!(lenient.run(&nested(MAX_COMPONENT_DEPTH)), Ok(()));
+        assert_eq!(
+            components(&nested(MAX_COMPONENT_DEPTH)).expect("read").len(),
+            MAX_COMPONENT_DEPTH
+        );
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! The predicate's `scanner.result` is the scanner's own report. Findings
 //! are read from Trivy (`Results[].Vulnerabilities[]`: `VulnerabilityID`,
 //! `Severity`), Grype (`matches[].vulnerability`: `id`, `severity`) and any
-//! object with an `id`/`VulnerabilityID` and a `severity`. A severity word
-//! sigil does not know ranks as critical (fail closed); `unknown` and
-//! `negligible` rank lowest.
+//! object with an `id`/`VulnerabilityID` and a `severity`, down to
+//! [`MAX_RESULT_DEPTH`] levels (a report nested deeper fails the check: what
+//! is not read cannot be allowed). A severity of `unknown`, or a word sigil
+//! does not know, counts as critical (fail closed); `negligible` ranks lowest.
 
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -25,10 +26,12 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// Parses a severity word (any case); `None` when sigil does not know it.
+    /// Parses a severity word (any case); `None` when sigil does not know
+    /// it, and for `unknown`, which says nothing about the finding: both
+    /// count as critical.
     pub fn parse(word: &str) -> Option<Severity> {
         Some(match word.to_ascii_lowercase().as_str() {
-            "unknown" | "negligible" | "none" | "info" | "informational" => Severity::Negligible,
+            "negligible" | "none" | "info" | "informational" => Severity::Negligible,
             "low" => Severity::Low,
             "medium" | "moderate" => Severity::Medium,
             "high" | "important" => Severity::High,
@@ -79,13 +82,16 @@ impl VulnCheck {
                 ));
             }
         }
+        if self.max_severity.is_none() && self.denied_ids.is_empty() {
+            return Ok(());
+        }
         let result = predicate.pointer("/scanner/result").unwrap_or(&Value::Null);
         let mut findings = Vec::new();
-        collect(result, &mut findings, 0);
+        collect(result, &mut findings, 0)?;
         if let Some(max) = self.max_severity {
             let mut over: Vec<String> = findings
                 .iter()
-                .filter(|f| Severity::parse(&f.severity).is_none_or(|s| s > max))
+                .filter(|f| Severity::parse(&f.severity).unwrap_or(Severity::Critical) > max)
                 .map(|f| format!("{} ({})", f.id, f.severity.to_ascii_lowercase()))
                 .collect();
             over.sort();
@@ -108,10 +114,16 @@ impl VulnCheck {
     }
 }
 
-/// Walks a scanner report for findings (bounded depth).
-pub fn collect(value: &Value, out: &mut Vec<Finding>, depth: usize) {
-    if depth > 32 {
-        return;
+/// How deep a scanner report is read for findings.
+pub const MAX_RESULT_DEPTH: usize = 32;
+
+/// Walks a scanner report for findings; `Err(reason)` when it is nested
+/// deeper than [`MAX_RESULT_DEPTH`].
+pub fn collect(value: &Value, out: &mut Vec<Finding>, depth: usize) -> Result<(), String> {
+    if depth > MAX_RESULT_DEPTH && (value.is_object() || value.is_array()) {
+        return Err(format!(
+            "scanner result nesting deeper than {MAX_RESULT_DEPTH} levels: sigil does not read that deep, so the scan cannot be checked"
+        ));
     }
     match value {
         Value::Object(map) => {
@@ -128,12 +140,17 @@ pub fn collect(value: &Value, out: &mut Vec<Finding>, depth: usize) {
                 });
             }
             for v in map.values() {
-                collect(v, out, depth + 1);
+                collect(v, out, depth + 1)?;
             }
         }
-        Value::Array(items) => items.iter().for_each(|v| collect(v, out, depth + 1)),
+        Value::Array(items) => {
+            for v in items {
+                collect(v, out, depth + 1)?;
+            }
+        }
         _ => {}
     }
+    Ok(())
 }
 
 /// Parses `168h`, `7d`, `1h30m`, `90s`.
@@ -239,6 +256,88 @@ mod tests {
             .run(&json!({}), now),
             Err("scan has no metadata.scanFinishedOn".into())
         );
+    }
+
+    /// A Trivy-shaped result whose finding sits under `levels` of wrapping.
+    fn buried(levels: usize, severity: &str) -> Value {
+        let mut value = json!({"VulnerabilityID": "CVE-2024-9", "Severity": severity});
+        for _ in 0..levels {
+            value = json!({"wrap": value});
+        }
+        value
+    }
+
+    #[test]
+    fn results_nested_deeper_than_the_limit_fail_instead_of_being_skipped() {
+        let now = datetime!(2026-01-10 00:00 UTC);
+        let check = VulnCheck {
+            max_severity: Some(Severity::Medium),
+            ..VulnCheck::default()
+        };
+        let deep = scan("2026-01-09T00:00:00Z", buried(MAX_RESULT_DEPTH + 1, "CRITICAL"));
+        let err = check.run(&deep, now).expect_err("too deep");
+        assert!(err.contains("nesting deeper than 32"), "{err}");
+        // deep but harmless-looking is refused too
+        let deep_low = scan("2026-01-09T00:00:00Z", buried(40, "LOW"));
+        assert!(
+            check
+                .run(&deep_low, now)
+                .expect_err("too deep")
+                .contains("nesting deeper than 32")
+        );
+        let ids = VulnCheck {
+            denied_ids: vec!["CVE-2024-9".into()],
+            ..VulnCheck::default()
+        };
+        assert!(
+            ids.run(&deep, now)
+                .expect_err("too deep")
+                .contains("nesting deeper than 32")
+        );
+        // twins: at the limit the finding is read and judged
+        let at_limit = scan("2026-01-09T00:00:00Z", buried(MAX_RESULT_DEPTH, "CRITICAL"));
+        assert_eq!(
+            check.run(&at_limit, now),
+            Err("findings above medium: [CVE-2024-9 (critical)]".into())
+        );
+        let low = scan("2026-01-09T00:00:00Z", buried(MAX_RESULT_DEPTH, "LOW"));
+        assert_eq!(check.run(&low, now), Ok(()));
+        // only the age asked for: the findings are not read, depth does not matter
+        let age_only = VulnCheck {
+            max_age: parse_duration("168h"),
+            ..VulnCheck::default()
+        };
+        assert_eq!(age_only.run(&deep, now), Ok(()));
+    }
+
+    #[test]
+    fn unknown_severity_counts_as_critical() {
+        let now = datetime!(2026-01-10 00:00 UTC);
+        for word in ["UNKNOWN", "unknown", "Unknown"] {
+            let p = scan(
+                "2026-01-09T00:00:00Z",
+                json!({"Results": [{"Vulnerabilities": [{"VulnerabilityID": "CVE-2024-7", "Severity": word}]}]}),
+            );
+            for max in [Severity::Negligible, Severity::Low, Severity::Medium, Severity::High] {
+                let check = VulnCheck {
+                    max_severity: Some(max),
+                    ..VulnCheck::default()
+                };
+                let err = check.run(&p, now).expect_err("unknown is above every lower maximum");
+                assert!(err.contains("CVE-2024-7 (unknown)"), "{word} vs {max:?}: {err}");
+            }
+            // at maxSeverity critical it is allowed, as a critical finding is
+            let critical = VulnCheck {
+                max_severity: Some(Severity::Critical),
+                ..VulnCheck::default()
+            };
+            assert_eq!(critical.run(&p, now), Ok(()), "{word}");
+        }
+        assert_eq!(Severity::parse("UNKNOWN"), None);
+        // twins: the words that do rank low still do
+        for word in ["negligible", "none", "info", "LOW"] {
+            assert!(Severity::parse(word).is_some_and(|s| s <= Severity::Low), "{word}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::support::*;
 use crate::policy::model::{Combinator, Rule};
+use crate::policy::threshold::distinct_publishers;
 use crate::policy::{CheckResult, Decision, Policy};
 
 const IMAGE: &str = "registry.example/prod/app:v1";
@@ -107,6 +108,148 @@ fn threshold_truth_table_counts_distinct_keys() {
         "{threshold: {count: 2, of: [a, a2, b]}}",
         &[("a", D), ("aa", D), ("ab", A)],
     );
+    table(
+        "{threshold: {count: 2, of: [a, a2]}}",
+        &[("", D), ("a", D), ("aa", D), ("b", D), ("ab", D)],
+    );
+    table(
+        "{threshold: {count: 3, of: [a, a2, b, c]}}",
+        &[("ab", D), ("abb", D), ("aabc", A), ("bc", D), ("abc", A)],
+    );
+}
+
+/// Publisher sets written as letters: "xy" = the publisher verified signers x and y.
+fn counted(sets: &[&str]) -> Vec<String> {
+    let names = ["p0", "p1", "p2", "p3"];
+    let satisfied: Vec<(&str, std::collections::BTreeSet<String>)> = sets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(i, s)| (names[i], s.chars().map(String::from).collect()))
+        .collect();
+    distinct_publishers(&satisfied).into_iter().map(str::to_owned).collect()
+}
+
+/// The largest number of publishers that can be given pairwise-distinct
+/// signers, by trying every assignment (the definition, slowly).
+fn brute_force(sets: &[&str]) -> usize {
+    fn best(sets: &[&str], used: &mut Vec<char>) -> usize {
+        let Some((first, rest)) = sets.split_first() else {
+            return 0;
+        };
+        let mut most = best(rest, used);
+        for signer in first.chars() {
+            if !used.contains(&signer) {
+                used.push(signer);
+                most = most.max(1 + best(rest, used));
+                used.pop();
+            }
+        }
+        most
+    }
+    best(sets, &mut Vec::new())
+}
+
+#[test]
+fn threshold_counts_each_publisher_once_and_only_with_its_own_signer() {
+    // (what each publisher's signatures were verified by) -> publishers counted
+    let rows: &[(&[&str], &[&str])] = &[
+        (&[], &[]),
+        (&["", ""], &[]),
+        (&["x"], &["p0"]),
+        // two identities matching one publisher are one publisher (issue 8: corp alone met 2-of-[corp, security])
+        (&["xy", ""], &["p0"]),
+        (&["xyz"], &["p0"]),
+        // two names for one key count once
+        (&["x", "x"], &["p0"]),
+        (&["x", "x", "x"], &["p0"]),
+        (&["x", "y"], &["p0", "p1"]),
+        // a shared key cannot pay for both, but another signer of one of them can
+        (&["x", "xy"], &["p0", "p1"]),
+        (&["xy", "x"], &["p0", "p1"]),
+        (&["x", "x", "xy"], &["p0", "p2"]),
+        (&["xy", "xy", "xy"], &["p0", "p1"]),
+        // the first choice must give way (an augmenting path)
+        (&["xy", "y", "x"], &["p0", "p1"]),
+        (&["xy", "yz", "z"], &["p0", "p1", "p2"]),
+        (&["", "x", "", "x"], &["p1"]),
+    ];
+    for (sets, want) in rows {
+        assert_eq!(counted(sets), *want, "{sets:?}");
+    }
+    // every combination of 3 publishers over 3 signers: the size is the maximum
+    // matching, and the publishers returned do have distinct signers
+    let subsets = ["", "x", "y", "z", "xy", "xz", "yz", "xyz"];
+    for a in subsets {
+        for b in subsets {
+            for c in subsets {
+                let sets = [a, b, c];
+                let got = counted(&sets);
+                assert_eq!(got.len(), brute_force(&sets), "{sets:?}");
+                let chosen: Vec<&str> = got.iter().map(|p| sets[usize::from(p.as_bytes()[1] - b'0')]).collect();
+                assert_eq!(
+                    brute_force(&chosen),
+                    chosen.len(),
+                    "{sets:?}: {got:?} share their only signers"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_threshold_of_publishers_is_not_met_by_two_identities_of_one() {
+    let corp_ca = TestCa::new("corp");
+    let security_key = key();
+    let yaml = "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  corp:\n    certificate: {roots: corp.pem, identityRegExp: '.+@corp\\.example'}\n  corp-all:\n    certificate: {roots: corp.pem, identityRegExp: '.+'}\n  security: {key: security.pub}\nrules:\n  - name: two-orgs\n    images: [\"registry.example/prod/**\"]\n    signatures: {threshold: {count: 2, of: [corp, security]}}\n  - name: overlapping\n    images: [\"registry.example/shared/**\"]\n    signatures: {threshold: {count: 2, of: [corp, corp-all]}}\n";
+    let policy = policy_with_roots(yaml, &[("security", &security_key)], &[("corp", &corp_ca)]);
+    let (alice, alice_cert) = corp_ca.leaf("alice@corp.example");
+    let (bob, bob_cert) = corp_ca.leaf("bob@corp.example");
+    let run = |image: &str, who: &[&str]| {
+        let d = digest_of(image);
+        let sigs = who
+            .iter()
+            .map(|w| match *w {
+                "alice" => certificate_signature(&alice, &alice_cert, &d),
+                "bob" => certificate_signature(&bob, &bob_cert, &d),
+                _ => signature(&security_key, &d, &[]),
+            })
+            .collect();
+        policy.evaluate(&evidence(image, sigs, vec![]), NOW)
+    };
+    let prod = "registry.example/prod/app:v1";
+    // two corp identities are one publisher: today's bypass, now denied
+    let r = run(prod, &["alice", "bob"]);
+    assert_eq!(r.decision, D, "{}", r.render_human());
+    assert!(
+        r.checks[0]
+            .reason
+            .starts_with("1 distinct publisher(s), 2 required (valid: [corp]"),
+        "{}",
+        r.checks[0].reason
+    );
+    assert_eq!(r.checks[0].details[0], "corp: 2 valid signature(s)");
+    // twins: corp and security each signing meets it; either alone does not
+    let r = run(prod, &["alice", "security"]);
+    assert_eq!(r.decision, A, "{}", r.render_human());
+    assert_eq!(
+        r.checks[0].reason,
+        "2 distinct publisher(s) of 2 required: [corp, security]"
+    );
+    assert_eq!(run(prod, &["alice"]).decision, D);
+    assert_eq!(run(prod, &["security", "security"]).decision, D);
+    // two publishers whose identities overlap: one signer pays for one publisher only,
+    // two distinct signers can pay for both (the maximum matching)
+    let shared = "registry.example/shared/app:v1";
+    let r = run(shared, &["alice"]);
+    assert_eq!(r.decision, D);
+    assert!(
+        r.checks[0]
+            .reason
+            .starts_with("1 distinct publisher(s), 2 required (valid: [corp, corp-all]")
+    );
+    assert_eq!(run(shared, &["alice", "alice"]).decision, D);
+    assert_eq!(run(shared, &["alice", "bob"]).decision, A);
 }
 
 #[test]

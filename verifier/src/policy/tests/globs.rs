@@ -75,12 +75,41 @@ fn glob_table() {
         ),
         ("localhost:5000/app", "localhost:5000/app:v1", true),
         ("localhost:5000/*", "localhost:5000/app", true),
+        // host names are canonical on both sides: case, the default port, Docker Hub's aliases
+        ("localhost:5000/prod/**", "LOCALHOST:5000/prod/app", true),
+        ("LOCALHOST:5000/prod/**", "localhost:5000/prod/app", true),
+        (
+            "Registry.Acme.Example/prod/*",
+            "registry.acme.example:443/prod/app",
+            true,
+        ),
+        (
+            "registry.acme.example:443/prod/*",
+            "REGISTRY.acme.example/prod/app",
+            true,
+        ),
+        ("*.ACME.example:443/prod/*", "registry.acme.example/prod/app", true),
+        ("INDEX.DOCKER.IO/library/*", "alpine", true),
+        ("localhost:5000/prod/**", "localhost:5001/prod/app", false),
+        ("localhost/prod/**", "localhost:80/prod/app", false),
+        ("*:443/prod/*", "registry.acme.example/prod/app", false),
+        // but repository paths stay case-sensitive
+        ("localhost:5000/Prod/**", "localhost:5000/prod/app", false),
         // digests: the pinned digest, whatever tag was used
         (&pinned, "registry.acme.example/prod/app:v9", false),
     ];
     for (pattern, image, want) in rows {
         assert_eq!(matches(pattern, &name(image)), want, "{pattern} vs {image}");
     }
+    // NAME:TAG@DIGEST is matched by its digest only: `:TAG` patterns do not match it
+    let both = name(&format!("registry.acme.example/prod/app:legacy-1.0@{D}"));
+    assert!(!matches("registry.acme.example/prod/app:legacy-1.0", &both));
+    assert!(matches("registry.acme.example/prod/app", &both));
+    assert!(matches(&pinned, &both));
+    assert!(matches(
+        "registry.acme.example/prod/app:legacy-1.0",
+        &name("registry.acme.example/prod/app:legacy-1.0")
+    ));
     let by_digest = ImageName {
         digest: D.parse().expect("digest"),
         ..name("registry.acme.example/prod/app:v9")
@@ -88,18 +117,34 @@ fn glob_table() {
     assert!(matches(&pinned, &by_digest));
     assert!(matches(&format!("registry.acme.example/**@{D}"), &by_digest));
     assert!(!matches(&format!("registry.acme.example/other@{D}"), &by_digest));
-    // layout images: matched by the recorded name, else oci:DIR
+    // layout images: oci:DIR, the directory lexically normalised on both sides
     let layout = ImageName {
-        repository: "oci:./export".into(),
+        repository: "oci:export".into(),
         tag: Some("app".into()),
         digest: digest("x"),
     };
     assert!(matches("**", &layout));
     assert!(matches("oci:./export", &layout));
+    assert!(matches("oci:export/", &layout));
+    assert!(matches("oci:elsewhere/../export", &layout));
     assert!(matches("oci:./export:app", &layout));
     assert!(!matches("oci:./export:web", &layout));
     assert!(matches("oci:**", &layout));
     assert!(!matches("registry.acme.example/**", &layout));
+    // `..` cannot leave a trusted directory: the image is named by where it really is
+    let escaped = crate::policy::names::layout(
+        &match "oci:/srv/trusted/../attacker-dir".parse() {
+            Ok(crate::reference::ImageRef::Layout(l)) => l,
+            other => panic!("{other:?}"),
+        },
+        digest("x"),
+        None,
+    )
+    .expect("names")
+    .name;
+    assert_eq!(escaped.repository, "oci:/srv/attacker-dir");
+    assert!(!matches("oci:/srv/trusted/**", &escaped));
+    assert!(matches("oci:/srv/*", &escaped));
 }
 
 #[test]
@@ -107,6 +152,10 @@ fn malformed_patterns() {
     for bad in ["", "a/***", "app@sha256:zz", "app:", "app:v*", "a b"] {
         assert!(Pattern::parse(bad).is_err(), "{bad:?}");
     }
+    assert_eq!(
+        Pattern::parse("oci:/srv/*/../x"),
+        Err(crate::policy::glob::PatternError::DotDotAfterWildcard)
+    );
 }
 
 #[test]

@@ -6,4 +6,5 @@ mod examples;
 mod fuzz;
 mod globs;
 mod lint_codes;
+mod names;
 pub(super) mod support;

@@ -42,14 +42,17 @@ pub fn digest(seed: &str) -> Digest {
     Digest::sha256_of(seed.as_bytes())
 }
 
-/// The name of `repo:tag` with the digest of `repo`.
+/// The name of `repo:tag` with the digest of `repo`, or the digest the
+/// reference pins (then without its tag, as [`crate::policy::names`] does).
 pub fn name(reference: &str) -> ImageName {
+    names(reference).name
+}
+
+/// The names [`crate::policy::names::registry`] gives `reference`.
+pub fn names(reference: &str) -> crate::policy::Names {
     let r = crate::reference::RegistryRef::parse(reference).expect("reference");
-    ImageName {
-        repository: r.name(),
-        tag: r.tag().map(str::to_owned),
-        digest: r.digest().cloned().unwrap_or_else(|| digest(&r.name())),
-    }
+    let d = r.digest().cloned().unwrap_or_else(|| digest(&r.name()));
+    crate::policy::names::registry(&r, d)
 }
 
 fn origin(n: usize) -> Origin {
@@ -98,15 +101,96 @@ pub fn evidence(
     signatures: Vec<SignatureEvidence>,
     attestations: Vec<AttestationEvidence>,
 ) -> Evidence<'static> {
-    Evidence {
-        image: reference.to_owned(),
-        name: name(reference),
-        signatures: signatures.into(),
-        attestations: attestations.into(),
-    }
+    Evidence::new(
+        reference.to_owned(),
+        names(reference),
+        signatures.into(),
+        attestations.into(),
+    )
+}
+
+/// Evidence for a layout image `oci:DIR[:TAG]` (digest: that of `digest_seed`)
+/// whose layout records `recorded`.
+pub fn layout_evidence(
+    reference: &str,
+    digest_seed: &str,
+    recorded: Option<&str>,
+    signatures: Vec<SignatureEvidence>,
+    attestations: Vec<AttestationEvidence>,
+) -> Evidence<'static> {
+    let crate::reference::ImageRef::Layout(l) = reference.parse().expect("reference") else {
+        panic!("{reference} is not a layout reference");
+    };
+    let names = crate::policy::names::layout(&l, digest(digest_seed), recorded).expect("recorded name");
+    Evidence::new(reference.to_owned(), names, signatures.into(), attestations.into())
 }
 
 /// The image digest `evidence` helpers use for `reference`.
 pub fn digest_of(reference: &str) -> Digest {
     name(reference).digest
+}
+
+/// A private CA whose leaves sign as certificate publishers' identities.
+pub struct TestCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The root certificate, PEM.
+    pub pem: String,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("{name} root CA"));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let pem = params.self_signed(&key).expect("self-sign").pem();
+        TestCa {
+            issuer: rcgen::Issuer::new(params, key),
+            pem,
+        }
+    }
+
+    /// A code-signing leaf for `email`: its signing key and certificate PEM.
+    pub fn leaf(&self, email: &str) -> (SigningKey, String) {
+        use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, SanType};
+        let key = KeyPair::generate().expect("leaf key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, email);
+        params.subject_alt_names = vec![SanType::Rfc822Name(email.try_into().expect("email"))];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
+        let signing = SigningKey::from_pkcs8_der(&key.serialize_der()).expect("leaf key as a signing key");
+        (signing, cert.pem())
+    }
+}
+
+/// A simple-signing signature by a certificate's key, the certificate attached.
+pub fn certificate_signature(key: &SigningKey, certificate_pem: &str, image: &Digest) -> SignatureEvidence {
+    let mut evidence = signature(key, image, &[]);
+    if let SignatureContent::SimpleSigning { annotations, .. } = &mut evidence.content {
+        annotations.insert(
+            crate::cosign::CERTIFICATE_ANNOTATION.to_owned(),
+            certificate_pem.to_owned(),
+        );
+    }
+    evidence
+}
+
+/// A policy compiled from `yaml` with key files and CA root files (`NAME.pem`) beside it.
+pub fn policy_with_roots(yaml: &str, keys: &[(&str, &SigningKey)], roots: &[(&str, &TestCa)]) -> Policy {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, key) in keys {
+        std::fs::write(dir.path().join(format!("{name}.pub")), key.public_key().to_pem()).expect("write key");
+    }
+    for (name, ca) in roots {
+        std::fs::write(dir.path().join(format!("{name}.pem")), &ca.pem).expect("write roots");
+    }
+    let (policy, diagnostics) = compile(yaml, &dir.path().join("policy.yaml"), NOW);
+    policy.unwrap_or_else(|| panic!("policy has errors:\n{}", diagnostics.render_human()))
 }
