@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -214,12 +215,26 @@ pub(super) fn update(dir: &Path, location: &str, change: &Change) -> Result<(), 
         what: what.to_owned(),
         cause: source,
     };
+    // The lock file is opened without following a symlink and without
+    // blocking, and must be a regular file: a planted FIFO would hang the
+    // writer, a planted link would create a file outside the layout.
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(dir.join(LOCK_FILE))
         .map_err(|e| io_err("opening index.json.lock", e))?;
+    if !lock
+        .metadata()
+        .map_err(|e| io_err("reading index.json.lock", e))?
+        .is_file()
+    {
+        return Err(io_err(
+            "opening index.json.lock",
+            io::Error::new(io::ErrorKind::InvalidInput, "index.json.lock is not a regular file"),
+        ));
+    }
     lock_exclusive(&lock).map_err(|e| io_err("locking index.json.lock", e))?;
 
     let bytes = read_index(dir, location)?;

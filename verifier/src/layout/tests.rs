@@ -865,3 +865,31 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+#[test]
+fn a_planted_index_lock_neither_hangs_a_writer_nor_leads_it_outside() {
+    let tag = |store: &LayoutStore| {
+        let blob = b"config".to_vec();
+        let descriptor = Descriptor::of("application/octet-stream", &blob);
+        let (s, d) = (store.clone(), descriptor.clone());
+        blocking_run(async move { s.push_blob(&d, &blob).await }).expect("blob");
+        let (s, m) = (store.clone(), manifest(&descriptor, None));
+        blocking_run(async move { s.push_manifest(&Target::Tag("t".into()), OCI_MANIFEST, &m).await })
+    };
+    // a FIFO as the lock file
+    let (_tmp, store) = new_layout();
+    let lock = store.dir().join("index.json.lock");
+    mkfifo(&lock);
+    let err = tag(&store).expect_err("a fifo as index.json.lock");
+    assert!(err.to_string().contains("index.json.lock"), "{err}");
+    // a dangling symlink pointing outside the layout
+    let (tmp, store) = new_layout();
+    let outside = tmp.path().join("created-outside");
+    std::os::unix::fs::symlink(&outside, store.dir().join("index.json.lock")).expect("symlink");
+    let err = tag(&store).expect_err("a symlink as index.json.lock");
+    assert!(err.to_string().contains("index.json.lock"), "{err}");
+    assert!(!outside.exists(), "nothing is created outside the layout");
+    // twin: an ordinary layout is tagged
+    let (_tmp, store) = new_layout();
+    tag(&store).expect("an ordinary layout");
+}
