@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check sigil's CI runs, installing what is missing first.
 #   scripts/test.sh            format, lints, all tests
-# Needs: the Rust toolchain; installs the Debian packages docker-registry and
-# skopeo (the real registry and the interop peer the end-to-end tests use).
+# Needs: the Rust toolchain (with the nightly toolchain for the fuzz smoke run;
+# cargo-fuzz is installed when missing); installs the Debian packages
+# docker-registry and skopeo (the real registry and the interop peer the
+# end-to-end tests use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +24,8 @@ python3 -c 'import sigstore' 2>/dev/null || python3 -m pip install -q "sigstore>
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# Fuzz smoke: every parser target, a fixed number of runs from its seeds and
+# past findings (fuzz/README.md). The differential target checks agreement
+# (sigil and sigstore-rust never read a bundle both accept differently);
+# inputs only sigil accepts are refused by sigstore-rust, so they fail closed.
+SIGIL_FUZZ_AGREEMENT_ONLY=1 scripts/fuzz.sh smoke
