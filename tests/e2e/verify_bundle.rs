@@ -438,12 +438,20 @@ fn second_readings_of_production_bundles_are_refused() {
     let with_certificate = forged(
         dir.path(),
         "extra-certificate.json",
-        insert_after(v02, r#""verificationMaterial""#, &format!(r#""certificate":{cody_leaf}"#)),
+        insert_after(
+            v02,
+            r#""verificationMaterial""#,
+            &format!(r#""certificate":{cody_leaf}"#),
+        ),
     );
     for who in [&CODY, &brian] {
         let out = verify(&with_certificate, who, v02_digest);
         out.assert_exit(1);
-        assert!(out.stdout.contains("more than one of publicKey, certificate"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("more than one of publicKey, certificate"),
+            "{}",
+            out.stdout
+        );
     }
     // A duplicated certificate member, either value first.
     let v03 = "bundles/shared/sigstore-js/bundleV03-dsse.sigstore";
@@ -451,7 +459,11 @@ fn second_readings_of_production_bundles_are_refused() {
     let duplicated = forged(
         dir.path(),
         "duplicate-certificate.json",
-        insert_after(v03, r#""verificationMaterial""#, &format!(r#""certificate":{cody_leaf}"#)),
+        insert_after(
+            v03,
+            r#""verificationMaterial""#,
+            &format!(r#""certificate":{cody_leaf}"#),
+        ),
     );
     for who in [&CODY, &brian] {
         let out = verify(&duplicated, who, v02_digest);
@@ -490,7 +502,11 @@ fn second_readings_of_production_bundles_are_refused() {
     );
     let out = verify(&with_envelope, &othername, OTHERNAME_DIGEST);
     out.assert_exit(1);
-    assert!(out.stdout.contains("both a DSSE envelope and a message signature"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("both a DSSE envelope and a message signature"),
+        "{}",
+        out.stdout
+    );
     let json = sigil(&[
         "verify-bundle",
         "--output",
