@@ -435,40 +435,25 @@ fn second_readings_of_production_bundles_are_refused() {
     verify(&data(v02), &brian, v02_digest).assert_exit(0);
     let oci: Value = serde_json::from_slice(&std::fs::read(data(OCI)).expect("bundle")).expect("json");
     let cody_leaf = oci["verificationMaterial"]["certificate"].to_string();
-    let with_certificate = forged(
-        dir.path(),
-        "extra-certificate.json",
-        insert_after(
-            v02,
-            r#""verificationMaterial""#,
-            &format!(r#""certificate":{cody_leaf}"#),
-        ),
-    );
-    for who in [&CODY, &brian] {
-        let out = verify(&with_certificate, who, v02_digest);
-        out.assert_exit(1);
-        assert!(
-            out.stdout.contains("more than one of publicKey, certificate"),
-            "{}",
-            out.stdout
-        );
-    }
-    // A duplicated certificate member, either value first.
+    // Beside the chain of v0.2, and (a duplicated member) beside the
+    // certificate of v0.3: both signed by brian, both for the same artifact.
     let v03 = "bundles/shared/sigstore-js/bundleV03-dsse.sigstore";
     verify(&data(v03), &brian, v02_digest).assert_exit(0);
-    let duplicated = forged(
-        dir.path(),
-        "duplicate-certificate.json",
-        insert_after(
-            v03,
+    for (bundle, name, refusal) in [
+        (v02, "extra-certificate.json", "more than one of publicKey, certificate"),
+        (v03, "duplicate-certificate.json", "duplicate field `certificate`"),
+    ] {
+        let extra = insert_after(
+            bundle,
             r#""verificationMaterial""#,
             &format!(r#""certificate":{cody_leaf}"#),
-        ),
-    );
-    for who in [&CODY, &brian] {
-        let out = verify(&duplicated, who, v02_digest);
-        out.assert_exit(1);
-        assert!(out.stdout.contains("duplicate field `certificate`"), "{}", out.stdout);
+        );
+        let path = forged(dir.path(), name, extra);
+        for who in [&CODY, &brian] {
+            let out = verify(&path, who, v02_digest);
+            out.assert_exit(1);
+            assert!(out.stdout.contains(refusal), "{name}: {}", out.stdout);
+        }
     }
 
     // (2) othername holds a genuine keyless message signature over

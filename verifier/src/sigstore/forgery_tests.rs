@@ -239,7 +239,7 @@ fn assert_refused_as(case: &Value, text: &str, what: &str, ambiguous: bool) {
     let bytes = text.as_bytes();
     let refused =
         |e: &BundleError| matches!(e, BundleError::Ambiguous(_)) || (!ambiguous && matches!(e, BundleError::Json(_)));
-    let is_ambiguous = |o: &Result<Verified<BundleClaims>, BundleRejection>| match o {
+    let judged_refused = |o: &Result<Verified<BundleClaims>, BundleRejection>| match o {
         Err(BundleRejection::Malformed(e)) => refused(e),
         _ => false,
     };
@@ -260,13 +260,13 @@ fn assert_refused_as(case: &Value, text: &str, what: &str, ambiguous: bool) {
     };
     let root = root_of(case);
     let outcome = verify_bundle(bytes, art.clone(), &signatory(case), &root);
-    assert!(is_ambiguous(&outcome), "{what}: {outcome:?}");
+    assert!(judged_refused(&outcome), "{what}: {outcome:?}");
     let anyone = Signatory::Identity(IdentityPolicy::new(
         Matcher::regex(".*").expect("re"),
         Matcher::regex(".*").expect("re"),
     ));
     let outcome = verify_bundle(bytes, art, &anyone, &root);
-    assert!(is_ambiguous(&outcome), "{what} (any identity): {outcome:?}");
+    assert!(judged_refused(&outcome), "{what} (any identity): {outcome:?}");
 }
 
 fn accepting_cases() -> Vec<(Value, Vec<u8>)> {
