@@ -22,6 +22,7 @@ fi
 python3 -c 'import sigstore' 2>/dev/null || python3 -m pip install -q "sigstore>=4,<5"  # the verify-bundle peer (tests/e2e/verify_bundle.rs)
 
 cargo fmt --all --check
+scripts/check-judge.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 # Fuzz smoke: every parser target, a fixed number of runs from its seeds and

@@ -8,8 +8,7 @@
 //! Figures are recorded in docs/benchmarks.md.
 
 mod common;
-#[path = "../../tests/e2e/support/mod.rs"]
-mod support;
+use sigil_testkit as support;
 
 use std::io::Write as _;
 use std::sync::Arc;

@@ -10,8 +10,7 @@
 //! Figures are recorded in docs/benchmarks.md.
 
 mod common;
-#[path = "../../tests/e2e/support/mod.rs"]
-mod support;
+use sigil_testkit as support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +24,7 @@ use sigil_verifier::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, pae};
 use sigil_verifier::gather::{AttestationContent, AttestationEvidence, Origin, SignatureContent, SignatureEvidence};
 use sigil_verifier::intoto::Statement;
 use sigil_verifier::keys::SigningKey;
-use sigil_verifier::policy::{self, Decision, Evidence, ImageName};
+use sigil_verifier::policy::{Decision, Evidence, ImageName};
 use sigil_verifier::reference::RegistryRef;
 use sigil_verifier::registry::{RegistryClient, RegistryOptions, RegistryStore};
 use sigil_verifier::{sample, sign, verify};
@@ -89,7 +88,7 @@ fn engine(now: time::OffsetDateTime) {
     let path = dir.path().join("policy.yaml");
     std::fs::write(&path, policy_text("registry.acme.example")).expect("write policy");
     let started = Instant::now();
-    let (policy, diagnostics) = policy::load(&path, now);
+    let (policy, diagnostics) = sigil_verifier::files::load_policy(&path, now);
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     let policy = policy.unwrap_or_else(|| panic!("{}", diagnostics.render_human()));
 

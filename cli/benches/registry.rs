@@ -11,8 +11,7 @@
 //! Figures are recorded in docs/benchmarks.md.
 
 mod common;
-#[path = "../../tests/e2e/support/mod.rs"]
-mod support;
+use sigil_testkit as support;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -25,6 +25,7 @@ use crate::oci::{Descriptor, Manifest, limits};
 use crate::reference::Target;
 use crate::referrers;
 use crate::store::{Store, StoreError};
+pub use sigil_judge::evidence::{AttestationContent, AttestationEvidence, Origin, SignatureContent, SignatureEvidence};
 
 /// Default [`Limits::max_bytes`]: 512 MiB (`--max-evidence-bytes`).
 pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
@@ -72,71 +73,6 @@ pub enum GatherError {
         image: Digest,
         limit: usize,
     },
-}
-
-/// Where a piece of evidence was found.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(tag = "form", rename_all = "camelCase")]
-pub enum Origin {
-    /// A layer of a cosign tag (`sha256-HEX.sig`).
-    Tag { tag: String, layer: Digest },
-    /// A layer of an OCI referrer manifest.
-    Referrer { manifest: Digest, layer: Digest },
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Origin::Tag { tag, layer } => write!(f, "tag {tag} layer {layer}"),
-            Origin::Referrer { manifest, .. } => write!(f, "referrer {manifest}"),
-        }
-    }
-}
-
-/// A signature as stored, not yet verified.
-#[derive(Clone, Debug)]
-pub enum SignatureContent {
-    /// A cosign simple-signing layer: the payload and the layer's annotations.
-    SimpleSigning {
-        payload: Vec<u8>,
-        annotations: BTreeMap<String, String>,
-    },
-    /// A Sigstore bundle (cosign v3).
-    Bundle(Vec<u8>),
-    /// Found but unusable: refused by its digest, too large, malformed.
-    Unreadable(String),
-}
-
-/// One piece of signature evidence.
-#[derive(Clone, Debug)]
-pub struct SignatureEvidence {
-    pub origin: Origin,
-    pub content: SignatureContent,
-}
-
-/// An attestation as stored, not yet verified.
-#[derive(Clone, Debug)]
-pub enum AttestationContent {
-    /// A cosign `.att` layer: the DSSE envelope and the layer's annotations
-    /// (certificate, chain and Rekor bundle when signed keyless).
-    Envelope {
-        envelope: Vec<u8>,
-        annotations: BTreeMap<String, String>,
-    },
-    /// A Sigstore bundle (cosign v3, GitHub attest-build-provenance).
-    Bundle(Vec<u8>),
-    /// Found but unusable: refused by its digest, too large, malformed.
-    Unreadable(String),
-}
-
-/// One piece of attestation evidence.
-#[derive(Clone, Debug)]
-pub struct AttestationEvidence {
-    pub origin: Origin,
-    /// The predicate type the storage claims (annotation); unverified, for
-    /// filtering and display only.
-    pub claimed_type: Option<String>,
-    pub content: AttestationContent,
 }
 
 /// Gathers every signature of `image` in both storage forms, within the

@@ -1,34 +1,30 @@
-//! sigil's trust core.
+//! sigil's evidence side: every read and write of registries and OCI
+//! layouts, over the judgement of `sigil-judge` (DESIGN §1).
 //!
-//! Two worlds, kept apart (DESIGN §1):
-//! - **evidence gathering** (async I/O): [`reference`], [`store`],
-//!   [`registry`], [`layout`], [`referrers`], and the write side in [`sign`];
-//! - **judgement** (pure, no I/O, time passed in): [`digest`], [`oci`],
-//!   [`keys`], [`simplesigning`], [`dsse`], [`verify`].
+//! - stores: [`store`] (the one interface), [`registry`] (OCI distribution
+//!   over HTTP, credentials, auth), [`layout`] (OCI image layout directories);
+//! - evidence gathering: [`referrers`], [`gather`] (planned, budgeted,
+//!   digest-checked evidence of one image);
+//! - the write side: [`sign`], [`copy`], [`tree`], [`sample`];
+//! - the disk side of policy loading: [`files`].
+//!
+//! The judge's modules are re-exported under their own names, so
+//! `sigil_verifier::policy` and `sigil_judge::policy` are one module.
 #![forbid(unsafe_code)]
 
-pub mod bundle;
+pub use sigil_judge::{
+    bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, provenance, reference, sigstore,
+    simplesigning, verify,
+};
+
 pub mod copy;
-pub mod cosign;
-pub mod digest;
-pub mod dsse;
+pub mod files;
 pub mod gather;
-pub mod intoto;
-mod json;
-pub mod keys;
 pub mod layout;
-pub mod oci;
-pub mod policy;
-pub mod predicate;
-pub mod provenance;
-pub mod reference;
 pub mod referrers;
 pub mod registry;
 pub mod sample;
 pub mod sign;
-pub mod sigstore;
-pub mod simplesigning;
 pub mod store;
 mod tag;
 pub mod tree;
-pub mod verify;

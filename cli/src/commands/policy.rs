@@ -95,7 +95,7 @@ pub async fn run(cmd: PolicyCommand, output: OutputFormat) -> anyhow::Result<Out
 
 fn lint(path: &Path, at: Option<&str>, output: OutputFormat) -> anyhow::Result<Outcome> {
     let now = evaluation_time(at)?;
-    let (_, diagnostics) = policy::load(path, now);
+    let (_, diagnostics) = sigil_verifier::files::load_policy(path, now);
     match output {
         OutputFormat::Json => print_json(&diagnostics.to_json())?,
         OutputFormat::Human => print(&diagnostics.render_human())?,

@@ -84,7 +84,7 @@ pub fn evaluation_time(at: Option<&str>) -> anyhow::Result<OffsetDateTime> {
 /// Loads a policy, refusing one with errors (printed in full on stderr) and
 /// printing its warnings one line each.
 pub fn load_policy(path: &Path, now: OffsetDateTime) -> anyhow::Result<Policy> {
-    match Policy::load(path, now) {
+    match sigil_verifier::files::load_checked(path, now) {
         Ok((policy, diagnostics)) => {
             for d in &diagnostics.items {
                 let place = d

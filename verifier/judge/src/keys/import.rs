@@ -66,12 +66,20 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/keys/", $name))
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../testdata/keys/",
+                $name
+            ))
         };
     }
     macro_rules! fixture_bytes {
         ($name:literal) => {
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/keys/", $name))
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../testdata/keys/",
+                $name
+            ))
         };
     }
 
@@ -210,13 +218,17 @@ mod tests {
     fn dsse_private_key_signs_what_the_public_key_verifies() {
         macro_rules! dsse {
             ($name:literal) => {
-                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse/", $name))
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../testdata/dsse/",
+                    $name
+                ))
             };
         }
         let key = SigningKey::import_pem(dsse!("private_key.pem")).expect("dsse private key");
         let public = PublicKey::from_pem(dsse!("public_key.pem")).expect("dsse public key");
         assert_eq!(key.public_key(), public);
-        let pae = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse/pae.bin"));
+        let pae = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/dsse/pae.bin"));
         // aws-lc ECDSA is randomised, so only sign+verify is checked, not the KAT bytes.
         let signature = key.sign(pae).expect("sign");
         public.verify(pae, &signature).expect("verifies");

@@ -291,7 +291,7 @@ mod tests {
     use super::*;
 
     fn shared(path: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR"))).expect(path)
+        crate::testdata::read(path)
     }
 
     #[test]

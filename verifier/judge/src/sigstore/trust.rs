@@ -16,7 +16,7 @@ use sigstore_verify::Verifier;
 
 /// The public-good trusted root sigil embeds (sigstore/root-signing
 /// `targets/trusted_root.json`; see `testdata/trust/README.md`).
-const PUBLIC_GOOD_JSON: &[u8] = include_bytes!("../../../testdata/trust/trusted_root.json");
+const PUBLIC_GOOD_JSON: &[u8] = include_bytes!("../../../../testdata/trust/trusted_root.json");
 
 /// Media types of `trusted_root.json` sigil reads.
 pub const TRUSTED_ROOT_MEDIA_TYPES: [&str; 3] = [
@@ -170,7 +170,7 @@ mod tests {
     use super::*;
 
     fn shared(path: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR"))).expect("testdata")
+        crate::testdata::read(path)
     }
 
     #[test]

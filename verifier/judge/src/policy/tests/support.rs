@@ -1,7 +1,8 @@
-//! Helpers: policies from YAML text with key files in a temporary directory,
+//! Helpers: policies from YAML text with key files in memory,
 //! and evidence signed by test keys.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -11,21 +12,27 @@ use time::macros::datetime;
 
 use crate::digest::Digest;
 use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, pae};
-use crate::gather::{AttestationContent, AttestationEvidence, Origin, SignatureContent, SignatureEvidence};
+use crate::evidence::{AttestationContent, AttestationEvidence, Origin, SignatureContent, SignatureEvidence};
 use crate::intoto::Statement;
 use crate::keys::SigningKey;
-use crate::policy::{Diagnostics, Evidence, ImageName, Policy, compile};
+use crate::policy::{Diagnostics, Evidence, ImageName, MemoryFiles, Policy, compile};
 
 /// The fixed evaluation time of these tests.
 pub const NOW: OffsetDateTime = datetime!(2026-06-01 00:00 UTC);
 
-/// A policy compiled from `yaml`; `keys` are written as `NAME.pub` beside it.
+/// Where the test policies live; the files they name are in memory beside it.
+pub const DIR: &str = "/policies";
+
+/// The key files `NAME.pub` of `keys`, beside the policy.
+pub fn key_files(keys: &[(&str, &SigningKey)]) -> MemoryFiles {
+    keys.iter().fold(MemoryFiles::default(), |files, (name, key)| {
+        files.with(format!("{DIR}/{name}.pub"), key.public_key().to_pem())
+    })
+}
+
+/// A policy compiled from `yaml`; `keys` are files `NAME.pub` beside it.
 pub fn load(yaml: &str, keys: &[(&str, &SigningKey)]) -> (Option<Policy>, Diagnostics) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (name, key) in keys {
-        std::fs::write(dir.path().join(format!("{name}.pub")), key.public_key().to_pem()).expect("write key");
-    }
-    compile(yaml, &dir.path().join("policy.yaml"), NOW)
+    compile(yaml, &Path::new(DIR).join("policy.yaml"), NOW, &key_files(keys))
 }
 
 /// A policy that must load without errors.
@@ -184,13 +191,9 @@ pub fn certificate_signature(key: &SigningKey, certificate_pem: &str, image: &Di
 
 /// A policy compiled from `yaml` with key files and CA root files (`NAME.pem`) beside it.
 pub fn policy_with_roots(yaml: &str, keys: &[(&str, &SigningKey)], roots: &[(&str, &TestCa)]) -> Policy {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (name, key) in keys {
-        std::fs::write(dir.path().join(format!("{name}.pub")), key.public_key().to_pem()).expect("write key");
-    }
-    for (name, ca) in roots {
-        std::fs::write(dir.path().join(format!("{name}.pem")), &ca.pem).expect("write roots");
-    }
-    let (policy, diagnostics) = compile(yaml, &dir.path().join("policy.yaml"), NOW);
+    let files = roots.iter().fold(key_files(keys), |files, (name, ca)| {
+        files.with(format!("{DIR}/{name}.pem"), ca.pem.clone())
+    });
+    let (policy, diagnostics) = compile(yaml, &Path::new(DIR).join("policy.yaml"), NOW, &files);
     policy.unwrap_or_else(|| panic!("policy has errors:\n{}", diagnostics.render_human()))
 }

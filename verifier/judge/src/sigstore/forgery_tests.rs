@@ -419,7 +419,7 @@ fn a_genuine_message_signature_does_not_vouch_for_a_forged_envelope() {
         let forged = json.text().into_bytes();
         let outcome = verify_bundle(&forged, Artifact::Digest(blob.clone()), &signatory(&case), &root);
         assert!(is_ambiguous(&outcome), "envelope_first={envelope_first}: {outcome:?}");
-        let content = crate::gather::AttestationContent::Bundle(forged.clone());
+        let content = crate::evidence::AttestationContent::Bundle(forged.clone());
         let judged = attestation_by(
             &content,
             Authority::Identity {

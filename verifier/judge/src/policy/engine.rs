@@ -35,7 +35,7 @@ use super::model::{
 use super::names::Names;
 use super::report::{Check, CheckResult, Decision, ExemptionUse, Report};
 use super::threshold::distinct_publishers;
-use crate::gather::{AttestationEvidence, SignatureEvidence};
+use crate::evidence::{AttestationEvidence, SignatureEvidence};
 use crate::verify::{self, AttestedStatement, Rejection, SignedImage, Signer, Verified};
 
 /// Everything gathered about one image, not yet judged. The evidence is
@@ -170,7 +170,7 @@ mod publishers {
     /// Verifies `content` as an attestation of `predicate_type` by `publisher`.
     pub(super) fn attestation(
         publisher: &PublisherKind,
-        content: &crate::gather::AttestationContent,
+        content: &crate::evidence::AttestationContent,
         image: &crate::digest::Digest,
         predicate_type: &str,
         now: OffsetDateTime,

@@ -34,9 +34,6 @@ mod case_tests;
 mod forgery_tests;
 #[cfg(test)]
 mod pki_tests;
-#[cfg(test)]
-#[allow(dead_code, reason = "shared with the end-to-end tests, which use the rest")]
-pub(crate) mod test_sigstore;
 
 pub use certificate::{Certificate, CertificateError, CertificateIdentity, SubjectName};
 pub use cosign_v2::{LayerCertificate, LayerContent, verify_certificate_signature, verify_cosign_v2_layer};

@@ -7,15 +7,12 @@ use time::OffsetDateTime;
 use super::*;
 use crate::digest::{Algorithm, Digest};
 
-pub(super) const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bundles/shared");
-
 pub(super) fn read(path: &str) -> Vec<u8> {
     // cases.json names the public-good root as ../trust/trusted_root.json.
-    let full = match path.strip_prefix("../trust/") {
-        Some(rest) => format!("{DIR}/../../trust/{rest}"),
-        None => format!("{DIR}/{path}"),
-    };
-    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+    match path.strip_prefix("../trust/") {
+        Some(rest) => crate::testdata::read(format!("trust/{rest}")),
+        None => crate::testdata::read(format!("bundles/shared/{path}")),
+    }
 }
 
 pub(super) fn cases() -> Vec<Value> {

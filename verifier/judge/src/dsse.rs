@@ -156,8 +156,7 @@ mod tests {
 
     #[test]
     fn pae_matches_the_known_answer() {
-        let expected =
-            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse/pae.bin")).expect("pae.bin");
+        let expected = crate::testdata::read("dsse/pae.bin");
         assert_eq!(pae("http://example.com/HelloWorld", b"hello world"), expected);
         assert_ne!(pae("http://example.com/HelloWorle", b"hello world"), expected);
     }

@@ -139,12 +139,12 @@ fn certificate_layer(
 /// layers by their certificate, chain and Rekor bundle annotations, and
 /// cosign v3 bundles by their certificate and log entry.
 pub fn signature_by(
-    content: &crate::gather::SignatureContent,
+    content: &crate::evidence::SignatureContent,
     authority: Authority<'_>,
     image: &Digest,
 ) -> Result<Verified<SignedImage>, Rejection> {
     use crate::cosign::{SIGNATURE_ANNOTATION, annotation};
-    use crate::gather::SignatureContent;
+    use crate::evidence::SignatureContent;
     let trust = match authority.certificate_trust() {
         Ok(trust) => trust,
         Err(key) => return signature(content, key, image),
@@ -166,7 +166,7 @@ pub fn signature_by(
 /// Judges every signature found for `image` by `authority` and the required
 /// annotations. Pure: the evidence was gathered before.
 pub fn judge_signatures_by(
-    evidence: &[crate::gather::SignatureEvidence],
+    evidence: &[crate::evidence::SignatureEvidence],
     authority: Authority<'_>,
     image: &Digest,
     required: &BTreeMap<String, String>,
@@ -186,12 +186,12 @@ pub fn judge_signatures_by(
 /// Rekor bundle annotations) and, keyless only, from Sigstore bundles
 /// (cosign v3, GitHub `attest-build-provenance`).
 pub fn attestation_by(
-    content: &crate::gather::AttestationContent,
+    content: &crate::evidence::AttestationContent,
     authority: Authority<'_>,
     image: &Digest,
     predicate_type: &str,
 ) -> Result<Verified<AttestedStatement>, Rejection> {
-    use crate::gather::AttestationContent;
+    use crate::evidence::AttestationContent;
     use crate::sigstore::{LayerContent, SignedContent};
     let trust = match authority.certificate_trust() {
         Ok(trust) => trust,
@@ -222,7 +222,7 @@ pub fn attestation_by(
 
 /// [`judge_attestations`] for any [`Authority`].
 pub fn judge_attestations_by(
-    evidence: &[crate::gather::AttestationEvidence],
+    evidence: &[crate::evidence::AttestationEvidence],
     authority: Authority<'_>,
     image: &Digest,
     predicate_type: &str,

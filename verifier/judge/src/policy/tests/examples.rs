@@ -10,9 +10,9 @@ use crate::policy::{Code, Decision, Mode, Policy, load};
 
 fn example(name: &str) -> Policy {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../policies")
+        .join("../../policies")
         .join(name);
-    let (policy, diagnostics) = load(&path, NOW);
+    let (policy, diagnostics) = load(&path, NOW, &crate::testdata::disk);
     // Allowed warnings, each explained in the policy's comments: none so far.
     let warnings: Vec<Code> = diagnostics.items.iter().map(|d| d.code).collect();
     assert_eq!(warnings, [], "{name}:\n{}", diagnostics.render_human());
@@ -20,10 +20,7 @@ fn example(name: &str) -> Policy {
 }
 
 fn example_key(name: &str) -> SigningKey {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/policy-keys")
-        .join(format!("{name}.key"));
-    SigningKey::import_pem(&std::fs::read_to_string(path).expect("key file")).expect("key")
+    SigningKey::import_pem(&crate::testdata::text(format!("policy-keys/{name}.key"))).expect("key")
 }
 
 #[test]

@@ -320,12 +320,20 @@ mod tests {
 
     macro_rules! keys_fixture {
         ($name:literal) => {
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/keys/", $name))
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../testdata/keys/",
+                $name
+            ))
         };
     }
     macro_rules! dsse_fixture {
         ($name:literal) => {
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse/", $name))
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../testdata/dsse/",
+                $name
+            ))
         };
     }
 
@@ -420,8 +428,7 @@ mod tests {
             "ed25519-pub.pem",
             "rsa2048-pub.pem",
         ] {
-            let text = std::fs::read_to_string(format!("{}/../testdata/keys/{name}", env!("CARGO_MANIFEST_DIR")))
-                .expect("fixture readable");
+            let text = crate::testdata::text(format!("keys/{name}"));
             let key = PublicKey::from_pem(&format!("\n  {text}\n\n")).expect("parses with surrounding whitespace");
             assert_eq!(key.to_pem(), text, "{name}");
             assert_eq!(PublicKey::from_der(key.spki_der()).expect("der"), key);

@@ -244,7 +244,6 @@ mod b64 {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
 
@@ -253,7 +252,7 @@ mod tests {
 
     const COSIGN_EMPTY_PASSWORD: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/keys/cosign-generated-empty-password.key"
+        "/../../testdata/keys/cosign-generated-empty-password.key"
     ));
 
     fn body(pem_text: &str) -> Value {
@@ -381,7 +380,10 @@ mod tests {
         let other = with_body("ENCRYPTED PRIVATE KEY", &body(COSIGN_EMPTY_PASSWORD));
         assert!(!is_encrypted_pem(&other));
         assert!(matches!(decrypt(&other, b""), Err(KeyError::UnexpectedPemLabel { .. })));
-        let plain = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/keys/p256-pkcs8.pem"));
+        let plain = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/keys/p256-pkcs8.pem"
+        ));
         assert!(!is_encrypted_pem(plain));
         assert!(!is_encrypted_pem("not pem"));
     }
@@ -436,11 +438,8 @@ mod tests {
         ];
         for (name, file) in cases {
             let before = scrypt_runs();
-            let started = Instant::now();
             let result = decrypt(&file, b"");
-            let elapsed = started.elapsed();
             assert_eq!(scrypt_runs(), before, "{name}: scrypt must not run");
-            assert!(elapsed < Duration::from_millis(100), "{name}: took {elapsed:?}");
             let expected = match name {
                 "N=2^20" => matches!(
                     result,

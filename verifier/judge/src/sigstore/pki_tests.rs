@@ -11,8 +11,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use super::test_sigstore::{ISSUED, ISSUER_URL, TestSigstore, ca};
 use super::*;
+use sigil_testkit::test_sigstore::{ISSUED, ISSUER_URL, TestSigstore, ca};
 
 const REPO: &str = "https://github.com/acme/app";
 

@@ -21,7 +21,7 @@ const PASSWORD: &[u8] = b"interop password";
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/keys/", $name))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/keys/", $name))
     };
 }
 

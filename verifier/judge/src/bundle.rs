@@ -317,12 +317,9 @@ mod tests {
 
     #[test]
     fn reads_real_bundles_of_every_version() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bundles");
         let mut read = 0;
-        for entry in std::fs::read_dir(dir).expect("testdata/bundles") {
-            let path = entry.expect("entry").path();
-            if path.extension().is_some_and(|e| e == "json" || e == "sigstore") {
-                let bytes = std::fs::read(&path).expect("read");
+        for (path, bytes) in crate::testdata::files("bundles", &["json", "sigstore"]) {
+            {
                 let b = Bundle::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert!(b.dsse_envelope.is_some() || b.message_signature.is_some());
                 let view = BundleView::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -336,7 +333,7 @@ mod tests {
                 read += 1;
             }
         }
-        assert!(read >= 3, "expected real bundles in {dir}");
+        assert!(read >= 3, "expected real bundles in testdata/bundles");
     }
 
     #[test]

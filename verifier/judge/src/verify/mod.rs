@@ -256,12 +256,12 @@ pub struct AttestedStatement {
 /// Sigstore bundle holding one, signed by `key`, whose in-toto statement
 /// (v0.1 or v1) names `image` as a subject and has exactly `predicate_type`.
 pub fn attestation(
-    content: &crate::gather::AttestationContent,
+    content: &crate::evidence::AttestationContent,
     key: &PublicKey,
     image: &Digest,
     predicate_type: &str,
 ) -> Result<Verified<AttestedStatement>, Rejection> {
-    use crate::gather::AttestationContent;
+    use crate::evidence::AttestationContent;
     let (envelope, exactly_one) = match content {
         AttestationContent::Envelope { envelope, .. } => (crate::dsse::EnvelopeView::parse(envelope)?, false),
         AttestationContent::Bundle(bytes) => {
@@ -281,7 +281,7 @@ pub fn attestation(
 /// The judgement of one piece of attestation evidence.
 #[derive(Clone, Debug)]
 pub struct AttestationCheck {
-    pub origin: crate::gather::Origin,
+    pub origin: crate::evidence::Origin,
     pub outcome: Result<Verified<AttestedStatement>, Rejection>,
 }
 
@@ -290,7 +290,7 @@ pub struct AttestationCheck {
 /// type is skipped (it is about something else); the claim is never trusted
 /// for acceptance, only the signed statement is.
 pub fn judge_attestations(
-    evidence: &[crate::gather::AttestationEvidence],
+    evidence: &[crate::evidence::AttestationEvidence],
     key: &PublicKey,
     image: &Digest,
     predicate_type: &str,
@@ -322,18 +322,18 @@ fn signer_of(key: &PublicKey) -> Signer {
 /// The judgement of one piece of signature evidence.
 #[derive(Clone, Debug)]
 pub struct SignatureCheck {
-    pub origin: crate::gather::Origin,
+    pub origin: crate::evidence::Origin,
     pub outcome: Result<Verified<SignedImage>, Rejection>,
 }
 
 /// Verifies one piece of signature evidence (a cosign `.sig` layer or a
 /// cosign v3 bundle) with `key` and binds it to `image`.
 pub fn signature(
-    content: &crate::gather::SignatureContent,
+    content: &crate::evidence::SignatureContent,
     key: &PublicKey,
     image: &Digest,
 ) -> Result<Verified<SignedImage>, Rejection> {
-    use crate::gather::SignatureContent;
+    use crate::evidence::SignatureContent;
     match content {
         SignatureContent::SimpleSigning { payload, annotations } => {
             let sig = crate::cosign::annotation(annotations, crate::cosign::SIGNATURE_ANNOTATION)
@@ -348,7 +348,7 @@ pub fn signature(
 /// Judges every signature found for `image` against `key` and the required
 /// annotations. Pure: the evidence was gathered before.
 pub fn judge_signatures(
-    evidence: &[crate::gather::SignatureEvidence],
+    evidence: &[crate::evidence::SignatureEvidence],
     key: &PublicKey,
     image: &Digest,
     required: &BTreeMap<String, String>,
@@ -474,9 +474,7 @@ mod tests {
 
     #[test]
     fn dsse_known_answer_vector() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsse");
-        let key =
-            PublicKey::from_pem(&std::fs::read_to_string(format!("{dir}/public_key.pem")).expect("key")).expect("pem");
+        let key = PublicKey::from_pem(&crate::testdata::text("dsse/public_key.pem")).expect("pem");
         for (file, ok) in [
             ("envelope.json", true),
             ("envelope-der-signature.json", true),
@@ -486,21 +484,20 @@ mod tests {
             ("envelope-flipped-signature.json", false),
             ("envelope-no-signatures.json", false),
         ] {
-            let env = Envelope::parse(&std::fs::read(format!("{dir}/{file}")).expect("read")).expect("parses");
+            let env = Envelope::parse(&crate::testdata::read(format!("dsse/{file}"))).expect("parses");
             assert_eq!(dsse(&env, &key, false).is_ok(), ok, "{file}");
         }
     }
 
     #[test]
     fn real_bundle_statements_parse_and_the_key_signed_one_verifies() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bundles/shared");
         let mut statements = 0;
         for sub in ["sigstore-go", "sigstore-js", "cosign"] {
-            for entry in std::fs::read_dir(format!("{dir}/{sub}")).expect("bundles") {
-                let path = entry.expect("entry").path();
-                let Ok(bundle) = Bundle::parse(&std::fs::read(&path).expect("read")) else {
-                    continue;
-                };
+            for (path, bytes) in crate::testdata::files(format!("bundles/shared/{sub}"), &["json", "sigstore"]) {
+                if path.ends_with("statement.json") {
+                    continue; // the bare statement the sigstore-js bundles sign, not a bundle
+                }
+                let bundle = Bundle::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 if let Some(envelope) = bundle.dsse_envelope {
                     let statement = Statement::parse(&envelope.payload_bytes().expect("payload")).expect("statement");
                     assert!(!statement.predicate_type.is_empty(), "{}", path.display());
@@ -511,10 +508,9 @@ mod tests {
         assert!(statements >= 10, "{statements}");
         // npm's registry key signed this production publish attestation
         let key =
-            PublicKey::from_pem(&std::fs::read_to_string(format!("{dir}/sigstore-go/publish_key.pub")).expect("key"))
-                .expect("pem");
-        let bundle = Bundle::parse(&std::fs::read(format!("{dir}/sigstore-go/bundle-publish.json")).expect("read"))
-            .expect("bundle");
+            PublicKey::from_pem(&crate::testdata::text("bundles/shared/sigstore-go/publish_key.pub")).expect("pem");
+        let bundle =
+            Bundle::parse(&crate::testdata::read("bundles/shared/sigstore-go/bundle-publish.json")).expect("bundle");
         let envelope = bundle.dsse_envelope.expect("dsse");
         let payload = dsse(&envelope, &key, true)
             .expect("verifies with npm's key")

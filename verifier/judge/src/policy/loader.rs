@@ -2,6 +2,11 @@
 //! every value parsed into its type, every referenced file read, and every
 //! problem recorded as a [`Diagnostic`] with its span rather than returned at
 //! the first one. A policy exists only when no diagnostic is an error.
+//!
+//! The loader is pure: the policy text arrives as text and every file it
+//! names is read through a [`FileReader`] the caller supplies (the CLI and
+//! servers read the disk, tests hand over a map), so loading gives the same
+//! answer for the same inputs wherever it runs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +20,37 @@ use super::model::{
 use super::yaml::{self, Key, Node, Span, Value};
 use crate::digest::Digest;
 use crate::keys::PublicKey;
+
+/// How the loader reads the files a policy names (keys, certificate roots,
+/// trusted roots). `path` is already joined to the policy's directory.
+pub trait FileReader {
+    /// The file's bytes, or why they cannot be had (shown in the diagnostic).
+    fn read(&self, path: &Path) -> Result<Vec<u8>, String>;
+}
+
+impl<F: Fn(&Path) -> Result<Vec<u8>, String>> FileReader for F {
+    fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self(path)
+    }
+}
+
+/// Files held in memory by path: for tests, and for callers that read once.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryFiles(pub BTreeMap<PathBuf, Vec<u8>>);
+
+impl MemoryFiles {
+    /// Adds `path` with `bytes`.
+    pub fn with(mut self, path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> Self {
+        self.0.insert(path.into(), bytes.into());
+        self
+    }
+}
+
+impl FileReader for MemoryFiles {
+    fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self.0.get(path).cloned().ok_or_else(|| "not found".to_owned())
+    }
+}
 
 /// A mapping node with its keys checked against the allowed set.
 pub(super) struct Fields<'n> {
@@ -45,6 +81,7 @@ impl<'n> Fields<'n> {
 /// The walk's state: where relative paths start, and what was found wrong.
 pub(super) struct Loader<'a> {
     pub base: &'a Path,
+    pub files: &'a dyn FileReader,
     pub now: OffsetDateTime,
     pub diags: Vec<Diagnostic>,
 }
@@ -189,7 +226,7 @@ impl Loader<'_> {
     pub fn read_file(&mut self, node: &Node, what: &str) -> Option<(PathBuf, Vec<u8>)> {
         let name = self.string(node, what)?;
         let path = self.base.join(&name);
-        match std::fs::read(&path) {
+        match self.files.read(&path) {
             Ok(bytes) => Some((path, bytes)),
             Err(e) => {
                 self.report(
@@ -236,12 +273,13 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Loads the policy at `path`. The policy is `Some` only when no diagnostic
-/// is an error; `now` decides which exemptions have expired.
-pub fn load(path: &Path, now: OffsetDateTime) -> (Option<Policy>, Diagnostics) {
-    match std::fs::read(path) {
+/// Loads the policy file at `path` through `files`. The policy is `Some`
+/// only when no diagnostic is an error; `now` decides which exemptions the
+/// lint reports as expired (evaluation checks expiry at its own time).
+pub fn load(path: &Path, now: OffsetDateTime, files: &dyn FileReader) -> (Option<Policy>, Diagnostics) {
+    match files.read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => compile(&text, path, now),
+            Ok(text) => compile(&text, path, now, files),
             Err(_) => failed(
                 path,
                 String::new(),
@@ -267,8 +305,14 @@ fn failed(path: &Path, source: String, d: Diagnostic) -> (Option<Policy>, Diagno
     )
 }
 
-/// Compiles policy text read from `file` (relative paths start at its directory).
-pub fn compile(source: &str, file: &Path, now: OffsetDateTime) -> (Option<Policy>, Diagnostics) {
+/// Compiles policy text read from `file`; the files it names are read
+/// through `files`, relative to `file`'s directory.
+pub fn compile(
+    source: &str,
+    file: &Path,
+    now: OffsetDateTime,
+    files: &dyn FileReader,
+) -> (Option<Policy>, Diagnostics) {
     let base = file.parent().unwrap_or(Path::new("."));
     let root = match yaml::parse(source) {
         Ok(Some(root)) => root,
@@ -290,6 +334,7 @@ pub fn compile(source: &str, file: &Path, now: OffsetDateTime) -> (Option<Policy
     };
     let mut loader = Loader {
         base,
+        files,
         now,
         diags: Vec::new(),
     };

@@ -37,7 +37,7 @@ mod tests;
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
 pub use engine::Evidence;
 pub use glob::{ImageName, Pattern};
-pub use loader::{compile, load, parse_time};
+pub use loader::{FileReader, MemoryFiles, compile, load, parse_time};
 pub use model::{Mode, Policy};
 pub use names::{Names, RecordedNameError};
 pub use report::{CheckResult, Decision, REPORT_API_VERSION, Report, reports_json};
@@ -50,8 +50,12 @@ pub struct PolicyError(pub Box<Diagnostics>);
 impl Policy {
     /// Loads a policy for evaluation, refusing one with errors. Warnings
     /// are returned alongside so the caller can show them.
-    pub fn load(path: &std::path::Path, now: time::OffsetDateTime) -> Result<(Policy, Diagnostics), PolicyError> {
-        match load(path, now) {
+    pub fn load(
+        path: &std::path::Path,
+        now: time::OffsetDateTime,
+        files: &dyn FileReader,
+    ) -> Result<(Policy, Diagnostics), PolicyError> {
+        match load(path, now, files) {
             (Some(policy), diagnostics) => Ok((policy, diagnostics)),
             (None, diagnostics) => Err(PolicyError(Box::new(diagnostics))),
         }
