@@ -17,5 +17,6 @@ mod keys;
 mod policy;
 mod registry_access;
 mod signing;
+mod snapshots;
 mod support;
 mod verify_bundle;
