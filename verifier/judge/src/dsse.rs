@@ -167,7 +167,7 @@ mod tests {
         let back = Envelope::parse(&e.to_json()).expect("parses");
         assert_eq!(back, e);
         assert_eq!(back.payload_bytes().expect("b64"), b"{}");
-        assert!(Envelope::parse(b"{").is_err());
+        assert!(matches!(Envelope::parse(b"{"), Err(EnvelopeError::Json(_))));
         let bad = Envelope {
             payload: "!!".into(),
             ..e

@@ -259,7 +259,7 @@ mod tests {
             Manifest::parse("", br#"{"schemaVersion":2,"mediaType":"text/plain"}"#),
             Err(ManifestError::MediaType(_))
         ));
-        assert!(Manifest::parse("", b"not json").is_err());
+        assert!(matches!(Manifest::parse("", b"not json"), Err(ManifestError::Json(_))));
     }
 
     #[test]

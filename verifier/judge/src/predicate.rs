@@ -303,7 +303,8 @@ mod tests {
             Ok("https://example.com/p/v1")
         );
         for bad in ["", "sbom", "https:", "1http://x", "has space:x y"] {
-            assert!(resolve_type(bad).is_err(), "{bad}");
+            let r = resolve_type(bad);
+            assert!(matches!(r, Err(PredicateError::UnknownType(_))), "{bad}: {r:?}");
         }
     }
 

@@ -512,7 +512,18 @@ mod tests {
             &format!("alpine:{}", "x".repeat(129)),
             &format!("r.io/{}", "a".repeat(260)),
         ] {
-            assert!(RegistryRef::parse(bad).is_err(), "{bad:?} should be rejected");
+            let r = RegistryRef::parse(bad);
+            let digest_part = bad.contains('@');
+            let kind_ok = match &r {
+                Err(ReferenceError::Digest { .. }) => digest_part,
+                Err(ReferenceError::Invalid { .. }) => !digest_part,
+                Ok(_) => false,
+            };
+            assert!(
+                kind_ok,
+                "{bad:?} should be rejected as a malformed {}: {r:?}",
+                if digest_part { "digest" } else { "name" }
+            );
         }
     }
 
@@ -531,8 +542,10 @@ mod tests {
         assert_eq!(r.target(), Target::Tag("v1".into()));
         let r: ImageRef = format!("oci:dir@{D}").parse().expect("valid");
         assert_eq!(r.target(), Target::Digest(D.parse().expect("digest")));
-        assert!("oci:".parse::<ImageRef>().is_err());
-        assert!("oci:dir@sha256:zz".parse::<ImageRef>().is_err());
+        let r = "oci:".parse::<ImageRef>();
+        assert!(matches!(r, Err(ReferenceError::Invalid { .. })), "{r:?}");
+        let r = "oci:dir@sha256:zz".parse::<ImageRef>();
+        assert!(matches!(r, Err(ReferenceError::Digest { .. })), "{r:?}");
     }
 
     #[test]

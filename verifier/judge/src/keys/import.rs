@@ -163,7 +163,13 @@ mod tests {
                 public.verify(b"other message", &signature).is_err(),
                 "{name}: other message"
             );
-            assert!(wrong_key.verify(MESSAGE, &signature).is_err(), "{name}: wrong key");
+            assert!(
+                matches!(
+                    wrong_key.verify(MESSAGE, &signature),
+                    Err(crate::keys::SignatureError::Invalid { .. })
+                ),
+                "{name}: wrong key"
+            );
         }
     }
 
@@ -273,7 +279,8 @@ mod tests {
         let mut der = good.to_pkcs8_der().to_vec();
         let scalar_byte = 40;
         der[scalar_byte] ^= 1;
-        assert!(SigningKey::from_pkcs8_der(&der).is_err());
+        let r = SigningKey::from_pkcs8_der(&der);
+        assert!(matches!(r, Err(KeyError::Rejected { .. })), "{:?}", r.err());
         assert!(matches!(
             SigningKey::import_pem("not a pem"),
             Err(KeyError::Malformed { .. })

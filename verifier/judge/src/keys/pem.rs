@@ -214,6 +214,7 @@ mod tests {
         let text = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\naGVsbG8=\n-----END RSA PRIVATE KEY-----\n";
         assert!(parse_single(text).expect("headers parse").has_headers);
         let late = "-----BEGIN X-----\naGVsbG8=\nProc-Type: 4,ENCRYPTED\n-----END X-----\n";
-        assert!(parse_single(late).is_err());
+        let r = parse_single(late);
+        assert!(matches!(r, Err(KeyError::Malformed { .. })), "{:?}", r.err());
     }
 }

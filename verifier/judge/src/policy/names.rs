@@ -193,6 +193,9 @@ mod tests {
         assert_eq!(names.recorded, None);
         let names = layout(&l, d.clone(), Some(&format!("r.io/app:v1@{d}"))).expect("names");
         assert_eq!(names.recorded.map(|n| n.to_string()), Some(format!("r.io/app:v1@{d}")));
-        assert!(layout(&l, d, Some("not a reference")).is_err());
+        assert!(matches!(
+            layout(&l, d, Some("not a reference")),
+            Err(RecordedNameError::Unparseable { .. })
+        ));
     }
 }

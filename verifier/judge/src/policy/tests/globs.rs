@@ -149,8 +149,21 @@ fn glob_table() {
 
 #[test]
 fn malformed_patterns() {
-    for bad in ["", "a/***", "app@sha256:zz", "app:", "app:v*", "a b"] {
-        assert!(Pattern::parse(bad).is_err(), "{bad:?}");
+    use crate::policy::glob::PatternError as E;
+    for (bad, want) in [
+        ("", E::Empty),
+        ("a/***", E::TripleStar),
+        ("app@sha256:zz", E::Digest(String::new())),
+        ("app:", E::Tag(String::new())),
+        ("app:v*", E::Tag(String::new())),
+        ("a b", E::Whitespace),
+    ] {
+        let found = Pattern::parse(bad).expect_err(bad);
+        assert_eq!(
+            std::mem::discriminant(&found),
+            std::mem::discriminant(&want),
+            "{bad:?}: {found:?}"
+        );
     }
     assert_eq!(
         Pattern::parse("oci:/srv/*/../x"),
