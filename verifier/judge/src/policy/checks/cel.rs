@@ -302,7 +302,7 @@ mod tests {
         }
         // A comprehension variable is not visible outside its macro.
         for outside in ["predicate.m.exists(m, true) && m == 1", "[x].size() == 1"] {
-            let e = Condition::compile(outside).err().expect(outside);
+            let e = Condition::compile(outside).expect_err(outside);
             assert!(
                 e.message.contains("undeclared") || e.message.contains("unknown"),
                 "{outside}: {}",
@@ -374,7 +374,7 @@ mod tests {
         let e = Condition::compile("predicate.level >= ").expect_err("bad");
         assert_eq!(e.line, 1);
         assert!(e.column >= 1);
-        let e = Condition::compile("  ").err().expect("blank");
+        let e = Condition::compile("  ").expect_err("blank");
         assert!(!e.message.is_empty());
     }
 }
