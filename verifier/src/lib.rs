@@ -13,8 +13,8 @@
 #![forbid(unsafe_code)]
 
 pub use sigil_judge::{
-    bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, provenance, reference, sigstore,
-    simplesigning, verify,
+    bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, reference, sigstore, simplesigning,
+    verify,
 };
 
 pub mod copy;

@@ -1,7 +1,7 @@
 //! `sigil provenance`: a SLSA provenance v1 predicate for the running CI job.
 
 use anyhow::Context as _;
-use sigil_verifier::provenance::{self, Ci, Inputs};
+use sigil_verifier::predicate::slsa::generate::{self as provenance, Ci, Inputs};
 use sigil_verifier::store::AnyStore;
 
 use super::resolve;

@@ -13,7 +13,9 @@
 //!   and annotations), [`simplesigning`], [`dsse`], [`intoto`], [`bundle`];
 //! - keys and certificates: [`keys`];
 //! - Sigstore verification (keyless, bundles, trusted roots): [`sigstore`];
-//! - predicates (SLSA provenance and the rest): [`predicate`], [`provenance`];
+//! - predicates: [`predicate`], one module per family holding both the
+//!   validation and the typed view the policy's checks read
+//!   ([`predicate::slsa`]: SLSA provenance, read and written);
 //! - evidence as gathered, not yet judged: [`evidence`];
 //! - the verdicts of signatures and attestations, [`verify::Verified`]: [`verify`];
 //! - the policy (model, loader, lint, engine, report): [`policy`].
@@ -30,7 +32,6 @@ pub mod keys;
 pub mod oci;
 pub mod policy;
 pub mod predicate;
-pub mod provenance;
 pub mod reference;
 pub mod sigstore;
 pub mod simplesigning;

@@ -52,11 +52,6 @@ impl ContentCheck {
     }
 }
 
-/// A JSON string at a `/`-separated path, if present.
-pub(crate) fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(value, |v, key| v.get(key))?.as_str()
-}
-
 /// `[a, b, c]` for messages, at most eight items.
 pub(crate) fn list<T: std::fmt::Display>(items: &[T]) -> String {
     let mut shown: Vec<String> = items.iter().take(8).map(ToString::to_string).collect();

@@ -1,36 +1,23 @@
-//! SBOM checks: denied packages (package URLs with version ranges) and
-//! denied licenses (SPDX ids), over CycloneDX and SPDX documents.
-//!
-//! Every component counts: nested CycloneDX `components` down to
-//! [`MAX_COMPONENT_DEPTH`] levels (a document nested deeper fails the check:
-//! what is not read cannot be allowed), `metadata.component`, and SPDX
-//! `packages` through their `purl` external references. A component without a package URL (or with one that does not
-//! parse) cannot match a denied package. Licenses are read conservatively: a
-//! component whose declared or concluded license expression mentions a
-//! denied id anywhere (`MIT OR AGPL-3.0-only` included) is denied, ids
-//! compared case-insensitively.
+//! The policy's SBOM check: denied packages (package URLs with version
+//! ranges) and denied licenses (SPDX ids), over the components
+//! [`crate::predicate::sbom`] reads from CycloneDX and SPDX documents. A
+//! component without a package URL (or with one that does not parse) cannot
+//! match a denied package. Licenses are read conservatively: a component
+//! whose declared or concluded license expression mentions a denied id
+//! anywhere (`MIT OR AGPL-3.0-only` included) is denied, ids compared
+//! case-insensitively.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use serde_json::Value;
+
+use crate::predicate::sbom::{Purl, components, license_ids};
 
 /// `sbom: { deniedPackages, deniedLicenses }`.
 #[derive(Clone, Debug, Default)]
 pub struct SbomCheck {
     pub denied_packages: Vec<PurlPattern>,
     pub denied_licenses: Vec<String>,
-}
-
-/// A package URL, as pattern or as found; `version` holds the raw text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Purl {
-    pub ty: String,
-    pub namespace: String,
-    pub name: String,
-    pub version: Option<String>,
-    pub qualifiers: BTreeMap<String, String>,
-    pub subpath: Option<String>,
 }
 
 /// A denied-package pattern: a package URL whose version is a constraint.
@@ -51,44 +38,6 @@ pub enum Op {
     Ge,
     Eq,
     Ne,
-}
-
-impl Purl {
-    /// Parses `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS#SUBPATH`.
-    pub fn parse(text: &str) -> Option<Purl> {
-        let rest = text.strip_prefix("pkg:")?.trim_start_matches('/');
-        let (rest, subpath) = match rest.split_once('#') {
-            Some((r, s)) => (r, Some(s.trim_matches('/').to_owned())),
-            None => (rest, None),
-        };
-        let (rest, qualifiers) = match rest.split_once('?') {
-            Some((r, q)) => (
-                r,
-                q.split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_ascii_lowercase(), decode(v)))
-                    .collect(),
-            ),
-            None => (rest, BTreeMap::new()),
-        };
-        let (path, version) = match rest.rsplit_once('@') {
-            Some((p, v)) if !v.contains('/') => (p, Some(decode(v))),
-            _ => (rest, None),
-        };
-        let (ty, path) = path.split_once('/')?;
-        let (namespace, name) = path.rsplit_once('/').unwrap_or(("", path));
-        if ty.is_empty() || name.is_empty() {
-            return None;
-        }
-        Some(Purl {
-            ty: ty.to_ascii_lowercase(),
-            namespace: decode(namespace).to_ascii_lowercase(),
-            name: decode(name).to_ascii_lowercase(),
-            version,
-            qualifiers,
-            subpath,
-        })
-    }
 }
 
 impl PurlPattern {
@@ -155,27 +104,6 @@ impl PurlPattern {
     }
 }
 
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            let b = u8::try_from(hi * 16 + lo).unwrap_or(b'?');
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Segment-by-segment comparison (`.`, `-`, `+`, `_` separate), numeric
 /// where both segments are numbers; a missing segment counts as `0`
 /// against a number (`2.17` = `2.17.0`); a leading `v` is ignored.
@@ -198,84 +126,6 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
         }
     }
     Ordering::Equal
-}
-
-/// A component as the check sees it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Component {
-    pub name: String,
-    pub purl: Option<String>,
-    pub licenses: Vec<String>,
-}
-
-/// How deep nested CycloneDX `components` are read.
-pub const MAX_COMPONENT_DEPTH: usize = 64;
-
-/// Every component of a CycloneDX or SPDX document; `Err(reason)` when
-/// components are nested deeper than [`MAX_COMPONENT_DEPTH`].
-pub fn components(doc: &Value) -> Result<Vec<Component>, String> {
-    let mut out = Vec::new();
-    if let Some(meta) = doc.pointer("/metadata/component") {
-        cyclonedx(meta, &mut out, 0)?;
-    }
-    if let Some(items) = doc.get("components").and_then(Value::as_array) {
-        for c in items {
-            cyclonedx(c, &mut out, 0)?;
-        }
-    }
-    for package in doc.get("packages").and_then(Value::as_array).into_iter().flatten() {
-        let purl = package
-            .get("externalRefs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|r| r.get("referenceType").and_then(Value::as_str) == Some("purl"))
-            .and_then(|r| r.get("referenceLocator").and_then(Value::as_str));
-        let licenses = ["licenseDeclared", "licenseConcluded"]
-            .iter()
-            .filter_map(|k| package.get(*k).and_then(Value::as_str))
-            .map(str::to_owned)
-            .collect();
-        out.push(Component {
-            name: package.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
-            purl: purl.map(str::to_owned),
-            licenses,
-        });
-    }
-    Ok(out)
-}
-
-fn cyclonedx(c: &Value, out: &mut Vec<Component>, depth: usize) -> Result<(), String> {
-    if depth >= MAX_COMPONENT_DEPTH {
-        return Err(format!(
-            "component nesting deeper than {MAX_COMPONENT_DEPTH} levels: sigil does not read that deep, so the sbom cannot be checked"
-        ));
-    }
-    let mut licenses = Vec::new();
-    for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(e) = l.get("expression").and_then(Value::as_str) {
-            licenses.push(e.to_owned());
-        }
-        if let Some(id) = l.pointer("/license/id").and_then(Value::as_str) {
-            licenses.push(id.to_owned());
-        }
-    }
-    out.push(Component {
-        name: c.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
-        purl: c.get("purl").and_then(Value::as_str).map(str::to_owned),
-        licenses,
-    });
-    for child in c.get("components").and_then(Value::as_array).into_iter().flatten() {
-        cyclonedx(child, out, depth + 1)?;
-    }
-    Ok(())
-}
-
-/// The SPDX ids an expression mentions (operators and parentheses dropped).
-pub fn license_ids(expression: &str) -> impl Iterator<Item = &str> {
-    expression
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-        .filter(|t| !t.is_empty() && !matches!(t.to_ascii_uppercase().as_str(), "AND" | "OR" | "WITH"))
 }
 
 impl SbomCheck {
@@ -318,6 +168,7 @@ impl SbomCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::predicate::sbom::MAX_COMPONENT_DEPTH;
     use serde_json::json;
 
     fn pattern(p: &str) -> PurlPattern {

@@ -1,55 +1,15 @@
-//! Vulnerability-scan checks over cosign's vuln predicate
-//! (`https://cosign.sigstore.dev/attestation/vuln/v1`): the scan's age, the
-//! worst severity found, and denied ids.
-//!
-//! The predicate's `scanner.result` is the scanner's own report. Findings
-//! are read from Trivy (`Results[].Vulnerabilities[]`: `VulnerabilityID`,
-//! `Severity`), Grype (`matches[].vulnerability`: `id`, `severity`) and any
-//! object with an `id`/`VulnerabilityID` and a `severity`, down to
-//! [`MAX_RESULT_DEPTH`] levels (a report nested deeper fails the check: what
-//! is not read cannot be allowed). A severity of `unknown`, or a word sigil
-//! does not know, counts as critical (fail closed); `negligible` ranks lowest.
+//! The policy's vulnerability-scan check: the scan's age, the worst
+//! severity found, and denied ids, over the findings
+//! [`crate::predicate::vuln`] reads from cosign's vuln predicate. A severity
+//! of `unknown`, or a word sigil does not know, counts as critical (fail
+//! closed); `negligible` ranks lowest.
 
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use super::{list, str_at};
-
-/// Severity ranks, lowest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Negligible,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    /// Parses a severity word (any case); `None` when sigil does not know
-    /// it, and for `unknown`, which says nothing about the finding: both
-    /// count as critical.
-    pub fn parse(word: &str) -> Option<Severity> {
-        Some(match word.to_ascii_lowercase().as_str() {
-            "negligible" | "none" | "info" | "informational" => Severity::Negligible,
-            "low" => Severity::Low,
-            "medium" | "moderate" => Severity::Medium,
-            "high" | "important" => Severity::High,
-            "critical" => Severity::Critical,
-            _ => return None,
-        })
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Severity::Negligible => "negligible",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+use super::list;
+pub use crate::predicate::vuln::Severity;
+use crate::predicate::vuln::{findings, scan_finished_on};
 
 /// `vulnerabilities: { maxAge, maxSeverity, deniedIds }`.
 #[derive(Clone, Debug, Default)]
@@ -59,18 +19,10 @@ pub struct VulnCheck {
     pub denied_ids: Vec<String>,
 }
 
-/// One finding of a scan.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    pub id: String,
-    pub severity: String,
-}
-
 impl VulnCheck {
     pub fn run(&self, predicate: &Value, now: OffsetDateTime) -> Result<(), String> {
         if let Some(max_age) = self.max_age {
-            let finished =
-                str_at(predicate, &["metadata", "scanFinishedOn"]).ok_or("scan has no metadata.scanFinishedOn")?;
+            let finished = scan_finished_on(predicate).ok_or("scan has no metadata.scanFinishedOn")?;
             let finished = OffsetDateTime::parse(finished, &time::format_description::well_known::Rfc3339)
                 .map_err(|_| format!("scan finish time {finished:?} is not RFC 3339"))?;
             let age = now - finished;
@@ -85,9 +37,7 @@ impl VulnCheck {
         if self.max_severity.is_none() && self.denied_ids.is_empty() {
             return Ok(());
         }
-        let result = predicate.pointer("/scanner/result").unwrap_or(&Value::Null);
-        let mut findings = Vec::new();
-        collect(result, &mut findings, 0)?;
+        let findings = findings(predicate)?;
         if let Some(max) = self.max_severity {
             let mut over: Vec<String> = findings
                 .iter()
@@ -112,45 +62,6 @@ impl VulnCheck {
         }
         Ok(())
     }
-}
-
-/// How deep a scanner report is read for findings.
-pub const MAX_RESULT_DEPTH: usize = 32;
-
-/// Walks a scanner report for findings; `Err(reason)` when it is nested
-/// deeper than [`MAX_RESULT_DEPTH`].
-pub fn collect(value: &Value, out: &mut Vec<Finding>, depth: usize) -> Result<(), String> {
-    if depth > MAX_RESULT_DEPTH && (value.is_object() || value.is_array()) {
-        return Err(format!(
-            "scanner result nesting deeper than {MAX_RESULT_DEPTH} levels: sigil does not read that deep, so the scan cannot be checked"
-        ));
-    }
-    match value {
-        Value::Object(map) => {
-            let id = ["VulnerabilityID", "id", "ID"]
-                .iter()
-                .find_map(|k| map.get(*k).and_then(Value::as_str));
-            let severity = ["Severity", "severity"]
-                .iter()
-                .find_map(|k| map.get(*k).and_then(Value::as_str));
-            if let (Some(id), Some(severity)) = (id, severity) {
-                out.push(Finding {
-                    id: id.to_owned(),
-                    severity: severity.to_owned(),
-                });
-            }
-            for v in map.values() {
-                collect(v, out, depth + 1)?;
-            }
-        }
-        Value::Array(items) => {
-            for v in items {
-                collect(v, out, depth + 1)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 /// Parses `168h`, `7d`, `1h30m`, `90s`.
@@ -192,6 +103,7 @@ fn human_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::predicate::vuln::MAX_RESULT_DEPTH;
     use serde_json::json;
     use time::macros::datetime;
 

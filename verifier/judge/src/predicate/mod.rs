@@ -1,6 +1,13 @@
-//! Predicate types and the checks a predicate must pass before sigil signs
-//! it: an attestation that claims to be an SBOM or provenance must be a
-//! well-formed document of that kind, or nothing is pushed.
+//! Predicates: their type URIs and short names, and the checks a predicate
+//! must pass before sigil signs it (an attestation that claims to be an SBOM
+//! or provenance must be a well-formed document of that kind, or nothing is
+//! pushed). A predicate family with more than a shape check has its own
+//! module holding its validation and the typed view the policy reads:
+//! [`slsa`], [`sbom`], [`vuln`].
+
+pub mod sbom;
+pub mod slsa;
+pub mod vuln;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -72,15 +79,15 @@ pub fn resolve_type(name: &str) -> Result<String, PredicateError> {
 /// Predicate types sigil has no schema for must still be a JSON object.
 pub fn validate(predicate_type: &str, predicate: &[u8]) -> Result<(), PredicateError> {
     match predicate_type {
-        SPDX => spdx(predicate),
-        CYCLONEDX => cyclonedx(predicate),
-        SLSA_PROVENANCE_V1 => slsa_v1(predicate),
-        SLSA_PROVENANCE_V02 => slsa_v02(predicate),
+        SPDX => sbom::validate_spdx(predicate),
+        CYCLONEDX => sbom::validate_cyclonedx(predicate),
+        SLSA_PROVENANCE_V1 => slsa::validate_v1(predicate),
+        SLSA_PROVENANCE_V02 => slsa::validate_v02(predicate),
         _ => object(predicate).map(|_| ()),
     }
 }
 
-fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, PredicateError> {
+pub(crate) fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, PredicateError> {
     serde_json::from_slice(bytes).map_err(|e| PredicateError::Json(e.to_string()))
 }
 
@@ -91,199 +98,21 @@ fn object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, PredicateError
     }
 }
 
-/// Only the fields a check looks at are kept, so a 100 MB SBOM is parsed
-/// without building a tree of it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SpdxHead {
-    spdx_version: Option<String>,
-    #[serde(rename = "SPDXID")]
-    spdx_id: Option<String>,
-    name: Option<String>,
-    data_license: Option<String>,
-    document_namespace: Option<String>,
-    creation_info: Option<SpdxCreation>,
-}
-
-#[derive(Deserialize)]
-struct SpdxCreation {
-    created: Option<String>,
-    creators: Option<Vec<String>>,
-}
-
-fn spdx(bytes: &[u8]) -> Result<(), PredicateError> {
-    const K: &str = "SPDX";
-    let head: SpdxHead = parse(bytes)?;
-    let version = head.spdx_version.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "spdxVersion",
-    })?;
-    if version != "SPDX-2.2" && version != "SPDX-2.3" {
-        return Err(PredicateError::Invalid {
-            kind: K,
-            field: "spdxVersion",
-            found: version,
-            expected: "SPDX-2.2 or SPDX-2.3",
-        });
-    }
-    let id = head.spdx_id.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "SPDXID",
-    })?;
-    if id != "SPDXRef-DOCUMENT" {
-        return Err(PredicateError::Invalid {
-            kind: K,
-            field: "SPDXID",
-            found: id,
-            expected: "SPDXRef-DOCUMENT",
-        });
-    }
-    head.name.ok_or(PredicateError::Missing { kind: K, field: "name" })?;
-    head.data_license.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "dataLicense",
-    })?;
-    head.document_namespace.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "documentNamespace",
-    })?;
-    let creation = head.creation_info.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "creationInfo",
-    })?;
-    creation.created.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "creationInfo.created",
-    })?;
-    match creation.creators {
-        Some(c) if !c.is_empty() => Ok(()),
-        _ => Err(PredicateError::Missing {
-            kind: K,
-            field: "creationInfo.creators",
-        }),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CycloneDxHead {
-    bom_format: Option<String>,
-    spec_version: Option<String>,
-}
-
-fn cyclonedx(bytes: &[u8]) -> Result<(), PredicateError> {
-    const K: &str = "CycloneDX";
-    let head: CycloneDxHead = parse(bytes)?;
-    let format = head.bom_format.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "bomFormat",
-    })?;
-    if format != "CycloneDX" {
-        return Err(PredicateError::Invalid {
-            kind: K,
-            field: "bomFormat",
-            found: format,
-            expected: "CycloneDX",
-        });
-    }
-    let version = head.spec_version.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "specVersion",
-    })?;
-    if !["1.4", "1.5", "1.6", "1.7"].contains(&version.as_str()) {
-        return Err(PredicateError::Invalid {
-            kind: K,
-            field: "specVersion",
-            found: version,
-            expected: "1.4 to 1.7",
-        });
-    }
-    Ok(())
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SlsaV1 {
-    build_definition: Option<BuildDefinition>,
-    run_details: Option<RunDetails>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BuildDefinition {
-    build_type: Option<String>,
-    external_parameters: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct RunDetails {
-    builder: Option<Builder>,
-}
-
-#[derive(Deserialize)]
-struct Builder {
-    id: Option<String>,
-}
-
-fn nonempty(value: Option<String>, kind: &'static str, field: &'static str) -> Result<String, PredicateError> {
+/// `value` when it is a non-empty string, else `Missing`.
+pub(crate) fn nonempty(
+    value: Option<String>,
+    kind: &'static str,
+    field: &'static str,
+) -> Result<String, PredicateError> {
     match value {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(PredicateError::Missing { kind, field }),
     }
 }
 
-fn slsa_v1(bytes: &[u8]) -> Result<(), PredicateError> {
-    const K: &str = "SLSA provenance v1";
-    let p: SlsaV1 = parse(bytes)?;
-    let definition = p.build_definition.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "buildDefinition",
-    })?;
-    nonempty(definition.build_type, K, "buildDefinition.buildType")?;
-    match definition.external_parameters {
-        Some(Value::Object(_)) => {}
-        Some(_) => {
-            return Err(PredicateError::Invalid {
-                kind: K,
-                field: "buildDefinition.externalParameters",
-                found: "not an object".into(),
-                expected: "an object",
-            });
-        }
-        None => {
-            return Err(PredicateError::Missing {
-                kind: K,
-                field: "buildDefinition.externalParameters",
-            });
-        }
-    }
-    let run = p.run_details.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "runDetails",
-    })?;
-    let builder = run.builder.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "runDetails.builder",
-    })?;
-    nonempty(builder.id, K, "runDetails.builder.id").map(|_| ())
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SlsaV02 {
-    builder: Option<Builder>,
-    build_type: Option<String>,
-}
-
-fn slsa_v02(bytes: &[u8]) -> Result<(), PredicateError> {
-    const K: &str = "SLSA provenance v0.2";
-    let p: SlsaV02 = parse(bytes)?;
-    let builder = p.builder.ok_or(PredicateError::Missing {
-        kind: K,
-        field: "builder",
-    })?;
-    nonempty(builder.id, K, "builder.id")?;
-    nonempty(p.build_type, K, "buildType").map(|_| ())
+/// A JSON string at a path of object keys, if present.
+pub(crate) fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(value, |v, key| v.get(key))?.as_str()
 }
 
 #[cfg(test)]
