@@ -40,7 +40,7 @@ pub use glob::{ImageName, Pattern};
 pub use loader::{FileReader, MemoryFiles, compile, load, parse_time};
 pub use model::{Mode, Policy};
 pub use names::{Names, RecordedNameError};
-pub use report::{CheckResult, Decision, REPORT_API_VERSION, Report, reports_json};
+pub use report::{CheckResult, Decision, REPORT_API_VERSION, ReasonCode, Report, reports_json};
 
 /// Why a policy cannot be used: it has errors (all of them are here).
 #[derive(Debug, thiserror::Error)]
