@@ -369,7 +369,7 @@ impl Report {
                 c.kind, c.requirement, c.reason, c.code
             );
             for d in c.details.iter().take(HUMAN_DETAILS) {
-                let _ = writeln!(out, "              {d}");
+                let _ = writeln!(out, "              {}", abbreviate_digests(d));
             }
             if c.details.len() > HUMAN_DETAILS {
                 let _ = writeln!(
@@ -388,6 +388,33 @@ impl Report {
     }
 }
 
+/// `text` with each full sha256 digest (`sha256:HEX`, or `sha256-HEX` in a
+/// cosign tag) cut to its first 12 hex digits and an ellipsis (the JSON
+/// report keeps them whole).
+fn abbreviate_digests(text: &str) -> String {
+    const ALGORITHM: &str = "sha256";
+    const HEX: usize = 64;
+    const KEPT: usize = 12;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(ALGORITHM) {
+        let (before, from) = rest.split_at(at + ALGORITHM.len());
+        out.push_str(before);
+        rest = from;
+        let Some(hex) = from.strip_prefix([':', '-']) else {
+            continue;
+        };
+        if hex.bytes().take_while(u8::is_ascii_hexdigit).count() == HEX {
+            out.push_str(&from[..1]);
+            out.push_str(&hex[..KEPT]);
+            out.push('…');
+            rest = &hex[HEX..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The JSON document for a run over many images.
 pub fn reports_json(reports: &[Report], policy_file: &str, policy_digest: &Digest) -> serde_json::Value {
     let count = |d: Decision| reports.iter().filter(|r| r.decision == d).count();
@@ -402,4 +429,28 @@ pub fn reports_json(reports: &[Report], policy_file: &str, policy_digest: &Diges
         },
         "images": reports.iter().map(Report::to_json).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::abbreviate_digests;
+
+    #[test]
+    fn full_digests_are_cut_short_and_nothing_else_is() {
+        let hex = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            abbreviate_digests(&format!("tag sha256-{hex}.sig layer sha256:{hex}: bad")),
+            "tag sha256-0123456789ab….sig layer sha256:0123456789ab…: bad"
+        );
+        // twins: a short or an overlong run of hex, another algorithm, no separator
+        for text in [
+            "sha256:abc".to_owned(),
+            format!("sha256:{hex}0"),
+            format!("sha512:{hex}"),
+            format!("sha256{hex}"),
+            "sha256".to_owned(),
+        ] {
+            assert_eq!(abbreviate_digests(&text), text);
+        }
+    }
 }

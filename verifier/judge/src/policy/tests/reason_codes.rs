@@ -497,3 +497,63 @@ fn an_unusable_trusted_root_keeps_its_structure() {
         r.checks[0].details
     );
 }
+
+#[test]
+fn human_output_says_why_a_signature_did_not_count() {
+    let (mut policy, k) = setup("{anyOf: [a]}");
+    policy.rules[0].attestations.clear();
+    policy.rules[0]
+        .signatures
+        .as_mut()
+        .expect("signatures")
+        .annotations
+        .insert("env".into(), "prod".into());
+    let d = digest_of(IMAGE);
+    let r = policy.evaluate(&evidence(IMAGE, vec![signature(&k.a, &d, &[])], vec![]), NOW);
+    let text = r.render_human();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[1],
+        "       fail   signatures anyOf [a] with env=prod: no valid signature by any of [a] [annotation-mismatch]",
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("              a: tag sha256-x.sig layer sha256:")
+            && lines[2].ends_with("…: signed annotation env=prod is required; the signature has none"),
+        "{text}"
+    );
+    // many rejected signatures: the first five, then a count
+    let many = (0..8).map(|_| signature(&k.stranger, &d, &[])).collect();
+    let text = policy.evaluate(&evidence(IMAGE, many, vec![]), NOW).render_human();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("signature does not verify")).count(),
+        5,
+        "{text}"
+    );
+    assert!(
+        text.contains("              ... and 3 more (--output json lists every one)"),
+        "{text}"
+    );
+    // passing checks stay one line, without a code
+    let text = policy
+        .evaluate(
+            &evidence(IMAGE, vec![signature(&k.a, &d, &[("env", "prod")])], vec![]),
+            NOW,
+        )
+        .render_human();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    // digests in detail lines are cut short; the JSON keeps them whole
+    let r = policy.evaluate(&evidence(IMAGE, vec![signature(&k.a, &d, &[])], vec![]), NOW);
+    let full = &r.checks[0].details[0];
+    let layer = full
+        .split("layer sha256:")
+        .nth(1)
+        .and_then(|rest| rest.get(..64))
+        .expect("a full layer digest in the detail");
+    let text = r.render_human();
+    assert!(
+        !text.contains(layer) && text.contains(&format!("layer sha256:{}…:", &layer[..12])),
+        "{text}"
+    );
+    assert!(!text.contains("[satisfied]"), "{text}");
+}
