@@ -230,8 +230,12 @@ async fn test(
                 if let Some(code) = case.code {
                     extra.push_str(&format!(", a failed check with code {code}"));
                 }
-                let mut codes: Vec<String> = report.failure_codes().map(|c| c.to_string()).collect();
-                codes.dedup();
+                let mut codes: Vec<&str> = Vec::new();
+                for code in report.failure_codes().map(ReasonCode::as_str) {
+                    if !codes.contains(&code) {
+                        codes.push(code);
+                    }
+                }
                 let got_codes = match (case.code, codes.is_empty()) {
                     (None, _) => String::new(),
                     (Some(_), true) => " with no failed check".to_owned(),

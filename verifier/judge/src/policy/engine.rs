@@ -109,7 +109,7 @@ mod publishers {
     fn matcher(m: &Matcher) -> Result<SigstoreMatcher, Rejection> {
         match m {
             Matcher::Exact(s) => Ok(SigstoreMatcher::exact(s.as_str())),
-            Matcher::Regex(r) => SigstoreMatcher::regex(r.as_str()).map_err(Rejection::Identity),
+            Matcher::Regex(r) => SigstoreMatcher::regex(r.as_str()).map_err(Rejection::IdentityPolicy),
         }
     }
 
@@ -118,7 +118,7 @@ mod publishers {
         for (name, value) in &k.extensions {
             policy = policy
                 .require_extension(name, SigstoreMatcher::exact(value.as_str()))
-                .map_err(Rejection::Identity)?;
+                .map_err(Rejection::IdentityPolicy)?;
         }
         let root = match &k.trusted_root {
             None => TrustedRoot::public_good(),

@@ -184,7 +184,7 @@ impl From<&Rejection> for ReasonCode {
             | Rejection::Statement(_)
             | Rejection::SignatureCount(_)
             | Rejection::Unreadable(_) => C::EvidenceMalformed,
-            Rejection::Identity(_) | Rejection::Roots { .. } => C::PublisherUnusable,
+            Rejection::IdentityPolicy(_) | Rejection::Roots { .. } => C::PublisherUnusable,
             Rejection::TrustedRoot { .. } => C::TrustedRootUnusable,
             Rejection::Sigstore(b) => C::from(b),
         }

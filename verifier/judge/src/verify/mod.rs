@@ -118,7 +118,7 @@ pub enum Rejection {
     /// cannot be built (a regular expression that does not compile, an
     /// unknown certificate extension).
     #[error("{0}")]
-    Identity(crate::sigstore::PolicyError),
+    IdentityPolicy(crate::sigstore::PolicyError),
     /// A publisher's trusted root that cannot be used.
     #[error("trusted root {}: {cause}", path.display())]
     TrustedRoot {

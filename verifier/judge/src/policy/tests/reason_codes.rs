@@ -113,7 +113,7 @@ fn rejections_map_by_variant() {
         (Rejection::SignatureEncoding, ReasonCode::EvidenceMalformed),
         (Rejection::Unsigned, ReasonCode::EvidenceMalformed),
         (
-            Rejection::Identity(PolicyError::UnknownExtension { name: "colour".into() }),
+            Rejection::IdentityPolicy(PolicyError::UnknownExtension { name: "colour".into() }),
             ReasonCode::PublisherUnusable,
         ),
         (
