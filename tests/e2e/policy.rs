@@ -95,6 +95,10 @@ fn publishers_decide_and_unmatched_images_are_denied() {
     assert_eq!(report(0)["decision"], "allow");
     assert_eq!(report(0)["rule"], "prod");
     assert_eq!(report(0)["checks"][0]["reason"], "signed by release");
+    assert_eq!(report(0)["checks"][0]["code"], "satisfied");
+    assert_eq!(report(1)["checks"][0]["code"], "signature-invalid");
+    assert_eq!(report(2)["checks"][0]["code"], "no-signatures");
+    assert_eq!(report(3)["checks"][0]["code"], "no-matching-rule");
     assert_eq!(report(1)["decision"], "deny");
     assert_eq!(reasons(report(1)), ["no valid signature by any of [release]"]);
     assert!(
@@ -120,7 +124,10 @@ fn publishers_decide_and_unmatched_images_are_denied() {
     let missing = registry.image("prod/app:nope");
     let out = verify(&policy, &[&images[0], &missing], &[]);
     out.assert_exit(2);
-    assert_eq!(out.stdout_json()["images"][1]["decision"], "deny");
+    let failed = out.stdout_json()["images"][1].clone();
+    assert_eq!(failed["decision"], "deny");
+    assert_eq!(failed["rule"], "prod");
+    assert_eq!(failed["checks"][0]["code"], "evidence-unavailable");
     assert!(out.stderr.contains("prod/app:nope"), "{out}");
     // human output names the rule and the reason
     let out = sigil(&["verify", &images[1], "--policy", s(&policy)]).run();
@@ -128,7 +135,16 @@ fn publishers_decide_and_unmatched_images_are_denied() {
     assert!(
         out.stdout.contains("DENY")
             && out.stdout.contains("rule prod, enforce")
-            && out.stdout.contains("no valid signature by any of [release]"),
+            && out
+                .stdout
+                .contains("no valid signature by any of [release] [signature-invalid]"),
+        "{out}"
+    );
+    // and why the signature did not count
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("              release: ") && l.contains("signature does not verify")),
         "{out}"
     );
 }
@@ -234,6 +250,23 @@ fn modes_exemptions_and_time() {
     out.assert_exit(0).assert_quiet_stderr();
     assert_eq!(out.stdout_json()["images"][0]["mode"], "audit");
     assert_eq!(out.stdout_json()["images"][0]["checks"][0]["result"], "fail");
+    // evidence that cannot be gathered: warn and audit rules let the image through and report it, exit 2
+    for (missing, mode) in [("upstream/missing:v1", "warn"), ("audit/missing:v1", "audit")] {
+        let out = verify(&policy, &[&registry.image(missing)], &[]);
+        out.assert_exit(2);
+        let report = out.stdout_json()["images"][0].clone();
+        assert_eq!(report["decision"], "allow", "{report}");
+        assert_eq!(report["mode"], mode);
+        assert_eq!(report["checks"][0]["code"], "evidence-unavailable");
+        assert!(report["error"].is_string(), "{report}");
+        assert_eq!(out.stdout_json()["summary"]["errors"], 1);
+    }
+    let out = sigil(&["verify", &registry.image("upstream/missing:v1"), "--policy", s(&policy)]).run();
+    out.assert_exit(2);
+    assert!(
+        out.stdout.contains("rule upstream, warn") && out.stdout.contains("[evidence-unavailable]"),
+        "{out}"
+    );
     // exemption until it expires
     let legacy = registry.image("prod/legacy:v1");
     let out = verify(&policy, &[&legacy], &["--at", "2026-06-01T00:00:00Z"]);
@@ -345,6 +378,37 @@ fn policy_test_runs_hermetically_on_a_copied_layout() {
     let out = sigil(&["policy", "test", s(&policy), s(&expectations)]).run();
     out.assert_exit(0);
     assert!(out.stdout.contains("4 passed, 0 failed"), "{out}");
+    // an expectation can name the failed check's code; a wrong code fails the run and says what it got
+    write(
+        "  - {image: \"oci:recorded:app-unsigned\", name: registry.acme.example/prod/app:v2, expect: deny, code: no-signatures}\n  - {image: \"oci:recorded:app-v1\", name: registry.acme.example/dev/app:v1, expect: deny, code: no-matching-rule}\n",
+    );
+    let out = sigil(&["policy", "test", s(&policy), s(&expectations)]).run();
+    out.assert_exit(0);
+    assert!(out.stdout.contains("2 passed, 0 failed"), "{out}");
+    write(
+        "  - {image: \"oci:recorded:app-unsigned\", name: registry.acme.example/prod/app:v2, expect: deny, code: signature-invalid}\n",
+    );
+    let out = sigil(&["policy", "test", s(&policy), s(&expectations)]).run();
+    out.assert_exit(1);
+    assert!(
+        out.stdout.contains(
+            "FAIL case 1: oci:recorded:app-unsigned expected deny, a failed check with code signature-invalid, got deny with failed check code(s) no-signatures"
+        ),
+        "{out}"
+    );
+    let out = sigil(&["policy", "test", s(&policy), s(&expectations), "--output", "json"]).run();
+    out.assert_exit(1);
+    let case = out.stdout_json()["cases"][0].clone();
+    assert_eq!(
+        (case["passed"].clone(), case["expectCode"].clone()),
+        (json!(false), json!("signature-invalid"))
+    );
+    assert_eq!(case["report"]["checks"][0]["code"], "no-signatures");
+    // a code that does not exist is an error in the expectations
+    write("  - {image: \"oci:recorded:app-v1\", expect: allow, code: signature-broken}\n");
+    let out = sigil(&["policy", "test", s(&policy), s(&expectations)]).run();
+    out.assert_exit(2);
+    assert!(out.assert_one_line_error().contains("signature-broken"), "{out}");
     // `verify --policy` matches a copied layout image by its recorded name too
     let layout_image = format!("oci:{}:app-v1", s(&recorded));
     sigil(&["verify", &layout_image, "--policy", s(&policy)])

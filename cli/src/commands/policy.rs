@@ -13,6 +13,7 @@
 //!     name: registry.acme.example/prod/app:v1   # optional: the name rules match
 //!     expect: allow                  # allow | deny
 //!     reason: builder id             # optional: some check's reason contains this
+//!     code: content-check-failed     # optional: a failed check has this reason code
 //!     at: 2027-02-01T00:00:00Z       # optional, overrides the file's and --at
 //! ```
 //!
@@ -30,7 +31,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sigil_verifier::gather;
 use sigil_verifier::layout::LayoutStore;
-use sigil_verifier::policy::{self, Decision, Evidence, Report, names};
+use sigil_verifier::policy::{self, Decision, Evidence, ReasonCode, Report, names};
 use sigil_verifier::reference::{ImageRef, LayoutRef, RegistryRef};
 
 use super::resolve;
@@ -64,6 +65,12 @@ pub enum PolicyCommand {
     /// Images are OCI layouts written by `sigil copy` (signatures and
     /// attestations included); nothing is fetched from a network. Exit 0
     /// when every expectation holds, 1 when one does not, 2 on errors.
+    ///
+    /// Each case names an image and `expect: allow` or `deny`; optionally
+    /// `reason: TEXT` (some check's reason contains TEXT) and `code: CODE`
+    /// (some failed check has that reason code, as in the JSON report's
+    /// `code`: no-matching-rule, signature-invalid, identity-mismatch,
+    /// content-check-failed, ...; docs/report-schema.md lists them all).
     ///
     /// Example:
     ///   sigil policy test policies/production.yaml policies/tests/production.yaml
@@ -126,6 +133,9 @@ struct Case {
     expect: Expect,
     #[serde(default)]
     reason: Option<String>,
+    /// Some failed check has this code.
+    #[serde(default)]
+    code: Option<ReasonCode>,
     #[serde(default)]
     at: Option<String>,
 }
@@ -144,7 +154,7 @@ fn read_expectations(path: &Path) -> anyhow::Result<Expectations> {
         .with_context(|| format!("expectations {} are empty", path.display()))?;
     let parsed: Expectations = serde_json::from_value(tree.to_json()).with_context(|| {
         format!(
-            "expectations {} (fields: apiVersion, kind, at, cases[image, name, expect, reason, at])",
+            "expectations {} (fields: apiVersion, kind, at, cases[image, name, expect, reason, code, at])",
             path.display()
         )
     })?;
@@ -183,7 +193,8 @@ async fn test(
             .reason
             .as_ref()
             .is_none_or(|want| report.checks.iter().any(|c| c.reason.contains(want.as_str())));
-        let passed = decision_ok && reason_ok;
+        let code_ok = case.code.is_none_or(|want| report.failure_codes().any(|c| c == want));
+        let passed = decision_ok && reason_ok && code_ok;
         if !passed {
             failed += 1;
         }
@@ -194,10 +205,16 @@ async fn test(
             "apiVersion": "sigil.dev/policy-test/v1",
             "passed": results.len() - failed,
             "failed": failed,
-            "cases": results.iter().map(|(n, case, report, passed)| json!({
-                "case": n, "image": case.image, "expect": format!("{:?}", case.expect).to_lowercase(),
-                "passed": passed, "report": report.to_json(),
-            })).collect::<Vec<_>>(),
+            "cases": results.iter().map(|(n, case, report, passed)| {
+                let mut result = json!({
+                    "case": n, "image": case.image, "expect": format!("{:?}", case.expect).to_lowercase(),
+                    "passed": passed, "report": report.to_json(),
+                });
+                if let Some(code) = case.code {
+                    result["expectCode"] = json!(code);
+                }
+                result
+            }).collect::<Vec<_>>(),
         }))?,
         OutputFormat::Human => {
             let mut text = String::new();
@@ -205,13 +222,27 @@ async fn test(
                 let verdict = if *passed { "ok  " } else { "FAIL" };
                 let got = format!("{:?}", report.decision).to_lowercase();
                 let want = format!("{:?}", case.expect).to_lowercase();
-                let extra = case
+                let mut extra = case
                     .reason
                     .as_ref()
                     .map(|r| format!(", reason containing {r:?}"))
                     .unwrap_or_default();
+                if let Some(code) = case.code {
+                    extra.push_str(&format!(", a failed check with code {code}"));
+                }
+                let mut codes: Vec<&str> = Vec::new();
+                for code in report.failure_codes().map(ReasonCode::as_str) {
+                    if !codes.contains(&code) {
+                        codes.push(code);
+                    }
+                }
+                let got_codes = match (case.code, codes.is_empty()) {
+                    (None, _) => String::new(),
+                    (Some(_), true) => " with no failed check".to_owned(),
+                    (Some(_), false) => format!(" with failed check code(s) {}", codes.join(", ")),
+                };
                 text.push_str(&format!(
-                    "{verdict} case {n}: {} expected {want}{extra}, got {got}\n",
+                    "{verdict} case {n}: {} expected {want}{extra}, got {got}{got_codes}\n",
                     case.image
                 ));
                 if !passed {

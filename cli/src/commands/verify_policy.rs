@@ -1,8 +1,9 @@
 //! `sigil verify IMAGE... --policy P [--at RFC3339]`: many images against one
 //! policy. Digests are resolved concurrently, the evidence of each distinct
 //! (repository, digest) is gathered once, and the decision is the library's
-//! pure `Policy::evaluate`. Exit 2 if any image could not be evaluated, else
-//! 1 if any was denied, else 0; `warn`/`audit` rules never change it.
+//! pure `Policy::evaluate`. Exit 2 if any image could not be evaluated
+//! (whatever the mode of the rule it is reported under), else 1 if any was
+//! denied, else 0; `warn`/`audit` rules never change it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -49,7 +50,9 @@ pub async fn run(
     // Judge (pure) and report.
     let pairs: Vec<_> = resolved.iter().zip(gathered).collect();
     let reports: Vec<Report> = judge_all(&pairs, |(r, evidence)| match (&r.outcome, evidence) {
-        (Err(e), _) | (_, Err(e)) => policy.evaluate_failure(&r.image.to_string(), e, now),
+        // Judged under the rule the image's name matches (its mode applies); the run exits 2.
+        (Err(e), _) => policy.evaluate_failure(&r.image, None, e, now),
+        (Ok((_, digest)), Err(e)) => policy.evaluate_failure(&r.image, Some(digest), e, now),
         (Ok((_, digest)), Ok(evidence)) => {
             let (signatures, attestations, recorded) = evidence.as_ref();
             // A recorded name that is no reference, or names another digest, is
@@ -64,7 +67,7 @@ pub async fn run(
                     ),
                     now,
                 ),
-                Err(e) => policy.evaluate_failure(&r.image.to_string(), &e.to_string(), now),
+                Err(e) => policy.evaluate_failure(&r.image, Some(digest), &e.to_string(), now),
             }
         }
     });
@@ -127,7 +130,7 @@ fn render(reports: &[Report], policy: &Policy, output: OutputFormat) -> anyhow::
         if let Some(e) = &r.error {
             eprintln!("error: {}: {e}", r.image);
         }
-        if r.mode == Some(Mode::Warn) && r.decision == Decision::Allow {
+        if r.mode == Some(Mode::Warn) && r.decision == Decision::Allow && r.error.is_none() {
             for c in r.checks.iter().filter(|c| c.result == policy::CheckResult::Fail) {
                 eprintln!(
                     "warning: {}: rule {} (warn) would deny: {}",

@@ -33,9 +33,11 @@ use super::model::{
     AttestationRequirement, Combinator, Mode, Policy, PublisherKind, Rule, SignatureRequirement, Waiver,
 };
 use super::names::Names;
-use super::report::{Check, CheckResult, Decision, ExemptionUse, Report};
+use super::report::{Check, CheckResult, Decision, ExemptionUse, ReasonCode, Report};
 use super::threshold::distinct_publishers;
+use crate::digest::Digest;
 use crate::evidence::{AttestationEvidence, SignatureEvidence};
+use crate::reference::ImageRef;
 use crate::verify::{self, AttestedStatement, Rejection, SignedImage, Signer, Verified};
 
 /// Everything gathered about one image, not yet judged. The evidence is
@@ -75,6 +77,9 @@ impl<'a> Evidence<'a> {
     }
 }
 
+/// What [`Policy::rule_for`] says: the deciding rule, none, or two that tie.
+type Selection<'p> = Result<Option<&'p Rule>, (String, String)>;
+
 /// How far the name an image is judged under can be believed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Trust {
@@ -104,7 +109,7 @@ mod publishers {
     fn matcher(m: &Matcher) -> Result<SigstoreMatcher, Rejection> {
         match m {
             Matcher::Exact(s) => Ok(SigstoreMatcher::exact(s.as_str())),
-            Matcher::Regex(r) => SigstoreMatcher::regex(r.as_str()).map_err(|e| Rejection::Keyless(e.to_string())),
+            Matcher::Regex(r) => SigstoreMatcher::regex(r.as_str()).map_err(Rejection::IdentityPolicy),
         }
     }
 
@@ -113,7 +118,7 @@ mod publishers {
         for (name, value) in &k.extensions {
             policy = policy
                 .require_extension(name, SigstoreMatcher::exact(value.as_str()))
-                .map_err(|e| Rejection::Keyless(e.to_string()))?;
+                .map_err(Rejection::IdentityPolicy)?;
         }
         let root = match &k.trusted_root {
             None => TrustedRoot::public_good(),
@@ -122,8 +127,10 @@ mod publishers {
                 match roots.get(path) {
                     Some(root) => root,
                     None => {
-                        let root = TrustedRoot::from_json(bytes)
-                            .map_err(|e| Rejection::Keyless(format!("trusted root {}: {e}", path.display())))?;
+                        let root = TrustedRoot::from_json(bytes).map_err(|cause| Rejection::TrustedRoot {
+                            path: path.clone(),
+                            cause,
+                        })?;
                         // One parsed root per file for the life of the process.
                         let root: &'static TrustedRoot = Box::leak(Box::new(root));
                         roots.insert(path.clone(), root);
@@ -155,7 +162,10 @@ mod publishers {
                     .iter()
                     .map(|der| crate::sigstore::Certificate::from_der(der))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| Rejection::Keyless(format!("roots {}: {e}", c.roots_file.display())))?;
+                    .map_err(|cause| Rejection::Roots {
+                        path: c.roots_file.clone(),
+                        cause,
+                    })?;
                 let policy = IdentityPolicy::subject_only(matcher(&c.identity)?);
                 Ok(judge(Authority::Certificate {
                     roots: &roots,
@@ -225,18 +235,123 @@ impl Policy {
         }
     }
 
-    /// A report for an image whose evidence could not be gathered: denied.
-    pub fn evaluate_failure(&self, image: &str, error: &str, now: OffsetDateTime) -> Report {
-        let mut report = self.empty_report(image, now);
+    /// A report for an image whose evidence could not be gathered (DESIGN
+    /// §4.1, "Outcomes"), judged under the rule its name matches: an
+    /// `enforce` rule denies, a `warn` or `audit` rule allows and reports
+    /// the error (code `evidence-unavailable`; the run still exits 2). An
+    /// image no rule matches is denied, and so is one whose rule cannot be
+    /// told: when the digest is unknown (`digest` is `None` and the
+    /// reference pins none) and rules that pin digests would decide
+    /// differently. A layout image's rule is enforced whatever its mode: the
+    /// name its layout records, which could add requirements, is unknown.
+    pub fn evaluate_failure(
+        &self,
+        image: &ImageRef,
+        digest: Option<&Digest>,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Report {
+        let mut report = self.empty_report(&image.to_string(), now);
         report.error = Some(error.to_owned());
-        report.checks.push(Check {
+        let pinned = match image {
+            ImageRef::Registry(r) => r.digest(),
+            ImageRef::Layout(l) => l.digest.as_ref(),
+        };
+        let digest = digest.or(pinned).cloned();
+        // The name as `names::of` gives it; a recorded name is never known here.
+        let name_with = |d: Digest| super::names::of(image, d, None).ok().map(|n| n.name);
+        let selection = match &digest {
+            Some(d) => name_with(d.clone()).map(|name| (self.rule_for(&name), name)),
+            None => self.rule_whatever_digest(name_with),
+        };
+        report.digest = digest;
+        let evidence = Check {
             kind: "evidence",
-            requirement: "gather evidence".into(),
+            requirement: "gathering".into(),
             result: CheckResult::Fail,
+            code: ReasonCode::EvidenceUnavailable,
             reason: format!("could not be evaluated: {error}"),
             details: Vec::new(),
-        });
+        };
+        let Some((selected, name)) = selection else {
+            report.checks.push(evidence);
+            report.checks.push(rule_check(
+                ReasonCode::NoMatchingRule,
+                "the digest is unknown, and rules that pin digests would decide differently for this name".into(),
+            ));
+            return report;
+        };
+        let matched = display_name(&name);
+        report.matched_name = Some(matched.clone());
+        report.checks.push(evidence);
+        let rule = match selected {
+            Ok(Some(rule)) => rule,
+            Ok(None) => {
+                report.checks.push(rule_check(
+                    ReasonCode::NoMatchingRule,
+                    format!("no rule matches {matched}"),
+                ));
+                return report;
+            }
+            Err((a, b)) => {
+                report.checks.push(rule_check(
+                    ReasonCode::RuleTie,
+                    format!("rules {a} and {b} are equally specific for this image (fix the policy)"),
+                ));
+                return report;
+            }
+        };
+        let mode = match image {
+            ImageRef::Registry(_) => rule.mode,
+            ImageRef::Layout(_) => {
+                if rule.mode != Mode::Enforce {
+                    report.notes.push(format!(
+                        "rule {} is enforced, not {}: the name this layout records, which could add requirements, is not known",
+                        rule.name, rule.mode
+                    ));
+                }
+                Mode::Enforce
+            }
+        };
+        report.rule = Some(rule.name.clone());
+        report.mode = Some(mode);
+        report.decision = if mode == Mode::Enforce {
+            Decision::Deny
+        } else {
+            Decision::Allow
+        };
         report
+    }
+
+    /// For an image whose digest is unknown: the rule its name selects
+    /// whatever the digest, with the name (made by `name_with` from a
+    /// digest). `None` when rules that pin digests would decide differently.
+    fn rule_whatever_digest(
+        &self,
+        name_with: impl Fn(Digest) -> Option<ImageName>,
+    ) -> Option<(Selection<'_>, ImageName)> {
+        // A digest no pattern pins (nor any image has: it is no manifest's), then every pinned one.
+        let unpinned = Digest::sha256_of(b"sigil: the digest of this image is not known");
+        let pinned = self
+            .rules
+            .iter()
+            .flat_map(|r| &r.images)
+            .filter_map(|(p, _)| match p.pin() {
+                Pin::Digest(d) => Some(d.clone()),
+                _ => None,
+            });
+        let selected_name = |name: &ImageName| match self.rule_for(name) {
+            Ok(rule) => Ok(rule.map(|r| r.name.as_str())),
+            Err(tie) => Err(tie),
+        };
+        let name = name_with(unpinned)?;
+        let first = selected_name(&name);
+        for d in pinned {
+            if selected_name(&name_with(d)?) != first {
+                return None;
+            }
+        }
+        Some((self.rule_for(&name), name))
     }
 
     fn empty_report(&self, image: &str, now: OffsetDateTime) -> Report {
@@ -277,11 +392,14 @@ impl Policy {
         if matches!(self.rule_for(&evidence.name), Ok(None)) {
             let mut report = self.judge(evidence, recorded, Trust::Claimed, now);
             if report.rule.is_none() {
-                report.checks = vec![rule_check(format!(
-                    "no rule matches {} or the name its layout records, {}",
-                    display_name(&evidence.name),
-                    display_name(recorded)
-                ))];
+                report.checks = vec![rule_check(
+                    ReasonCode::NoMatchingRule,
+                    format!(
+                        "no rule matches {} or the name its layout records, {}",
+                        display_name(&evidence.name),
+                        display_name(recorded)
+                    ),
+                )];
             } else {
                 report.notes.insert(
                     0,
@@ -365,16 +483,17 @@ impl Policy {
         let rule = match self.rule_for(name) {
             Ok(Some(rule)) => rule,
             Ok(None) => {
-                report.checks.push(rule_check(format!(
-                    "no rule matches {}",
-                    report.matched_name.as_deref().unwrap_or_default()
-                )));
+                report.checks.push(rule_check(
+                    ReasonCode::NoMatchingRule,
+                    format!("no rule matches {}", report.matched_name.as_deref().unwrap_or_default()),
+                ));
                 return report;
             }
             Err((a, b)) => {
-                report.checks.push(rule_check(format!(
-                    "rules {a} and {b} are equally specific for this image (fix the policy)"
-                )));
+                report.checks.push(rule_check(
+                    ReasonCode::RuleTie,
+                    format!("rules {a} and {b} are equally specific for this image (fix the policy)"),
+                ));
                 return report;
             }
         };
@@ -386,14 +505,20 @@ impl Policy {
         report.mode = Some(mode);
 
         if rule.signatures.is_none() && rule.attestations.is_empty() {
-            let (result, reason) = match (rule.allow_unverified, trust) {
-                (true, Trust::Given) => (CheckResult::Pass, "allowUnverified: no evidence is required".to_owned()),
+            let (result, code, reason) = match (rule.allow_unverified, trust) {
+                (true, Trust::Given) => (
+                    CheckResult::Pass,
+                    ReasonCode::AllowUnverified,
+                    "allowUnverified: no evidence is required".to_owned(),
+                ),
                 (true, Trust::Claimed) => (
                     CheckResult::Fail,
+                    ReasonCode::UnverifiedNotAllowed,
                     "allowUnverified does not apply to an image matched only by the name its layout records (write a rule for its oci: directory)".to_owned(),
                 ),
                 (false, _) => (
                     CheckResult::Fail,
+                    ReasonCode::NoRequirements,
                     "the rule requires nothing and does not say allowUnverified".to_owned(),
                 ),
             };
@@ -401,6 +526,7 @@ impl Policy {
                 kind: "rule",
                 requirement: rule.name.clone(),
                 result,
+                code,
                 reason,
                 details: Vec::new(),
             });
@@ -436,7 +562,8 @@ impl Policy {
         report
     }
 
-    /// Verifies every signature by one publisher.
+    /// Verifies every signature by one publisher; without any that count,
+    /// why each did not (with its code).
     fn signatures_by(
         &self,
         publisher: &str,
@@ -444,23 +571,29 @@ impl Policy {
         evidence: &Evidence<'_>,
         digest: &crate::digest::Digest,
         now: OffsetDateTime,
-    ) -> Result<Vec<Verified<SignedImage>>, Vec<String>> {
+    ) -> Result<Vec<Verified<SignedImage>>, Vec<(ReasonCode, String)>> {
         let Some(p) = self.publishers.get(publisher) else {
-            return Err(vec![format!("{publisher}: no such publisher")]);
+            return Err(vec![(
+                ReasonCode::UnknownPublisher,
+                format!("{publisher}: no such publisher"),
+            )]);
         };
         let checks = publishers::signatures(&p.kind, &evidence.signatures, digest, &requirement.annotations, now)
-            .map_err(|e| vec![format!("{publisher}: {e}")])?;
+            .map_err(|e| vec![(ReasonCode::from(&e), format!("{publisher}: {e}"))])?;
         let mut verified = Vec::new();
         let mut rejected = Vec::new();
         for check in checks {
             match check.outcome {
                 Ok(v) => verified.push(v),
-                Err(why) => rejected.push(format!("{publisher}: {}: {why}", check.origin)),
+                Err(why) => rejected.push((ReasonCode::from(&why), format!("{publisher}: {}: {why}", check.origin))),
             }
         }
         if verified.is_empty() {
             if evidence.signatures.is_empty() {
-                rejected.push(format!("{publisher}: the image has no signatures"));
+                rejected.push((
+                    ReasonCode::NoSignatures,
+                    format!("{publisher}: the image has no signatures"),
+                ));
             }
             Err(rejected)
         } else {
@@ -477,6 +610,8 @@ impl Policy {
     ) -> Check {
         let combinator = &requirement.combinator;
         let mut details = Vec::new();
+        // The codes of why the publishers that did not count did not.
+        let mut rejections = Vec::new();
         // Signers are compared by their full identity (Debug form: kind and whole fingerprint).
         let mut satisfied: Vec<(&str, BTreeSet<String>)> = Vec::new();
         for publisher in combinator.publishers() {
@@ -486,9 +621,16 @@ impl Policy {
                     details.push(format!("{publisher}: {} valid signature(s)", verified.len()));
                     satisfied.push((publisher, signers));
                 }
-                Err(reasons) => details.extend(reasons),
+                Err(reasons) => {
+                    for (code, reason) in reasons {
+                        rejections.push(code);
+                        details.push(reason);
+                    }
+                }
             }
         }
+        // A failure the evidence explains: the most telling rejection.
+        let rejected = ReasonCode::most_telling(rejections).unwrap_or(ReasonCode::NoSignatures);
         let names: Vec<&str> = satisfied.iter().map(|(n, _)| *n).collect();
         let missing: Vec<&str> = combinator
             .publishers()
@@ -496,28 +638,37 @@ impl Policy {
             .map(String::as_str)
             .filter(|n| !names.contains(n))
             .collect();
-        let (pass, reason) = match combinator {
+        let (code, reason) = match combinator {
             Combinator::AnyOf(list) | Combinator::AllOf(list) | Combinator::Threshold { of: list, .. }
                 if list.is_empty() =>
             {
-                (false, "no publishers are listed, so nothing can satisfy it".to_owned())
+                (
+                    ReasonCode::EmptyPublisherList,
+                    "no publishers are listed, so nothing can satisfy it".to_owned(),
+                )
             }
             Combinator::AnyOf(_) => match names.first() {
-                Some(n) => (true, format!("signed by {n}")),
-                None => (false, format!("no valid signature by any of [{}]", missing.join(", "))),
+                Some(n) => (ReasonCode::Satisfied, format!("signed by {n}")),
+                None => (
+                    rejected,
+                    format!("no valid signature by any of [{}]", missing.join(", ")),
+                ),
             },
             Combinator::AllOf(_) => {
                 if missing.is_empty() {
-                    (true, format!("signed by all of [{}]", names.join(", ")))
+                    (
+                        ReasonCode::Satisfied,
+                        format!("signed by all of [{}]", names.join(", ")),
+                    )
                 } else {
-                    (false, format!("no valid signature by [{}]", missing.join(", ")))
+                    (rejected, format!("no valid signature by [{}]", missing.join(", ")))
                 }
             }
             Combinator::Threshold { count, of } => {
                 let counted = distinct_publishers(&satisfied);
                 if *count < 1 || *count > of.len() {
                     (
-                        false,
+                        ReasonCode::InvalidThreshold,
                         format!(
                             "threshold {count} of {} publishers can never be met correctly (fix the policy)",
                             of.len()
@@ -525,7 +676,7 @@ impl Policy {
                     )
                 } else if counted.len() >= *count {
                     (
-                        true,
+                        ReasonCode::Satisfied,
                         format!(
                             "{} distinct publisher(s) of {count} required: [{}]",
                             counted.len(),
@@ -534,7 +685,12 @@ impl Policy {
                     )
                 } else {
                     (
-                        false,
+                        // Not one publisher counted: the evidence says why.
+                        if counted.is_empty() {
+                            rejected
+                        } else {
+                            ReasonCode::ThresholdNotMet
+                        },
                         format!(
                             "{} distinct publisher(s), {count} required (valid: [{}]; a publisher counts once however many of its keys or identities signed, and publishers count only with signers of their own)",
                             counted.len(),
@@ -556,7 +712,12 @@ impl Policy {
         Check {
             kind: "signatures",
             requirement: requirement_text,
-            result: if pass { CheckResult::Pass } else { CheckResult::Fail },
+            result: if code == ReasonCode::Satisfied {
+                CheckResult::Pass
+            } else {
+                CheckResult::Fail
+            },
+            code,
             reason,
             details,
         }
@@ -572,6 +733,7 @@ impl Policy {
         let t = &requirement.predicate_type;
         let by = format!("[{}]", requirement.signed_by.join(", "));
         let mut details = Vec::new();
+        let mut rejections = Vec::new();
         let mut verified: Vec<(&str, Verified<AttestedStatement>)> = Vec::new();
         let candidates: Vec<&AttestationEvidence> = evidence
             .attestations
@@ -583,15 +745,19 @@ impl Policy {
             let mut reasons = Vec::new();
             for publisher_name in &requirement.signed_by {
                 let outcome = match self.publishers.get(publisher_name).map(|p| &p.kind) {
-                    Some(publisher) => publishers::attestation(publisher, &e.content, &name.digest, t, now),
-                    None => Err(Rejection::Unreadable(format!("no such publisher {publisher_name}"))),
+                    Some(publisher) => publishers::attestation(publisher, &e.content, &name.digest, t, now)
+                        .map_err(|why| (ReasonCode::from(&why), why.to_string())),
+                    None => Err((ReasonCode::UnknownPublisher, "no such publisher".to_owned())),
                 };
                 match outcome {
                     Ok(v) => {
                         found = Some((publisher_name.as_str(), v));
                         break;
                     }
-                    Err(why) => reasons.push(format!("{publisher_name}: {why}")),
+                    Err((code, why)) => {
+                        rejections.push(code);
+                        reasons.push(format!("{publisher_name}: {why}"));
+                    }
                 }
             }
             match found {
@@ -599,21 +765,31 @@ impl Policy {
                 None => details.push(format!("{}: not counted ({})", e.origin, reasons.join("; "))),
             }
         }
-        let fail = |reason: String, details: Vec<String>| Check {
+        let fail = |code: ReasonCode, reason: String, details: Vec<String>| Check {
             kind: "attestation",
             requirement: format!("{t} by {by}"),
             result: CheckResult::Fail,
+            code,
             reason,
             details,
         };
         if requirement.signed_by.is_empty() {
             return fail(
+                ReasonCode::EmptyPublisherList,
                 "signedBy lists no publishers, so nothing can satisfy it".into(),
                 details,
             );
         }
         if verified.is_empty() {
+            // An attestation of another predicate type is about something else, not a failed one.
+            let code = ReasonCode::most_telling(
+                rejections
+                    .into_iter()
+                    .filter(|c| *c != ReasonCode::PredicateTypeMismatch),
+            )
+            .unwrap_or(ReasonCode::NoVerifiedAttestation);
             return fail(
+                code,
                 format!(
                     "no verified attestation of type {t} by any of {by} ({} candidate(s) found)",
                     candidates.len()
@@ -650,6 +826,7 @@ impl Policy {
                 kind: "attestation",
                 requirement: format!("{t} by {by}"),
                 result: CheckResult::Pass,
+                code: ReasonCode::Satisfied,
                 reason: format!(
                     "{} verified attestation(s) by [{}]{what}",
                     verified.len(),
@@ -658,7 +835,7 @@ impl Policy {
                 details,
             }
         } else {
-            fail(failures.join("; "), details)
+            fail(ReasonCode::ContentCheckFailed, failures.join("; "), details)
         }
     }
 }
@@ -686,11 +863,14 @@ fn summary_check(other: &Report, what: &str) -> Check {
         .filter(|c| c.result == CheckResult::Fail)
         .map(|c| c.reason.as_str())
         .collect();
-    let (result, reason) = match (other.decision, failures.is_empty()) {
-        (Decision::Deny, _) => (CheckResult::Fail, failures.join("; ")),
-        (Decision::Allow, true) => (CheckResult::Pass, "allowed".to_owned()),
+    // A denial stands for the other judgement's first failure.
+    let denied = other.failure_codes().next().unwrap_or(ReasonCode::NoMatchingRule);
+    let (result, code, reason) = match (other.decision, failures.is_empty()) {
+        (Decision::Deny, _) => (CheckResult::Fail, denied, failures.join("; ")),
+        (Decision::Allow, true) => (CheckResult::Pass, ReasonCode::Satisfied, "allowed".to_owned()),
         (Decision::Allow, false) => (
             CheckResult::Pass,
+            ReasonCode::Satisfied,
             format!(
                 "allowed ({} mode): {}",
                 other.mode.unwrap_or(Mode::Enforce),
@@ -714,16 +894,19 @@ fn summary_check(other: &Report, what: &str) -> Check {
         kind: "rule",
         requirement: format!("rule {rule} for {what}, {matched}"),
         result,
+        code,
         reason,
         details,
     }
 }
 
-fn rule_check(reason: String) -> Check {
+/// A failed rule selection: no rule, or a tie.
+fn rule_check(code: ReasonCode, reason: String) -> Check {
     Check {
         kind: "rule",
-        requirement: "a matching rule".into(),
+        requirement: "selection".into(),
         result: CheckResult::Fail,
+        code,
         reason,
         details: Vec::new(),
     }
@@ -734,6 +917,7 @@ fn waived(requirement: String, kind: &'static str) -> Check {
         kind,
         requirement,
         result: CheckResult::Waived,
+        code: ReasonCode::Waived,
         reason: "waived by an exemption".into(),
         details: Vec::new(),
     }

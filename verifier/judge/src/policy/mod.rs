@@ -5,11 +5,13 @@
 //!   (YAML or JSON) into a [`Policy`], collecting every problem as a
 //!   [`Diagnostic`] with file:line:column and a stable code;
 //! - [`Policy::evaluate`] is the pure decision `(policy, evidence, now) ->`
-//!   [`Report`]: the most specific rule decides, unmatched images and errors
-//!   deny, thresholds count distinct publishers, a layout's recorded name
-//!   can add requirements but never remove any, and content checks only
-//!   ever see attestations that [`crate::verify`] verified and bound to the
-//!   digest.
+//!   [`Report`]: the most specific rule decides, unmatched images deny,
+//!   images whose evidence could not be gathered are reported under their
+//!   rule ([`Policy::evaluate_failure`]), every check carries a
+//!   [`ReasonCode`], thresholds count distinct publishers, a layout's
+//!   recorded name can add requirements but never remove any, and content
+//!   checks only ever see attestations that [`crate::verify`] verified and
+//!   bound to the digest.
 //!
 //! Module map: [`yaml`] (spanned document tree), [`diagnostic`] (codes and
 //! rendering), [`loader`] and `rules` (tree -> model), `lint` (whole-policy
@@ -40,7 +42,7 @@ pub use glob::{ImageName, Pattern};
 pub use loader::{FileReader, MemoryFiles, compile, load, parse_time};
 pub use model::{Mode, Policy};
 pub use names::{Names, RecordedNameError};
-pub use report::{CheckResult, Decision, REPORT_API_VERSION, Report, reports_json};
+pub use report::{CheckResult, Decision, REPORT_API_VERSION, ReasonCode, Report, reports_json};
 
 /// Why a policy cannot be used: it has errors (all of them are here).
 #[derive(Debug, thiserror::Error)]

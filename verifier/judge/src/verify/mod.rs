@@ -76,7 +76,8 @@ pub struct SignedImage {
     pub signer: Signer,
 }
 
-/// Why a piece of evidence does not count.
+/// Why a piece of evidence does not count. Reports carry it as a stable
+/// code too: `ReasonCode::from(&rejection)` ([`crate::policy::report`]).
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Rejection {
     #[error("signature is not valid base64")]
@@ -113,8 +114,23 @@ pub enum Rejection {
     MessageSignature,
     #[error("unreadable evidence: {0}")]
     Unreadable(String),
+    /// A keyless or certificate publisher whose identity requirements
+    /// cannot be built (a regular expression that does not compile, an
+    /// unknown certificate extension).
     #[error("{0}")]
-    Keyless(String),
+    IdentityPolicy(crate::sigstore::PolicyError),
+    /// A publisher's trusted root that cannot be used.
+    #[error("trusted root {}: {cause}", path.display())]
+    TrustedRoot {
+        path: std::path::PathBuf,
+        cause: crate::sigstore::TrustedRootError,
+    },
+    /// A certificate publisher's roots that cannot be read.
+    #[error("roots {}: {cause}", path.display())]
+    Roots {
+        path: std::path::PathBuf,
+        cause: crate::sigstore::CertificateError,
+    },
     /// A keyless or certificate signature that sigstore verification refused.
     #[error("{0}")]
     Sigstore(crate::sigstore::BundleRejection),

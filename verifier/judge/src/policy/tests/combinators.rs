@@ -328,8 +328,10 @@ fn unmatched_images_deny_and_modes_never_block() {
 #[test]
 fn errors_deny_and_the_report_names_everything() {
     let (policy, _) = setup("{anyOf: [a]}");
-    let r = policy.evaluate_failure(IMAGE, "cannot reach registry.example: connection refused", NOW);
+    let image: crate::reference::ImageRef = IMAGE.parse().expect("reference");
+    let r = policy.evaluate_failure(&image, None, "cannot reach registry.example: connection refused", NOW);
     assert_eq!(r.decision, D);
+    assert_eq!(r.checks[0].code, crate::policy::ReasonCode::EvidenceUnavailable);
     assert_eq!(
         r.error.as_deref(),
         Some("cannot reach registry.example: connection refused")

@@ -1,4 +1,5 @@
-//! Tests of the policy module: truth tables, globs, lint codes, loader fuzzing.
+//! Tests of the policy module: truth tables, globs, lint codes, loader
+//! fuzzing, reason codes, images whose evidence is unavailable.
 
 mod combinators;
 mod decisions;
@@ -7,4 +8,6 @@ mod fuzz;
 mod globs;
 mod lint_codes;
 mod names;
+mod reason_codes;
 pub(super) mod support;
+mod unavailable;
