@@ -23,8 +23,27 @@ pub enum Outcome {
     Error,
 }
 
+impl From<sigil_verifier::pipeline::Outcome> for Outcome {
+    fn from(outcome: sigil_verifier::pipeline::Outcome) -> Self {
+        use sigil_verifier::pipeline::Outcome as Decided;
+        match outcome {
+            Decided::Allowed => Outcome::Success,
+            Decided::Denied => Outcome::Failed,
+            Decided::Unevaluated => Outcome::Error,
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version (stdout, exit 0), and the help shown when
+        // no command is given, as clap prints them.
+        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.exit()
+        }
+        Err(e) => return usage_error(&e),
+    };
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -43,6 +62,19 @@ fn main() -> ExitCode {
 fn fail(e: &anyhow::Error) -> ExitCode {
     let line = format!("{e:#}").replace(['\n', '\r'], " ");
     let _ = writeln!(std::io::stderr(), "error: {line}");
+    ExitCode::from(2)
+}
+
+/// A usage error as one line on stderr (DESIGN §2), exit 2: clap's message
+/// without its usage block and hint, which `--help` shows.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let rendered = e.render().to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let _ = writeln!(std::io::stderr(), "{}", message.join(" "));
     ExitCode::from(2)
 }
 
