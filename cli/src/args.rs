@@ -578,11 +578,10 @@ pub struct VerifyAttestationArgs {
     /// The predicate type required: a short name or a URI (matched exactly).
     #[arg(long = "type", value_name = "TYPE")]
     pub predicate_type: String,
-    /// The public key (PKIX PEM).
+    /// The public key (PKIX PEM). One of --key or the identity flags is needed.
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"],
         conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"]
     )]
     pub key: Option<PathBuf>,

@@ -726,6 +726,12 @@ fn verify_without_a_way_to_trust_names_every_way() {
             ],
         );
     }
+    // verify-attestation has no --policy, so it names the others
+    let out = sigil(&["verify-attestation", &image, "--type", "cyclonedx"])
+        .timeout(QUICK)
+        .run();
+    assert_error_line(&out, &["--key", "--certificate-identity-regexp", "--certificate-roots"]);
+    assert!(!out.stderr.contains("--policy"), "{out}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! `verify`, `verify-attestation` and `verify --policy`.
 
 use std::io::IsTerminal as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,10 +15,35 @@ use sigil_verifier::registry::RegistryClient;
 use sigil_verifier::store::{AnyStore, StoreError};
 use time::OffsetDateTime;
 
+use crate::args::IdentityArgs;
+
 /// Opens the store each image names: its registry through `client`, or its
 /// layout directory (which must exist).
 pub fn open_with(client: Arc<RegistryClient>) -> impl Fn(&ImageRef) -> Result<AnyStore, StoreError> + Send + Sync {
     move |image| AnyStore::open(image, &client, false)
+}
+
+/// Verification needs something to trust, and clap alone cannot name every
+/// way to give it: a key, a keyless identity, an identity under your own
+/// roots, or a policy (for commands that take `--policy`: `takes_policy`).
+pub fn require_trust(
+    key: Option<&Path>,
+    identity: &IdentityArgs,
+    policy: Option<&Path>,
+    takes_policy: bool,
+) -> anyhow::Result<()> {
+    let given = key.is_some()
+        || policy.is_some()
+        || identity.certificate_identity.is_some()
+        || identity.certificate_identity_regexp.is_some();
+    if given {
+        return Ok(());
+    }
+    let ways = "--key FILE (a public key), --certificate-identity or --certificate-identity-regexp with --certificate-oidc-issuer[-regexp] (keyless, Sigstore), the identity flags with --certificate-roots FILE (your own PKI)";
+    if takes_policy {
+        anyhow::bail!("say whom to trust: {ways}, or --policy FILE");
+    }
+    anyhow::bail!("say whom to trust: {ways}")
 }
 
 /// Decides about every image with `judge`, with progress on a terminal;

@@ -13,7 +13,7 @@ use sigil_verifier::pipeline::{Decided, Outcome as Decision, Settings, Signature
 use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
 use time::OffsetDateTime;
 
-use super::batch::{Line, decide, finish, human_report};
+use super::batch::{Line, decide, finish, human_report, require_trust};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust, within};
@@ -31,7 +31,7 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
     // registry contacted.
     let images = parse_images(&args.images)?;
     let required = parse_annotations(&args.annotations)?;
-    require_trust(&args)?;
+    require_trust(args.key.as_deref(), &args.identity, args.policy.as_deref(), true)?;
     let settings = Settings {
         concurrency: usize::from(args.concurrency),
         limits: args.evidence.limits(),
@@ -54,21 +54,6 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
     let decided = decide(images, client, judge, settings, OffsetDateTime::now_utc()).await;
     render(&decided, &trusted, &required, output)?;
     Ok(finish(&decided).into())
-}
-
-/// `verify` needs something to trust; clap cannot say all the ways at once.
-fn require_trust(args: &VerifyArgs) -> anyhow::Result<()> {
-    let identity = &args.identity;
-    if args.key.is_none()
-        && args.policy.is_none()
-        && identity.certificate_identity.is_none()
-        && identity.certificate_identity_regexp.is_none()
-    {
-        anyhow::bail!(
-            "say whom to trust: --key FILE (a public key), --certificate-identity or --certificate-identity-regexp with --certificate-oidc-issuer[-regexp] (keyless, Sigstore), the identity flags with --certificate-roots FILE (your own PKI), or --policy FILE"
-        );
-    }
-    Ok(())
 }
 
 fn render(

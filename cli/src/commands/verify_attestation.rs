@@ -12,7 +12,7 @@ use sigil_verifier::predicate;
 use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations_by};
 use time::OffsetDateTime;
 
-use super::batch::{Line, decide, finish, human_report};
+use super::batch::{Line, decide, finish, human_report, require_trust};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
 use crate::common::{parse_images, print, registry_client, trust, within};
@@ -28,6 +28,7 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
 async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let predicate_type = predicate::resolve_type(&args.predicate_type)?;
+    require_trust(args.key.as_deref(), &args.identity, None, false)?;
     let trusted = Arc::new(trust(args.key.as_deref(), &args.identity)?);
     let client = registry_client(&args.registry, &images)?;
     let settings = Settings {

@@ -373,3 +373,63 @@ fn at_least_one_valid_piece_of_evidence_passes() {
     assert_eq!(at_least_one_valid(&[Err(()), Ok(())]), Outcome::Allowed);
     assert_eq!(at_least_one_valid(&[Ok::<(), ()>(())]), Outcome::Allowed);
 }
+
+/// A judge that records the threads it ran on and how many ran at once.
+#[derive(Default)]
+struct Watching {
+    threads: Mutex<Vec<std::thread::ThreadId>>,
+    running: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl Judge for Arc<Watching> {
+    type Verdict = ();
+    fn needs(&self) -> Needs {
+        Needs {
+            signatures: false,
+            attestations: false,
+            recorded_name: false,
+        }
+    }
+    fn judge(&self, _: &ImageEvidence, _: OffsetDateTime) {
+        let now_running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now_running, Ordering::SeqCst);
+        self.threads.lock().expect("lock").push(std::thread::current().id());
+        // long enough for others to overlap if the bound let them
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+    fn outcome(&self, (): &()) -> Outcome {
+        Outcome::Allowed
+    }
+}
+
+#[tokio::test]
+async fn judgement_runs_off_the_async_thread_within_its_bound() {
+    let (_dir, store) = layout().await;
+    let mut subjects = Vec::new();
+    for n in 0..8 {
+        let tag = format!("v{n}");
+        image(&store, &tag, 0).await;
+        subjects.push(Subject::from(reference(&store, Some(&tag), None)));
+    }
+    let watching = Arc::new(Watching::default());
+    let settings = Settings {
+        concurrency: 8,
+        judges: 2,
+        ..Settings::default()
+    };
+    let decided = pipeline(&store, watching.clone(), settings)
+        .decide_all(subjects, now(), &|_| {})
+        .await;
+    assert!(decided.iter().all(|d| d.outcome == Outcome::Allowed));
+    // this test's runtime has one thread, this one: judging never used it
+    let async_thread = std::thread::current().id();
+    let threads = watching.threads.lock().expect("lock");
+    assert_eq!(threads.len(), 8);
+    assert!(threads.iter().all(|t| *t != async_thread), "{threads:?}");
+    assert!(
+        watching.most.load(Ordering::SeqCst) <= 2,
+        "more judgements at once than the bound"
+    );
+}
