@@ -66,15 +66,20 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 }
 
 /// A usage error as one line on stderr (DESIGN §2), exit 2: clap's message
-/// without its usage block and hint, which `--help` shows.
+/// and tips, without the usage block and the pointer to `--help`.
 fn usage_error(e: &clap::Error) -> ExitCode {
     let rendered = e.render().to_string();
-    let message: Vec<&str> = rendered
-        .lines()
+    let kept: Vec<&str> = rendered
+        .split("\n\n")
+        .filter(|paragraph| {
+            let paragraph = paragraph.trim_start();
+            !paragraph.starts_with("Usage:") && !paragraph.starts_with("For more information")
+        })
+        .flat_map(str::lines)
         .map(str::trim)
-        .take_while(|line| !line.is_empty())
+        .filter(|line| !line.is_empty())
         .collect();
-    let _ = writeln!(std::io::stderr(), "{}", message.join(" "));
+    let _ = writeln!(std::io::stderr(), "{}", kept.join(" "));
     ExitCode::from(2)
 }
 
