@@ -1,11 +1,14 @@
-//! The command line, as clap structures. Turned into validated settings by
-//! each command before any work starts.
+//! The command line, as clap structures: every command's, in this one
+//! module. Values with a syntax (durations, byte counts, times) are parsed
+//! here, by clap; each command turns the rest into validated settings
+//! before any work starts.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sigil_verifier::gather;
+use time::OffsetDateTime;
 
 /// Sign container images, attach evidence to them, and verify them before they run.
 ///
@@ -139,7 +142,7 @@ pub enum Command {
     Tree(TreeArgs),
     /// Check policy files and test them against recorded evidence.
     #[command(subcommand)]
-    Policy(crate::commands::policy::PolicyCommand),
+    Policy(PolicyCommand),
     /// Copy an image with all its signatures, attestations and referrers.
     ///
     /// Digests are unchanged, so signatures keep verifying on the far side.
@@ -172,7 +175,7 @@ pub enum Command {
     ///     --certificate-oidc-issuer https://token.actions.githubusercontent.com
     ///   sigil verify-bundle --bundle b.json --key publisher.pub sha256:6ae8a755...
     #[command(verbatim_doc_comment)]
-    VerifyBundle(crate::commands::verify_bundle::VerifyBundleArgs),
+    VerifyBundle(VerifyBundleArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +224,96 @@ pub enum KeyCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// `sigil policy ...`
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy file and report every problem at once.
+    ///
+    /// Each problem has a stable code (unknown-field, unknown-publisher,
+    /// empty-any-of, overlapping-rules, expired-exemption, ...) and its
+    /// file:line:column. Exit 2 when any is an error; warnings alone exit 0.
+    ///
+    /// Example:
+    ///   sigil policy lint policies/production.yaml
+    #[command(verbatim_doc_comment)]
+    Lint {
+        /// The policy file (YAML or JSON).
+        #[arg(value_name = "POLICY")]
+        policy: PathBuf,
+        /// Judge exemption expiry at this time (RFC 3339) instead of now.
+        #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+        at: Option<OffsetDateTime>,
+    },
+    /// Run a policy against recorded evidence and a file of expectations.
+    ///
+    /// Images are OCI layouts written by `sigil copy` (signatures and
+    /// attestations included); nothing is fetched from a network. Exit 0
+    /// when every expectation holds, 1 when one does not, 2 on errors.
+    ///
+    /// Each case names an image and `expect: allow` or `deny`; optionally
+    /// `reason: TEXT` (some check's reason contains TEXT) and `code: CODE`
+    /// (some failed check has that reason code, as in the JSON report's
+    /// `code`: no-matching-rule, signature-invalid, identity-mismatch,
+    /// content-check-failed, ...; docs/report-schema.md lists them all).
+    ///
+    /// Example:
+    ///   sigil policy test policies/production.yaml policies/tests/production.yaml
+    #[command(verbatim_doc_comment)]
+    Test {
+        /// The policy file.
+        #[arg(value_name = "POLICY")]
+        policy: PathBuf,
+        /// The expectations file (kind: PolicyTest).
+        #[arg(value_name = "EXPECTATIONS")]
+        expectations: PathBuf,
+        /// Evaluation time for cases that do not set one (RFC 3339).
+        #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+        at: Option<OffsetDateTime>,
+    },
+}
+
+/// Verify a Sigstore bundle for a file or digest, offline.
+///
+/// The bundle (v0.1, v0.2 or v0.3; a message signature or a DSSE envelope) must
+/// be signed either by a Fulcio certificate whose identity and OIDC issuer
+/// match, chained to a certificate authority of the trusted root and valid
+/// at the time its transparency-log entry or RFC 3161 timestamp proves, or by
+/// the given public key. Nothing is fetched: the public-good trusted root is
+/// built in.
+///
+/// Examples:
+///   sigil verify-bundle --bundle app.sigstore.json \
+///     --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.0 \
+///     --certificate-oidc-issuer https://token.actions.githubusercontent.com app.tar.gz
+///   sigil verify-bundle --bundle b.json --key release.pub sha256:6ae8a75555209fd6c44157c0aed8016e763ff435a19cf186f76863140143ff72
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct VerifyBundleArgs {
+    /// The Sigstore bundle (JSON) to verify.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+
+    /// Verify a key-signed bundle with this public key (PKIX PEM) instead of an identity.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = [
+            "certificate_identity",
+            "certificate_identity_regexp",
+            "certificate_oidc_issuer",
+            "certificate_oidc_issuer_regexp"
+        ]
+    )]
+    pub key: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    /// The artifact: a file, or `sha256:` + 64 (or `sha512:` + 128) hex digits when no such file exists.
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    pub file_or_digest: String,
 }
 
 /// How to reach registries (shared by every command that talks to one).
@@ -318,6 +411,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     (!total.is_zero()).then_some(total).ok_or_else(bad)
 }
 
+/// Parses an RFC 3339 time (`--at`).
+pub fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
+    sigil_verifier::policy::parse_time(text)
+        .ok_or_else(|| format!("{text:?} is not an RFC 3339 time (as in 2026-01-31T12:00:00Z)"))
+}
+
 /// Parses a byte count: `1048576`, or with a unit `B`, `KiB`, `MiB`, `GiB`.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let bad = || format!("{text:?} is not a byte count: write e.g. 1048576, 64MiB or 2GiB");
@@ -394,11 +493,11 @@ pub struct VerifyArgs {
     /// Images to verify; identical digests are verified once.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The public key (PKIX PEM: ECDSA P-256/P-384, Ed25519 or RSA).
+    /// The public key (PKIX PEM: ECDSA P-256/P-384, Ed25519 or RSA). One of
+    /// --key, the identity flags or --policy is needed.
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present_any = ["policy", "certificate_identity", "certificate_identity_regexp"],
         conflicts_with_all = ["policy", "certificate_identity", "certificate_identity_regexp"]
     )]
     pub key: Option<PathBuf>,
@@ -408,8 +507,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "POLICY")]
     pub policy: Option<PathBuf>,
     /// With --policy: evaluate as of this time (RFC 3339), e.g. to replay a decision.
-    #[arg(long, value_name = "RFC3339", requires = "policy")]
-    pub at: Option<String>,
+    #[arg(long, value_name = "RFC3339", requires = "policy", value_parser = parse_time)]
+    pub at: Option<OffsetDateTime>,
     /// Require this signed annotation, KEY=VALUE (repeatable; with --key).
     #[arg(
         short = 'a',
@@ -485,11 +584,10 @@ pub struct VerifyAttestationArgs {
     /// The predicate type required: a short name or a URI (matched exactly).
     #[arg(long = "type", value_name = "TYPE")]
     pub predicate_type: String,
-    /// The public key (PKIX PEM).
+    /// The public key (PKIX PEM). One of --key or the identity flags is needed.
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"],
         conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"]
     )]
     pub key: Option<PathBuf>,

@@ -23,8 +23,27 @@ pub enum Outcome {
     Error,
 }
 
+impl From<sigil_verifier::pipeline::Outcome> for Outcome {
+    fn from(outcome: sigil_verifier::pipeline::Outcome) -> Self {
+        use sigil_verifier::pipeline::Outcome as Decided;
+        match outcome {
+            Decided::Allowed => Outcome::Success,
+            Decided::Denied => Outcome::Failed,
+            Decided::Unevaluated => Outcome::Error,
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version (stdout, exit 0), and the help shown when
+        // no command is given, as clap prints them.
+        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.exit()
+        }
+        Err(e) => return usage_error(&e),
+    };
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -43,6 +62,24 @@ fn main() -> ExitCode {
 fn fail(e: &anyhow::Error) -> ExitCode {
     let line = format!("{e:#}").replace(['\n', '\r'], " ");
     let _ = writeln!(std::io::stderr(), "error: {line}");
+    ExitCode::from(2)
+}
+
+/// A usage error as one line on stderr (DESIGN §2), exit 2: clap's message
+/// and tips, without the usage block and the pointer to `--help`.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let rendered = e.render().to_string();
+    let kept: Vec<&str> = rendered
+        .split("\n\n")
+        .filter(|paragraph| {
+            let paragraph = paragraph.trim_start();
+            !paragraph.starts_with("Usage:") && !paragraph.starts_with("For more information")
+        })
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let _ = writeln!(std::io::stderr(), "{}", kept.join(" "));
     ExitCode::from(2)
 }
 

@@ -649,6 +649,91 @@ fn bad_flags_exit_2() {
     }
 }
 
+/// An address that never answers (TEST-NET-1, RFC 5737): trying to reach it
+/// would stall past [`QUICK`], so an answer in time proves nothing was tried.
+const UNREACHABLE: &str = "192.0.2.1:5000";
+
+/// A policy that lints clean, from the examples.
+fn example_policy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/production.yaml")
+}
+
+#[test]
+fn a_bad_evaluation_time_is_a_usage_error_before_any_work() {
+    let image = format!("{UNREACHABLE}/app:v1");
+    let policy = example_policy();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expectations = dir.path().join("never-read.yaml");
+    for args in [
+        vec!["verify", image.as_str(), "--policy", s(&policy), "--at", "yesterday"],
+        vec!["policy", "lint", s(&policy), "--at", "yesterday"],
+        vec!["policy", "test", s(&policy), s(&expectations), "--at", "yesterday"],
+    ] {
+        let out = sigil(&args).timeout(QUICK).run();
+        // clap's own message, on one line: the value, the flag and what it should be
+        assert_error_line(&out, &["invalid value 'yesterday' for '--at", "not an rfc 3339 time"]);
+        assert!(!out.stderr.contains("never-read"), "{out}");
+    }
+}
+
+#[test]
+fn a_bad_annotation_is_refused_before_the_key_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing_key = dir.path().join("no-such-key.pub");
+    let image = format!("{UNREACHABLE}/app:v1");
+    for (annotation, words) in [
+        (vec!["-a", "novalue"], ["annotation \"novalue\"", "not key=value"]),
+        (vec!["-a", "=v"], ["annotation \"=v\"", "empty key"]),
+        (vec!["-a", "k=1", "-a", "k=2"], ["annotation key \"k\"", "twice"]),
+    ] {
+        let mut args = vec!["verify", image.as_str(), "--key", s(&missing_key)];
+        args.extend(annotation);
+        let out = sigil(&args).timeout(QUICK).run();
+        assert_error_line(&out, &words);
+        assert!(!out.stderr.contains("no-such-key"), "the key was read first\n{out}");
+    }
+    // the twin: a good annotation gets as far as the key, which is missing
+    let out = sigil(&["verify", &image, "--key", s(&missing_key), "-a", "k=v"])
+        .timeout(QUICK)
+        .run();
+    assert_error_line(&out, &["cannot read public key", "no-such-key.pub"]);
+}
+
+#[test]
+fn verify_without_a_way_to_trust_names_every_way() {
+    let image = format!("{UNREACHABLE}/app:v1");
+    for args in [
+        vec!["verify", image.as_str()],
+        // an issuer or private roots alone say nothing about who signed
+        vec![
+            "verify",
+            image.as_str(),
+            "--certificate-oidc-issuer",
+            "https://issuer.example",
+        ],
+        vec!["verify", image.as_str(), "--certificate-roots", "roots.pem"],
+    ] {
+        let out = sigil(&args).timeout(QUICK).run();
+        assert_error_line(
+            &out,
+            &[
+                "--key",
+                "--certificate-identity ",
+                "--certificate-identity-regexp",
+                "--certificate-oidc-issuer",
+                "--certificate-roots",
+                "--policy",
+            ],
+        );
+    }
+    // verify-attestation has no --policy, so it names the others
+    let out = sigil(&["verify-attestation", &image, "--type", "cyclonedx"])
+        .timeout(QUICK)
+        .run();
+    assert_error_line(&out, &["--key", "--certificate-identity-regexp", "--certificate-roots"]);
+    assert!(!out.stderr.contains("--policy"), "{out}");
+}
+
 #[test]
 fn help_of_every_command_exits_0_and_teaches() {
     let commands: [&[&str]; 9] = [

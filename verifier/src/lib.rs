@@ -5,6 +5,10 @@
 //!   over HTTP, credentials, auth), [`layout`] (OCI image layout directories);
 //! - evidence gathering: [`referrers`], [`gather`] (planned, budgeted,
 //!   digest-checked evidence of one image);
+//! - the decision pipeline: [`pipeline`] (many images resolved, gathered
+//!   once per digest, judged on every core, decided in input order), the
+//!   one engine behind `verify`, `verify-attestation`, `policy test` and
+//!   the servers;
 //! - the write side: [`sign`], [`copy`], [`tree`], [`sample`];
 //! - the disk side of policy loading: [`files`].
 //!
@@ -21,6 +25,7 @@ pub mod copy;
 pub mod files;
 pub mod gather;
 pub mod layout;
+pub mod pipeline;
 pub mod referrers;
 pub mod registry;
 pub mod sample;

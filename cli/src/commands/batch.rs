@@ -1,92 +1,77 @@
-//! Many images in one run: resolve every argument concurrently, then gather
-//! evidence once per distinct (repository, digest), with progress on a
-//! terminal. Shared by `verify`, `verify-attestation` and `verify --policy`.
+//! Many images in one run, through the library's decision pipeline
+//! ([`sigil_verifier::pipeline`]): stores opened from the run's registry
+//! client, progress on a terminal, and the human report. Shared by
+//! `verify`, `verify-attestation` and `verify --policy`.
 
-use std::collections::HashMap;
-use std::future::Future;
 use std::io::IsTerminal as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::{StreamExt as _, stream};
 use sigil_verifier::digest::Digest;
+use sigil_verifier::pipeline::{Decided, Judge, Outcome, Pipeline, Settings, Subject};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::RegistryClient;
-use sigil_verifier::store::{AnyStore, Store as _};
+use sigil_verifier::store::{AnyStore, StoreError};
+use time::OffsetDateTime;
 
-use super::resolve;
+use crate::args::IdentityArgs;
 
-/// An image argument and the store and digest it resolved to (or why not).
-pub struct Resolved {
-    pub image: ImageRef,
-    pub outcome: Result<(AnyStore, Digest), String>,
+/// Opens the store each image names: its registry through `client`, or its
+/// layout directory (which must exist).
+pub fn open_with(client: Arc<RegistryClient>) -> impl Fn(&ImageRef) -> Result<AnyStore, StoreError> + Send + Sync {
+    move |image| AnyStore::open(image, &client, false)
 }
 
-/// Resolves every image (concurrently, results in argument order).
-pub async fn resolve_all(images: Vec<ImageRef>, client: &Arc<RegistryClient>, concurrency: usize) -> Vec<Resolved> {
-    stream::iter(images)
-        .map(|image| async move {
-            let outcome = async {
-                let store = AnyStore::open(&image, client, false)?;
-                let descriptor = resolve(&store, &image).await?;
-                Ok::<_, sigil_verifier::store::StoreError>((store, descriptor.digest))
-            }
-            .await
-            .map_err(|e| e.to_string());
-            Resolved { image, outcome }
-        })
-        .buffered(concurrency)
-        .collect()
-        .await
+/// Verification needs something to trust, and clap alone cannot name every
+/// way to give it: a key, a keyless identity, an identity under your own
+/// roots, or a policy (for commands that take `--policy`: `takes_policy`).
+pub fn require_trust(
+    key: Option<&Path>,
+    identity: &IdentityArgs,
+    policy: Option<&Path>,
+    takes_policy: bool,
+) -> anyhow::Result<()> {
+    let given = key.is_some()
+        || policy.is_some()
+        || identity.certificate_identity.is_some()
+        || identity.certificate_identity_regexp.is_some();
+    if given {
+        return Ok(());
+    }
+    let ways = "--key FILE (a public key), --certificate-identity or --certificate-identity-regexp with --certificate-oidc-issuer[-regexp] (keyless, Sigstore), the identity flags with --certificate-roots FILE (your own PKI)";
+    if takes_policy {
+        anyhow::bail!("say whom to trust: {ways}, or --policy FILE");
+    }
+    anyhow::bail!("say whom to trust: {ways}")
 }
 
-/// Runs `gather` once per distinct (repository, digest) among the resolved
-/// images and hands each image its result (errors as text), shared, not
-/// copied: evidence can be large.
-pub async fn gather_each<'a, T, F, Fut>(
-    resolved: &'a [Resolved],
-    concurrency: usize,
-    gather: F,
-) -> Vec<Result<Arc<T>, String>>
-where
-    F: Fn(&'a AnyStore, &'a Digest) -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let mut unique: Vec<(&AnyStore, &Digest)> = Vec::new();
-    let mut index_of = HashMap::new();
-    let slots: Vec<Option<usize>> = resolved
-        .iter()
-        .map(|r| {
-            let (store, digest) = r.outcome.as_ref().ok()?;
-            Some(*index_of.entry((store.location(), digest.clone())).or_insert_with(|| {
-                unique.push((store, digest));
-                unique.len() - 1
-            }))
-        })
-        .collect();
-    let progress = Progress::new("gathering evidence", unique.len());
-    let gathered: Vec<Result<Arc<T>, String>> = stream::iter(unique)
-        .map(|(store, digest)| {
-            let (gather, progress) = (&gather, &progress);
-            async move {
-                let result = gather(store, digest).await.map(Arc::new);
-                progress.tick();
-                result
-            }
-        })
-        .buffered(concurrency)
-        .collect()
-        .await;
+/// Decides about every image with `judge`, with progress on a terminal;
+/// the decisions in argument order.
+pub async fn decide<J: Judge>(
+    images: Vec<ImageRef>,
+    client: Arc<RegistryClient>,
+    judge: J,
+    settings: Settings,
+    now: OffsetDateTime,
+) -> Vec<Decided<J::Verdict>> {
+    let progress = Progress::new("verifying", images.len());
+    let pipeline = Pipeline::new(open_with(client), judge, settings);
+    let subjects = images.into_iter().map(Subject::from).collect();
+    let decided = pipeline.decide_all(subjects, now, &|_| progress.tick()).await;
     progress.finish();
-    resolved
-        .iter()
-        .zip(slots)
-        .map(|(r, slot)| match (&r.outcome, slot) {
-            (Err(e), _) => Err(e.clone()),
-            (Ok(_), Some(i)) => gathered[i].clone(),
-            (Ok(_), None) => Err("internal: image without a gathering slot".to_owned()),
-        })
-        .collect()
+    decided
+}
+
+/// Prints one line on stderr per image that could not be evaluated, and
+/// gives the run's outcome.
+pub fn finish<V>(decided: &[Decided<V>]) -> Outcome {
+    for d in decided {
+        if let Some(e) = &d.error {
+            eprintln!("error: {}: {e}", d.image);
+        }
+    }
+    Outcome::of_run(decided.iter().map(|d| d.outcome))
 }
 
 /// A counter on stderr, shown only on a terminal and for more than one image.
@@ -122,53 +107,6 @@ impl Progress {
     }
 }
 
-/// Runs the pure, CPU-bound `judge` over `items` on every core, results in
-/// order. Keyless evidence costs about a millisecond of signature checks per
-/// piece; hundreds of images should not pay that on one core while the
-/// others idle. It blocks the calling thread until every item is judged, so
-/// it runs only after gathering (all I/O) is over.
-pub fn judge_all<T: Sync, R: Send>(items: &[T], judge: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads <= 1 || items.len() <= 1 {
-        return items.iter().map(judge).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&judge).collect::<Vec<R>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    })
-}
-
-/// What one image argument came to: its digest and the judgement of its
-/// evidence, or why it could not be evaluated.
-pub struct Judged<C> {
-    pub image: ImageRef,
-    pub outcome: Result<(Digest, C), String>,
-}
-
-/// Judges each resolved image's gathered evidence with `judge` (on every
-/// core, see [`judge_all`]), in argument order.
-pub fn judge_images<E: Send + Sync, C: Send>(
-    resolved: &[Resolved],
-    gathered: Vec<Result<Arc<E>, String>>,
-    judge: impl Fn(&E, &Digest) -> C + Sync,
-) -> Vec<Judged<C>> {
-    let pairs: Vec<_> = resolved.iter().zip(gathered).collect();
-    judge_all(&pairs, |(r, evidence)| Judged {
-        image: r.image.clone(),
-        outcome: match (&r.outcome, evidence) {
-            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-            (Ok((_, digest)), Ok(evidence)) => Ok((digest.clone(), judge(evidence, digest))),
-        },
-    })
-}
-
 /// One judged piece of evidence, for the human report.
 pub enum Line {
     Valid { origin: String, signer: String },
@@ -196,28 +134,23 @@ impl Line {
 
 /// The human report of every image: for each, [`human_lines`] over its
 /// checks, each check turned into a [`Line`] by `line`.
-pub fn human_report<C>(results: &[Judged<Vec<C>>], noun: &str, line: impl Fn(&C) -> Line) -> String {
-    results
+pub fn human_report<C>(decided: &[Decided<Vec<C>>], noun: &str, line: impl Fn(&C) -> Line) -> String {
+    decided
         .iter()
-        .map(|r| {
-            let judged = r
-                .outcome
-                .as_ref()
-                .ok()
-                .map(|(digest, checks)| (digest, checks.iter().map(&line).collect()));
-            human_lines(&r.image, judged, noun)
+        .map(|d| match (&d.error, &d.digest, &d.verdict) {
+            (None, Some(digest), Some(checks)) => {
+                human_lines(&d.image, digest, d.outcome, checks.iter().map(&line).collect(), noun)
+            }
+            _ => format!("ERROR  {}: could not be evaluated (see stderr)\n", d.image),
         })
         .collect()
 }
 
-/// The human report of one image: a PASS/FAIL/ERROR line and one line per
+/// The human report of one judged image: a PASS/FAIL line and one line per
 /// piece of evidence. `noun` names the evidence ("signatures", "... attestations").
-fn human_lines(image: &ImageRef, judged: Option<(&Digest, Vec<Line>)>, noun: &str) -> String {
-    let Some((digest, lines)) = judged else {
-        return format!("ERROR  {image}: could not be evaluated (see stderr)\n");
-    };
+fn human_lines(image: &ImageRef, digest: &Digest, outcome: Outcome, lines: Vec<Line>, noun: &str) -> String {
     let valid = lines.iter().filter(|l| matches!(l, Line::Valid { .. })).count();
-    let verdict = if valid > 0 { "PASS " } else { "FAIL " };
+    let verdict = if outcome == Outcome::Allowed { "PASS " } else { "FAIL " };
     let summary = if lines.is_empty() {
         format!("no {noun} found")
     } else {
@@ -233,18 +166,4 @@ fn human_lines(image: &ImageRef, judged: Option<(&Digest, Vec<Line>)>, noun: &st
         }
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::judge_all;
-
-    #[test]
-    fn judging_on_every_core_keeps_the_order() {
-        for n in [0, 1, 2, 3, 1001] {
-            let items: Vec<u64> = (0..n).collect();
-            let judged = judge_all(&items, |x| x * 2);
-            assert_eq!(judged, items.iter().map(|x| x * 2).collect::<Vec<_>>(), "{n} items");
-        }
-    }
 }

@@ -11,6 +11,7 @@ use sigil_verifier::gather::{self, SignatureContent, SignatureEvidence};
 use sigil_verifier::keys::{self, SigningKey};
 use sigil_verifier::layout::LayoutStore;
 use sigil_verifier::oci::Descriptor;
+use sigil_verifier::pipeline::{Outcome as Decision, at_least_one_valid};
 use sigil_verifier::reference::Target;
 use sigil_verifier::sign::{self, Format, SignOptions};
 use sigil_verifier::store::{Store as _, require_manifest};
@@ -73,7 +74,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> anyhow::Result<Outcome
                      key: &keys::PublicKey,
                      image: &Descriptor| {
         let checks = judge_signatures(evidence, key, &image.digest, &Default::default());
-        let valid = checks.iter().any(|c| c.outcome.is_ok());
+        let valid = at_least_one_valid(checks.iter().map(|c| &c.outcome)) == Decision::Allowed;
         let detail = if checks.is_empty() {
             "no signatures found".to_owned()
         } else {

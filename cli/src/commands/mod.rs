@@ -6,18 +6,16 @@ mod batch;
 mod copy;
 mod demo;
 mod key;
-pub mod policy;
+mod policy;
 mod provenance;
 mod sign;
 mod tree;
 mod verify;
 mod verify_attestation;
-pub mod verify_bundle;
+mod verify_bundle;
 mod verify_policy;
 
-use sigil_verifier::oci::Descriptor;
-use sigil_verifier::reference::ImageRef;
-use sigil_verifier::store::{AnyStore, Store as _, StoreError};
+pub use sigil_verifier::pipeline::resolve;
 
 use crate::Outcome;
 use crate::args::{Cli, Command};
@@ -39,18 +37,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Demo(a) => demo::run(a, output).await,
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
-    }
-}
-
-/// Resolves an image reference to the descriptor of its manifest; an image
-/// that does not exist is an error.
-pub async fn resolve(store: &AnyStore, image: &ImageRef) -> Result<Descriptor, StoreError> {
-    let target = image.target();
-    match store.fetch_manifest(&target).await? {
-        Some(fetched) => Ok(fetched.descriptor),
-        None => Err(StoreError::NotFound {
-            location: store.location(),
-            what: format!("image {image}"),
-        }),
     }
 }

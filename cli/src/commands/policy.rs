@@ -24,84 +24,37 @@
 //! recorded in the layout (`dev.sigil.image.name`), which can add
 //! requirements but never remove any (see `sigil_verifier::policy::engine`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 use serde_json::json;
-use sigil_verifier::gather;
 use sigil_verifier::layout::LayoutStore;
-use sigil_verifier::policy::{self, Decision, Evidence, ReasonCode, Report, names};
+use sigil_verifier::pipeline::{Pipeline, PolicyJudge, Settings, Subject};
+use sigil_verifier::policy::{self, Decision, ReasonCode, Report};
 use sigil_verifier::reference::{ImageRef, LayoutRef, RegistryRef};
+use time::OffsetDateTime;
 
-use super::resolve;
-use super::verify_policy::{evaluation_time, load_policy};
+use super::verify_policy::load_policy;
 use crate::Outcome;
-use crate::args::OutputFormat;
+use crate::args::{OutputFormat, PolicyCommand};
 use crate::common::{print, print_json};
-
-/// `sigil policy ...`
-#[derive(Debug, clap::Subcommand)]
-pub enum PolicyCommand {
-    /// Check a policy file and report every problem at once.
-    ///
-    /// Each problem has a stable code (unknown-field, unknown-publisher,
-    /// empty-any-of, overlapping-rules, expired-exemption, ...) and its
-    /// file:line:column. Exit 2 when any is an error; warnings alone exit 0.
-    ///
-    /// Example:
-    ///   sigil policy lint policies/production.yaml
-    #[command(verbatim_doc_comment)]
-    Lint {
-        /// The policy file (YAML or JSON).
-        #[arg(value_name = "POLICY")]
-        policy: PathBuf,
-        /// Judge exemption expiry at this time (RFC 3339) instead of now.
-        #[arg(long, value_name = "RFC3339")]
-        at: Option<String>,
-    },
-    /// Run a policy against recorded evidence and a file of expectations.
-    ///
-    /// Images are OCI layouts written by `sigil copy` (signatures and
-    /// attestations included); nothing is fetched from a network. Exit 0
-    /// when every expectation holds, 1 when one does not, 2 on errors.
-    ///
-    /// Each case names an image and `expect: allow` or `deny`; optionally
-    /// `reason: TEXT` (some check's reason contains TEXT) and `code: CODE`
-    /// (some failed check has that reason code, as in the JSON report's
-    /// `code`: no-matching-rule, signature-invalid, identity-mismatch,
-    /// content-check-failed, ...; docs/report-schema.md lists them all).
-    ///
-    /// Example:
-    ///   sigil policy test policies/production.yaml policies/tests/production.yaml
-    #[command(verbatim_doc_comment)]
-    Test {
-        /// The policy file.
-        #[arg(value_name = "POLICY")]
-        policy: PathBuf,
-        /// The expectations file (kind: PolicyTest).
-        #[arg(value_name = "EXPECTATIONS")]
-        expectations: PathBuf,
-        /// Evaluation time for cases that do not set one (RFC 3339).
-        #[arg(long, value_name = "RFC3339")]
-        at: Option<String>,
-    },
-}
 
 /// Runs a `policy` subcommand.
 pub async fn run(cmd: PolicyCommand, output: OutputFormat) -> anyhow::Result<Outcome> {
     match cmd {
-        PolicyCommand::Lint { policy, at } => lint(&policy, at.as_deref(), output),
+        PolicyCommand::Lint { policy, at } => lint(&policy, at, output),
         PolicyCommand::Test {
             policy,
             expectations,
             at,
-        } => test(&policy, &expectations, at.as_deref(), output).await,
+        } => test(&policy, &expectations, at, output).await,
     }
 }
 
-fn lint(path: &Path, at: Option<&str>, output: OutputFormat) -> anyhow::Result<Outcome> {
-    let now = evaluation_time(at)?;
+fn lint(path: &Path, at: Option<OffsetDateTime>, output: OutputFormat) -> anyhow::Result<Outcome> {
+    let now = at.unwrap_or_else(OffsetDateTime::now_utc);
     let (_, diagnostics) = sigil_verifier::files::load_policy(path, now);
     match output {
         OutputFormat::Json => print_json(&diagnostics.to_json())?,
@@ -171,18 +124,21 @@ fn read_expectations(path: &Path) -> anyhow::Result<Expectations> {
 async fn test(
     policy_path: &Path,
     expectations_path: &Path,
-    at: Option<&str>,
+    at: Option<OffsetDateTime>,
     output: OutputFormat,
 ) -> anyhow::Result<Outcome> {
     let expectations = read_expectations(expectations_path)?;
     let base = expectations_path.parent().unwrap_or(Path::new("."));
-    let default_at = expectations.at.clone().or_else(|| at.map(str::to_owned));
+    let default_at = expectations.at.as_deref().map(file_time).transpose()?.or(at);
     let mut results = Vec::new();
     let mut failed = 0;
     for (i, case) in expectations.cases.iter().enumerate() {
-        let now = evaluation_time(case.at.as_deref().or(default_at.as_deref()))?;
+        let now = match case.at.as_deref().map(file_time).transpose()? {
+            Some(at) => at,
+            None => default_at.unwrap_or_else(OffsetDateTime::now_utc),
+        };
         let policy = load_policy(policy_path, now)?;
-        let report = evaluate_case(&policy, case, base, now)
+        let report = evaluate_case(policy, case, base, now)
             .await
             .with_context(|| format!("case {} ({})", i + 1, case.image))?;
         let decision_ok = match case.expect {
@@ -258,45 +214,51 @@ async fn test(
     Ok(if failed == 0 { Outcome::Success } else { Outcome::Failed })
 }
 
+/// A time in an expectations file.
+fn file_time(text: &str) -> anyhow::Result<OffsetDateTime> {
+    policy::parse_time(text)
+        .with_context(|| format!("at: {text:?} is not an RFC 3339 time (as in 2026-01-31T12:00:00Z)"))
+}
+
+/// One case through the decision pipeline, with the policy as its judge:
+/// the layout image found relative to the expectations file, judged as the
+/// case names it (`name:`, else the layout as written).
 async fn evaluate_case(
-    policy: &policy::Policy,
+    policy: policy::Policy,
     case: &Case,
     base: &Path,
-    now: time::OffsetDateTime,
+    now: OffsetDateTime,
 ) -> anyhow::Result<Report> {
     let ImageRef::Layout(layout) = case.image.parse::<ImageRef>()? else {
         bail!(
             "policy tests read recorded evidence only: use an oci:DIR image (write one with `sigil copy IMAGE oci:DIR:TAG`)"
         );
     };
+    let dir = base.join(&layout.dir);
     let located = ImageRef::Layout(LayoutRef {
-        dir: base.join(&layout.dir),
+        dir: dir.clone(),
         ..layout.clone()
     });
-    let layout_store = LayoutStore::open(&base.join(&layout.dir))?;
-    let store = sigil_verifier::store::AnyStore::Layout(layout_store.clone());
-    let descriptor = resolve(&store, &located).await?;
-    let digest = descriptor.digest;
-    let signatures = gather::signatures(&store, &digest).await?;
-    let attestations = gather::attestations(&store, &digest).await?;
-    let names = match &case.name {
-        Some(n) => {
-            let r = RegistryRef::parse(n)?;
-            if let Some(pinned) = r.digest()
-                && pinned != &digest
-            {
-                bail!("name {n} pins digest {pinned}, but {} is {digest}", case.image);
-            }
-            names::registry(&r, digest)
-        }
-        None => names::layout(
-            &layout,
-            digest.clone(),
-            layout_store.source_name(&digest).await?.as_deref(),
-        )?,
+    let judged_as = match &case.name {
+        Some(n) => ImageRef::Registry(RegistryRef::parse(n)?),
+        None => ImageRef::Layout(layout),
     };
-    Ok(policy.evaluate(
-        &Evidence::new(case.image.clone(), names, signatures.into(), attestations.into()),
-        now,
-    ))
+    let subject = Subject {
+        judged_as: Some(judged_as),
+        ..Subject::from(located)
+    };
+    let pipeline = Pipeline::new(
+        move |_: &ImageRef| LayoutStore::open(&dir),
+        PolicyJudge(Arc::new(policy)),
+        Settings::default(),
+    );
+    let decided = pipeline.decide_all(vec![subject], now, &|_| {}).await;
+    let Some(decided) = decided.into_iter().next() else {
+        bail!("internal: the pipeline decided nothing");
+    };
+    // A case that cannot be evaluated is an error, never an expected denial.
+    if let Some(error) = decided.error {
+        return Err(error.into());
+    }
+    decided.verdict.context("internal: no report")
 }

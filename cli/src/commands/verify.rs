@@ -1,21 +1,25 @@
-//! `sigil verify IMAGE... --key PUB`: many images at once, each digest
-//! gathered (within the evidence budgets) and judged once, the whole run
-//! within `--timeout` when one is given.
+//! `sigil verify IMAGE... --key PUB`: many images at once through the
+//! library's decision pipeline, each digest gathered (within the evidence
+//! budgets) and judged once, the whole run within `--timeout` when one is
+//! given.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::json;
-use sigil_verifier::gather;
-use sigil_verifier::reference::ImageRef;
+use sigil_verifier::digest::Digest;
+use sigil_verifier::gather::SignatureEvidence;
+use sigil_verifier::pipeline::{Decided, Outcome as Decision, Settings, Signatures};
 use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
+use time::OffsetDateTime;
 
-use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolve_all};
+use super::batch::{Line, decide, finish, human_report, require_trust};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust, within};
 
-/// The result for one image argument.
-type ImageResult = Judged<Vec<SignatureCheck>>;
+/// The decision about one image argument.
+type ImageResult = Decided<Vec<SignatureCheck>>;
 
 pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let timeout = args.run.timeout;
@@ -23,54 +27,33 @@ pub async fn run(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outco
 }
 
 async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+    // Settings first: every argument is checked before a file is read or a
+    // registry contacted.
     let images = parse_images(&args.images)?;
-    let client = registry_client(&args.registry, &images)?;
-    let concurrency = usize::from(args.concurrency);
-    let limits = args.evidence.limits();
-    let trusted = match (&args.key, &args.policy) {
-        (_, Some(policy)) => {
-            return super::verify_policy::run(images, policy, args.at, concurrency, limits, client, output).await;
-        }
-        (key, None) => trust(key.as_deref(), &args.identity)?,
-    };
     let required = parse_annotations(&args.annotations)?;
-    let resolved = resolve_all(images, &client, concurrency).await;
-    let gathered = gather_each(&resolved, concurrency, |store, digest| async move {
-        gather::Gatherer::new(store, digest, limits)
-            .signatures()
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await;
-    let results = judge_images(&resolved, gathered, |evidence, digest| {
-        judge_signatures_by(evidence, trusted.authority(), digest, &required)
-    });
-    render(&results, &trusted, &required, output)?;
-    finish(results.iter().map(|r| {
-        (
-            &r.image,
-            r.outcome
-                .as_ref()
-                .map(|(_, checks)| checks.iter().any(|c| c.outcome.is_ok())),
-        )
-    }))
-}
-
-/// Prints one line per image that could not be evaluated and picks the exit:
-/// 2 if any could not be evaluated, else 1 if any failed, else 0.
-pub fn finish<'a>(results: impl Iterator<Item = (&'a ImageRef, Result<bool, &'a String>)>) -> anyhow::Result<Outcome> {
-    let mut outcome = Outcome::Success;
-    for (image, result) in results {
-        match result {
-            Err(e) => {
-                eprintln!("error: {image}: {e}");
-                outcome = Outcome::Error;
-            }
-            Ok(false) if outcome == Outcome::Success => outcome = Outcome::Failed,
-            Ok(_) => {}
-        }
+    require_trust(args.key.as_deref(), &args.identity, args.policy.as_deref(), true)?;
+    let settings = Settings {
+        concurrency: usize::from(args.concurrency),
+        limits: args.evidence.limits(),
+        ..Settings::default()
+    };
+    if let Some(policy) = &args.policy {
+        let client = registry_client(&args.registry, &images)?;
+        return super::verify_policy::run(images, policy, args.at, settings, client, output).await;
     }
-    Ok(outcome)
+    let trusted = Arc::new(trust(args.key.as_deref(), &args.identity)?);
+    let client = registry_client(&args.registry, &images)?;
+    let judge = {
+        let (trusted, required) = (trusted.clone(), required.clone());
+        Signatures(
+            move |evidence: &[SignatureEvidence], digest: &Digest, _: OffsetDateTime| {
+                judge_signatures_by(evidence, trusted.authority(), digest, &required)
+            },
+        )
+    };
+    let decided = decide(images, client, judge, settings, OffsetDateTime::now_utc()).await;
+    render(&decided, &trusted, &required, output)?;
+    Ok(finish(&decided).into())
 }
 
 fn render(
@@ -93,12 +76,11 @@ fn render(
 }
 
 fn image_json(r: &ImageResult) -> serde_json::Value {
-    match &r.outcome {
-        Err(e) => json!({"image": r.image.to_string(), "verified": false, "error": e}),
-        Ok((digest, checks)) => json!({
+    match (&r.error, &r.digest, &r.verdict) {
+        (None, Some(digest), Some(checks)) => json!({
             "image": r.image.to_string(),
             "digest": digest,
-            "verified": checks.iter().any(|c| c.outcome.is_ok()),
+            "verified": r.outcome == Decision::Allowed,
             "signatures": checks.iter().map(|c| match &c.outcome {
                 Ok(s) => json!({
                     "origin": c.origin, "valid": true, "signer": s.signer,
@@ -106,6 +88,11 @@ fn image_json(r: &ImageResult) -> serde_json::Value {
                 }),
                 Err(why) => json!({"origin": c.origin, "valid": false, "reason": why.to_string()}),
             }).collect::<Vec<_>>(),
+        }),
+        (error, _, _) => json!({
+            "image": r.image.to_string(),
+            "verified": false,
+            "error": error.as_ref().map(ToString::to_string),
         }),
     }
 }

@@ -1,22 +1,24 @@
 //! `sigil verify-attestation IMAGE... --type T --key PUB`.
 
 use std::io::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sigil_verifier::digest::Digest;
-use sigil_verifier::gather::{self, Origin};
+use sigil_verifier::gather::{AttestationEvidence, Origin};
 use sigil_verifier::intoto::Statement;
+use sigil_verifier::pipeline::{Attestations, Decided, Outcome as Decision, Settings};
 use sigil_verifier::predicate;
 use sigil_verifier::verify::{AttestationCheck, Signer, judge_attestations_by};
+use time::OffsetDateTime;
 
-use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolve_all};
-use super::verify::finish;
+use super::batch::{Line, decide, finish, human_report, require_trust};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
 use crate::common::{parse_images, print, registry_client, trust, within};
 
-/// The result for one image argument.
-type ImageResult = Judged<Vec<AttestationCheck>>;
+/// The decision about one image argument.
+type ImageResult = Decided<Vec<AttestationCheck>>;
 
 pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let timeout = args.run.timeout;
@@ -26,20 +28,23 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
 async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let predicate_type = predicate::resolve_type(&args.predicate_type)?;
-    let trusted = trust(args.key.as_deref(), &args.identity)?;
+    require_trust(args.key.as_deref(), &args.identity, None, false)?;
+    let trusted = Arc::new(trust(args.key.as_deref(), &args.identity)?);
     let client = registry_client(&args.registry, &images)?;
-    let limits = args.evidence.limits();
-    let resolved = resolve_all(images, &client, usize::from(args.concurrency)).await;
-    let gathered = gather_each(&resolved, usize::from(args.concurrency), |store, digest| async move {
-        gather::Gatherer::new(store, digest, limits)
-            .attestations()
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await;
-    let results = judge_images(&resolved, gathered, |evidence, digest| {
-        judge_attestations_by(evidence, trusted.authority(), digest, &predicate_type)
-    });
+    let settings = Settings {
+        concurrency: usize::from(args.concurrency),
+        limits: args.evidence.limits(),
+        ..Settings::default()
+    };
+    let judge = {
+        let (trusted, predicate_type) = (trusted.clone(), predicate_type.clone());
+        Attestations(
+            move |evidence: &[AttestationEvidence], digest: &Digest, _: OffsetDateTime| {
+                judge_attestations_by(evidence, trusted.authority(), digest, &predicate_type)
+            },
+        )
+    };
+    let results = decide(images, client, judge, settings, OffsetDateTime::now_utc()).await;
     match output {
         OutputFormat::Human => print(&human(&results, &predicate_type))?,
         OutputFormat::Json => {
@@ -56,12 +61,7 @@ async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) 
             out.flush()?;
         }
     }
-    finish(results.iter().map(|r| {
-        (
-            &r.image,
-            r.outcome.as_ref().map(|(_, c)| c.iter().any(|c| c.outcome.is_ok())),
-        )
-    }))
+    Ok(finish(&results).into())
 }
 
 fn human(results: &[ImageResult], predicate_type: &str) -> String {
@@ -86,7 +86,7 @@ struct ImageReport<'a> {
     digest: Option<&'a Digest>,
     verified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
+    error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attestations: Option<Vec<AttestationReport<'a>>>,
 }
@@ -104,18 +104,11 @@ struct AttestationReport<'a> {
 }
 
 fn image_report(r: &ImageResult) -> ImageReport<'_> {
-    match &r.outcome {
-        Err(e) => ImageReport {
-            image: r.image.to_string(),
-            digest: None,
-            verified: false,
-            error: Some(e),
-            attestations: None,
-        },
-        Ok((digest, checks)) => ImageReport {
+    match (&r.error, &r.digest, &r.verdict) {
+        (None, Some(digest), Some(checks)) => ImageReport {
             image: r.image.to_string(),
             digest: Some(digest),
-            verified: checks.iter().any(|c| c.outcome.is_ok()),
+            verified: r.outcome == Decision::Allowed,
             error: None,
             attestations: Some(
                 checks
@@ -138,6 +131,13 @@ fn image_report(r: &ImageResult) -> ImageReport<'_> {
                     })
                     .collect(),
             ),
+        },
+        (error, _, _) => ImageReport {
+            image: r.image.to_string(),
+            digest: None,
+            verified: false,
+            error: error.as_ref().map(ToString::to_string),
+            attestations: None,
         },
     }
 }

@@ -18,51 +18,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Outcome;
-use crate::args::IdentityArgs;
-use crate::args::OutputFormat;
+use crate::args::{OutputFormat, VerifyBundleArgs};
 use crate::common::{identity_policy, print, print_json, read_public_key, trusted_root};
-
-/// Verify a Sigstore bundle for a file or digest, offline.
-///
-/// The bundle (v0.1, v0.2 or v0.3; a message signature or a DSSE envelope) must
-/// be signed either by a Fulcio certificate whose identity and OIDC issuer
-/// match, chained to a certificate authority of the trusted root and valid
-/// at the time its transparency-log entry or RFC 3161 timestamp proves, or by
-/// the given public key. Nothing is fetched: the public-good trusted root is
-/// built in.
-///
-/// Examples:
-///   sigil verify-bundle --bundle app.sigstore.json \
-///     --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.0 \
-///     --certificate-oidc-issuer https://token.actions.githubusercontent.com app.tar.gz
-///   sigil verify-bundle --bundle b.json --key release.pub sha256:6ae8a75555209fd6c44157c0aed8016e763ff435a19cf186f76863140143ff72
-#[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
-pub struct VerifyBundleArgs {
-    /// The Sigstore bundle (JSON) to verify.
-    #[arg(long, value_name = "FILE")]
-    pub bundle: PathBuf,
-
-    /// Verify a key-signed bundle with this public key (PKIX PEM) instead of an identity.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with_all = [
-            "certificate_identity",
-            "certificate_identity_regexp",
-            "certificate_oidc_issuer",
-            "certificate_oidc_issuer_regexp"
-        ]
-    )]
-    pub key: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub identity: IdentityArgs,
-
-    /// The artifact: a file, or `sha256:` + 64 (or `sha512:` + 128) hex digits when no such file exists.
-    #[arg(value_name = "FILE_OR_DIGEST")]
-    pub file_or_digest: String,
-}
 
 /// The artifact argument, decided once.
 enum Subject {

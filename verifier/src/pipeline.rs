@@ -1,0 +1,647 @@
+//! The decision pipeline: many images in, one decision each out, in the
+//! order they came in. Every front end is a caller: `sigil verify` (with
+//! keys, identities or a policy), `sigil verify-attestation`, `sigil policy
+//! test`, and the servers to come (an admission webhook, a registry gate),
+//! once per request.
+//!
+//! For each [`Subject`]:
+//!
+//! 1. **resolve** the reference to its manifest digest (unless the caller
+//!    already knows it), many images at once ([`Settings::concurrency`]);
+//! 2. **gather** the evidence ([`crate::gather`], within the
+//!    [`Settings::limits`]) once per distinct (store, digest), however many
+//!    subjects name it;
+//! 3. **name** the image for matching, by the one rule of DESIGN §4.1
+//!    ([`names_of`]);
+//! 4. **judge** it on a blocking thread, at most [`Settings::judges`] at a
+//!    time: judgement is pure and CPU-bound (a keyless bundle costs about a
+//!    millisecond of signature checks) and must not occupy the async threads
+//!    that do everyone's I/O;
+//! 5. **decide**: the image's [`Outcome`]. A run's outcome is the
+//!    [`Outcome::worst`] of its images'.
+//!
+//! The judgement itself is the judge crate's: a [`Judge`] hands it the
+//! gathered evidence and the evaluation time, and says what its verdict
+//! means. [`PolicyJudge`] judges by a policy; [`Signatures`] and
+//! [`Attestations`] by "at least one valid" ([`at_least_one_valid`]).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::{Stream, StreamExt as _, stream};
+use time::OffsetDateTime;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::digest::Digest;
+use crate::gather::{AttestationEvidence, GatherError, Gatherer, Limits, SignatureEvidence};
+use crate::layout::LayoutStore;
+use crate::oci::Descriptor;
+use crate::policy::{self, Decision, Names, Policy, RecordedNameError, Report, names};
+use crate::reference::ImageRef;
+use crate::registry::RegistryStore;
+use crate::store::{AnyStore, Store, StoreError};
+use crate::verify::{AttestationCheck, SignatureCheck};
+
+#[cfg(test)]
+mod tests;
+
+/// What a decision, or a run of them, comes to; ordered from best to worst.
+/// The exit code of the command line is [`Outcome::exit_code`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// Verified or allowed: exit 0.
+    Allowed,
+    /// Verification failed or the image is denied: exit 1.
+    Denied,
+    /// The image could not be evaluated (bad input, unreachable registry,
+    /// malformed evidence): exit 2. Past everything else, since nothing
+    /// decided about such an image can be trusted, even an allow by a
+    /// `warn` rule.
+    Unevaluated,
+}
+
+impl Outcome {
+    /// The worse of two outcomes: could not evaluate, else denied, else allowed.
+    pub fn worst(self, other: Outcome) -> Outcome {
+        self.max(other)
+    }
+
+    /// The outcome of a run over many images ([`Outcome::Allowed`] for none).
+    pub fn of_run(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
+        outcomes.into_iter().fold(Outcome::Allowed, Outcome::worst)
+    }
+
+    /// The process exit code of DESIGN §2: 0, 1 or 2.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Allowed => 0,
+            Outcome::Denied => 1,
+            Outcome::Unevaluated => 2,
+        }
+    }
+}
+
+/// The verdict of `sigil verify --key` and `verify-attestation`: an image
+/// passes when at least one piece of its evidence verified, and fails with
+/// none (no evidence at all included).
+pub fn at_least_one_valid<'a, T: 'a, E: 'a>(outcomes: impl IntoIterator<Item = &'a Result<T, E>>) -> Outcome {
+    if outcomes.into_iter().any(Result::is_ok) {
+        Outcome::Allowed
+    } else {
+        Outcome::Denied
+    }
+}
+
+/// What a [`Judge`] needs gathered; what it does not need is not fetched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Needs {
+    pub signatures: bool,
+    pub attestations: bool,
+    /// The name a layout records for an image (`sigil copy` writes it); a
+    /// malformed one makes the image unevaluable, so only judges that match
+    /// names ask for it.
+    pub recorded_name: bool,
+}
+
+impl Needs {
+    /// Everything: what a policy judges.
+    pub const ALL: Needs = Needs {
+        signatures: true,
+        attestations: true,
+        recorded_name: true,
+    };
+}
+
+/// One image to decide about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    /// Where the image is: a registry reference or an `oci:DIR` layout.
+    pub image: ImageRef,
+    /// Its manifest digest, when the caller already resolved it (a registry
+    /// gate serving a manifest by digest); else it is resolved here.
+    pub digest: Option<Digest>,
+    /// The reference the image is judged as, when it is not `image`: a
+    /// `policy test` case names a layout image after the registry image it
+    /// stands for, or gives the layout directory as the user wrote it.
+    pub judged_as: Option<ImageRef>,
+    /// The evaluation time for this image, when it is not the run's.
+    pub at: Option<OffsetDateTime>,
+}
+
+impl From<ImageRef> for Subject {
+    fn from(image: ImageRef) -> Subject {
+        Subject {
+            image,
+            digest: None,
+            judged_as: None,
+            at: None,
+        }
+    }
+}
+
+/// The evidence gathered for one (store, digest), shared by every subject
+/// that resolved to it: evidence can be large.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub signatures: Vec<SignatureEvidence>,
+    pub attestations: Vec<AttestationEvidence>,
+    /// The name the layout records for the digest ([`Needs::recorded_name`]).
+    pub recorded_name: Option<String>,
+}
+
+/// Everything known about one image when it is judged.
+#[derive(Clone, Debug)]
+pub struct ImageEvidence {
+    /// The reference the image is judged as ([`Subject::judged_as`], else
+    /// [`Subject::image`]).
+    pub image: ImageRef,
+    pub digest: Digest,
+    /// The names rules match it by ([`names_of`]).
+    pub names: Names,
+    pub gathered: Arc<Gathered>,
+}
+
+impl ImageEvidence {
+    pub fn signatures(&self) -> &[SignatureEvidence] {
+        &self.gathered.signatures
+    }
+
+    pub fn attestations(&self) -> &[AttestationEvidence] {
+        &self.gathered.attestations
+    }
+
+    /// The evidence as the policy engine reads it (borrowed, not copied).
+    pub fn policy_evidence(&self) -> policy::Evidence<'_> {
+        policy::Evidence::new(
+            self.image.to_string(),
+            self.names.clone(),
+            self.signatures().into(),
+            self.attestations().into(),
+        )
+    }
+}
+
+/// Why an image could not be evaluated. Cheap to clone: one failed
+/// gathering is every subject's that shares its digest.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The store could not be opened, or the image not resolved (missing,
+    /// unreachable, refused).
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// Its evidence could not be gathered (a store error, a budget).
+    #[error(transparent)]
+    Gather(Arc<GatherError>),
+    /// The name its layout records is unusable.
+    #[error(transparent)]
+    RecordedName(Arc<RecordedNameError>),
+    /// The reference it is judged as pins another digest than it has.
+    #[error("{judged_as} pins digest {pinned}, but the image is {digest}")]
+    OtherDigest {
+        judged_as: String,
+        pinned: Digest,
+        digest: Digest,
+    },
+    /// The judgement itself failed (a bug: judgement is total).
+    #[error("internal: the judgement of {image} did not finish")]
+    Judgement { image: String },
+}
+
+impl From<StoreError> for ImageError {
+    fn from(e: StoreError) -> Self {
+        ImageError::Store(Arc::new(e))
+    }
+}
+
+impl From<GatherError> for ImageError {
+    fn from(e: GatherError) -> Self {
+        ImageError::Gather(Arc::new(e))
+    }
+}
+
+/// The judgement a pipeline applies: pure, given the gathered evidence and
+/// the evaluation time. Implementations call into the judge crate
+/// ([`crate::verify`], [`crate::policy`]) and decide nothing themselves.
+pub trait Judge: Send + Sync + 'static {
+    /// What one image's judgement says (checks, a policy report).
+    type Verdict: Send + 'static;
+
+    /// What must be gathered for [`Judge::judge`].
+    fn needs(&self) -> Needs;
+
+    /// Judges one image. Runs on a blocking thread.
+    fn judge(&self, evidence: &ImageEvidence, now: OffsetDateTime) -> Self::Verdict;
+
+    /// What a verdict means.
+    fn outcome(&self, verdict: &Self::Verdict) -> Outcome;
+
+    /// The verdict about an image that could not be evaluated, when the
+    /// judge has one (a policy judges it under the rule its name matches,
+    /// DESIGN §4.1 "Outcomes"). Whatever it is, the image's outcome is
+    /// [`Outcome::Unevaluated`]. `image` is the reference the image is
+    /// judged as, `digest` its digest when it was resolved.
+    fn unevaluated(
+        &self,
+        image: &ImageRef,
+        digest: Option<&Digest>,
+        error: &ImageError,
+        now: OffsetDateTime,
+    ) -> Option<Self::Verdict> {
+        let _ = (image, digest, error, now);
+        None
+    }
+}
+
+/// Judges by a policy: the verdict is its [`Report`].
+#[derive(Debug)]
+pub struct PolicyJudge(pub Arc<Policy>);
+
+impl Judge for PolicyJudge {
+    type Verdict = Report;
+
+    fn needs(&self) -> Needs {
+        Needs::ALL
+    }
+
+    fn judge(&self, evidence: &ImageEvidence, now: OffsetDateTime) -> Report {
+        self.0.evaluate(&evidence.policy_evidence(), now)
+    }
+
+    fn outcome(&self, report: &Report) -> Outcome {
+        match (&report.error, report.decision) {
+            (Some(_), _) => Outcome::Unevaluated,
+            (None, Decision::Deny) => Outcome::Denied,
+            (None, Decision::Allow) => Outcome::Allowed,
+        }
+    }
+
+    fn unevaluated(
+        &self,
+        image: &ImageRef,
+        digest: Option<&Digest>,
+        error: &ImageError,
+        now: OffsetDateTime,
+    ) -> Option<Report> {
+        Some(self.0.evaluate_failure(image, digest, &error.to_string(), now))
+    }
+}
+
+/// Judges image signatures with `F` (say, [`crate::verify::judge_signatures_by`]
+/// under a key or identity); allowed when [`at_least_one_valid`].
+pub struct Signatures<F>(pub F);
+
+impl<F> Judge for Signatures<F>
+where
+    F: Fn(&[SignatureEvidence], &Digest, OffsetDateTime) -> Vec<SignatureCheck> + Send + Sync + 'static,
+{
+    type Verdict = Vec<SignatureCheck>;
+
+    fn needs(&self) -> Needs {
+        Needs {
+            signatures: true,
+            attestations: false,
+            recorded_name: false,
+        }
+    }
+
+    fn judge(&self, evidence: &ImageEvidence, now: OffsetDateTime) -> Vec<SignatureCheck> {
+        (self.0)(evidence.signatures(), &evidence.digest, now)
+    }
+
+    fn outcome(&self, checks: &Vec<SignatureCheck>) -> Outcome {
+        at_least_one_valid(checks.iter().map(|c| &c.outcome))
+    }
+}
+
+/// Judges attestations with `F` (say, [`crate::verify::judge_attestations_by`]
+/// for one predicate type); allowed when [`at_least_one_valid`].
+pub struct Attestations<F>(pub F);
+
+impl<F> Judge for Attestations<F>
+where
+    F: Fn(&[AttestationEvidence], &Digest, OffsetDateTime) -> Vec<AttestationCheck> + Send + Sync + 'static,
+{
+    type Verdict = Vec<AttestationCheck>;
+
+    fn needs(&self) -> Needs {
+        Needs {
+            signatures: false,
+            attestations: true,
+            recorded_name: false,
+        }
+    }
+
+    fn judge(&self, evidence: &ImageEvidence, now: OffsetDateTime) -> Vec<AttestationCheck> {
+        (self.0)(evidence.attestations(), &evidence.digest, now)
+    }
+
+    fn outcome(&self, checks: &Vec<AttestationCheck>) -> Outcome {
+        at_least_one_valid(checks.iter().map(|c| &c.outcome))
+    }
+}
+
+/// The decision about one subject.
+#[derive(Debug)]
+pub struct Decided<V> {
+    /// The subject's image, as given.
+    pub image: ImageRef,
+    /// The digest it resolved to, if it got that far.
+    pub digest: Option<Digest>,
+    /// The judge's verdict; `None` only for an image that could not be
+    /// evaluated by a judge with no verdict for that ([`Judge::unevaluated`]).
+    pub verdict: Option<V>,
+    /// Why the image could not be evaluated.
+    pub error: Option<ImageError>,
+    pub outcome: Outcome,
+}
+
+/// Reported once per subject, as its decision is made (in the order they
+/// finish, which need not be the input order).
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    pub image: &'a ImageRef,
+    /// Decisions made so far, this one included.
+    pub done: usize,
+    pub total: usize,
+}
+
+/// How much of the work runs at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Subjects resolved and gathered at once (at least 1).
+    pub concurrency: usize,
+    /// Judgements running at once, across every run of the pipeline (at
+    /// least 1); by default one per core.
+    pub judges: usize,
+    /// The gathering budgets of one image.
+    pub limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            concurrency: 16,
+            judges: std::thread::available_parallelism().map_or(1, usize::from),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A store the pipeline can gather from: besides the [`Store`] reads, the
+/// name a layout records for an image.
+pub trait ImageStore: Store + 'static {
+    /// The value of the image's recorded name (`dev.sigil.image.name`), if any.
+    fn recorded_name(&self, digest: &Digest) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+impl ImageStore for LayoutStore {
+    async fn recorded_name(&self, digest: &Digest) -> Result<Option<String>, StoreError> {
+        self.source_name(digest).await
+    }
+}
+
+impl ImageStore for RegistryStore {
+    async fn recorded_name(&self, _: &Digest) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+}
+
+impl ImageStore for AnyStore {
+    async fn recorded_name(&self, digest: &Digest) -> Result<Option<String>, StoreError> {
+        match self {
+            AnyStore::Layout(layout) => layout.recorded_name(digest).await,
+            AnyStore::Registry(registry) => registry.recorded_name(digest).await,
+        }
+    }
+}
+
+/// Resolves an image reference to the descriptor of its manifest; an image
+/// that does not exist is an error.
+pub async fn resolve<S: Store>(store: &S, image: &ImageRef) -> Result<Descriptor, StoreError> {
+    match store.fetch_manifest(&image.target()).await? {
+        Some(fetched) => Ok(fetched.descriptor),
+        None => Err(StoreError::NotFound {
+            location: store.location(),
+            what: format!("image {image}"),
+        }),
+    }
+}
+
+/// The names `judged_as` is matched by once the image resolved to `digest`
+/// (DESIGN §4.1): a registry image by its repository and tag (the tag
+/// ignored beside a digest), a layout image by `oci:DIR` and its tag and by
+/// the name its layout records (`recorded`), see [`crate::policy::names`].
+/// A reference that pins another digest than the image's names another
+/// image, and is refused.
+pub fn names_of(judged_as: &ImageRef, digest: &Digest, recorded: Option<&str>) -> Result<Names, ImageError> {
+    let pinned = match judged_as {
+        ImageRef::Registry(r) => r.digest(),
+        ImageRef::Layout(l) => l.digest.as_ref(),
+    };
+    if let Some(pinned) = pinned
+        && pinned != digest
+    {
+        return Err(ImageError::OtherDigest {
+            judged_as: judged_as.to_string(),
+            pinned: pinned.clone(),
+            digest: digest.clone(),
+        });
+    }
+    names::of(judged_as, digest.clone(), recorded).map_err(|e| ImageError::RecordedName(Arc::new(e)))
+}
+
+/// One gathering per (store location, digest) within one run.
+type Shared = Arc<OnceCell<Result<Arc<Gathered>, ImageError>>>;
+
+/// The pipeline: a way to open stores, a judge, and how much runs at once.
+/// One pipeline serves any number of runs (a server keeps one per policy);
+/// the judging bound is shared by all of them.
+pub struct Pipeline<O, J> {
+    open: O,
+    judge: Arc<J>,
+    settings: Settings,
+    judging: Arc<Semaphore>,
+}
+
+impl<O, S, J> Pipeline<O, J>
+where
+    O: Fn(&ImageRef) -> Result<S, StoreError> + Sync,
+    S: ImageStore,
+    J: Judge,
+{
+    /// A pipeline opening stores with `open` (for the CLI, a registry client
+    /// or a layout directory per reference) and judging with `judge`.
+    pub fn new(open: O, judge: J, settings: Settings) -> Pipeline<O, J> {
+        let settings = Settings {
+            concurrency: settings.concurrency.max(1),
+            judges: settings.judges.max(1),
+            ..settings
+        };
+        Pipeline {
+            open,
+            judge: Arc::new(judge),
+            judging: Arc::new(Semaphore::new(settings.judges)),
+            settings,
+        }
+    }
+
+    pub fn judge(&self) -> &J {
+        &self.judge
+    }
+
+    /// Decides about every subject, evaluated at `now` (unless a subject
+    /// says otherwise); the decisions come out in the subjects' order, and
+    /// `progress` hears of each once, as it is made. One image that cannot be
+    /// evaluated stops nothing else.
+    pub fn decide<'a>(
+        &'a self,
+        subjects: Vec<Subject>,
+        now: OffsetDateTime,
+        progress: &'a (dyn Fn(Progress<'_>) + Sync),
+    ) -> impl Stream<Item = Decided<J::Verdict>> + Send + 'a
+    where
+        O: Send,
+    {
+        let total = subjects.len();
+        let shared: Arc<Mutex<HashMap<(String, Digest), Shared>>> = Arc::default();
+        let done = Arc::new(AtomicUsize::new(0));
+        stream::iter(subjects)
+            .map(move |subject| {
+                let (shared, done) = (shared.clone(), done.clone());
+                async move {
+                    let decided = self.decide_one(subject, now, &shared).await;
+                    progress(Progress {
+                        image: &decided.image,
+                        done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                        total,
+                    });
+                    decided
+                }
+            })
+            .buffered(self.settings.concurrency)
+    }
+
+    /// [`Pipeline::decide`], collected.
+    pub async fn decide_all(
+        &self,
+        subjects: Vec<Subject>,
+        now: OffsetDateTime,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Vec<Decided<J::Verdict>>
+    where
+        O: Send,
+    {
+        self.decide(subjects, now, progress).collect().await
+    }
+
+    async fn decide_one(
+        &self,
+        subject: Subject,
+        now: OffsetDateTime,
+        shared: &Mutex<HashMap<(String, Digest), Shared>>,
+    ) -> Decided<J::Verdict> {
+        let now = subject.at.unwrap_or(now);
+        let (digest, judged) = match self.evidence(&subject, shared).await {
+            Ok(evidence) => (Some(evidence.digest.clone()), self.judged(evidence, now).await),
+            Err((digest, error)) => (digest, Err(error)),
+        };
+        match judged {
+            Ok(verdict) => Decided {
+                outcome: self.judge.outcome(&verdict),
+                image: subject.image,
+                digest,
+                verdict: Some(verdict),
+                error: None,
+            },
+            Err(error) => Decided {
+                verdict: self.judge.unevaluated(
+                    subject.judged_as.as_ref().unwrap_or(&subject.image),
+                    digest.as_ref(),
+                    &error,
+                    now,
+                ),
+                image: subject.image,
+                digest,
+                error: Some(error),
+                outcome: Outcome::Unevaluated,
+            },
+        }
+    }
+
+    /// Resolves, gathers (once per store and digest) and names one subject.
+    async fn evidence(
+        &self,
+        subject: &Subject,
+        shared: &Mutex<HashMap<(String, Digest), Shared>>,
+    ) -> Result<ImageEvidence, (Option<Digest>, ImageError)> {
+        let store = (self.open)(&subject.image).map_err(|e| (None, e.into()))?;
+        let digest = match &subject.digest {
+            Some(digest) => digest.clone(),
+            None => {
+                resolve(&store, &subject.image)
+                    .await
+                    .map_err(|e| (None, e.into()))?
+                    .digest
+            }
+        };
+        let cell = shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((store.location(), digest.clone()))
+            .or_default()
+            .clone();
+        let (needs, limits) = (self.judge.needs(), self.settings.limits);
+        let gathered = cell
+            .get_or_init(|| gather(store, digest.clone(), needs, limits))
+            .await
+            .clone()
+            .map_err(|e| (Some(digest.clone()), e))?;
+        let judged_as = subject.judged_as.as_ref().unwrap_or(&subject.image);
+        let names =
+            names_of(judged_as, &digest, gathered.recorded_name.as_deref()).map_err(|e| (Some(digest.clone()), e))?;
+        Ok(ImageEvidence {
+            image: judged_as.clone(),
+            digest,
+            names,
+            gathered,
+        })
+    }
+
+    /// Judges on a blocking thread, once a judging slot is free.
+    async fn judged(&self, evidence: ImageEvidence, now: OffsetDateTime) -> Result<J::Verdict, ImageError> {
+        let image = evidence.image.to_string();
+        let failed = || ImageError::Judgement { image: image.clone() };
+        // The semaphore is never closed, so acquiring fails only if it were.
+        let permit = self.judging.clone().acquire_owned().await.map_err(|_| failed())?;
+        let judge = self.judge.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            judge.judge(&evidence, now)
+        })
+        .await
+        .map_err(|_| failed())
+    }
+}
+
+/// Gathers what `needs` asks for, for one image.
+async fn gather<S: ImageStore>(
+    store: S,
+    digest: Digest,
+    needs: Needs,
+    limits: Limits,
+) -> Result<Arc<Gathered>, ImageError> {
+    let mut gatherer = Gatherer::new(&store, &digest, limits);
+    let mut gathered = Gathered::default();
+    if needs.signatures {
+        gathered.signatures = gatherer.signatures().await?;
+    }
+    if needs.attestations {
+        gathered.attestations = gatherer.attestations().await?;
+    }
+    if needs.recorded_name {
+        gathered.recorded_name = store.recorded_name(&digest).await?;
+    }
+    Ok(Arc::new(gathered))
+}
