@@ -33,3 +33,6 @@ pub mod sign;
 pub mod store;
 mod tag;
 pub mod tree;
+
+#[cfg(test)]
+mod counting;

@@ -2,56 +2,11 @@
 //! fetched once, and floods beyond the byte or item budget are refused
 //! before their blobs are read. Each accepting case beside its refused twin.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use super::*;
 use crate::bundle::BUNDLE_V03;
+use crate::counting::Counting;
 use crate::layout::LayoutStore;
 use crate::oci::{self, ImageManifest};
-use crate::store::{BlobStream, Fetched, Pushed};
-
-/// A layout store that counts blob reads.
-struct Counting {
-    inner: LayoutStore,
-    blob_fetches: AtomicUsize,
-}
-
-impl Counting {
-    fn fetches(&self) -> usize {
-        self.blob_fetches.load(Ordering::SeqCst)
-    }
-}
-
-impl Store for Counting {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    async fn fetch_manifest(&self, target: &Target) -> Result<Option<Fetched>, StoreError> {
-        self.inner.fetch_manifest(target).await
-    }
-    async fn fetch_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>, StoreError> {
-        self.blob_fetches.fetch_add(1, Ordering::SeqCst);
-        self.inner.fetch_blob(descriptor, limit).await
-    }
-    async fn stream_blob(&self, descriptor: &Descriptor) -> Result<BlobStream, StoreError> {
-        self.inner.stream_blob(descriptor).await
-    }
-    async fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
-        self.inner.has_blob(digest).await
-    }
-    async fn push_blob(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.push_blob(descriptor, bytes).await
-    }
-    async fn push_blob_stream(&self, descriptor: &Descriptor, stream: BlobStream) -> Result<(), StoreError> {
-        self.inner.push_blob_stream(descriptor, stream).await
-    }
-    async fn push_manifest(&self, target: &Target, media_type: &str, bytes: &[u8]) -> Result<Pushed, StoreError> {
-        self.inner.push_manifest(target, media_type, bytes).await
-    }
-    async fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<Descriptor>>, StoreError> {
-        self.inner.referrers_api(digest).await
-    }
-}
 
 /// A fresh layout holding one image; returns the store and the image digest.
 async fn layout() -> (tempfile::TempDir, Counting, Digest) {
@@ -72,10 +27,7 @@ async fn layout() -> (tempfile::TempDir, Counting, Digest) {
         .push_manifest(&Target::Tag("v1".into()), oci::OCI_MANIFEST, &manifest)
         .await
         .expect("image");
-    let store = Counting {
-        inner,
-        blob_fetches: AtomicUsize::new(0),
-    };
+    let store = Counting::new(inner);
     (dir, store, pushed.digest)
 }
 
@@ -149,7 +101,7 @@ async fn a_blob_listed_a_thousand_times_is_fetched_once() {
     let layer = signature_layer(&store, &payload, 0).await;
     write_tag(&store, &cosign::signature_tag(&image), vec![layer; 1000]).await;
     let found = signatures(&store, &image).await.expect("gathered");
-    assert_eq!(store.fetches(), 1, "one distinct blob, one fetch");
+    assert_eq!(store.blob_fetches(), 1, "one distinct blob, one fetch");
     // identical entries are one piece of evidence
     assert_eq!(found.len(), 1);
     assert!(matches!(&found[0].content, SignatureContent::SimpleSigning { payload: p, .. } if *p == payload));
@@ -162,7 +114,7 @@ async fn a_blob_listed_a_thousand_times_is_fetched_once() {
     }
     write_tag(&store, &cosign::signature_tag(&image), layers).await;
     let found = signatures(&store, &image).await.expect("gathered");
-    assert_eq!(store.fetches(), 1);
+    assert_eq!(store.blob_fetches(), 1);
     assert_eq!(found.len(), 50);
     let signatures: HashSet<_> = found
         .iter()
@@ -201,7 +153,11 @@ async fn distinct_blobs_beyond_the_byte_budget_are_refused_before_any_is_read() 
             && text.contains("cannot be evaluated"),
         "{text}"
     );
-    assert_eq!(store.fetches(), 0, "refused from the plan, before any blob was read");
+    assert_eq!(
+        store.blob_fetches(),
+        0,
+        "refused from the plan, before any blob was read"
+    );
 
     // twin: a budget that holds them
     let found = Gatherer::new(&store, &image, limits(4 << 20, 10_000))
@@ -209,7 +165,7 @@ async fn distinct_blobs_beyond_the_byte_budget_are_refused_before_any_is_read() 
         .await
         .expect("within the budget");
     assert_eq!(found.len(), 20);
-    assert_eq!(store.fetches(), 20);
+    assert_eq!(store.blob_fetches(), 20);
 }
 
 #[tokio::test]
@@ -226,7 +182,7 @@ async fn more_pieces_than_the_item_budget_are_refused() {
         .expect_err("30 signatures against 29");
     assert!(matches!(err, GatherError::TooManyItems { limit: 29, .. }), "{err:?}");
     assert!(err.to_string().contains("--max-evidence-items"), "{err}");
-    assert_eq!(store.fetches(), 0);
+    assert_eq!(store.blob_fetches(), 0);
     // twin: exactly at the budget
     let found = Gatherer::new(&store, &image, limits(1 << 20, 30))
         .signatures()
@@ -246,7 +202,7 @@ async fn referrers_times_layers_count_against_the_budget() {
         .await
         .expect_err("5 referrers x 5 layers against 24");
     assert!(matches!(err, GatherError::TooManyItems { .. }), "{err:?}");
-    assert_eq!(store.fetches(), 0);
+    assert_eq!(store.blob_fetches(), 0);
     let found = Gatherer::new(&store, &image, limits(1 << 20, 25))
         .attestations()
         .await
@@ -319,5 +275,5 @@ async fn one_blob_over_the_blob_limit_is_refused_as_too_large_not_over_budget() 
         "{err:?}"
     );
     assert!(err.to_string().contains("268435456-byte limit"), "{err}");
-    assert_eq!(store.fetches(), 0);
+    assert_eq!(store.blob_fetches(), 0);
 }

@@ -7,66 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::cosign::{self, SIMPLESIGNING_MEDIA_TYPE};
+use crate::counting::Counting;
 use crate::gather::SignatureContent;
 use crate::oci::{self, ImageManifest};
 use crate::reference::{LayoutRef, Target};
-use crate::store::{BlobStream, Fetched, Pushed};
-
-/// What the stores opened by one test read.
-#[derive(Default)]
-struct Counts {
-    blobs: AtomicUsize,
-    signature_tags: AtomicUsize,
-    recorded_names: AtomicUsize,
-}
-
-/// A layout store that counts blob reads, `.sig` tag reads and recorded-name reads.
-#[derive(Clone)]
-struct Counting {
-    inner: LayoutStore,
-    counts: Arc<Counts>,
-}
-
-impl Store for Counting {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    async fn fetch_manifest(&self, target: &Target) -> Result<Option<Fetched>, StoreError> {
-        if matches!(target, Target::Tag(t) if t.ends_with(".sig")) {
-            self.counts.signature_tags.fetch_add(1, Ordering::SeqCst);
-        }
-        self.inner.fetch_manifest(target).await
-    }
-    async fn fetch_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>, StoreError> {
-        self.counts.blobs.fetch_add(1, Ordering::SeqCst);
-        self.inner.fetch_blob(descriptor, limit).await
-    }
-    async fn stream_blob(&self, descriptor: &Descriptor) -> Result<BlobStream, StoreError> {
-        self.inner.stream_blob(descriptor).await
-    }
-    async fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
-        self.inner.has_blob(digest).await
-    }
-    async fn push_blob(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.push_blob(descriptor, bytes).await
-    }
-    async fn push_blob_stream(&self, descriptor: &Descriptor, stream: BlobStream) -> Result<(), StoreError> {
-        self.inner.push_blob_stream(descriptor, stream).await
-    }
-    async fn push_manifest(&self, target: &Target, media_type: &str, bytes: &[u8]) -> Result<Pushed, StoreError> {
-        self.inner.push_manifest(target, media_type, bytes).await
-    }
-    async fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<Descriptor>>, StoreError> {
-        self.inner.referrers_api(digest).await
-    }
-}
-
-impl ImageStore for Counting {
-    async fn recorded_name(&self, digest: &Digest) -> Result<Option<String>, StoreError> {
-        self.counts.recorded_names.fetch_add(1, Ordering::SeqCst);
-        self.inner.recorded_name(digest).await
-    }
-}
 
 /// A test judge: the verdict is the number of signatures gathered that
 /// carry a signature annotation; allowed when there is one.
@@ -97,10 +41,7 @@ impl Judge for CountSignatures {
 async fn layout() -> (tempfile::TempDir, Counting) {
     let dir = tempfile::tempdir().expect("tempdir");
     let inner = LayoutStore::create(&dir.path().join("layout")).expect("layout");
-    let store = Counting {
-        inner,
-        counts: Arc::default(),
-    };
+    let store = Counting::new(inner);
     (dir, store)
 }
 
