@@ -7,6 +7,13 @@
 //!
 //!     cargo bench -p sigil --bench registry            # 500 images
 //!     cargo bench -p sigil --bench registry -- 100     # another count
+//!     cargo bench -p sigil --bench registry -- one-image   # only the last row
+//!
+//! The last row, one `sigil verify` of one image with process start, is also
+//! run [`ONE_IMAGE_RUNS`] times more on its own: a single run of a 15 ms
+//! process says little, and CPU time from `/proc` comes in 10 ms ticks. Its
+//! wall time is the median of those runs and its CPU the mean, from the
+//! children's CPU time this process collects (`cutime` + `cstime`).
 //!
 //! Figures are recorded in docs/benchmarks.md.
 
@@ -28,11 +35,22 @@ use sigil_verifier::sample;
 use sigil_verifier::store::Store as _;
 use support::test_sigstore::{IDENTITY, ISSUED, ISSUER_URL, TestSigstore};
 
+/// How many times the one-image verification runs for its median.
+const ONE_IMAGE_RUNS: usize = 40;
+
 fn main() {
     let count: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(500);
     let registry = support::Registry::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let (key_path, pub_path) = common::key_files(dir.path());
+    if std::env::args().any(|a| a == "one-image") {
+        let image = registry.image("bench/one:v1");
+        populate(std::slice::from_ref(&image), 0, None);
+        let key_arg = key_path.to_str().expect("utf8");
+        common::run_sigil(&["sign", "--key", key_arg, &image], registry.pid());
+        one_image(&["verify", "--key", pub_path.to_str().expect("utf8"), &image]);
+        return;
+    }
 
     let sequential: Vec<String> = (0..count)
         .map(|i| registry.image(&format!("bench/seq{i}:v1")))
@@ -111,6 +129,46 @@ fn main() {
         &["verify", "--key", pub_arg],
         &sequential[..1],
     );
+    one_image(&["verify", "--key", pub_arg, &sequential[0]]);
+}
+
+/// Runs `sigil ARGS...` [`ONE_IMAGE_RUNS`] times (after one warm-up run) and
+/// prints the median and fastest wall time and the mean CPU time of a run.
+fn one_image(args: &[&str]) {
+    let once = || {
+        let started = Instant::now();
+        let status = std::process::Command::new(common::SIGIL)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("start sigil");
+        assert!(status.success(), "sigil {args:?} exited with {status}");
+        started.elapsed().as_secs_f64()
+    };
+    once();
+    let cpu_before = children_cpu_seconds();
+    let mut walls: Vec<f64> = (0..ONE_IMAGE_RUNS).map(|_| once()).collect();
+    let cpu = (children_cpu_seconds() - cpu_before) / ONE_IMAGE_RUNS as f64;
+    walls.sort_by(f64::total_cmp);
+    println!(
+        "verify one image, {ONE_IMAGE_RUNS} runs: wall median {:.1} ms (fastest {:.1} ms), CPU {:.1} ms per run",
+        walls[walls.len() / 2] * 1000.0,
+        walls[0] * 1000.0,
+        cpu * 1000.0,
+    );
+}
+
+/// User + system CPU time of this process's waited-for children so far, in
+/// seconds (`cutime` and `cstime` of `/proc/self/stat`).
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    let rest = stat
+        .rsplit_once(')')
+        .expect("a stat line has the command in parentheses")
+        .1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[13].parse::<f64>().expect("cutime") + fields[14].parse::<f64>().expect("cstime");
+    ticks / 100.0
 }
 
 /// Pushes one distinct sample image per reference; with `keyless`, also a
