@@ -10,15 +10,26 @@
 //! the platform verifier's (`rustls-platform-verifier`, what reqwest uses on
 //! its own), so which certificates are trusted and the errors for those that
 //! are not stay as they were.
+//!
+//! A loopback registry is asked in TLS first, so even a plain-HTTP one gets a
+//! ClientHello, which needs random bytes and an ephemeral X25519 key. The
+//! first use of aws-lc's random generator costs a process about 25 ms of CPU
+//! (it seeds itself from CPU-jitter entropy), more than everything else a
+//! one-image `verify` does. So the provider ([`provider`]) takes rustls's
+//! random bytes and the X25519 secret from the operating system's generator
+//! (`getrandom`), as ring does; aws-lc still does every computation.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use aws_lc_rs::agreement;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{
+    ActiveKeyExchange, CryptoProvider, GetRandomFailed, SecureRandom, SharedSecret, SupportedKxGroup,
+};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{DigitallySignedStruct, NamedGroup, PeerMisbehaved, SignatureScheme};
 
 /// Why a `--registry-cacert` file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +65,7 @@ pub fn parse_ca_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, CaCert
 pub fn client_config(
     extra_roots: Vec<CertificateDer<'static>>,
 ) -> Result<(rustls::ClientConfig, Arc<OnDemandRoots>), rustls::Error> {
-    // The provider reqwest would pick: an installed default, else aws-lc-rs.
-    let provider = CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let provider = Arc::new(provider());
     let verifier = Arc::new(OnDemandRoots {
         provider: provider.clone(),
         extra_roots,
@@ -73,6 +81,77 @@ pub fn client_config(
     // What reqwest offers when it builds the configuration itself (HTTP/2 enabled).
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok((config, verifier))
+}
+
+/// aws-lc-rs's default provider (what reqwest uses) with its random bytes and
+/// its X25519 secrets from the operating system instead of aws-lc's generator,
+/// whose first use costs about 25 ms of CPU. Same groups in the same order,
+/// same cipher suites and signature algorithms.
+pub fn provider() -> CryptoProvider {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.secure_random = &OsRandom;
+    for group in &mut provider.kx_groups {
+        if group.name() == NamedGroup::X25519 {
+            *group = &OsX25519;
+        }
+    }
+    provider
+}
+
+/// The operating system's generator (`getrandom(2)` on Linux).
+#[derive(Debug)]
+struct OsRandom;
+
+impl SecureRandom for OsRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+        getrandom::fill(buf).map_err(|_| GetRandomFailed)
+    }
+}
+
+/// X25519 key exchange whose ephemeral secret is 32 bytes from the operating
+/// system; aws-lc derives the public key and the shared secret (and clamps
+/// the scalar, and refuses an all-zero result, as for its own keys).
+#[derive(Debug)]
+struct OsX25519;
+
+impl SupportedKxGroup for OsX25519 {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, rustls::Error> {
+        let mut secret = zeroize::Zeroizing::new([0_u8; 32]);
+        getrandom::fill(secret.as_mut()).map_err(|_| GetRandomFailed)?;
+        let private = agreement::PrivateKey::from_private_key(&agreement::X25519, secret.as_ref())
+            .map_err(|_| GetRandomFailed)?;
+        let public = private.compute_public_key().map_err(|_| GetRandomFailed)?;
+        Ok(Box::new(X25519Exchange { private, public }))
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
+/// One X25519 exchange under way: our secret and the public key sent.
+struct X25519Exchange {
+    private: agreement::PrivateKey,
+    public: agreement::PublicKey,
+}
+
+impl ActiveKeyExchange for X25519Exchange {
+    fn complete(self: Box<Self>, peer: &[u8]) -> Result<SharedSecret, rustls::Error> {
+        let invalid = || rustls::Error::from(PeerMisbehaved::InvalidKeyShare);
+        if peer.len() != 32 {
+            return Err(invalid());
+        }
+        let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, peer);
+        agreement::agree(&self.private, peer, invalid(), |shared| Ok(SharedSecret::from(shared)))
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        self.public.as_ref()
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
 }
 
 /// The platform verifier over the system roots and `--registry-cacert`,
@@ -167,6 +246,39 @@ mod tests {
         assert!(matches!(parse_ca_certs(b"not pem at all"), Err(CaCertError::Empty)));
         let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         assert!(matches!(parse_ca_certs(garbage), Err(CaCertError::Unusable(_))));
+    }
+
+    #[test]
+    fn x25519_with_secrets_from_the_os_agrees_with_aws_lc() {
+        let ours = OsX25519.start().expect("start");
+        let theirs = agreement::PrivateKey::generate(&agreement::X25519).expect("aws-lc key");
+        let their_public = theirs.compute_public_key().expect("public");
+        let our_public = agreement::UnparsedPublicKey::new(&agreement::X25519, ours.pub_key().to_vec());
+        let expected = agreement::agree(&theirs, our_public, (), |s| Ok(s.to_vec())).expect("agree");
+        let shared = ours.complete(their_public.as_ref()).expect("complete");
+        assert_eq!(shared.secret_bytes(), expected);
+        assert_ne!(
+            OsX25519.start().expect("start").pub_key(),
+            OsX25519.start().expect("start").pub_key()
+        );
+    }
+
+    #[test]
+    fn bad_x25519_key_shares_are_refused() {
+        for peer in [&[9_u8; 31][..], &[9; 33], &[0; 32]] {
+            let err = OsX25519.start().expect("start").complete(peer).err();
+            assert_eq!(err, Some(PeerMisbehaved::InvalidKeyShare.into()), "{peer:?}");
+        }
+    }
+
+    #[test]
+    fn the_provider_keeps_aws_lc_groups_and_suites_in_order() {
+        let ours = provider();
+        let theirs = rustls::crypto::aws_lc_rs::default_provider();
+        let names = |p: &CryptoProvider| p.kx_groups.iter().map(|g| g.name()).collect::<Vec<_>>();
+        assert_eq!(names(&ours), names(&theirs));
+        assert_eq!(ours.cipher_suites, theirs.cipher_suites);
+        assert!(ours.kx_groups.iter().any(|g| format!("{g:?}") == "OsX25519"));
     }
 
     #[test]
