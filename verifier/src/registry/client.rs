@@ -23,6 +23,7 @@ use url::Url;
 
 use super::auth::{self, Challenge, TokenAnswer};
 use super::credentials::{Credential, DockerConfig, ScopedCredential};
+use super::tls::{self, CaCertError, OnDemandRoots};
 use crate::reference::host_is_loopback;
 use crate::store::StoreError;
 
@@ -169,9 +170,12 @@ pub enum Body {
     Bytes { content_type: String, bytes: Bytes },
 }
 
-/// One HTTP client for every registry of a run.
+/// One HTTP client for every registry of a run. Its TLS trust (system roots
+/// and `--registry-cacert`) is loaded by the first TLS handshake, so a run
+/// that only talks plain HTTP to loopback never reads it ([`tls`]).
 pub struct RegistryClient {
     http: reqwest::Client,
+    roots: Arc<OnDemandRoots>,
     options: RegistryOptions,
     hosts: Mutex<HashMap<String, Arc<Mutex<Host>>>>,
 }
@@ -187,33 +191,43 @@ impl std::fmt::Debug for RegistryClient {
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("--registry-cacert: no PEM certificate found in the file ({0})")]
-    BadCaCert(String),
+    #[error("--registry-cacert: {0}")]
+    BadCaCert(CaCertError),
     #[error("cannot set up the HTTP client: {0}")]
     Build(String),
 }
 
 impl RegistryClient {
+    /// A client for `options`. Cheap: `--registry-cacert` files are parsed
+    /// and checked here, but nothing else about TLS is set up until a
+    /// registry speaks it.
     pub fn new(options: RegistryOptions) -> Result<RegistryClient, ClientError> {
-        let mut builder = reqwest::Client::builder()
+        let mut extra_roots = Vec::new();
+        for pem in &options.ca_certs_pem {
+            extra_roots.extend(tls::parse_ca_certs(pem).map_err(ClientError::BadCaCert)?);
+        }
+        let (tls_config, roots) = tls::client_config(extra_roots).map_err(|e| ClientError::Build(e.to_string()))?;
+        let http = reqwest::Client::builder()
             .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
-            .pool_max_idle_per_host(64);
-        for pem in &options.ca_certs_pem {
-            let certs =
-                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::BadCaCert(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(ClientError::BadCaCert("empty".into()));
-            }
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder.build().map_err(|e| ClientError::Build(e.to_string()))?;
+            .pool_max_idle_per_host(64)
+            .tls_backend_preconfigured(tls_config)
+            .build()
+            .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(RegistryClient {
             http,
+            roots,
             options,
             hosts: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// How many times TLS trust was set up (system roots and
+    /// `--registry-cacert` loaded): 0 until a registry or token service
+    /// presents a TLS certificate, then 1 for the life of the client.
+    pub fn tls_setups(&self) -> usize {
+        self.roots.setups()
     }
 
     async fn host(&self, registry: &str) -> Arc<Mutex<Host>> {

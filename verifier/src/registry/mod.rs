@@ -9,6 +9,7 @@ pub mod client;
 pub mod credentials;
 #[cfg(test)]
 mod server_tests;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;

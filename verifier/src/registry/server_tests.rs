@@ -470,3 +470,133 @@ async fn explicit_credentials_reach_only_their_registry() {
     assert!(err.to_string().contains("none are configured"), "{err}");
     assert_eq!(*theirs_saw.lock().expect("lock"), Vec::<String>::new());
 }
+
+/// A CA certificate (PEM) and, signed by it, a server certificate and key for
+/// `127.0.0.1` (DER).
+fn test_pki() -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca_params.self_signed(&ca_key).expect("CA certificate").pem();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("server key");
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("server params");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &issuer).expect("server certificate");
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into();
+    (ca_pem, cert.der().clone(), key)
+}
+
+/// An HTTPS server on 127.0.0.1 (rustls on plain threads, one request per
+/// connection, so each request is a new handshake) answering every request
+/// `200` with an empty body. Returns its address and the PEM of its CA.
+fn https_server() -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let (ca_pem, cert, key) = test_pki();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server configuration");
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let Ok(connection) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(connection, stream);
+                let (mut seen, mut buf) = (Vec::new(), [0_u8; 4096]);
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (addr.to_string(), ca_pem)
+}
+
+fn get_v2() -> super::client::Request {
+    super::client::Request {
+        push: false,
+        method: reqwest::Method::GET,
+        path: "/v2/".into(),
+        headers: reqwest::header::HeaderMap::new(),
+        body: super::client::Body::Empty,
+        timeout: None,
+    }
+}
+
+#[tokio::test]
+async fn verifying_from_a_plain_http_loopback_registry_never_sets_up_tls() {
+    let hostile = sigil_testkit::Hostile::start(sigil_testkit::Mode::RepeatedSignature(1));
+    let client = Arc::new(RegistryClient::new(RegistryOptions::default()).expect("client"));
+    let reference = RegistryRef::parse(&hostile.image("app:v1")).expect("ref");
+    let store = RegistryStore::new(client.clone(), &reference);
+    let image = store
+        .fetch_manifest(&Target::Tag("v1".into()))
+        .await
+        .expect("resolve")
+        .expect("exists")
+        .descriptor
+        .digest;
+    let signatures = crate::gather::signatures(&store, &image).await.expect("gather");
+    assert_eq!(signatures.len(), 1, "the .sig layer was read");
+    assert!(
+        hostile.request_log().iter().any(|line| line.contains("/blobs/")),
+        "{:?}",
+        hostile.request_log()
+    );
+    assert_eq!(client.tls_setups(), 0, "no CA certificates loaded for plain HTTP");
+}
+
+#[tokio::test]
+async fn tls_is_set_up_once_by_the_first_https_registry() {
+    let (host, ca_pem) = https_server();
+    let client = RegistryClient::new(RegistryOptions {
+        ca_certs_pem: vec![ca_pem.into_bytes()],
+        ..RegistryOptions::default()
+    })
+    .expect("client");
+    assert_eq!(
+        client.tls_setups(),
+        0,
+        "nothing is set up before a registry is contacted"
+    );
+    for _ in 0..3 {
+        let response = client.send(&host, "app", get_v2()).await.expect("sent over TLS");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(client.tls_setups(), 1, "four handshakes, one set-up");
+}
+
+#[tokio::test]
+async fn an_https_registry_with_an_untrusted_certificate_is_refused_after_setting_up_tls() {
+    let (host, _) = https_server();
+    // Another CA than the server's, so the test needs no system roots.
+    let (other_ca, _, _) = test_pki();
+    let client = RegistryClient::new(RegistryOptions {
+        ca_certs_pem: vec![other_ca.into_bytes()],
+        ..RegistryOptions::default()
+    })
+    .expect("client");
+    let err = client.send(&host, "app", get_v2()).await.expect_err("refused");
+    assert!(err.to_string().contains("not trusted"), "{err}");
+    assert_eq!(client.tls_setups(), 1);
+}
