@@ -76,13 +76,18 @@ fn testdata(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(path)
 }
 
-/// The sha256 digest of a DSSE bundle's first statement subject: what the
-/// caller (who knows the image) would pass as the artifact.
+/// The digest (sha256, else sha512) of a DSSE bundle's first statement
+/// subject: what the caller (who knows the image) would pass as the artifact.
+/// The sigstore-js bundles name their subject by sha512 only.
 fn statement_subject(bundle: &[u8]) -> Digest {
     let envelope = Bundle::parse(bundle).expect("bundle").dsse_envelope.expect("dsse");
     let statement = Statement::parse(&envelope.payload_bytes().expect("payload")).expect("statement");
-    let hex = &statement.subject[0].digest["sha256"];
-    format!("sha256:{hex}").parse().expect("digest")
+    let digests = &statement.subject[0].digest;
+    let (algorithm, hex) = ["sha256", "sha512"]
+        .into_iter()
+        .find_map(|a| digests.get(a).map(|hex| (a, hex)))
+        .expect("a sha256 or sha512 subject");
+    format!("{algorithm}:{hex}").parse().expect("digest")
 }
 
 fn main() {

@@ -819,6 +819,7 @@ impl Verifier {
                 cert_info.not_before,
                 cert_info.not_after,
                 now,
+                true,
             )?;
 
             result.tlog_verified = true;

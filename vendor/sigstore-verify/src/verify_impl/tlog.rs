@@ -29,18 +29,23 @@ use sigstore_types::{Bundle, KindVersion, Sha256Hash, SignatureBytes, Transparen
 /// * `not_before` - Certificate validity start time (Unix timestamp)
 /// * `not_after` - Certificate validity end time (Unix timestamp)
 /// * `now` - The current time (integrated times must not be later)
+/// * `sets_verified` - Whether the SETs of Rekor v1 entries with an
+///   integrated time were already verified for this bundle (by
+///   `determine_validation_times`), so that they are not verified twice
 pub fn verify_tlog_entries(
     bundle: &Bundle,
     rekor_keys: &Keyring,
     not_before: jiff::Timestamp,
     not_after: jiff::Timestamp,
     now: jiff::Timestamp,
+    sets_verified: bool,
 ) -> Result<Option<jiff::Timestamp>> {
     let mut integrated_time_result: Option<jiff::Timestamp> = None;
 
     for entry in &bundle.verification_material.tlog_entries {
         // Verify Merkle inclusion proof, checkpoint signature and SET
-        verify_entry_inclusion(entry, rekor_keys, now)?;
+        let set_verified = sets_verified && has_timestamp_promise(entry);
+        verify_entry_inclusion_with(entry, rekor_keys, now, !set_verified)?;
 
         // Only a Rekor v1 SET authenticates integratedTime. An inclusion proof
         // authenticates the body, not this separate timestamp field.
@@ -122,6 +127,27 @@ pub fn verify_entry_inclusion(
     rekor_keys: &Keyring,
     now: jiff::Timestamp,
 ) -> Result<()> {
+    verify_entry_inclusion_with(entry, rekor_keys, now, true)
+}
+
+/// Whether `entry` is one whose SET `determine_validation_times` verifies:
+/// a Rekor v1 entry with an inclusion promise and an integrated time.
+pub(crate) fn has_timestamp_promise(entry: &TransparencyLogEntry) -> bool {
+    matches!(
+        entry.kind_version,
+        KindVersion::HashedRekordV001 | KindVersion::DsseV001 | KindVersion::IntotoV002
+    ) && entry.inclusion_promise.is_some()
+        && entry.integrated_time.is_some()
+}
+
+/// [`verify_entry_inclusion`], leaving out the SET when `verify_promise` is
+/// false because the caller already verified it.
+fn verify_entry_inclusion_with(
+    entry: &TransparencyLogEntry,
+    rekor_keys: &Keyring,
+    now: jiff::Timestamp,
+    verify_promise: bool,
+) -> Result<()> {
     if let Some(ref inclusion_proof) = entry.inclusion_proof {
         verify_merkle_inclusion(entry, inclusion_proof)?;
         verify_checkpoint(
@@ -133,7 +159,7 @@ pub fn verify_entry_inclusion(
         )?;
     }
 
-    if entry.inclusion_promise.is_some() {
+    if verify_promise && entry.inclusion_promise.is_some() {
         verify_set(entry, rekor_keys, now)?;
     }
 

@@ -78,9 +78,10 @@ pub(crate) fn key(parts: &[&[u8]], settled: OffsetDateTime) -> [u8; 32] {
 
 /// The remembered outcome for `key`, or `compute`'s, which is computed at
 /// `now` and remembered only when `now` is at or after `settled`, the time
-/// from which the answer cannot depend on the evaluation time.
+/// from which the answer cannot depend on the evaluation time. The key is
+/// hashed only when the memo is on.
 pub(crate) fn remember(
-    key: [u8; 32],
+    key: impl FnOnce() -> [u8; 32],
     settled: OffsetDateTime,
     now: OffsetDateTime,
     compute: impl FnOnce() -> Outcome,
@@ -88,7 +89,7 @@ pub(crate) fn remember(
     if !ENABLED.load(Ordering::Relaxed) {
         return compute();
     }
-    MEMO.remember(key, settled, now, compute)
+    MEMO.remember(key(), settled, now, compute)
 }
 
 impl Memo {

@@ -27,7 +27,7 @@ use sigstore_verify::types::{
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 use time::OffsetDateTime;
 
-use super::certificate::Certificate;
+use super::certificate::CertificateIdentity;
 use super::error::{BundleRejection, TimeBasis};
 use super::{
     Artifact, BundleClaims, BundleSigner, LogEntryUsed, Signatory, SignedContent, TrustedRoot, memo, to_offset,
@@ -87,7 +87,9 @@ pub(crate) fn verify_bundle_with(
     let verified =
         SigstoreBundle::from_json(text).map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
     let leaf = match verified.signing_certificate() {
-        Some(der) => Some(Certificate::from_der(der.as_bytes()).map_err(BundleRejection::Certificate)?),
+        // One reading of the leaf: its identity (which parses the whole
+        // certificate, so malformed DER is refused here as before).
+        Some(der) => Some(CertificateIdentity::from_der(der.as_bytes()).map_err(BundleRejection::Certificate)?),
         None if matches!(
             verified.verification_material.content,
             VerificationMaterialContent::PublicKey(_)
@@ -160,7 +162,7 @@ pub(crate) fn verify_bundle_with(
         .chain([root.in_force()])
         .max()
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let key = memo::key(&[root.id(), &signer_key, bundle, &subject_key], settled);
+    let key = || memo::key(&[root.id(), &signer_key, bundle, &subject_key], settled);
     let times = memo::remember(key, settled, now, || {
         let artifact = to_sigstore(&artifact)?;
         let at = jiff::Timestamp::from_nanosecond(now.unix_timestamp_nanos()).map_err(|e| BundleRejection::Other {
@@ -221,8 +223,7 @@ pub(crate) fn verify_bundle_with(
                 fingerprint: key.fingerprint(),
             }
         }
-        (Signatory::Identity(policy), Some(leaf)) => {
-            let identity = leaf.identity().map_err(BundleRejection::Certificate)?;
+        (Signatory::Identity(policy), Some(identity)) => {
             policy.check(&identity)?;
             BundleSigner::Certificate(identity)
         }
@@ -250,13 +251,10 @@ pub(crate) fn verify_bundle_with(
 /// the time is the one the log entry states (the rejection stands either way).
 fn explain_validity(
     e: BundleRejection,
-    leaf: Option<&Certificate>,
+    leaf: Option<&CertificateIdentity>,
     entries: &[TransparencyLogEntry],
 ) -> BundleRejection {
-    let (BundleRejection::Chain { .. }, Some(leaf)) = (&e, leaf) else {
-        return e;
-    };
-    let Ok(identity) = leaf.identity() else {
+    let (BundleRejection::Chain { .. }, Some(identity)) = (&e, leaf) else {
         return e;
     };
     let claimed = entries
