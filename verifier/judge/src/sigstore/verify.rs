@@ -32,7 +32,7 @@ use super::error::{BundleRejection, TimeBasis};
 use super::{
     Artifact, BundleClaims, BundleSigner, LogEntryUsed, Signatory, SignedContent, TrustedRoot, memo, to_offset,
 };
-use crate::bundle::Bundle;
+use crate::bundle::BundleView;
 use crate::digest::{Algorithm, Digest};
 use crate::verify::Verified;
 
@@ -67,7 +67,8 @@ pub(crate) enum Chain {
     Caller,
 }
 
-/// One parse: sigil's strict reading ([`Bundle::parse`]) only decides
+/// One parse: sigil's strict reading ([`BundleView::parse`], as strict as
+/// `Bundle::parse`) only decides
 /// whether the bytes may be judged at all (it refuses everything two readers
 /// could read differently); nothing is taken from it. sigstore-rust's own
 /// parse is then the single object that is verified, and the identity, the
@@ -80,7 +81,9 @@ pub(crate) fn verify_bundle_with(
     chain: Chain,
     now: OffsetDateTime,
 ) -> Result<Verified<BundleClaims>, BundleRejection> {
-    Bundle::parse(bundle)?;
+    // The gate reads as strictly as `Bundle::parse` without copying the
+    // DSSE payload, since nothing is taken from it.
+    BundleView::parse(bundle)?;
     let text = std::str::from_utf8(bundle).map_err(|_| BundleRejection::InvalidBundle {
         reason: "bundle is not UTF-8".into(),
     })?;
