@@ -165,12 +165,14 @@ pub(crate) fn verify_bundle_with(
         .chain([root.in_force()])
         .max()
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    // Outside the memo: an answer about the evaluation time itself is no
+    // answer about the evidence.
+    let at = jiff::Timestamp::from_nanosecond(now.unix_timestamp_nanos()).map_err(|e| BundleRejection::Other {
+        reason: format!("evaluation time {now} is out of range: {e}"),
+    })?;
     let key = || memo::key(&[root.id(), &signer_key, bundle, &subject_key], settled);
     let times = memo::remember(key, settled, now, || {
         let artifact = to_sigstore(&artifact)?;
-        let at = jiff::Timestamp::from_nanosecond(now.unix_timestamp_nanos()).map_err(|e| BundleRejection::Other {
-            reason: format!("evaluation time {now} is out of range: {e}"),
-        })?;
         let result = match who {
             Signatory::Key { key, .. } => {
                 let mut policy = PublicKeyVerificationPolicy::new(DerPublicKey::new(key.spki_der().to_vec()));
