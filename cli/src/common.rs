@@ -191,6 +191,7 @@ pub enum Trust {
     Identity {
         policy: IdentityPolicy,
         root: &'static TrustedRoot,
+        now: OffsetDateTime,
     },
     Certificate {
         roots: Vec<Certificate>,
@@ -204,7 +205,11 @@ impl Trust {
     pub fn authority(&self) -> Authority<'_> {
         match self {
             Trust::Key(key) => Authority::Key(key),
-            Trust::Identity { policy, root } => Authority::Identity { policy, root },
+            Trust::Identity { policy, root, now } => Authority::Identity {
+                policy,
+                root,
+                now: *now,
+            },
             Trust::Certificate {
                 roots,
                 policy,
@@ -253,7 +258,11 @@ pub fn trust(key: Option<&Path>, identity: &IdentityArgs) -> anyhow::Result<Trus
             now: OffsetDateTime::now_utc(),
         });
     }
-    Ok(Trust::Identity { policy, root })
+    Ok(Trust::Identity {
+        policy,
+        root,
+        now: OffsetDateTime::now_utc(),
+    })
 }
 
 /// The identity the flags require: subject, issuer (optional only for a

@@ -154,7 +154,11 @@ mod publishers {
             PublisherKind::Key(key) => Ok(judge(Authority::Key(key))),
             PublisherKind::Keyless(k) => {
                 let (policy, root) = identity(k)?;
-                Ok(judge(Authority::Identity { policy: &policy, root }))
+                Ok(judge(Authority::Identity {
+                    policy: &policy,
+                    root,
+                    now,
+                }))
             }
             PublisherKind::Certificate(c) => {
                 let roots = c

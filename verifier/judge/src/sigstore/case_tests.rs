@@ -73,7 +73,7 @@ pub(super) fn run(
         (None, Some(d)) => Artifact::Digest(d),
         (None, None) => unreachable!("artifact() always gives one"),
     };
-    verify_bundle(bundle, artifact, who, root).map(|v| v.into_inner())
+    verify_bundle(bundle, artifact, who, root, TEST_NOW).map(|v| v.into_inner())
 }
 
 pub(super) fn root_of(case: &Value) -> TrustedRoot {
@@ -188,7 +188,7 @@ fn every_accepting_keyless_bundle_has_twins_that_fail() {
         let other = Digest::sha256_of(b"another artifact");
         fails(
             "another artifact",
-            verify_bundle(&bundle, Artifact::Digest(other), &who, &root),
+            verify_bundle(&bundle, Artifact::Digest(other), &who, &root, TEST_NOW),
         );
         let (bytes, digest) = artifact(&case);
         let art = || match (&bytes, &digest) {
@@ -198,7 +198,7 @@ fn every_accepting_keyless_bundle_has_twins_that_fail() {
         };
         fails(
             "flipped signature",
-            verify_bundle(&flip_signature(&bundle), art(), &who, &root),
+            verify_bundle(&flip_signature(&bundle), art(), &who, &root, TEST_NOW),
         );
         let san = case["identity"]["san"].as_str().expect("san");
         let issuer = case["identity"]["issuer"].as_str().expect("issuer");
@@ -208,7 +208,7 @@ fn every_accepting_keyless_bundle_has_twins_that_fail() {
         ));
         assert!(
             matches!(
-                verify_bundle(&bundle, art(), &wrong_id, &root),
+                verify_bundle(&bundle, art(), &wrong_id, &root, TEST_NOW),
                 Err(BundleRejection::Identity { .. })
             ),
             "{name}"
@@ -219,15 +219,21 @@ fn every_accepting_keyless_bundle_has_twins_that_fail() {
         ));
         assert!(
             matches!(
-                verify_bundle(&bundle, art(), &wrong_issuer, &root),
+                verify_bundle(&bundle, art(), &wrong_issuer, &root, TEST_NOW),
                 Err(BundleRejection::Issuer { .. })
             ),
             "{name}"
         );
         let no_log = edited(&root, |j| j["tlogs"] = Value::Array(Vec::new()));
-        fails("root without the log", verify_bundle(&bundle, art(), &who, &no_log));
+        fails(
+            "root without the log",
+            verify_bundle(&bundle, art(), &who, &no_log, TEST_NOW),
+        );
         let no_ca = edited(&root, |j| j["certificateAuthorities"] = Value::Array(Vec::new()));
-        fails("root without the CA", verify_bundle(&bundle, art(), &who, &no_ca));
+        fails(
+            "root without the CA",
+            verify_bundle(&bundle, art(), &who, &no_ca, TEST_NOW),
+        );
         // Every CA starts trusting after the certificate expired: the
         // certificate is used outside the validity of anything that vouches for it.
         let late = edited(&root, |j| {
@@ -235,8 +241,11 @@ fn every_accepting_keyless_bundle_has_twins_that_fail() {
                 ca["validFor"] = serde_json::json!({"start": "2099-01-01T00:00:00Z"});
             }
         });
-        fails("CA valid only later", verify_bundle(&bundle, art(), &who, &late));
-        let not_json = verify_bundle(b"{", art(), &who, &root).expect_err("not a bundle");
+        fails(
+            "CA valid only later",
+            verify_bundle(&bundle, art(), &who, &late, TEST_NOW),
+        );
+        let not_json = verify_bundle(b"{", art(), &who, &root, TEST_NOW).expect_err("not a bundle");
         assert!(not_json.is_bad_input(), "{name}");
         checked += 1;
     }

@@ -224,6 +224,12 @@ pub struct CertificateIdentity {
 }
 
 impl CertificateIdentity {
+    /// The identity of a DER certificate, read in one parse (what
+    /// [`Certificate::from_der`] then [`Certificate::identity`] give).
+    pub(crate) fn from_der(der: &[u8]) -> Result<CertificateIdentity, CertificateError> {
+        CertificateIdentity::read(der)
+    }
+
     fn read(der: &[u8]) -> Result<CertificateIdentity, CertificateError> {
         let bad = |reason: String| CertificateError::Der { reason };
         let cert = x509_cert::Certificate::from_der(der).map_err(|e| bad(e.to_string()))?;

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::certificate::Certificate;
-use super::error::BundleRejection;
+use super::error::{BundleRejection, TimeBasis};
 use super::verify::{Chain, verify_bundle_with};
 use super::{
     Artifact, BundleClaims, BundleSigner, CertificateClaims, IdentityPolicy, Signatory, SignedContent, TrustedRoot,
@@ -68,11 +68,13 @@ pub struct LayerCertificate<'a> {
 /// Rekor entry proves, the entry matches this signature, and the identity
 /// passes `who`. The caller then checks what was signed binds the image
 /// (simple-signing payload, or the statement in the returned DSSE payload).
+/// `now` is the evaluation time (see [`verify_bundle`]).
 pub fn verify_cosign_v2_layer(
     content: LayerContent<'_>,
     certificate: LayerCertificate<'_>,
     who: &IdentityPolicy,
     root: &TrustedRoot,
+    now: OffsetDateTime,
 ) -> Result<Verified<CertificateClaims>, BundleRejection> {
     let rekor = certificate
         .rekor_bundle_json
@@ -80,7 +82,14 @@ pub fn verify_cosign_v2_layer(
             reason: "the signature has no Rekor bundle annotation".into(),
         })?;
     let bundle = as_bundle(content, certificate, rekor)?;
-    let verified = verify_bundle(&bundle, content.artifact(), &Signatory::Identity(who.clone()), root)?.into_inner();
+    let verified = verify_bundle(
+        &bundle,
+        content.artifact(),
+        &Signatory::Identity(who.clone()),
+        root,
+        now,
+    )?
+    .into_inner();
     certificate_claims(verified)
 }
 
@@ -103,7 +112,22 @@ pub fn verify_certificate_signature(
         Some(pem) => Certificate::from_pem_chain(pem).map_err(BundleRejection::Certificate)?,
         None => Vec::new(),
     };
-    let chain_at = |at| {
+    let chain_at = |at, basis| {
+        // The leaf's own window first, so that a time outside it is said as
+        // such (the chain check would refuse it too).
+        let identity = leaf.identity().map_err(BundleRejection::Certificate)?;
+        let outside = |bound, expired| BundleRejection::CertificateValidity {
+            signed_at: at,
+            basis,
+            bound,
+            expired,
+        };
+        if at > identity.not_after {
+            return Err(outside(identity.not_after, true));
+        }
+        if at < identity.not_before {
+            return Err(outside(identity.not_before, false));
+        }
         leaf.verify_chain(&intermediates, roots, at)
             .map_err(|e| BundleRejection::Chain { reason: e.to_string() })
     };
@@ -119,12 +143,16 @@ pub fn verify_certificate_signature(
             &Signatory::Identity(who.clone()),
             log_root,
             Chain::Caller,
+            now,
         )?
         .into_inner();
-        chain_at(verified.signing_time.ok_or(BundleRejection::NoSigningTime)?)?;
+        chain_at(
+            verified.signing_time.ok_or(BundleRejection::NoSigningTime)?,
+            TimeBasis::Proven,
+        )?;
         return certificate_claims(verified);
     }
-    chain_at(now)?;
+    chain_at(now, TimeBasis::Evaluation)?;
     let key = leaf.public_key().map_err(BundleRejection::Certificate)?;
     let bad_signature = |reason: String| BundleRejection::Signature { reason };
     let signed = match content {

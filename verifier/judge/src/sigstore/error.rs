@@ -75,11 +75,14 @@ pub enum BundleRejection {
         /// The chain builder's reason.
         reason: String,
     },
-    /// The certificate was not valid at the signing time.
-    #[error("{}", validity_message(*signed_at, *bound, *expired))]
+    /// The certificate was not valid at the signing time (or, when the
+    /// evidence proves none, at the evaluation time).
+    #[error("{}", validity_message(*signed_at, *bound, *expired, *basis))]
     CertificateValidity {
-        /// The signing time the evidence proves.
+        /// The time it was judged at: see `basis`.
         signed_at: OffsetDateTime,
+        /// Where that time comes from.
+        basis: TimeBasis,
         /// `not_after` when expired, else `not_before`.
         bound: OffsetDateTime,
         /// Expired (true) or not yet valid (false).
@@ -125,14 +128,24 @@ pub enum BundleRejection {
         reason: String,
     },
     /// The key was used outside its validity window.
-    #[error("the key was trusted from {start} to {}, but the bundle proves signing at {signed_at}", end.map_or("(open)".to_owned(), |e| e.to_string()))]
+    #[error("the key was trusted from {start} to {}, but {}", end.map_or("(open)".to_owned(), |e| e.to_string()), basis.describe(*signed_at))]
     KeyValidity {
-        /// Proven signing time.
+        /// The time it was judged at: see `basis`.
         signed_at: OffsetDateTime,
+        /// Where that time comes from.
+        basis: TimeBasis,
         /// Window start.
         start: OffsetDateTime,
         /// Window end.
         end: Option<OffsetDateTime>,
+    },
+    /// The evidence proves a signing time after the evaluation time.
+    #[error("the bundle proves signing at {signed_at}, after the evaluation time {now}")]
+    SignedAfterEvaluation {
+        /// The proven signing time.
+        signed_at: OffsetDateTime,
+        /// The evaluation time.
+        now: OffsetDateTime,
     },
     /// Anything else sigstore-rust refused.
     #[error("bundle does not verify: {reason}")]
@@ -154,11 +167,34 @@ impl BundleRejection {
     }
 }
 
-fn validity_message(signed_at: OffsetDateTime, bound: OffsetDateTime, expired: bool) -> String {
+/// Where the time a validity window was judged at comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeBasis {
+    /// A signing time the evidence proves (log entry or RFC 3161 timestamp).
+    Proven,
+    /// The caller's evaluation time, because the evidence proves no signing
+    /// time: the same evidence can pass at one time and fail at another.
+    Evaluation,
+}
+
+impl TimeBasis {
+    fn describe(self, at: OffsetDateTime) -> String {
+        match self {
+            TimeBasis::Proven => format!("the bundle proves signing at {at}"),
+            TimeBasis::Evaluation => format!("the bundle proves no signing time and the evaluation time is {at}"),
+        }
+    }
+}
+
+fn validity_message(at: OffsetDateTime, bound: OffsetDateTime, expired: bool, basis: TimeBasis) -> String {
+    let when = match basis {
+        TimeBasis::Proven => "the signing time",
+        TimeBasis::Evaluation => "the evaluation time (the evidence proves no signing time)",
+    };
     if expired {
-        format!("certificate expired before the signing time {signed_at} (not after {bound})")
+        format!("certificate expired before {when} {at} (not after {bound})")
     } else {
-        format!("certificate was not yet valid at the signing time {signed_at} (not before {bound})")
+        format!("certificate was not yet valid at {when} {at} (not before {bound})")
     }
 }
 
@@ -169,11 +205,13 @@ impl From<sigstore_verify::Error> for BundleRejection {
             E::Certificate(c) => match c {
                 C::NotYetValid { time, not_before } => BundleRejection::CertificateValidity {
                     signed_at: to_offset(time),
+                    basis: TimeBasis::Proven,
                     bound: to_offset(not_before),
                     expired: false,
                 },
                 C::Expired { time, not_after } => BundleRejection::CertificateValidity {
                     signed_at: to_offset(time),
+                    basis: TimeBasis::Proven,
                     bound: to_offset(not_after),
                     expired: true,
                 },

@@ -259,13 +259,13 @@ fn assert_refused_as(case: &Value, text: &str, what: &str, ambiguous: bool) {
         (None, None) => unreachable!("artifact() always gives one"),
     };
     let root = root_of(case);
-    let outcome = verify_bundle(bytes, art.clone(), &signatory(case), &root);
+    let outcome = verify_bundle(bytes, art.clone(), &signatory(case), &root, TEST_NOW);
     assert!(judged_refused(&outcome), "{what}: {outcome:?}");
     let anyone = Signatory::Identity(IdentityPolicy::new(
         Matcher::regex(".*").expect("re"),
         Matcher::regex(".*").expect("re"),
     ));
-    let outcome = verify_bundle(bytes, art, &anyone, &root);
+    let outcome = verify_bundle(bytes, art, &anyone, &root, TEST_NOW);
     assert!(judged_refused(&outcome), "{what} (any identity): {outcome:?}");
 }
 
@@ -371,7 +371,13 @@ fn a_certificate_beside_the_real_chain_does_not_lend_its_identity() {
             material.push(extra);
         }
         let forged = json.text();
-        let outcome = verify_bundle(forged.as_bytes(), Artifact::Digest(digest.clone()), &attacker, &root);
+        let outcome = verify_bundle(
+            forged.as_bytes(),
+            Artifact::Digest(digest.clone()),
+            &attacker,
+            &root,
+            TEST_NOW,
+        );
         assert!(is_ambiguous(&outcome), "before_chain={before_chain}: {outcome:?}");
         // The real signer is refused too: the bundle is not judged at all.
         let outcome = verify_bundle(
@@ -379,13 +385,23 @@ fn a_certificate_beside_the_real_chain_does_not_lend_its_identity() {
             Artifact::Digest(digest.clone()),
             &signatory(&case),
             &root,
+            TEST_NOW,
         );
         assert!(is_ambiguous(&outcome), "before_chain={before_chain}: {outcome:?}");
     }
     // Twin: the untouched bundle is the real signer's and not the attacker's.
-    assert!(verify_bundle(&bundle, Artifact::Digest(digest.clone()), &signatory(&case), &root).is_ok());
+    assert!(
+        verify_bundle(
+            &bundle,
+            Artifact::Digest(digest.clone()),
+            &signatory(&case),
+            &root,
+            TEST_NOW
+        )
+        .is_ok()
+    );
     assert!(matches!(
-        verify_bundle(&bundle, Artifact::Digest(digest), &attacker, &root),
+        verify_bundle(&bundle, Artifact::Digest(digest), &attacker, &root, TEST_NOW),
         Err(BundleRejection::Identity { .. })
     ));
 }
@@ -417,7 +433,13 @@ fn a_genuine_message_signature_does_not_vouch_for_a_forged_envelope() {
             top.push(extra);
         }
         let forged = json.text().into_bytes();
-        let outcome = verify_bundle(&forged, Artifact::Digest(blob.clone()), &signatory(&case), &root);
+        let outcome = verify_bundle(
+            &forged,
+            Artifact::Digest(blob.clone()),
+            &signatory(&case),
+            &root,
+            TEST_NOW,
+        );
         assert!(is_ambiguous(&outcome), "envelope_first={envelope_first}: {outcome:?}");
         let content = crate::evidence::AttestationContent::Bundle(forged.clone());
         let judged = attestation_by(
@@ -425,6 +447,7 @@ fn a_genuine_message_signature_does_not_vouch_for_a_forged_envelope() {
             Authority::Identity {
                 policy: &policy,
                 root: &root,
+                now: TEST_NOW,
             },
             &image,
             "https://slsa.dev/provenance/v1",
@@ -440,9 +463,9 @@ fn a_genuine_message_signature_does_not_vouch_for_a_forged_envelope() {
         );
     }
     // Twin: the genuine bundle still verifies for its blob, and only for it.
-    assert!(verify_bundle(&bundle, Artifact::Digest(blob), &signatory(&case), &root).is_ok());
+    assert!(verify_bundle(&bundle, Artifact::Digest(blob), &signatory(&case), &root, TEST_NOW).is_ok());
     assert!(matches!(
-        verify_bundle(&bundle, Artifact::Digest(image), &signatory(&case), &root),
+        verify_bundle(&bundle, Artifact::Digest(image), &signatory(&case), &root, TEST_NOW),
         Err(BundleRejection::ArtifactMismatch { .. } | BundleRejection::Signature { .. })
     ));
 }

@@ -17,7 +17,8 @@
 //! - cosign v2 image signatures (certificate, chain and Rekor bundle
 //!   annotations) and certificates from a private PKI;
 //! - a memo of verification results, so an admission controller that sees the
-//!   same evidence again pays for parsing, not for five signature checks;
+//!   same evidence again pays for parsing, not for five signature checks
+//!   (only outcomes no evaluation time could change are kept: `memo.rs`);
 //! - [`Verified`] results and [`BundleRejection`] reasons a person can read.
 
 mod certificate;
@@ -34,10 +35,12 @@ mod case_tests;
 mod forgery_tests;
 #[cfg(test)]
 mod pki_tests;
+#[cfg(test)]
+mod time_tests;
 
 pub use certificate::{Certificate, CertificateError, CertificateIdentity, SubjectName};
 pub use cosign_v2::{LayerCertificate, LayerContent, verify_certificate_signature, verify_cosign_v2_layer};
-pub use error::BundleRejection;
+pub use error::{BundleRejection, TimeBasis};
 pub use identity::{EXTENSION_NAMES, IdentityPolicy, Matcher, PolicyError};
 pub use memo::set_enabled as set_memo_enabled;
 pub use trust::{RootSummary, TrustedRoot, TrustedRootError};
@@ -66,8 +69,9 @@ pub enum Artifact<'a> {
 #[derive(Clone, Debug)]
 pub enum Signatory {
     /// A public key (`--key`): the bundle carries a key hint, no certificate.
-    /// With `valid_for`, the signing time proven by the bundle's log entry or
-    /// timestamp must fall inside that window.
+    /// With `valid_for`, every signing time proven by the bundle's log entry
+    /// or timestamp must fall inside that window; when the bundle proves
+    /// none, the evaluation time must.
     Key {
         /// The trusted key.
         key: PublicKey,
@@ -183,3 +187,8 @@ pub struct CertificateClaims {
 pub(crate) fn to_offset(t: jiff::Timestamp) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(t.as_nanosecond()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
+
+/// The evaluation time of the tests that do not turn on time: after every
+/// signing time of the shared cases and of the test instance.
+#[cfg(test)]
+pub(crate) const TEST_NOW: OffsetDateTime = time::macros::datetime!(2026-10-01 0:00 UTC);

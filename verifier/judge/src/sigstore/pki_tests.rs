@@ -46,8 +46,14 @@ impl Pki {
         policy: &IdentityPolicy,
         root: &TrustedRoot,
     ) -> Result<CertificateClaims, BundleRejection> {
-        verify_cosign_v2_layer(message(ARTIFACT, signature), self.certificate(rekor), policy, root)
-            .map(|v| v.into_inner())
+        verify_cosign_v2_layer(
+            message(ARTIFACT, signature),
+            self.certificate(rekor),
+            policy,
+            root,
+            TEST_NOW,
+        )
+        .map(|v| v.into_inner())
     }
 
     fn certificate<'a>(&'a self, rekor: Option<&'a str>) -> LayerCertificate<'a> {
@@ -193,7 +199,11 @@ fn private_pki_certificates_chain_to_the_callers_roots() {
     assert_eq!(ok.signing_time, None);
     assert!(matches!(
         at(ISSUED + time::Duration::hours(1), &roots, Some(&pki.intermediate_pem)),
-        Err(BundleRejection::Chain { .. })
+        Err(BundleRejection::CertificateValidity {
+            expired: true,
+            basis: TimeBasis::Evaluation,
+            ..
+        })
     ));
     assert!(
         matches!(at(now, &roots, None), Err(BundleRejection::Chain { .. })),
@@ -269,6 +279,7 @@ fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
             pki.certificate(Some(rekor)),
             who,
             &root,
+            TEST_NOW,
         )
         .map(|v| v.into_inner())
     };
@@ -323,7 +334,8 @@ fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
             },
             pki.certificate(Some(&rekor)),
             &policy(),
-            &pki.root(&stranger)
+            &pki.root(&stranger),
+            TEST_NOW
         ),
         Err(BundleRejection::UnknownLog { .. })
     ));
@@ -359,7 +371,11 @@ fn cosign_v2_attestation_layers_verify_by_certificate_and_twins_fail() {
     ));
     assert!(matches!(
         pki_verify(&envelope, ISSUED + time::Duration::hours(1)),
-        Err(BundleRejection::Chain { .. })
+        Err(BundleRejection::CertificateValidity {
+            expired: true,
+            basis: TimeBasis::Evaluation,
+            ..
+        })
     ));
     // A private PKI with a log: the chain at the logged time, the log against its root.
     let logged = verify_certificate_signature(

@@ -6,13 +6,19 @@
 //! (`testdata/trust/trusted_root.json`, from sigstore/root-signing) so that
 //! verification never needs the network; `--trusted-root FILE` replaces it.
 //! A root also carries the sha256 of its bytes, which names it in the result
-//! memo: two roots with different contents never share a cached answer.
+//! memo: two roots with different contents never share a cached answer; and
+//! the time from which all of its log keys and timestamp authorities are in
+//! force, after which sigstore-rust's use of the evaluation time no longer
+//! changes an answer (see `memo.rs`).
 
 use std::sync::LazyLock;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use serde_json::Value;
 use sigstore_verify::Verifier;
+use time::OffsetDateTime;
+
+use super::to_offset;
 
 /// The public-good trusted root sigil embeds (sigstore/root-signing
 /// `targets/trusted_root.json`; see `testdata/trust/README.md`).
@@ -59,6 +65,7 @@ pub struct TrustedRoot {
     verifier: Verifier,
     summary: RootSummary,
     log_ids: Vec<String>,
+    in_force: OffsetDateTime,
 }
 
 /// How much of each kind of trust material a root holds (for reports).
@@ -112,6 +119,17 @@ impl TrustedRoot {
         let parsed = sigstore_verify::trust_root::TrustedRoot::from_json(&text)
             .map_err(|e| TrustedRootError::Json { reason: e.to_string() })?;
         let verifier = Verifier::new(&parsed).map_err(|e| TrustedRootError::Material { reason: e.to_string() })?;
+        // sigstore-rust uses a log key or a timestamp authority at "now" only
+        // once its window has started (expired ones stay usable for history);
+        // from the latest start on, every one of them is usable.
+        let in_force = parsed
+            .tlogs
+            .iter()
+            .filter_map(|log| log.public_key.valid_for)
+            .chain(parsed.timestamp_authorities.iter().filter_map(|tsa| tsa.valid_for))
+            .map(|window| to_offset(window.start))
+            .max()
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let count = |key: &str| json.get(key).and_then(Value::as_array).map_or(0, Vec::len);
         let summary = RootSummary {
             tlogs: count("tlogs"),
@@ -135,6 +153,7 @@ impl TrustedRoot {
             verifier,
             summary,
             log_ids,
+            in_force,
         })
     }
 
@@ -146,6 +165,12 @@ impl TrustedRoot {
     /// The sha256 of the root's canonical bytes, naming it in caches.
     pub(crate) fn id(&self) -> &[u8; 32] {
         &self.id
+    }
+
+    /// The time from which every log key and timestamp authority of the root
+    /// has entered its validity window (the Unix epoch when none has one).
+    pub(crate) fn in_force(&self) -> OffsetDateTime {
+        self.in_force
     }
 
     /// Whether a transparency log with this key id (base64) is in the root.

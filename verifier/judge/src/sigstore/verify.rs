@@ -1,7 +1,18 @@
-//! Bundle verification: a Sigstore bundle, an artifact and a signatory in;
-//! a [`Verified<BundleClaims>`] or the reason out. Pure: no I/O, and the
-//! signing time comes from the evidence (log entry or RFC 3161 timestamp),
-//! never from the clock.
+//! Bundle verification: a Sigstore bundle, an artifact, a signatory and the
+//! evaluation time in; a [`Verified<BundleClaims>`] or the reason out. Pure:
+//! no I/O, and no clock. Certificates and key windows are judged at the
+//! signing times the evidence proves (log entry or RFC 3161 timestamp); only
+//! when it proves none is a key window judged at the evaluation time.
+//!
+//! Time is an input inside sigstore-rust too. `sigstore-verify` 0.15.1 reads
+//! the system clock where a bundle proves no time of its own (a logged time
+//! must not be in the future; a log key or timestamp authority counts once
+//! its window has started), and its API offers no way to pin that clock: the
+//! time is not a parameter of `Verifier::verify`, and no wrapper can set it.
+//! sigil therefore builds against a minimal fork, `vendor/sigstore-verify`
+//! (see its `SIGIL-PATCH.md`), which adds `Verifier::verify_at(.., now)` and
+//! threads that time to every place the clock was read; `verify` keeps its
+//! meaning by passing the clock. The change is small and meant for upstream.
 //!
 //! The order is: read the bundle (bad input is an error, exit 2); check that
 //! its signer kind is the one trusted; run sigstore-rust's verifier for
@@ -16,12 +27,12 @@ use sigstore_verify::types::{
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 use time::OffsetDateTime;
 
-use super::certificate::Certificate;
-use super::error::BundleRejection;
+use super::certificate::CertificateIdentity;
+use super::error::{BundleRejection, TimeBasis};
 use super::{
     Artifact, BundleClaims, BundleSigner, LogEntryUsed, Signatory, SignedContent, TrustedRoot, memo, to_offset,
 };
-use crate::bundle::Bundle;
+use crate::bundle::BundleView;
 use crate::digest::{Algorithm, Digest};
 use crate::verify::Verified;
 
@@ -32,13 +43,18 @@ use crate::verify::Verified;
 /// its digest), never from the content being checked: for a DSSE bundle it
 /// must be one of the statement's subjects (sha256 or sha512), for a message
 /// signature it is the signed message.
+///
+/// `now` is the evaluation time: the evidence must not prove signing after
+/// it, and a key window is judged at it when the bundle proves no signing
+/// time. The same inputs at the same `now` always give the same answer.
 pub fn verify_bundle(
     bundle: &[u8],
     artifact: Artifact<'_>,
     who: &Signatory,
     root: &TrustedRoot,
+    now: OffsetDateTime,
 ) -> Result<Verified<BundleClaims>, BundleRejection> {
-    verify_bundle_with(bundle, artifact, who, root, Chain::Fulcio)
+    verify_bundle_with(bundle, artifact, who, root, Chain::Fulcio, now)
 }
 
 /// Where a keyless bundle's certificate must chain.
@@ -51,7 +67,8 @@ pub(crate) enum Chain {
     Caller,
 }
 
-/// One parse: sigil's strict reading ([`Bundle::parse`]) only decides
+/// One parse: sigil's strict reading ([`BundleView::parse`], as strict as
+/// `Bundle::parse`) only decides
 /// whether the bytes may be judged at all (it refuses everything two readers
 /// could read differently); nothing is taken from it. sigstore-rust's own
 /// parse is then the single object that is verified, and the identity, the
@@ -62,15 +79,20 @@ pub(crate) fn verify_bundle_with(
     who: &Signatory,
     root: &TrustedRoot,
     chain: Chain,
+    now: OffsetDateTime,
 ) -> Result<Verified<BundleClaims>, BundleRejection> {
-    Bundle::parse(bundle)?;
+    // The gate reads as strictly as `Bundle::parse` without copying the
+    // DSSE payload, since nothing is taken from it.
+    BundleView::parse(bundle)?;
     let text = std::str::from_utf8(bundle).map_err(|_| BundleRejection::InvalidBundle {
         reason: "bundle is not UTF-8".into(),
     })?;
     let verified =
         SigstoreBundle::from_json(text).map_err(|e| BundleRejection::InvalidBundle { reason: e.to_string() })?;
     let leaf = match verified.signing_certificate() {
-        Some(der) => Some(Certificate::from_der(der.as_bytes()).map_err(BundleRejection::Certificate)?),
+        // One reading of the leaf: its identity (which parses the whole
+        // certificate, so malformed DER is refused here as before).
+        Some(der) => Some(CertificateIdentity::from_der(der.as_bytes()).map_err(BundleRejection::Certificate)?),
         None if matches!(
             verified.verification_material.content,
             VerificationMaterialContent::PublicKey(_)
@@ -134,8 +156,22 @@ pub(crate) fn verify_bundle_with(
         Signatory::Identity(_) if chain == Chain::Fulcio => b"keyless".to_vec(),
         Signatory::Identity(_) => b"keyless-caller-chain".to_vec(),
     };
-    let key = memo::key(&[root.id(), &signer_key, bundle, &subject_key]);
-    let times = memo::remember(key, || {
+    // From this time on, sigstore-rust's use of `now` cannot change the
+    // answer (memo.rs): every log key and timestamp authority of the root is
+    // in force, and no logged time lies after it.
+    let settled = entries
+        .iter()
+        .filter_map(|entry| entry.integrated_time.map(to_offset))
+        .chain([root.in_force()])
+        .max()
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    // Outside the memo: an answer about the evaluation time itself is no
+    // answer about the evidence.
+    let at = jiff::Timestamp::from_nanosecond(now.unix_timestamp_nanos()).map_err(|e| BundleRejection::Other {
+        reason: format!("evaluation time {now} is out of range: {e}"),
+    })?;
+    let key = || memo::key(&[root.id(), &signer_key, bundle, &subject_key], settled);
+    let times = memo::remember(key, settled, now, || {
         let artifact = to_sigstore(&artifact)?;
         let result = match who {
             Signatory::Key { key, .. } => {
@@ -145,7 +181,7 @@ pub(crate) fn verify_bundle_with(
                 if !has_tlog {
                     policy = policy.skip_tlog_unsafe();
                 }
-                root.verifier().verify(artifact, &verified, &policy)
+                root.verifier().verify_at(artifact, &verified, &policy, at)
             }
             Signatory::Identity(_) => {
                 let mut policy = VerificationPolicy::any_identity();
@@ -156,24 +192,33 @@ pub(crate) fn verify_bundle_with(
                 if chain == Chain::Caller {
                     policy = policy.skip_certificate_chain();
                 }
-                root.verifier().verify(artifact, &verified, &policy)
+                root.verifier().verify_at(artifact, &verified, &policy, at)
             }
         }?;
         Ok(result.verified_timestamps().iter().copied().map(to_offset).collect())
     })
     .map_err(|e| explain_validity(e, leaf.as_ref(), entries))?;
+    // A signature the evidence places after the evaluation time did not
+    // exist yet at that time.
+    if let Some(later) = times.iter().find(|t| **t > now) {
+        return Err(BundleRejection::SignedAfterEvaluation { signed_at: *later, now });
+    }
     let signing_time = times.iter().min().copied();
 
     let signer = match (who, leaf) {
         (Signatory::Key { key, valid_for }, _) => {
             if let Some(window) = valid_for {
-                if times.is_empty() {
-                    return Err(BundleRejection::NoSigningTime);
-                }
-                // Every proven time must lie in the window, not just one.
-                if let Some(outside) = times.iter().find(|t| !window.contains(**t)) {
+                // Every proven time must lie in the window, not just one;
+                // without a proven time, the evaluation time must.
+                let (judged, basis) = if times.is_empty() {
+                    (std::slice::from_ref(&now), TimeBasis::Evaluation)
+                } else {
+                    (times.as_slice(), TimeBasis::Proven)
+                };
+                if let Some(outside) = judged.iter().find(|t| !window.contains(**t)) {
                     return Err(BundleRejection::KeyValidity {
                         signed_at: *outside,
+                        basis,
                         start: window.start,
                         end: window.end,
                     });
@@ -183,8 +228,7 @@ pub(crate) fn verify_bundle_with(
                 fingerprint: key.fingerprint(),
             }
         }
-        (Signatory::Identity(policy), Some(leaf)) => {
-            let identity = leaf.identity().map_err(BundleRejection::Certificate)?;
+        (Signatory::Identity(policy), Some(identity)) => {
             policy.check(&identity)?;
             BundleSigner::Certificate(identity)
         }
@@ -212,13 +256,10 @@ pub(crate) fn verify_bundle_with(
 /// the time is the one the log entry states (the rejection stands either way).
 fn explain_validity(
     e: BundleRejection,
-    leaf: Option<&Certificate>,
+    leaf: Option<&CertificateIdentity>,
     entries: &[TransparencyLogEntry],
 ) -> BundleRejection {
-    let (BundleRejection::Chain { .. }, Some(leaf)) = (&e, leaf) else {
-        return e;
-    };
-    let Ok(identity) = leaf.identity() else {
+    let (BundleRejection::Chain { .. }, Some(identity)) = (&e, leaf) else {
         return e;
     };
     let claimed = entries
@@ -228,11 +269,13 @@ fn explain_validity(
     match claimed {
         Some(t) if t > identity.not_after => BundleRejection::CertificateValidity {
             signed_at: t,
+            basis: TimeBasis::Proven,
             bound: identity.not_after,
             expired: true,
         },
         Some(t) if t < identity.not_before => BundleRejection::CertificateValidity {
             signed_at: t,
+            basis: TimeBasis::Proven,
             bound: identity.not_before,
             expired: false,
         },

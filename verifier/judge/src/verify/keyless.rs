@@ -9,13 +9,15 @@ use std::collections::BTreeMap;
 use super::*;
 
 /// Who may have signed: one public key, or a keyless identity under a trusted
-/// root (DESIGN §3.5).
+/// root (DESIGN §3.5), judged at the evaluation time `now` (which matters
+/// only where the evidence proves no time of its own).
 #[derive(Clone, Copy, Debug)]
 pub enum Authority<'a> {
     Key(&'a PublicKey),
     Identity {
         policy: &'a crate::sigstore::IdentityPolicy,
         root: &'a crate::sigstore::TrustedRoot,
+        now: time::OffsetDateTime,
     },
     /// A certificate from a private PKI (cosign's `--certificate-chain`):
     /// the leaf must chain to `roots` at the time a log entry proves (checked
@@ -47,6 +49,7 @@ fn keyless_dsse(
     image: &Digest,
     policy: &crate::sigstore::IdentityPolicy,
     root: &crate::sigstore::TrustedRoot,
+    now: time::OffsetDateTime,
 ) -> Result<(Vec<u8>, Signer), Rejection> {
     use crate::sigstore::{Artifact, BundleSigner, Signatory, SignedContent};
     let claims = crate::sigstore::verify_bundle(
@@ -54,6 +57,7 @@ fn keyless_dsse(
         Artifact::Digest(image.clone()),
         &Signatory::Identity(policy.clone()),
         root,
+        now,
     )
     .map_err(|e| unbound(e, image))?
     .into_inner();
@@ -80,13 +84,14 @@ fn unbound(e: crate::sigstore::BundleRejection, image: &Digest) -> Rejection {
 }
 
 /// How a non-key [`Authority`] trusts certificates: a Fulcio identity under
-/// `root`, or (with `pki`) a private PKI's roots at a time, with `root`
-/// trusted for log entries only.
+/// `root`, or (with `pki`) a private PKI's roots, with `root` trusted for log
+/// entries only; judged at the evaluation time `now`.
 #[derive(Clone, Copy)]
 struct CertificateTrust<'a> {
     policy: &'a crate::sigstore::IdentityPolicy,
     root: &'a crate::sigstore::TrustedRoot,
-    pki: Option<(&'a [crate::sigstore::Certificate], time::OffsetDateTime)>,
+    pki: Option<&'a [crate::sigstore::Certificate]>,
+    now: time::OffsetDateTime,
 }
 
 impl<'a> Authority<'a> {
@@ -94,10 +99,11 @@ impl<'a> Authority<'a> {
     fn certificate_trust(self) -> Result<CertificateTrust<'a>, &'a PublicKey> {
         match self {
             Authority::Key(key) => Err(key),
-            Authority::Identity { policy, root } => Ok(CertificateTrust {
+            Authority::Identity { policy, root, now } => Ok(CertificateTrust {
                 policy,
                 root,
                 pki: None,
+                now,
             }),
             Authority::Certificate {
                 roots,
@@ -107,7 +113,8 @@ impl<'a> Authority<'a> {
             } => Ok(CertificateTrust {
                 policy,
                 root: log_root,
-                pki: Some((roots, now)),
+                pki: Some(roots),
+                now,
             }),
         }
     }
@@ -127,10 +134,15 @@ fn certificate_layer(
         rekor_bundle_json: annotation(annotations, REKOR_BUNDLE_ANNOTATION),
     };
     let claims = match trust.pki {
-        None => crate::sigstore::verify_cosign_v2_layer(content, certificate, trust.policy, trust.root),
-        Some((roots, now)) => {
-            crate::sigstore::verify_certificate_signature(content, certificate, roots, trust.policy, trust.root, now)
-        }
+        None => crate::sigstore::verify_cosign_v2_layer(content, certificate, trust.policy, trust.root, trust.now),
+        Some(roots) => crate::sigstore::verify_certificate_signature(
+            content,
+            certificate,
+            roots,
+            trust.policy,
+            trust.root,
+            trust.now,
+        ),
     };
     Ok(claims.map_err(Rejection::Sigstore)?.into_inner())
 }
@@ -157,7 +169,7 @@ pub fn signature_by(
             bound_payload(payload, image, certificate_signer(&claims.identity))
         }
         SignatureContent::Bundle(_) if trust.pki.is_some() => Err(Rejection::CertificateBundle),
-        SignatureContent::Bundle(bytes) => keyless_dsse(bytes, image, trust.policy, trust.root)
+        SignatureContent::Bundle(bytes) => keyless_dsse(bytes, image, trust.policy, trust.root, trust.now)
             .and_then(|(payload, signer)| signed_image_statement(&payload, image, signer)),
         SignatureContent::Unreadable(reason) => Err(Rejection::Unreadable(reason.clone())),
     }
@@ -199,7 +211,7 @@ pub fn attestation_by(
     };
     let (payload, signer) = match content {
         AttestationContent::Bundle(_) if trust.pki.is_some() => return Err(Rejection::CertificateBundle),
-        AttestationContent::Bundle(bytes) => keyless_dsse(bytes, image, trust.policy, trust.root)?,
+        AttestationContent::Bundle(bytes) => keyless_dsse(bytes, image, trust.policy, trust.root, trust.now)?,
         AttestationContent::Envelope { envelope, annotations } => {
             let claims = certificate_layer(LayerContent::Envelope { envelope, image }, annotations, trust).map_err(
                 |e| match e {
