@@ -102,6 +102,8 @@ reason_codes! {
     CertificateNotYetValid = "certificate-not-yet-valid",
     /// The key was used outside the validity window the trusted root gives it.
     KeyNotValidAtTime = "key-not-valid-at-time",
+    /// The evidence proves a signing time later than the evaluation time.
+    SignedAfterEvaluation = "signed-after-evaluation",
     /// No signing time is proven (no verifiable log entry or timestamp).
     NoSigningTime = "no-signing-time",
     /// The transparency log entry, its proof or promise does not verify.
@@ -146,7 +148,7 @@ impl ReasonCode {
             AnnotationMismatch => 1,
             DigestMismatch => 2,
             PayloadTypeMismatch | PredicateTypeMismatch => 3,
-            CertificateExpired | CertificateNotYetValid | KeyNotValidAtTime => 4,
+            CertificateExpired | CertificateNotYetValid | KeyNotValidAtTime | SignedAfterEvaluation => 4,
             IdentityMismatch => 5,
             CertificateUntrusted
             | NoSigningTime
@@ -218,6 +220,7 @@ impl From<&BundleRejection> for ReasonCode {
             BundleRejection::Signature { .. } => C::SignatureInvalid,
             BundleRejection::ArtifactMismatch { .. } => C::DigestMismatch,
             BundleRejection::KeyValidity { .. } => C::KeyNotValidAtTime,
+            BundleRejection::SignedAfterEvaluation { .. } => C::SignedAfterEvaluation,
             BundleRejection::Other { .. } => C::VerificationFailed,
         }
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::support::*;
 use crate::policy::model::Combinator;
 use crate::policy::{CheckResult, Decision, Policy, ReasonCode, Report};
-use crate::sigstore::{BundleRejection, CertificateError, PolicyError, TrustedRootError};
+use crate::sigstore::{BundleRejection, CertificateError, PolicyError, TimeBasis, TrustedRootError};
 use crate::verify::{Rejection, Signer};
 
 /// The report format's documentation, read at compile time (the judge reads no files).
@@ -147,6 +147,7 @@ fn rejections_map_by_variant() {
         (
             Rejection::Sigstore(BundleRejection::CertificateValidity {
                 signed_at: at,
+                basis: TimeBasis::Proven,
                 bound: at,
                 expired: true,
             }),
@@ -155,6 +156,7 @@ fn rejections_map_by_variant() {
         (
             Rejection::Sigstore(BundleRejection::CertificateValidity {
                 signed_at: at,
+                basis: TimeBasis::Evaluation,
                 bound: at,
                 expired: false,
             }),
@@ -163,10 +165,15 @@ fn rejections_map_by_variant() {
         (
             Rejection::Sigstore(BundleRejection::KeyValidity {
                 signed_at: at,
+                basis: TimeBasis::Proven,
                 start: at,
                 end: None,
             }),
             ReasonCode::KeyNotValidAtTime,
+        ),
+        (
+            Rejection::Sigstore(BundleRejection::SignedAfterEvaluation { signed_at: at, now: at }),
+            ReasonCode::SignedAfterEvaluation,
         ),
         (
             Rejection::Sigstore(BundleRejection::Chain { reason: "x".into() }),
