@@ -12,7 +12,9 @@ use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
 use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
-use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust, within};
+use sigil_verifier::verify::Authority;
+
+use crate::common::{authority, describe, parse_annotations, parse_images, print, print_json, registry_client, within};
 
 /// The result for one image argument.
 type ImageResult = Judged<Vec<SignatureCheck>>;
@@ -31,8 +33,10 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
         (_, Some(policy)) => {
             return super::verify_policy::run(images, policy, args.at, concurrency, limits, client, output).await;
         }
-        (key, None) => trust(key.as_deref(), &args.identity)?,
+        (key, None) => authority(key.as_deref(), &args.identity)?,
     };
+    // A private-PKI chain without a log entry is checked at the time of the run.
+    let now = time::OffsetDateTime::now_utc();
     let required = parse_annotations(&args.annotations)?;
     let resolved = resolve_all(images, &client, concurrency).await;
     let gathered = gather_each(&resolved, concurrency, |store, digest| async move {
@@ -43,7 +47,7 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
     })
     .await;
     let results = judge_images(&resolved, gathered, |evidence, digest| {
-        judge_signatures_by(evidence, trusted.authority(), digest, &required)
+        judge_signatures_by(evidence, &trusted, digest, &required, now)
     });
     render(&results, &trusted, &required, output)?;
     finish(results.iter().map(|r| {
@@ -75,14 +79,14 @@ pub fn finish<'a>(results: impl Iterator<Item = (&'a ImageRef, Result<bool, &'a 
 
 fn render(
     results: &[ImageResult],
-    trusted: &Trust,
+    trusted: &Authority,
     required: &BTreeMap<String, String>,
     output: OutputFormat,
 ) -> anyhow::Result<()> {
     match output {
         OutputFormat::Json => print_json(&json!({
             "apiVersion": "sigil.dev/verify/v1",
-            "trusted": trusted.describe(),
+            "trusted": describe(trusted),
             "requiredAnnotations": required,
             "images": results.iter().map(image_json).collect::<Vec<_>>(),
         })),

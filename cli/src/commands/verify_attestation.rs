@@ -13,7 +13,7 @@ use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolv
 use super::verify::finish;
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
-use crate::common::{parse_images, print, registry_client, trust, within};
+use crate::common::{authority, describe, parse_images, print, registry_client, within};
 
 /// The result for one image argument.
 type ImageResult = Judged<Vec<AttestationCheck>>;
@@ -26,7 +26,9 @@ pub async fn run(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::R
 async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let predicate_type = predicate::resolve_type(&args.predicate_type)?;
-    let trusted = trust(args.key.as_deref(), &args.identity)?;
+    let trusted = authority(args.key.as_deref(), &args.identity)?;
+    // A private-PKI chain without a log entry is checked at the time of the run.
+    let now = time::OffsetDateTime::now_utc();
     let client = registry_client(&args.registry, &images)?;
     let limits = args.evidence.limits();
     let resolved = resolve_all(images, &client, usize::from(args.concurrency)).await;
@@ -38,7 +40,7 @@ async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) 
     })
     .await;
     let results = judge_images(&resolved, gathered, |evidence, digest| {
-        judge_attestations_by(evidence, trusted.authority(), digest, &predicate_type)
+        judge_attestations_by(evidence, &trusted, digest, &predicate_type, now)
     });
     match output {
         OutputFormat::Human => print(&human(&results, &predicate_type))?,
@@ -46,7 +48,7 @@ async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) 
             let report = Report {
                 api_version: "sigil.dev/verify-attestation/v1",
                 predicate_type: &predicate_type,
-                trusted: trusted.describe(),
+                trusted: describe(&trusted),
                 images: results.iter().map(image_report).collect(),
             };
             // Written straight to stdout: a statement can hold a 100 MB SBOM.

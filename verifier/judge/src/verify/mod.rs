@@ -295,7 +295,14 @@ pub fn judge_attestations(
     image: &Digest,
     predicate_type: &str,
 ) -> Vec<AttestationCheck> {
-    judge_attestations_by(evidence, Authority::Key(key), image, predicate_type)
+    evidence
+        .iter()
+        .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
+        .map(|e| AttestationCheck {
+            origin: e.origin.clone(),
+            outcome: attestation(&e.content, key, image, predicate_type),
+        })
+        .collect()
 }
 
 /// Checks that a verified signature carries every required annotation.
@@ -353,11 +360,20 @@ pub fn judge_signatures(
     image: &Digest,
     required: &BTreeMap<String, String>,
 ) -> Vec<SignatureCheck> {
-    judge_signatures_by(evidence, Authority::Key(key), image, required)
+    evidence
+        .iter()
+        .map(|e| SignatureCheck {
+            origin: e.origin.clone(),
+            outcome: signature(&e.content, key, image)
+                .and_then(|signed| require_annotations(&signed, required).map(|()| signed)),
+        })
+        .collect()
 }
 
+mod authority;
 mod keyless;
-pub use keyless::{Authority, attestation_by, judge_attestations_by, judge_signatures_by, signature_by};
+pub use authority::{Authority, AuthorityError, SigstoreRoot};
+pub use keyless::{attestation_by, judge_attestations_by, judge_signatures_by, signature_by};
 
 #[cfg(test)]
 mod tests {

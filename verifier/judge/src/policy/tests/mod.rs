@@ -7,4 +7,5 @@ mod fuzz;
 mod globs;
 mod lint_codes;
 mod names;
+mod replacement;
 pub(super) mod support;
