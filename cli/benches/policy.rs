@@ -175,7 +175,16 @@ fn engine(now: time::OffsetDateTime) {
     }
 
     let types: Vec<&str> = predicates().iter().map(|(t, _)| *t).collect();
-    let public: Vec<_> = keys.iter().map(SigningKey::public_key).collect();
+    // The keys the policy loaded (the very objects the engine verifies with).
+    let public: Vec<_> = (0..KEYS)
+        .map(|k| {
+            policy.publishers[&format!("k{k}")]
+                .authority
+                .key()
+                .expect("a key publisher")
+                .clone()
+        })
+        .collect();
     // The engine's work for image `r` redone piece by piece, in its order
     // (the signature, then each attestation verified and its content
     // checked), each piece timed: (signature checks, predicate parsing,
