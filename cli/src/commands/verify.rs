@@ -7,13 +7,11 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sigil_verifier::gather;
 use sigil_verifier::reference::ImageRef;
-use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
+use sigil_verifier::verify::{Authority, SignatureCheck, judge_signatures_by};
 
 use super::batch::{Judged, Line, gather_each, human_report, judge_images, resolve_all};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
-use sigil_verifier::verify::Authority;
-
 use crate::common::{authority, describe, parse_annotations, parse_images, print, print_json, registry_client, within};
 
 /// The result for one image argument.

@@ -423,7 +423,7 @@ impl Loader<'_> {
                 .into_iter()
                 .filter(|k| fields.get(k).is_some())
                 .collect();
-            let kind = match given.as_slice() {
+            let authority = match given.as_slice() {
                 [] => {
                     self.report(
                         Code::MissingField,
@@ -432,7 +432,7 @@ impl Loader<'_> {
                     );
                     None
                 }
-                [one] => self.publisher_kind(one, &fields, &what),
+                [one] => self.authority(one, &fields, &what),
                 [_, second, ..] => {
                     self.report(
                         Code::ConflictingFields,
@@ -442,7 +442,7 @@ impl Loader<'_> {
                     None
                 }
             };
-            if let Some(authority) = kind {
+            if let Some(authority) = authority {
                 out.insert(
                     name.text.clone(),
                     Publisher {
@@ -456,7 +456,7 @@ impl Loader<'_> {
         out
     }
 
-    fn publisher_kind(&mut self, which: &str, fields: &Fields<'_>, what: &str) -> Option<Authority> {
+    fn authority(&mut self, which: &str, fields: &Fields<'_>, what: &str) -> Option<Authority> {
         let node = fields.get(which)?;
         match which {
             "key" => {
