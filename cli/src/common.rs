@@ -15,8 +15,7 @@ use sigil_verifier::registry::{
 };
 use sigil_verifier::sign::CertificateMaterial;
 use sigil_verifier::sigstore::{Certificate, IdentityPolicy, Matcher, TrustedRoot};
-use sigil_verifier::verify::Authority;
-use time::OffsetDateTime;
+use sigil_verifier::verify::{Authority, SigstoreRoot};
 
 use crate::args::{CertificateArgs, IdentityArgs, RegistryArgs, SignatureFormat};
 use crate::password;
@@ -184,85 +183,35 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     print(&serde_json::to_string_pretty(value)?)
 }
 
-/// Who verification trusts: one key, a keyless identity under a Sigstore
-/// root, or certificates from the user's own PKI.
-pub enum Trust {
-    Key(PublicKey),
-    Identity {
-        policy: IdentityPolicy,
-        root: &'static TrustedRoot,
-        now: OffsetDateTime,
-    },
-    Certificate {
-        roots: Vec<Certificate>,
-        policy: IdentityPolicy,
-        log_root: &'static TrustedRoot,
-        now: OffsetDateTime,
-    },
-}
-
-impl Trust {
-    pub fn authority(&self) -> Authority<'_> {
-        match self {
-            Trust::Key(key) => Authority::Key(key),
-            Trust::Identity { policy, root, now } => Authority::Identity {
-                policy,
-                root,
-                now: *now,
-            },
-            Trust::Certificate {
-                roots,
-                policy,
-                log_root,
-                now,
-            } => Authority::Certificate {
-                roots,
-                policy,
-                log_root,
-                now: *now,
-            },
-        }
-    }
-
-    /// How the report names what was trusted.
-    pub fn describe(&self) -> serde_json::Value {
-        match self {
-            Trust::Key(key) => serde_json::json!({"key": {"fingerprint": key.fingerprint()}}),
-            Trust::Identity { policy, .. } | Trust::Certificate { policy, .. } => serde_json::json!({"identity": {
-                "subject": policy.subject().to_string(),
-                "issuer": policy.issuer().map(ToString::to_string),
-            }}),
+/// How the report names what was trusted.
+pub fn describe(authority: &Authority) -> serde_json::Value {
+    match authority {
+        Authority::Key(key) => serde_json::json!({"key": {"fingerprint": key.fingerprint()}}),
+        Authority::Keyless { identity, .. } | Authority::Certificate { identity, .. } => {
+            serde_json::json!({"identity": {
+                "subject": identity.subject().to_string(),
+                "issuer": identity.issuer().map(ToString::to_string),
+            }})
         }
     }
 }
 
-/// The trust a `--key` or the identity flags describe.
-pub fn trust(key: Option<&Path>, identity: &IdentityArgs) -> anyhow::Result<Trust> {
+/// Who a `--key` or the identity flags trust, compiled once before any work
+/// starts: the key parsed, roots decoded, the trusted root prepared,
+/// regexps compiled.
+pub fn authority(key: Option<&Path>, identity: &IdentityArgs) -> anyhow::Result<Authority> {
     if let Some(key) = key {
-        return Ok(Trust::Key(read_public_key(key)?));
+        return Ok(Authority::Key(read_public_key(key)?));
     }
     let policy = identity_policy(identity)?;
     let root = trusted_root(identity)?;
     if let Some(path) = &identity.certificate_roots {
         let pem = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --certificate-roots {}", path.display()))?;
-        let roots = Certificate::from_pem_chain(&pem)
-            .with_context(|| format!("--certificate-roots {} is not PEM certificates", path.display()))?;
-        if roots.is_empty() {
-            bail!("--certificate-roots {} holds no certificate", path.display());
-        }
-        return Ok(Trust::Certificate {
-            roots,
-            policy,
-            log_root: root,
-            now: OffsetDateTime::now_utc(),
-        });
+        return Authority::certificate(&pem, policy, root)
+            .with_context(|| format!("--certificate-roots {}", path.display()));
     }
-    Ok(Trust::Identity {
-        policy,
-        root,
-        now: OffsetDateTime::now_utc(),
-    })
+    Ok(Authority::Keyless { identity: policy, root })
 }
 
 /// The identity the flags require: subject, issuer (optional only for a
@@ -298,15 +247,14 @@ pub fn identity_policy(identity: &IdentityArgs) -> anyhow::Result<IdentityPolicy
 }
 
 /// `--trusted-root`, else the embedded public-good root.
-pub fn trusted_root(identity: &IdentityArgs) -> anyhow::Result<&'static TrustedRoot> {
+pub fn trusted_root(identity: &IdentityArgs) -> anyhow::Result<SigstoreRoot> {
     match &identity.trusted_root {
-        None => Ok(TrustedRoot::public_good()),
+        None => Ok(SigstoreRoot::PublicGood),
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read --trusted-root {}", path.display()))?;
             let root = TrustedRoot::from_json(&bytes).with_context(|| format!("--trusted-root {}", path.display()))?;
-            // One root per run, alive until the process ends.
-            Ok(Box::leak(Box::new(root)))
+            Ok(SigstoreRoot::from(root))
         }
     }
 }

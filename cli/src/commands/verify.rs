@@ -10,13 +10,13 @@ use serde_json::json;
 use sigil_verifier::digest::Digest;
 use sigil_verifier::gather::SignatureEvidence;
 use sigil_verifier::pipeline::{Decided, Outcome as Decision, Settings, Signatures};
-use sigil_verifier::verify::{SignatureCheck, judge_signatures_by};
+use sigil_verifier::verify::{Authority, SignatureCheck, judge_signatures_by};
 use time::OffsetDateTime;
 
 use super::batch::{Line, decide, finish, human_report, require_trust};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyArgs};
-use crate::common::{Trust, parse_annotations, parse_images, print, print_json, registry_client, trust, within};
+use crate::common::{authority, describe, parse_annotations, parse_images, print, print_json, registry_client, within};
 
 /// The decision about one image argument.
 type ImageResult = Decided<Vec<SignatureCheck>>;
@@ -41,13 +41,13 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
         let client = registry_client(&args.registry, &images)?;
         return super::verify_policy::run(images, policy, args.at, settings, client, output).await;
     }
-    let trusted = Arc::new(trust(args.key.as_deref(), &args.identity)?);
+    let trusted = Arc::new(authority(args.key.as_deref(), &args.identity)?);
     let client = registry_client(&args.registry, &images)?;
     let judge = {
         let (trusted, required) = (trusted.clone(), required.clone());
         Signatures(
-            move |evidence: &[SignatureEvidence], digest: &Digest, _: OffsetDateTime| {
-                judge_signatures_by(evidence, trusted.authority(), digest, &required)
+            move |evidence: &[SignatureEvidence], digest: &Digest, now: OffsetDateTime| {
+                judge_signatures_by(evidence, &trusted, digest, &required, now)
             },
         )
     };
@@ -58,14 +58,14 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
 
 fn render(
     results: &[ImageResult],
-    trusted: &Trust,
+    trusted: &Authority,
     required: &BTreeMap<String, String>,
     output: OutputFormat,
 ) -> anyhow::Result<()> {
     match output {
         OutputFormat::Json => print_json(&json!({
             "apiVersion": "sigil.dev/verify/v1",
-            "trusted": trusted.describe(),
+            "trusted": describe(trusted),
             "requiredAnnotations": required,
             "images": results.iter().map(image_json).collect::<Vec<_>>(),
         })),

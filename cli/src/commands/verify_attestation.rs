@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::batch::{Line, decide, finish, human_report, require_trust};
 use crate::Outcome;
 use crate::args::{OutputFormat, VerifyAttestationArgs};
-use crate::common::{parse_images, print, registry_client, trust, within};
+use crate::common::{authority, describe, parse_images, print, registry_client, within};
 
 /// The decision about one image argument.
 type ImageResult = Decided<Vec<AttestationCheck>>;
@@ -29,7 +29,7 @@ async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) 
     let images = parse_images(&args.images)?;
     let predicate_type = predicate::resolve_type(&args.predicate_type)?;
     require_trust(args.key.as_deref(), &args.identity, None, false)?;
-    let trusted = Arc::new(trust(args.key.as_deref(), &args.identity)?);
+    let trusted = Arc::new(authority(args.key.as_deref(), &args.identity)?);
     let client = registry_client(&args.registry, &images)?;
     let settings = Settings {
         concurrency: usize::from(args.concurrency),
@@ -39,8 +39,8 @@ async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) 
     let judge = {
         let (trusted, predicate_type) = (trusted.clone(), predicate_type.clone());
         Attestations(
-            move |evidence: &[AttestationEvidence], digest: &Digest, _: OffsetDateTime| {
-                judge_attestations_by(evidence, trusted.authority(), digest, &predicate_type)
+            move |evidence: &[AttestationEvidence], digest: &Digest, now: OffsetDateTime| {
+                judge_attestations_by(evidence, &trusted, digest, &predicate_type, now)
             },
         )
     };
@@ -51,7 +51,7 @@ async fn verify_attestations(args: VerifyAttestationArgs, output: OutputFormat) 
             let report = Report {
                 api_version: "sigil.dev/verify-attestation/v1",
                 predicate_type: &predicate_type,
-                trusted: trusted.describe(),
+                trusted: describe(&trusted),
                 images: results.iter().map(image_report).collect(),
             };
             // Written straight to stdout: a statement can hold a 100 MB SBOM.

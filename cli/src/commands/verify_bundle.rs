@@ -37,7 +37,8 @@ pub async fn run(args: VerifyBundleArgs, output: OutputFormat) -> anyhow::Result
         Subject::File(_, bytes) => Artifact::Bytes(bytes),
         Subject::Digest(d) => Artifact::Digest(d.clone()),
     };
-    let outcome = verify_bundle(&bundle, artifact, &who, root, time::OffsetDateTime::now_utc()).map(|v| v.into_inner());
+    let outcome =
+        verify_bundle(&bundle, artifact, &who, root.get(), time::OffsetDateTime::now_utc()).map(|v| v.into_inner());
     if let Err(e) = &outcome
         && e.is_bad_input()
     {

@@ -44,8 +44,11 @@ pub enum Code {
     UnknownPublisher,
     /// A key or root file is missing or unreadable.
     UnreadableFile,
-    /// A key or certificate does not parse.
+    /// A key does not parse.
     InvalidKey,
+    /// A `trustedRoot` or certificate `roots` file is not usable trust
+    /// material (not a Sigstore trusted root; no, or a broken, certificate).
+    InvalidTrustRoot,
     /// A regular expression does not compile.
     InvalidRegex,
     /// A CEL `condition` does not compile.
@@ -92,6 +95,7 @@ impl Code {
             Code::UnknownPublisher => "unknown-publisher",
             Code::UnreadableFile => "unreadable-file",
             Code::InvalidKey => "invalid-key",
+            Code::InvalidTrustRoot => "invalid-trust-root",
             Code::InvalidRegex => "invalid-regex",
             Code::InvalidCel => "invalid-cel",
             Code::InvalidDate => "invalid-date",

@@ -29,9 +29,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::checks::{self, Context};
 use super::glob::{ImageName, Pin};
-use super::model::{
-    AttestationRequirement, Combinator, Mode, Policy, PublisherKind, Rule, SignatureRequirement, Waiver,
-};
+use super::model::{AttestationRequirement, Combinator, Mode, Policy, Rule, SignatureRequirement, Waiver};
 use super::names::Names;
 use super::report::{Check, CheckResult, Decision, ExemptionUse, ReasonCode, Report};
 use super::threshold::distinct_publishers;
@@ -91,120 +89,31 @@ enum Trust {
 }
 
 mod publishers {
-    //! Publishers as [`verify::Authority`]: keys, keyless identities judged
-    //! by [`crate::sigstore`] under a trusted root, and private-PKI
-    //! certificates chained to the publisher's roots.
-    use std::collections::HashMap;
-    use std::path::PathBuf;
-    use std::sync::{LazyLock, Mutex};
-
+    //! Publishers judge evidence through [`verify::Authority`], compiled
+    //! when the policy loaded: nothing here parses trust material.
     use super::*;
-    use crate::policy::model::{Keyless, Matcher};
-    use crate::sigstore::{IdentityPolicy, Matcher as SigstoreMatcher, TrustedRoot};
     use crate::verify::Authority;
 
-    /// Trusted roots named by policies, parsed once per process.
-    static ROOTS: LazyLock<Mutex<HashMap<PathBuf, &'static TrustedRoot>>> = LazyLock::new(Default::default);
-
-    fn matcher(m: &Matcher) -> Result<SigstoreMatcher, Rejection> {
-        match m {
-            Matcher::Exact(s) => Ok(SigstoreMatcher::exact(s.as_str())),
-            Matcher::Regex(r) => SigstoreMatcher::regex(r.as_str()).map_err(Rejection::IdentityPolicy),
-        }
-    }
-
-    fn identity(k: &Keyless) -> Result<(IdentityPolicy, &'static TrustedRoot), Rejection> {
-        let mut policy = IdentityPolicy::new(matcher(&k.subject)?, matcher(&k.issuer)?);
-        for (name, value) in &k.extensions {
-            policy = policy
-                .require_extension(name, SigstoreMatcher::exact(value.as_str()))
-                .map_err(Rejection::IdentityPolicy)?;
-        }
-        let root = match &k.trusted_root {
-            None => TrustedRoot::public_good(),
-            Some((path, bytes)) => {
-                let mut roots = ROOTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                match roots.get(path) {
-                    Some(root) => root,
-                    None => {
-                        let root = TrustedRoot::from_json(bytes).map_err(|cause| Rejection::TrustedRoot {
-                            path: path.clone(),
-                            cause,
-                        })?;
-                        // One parsed root per file for the life of the process.
-                        let root: &'static TrustedRoot = Box::leak(Box::new(root));
-                        roots.insert(path.clone(), root);
-                        root
-                    }
-                }
-            }
-        };
-        Ok((policy, root))
-    }
-
-    /// Runs `judge` with the publisher as a [`verify::Authority`]. A
-    /// certificate publisher's chain is checked at the time a log entry
-    /// proves, else at `now`.
-    fn with_authority<T>(
-        publisher: &PublisherKind,
-        now: OffsetDateTime,
-        judge: impl FnOnce(Authority<'_>) -> T,
-    ) -> Result<T, Rejection> {
-        match publisher {
-            PublisherKind::Key(key) => Ok(judge(Authority::Key(key))),
-            PublisherKind::Keyless(k) => {
-                let (policy, root) = identity(k)?;
-                Ok(judge(Authority::Identity {
-                    policy: &policy,
-                    root,
-                    now,
-                }))
-            }
-            PublisherKind::Certificate(c) => {
-                let roots = c
-                    .roots
-                    .iter()
-                    .map(|der| crate::sigstore::Certificate::from_der(der))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|cause| Rejection::Roots {
-                        path: c.roots_file.clone(),
-                        cause,
-                    })?;
-                let policy = IdentityPolicy::subject_only(matcher(&c.identity)?);
-                Ok(judge(Authority::Certificate {
-                    roots: &roots,
-                    policy: &policy,
-                    log_root: TrustedRoot::public_good(),
-                    now,
-                }))
-            }
-        }
-    }
-
-    /// Verifies `content` as an attestation of `predicate_type` by `publisher`.
+    /// Verifies `content` as an attestation of `predicate_type` by `authority`.
     pub(super) fn attestation(
-        publisher: &PublisherKind,
+        authority: &Authority,
         content: &crate::evidence::AttestationContent,
         image: &crate::digest::Digest,
         predicate_type: &str,
         now: OffsetDateTime,
     ) -> Result<Verified<AttestedStatement>, Rejection> {
-        with_authority(publisher, now, |authority| {
-            verify::attestation_by(content, authority, image, predicate_type)
-        })?
+        verify::attestation_by(content, authority, image, predicate_type, now)
     }
 
-    /// Verifies image signatures by `publisher`.
+    /// Verifies image signatures by `authority`.
     pub(super) fn signatures(
-        publisher: &PublisherKind,
+        authority: &Authority,
         evidence: &[SignatureEvidence],
         image: &crate::digest::Digest,
         required: &std::collections::BTreeMap<String, String>,
         now: OffsetDateTime,
-    ) -> Result<Vec<verify::SignatureCheck>, Rejection> {
-        with_authority(publisher, now, |authority| {
-            verify::judge_signatures_by(evidence, authority, image, required)
-        })
+    ) -> Vec<verify::SignatureCheck> {
+        verify::judge_signatures_by(evidence, authority, image, required, now)
     }
 }
 
@@ -582,8 +491,13 @@ impl Policy {
                 format!("{publisher}: no such publisher"),
             )]);
         };
-        let checks = publishers::signatures(&p.kind, &evidence.signatures, digest, &requirement.annotations, now)
-            .map_err(|e| vec![(ReasonCode::from(&e), format!("{publisher}: {e}"))])?;
+        let checks = publishers::signatures(
+            &p.authority,
+            &evidence.signatures,
+            digest,
+            &requirement.annotations,
+            now,
+        );
         let mut verified = Vec::new();
         let mut rejected = Vec::new();
         for check in checks {
@@ -748,7 +662,7 @@ impl Policy {
             let mut found = None;
             let mut reasons = Vec::new();
             for publisher_name in &requirement.signed_by {
-                let outcome = match self.publishers.get(publisher_name).map(|p| &p.kind) {
+                let outcome = match self.publishers.get(publisher_name).map(|p| &p.authority) {
                     Some(publisher) => publishers::attestation(publisher, &e.content, &name.digest, t, now)
                         .map_err(|why| (ReasonCode::from(&why), why.to_string())),
                     None => Err((ReasonCode::UnknownPublisher, "no such publisher".to_owned())),

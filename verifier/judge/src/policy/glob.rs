@@ -68,7 +68,7 @@ pub enum Pin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Glob {
     text: String,
-    tokens: Vec<Token>,
+    compiled: Compiled,
 }
 
 impl Glob {
@@ -79,13 +79,13 @@ impl Glob {
         }
         Ok(Glob {
             text: text.to_owned(),
-            tokens: tokenize(text)?,
+            compiled: Compiled::new(tokenize(text)?),
         })
     }
 
     /// True when the whole of `text` matches.
     pub fn matches(&self, text: &str) -> bool {
-        glob_match(&self.tokens, text)
+        self.compiled.matches(text)
     }
 
     /// The glob as written.
@@ -100,12 +100,14 @@ impl fmt::Display for Glob {
     }
 }
 
-/// A parsed image pattern.
+/// A parsed image pattern, compiled for matching: its literal prefix and
+/// suffix and its rank are computed once, when the policy loads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pattern {
     text: String,
-    tokens: Vec<Token>,
+    compiled: Compiled,
     pin: Pin,
+    specificity: Specificity,
 }
 
 /// How specific a pattern is; greater wins.
@@ -177,10 +179,12 @@ impl Pattern {
             (None, Some(t)) => Pin::Tag(t.to_owned()),
             (None, None) => Pin::None,
         };
+        let specificity = rank(&tokens, &pin);
         Ok(Pattern {
             text: text.to_owned(),
-            tokens,
+            compiled: Compiled::new(tokens),
             pin,
+            specificity,
         })
     }
 
@@ -196,7 +200,8 @@ impl Pattern {
 
     /// The repository part without wildcards, when it has none.
     pub fn literal_repository(&self) -> Option<String> {
-        self.tokens
+        self.compiled
+            .tokens
             .iter()
             .map(|t| match t {
                 Token::Lit(c) => Some(*c),
@@ -207,13 +212,7 @@ impl Pattern {
 
     /// The literal text before the first wildcard.
     pub fn literal_prefix(&self) -> String {
-        self.tokens
-            .iter()
-            .map_while(|t| match t {
-                Token::Lit(c) => Some(*c),
-                _ => None,
-            })
-            .collect()
+        self.compiled.prefix.clone()
     }
 
     /// True when `image` matches: the repository glob, and the pin if any.
@@ -223,30 +222,13 @@ impl Pattern {
             Pin::Tag(t) => image.tag.as_deref() == Some(t.as_str()),
             Pin::Digest(d) => &image.digest == d,
         };
-        pinned && glob_match(&self.tokens, &image.repository)
+        pinned && self.compiled.matches(&image.repository)
     }
 
     /// The pattern's rank (DESIGN §4.1): wildcard-free beats wildcard; then
     /// the longer literal prefix; then more literal characters in total.
     pub fn specificity(&self) -> Specificity {
-        let pin_len = match &self.pin {
-            Pin::None => 0,
-            Pin::Tag(t) => 1 + t.chars().count(),
-            Pin::Digest(d) => 1 + d.to_string().len(),
-        };
-        let literals = self.tokens.iter().filter(|t| matches!(t, Token::Lit(_))).count() + pin_len;
-        let exact = self.tokens.iter().all(|t| matches!(t, Token::Lit(_)));
-        let prefix = if exact {
-            literals
-        } else {
-            self.tokens.iter().take_while(|t| matches!(t, Token::Lit(_))).count()
-        };
-        Specificity {
-            exact,
-            prefix,
-            literals,
-            globstars: std::cmp::Reverse(self.tokens.iter().filter(|t| matches!(t, Token::Globstar)).count()),
-        }
+        self.specificity
     }
 
     /// True when some image could match both patterns.
@@ -256,7 +238,7 @@ impl Pattern {
             (Pin::Digest(a), Pin::Digest(b)) => a == b,
             _ => true,
         };
-        pins_compatible && intersects(&self.tokens, &other.tokens)
+        pins_compatible && intersects(&self.compiled.tokens, &other.compiled.tokens)
     }
 }
 
@@ -325,33 +307,85 @@ fn tokenize(glob: &str) -> Result<Vec<Token>, PatternError> {
     Ok(tokens)
 }
 
-/// Anchored glob match. Literal runs at both ends are compared directly (most
-/// patterns differ there, so most non-matches cost a few comparisons); what
-/// is left goes through dynamic programming over (token, character).
-fn glob_match(tokens: &[Token], text: &str) -> bool {
-    let mut rest = text;
-    let mut tokens = tokens;
-    while let Some((Token::Lit(c), tail)) = tokens.split_first() {
-        match rest.strip_prefix(*c) {
-            Some(r) => rest = r,
-            None => return false,
+/// The rank of a pattern's tokens and pin (see [`Pattern::specificity`]).
+fn rank(tokens: &[Token], pin: &Pin) -> Specificity {
+    let pin_len = match pin {
+        Pin::None => 0,
+        Pin::Tag(t) => 1 + t.chars().count(),
+        Pin::Digest(d) => 1 + d.to_string().len(),
+    };
+    let literals = tokens.iter().filter(|t| matches!(t, Token::Lit(_))).count() + pin_len;
+    let exact = tokens.iter().all(|t| matches!(t, Token::Lit(_)));
+    let prefix = if exact {
+        literals
+    } else {
+        tokens.iter().take_while(|t| matches!(t, Token::Lit(_))).count()
+    };
+    Specificity {
+        exact,
+        prefix,
+        literals,
+        globstars: std::cmp::Reverse(tokens.iter().filter(|t| matches!(t, Token::Globstar)).count()),
+    }
+}
+
+/// A glob ready to match: the literal text before the first wildcard and
+/// after the last one are kept as strings, so most non-matches cost one
+/// `starts_with` (patterns differ there), and only what lies between the
+/// wildcards goes through dynamic programming.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Compiled {
+    /// Every token, for ranking and overlap.
+    tokens: Vec<Token>,
+    /// Literal text before the first wildcard (all of it without one).
+    prefix: String,
+    /// Literal text after the last wildcard (empty without one).
+    suffix: String,
+    /// The tokens from the first wildcard to the last, inclusive.
+    middle: Vec<Token>,
+}
+
+impl Compiled {
+    fn new(tokens: Vec<Token>) -> Compiled {
+        let lit = |t: &Token| match t {
+            Token::Lit(c) => Some(*c),
+            _ => None,
+        };
+        let head = tokens.iter().take_while(|t| lit(t).is_some()).count();
+        let tail = if head == tokens.len() {
+            0
+        } else {
+            tokens.iter().rev().take_while(|t| lit(t).is_some()).count()
+        };
+        Compiled {
+            prefix: tokens[..head].iter().filter_map(lit).collect(),
+            suffix: tokens[tokens.len() - tail..].iter().filter_map(lit).collect(),
+            middle: tokens[head..tokens.len() - tail].to_vec(),
+            tokens,
         }
-        tokens = tail;
     }
-    while let Some((Token::Lit(c), head)) = tokens.split_last() {
-        match rest.strip_suffix(*c) {
-            Some(r) => rest = r,
-            None => return false,
+
+    /// Anchored match of the whole of `text`.
+    fn matches(&self, text: &str) -> bool {
+        let Some(rest) = text.strip_prefix(self.prefix.as_str()) else {
+            return false;
+        };
+        let Some(rest) = rest.strip_suffix(self.suffix.as_str()) else {
+            return false;
+        };
+        match self.middle.as_slice() {
+            [] => rest.is_empty(),
+            [Token::Globstar] => true,
+            [Token::Star] => !rest.contains('/'),
+            middle => wildcard_match(middle, rest),
         }
-        tokens = head;
     }
-    match tokens {
-        [] => return rest.is_empty(),
-        [Token::Globstar] => return true,
-        [Token::Star] => return !rest.contains('/'),
-        _ => {}
-    }
-    let chars: Vec<char> = rest.chars().collect();
+}
+
+/// Dynamic programming over (token, character) for what lies between the
+/// first and the last wildcard.
+fn wildcard_match(tokens: &[Token], text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
     // reach[j]: the tokens so far can match chars[..j]
     let mut reach = vec![false; chars.len() + 1];
     let mut next = vec![false; chars.len() + 1];

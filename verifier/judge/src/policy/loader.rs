@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use super::diagnostic::{Code, Diagnostic, Diagnostics, at};
-use super::model::{
-    API_VERSION, Certificate, EXTENSIONS, Exemption, KIND, Keyless, Matcher, Policy, Publisher, PublisherKind, Waiver,
-};
+use super::model::{API_VERSION, Exemption, KIND, Policy, Publisher, Waiver};
 use super::yaml::{self, Key, Node, Span, Value};
 use crate::digest::Digest;
 use crate::keys::PublicKey;
+use crate::sigstore::{EXTENSIONS, IdentityPolicy, Matcher, TrustedRoot};
+use crate::verify::{Authority, SigstoreRoot};
 
 /// How the loader reads the files a policy names (keys, certificate roots,
 /// trusted roots). `path` is already joined to the policy's directory.
@@ -180,14 +180,14 @@ impl Loader<'_> {
         }
     }
 
-    /// An anchored regular expression (whole-string match).
-    pub fn regex(&mut self, node: &Node, what: &str) -> Option<regex::Regex> {
+    /// An anchored regular expression (whole-string match), compiled once here.
+    pub fn regex(&mut self, node: &Node, what: &str) -> Option<Matcher> {
         let text = self.string(node, what)?;
         match regex::RegexBuilder::new(&format!("^(?:{text})$"))
             .size_limit(1 << 20)
             .build()
         {
-            Ok(r) => Some(r),
+            Ok(r) => Some(Matcher::Regex(text, r)),
             Err(e) => {
                 let detail = e.to_string();
                 let last = detail
@@ -423,7 +423,7 @@ impl Loader<'_> {
                 .into_iter()
                 .filter(|k| fields.get(k).is_some())
                 .collect();
-            let kind = match given.as_slice() {
+            let authority = match given.as_slice() {
                 [] => {
                     self.report(
                         Code::MissingField,
@@ -432,7 +432,7 @@ impl Loader<'_> {
                     );
                     None
                 }
-                [one] => self.publisher_kind(one, &fields, &what),
+                [one] => self.authority(one, &fields, &what),
                 [_, second, ..] => {
                     self.report(
                         Code::ConflictingFields,
@@ -442,12 +442,12 @@ impl Loader<'_> {
                     None
                 }
             };
-            if let Some(kind) = kind {
+            if let Some(authority) = authority {
                 out.insert(
                     name.text.clone(),
                     Publisher {
                         name: name.text.clone(),
-                        kind,
+                        authority,
                         span: name.span,
                     },
                 );
@@ -456,7 +456,7 @@ impl Loader<'_> {
         out
     }
 
-    fn publisher_kind(&mut self, which: &str, fields: &Fields<'_>, what: &str) -> Option<PublisherKind> {
+    fn authority(&mut self, which: &str, fields: &Fields<'_>, what: &str) -> Option<Authority> {
         let node = fields.get(which)?;
         match which {
             "key" => {
@@ -467,14 +467,14 @@ impl Loader<'_> {
                 let pem = self.string(node, &format!("{what} keyData"))?;
                 self.public_key(&pem, node.span, "keyData")
             }
-            "keyless" => self.keyless(node, what).map(PublisherKind::Keyless),
-            _ => self.certificate(node, what).map(PublisherKind::Certificate),
+            "keyless" => self.keyless(node, what),
+            _ => self.certificate(node, what),
         }
     }
 
-    fn public_key(&mut self, pem: &str, span: Span, origin: &str) -> Option<PublisherKind> {
+    fn public_key(&mut self, pem: &str, span: Span, origin: &str) -> Option<Authority> {
         match PublicKey::from_pem(pem) {
-            Ok(key) => Some(PublisherKind::Key(key)),
+            Ok(key) => Some(Authority::Key(key)),
             Err(e) => {
                 self.report(
                     Code::InvalidKey,
@@ -498,7 +498,7 @@ impl Loader<'_> {
                 None
             }
             (Some(n), None) => self.string(n, &format!("{what} {exact}")).map(Matcher::Exact),
-            (None, Some(n)) => self.regex(n, &format!("{what} {regexp}")).map(Matcher::Regex),
+            (None, Some(n)) => self.regex(n, &format!("{what} {regexp}")),
             (None, None) => {
                 self.report(
                     Code::MissingField,
@@ -510,7 +510,7 @@ impl Loader<'_> {
         }
     }
 
-    fn keyless(&mut self, node: &Node, what: &str) -> Option<Keyless> {
+    fn keyless(&mut self, node: &Node, what: &str) -> Option<Authority> {
         let what = format!("{what} keyless");
         let fields = self.mapping(
             node,
@@ -526,42 +526,55 @@ impl Loader<'_> {
         )?;
         let issuer = self.matcher(&fields, "issuer", "issuerRegExp", &what);
         let subject = self.matcher(&fields, "subject", "subjectRegExp", &what);
-        let mut extensions = BTreeMap::new();
+        let mut extensions = Vec::new();
         if let Some(ext) = fields.get("extensions") {
-            let names: Vec<&str> = EXTENSIONS.iter().map(|(n, _)| *n).collect();
+            let names: Vec<&str> = EXTENSIONS.iter().map(|e| e.name).collect();
             if let Some(ext_fields) = self.mapping(ext, &format!("{what} extensions"), &names) {
                 for (key, value) in ext_fields.entries() {
                     if names.contains(&key.text.as_str())
                         && let Some(v) = self.string(value, &format!("extension {}", key.text))
                     {
-                        extensions.insert(key.text.clone(), v);
+                        extensions.push((key, v));
                     }
                 }
             }
         }
-        let trusted_root = match fields.get("trustedRoot") {
-            Some(n) => {
-                let (path, bytes) = self.read_file(n, &format!("{what} trustedRoot"))?;
-                let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
-                    .ok()
-                    .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_owned));
-                if !media_type.is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.trustedroot")) {
-                    self.report(Code::InvalidKey, n.span, format!("{} is not a Sigstore trusted root (JSON with mediaType application/vnd.dev.sigstore.trustedroot...)", path.display()));
+        let root = match fields.get("trustedRoot") {
+            Some(n) => self.trusted_root(n, &what),
+            None => Some(SigstoreRoot::PublicGood),
+        };
+        let mut identity = IdentityPolicy::new(subject?, issuer?);
+        for (key, value) in extensions {
+            match identity.clone().require_extension(&key.text, Matcher::exact(value)) {
+                Ok(with) => identity = with,
+                Err(e) => {
+                    self.report(Code::UnknownField, key.span, e.to_string());
                     return None;
                 }
-                Some((path, bytes))
             }
-            None => None,
-        };
-        Some(Keyless {
-            issuer: issuer?,
-            subject: subject?,
-            extensions,
-            trusted_root,
-        })
+        }
+        Some(Authority::Keyless { identity, root: root? })
     }
 
-    fn certificate(&mut self, node: &Node, what: &str) -> Option<Certificate> {
+    /// A `trustedRoot:` file, parsed and prepared now: a root that cannot be
+    /// used is a problem of the policy, not of every image judged under it.
+    fn trusted_root(&mut self, node: &Node, what: &str) -> Option<SigstoreRoot> {
+        let (path, bytes) = self.read_file(node, &format!("{what} trustedRoot"))?;
+        match TrustedRoot::from_json(&bytes) {
+            Ok(root) => Some(SigstoreRoot::from(root)),
+            Err(e) => {
+                self.report_with_help(
+                    Code::InvalidTrustRoot,
+                    node.span,
+                    format!("{what} trustedRoot {} is unusable: {e}", path.display()),
+                    "name a Sigstore trusted_root.json (mediaType application/vnd.dev.sigstore.trustedroot...)",
+                );
+                None
+            }
+        }
+    }
+
+    fn certificate(&mut self, node: &Node, what: &str) -> Option<Authority> {
         let what = format!("{what} certificate");
         let fields = self.mapping(node, &what, &["roots", "identity", "identityRegExp"])?;
         let identity = self.matcher(&fields, "identity", "identityRegExp", &what);
@@ -574,20 +587,21 @@ impl Loader<'_> {
             return None;
         };
         let (path, bytes) = self.read_file(roots_node, &format!("{what} roots"))?;
-        let roots = certificates(&String::from_utf8_lossy(&bytes));
-        if roots.is_empty() {
-            self.report(
-                Code::InvalidKey,
-                roots_node.span,
-                format!("{} holds no PEM CERTIFICATE", path.display()),
-            );
-            return None;
+        let identity = IdentityPolicy::subject_only(identity?);
+        // Private-PKI certificates carry no trusted root of their own: log
+        // entries, when present, are checked against the public-good one.
+        match Authority::certificate(&String::from_utf8_lossy(&bytes), identity, SigstoreRoot::PublicGood) {
+            Ok(authority) => Some(authority),
+            Err(e) => {
+                self.report_with_help(
+                    Code::InvalidTrustRoot,
+                    roots_node.span,
+                    format!("{what} roots {} are unusable: {e}", path.display()),
+                    "name a PEM file of CA certificates (BEGIN CERTIFICATE blocks only)",
+                );
+                None
+            }
         }
-        Some(Certificate {
-            roots_file: path,
-            roots,
-            identity: identity?,
-        })
     }
 
     fn exemptions(&mut self, node: &Node) -> Vec<Exemption> {
@@ -674,24 +688,4 @@ impl Loader<'_> {
         }
         Some(waiver)
     }
-}
-
-/// The DER certificates in a PEM bundle.
-pub fn certificates(pem: &str) -> Vec<Vec<u8>> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find(BEGIN) {
-        let Some(len) = rest[start..].find(END) else { break };
-        let block = &rest[start..start + len + END.len()];
-        if let Ok((label, der)) = pem_rfc7468::decode_vec(block.as_bytes())
-            && label == "CERTIFICATE"
-            && !der.is_empty()
-        {
-            out.push(der);
-        }
-        rest = &rest[start + len + END.len()..];
-    }
-    out
 }

@@ -1,6 +1,7 @@
 //! The policy as sigil holds it after loading: every string parsed into the
-//! type it means (keys, globs, regexes, dates, CEL programs), every path
-//! read. Nothing here can be invalid; the loader refuses what would be.
+//! type it means (keys, trusted roots, certificate roots, identity regexes,
+//! globs, dates, CEL programs), every path read. Nothing here can be
+//! invalid; the loader refuses what would be.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,7 +13,7 @@ use super::checks::ContentCheck;
 use super::glob::Pattern;
 use super::yaml::Span;
 use crate::digest::Digest;
-use crate::keys::PublicKey;
+use crate::verify::Authority;
 
 /// API version of the policy format.
 pub const API_VERSION: &str = "sigil.dev/v1alpha1";
@@ -31,96 +32,13 @@ pub struct Policy {
     pub exemptions: Vec<Exemption>,
 }
 
-/// Someone trusted to vouch for images, by name.
+/// Someone trusted to vouch for images, by name: its trust material was
+/// read, parsed and compiled when the policy loaded, never per image.
 #[derive(Clone, Debug)]
 pub struct Publisher {
     pub name: String,
-    pub kind: PublisherKind,
+    pub authority: Authority,
     pub span: Span,
-}
-
-/// How a publisher signs.
-#[derive(Clone, Debug)]
-pub enum PublisherKind {
-    /// A public key (from `key: FILE` or `keyData: PEM`).
-    Key(PublicKey),
-    /// A Fulcio (keyless) identity.
-    Keyless(Keyless),
-    /// A certificate from a private PKI.
-    Certificate(Certificate),
-}
-
-/// A string matched exactly or by an anchored regular expression.
-#[derive(Clone, Debug)]
-pub enum Matcher {
-    Exact(String),
-    Regex(regex::Regex),
-}
-
-impl Matcher {
-    /// True on a whole-string match.
-    pub fn matches(&self, value: &str) -> bool {
-        match self {
-            Matcher::Exact(s) => s == value,
-            Matcher::Regex(r) => r.is_match(value),
-        }
-    }
-}
-
-impl fmt::Display for Matcher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Matcher::Exact(s) => f.write_str(s),
-            // The stored regex is wrapped as ^(?:...)$; show it that way.
-            Matcher::Regex(r) => write!(f, "/{}/", r.as_str()),
-        }
-    }
-}
-
-/// Fulcio extension names a keyless publisher may pin (DESIGN §3.5, §4.1),
-/// with their OIDs under `1.3.6.1.4.1.57264.1.`.
-pub const EXTENSIONS: &[(&str, &str)] = &[
-    ("issuer", "8"),
-    ("buildSignerURI", "9"),
-    ("buildSignerDigest", "10"),
-    ("runnerEnvironment", "11"),
-    ("sourceRepositoryURI", "12"),
-    ("sourceRepositoryDigest", "13"),
-    ("sourceRepositoryRef", "14"),
-    ("sourceRepositoryIdentifier", "15"),
-    ("sourceRepositoryOwnerURI", "16"),
-    ("sourceRepositoryOwnerIdentifier", "17"),
-    ("buildConfigURI", "18"),
-    ("buildConfigDigest", "19"),
-    ("buildTrigger", "20"),
-    ("runInvocationURI", "21"),
-    ("sourceRepositoryVisibilityAtSigning", "22"),
-    ("githubWorkflowTrigger", "2"),
-    ("githubWorkflowSha", "3"),
-    ("githubWorkflowName", "4"),
-    ("githubWorkflowRepository", "5"),
-    ("githubWorkflowRef", "6"),
-];
-
-/// A keyless (Fulcio) publisher.
-#[derive(Clone, Debug)]
-pub struct Keyless {
-    pub issuer: Matcher,
-    pub subject: Matcher,
-    /// Extension name (from [`EXTENSIONS`]) -> required exact value.
-    pub extensions: BTreeMap<String, String>,
-    /// The trusted root file and its bytes; `None` = the embedded public-good root.
-    pub trusted_root: Option<(PathBuf, Vec<u8>)>,
-}
-
-/// A private-PKI certificate publisher.
-#[derive(Clone, Debug)]
-pub struct Certificate {
-    /// The roots file and the DER certificates it holds.
-    pub roots_file: PathBuf,
-    pub roots: Vec<Vec<u8>>,
-    /// Matches the certificate's SAN (email, URI or DNS).
-    pub identity: Matcher,
 }
 
 /// Whether failures block.

@@ -186,8 +186,6 @@ impl From<&Rejection> for ReasonCode {
             | Rejection::Statement(_)
             | Rejection::SignatureCount(_)
             | Rejection::Unreadable(_) => C::EvidenceMalformed,
-            Rejection::IdentityPolicy(_) | Rejection::Roots { .. } => C::PublisherUnusable,
-            Rejection::TrustedRoot { .. } => C::TrustedRootUnusable,
             Rejection::Sigstore(b) => C::from(b),
         }
     }

@@ -286,9 +286,9 @@ impl Loader<'_> {
         let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         for name in names {
             let Some(p) = publishers.get(name) else { continue };
-            let identity = match &p.kind {
-                super::model::PublisherKind::Key(k) => k.fingerprint(),
-                _ => format!("name:{name}"),
+            let identity = match p.authority.key() {
+                Some(k) => k.fingerprint(),
+                None => format!("name:{name}"),
             };
             if let Some(first) = seen.insert(identity, name) {
                 self.diags.push(Diagnostic::new(

@@ -19,7 +19,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 
 use crate::keys::PublicKey;
 
-use super::identity::{EXTENSIONS, ISSUER_DEPRECATED_OID, ISSUER_OID};
+use super::identity::{EXTENSIONS, Encoding, ISSUER_DEPRECATED_OID, ISSUER_OID};
 
 /// Fulcio's `otherName` SAN type (a username identity).
 const OTHERNAME_SAN_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
@@ -247,14 +247,13 @@ impl CertificateIdentity {
                 issuer_v2 = Some(utf8_string(value).ok_or_else(|| bad("issuer extension is not a UTF8String".into()))?);
             } else if ext.extn_id == ISSUER_DEPRECATED_OID {
                 issuer_v1 = Some(String::from_utf8_lossy(value).into_owned());
-            } else if let Some((name, _, raw)) = EXTENSIONS.iter().find(|(_, oid, _)| *oid == ext.extn_id) {
-                let text = if *raw {
-                    Some(String::from_utf8_lossy(value).into_owned())
-                } else {
-                    utf8_string(value)
+            } else if let Some(known) = EXTENSIONS.iter().find(|e| e.oid == ext.extn_id) {
+                let text = match known.encoding {
+                    Encoding::Raw => Some(String::from_utf8_lossy(value).into_owned()),
+                    Encoding::Utf8String => utf8_string(value),
                 };
-                let text = text.ok_or_else(|| bad(format!("extension {name} is not a UTF8String")))?;
-                extensions.insert((*name).to_owned(), text);
+                let text = text.ok_or_else(|| bad(format!("extension {} is not a UTF8String", known.name)))?;
+                extensions.insert(known.name.to_owned(), text);
             }
         }
         let issuer = issuer_v2.or(issuer_v1);

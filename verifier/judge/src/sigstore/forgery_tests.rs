@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::case_tests::{artifact, cases, read, root_of, run, signatory};
 use super::*;
 use crate::bundle::{Bundle, BundleError, BundleView};
-use crate::verify::{Authority, Rejection, attestation_by};
+use crate::verify::{Authority, Rejection, SigstoreRoot, attestation_by};
 
 /// JSON whose objects keep their members in order, duplicates included.
 #[derive(Clone, Debug)]
@@ -442,16 +442,11 @@ fn a_genuine_message_signature_does_not_vouch_for_a_forged_envelope() {
         );
         assert!(is_ambiguous(&outcome), "envelope_first={envelope_first}: {outcome:?}");
         let content = crate::evidence::AttestationContent::Bundle(forged.clone());
-        let judged = attestation_by(
-            &content,
-            Authority::Identity {
-                policy: &policy,
-                root: &root,
-                now: TEST_NOW,
-            },
-            &image,
-            "https://slsa.dev/provenance/v1",
-        );
+        let authority = Authority::Keyless {
+            identity: policy.clone(),
+            root: SigstoreRoot::from(root_of(&case)),
+        };
+        let judged = attestation_by(&content, &authority, &image, "https://slsa.dev/provenance/v1", TEST_NOW);
         assert!(
             matches!(
                 judged,

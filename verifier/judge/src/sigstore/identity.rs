@@ -16,68 +16,93 @@ use regex::Regex;
 use super::certificate::CertificateIdentity;
 use super::error::BundleRejection;
 
-pub(crate) const ISSUER_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8");
+/// The OIDC issuer (`issuer` in [`EXTENSIONS`]).
+pub(crate) const ISSUER_OID: ObjectIdentifier = EXTENSIONS[0].oid;
 pub(crate) const ISSUER_DEPRECATED_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
 
 const fn fulcio(arc: &str) -> ObjectIdentifier {
     ObjectIdentifier::new_unwrap(arc)
 }
 
-/// Fulcio extensions other than the issuer: (policy name, OID, raw string?).
-/// The deprecated GitHub extensions hold raw bytes; the others DER UTF8String.
-pub(crate) const EXTENSIONS: [(&str, ObjectIdentifier, bool); 19] = [
-    ("githubWorkflowTrigger", fulcio("1.3.6.1.4.1.57264.1.2"), true),
-    ("githubWorkflowSha", fulcio("1.3.6.1.4.1.57264.1.3"), true),
-    ("githubWorkflowName", fulcio("1.3.6.1.4.1.57264.1.4"), true),
-    ("githubWorkflowRepository", fulcio("1.3.6.1.4.1.57264.1.5"), true),
-    ("githubWorkflowRef", fulcio("1.3.6.1.4.1.57264.1.6"), true),
-    ("buildSignerURI", fulcio("1.3.6.1.4.1.57264.1.9"), false),
-    ("buildSignerDigest", fulcio("1.3.6.1.4.1.57264.1.10"), false),
-    ("runnerEnvironment", fulcio("1.3.6.1.4.1.57264.1.11"), false),
-    ("sourceRepositoryURI", fulcio("1.3.6.1.4.1.57264.1.12"), false),
-    ("sourceRepositoryDigest", fulcio("1.3.6.1.4.1.57264.1.13"), false),
-    ("sourceRepositoryRef", fulcio("1.3.6.1.4.1.57264.1.14"), false),
-    ("sourceRepositoryIdentifier", fulcio("1.3.6.1.4.1.57264.1.15"), false),
-    ("sourceRepositoryOwnerURI", fulcio("1.3.6.1.4.1.57264.1.16"), false),
-    (
+/// How a Fulcio extension's value is encoded in the certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// A DER UTF8String (every extension since `1.3.6.1.4.1.57264.1.8`).
+    Utf8String,
+    /// The raw string bytes (the deprecated GitHub extensions `.1.1`-`.1.6`).
+    Raw,
+}
+
+/// A Fulcio certificate extension a policy may pin, by its DESIGN §4.1 name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extension {
+    /// The policy name (`sourceRepositoryOwnerURI`).
+    pub name: &'static str,
+    /// Its OID under `1.3.6.1.4.1.57264.1.`.
+    pub oid: ObjectIdentifier,
+    /// How its value is encoded.
+    pub encoding: Encoding,
+}
+
+const fn ext(name: &'static str, arc: &str, encoding: Encoding) -> Extension {
+    Extension {
+        name,
+        oid: fulcio(arc),
+        encoding,
+    }
+}
+
+/// The one table of Fulcio extensions (DESIGN §3.5, §4.1): what a policy,
+/// the CLI's `--certificate-extension` and the certificate reader name.
+/// `issuer` is also read from the deprecated raw `.1.1` when `.1.8` is absent.
+pub const EXTENSIONS: [Extension; 20] = [
+    ext("issuer", "1.3.6.1.4.1.57264.1.8", Encoding::Utf8String),
+    ext("buildSignerURI", "1.3.6.1.4.1.57264.1.9", Encoding::Utf8String),
+    ext("buildSignerDigest", "1.3.6.1.4.1.57264.1.10", Encoding::Utf8String),
+    ext("runnerEnvironment", "1.3.6.1.4.1.57264.1.11", Encoding::Utf8String),
+    ext("sourceRepositoryURI", "1.3.6.1.4.1.57264.1.12", Encoding::Utf8String),
+    ext("sourceRepositoryDigest", "1.3.6.1.4.1.57264.1.13", Encoding::Utf8String),
+    ext("sourceRepositoryRef", "1.3.6.1.4.1.57264.1.14", Encoding::Utf8String),
+    ext(
+        "sourceRepositoryIdentifier",
+        "1.3.6.1.4.1.57264.1.15",
+        Encoding::Utf8String,
+    ),
+    ext(
+        "sourceRepositoryOwnerURI",
+        "1.3.6.1.4.1.57264.1.16",
+        Encoding::Utf8String,
+    ),
+    ext(
         "sourceRepositoryOwnerIdentifier",
-        fulcio("1.3.6.1.4.1.57264.1.17"),
-        false,
+        "1.3.6.1.4.1.57264.1.17",
+        Encoding::Utf8String,
     ),
-    ("buildConfigURI", fulcio("1.3.6.1.4.1.57264.1.18"), false),
-    ("buildConfigDigest", fulcio("1.3.6.1.4.1.57264.1.19"), false),
-    ("buildTrigger", fulcio("1.3.6.1.4.1.57264.1.20"), false),
-    ("runInvocationURI", fulcio("1.3.6.1.4.1.57264.1.21"), false),
-    (
+    ext("buildConfigURI", "1.3.6.1.4.1.57264.1.18", Encoding::Utf8String),
+    ext("buildConfigDigest", "1.3.6.1.4.1.57264.1.19", Encoding::Utf8String),
+    ext("buildTrigger", "1.3.6.1.4.1.57264.1.20", Encoding::Utf8String),
+    ext("runInvocationURI", "1.3.6.1.4.1.57264.1.21", Encoding::Utf8String),
+    ext(
         "sourceRepositoryVisibilityAtSigning",
-        fulcio("1.3.6.1.4.1.57264.1.22"),
-        false,
+        "1.3.6.1.4.1.57264.1.22",
+        Encoding::Utf8String,
     ),
+    ext("githubWorkflowTrigger", "1.3.6.1.4.1.57264.1.2", Encoding::Raw),
+    ext("githubWorkflowSha", "1.3.6.1.4.1.57264.1.3", Encoding::Raw),
+    ext("githubWorkflowName", "1.3.6.1.4.1.57264.1.4", Encoding::Raw),
+    ext("githubWorkflowRepository", "1.3.6.1.4.1.57264.1.5", Encoding::Raw),
+    ext("githubWorkflowRef", "1.3.6.1.4.1.57264.1.6", Encoding::Raw),
 ];
 
-/// Every extension name a policy may pin (`issuer` and the EXTENSIONS).
-pub const EXTENSION_NAMES: [&str; 20] = [
-    "issuer",
-    "githubWorkflowTrigger",
-    "githubWorkflowSha",
-    "githubWorkflowName",
-    "githubWorkflowRepository",
-    "githubWorkflowRef",
-    "buildSignerURI",
-    "buildSignerDigest",
-    "runnerEnvironment",
-    "sourceRepositoryURI",
-    "sourceRepositoryDigest",
-    "sourceRepositoryRef",
-    "sourceRepositoryIdentifier",
-    "sourceRepositoryOwnerURI",
-    "sourceRepositoryOwnerIdentifier",
-    "buildConfigURI",
-    "buildConfigDigest",
-    "buildTrigger",
-    "runInvocationURI",
-    "sourceRepositoryVisibilityAtSigning",
-];
+/// The extension a policy names `name`, if any.
+pub fn extension(name: &str) -> Option<&'static Extension> {
+    EXTENSIONS.iter().find(|e| e.name == name)
+}
+
+/// Every extension name, for messages.
+fn known_names() -> String {
+    EXTENSIONS.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+}
 
 /// Why a policy cannot be built.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -91,7 +116,7 @@ pub enum PolicyError {
         reason: String,
     },
     /// No Fulcio extension has this name.
-    #[error("unknown certificate extension {name:?} (known: {})", EXTENSION_NAMES.join(", "))]
+    #[error("unknown certificate extension {name:?} (known: {})", known_names())]
     UnknownExtension {
         /// The name given.
         name: String,
@@ -182,7 +207,7 @@ impl IdentityPolicy {
 
     /// Also requires a Fulcio extension, by its DESIGN §4.1 name.
     pub fn require_extension(mut self, name: &str, value: Matcher) -> Result<IdentityPolicy, PolicyError> {
-        if !EXTENSION_NAMES.contains(&name) {
+        if extension(name).is_none() {
             return Err(PolicyError::UnknownExtension { name: name.to_owned() });
         }
         self.extensions.insert(name.to_owned(), value);
@@ -309,10 +334,20 @@ mod tests {
     }
 
     #[test]
-    fn names_and_oids_agree() {
-        for (name, _, _) in EXTENSIONS {
-            assert!(EXTENSION_NAMES.contains(&name), "{name}");
+    fn one_table_of_distinct_names_and_oids() {
+        assert_eq!(EXTENSIONS[0].name, "issuer");
+        assert_eq!(
+            ISSUER_OID,
+            const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8")
+        );
+        for (i, a) in EXTENSIONS.iter().enumerate() {
+            assert_eq!(extension(a.name), Some(a), "{}", a.name);
+            assert!(a.oid.to_string().starts_with("1.3.6.1.4.1.57264.1."), "{}", a.name);
+            assert_ne!(a.oid, ISSUER_DEPRECATED_OID, "{}", a.name);
+            for b in &EXTENSIONS[i + 1..] {
+                assert!(a.name != b.name && a.oid != b.oid, "{} / {}", a.name, b.name);
+            }
         }
-        assert_eq!(EXTENSION_NAMES.len(), EXTENSIONS.len() + 1);
+        assert_eq!(extension("sourceRepoOwner"), None);
     }
 }

@@ -41,7 +41,7 @@ mod time_tests;
 pub use certificate::{Certificate, CertificateError, CertificateIdentity, SubjectName};
 pub use cosign_v2::{LayerCertificate, LayerContent, verify_certificate_signature, verify_cosign_v2_layer};
 pub use error::{BundleRejection, TimeBasis};
-pub use identity::{EXTENSION_NAMES, IdentityPolicy, Matcher, PolicyError};
+pub use identity::{EXTENSIONS, Encoding, Extension, IdentityPolicy, Matcher, PolicyError, extension};
 pub use memo::set_enabled as set_memo_enabled;
 pub use trust::{RootSummary, TrustedRoot, TrustedRootError};
 pub use verify::verify_bundle;

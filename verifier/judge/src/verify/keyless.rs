@@ -8,28 +8,6 @@ use std::collections::BTreeMap;
 
 use super::*;
 
-/// Who may have signed: one public key, or a keyless identity under a trusted
-/// root (DESIGN §3.5), judged at the evaluation time `now` (which matters
-/// only where the evidence proves no time of its own).
-#[derive(Clone, Copy, Debug)]
-pub enum Authority<'a> {
-    Key(&'a PublicKey),
-    Identity {
-        policy: &'a crate::sigstore::IdentityPolicy,
-        root: &'a crate::sigstore::TrustedRoot,
-        now: time::OffsetDateTime,
-    },
-    /// A certificate from a private PKI (cosign's `--certificate-chain`):
-    /// the leaf must chain to `roots` at the time a log entry proves (checked
-    /// against `log_root`), else at `now`.
-    Certificate {
-        roots: &'a [crate::sigstore::Certificate],
-        policy: &'a crate::sigstore::IdentityPolicy,
-        log_root: &'a crate::sigstore::TrustedRoot,
-        now: time::OffsetDateTime,
-    },
-}
-
 fn certificate_signer(identity: &crate::sigstore::CertificateIdentity) -> Signer {
     let subject = identity
         .subject
@@ -94,25 +72,24 @@ struct CertificateTrust<'a> {
     now: time::OffsetDateTime,
 }
 
-impl<'a> Authority<'a> {
-    /// The certificate trust, or the key when the authority is one key.
-    fn certificate_trust(self) -> Result<CertificateTrust<'a>, &'a PublicKey> {
+impl Authority {
+    /// The certificate trust at `now`, or the key when the authority is one key.
+    fn certificate_trust(&self, now: time::OffsetDateTime) -> Result<CertificateTrust<'_>, &PublicKey> {
         match self {
             Authority::Key(key) => Err(key),
-            Authority::Identity { policy, root, now } => Ok(CertificateTrust {
-                policy,
-                root,
+            Authority::Keyless { identity, root } => Ok(CertificateTrust {
+                policy: identity,
+                root: root.get(),
                 pki: None,
                 now,
             }),
             Authority::Certificate {
                 roots,
-                policy,
+                identity,
                 log_root,
-                now,
             } => Ok(CertificateTrust {
-                policy,
-                root: log_root,
+                policy: identity,
+                root: log_root.get(),
                 pki: Some(roots),
                 now,
             }),
@@ -150,14 +127,18 @@ fn certificate_layer(
 /// [`signature`] for any [`Authority`]: keyless identities verify cosign v2
 /// layers by their certificate, chain and Rekor bundle annotations, and
 /// cosign v3 bundles by their certificate and log entry.
+///
+/// `now` is the evaluation time, at which a private-PKI chain is checked
+/// when no log entry proves a signing time.
 pub fn signature_by(
     content: &crate::evidence::SignatureContent,
-    authority: Authority<'_>,
+    authority: &Authority,
     image: &Digest,
+    now: time::OffsetDateTime,
 ) -> Result<Verified<SignedImage>, Rejection> {
     use crate::cosign::{SIGNATURE_ANNOTATION, annotation};
     use crate::evidence::SignatureContent;
-    let trust = match authority.certificate_trust() {
+    let trust = match authority.certificate_trust(now) {
         Ok(trust) => trust,
         Err(key) => return signature(content, key, image),
     };
@@ -179,15 +160,16 @@ pub fn signature_by(
 /// annotations. Pure: the evidence was gathered before.
 pub fn judge_signatures_by(
     evidence: &[crate::evidence::SignatureEvidence],
-    authority: Authority<'_>,
+    authority: &Authority,
     image: &Digest,
     required: &BTreeMap<String, String>,
+    now: time::OffsetDateTime,
 ) -> Vec<SignatureCheck> {
     evidence
         .iter()
         .map(|e| SignatureCheck {
             origin: e.origin.clone(),
-            outcome: signature_by(&e.content, authority, image)
+            outcome: signature_by(&e.content, authority, image, now)
                 .and_then(|signed| require_annotations(&signed, required).map(|()| signed)),
         })
         .collect()
@@ -199,13 +181,14 @@ pub fn judge_signatures_by(
 /// (cosign v3, GitHub `attest-build-provenance`).
 pub fn attestation_by(
     content: &crate::evidence::AttestationContent,
-    authority: Authority<'_>,
+    authority: &Authority,
     image: &Digest,
     predicate_type: &str,
+    now: time::OffsetDateTime,
 ) -> Result<Verified<AttestedStatement>, Rejection> {
     use crate::evidence::AttestationContent;
     use crate::sigstore::{LayerContent, SignedContent};
-    let trust = match authority.certificate_trust() {
+    let trust = match authority.certificate_trust(now) {
         Ok(trust) => trust,
         Err(key) => return attestation(content, key, image, predicate_type),
     };
@@ -235,16 +218,17 @@ pub fn attestation_by(
 /// [`judge_attestations`] for any [`Authority`].
 pub fn judge_attestations_by(
     evidence: &[crate::evidence::AttestationEvidence],
-    authority: Authority<'_>,
+    authority: &Authority,
     image: &Digest,
     predicate_type: &str,
+    now: time::OffsetDateTime,
 ) -> Vec<AttestationCheck> {
     evidence
         .iter()
         .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
         .map(|e| AttestationCheck {
             origin: e.origin.clone(),
-            outcome: attestation_by(&e.content, authority, image, predicate_type),
+            outcome: attestation_by(&e.content, authority, image, predicate_type, now),
         })
         .collect()
 }

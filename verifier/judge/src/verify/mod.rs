@@ -114,23 +114,6 @@ pub enum Rejection {
     MessageSignature,
     #[error("unreadable evidence: {0}")]
     Unreadable(String),
-    /// A keyless or certificate publisher whose identity requirements
-    /// cannot be built (a regular expression that does not compile, an
-    /// unknown certificate extension).
-    #[error("{0}")]
-    IdentityPolicy(crate::sigstore::PolicyError),
-    /// A publisher's trusted root that cannot be used.
-    #[error("trusted root {}: {cause}", path.display())]
-    TrustedRoot {
-        path: std::path::PathBuf,
-        cause: crate::sigstore::TrustedRootError,
-    },
-    /// A certificate publisher's roots that cannot be read.
-    #[error("roots {}: {cause}", path.display())]
-    Roots {
-        path: std::path::PathBuf,
-        cause: crate::sigstore::CertificateError,
-    },
     /// A keyless or certificate signature that sigstore verification refused.
     #[error("{0}")]
     Sigstore(crate::sigstore::BundleRejection),
@@ -311,7 +294,14 @@ pub fn judge_attestations(
     image: &Digest,
     predicate_type: &str,
 ) -> Vec<AttestationCheck> {
-    judge_attestations_by(evidence, Authority::Key(key), image, predicate_type)
+    evidence
+        .iter()
+        .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
+        .map(|e| AttestationCheck {
+            origin: e.origin.clone(),
+            outcome: attestation(&e.content, key, image, predicate_type),
+        })
+        .collect()
 }
 
 /// Checks that a verified signature carries every required annotation.
@@ -369,11 +359,20 @@ pub fn judge_signatures(
     image: &Digest,
     required: &BTreeMap<String, String>,
 ) -> Vec<SignatureCheck> {
-    judge_signatures_by(evidence, Authority::Key(key), image, required)
+    evidence
+        .iter()
+        .map(|e| SignatureCheck {
+            origin: e.origin.clone(),
+            outcome: signature(&e.content, key, image)
+                .and_then(|signed| require_annotations(&signed, required).map(|()| signed)),
+        })
+        .collect()
 }
 
+mod authority;
 mod keyless;
-pub use keyless::{Authority, attestation_by, judge_attestations_by, judge_signatures_by, signature_by};
+pub use authority::{Authority, AuthorityError, SigstoreRoot};
+pub use keyless::{attestation_by, judge_attestations_by, judge_signatures_by, signature_by};
 
 #[cfg(test)]
 mod tests {

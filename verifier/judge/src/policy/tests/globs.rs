@@ -219,3 +219,36 @@ fn overlap_table() {
         assert_eq!(pb.overlaps(&pa), want, "{b} & {a} (symmetric)");
     }
 }
+
+/// The glob as an anchored regular expression: the reference the matcher
+/// (literal prefix and suffix compared first, the middle by dynamic
+/// programming) must agree with.
+fn reference(glob: &str) -> regex::Regex {
+    let mut re = String::from("^");
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                re.push_str(".*");
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).expect("reference regex")
+}
+
+proptest::proptest! {
+    #[test]
+    fn globs_agree_with_their_regular_expressions(glob in "[ab/*?]{1,8}", texts in proptest::collection::vec("[ab/]{0,8}", 8)) {
+        proptest::prop_assume!(!glob.contains("***"));
+        let compiled = crate::policy::glob::Glob::parse(&glob).expect("parses");
+        let re = reference(&glob);
+        for text in texts.iter().map(String::as_str).chain([glob.as_str(), "", "a", "ab/ba"]) {
+            proptest::prop_assert_eq!(compiled.matches(text), re.is_match(text), "{} against {:?}", glob, text);
+        }
+    }
+}

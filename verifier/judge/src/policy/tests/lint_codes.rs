@@ -205,7 +205,8 @@ fn publisher_codes() {
         ("publishers:\n  gh:\n    keyless: {issuer: https://x, issuerRegExp: x, subject: s}\nrules: []\n".into(), Code::ConflictingFields, "issuerRegExp"),
         ("publishers:\n  gh:\n    keyless: {issuer: https://x, subject: s, extensions: {sourceRepoOwner: x}}\nrules: []\n".into(), Code::UnknownField, "sourceRepoOwner"),
         ("publishers:\n  gh:\n    keyless: {issuer: https://x, subject: s, trustedRoot: nope.json}\nrules: []\n".into(), Code::UnreadableFile, "nope.json"),
-        ("publishers:\n  ca:\n    certificate: {roots: a.pub, identity: x}\nrules: []\n".into(), Code::InvalidKey, "a.pub, identity"),
+        ("publishers:\n  ca:\n    certificate: {roots: a.pub, identity: x}\nrules: []\n".into(), Code::InvalidTrustRoot, "a.pub, identity"),
+        ("publishers:\n  gh:\n    keyless: {issuer: https://x, subject: s, trustedRoot: a.pub}\nrules: []\n".into(), Code::InvalidTrustRoot, "a.pub}"),
         ("publishers:\n  a: {key: a.pub}\n  a2: {key: a.pub}\nrules:\n  - name: r\n    images: [\"r.io/**\"]\n    signatures: {threshold: {count: 1, of: [a, a2]}}\n".into(), Code::DuplicatePublisher, "{threshold"),
         ("publishers: {}\nrules: []\nextra: 1\n".into(), Code::UnknownField, "extra"),
     ];
@@ -220,6 +221,69 @@ fn publisher_codes() {
             code.as_str()
         );
     }
+}
+
+/// Trust material a publisher names is parsed when the policy loads: a
+/// broken trusted root or CA roots file is an `invalid-trust-root` error at
+/// the file name, and a good one loads without a diagnostic.
+#[test]
+fn trust_material_is_checked_at_load_time() {
+    use crate::policy::{MemoryFiles, compile};
+    use std::path::Path;
+
+    let ca = super::support::TestCa::new("corp");
+    let media = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+    let good_root = crate::testdata::read("trust/trusted_root.json");
+    let broken_cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned();
+    let files = MemoryFiles::default()
+        .with("/policies/root.json", good_root)
+        .with("/policies/not-json.json", "{{{")
+        .with("/policies/other.json", r#"{"mediaType": "application/json"}"#)
+        .with(
+            "/policies/shape.json",
+            format!(r#"{{"mediaType": "{media}", "tlogs": "x"}}"#),
+        )
+        .with("/policies/ca.pem", ca.pem.clone())
+        .with("/policies/broken.pem", broken_cert)
+        .with(
+            "/policies/mixed.pem",
+            format!("{}-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", ca.pem),
+        )
+        .with("/policies/empty.pem", "");
+    let keyless = |root: &str| {
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  gh:\n    keyless: {{issuer: https://x, subject: s, trustedRoot: {root}}}\nrules: []\n"
+        )
+    };
+    let certificate = |roots: &str| {
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  ca:\n    certificate: {{roots: {roots}, identity: x}}\nrules: []\n"
+        )
+    };
+    let codes = |text: &str| {
+        let (_, d) = compile(text, Path::new("/policies/policy.yaml"), NOW, &files);
+        d.items.iter().map(|d| (d.code, d.line_column())).collect::<Vec<_>>()
+    };
+    assert_eq!(codes(&keyless("root.json")), []);
+    assert_eq!(codes(&certificate("ca.pem")), []);
+    for name in ["not-json.json", "other.json", "shape.json"] {
+        let text = keyless(name);
+        assert_eq!(
+            codes(&text),
+            [(Code::InvalidTrustRoot, Some(place(&text, name, 1)))],
+            "{name}"
+        );
+    }
+    for name in ["broken.pem", "mixed.pem", "empty.pem", "root.json"] {
+        let text = certificate(name);
+        assert_eq!(
+            codes(&text),
+            [(Code::InvalidTrustRoot, Some(place(&text, name, 1)))],
+            "{name}"
+        );
+    }
+    assert_eq!(Code::InvalidTrustRoot.as_str(), "invalid-trust-root");
+    assert_eq!(Code::InvalidTrustRoot.severity(), Severity::Error);
 }
 
 #[test]

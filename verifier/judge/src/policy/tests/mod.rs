@@ -9,5 +9,6 @@ mod globs;
 mod lint_codes;
 mod names;
 mod reason_codes;
+mod replacement;
 pub(super) mod support;
 mod unavailable;
