@@ -6,7 +6,8 @@
 //!
 //! Values that differ from run to run are replaced before comparing:
 //! temporary paths by `[TMP]`, and 64-digit hex (digests of freshly
-//! signed evidence) by `[HEX]`, short key fingerprints by `[KEY]`.
+//! signed evidence) by `[HEX]`, short key fingerprints by `[KEY]`, and
+//! the shortened digests of human output by `[SHORT]`.
 
 use std::path::Path;
 
@@ -23,6 +24,7 @@ fn settings(tmp: &Path) -> insta::Settings {
     settings.add_filter(&regex_escape(s(tmp)), "[TMP]");
     settings.add_filter(r"[0-9a-f]{64}", "[HEX]");
     settings.add_filter(r"sha256:[0-9a-f]{16}\b", "sha256:[KEY]");
+    settings.add_filter(r"sha256([:-])[0-9a-f]{12}…", "sha256${1}[SHORT]…");
     settings
 }
 

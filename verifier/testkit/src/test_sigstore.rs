@@ -5,9 +5,9 @@
 //! over `hashedrekord` and `intoto 0.0.2` entries) and the
 //! `trusted_root.json` that trusts it.
 //!
-//! Shared by the library's unit tests (`pki_tests.rs`) and, through
-//! `#[path]`, the end-to-end tests and benchmarks of the cli crate, so it
-//! depends only on crates both have.
+//! Shared by the judge's unit tests (`pki_tests.rs`, `time_tests.rs`), the
+//! end-to-end tests and the benchmarks; it depends on no sigil crate, so
+//! the judge's own tests use it without a second copy of the judge.
 
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
