@@ -249,6 +249,9 @@ mod tests {
     fn a_broken_key_makes_the_root_unusable() {
         let mut v: Value = serde_json::from_slice(PUBLIC_GOOD_JSON).expect("json");
         v["tlogs"][0]["publicKey"]["rawBytes"] = "AAAA".into();
-        assert!(TrustedRoot::from_json(v.to_string().as_bytes()).is_err());
+        assert!(matches!(
+            TrustedRoot::from_json(v.to_string().as_bytes()),
+            Err(TrustedRootError::Material { .. })
+        ));
     }
 }
