@@ -207,7 +207,7 @@ fn engine(now: time::OffsetDateTime) {
             verifying += started.elapsed().as_secs_f64();
             let verified = verified.expect("verifies");
             let started = Instant::now();
-            let predicate: Value = verified.statement.predicate_as().expect("predicate");
+            let predicate = checks::Predicate::of(&verified.statement, &requirement.checks).expect("predicate");
             parsing += started.elapsed().as_secs_f64();
             let started = Instant::now();
             for check in &requirement.checks {

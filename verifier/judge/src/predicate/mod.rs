@@ -7,6 +7,7 @@
 
 pub mod sbom;
 pub mod slsa;
+pub mod view;
 pub mod vuln;
 
 use serde::Deserialize;

@@ -12,7 +12,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::glob::ImageName;
-use crate::intoto::Statement;
+use crate::intoto::{Statement, StatementError};
+use crate::predicate::sbom::{Component, components_of};
+use crate::predicate::view;
 
 /// What a check may look at besides the statement.
 #[derive(Clone, Copy, Debug)]
@@ -30,14 +32,64 @@ pub enum ContentCheck {
     Condition(cel::Condition),
 }
 
+/// A verified statement's predicate, read once for the checks of one
+/// requirement: as a JSON tree only when a check reads one, the SBOM's
+/// components in one pass over the text, borrowing it.
+#[derive(Debug)]
+pub struct Predicate<'a> {
+    tree: Option<Value>,
+    components: Option<Result<Vec<Component<'a>>, String>>,
+}
+
+impl<'a> Predicate<'a> {
+    /// Reads `text` (the statement's predicate) for `checks`. Whatever the
+    /// checks, a predicate a JSON tree parse refuses is refused, with the
+    /// same error.
+    pub fn read(text: &'a str, checks: &[ContentCheck]) -> Result<Predicate<'a>, StatementError> {
+        let json = |e: serde_json::Error| StatementError::Json(e.to_string());
+        let needs_tree = checks.iter().any(|c| !matches!(c, ContentCheck::Sbom(_)));
+        let needs_components = checks.iter().any(|c| matches!(c, ContentCheck::Sbom(_)));
+        let tree = if needs_tree {
+            Some(serde_json::from_str::<Value>(text).map_err(json)?)
+        } else {
+            None
+        };
+        let components = if needs_components {
+            Some(components_of(text).map_err(json)?)
+        } else {
+            None
+        };
+        if tree.is_none() && components.is_none() {
+            view::validate(text).map_err(json)?;
+        }
+        Ok(Predicate { tree, components })
+    }
+
+    /// The predicate of `statement` read for `checks` (see [`Predicate::read`]).
+    pub fn of(statement: &'a Statement, checks: &[ContentCheck]) -> Result<Predicate<'a>, StatementError> {
+        Predicate::read(statement.predicate.get(), checks)
+    }
+
+    fn tree(&self) -> Result<&Value, String> {
+        // Invariant: `read` builds the tree whenever a check other than sbom is given.
+        self.tree
+            .as_ref()
+            .ok_or_else(|| "the predicate was not read for this check".to_owned())
+    }
+}
+
 impl ContentCheck {
-    /// Runs the check on a statement whose signature and subject were verified.
-    pub fn run(&self, statement: &Statement, predicate: &Value, cx: Context<'_>) -> Result<(), String> {
+    /// Runs the check on a statement whose signature and subject were
+    /// verified, its predicate read by [`Predicate::read`] for this check.
+    pub fn run(&self, statement: &Statement, predicate: &Predicate<'_>, cx: Context<'_>) -> Result<(), String> {
         match self {
-            ContentCheck::Slsa(c) => c.run(predicate),
-            ContentCheck::Sbom(c) => c.run(predicate),
-            ContentCheck::Vulnerabilities(c) => c.run(predicate, cx.now),
-            ContentCheck::Condition(c) => c.run(statement, predicate, cx.image),
+            ContentCheck::Slsa(c) => c.run(predicate.tree()?),
+            ContentCheck::Sbom(c) => match &predicate.components {
+                Some(components) => c.run(components),
+                None => Err("the predicate was not read for this check".to_owned()),
+            },
+            ContentCheck::Vulnerabilities(c) => c.run(predicate.tree()?, cx.now),
+            ContentCheck::Condition(c) => c.run(statement, predicate.tree()?, cx.image),
         }
     }
 
