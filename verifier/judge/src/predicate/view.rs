@@ -118,6 +118,33 @@ impl<'de> Shape<'de> for Text {
     }
 }
 
+/// The string at a path of object keys (`[]`: the value itself).
+pub(crate) struct Path(pub &'static [&'static str]);
+
+impl<'de> Shape<'de> for Path {
+    type Out = Option<Cow<'de, str>>;
+    fn other(self) -> Self::Out {
+        None
+    }
+    fn string(self, text: &str) -> Self::Out {
+        self.0.is_empty().then(|| Cow::Owned(text.to_owned()))
+    }
+    fn borrowed(self, text: &'de str) -> Self::Out {
+        self.0.is_empty().then_some(Cow::Borrowed(text))
+    }
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let Some((_, rest)) = self.0.split_first() else {
+            return Skip.object(map).map(|()| None);
+        };
+        let mut value = None;
+        fields(map, &self.0[..1], |_, map| {
+            value = map.next_value_seed(Read(Path(rest)))?;
+            Ok(())
+        })?;
+        Ok(value)
+    }
+}
+
 /// An object key: its index in `names`, `None` for any other key.
 struct KeyIn(&'static [&'static str]);
 

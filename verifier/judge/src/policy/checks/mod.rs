@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use super::glob::ImageName;
 use crate::intoto::{Statement, StatementError};
 use crate::predicate::sbom::{Component, components_of};
+use crate::predicate::slsa::{Provenance, provenance_of};
 use crate::predicate::view;
 
 /// What a check may look at besides the statement.
@@ -39,6 +40,7 @@ pub enum ContentCheck {
 pub struct Predicate<'a> {
     tree: Option<Value>,
     components: Option<Result<Vec<Component<'a>>, String>>,
+    provenance: Option<Provenance<'a>>,
 }
 
 impl<'a> Predicate<'a> {
@@ -47,22 +49,30 @@ impl<'a> Predicate<'a> {
     /// same error.
     pub fn read(text: &'a str, checks: &[ContentCheck]) -> Result<Predicate<'a>, StatementError> {
         let json = |e: serde_json::Error| StatementError::Json(e.to_string());
-        let needs_tree = checks.iter().any(|c| !matches!(c, ContentCheck::Sbom(_)));
-        let needs_components = checks.iter().any(|c| matches!(c, ContentCheck::Sbom(_)));
-        let tree = if needs_tree {
+        let needs = |kind: fn(&ContentCheck) -> bool| checks.iter().any(kind);
+        let tree = if needs(|c| matches!(c, ContentCheck::Vulnerabilities(_) | ContentCheck::Condition(_))) {
             Some(serde_json::from_str::<Value>(text).map_err(json)?)
         } else {
             None
         };
-        let components = if needs_components {
+        let components = if needs(|c| matches!(c, ContentCheck::Sbom(_))) {
             Some(components_of(text).map_err(json)?)
         } else {
             None
         };
-        if tree.is_none() && components.is_none() {
+        let provenance = if needs(|c| matches!(c, ContentCheck::Slsa(_))) {
+            Some(provenance_of(text).map_err(json)?)
+        } else {
+            None
+        };
+        if checks.is_empty() {
             view::validate(text).map_err(json)?;
         }
-        Ok(Predicate { tree, components })
+        Ok(Predicate {
+            tree,
+            components,
+            provenance,
+        })
     }
 
     /// The predicate of `statement` read for `checks` (see [`Predicate::read`]).
@@ -71,7 +81,7 @@ impl<'a> Predicate<'a> {
     }
 
     fn tree(&self) -> Result<&Value, String> {
-        // Invariant: `read` builds the tree whenever a check other than sbom is given.
+        // Invariant: `read` builds the tree whenever a vulnerabilities or condition check is given.
         self.tree
             .as_ref()
             .ok_or_else(|| "the predicate was not read for this check".to_owned())
@@ -83,7 +93,10 @@ impl ContentCheck {
     /// verified, its predicate read by [`Predicate::read`] for this check.
     pub fn run(&self, statement: &Statement, predicate: &Predicate<'_>, cx: Context<'_>) -> Result<(), String> {
         match self {
-            ContentCheck::Slsa(c) => c.run(predicate.tree()?),
+            ContentCheck::Slsa(c) => match &predicate.provenance {
+                Some(provenance) => c.run(provenance),
+                None => Err("the predicate was not read for this check".to_owned()),
+            },
             ContentCheck::Sbom(c) => match &predicate.components {
                 Some(components) => c.run(components),
                 None => Err("the predicate was not read for this check".to_owned()),
