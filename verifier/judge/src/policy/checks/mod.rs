@@ -16,6 +16,7 @@ use crate::intoto::{Statement, StatementError};
 use crate::predicate::sbom::{Component, components_of};
 use crate::predicate::slsa::{Provenance, provenance_of};
 use crate::predicate::view;
+use crate::predicate::vuln::{Scan, scan_of};
 
 /// What a check may look at besides the statement.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +42,7 @@ pub struct Predicate<'a> {
     tree: Option<Value>,
     components: Option<Result<Vec<Component<'a>>, String>>,
     provenance: Option<Provenance<'a>>,
+    scan: Option<Scan<'a>>,
 }
 
 impl<'a> Predicate<'a> {
@@ -50,7 +52,7 @@ impl<'a> Predicate<'a> {
     pub fn read(text: &'a str, checks: &[ContentCheck]) -> Result<Predicate<'a>, StatementError> {
         let json = |e: serde_json::Error| StatementError::Json(e.to_string());
         let needs = |kind: fn(&ContentCheck) -> bool| checks.iter().any(kind);
-        let tree = if needs(|c| matches!(c, ContentCheck::Vulnerabilities(_) | ContentCheck::Condition(_))) {
+        let tree = if needs(|c| matches!(c, ContentCheck::Condition(_))) {
             Some(serde_json::from_str::<Value>(text).map_err(json)?)
         } else {
             None
@@ -65,6 +67,12 @@ impl<'a> Predicate<'a> {
         } else {
             None
         };
+        let scan = if needs(|c| matches!(c, ContentCheck::Vulnerabilities(_))) {
+            let findings = needs(|c| matches!(c, ContentCheck::Vulnerabilities(v) if v.reads_findings()));
+            Some(scan_of(text, findings).map_err(json)?)
+        } else {
+            None
+        };
         if checks.is_empty() {
             view::validate(text).map_err(json)?;
         }
@@ -72,6 +80,7 @@ impl<'a> Predicate<'a> {
             tree,
             components,
             provenance,
+            scan,
         })
     }
 
@@ -81,7 +90,7 @@ impl<'a> Predicate<'a> {
     }
 
     fn tree(&self) -> Result<&Value, String> {
-        // Invariant: `read` builds the tree whenever a vulnerabilities or condition check is given.
+        // Invariant: `read` builds the tree whenever a condition check is given.
         self.tree
             .as_ref()
             .ok_or_else(|| "the predicate was not read for this check".to_owned())
@@ -101,7 +110,10 @@ impl ContentCheck {
                 Some(components) => c.run(components),
                 None => Err("the predicate was not read for this check".to_owned()),
             },
-            ContentCheck::Vulnerabilities(c) => c.run(predicate.tree()?, cx.now),
+            ContentCheck::Vulnerabilities(c) => match &predicate.scan {
+                Some(scan) => c.run(scan, cx.now),
+                None => Err("the predicate was not read for this check".to_owned()),
+            },
             ContentCheck::Condition(c) => c.run(statement, predicate.tree()?, cx.image),
         }
     }
