@@ -23,7 +23,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -718,7 +717,7 @@ impl Policy {
         let cx = Context { image: name, now };
         let mut failures = Vec::new();
         for (publisher, v) in &verified {
-            let predicate: Value = match v.statement.predicate_as::<Value>() {
+            let predicate = match checks::Predicate::of(&v.statement, &requirement.checks) {
                 Ok(p) => p,
                 Err(e) => {
                     failures.push(format!("attestation {t} by {publisher}: {e}"));

@@ -7,6 +7,7 @@
 
 pub mod sbom;
 pub mod slsa;
+pub mod view;
 pub mod vuln;
 
 use serde::Deserialize;
@@ -111,6 +112,7 @@ pub(crate) fn nonempty(
 }
 
 /// A JSON string at a path of object keys, if present.
+#[cfg(test)]
 pub(crate) fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(value, |v, key| v.get(key))?.as_str()
 }

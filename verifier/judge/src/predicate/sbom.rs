@@ -8,11 +8,14 @@
 //! what is not read cannot be allowed), `metadata.component`, and SPDX
 //! `packages` through their `purl` external references.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess};
 use serde_json::Value;
 
+use super::view::{Read, Shape, Skip, Text, fields, read_str};
 use super::{PredicateError, parse};
 
 /// Only the fields a check looks at are kept, so a 100 MB SBOM is parsed
@@ -138,26 +141,29 @@ pub struct Purl {
     pub subpath: Option<String>,
 }
 
-impl Purl {
-    /// Parses `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS#SUBPATH`.
-    pub fn parse(text: &str) -> Option<Purl> {
+/// The parts of a package URL's text, not yet decoded.
+struct PurlParts<'t> {
+    ty: &'t str,
+    namespace: &'t str,
+    name: &'t str,
+    version: Option<&'t str>,
+    qualifiers: Option<&'t str>,
+    subpath: Option<&'t str>,
+}
+
+impl<'t> PurlParts<'t> {
+    fn split(text: &'t str) -> Option<PurlParts<'t>> {
         let rest = text.strip_prefix("pkg:")?.trim_start_matches('/');
         let (rest, subpath) = match rest.split_once('#') {
-            Some((r, s)) => (r, Some(s.trim_matches('/').to_owned())),
+            Some((r, s)) => (r, Some(s)),
             None => (rest, None),
         };
         let (rest, qualifiers) = match rest.split_once('?') {
-            Some((r, q)) => (
-                r,
-                q.split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_ascii_lowercase(), decode(v)))
-                    .collect(),
-            ),
-            None => (rest, BTreeMap::new()),
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
         };
         let (path, version) = match rest.rsplit_once('@') {
-            Some((p, v)) if !v.contains('/') => (p, Some(decode(v))),
+            Some((p, v)) if !v.contains('/') => (p, Some(v)),
             _ => (rest, None),
         };
         let (ty, path) = path.split_once('/')?;
@@ -165,14 +171,53 @@ impl Purl {
         if ty.is_empty() || name.is_empty() {
             return None;
         }
-        Some(Purl {
-            ty: ty.to_ascii_lowercase(),
-            namespace: decode(namespace).to_ascii_lowercase(),
-            name: decode(name).to_ascii_lowercase(),
+        Some(PurlParts {
+            ty,
+            namespace,
+            name,
             version,
             qualifiers,
             subpath,
         })
+    }
+}
+
+/// True when `raw` (percent-encoded) decodes and lower-cases to `want`,
+/// which is already lower case; `None` when that cannot be told without
+/// decoding.
+fn decodes_to(raw: &str, want: &str) -> Option<bool> {
+    (!raw.contains('%')).then(|| raw.eq_ignore_ascii_case(want))
+}
+
+impl Purl {
+    /// Parses `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS#SUBPATH`.
+    pub fn parse(text: &str) -> Option<Purl> {
+        let parts = PurlParts::split(text)?;
+        Some(Purl {
+            ty: parts.ty.to_ascii_lowercase(),
+            namespace: decode(parts.namespace).to_ascii_lowercase(),
+            name: decode(parts.name).to_ascii_lowercase(),
+            version: parts.version.map(decode),
+            qualifiers: parts.qualifiers.map_or_else(BTreeMap::new, |q| {
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_ascii_lowercase(), decode(v)))
+                    .collect()
+            }),
+            subpath: parts.subpath.map(|s| s.trim_matches('/').to_owned()),
+        })
+    }
+
+    /// False when the package URL `text` cannot be this package (type,
+    /// namespace and name differ) or does not parse, told without
+    /// allocating; true when it may be (then parse it and compare fully).
+    pub fn may_be(&self, text: &str) -> bool {
+        let Some(parts) = PurlParts::split(text) else {
+            return false;
+        };
+        parts.ty.eq_ignore_ascii_case(&self.ty)
+            && decodes_to(parts.namespace, &self.namespace).unwrap_or(true)
+            && decodes_to(parts.name, &self.name).unwrap_or(true)
     }
 }
 
@@ -197,12 +242,13 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A component as the policy's `sbom` check sees it.
+/// A component as the policy's `sbom` check sees it, borrowing the
+/// document's text where it has no escapes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Component {
-    pub name: String,
-    pub purl: Option<String>,
-    pub licenses: Vec<String>,
+pub struct Component<'a> {
+    pub name: Cow<'a, str>,
+    pub purl: Option<Cow<'a, str>>,
+    pub licenses: Vec<Cow<'a, str>>,
 }
 
 /// How deep nested CycloneDX `components` are read.
@@ -210,67 +256,320 @@ pub const MAX_COMPONENT_DEPTH: usize = 64;
 
 /// Every component of a CycloneDX or SPDX document; `Err(reason)` when
 /// components are nested deeper than [`MAX_COMPONENT_DEPTH`].
-pub fn components(doc: &Value) -> Result<Vec<Component>, String> {
-    let mut out = Vec::new();
-    if let Some(meta) = doc.pointer("/metadata/component") {
-        cyclonedx(meta, &mut out, 0)?;
-    }
-    if let Some(items) = doc.get("components").and_then(Value::as_array) {
-        for c in items {
-            cyclonedx(c, &mut out, 0)?;
-        }
-    }
-    for package in doc.get("packages").and_then(Value::as_array).into_iter().flatten() {
-        let purl = package
-            .get("externalRefs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|r| r.get("referenceType").and_then(Value::as_str) == Some("purl"))
-            .and_then(|r| r.get("referenceLocator").and_then(Value::as_str));
-        let licenses = ["licenseDeclared", "licenseConcluded"]
-            .iter()
-            .filter_map(|k| package.get(*k).and_then(Value::as_str))
-            .map(str::to_owned)
-            .collect();
-        out.push(Component {
-            name: package.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
-            purl: purl.map(str::to_owned),
-            licenses,
-        });
-    }
-    Ok(out)
+pub fn components(doc: &Value) -> Result<Vec<Component<'_>>, String> {
+    // A tree cannot fail to be read: every shape accepts every value.
+    Read(Document)
+        .deserialize(doc)
+        .unwrap_or_else(|e| Err(format!("the sbom cannot be read: {e}")))
 }
 
-fn cyclonedx(c: &Value, out: &mut Vec<Component>, depth: usize) -> Result<(), String> {
-    if depth >= MAX_COMPONENT_DEPTH {
-        return Err(format!(
-            "component nesting deeper than {MAX_COMPONENT_DEPTH} levels: sigil does not read that deep, so the sbom cannot be checked"
-        ));
+/// [`components`] of a document given as JSON text, read in one pass
+/// without a tree; the outer `Err` is what a `Value` parse would refuse.
+pub fn components_of(text: &str) -> Result<Result<Vec<Component<'_>>, String>, serde_json::Error> {
+    read_str(text, Document)
+}
+
+fn too_deep() -> String {
+    format!(
+        "component nesting deeper than {MAX_COMPONENT_DEPTH} levels: sigil does not read that deep, so the sbom cannot be checked"
+    )
+}
+
+/// A list of components read into `out`, with whether one was too deep.
+#[derive(Default)]
+struct Section<'de> {
+    out: Vec<Component<'de>>,
+    too_deep: bool,
+}
+
+/// The document: `metadata.component`, then `components`, then SPDX
+/// `packages`, whatever order the keys come in.
+struct Document;
+
+impl<'de> Shape<'de> for Document {
+    type Out = Result<Vec<Component<'de>>, String>;
+    fn other(self) -> Self::Out {
+        Ok(Vec::new())
     }
-    let mut licenses = Vec::new();
-    for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(e) = l.get("expression").and_then(Value::as_str) {
-            licenses.push(e.to_owned());
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let (mut meta, mut list, mut packages) = (Section::default(), Section::default(), Vec::new());
+        fields(map, &["metadata", "components", "packages"], |i, map| {
+            match i {
+                0 => {
+                    meta = Section::default();
+                    map.next_value_seed(Read(Metadata(&mut meta)))?;
+                }
+                1 => {
+                    list = Section::default();
+                    map.next_value_seed(Read(CycloneDxList {
+                        section: &mut list,
+                        depth: 0,
+                    }))?;
+                }
+                _ => packages = map.next_value_seed(Read(Packages))?,
+            }
+            Ok(())
+        })?;
+        if meta.too_deep || list.too_deep {
+            return Ok(Err(too_deep()));
         }
-        if let Some(id) = l.pointer("/license/id").and_then(Value::as_str) {
-            licenses.push(id.to_owned());
+        let mut out = meta.out;
+        out.append(&mut list.out);
+        out.append(&mut packages);
+        Ok(Ok(out))
+    }
+}
+
+/// `metadata`: its `component`, if it has one (of whatever type).
+struct Metadata<'s, 'de>(&'s mut Section<'de>);
+
+impl<'de> Shape<'de> for Metadata<'_, 'de> {
+    type Out = ();
+    fn other(self) {}
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let section = self.0;
+        fields(map, &["component"], |_, map| {
+            *section = Section::default();
+            map.next_value_seed(Read(CycloneDx {
+                section: &mut *section,
+                depth: 0,
+            }))
+        })
+    }
+}
+
+/// CycloneDX `components`: every item of an array is a component.
+struct CycloneDxList<'s, 'de> {
+    section: &'s mut Section<'de>,
+    depth: usize,
+}
+
+impl<'de> Shape<'de> for CycloneDxList<'_, 'de> {
+    type Out = ();
+    fn other(self) {}
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(Read(CycloneDx {
+                section: &mut *self.section,
+                depth: self.depth,
+            }))?
+            .is_some()
+        {}
+        Ok(())
+    }
+}
+
+/// One CycloneDX component (any value: one that is not an object is a
+/// component without a name), then its nested components.
+struct CycloneDx<'s, 'de> {
+    section: &'s mut Section<'de>,
+    depth: usize,
+}
+
+impl<'de> Shape<'de> for CycloneDx<'_, 'de> {
+    type Out = ();
+    fn other(self) {
+        if self.depth >= MAX_COMPONENT_DEPTH {
+            self.section.too_deep = true;
+        } else {
+            self.section.out.push(Component::default());
         }
     }
-    out.push(Component {
-        name: c.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
-        purl: c.get("purl").and_then(Value::as_str).map(str::to_owned),
-        licenses,
-    });
-    for child in c.get("components").and_then(Value::as_array).into_iter().flatten() {
-        cyclonedx(child, out, depth + 1)?;
+    fn string(self, _: &str) {
+        self.other();
     }
-    Ok(())
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Read(Skip))?.is_some() {}
+        self.other();
+        Ok(())
+    }
+    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let section = self.section;
+        if self.depth >= MAX_COMPONENT_DEPTH {
+            section.too_deep = true;
+            while map.next_key_seed(Read(Skip))?.is_some() {
+                map.next_value_seed(Read(Skip))?;
+            }
+            return Ok(());
+        }
+        let me = section.out.len();
+        section.out.push(Component::default());
+        // Where this component's nested components start, and whether one
+        // was too deep before them: a repeated `components` replaces them.
+        let mut children: Option<(usize, bool)> = None;
+        fields(map, &["name", "purl", "licenses", "components"], |i, map| {
+            match i {
+                0 => section.out[me].name = map.next_value_seed(Read(Text))?.unwrap_or_default(),
+                1 => section.out[me].purl = map.next_value_seed(Read(Text))?,
+                2 => section.out[me].licenses = map.next_value_seed(Read(Licenses))?,
+                _ => {
+                    match children {
+                        Some((start, too_deep)) => {
+                            section.out.truncate(start);
+                            section.too_deep = too_deep;
+                        }
+                        None => children = Some((section.out.len(), section.too_deep)),
+                    }
+                    map.next_value_seed(Read(CycloneDxList {
+                        section: &mut *section,
+                        depth: self.depth + 1,
+                    }))?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// CycloneDX `licenses`: each item's `expression`, then its `license.id`.
+struct Licenses;
+
+impl<'de> Shape<'de> for Licenses {
+    type Out = Vec<Cow<'de, str>>;
+    fn other(self) -> Self::Out {
+        Vec::new()
+    }
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
+        let mut out = Vec::new();
+        while let Some((expression, id)) = seq.next_element_seed(Read(LicenseChoice))? {
+            out.extend(expression);
+            out.extend(id);
+        }
+        Ok(out)
+    }
+}
+
+struct LicenseChoice;
+
+impl<'de> Shape<'de> for LicenseChoice {
+    type Out = (Option<Cow<'de, str>>, Option<Cow<'de, str>>);
+    fn other(self) -> Self::Out {
+        (None, None)
+    }
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let (mut expression, mut id) = (None, None);
+        fields(map, &["expression", "license"], |i, map| {
+            if i == 0 {
+                expression = map.next_value_seed(Read(Text))?;
+            } else {
+                id = map.next_value_seed(Read(Field(&["id"])))?;
+            }
+            Ok(())
+        })?;
+        Ok((expression, id))
+    }
+}
+
+/// The string field of an object (`None` when the value is no object or
+/// the field no string).
+struct Field(&'static [&'static str]);
+
+impl<'de> Shape<'de> for Field {
+    type Out = Option<Cow<'de, str>>;
+    fn other(self) -> Self::Out {
+        None
+    }
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let mut value = None;
+        fields(map, self.0, |_, map| {
+            value = map.next_value_seed(Read(Text))?;
+            Ok(())
+        })?;
+        Ok(value)
+    }
+}
+
+/// SPDX `packages`: each item is a component, its package URL the first
+/// `purl` external reference's locator.
+struct Packages;
+
+impl<'de> Shape<'de> for Packages {
+    type Out = Vec<Component<'de>>;
+    fn other(self) -> Self::Out {
+        Vec::new()
+    }
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
+        let mut out = Vec::new();
+        while let Some(c) = seq.next_element_seed(Read(Package))? {
+            out.push(c);
+        }
+        Ok(out)
+    }
+}
+
+struct Package;
+
+impl<'de> Shape<'de> for Package {
+    type Out = Component<'de>;
+    fn other(self) -> Self::Out {
+        Component::default()
+    }
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let (mut name, mut purl, mut declared, mut concluded) = (None, None, None, None);
+        fields(
+            map,
+            &["name", "externalRefs", "licenseDeclared", "licenseConcluded"],
+            |i, map| {
+                match i {
+                    0 => name = map.next_value_seed(Read(Text))?,
+                    1 => purl = map.next_value_seed(Read(ExternalRefs))?,
+                    2 => declared = map.next_value_seed(Read(Text))?,
+                    _ => concluded = map.next_value_seed(Read(Text))?,
+                }
+                Ok(())
+            },
+        )?;
+        Ok(Component {
+            name: name.unwrap_or_default(),
+            purl,
+            licenses: declared.into_iter().chain(concluded).collect(),
+        })
+    }
+}
+
+/// The locator of the first external reference whose type is `purl`.
+struct ExternalRefs;
+
+impl<'de> Shape<'de> for ExternalRefs {
+    type Out = Option<Cow<'de, str>>;
+    fn other(self) -> Self::Out {
+        None
+    }
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
+        let mut first: Option<Option<Cow<'de, str>>> = None;
+        while let Some((is_purl, locator)) = seq.next_element_seed(Read(ExternalRef))? {
+            if is_purl && first.is_none() {
+                first = Some(locator);
+            }
+        }
+        Ok(first.flatten())
+    }
+}
+
+struct ExternalRef;
+
+impl<'de> Shape<'de> for ExternalRef {
+    type Out = (bool, Option<Cow<'de, str>>);
+    fn other(self) -> Self::Out {
+        (false, None)
+    }
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let (mut is_purl, mut locator) = (false, None);
+        fields(map, &["referenceType", "referenceLocator"], |i, map| {
+            if i == 0 {
+                is_purl = map.next_value_seed(Read(Text))?.as_deref() == Some("purl");
+            } else {
+                locator = map.next_value_seed(Read(Text))?;
+            }
+            Ok(())
+        })?;
+        Ok((is_purl, locator))
+    }
 }
 
 /// The SPDX ids an expression mentions (operators and parentheses dropped).
 pub fn license_ids(expression: &str) -> impl Iterator<Item = &str> {
     expression
         .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-        .filter(|t| !t.is_empty() && !matches!(t.to_ascii_uppercase().as_str(), "AND" | "OR" | "WITH"))
+        .filter(|t| !t.is_empty() && !["AND", "OR", "WITH"].iter().any(|op| t.eq_ignore_ascii_case(op)))
 }

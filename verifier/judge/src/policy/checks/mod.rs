@@ -12,7 +12,11 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::glob::ImageName;
-use crate::intoto::Statement;
+use crate::intoto::{Statement, StatementError};
+use crate::predicate::sbom::{Component, components_of};
+use crate::predicate::slsa::{Provenance, provenance_of};
+use crate::predicate::view;
+use crate::predicate::vuln::{Scan, scan_of};
 
 /// What a check may look at besides the statement.
 #[derive(Clone, Copy, Debug)]
@@ -30,14 +34,87 @@ pub enum ContentCheck {
     Condition(cel::Condition),
 }
 
+/// A verified statement's predicate, read once for the checks of one
+/// requirement: as a JSON tree only when a check reads one, the SBOM's
+/// components in one pass over the text, borrowing it.
+#[derive(Debug)]
+pub struct Predicate<'a> {
+    tree: Option<Value>,
+    components: Option<Result<Vec<Component<'a>>, String>>,
+    provenance: Option<Provenance<'a>>,
+    scan: Option<Scan<'a>>,
+}
+
+impl<'a> Predicate<'a> {
+    /// Reads `text` (the statement's predicate) for `checks`. Whatever the
+    /// checks, a predicate a JSON tree parse refuses is refused, with the
+    /// same error.
+    pub fn read(text: &'a str, checks: &[ContentCheck]) -> Result<Predicate<'a>, StatementError> {
+        let json = |e: serde_json::Error| StatementError::Json(e.to_string());
+        let needs = |kind: fn(&ContentCheck) -> bool| checks.iter().any(kind);
+        let tree = if needs(|c| matches!(c, ContentCheck::Condition(_))) {
+            Some(serde_json::from_str::<Value>(text).map_err(json)?)
+        } else {
+            None
+        };
+        let components = if needs(|c| matches!(c, ContentCheck::Sbom(_))) {
+            Some(components_of(text).map_err(json)?)
+        } else {
+            None
+        };
+        let provenance = if needs(|c| matches!(c, ContentCheck::Slsa(_))) {
+            Some(provenance_of(text).map_err(json)?)
+        } else {
+            None
+        };
+        let scan = if needs(|c| matches!(c, ContentCheck::Vulnerabilities(_))) {
+            let findings = needs(|c| matches!(c, ContentCheck::Vulnerabilities(v) if v.reads_findings()));
+            Some(scan_of(text, findings).map_err(json)?)
+        } else {
+            None
+        };
+        if checks.is_empty() {
+            view::validate(text).map_err(json)?;
+        }
+        Ok(Predicate {
+            tree,
+            components,
+            provenance,
+            scan,
+        })
+    }
+
+    /// The predicate of `statement` read for `checks` (see [`Predicate::read`]).
+    pub fn of(statement: &'a Statement, checks: &[ContentCheck]) -> Result<Predicate<'a>, StatementError> {
+        Predicate::read(statement.predicate.get(), checks)
+    }
+
+    fn tree(&self) -> Result<&Value, String> {
+        // Invariant: `read` builds the tree whenever a condition check is given.
+        self.tree
+            .as_ref()
+            .ok_or_else(|| "the predicate was not read for this check".to_owned())
+    }
+}
+
 impl ContentCheck {
-    /// Runs the check on a statement whose signature and subject were verified.
-    pub fn run(&self, statement: &Statement, predicate: &Value, cx: Context<'_>) -> Result<(), String> {
+    /// Runs the check on a statement whose signature and subject were
+    /// verified, its predicate read by [`Predicate::read`] for this check.
+    pub fn run(&self, statement: &Statement, predicate: &Predicate<'_>, cx: Context<'_>) -> Result<(), String> {
         match self {
-            ContentCheck::Slsa(c) => c.run(predicate),
-            ContentCheck::Sbom(c) => c.run(predicate),
-            ContentCheck::Vulnerabilities(c) => c.run(predicate, cx.now),
-            ContentCheck::Condition(c) => c.run(statement, predicate, cx.image),
+            ContentCheck::Slsa(c) => match &predicate.provenance {
+                Some(provenance) => c.run(provenance),
+                None => Err("the predicate was not read for this check".to_owned()),
+            },
+            ContentCheck::Sbom(c) => match &predicate.components {
+                Some(components) => c.run(components),
+                None => Err("the predicate was not read for this check".to_owned()),
+            },
+            ContentCheck::Vulnerabilities(c) => match &predicate.scan {
+                Some(scan) => c.run(scan, cx.now),
+                None => Err("the predicate was not read for this check".to_owned()),
+            },
+            ContentCheck::Condition(c) => c.run(statement, predicate.tree()?, cx.image),
         }
     }
 

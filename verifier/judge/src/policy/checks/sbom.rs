@@ -9,9 +9,7 @@
 
 use std::cmp::Ordering;
 
-use serde_json::Value;
-
-use crate::predicate::sbom::{Purl, components, license_ids};
+use crate::predicate::sbom::{Component, Purl, license_ids};
 
 /// `sbom: { deniedPackages, deniedLicenses }`.
 #[derive(Clone, Debug, Default)]
@@ -129,10 +127,16 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 }
 
 impl SbomCheck {
-    pub fn run(&self, doc: &Value) -> Result<(), String> {
+    /// Judges the components read from the document (`Err`: the reason
+    /// they could not all be read, which fails the check).
+    pub fn run(&self, components: &Result<Vec<Component<'_>>, String>) -> Result<(), String> {
+        let components = components.as_ref().map_err(Clone::clone)?;
         let mut problems = Vec::new();
-        for component in components(doc)? {
-            if let Some(found) = component.purl.as_deref().and_then(Purl::parse)
+        for component in components {
+            // Only a package URL that may be a denied package is parsed.
+            if let Some(text) = component.purl.as_deref()
+                && self.denied_packages.iter().any(|p| p.purl.may_be(text))
+                && let Some(found) = Purl::parse(text)
                 && let Some(p) = self.denied_packages.iter().find(|p| p.matches(&found))
             {
                 problems.push(format!(
@@ -141,12 +145,15 @@ impl SbomCheck {
                     p.text
                 ));
             }
+            if self.denied_licenses.is_empty() {
+                continue;
+            }
             for expression in &component.licenses {
                 if let Some(id) = license_ids(expression).find(|id| {
                     let id = id.trim_end_matches('+');
                     self.denied_licenses.iter().any(|d| d.eq_ignore_ascii_case(id))
                 }) {
-                    let who = component.purl.clone().unwrap_or_else(|| component.name.clone());
+                    let who = component.purl.as_deref().unwrap_or(&component.name);
                     problems.push(format!("license {id} of {who} is denied"));
                 }
             }
@@ -168,7 +175,8 @@ impl SbomCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::predicate::sbom::MAX_COMPONENT_DEPTH;
+    use crate::predicate::sbom::{MAX_COMPONENT_DEPTH, components, components_of};
+    use serde_json::Value;
     use serde_json::json;
 
     fn pattern(p: &str) -> PurlPattern {
@@ -270,18 +278,22 @@ mod tests {
             denied_packages: vec![pattern("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1")],
             denied_licenses: vec![],
         };
-        let err = check.run(&nested(MAX_COMPONENT_DEPTH + 1)).expect_err("too deep");
+        let err = check
+            .run(&components(&nested(MAX_COMPONENT_DEPTH + 1)))
+            .expect_err("too deep");
         assert!(err.contains("nesting deeper than 64"), "{err}");
         // a clean document just as deep fails too: what is not read is not allowed
         let lenient = SbomCheck::default();
-        let err = lenient.run(&nested(200)).expect_err("too deep, nothing denied");
+        let err = lenient
+            .run(&components(&nested(200)))
+            .expect_err("too deep, nothing denied");
         assert!(err.contains("nesting deeper than 64"), "{err}");
         // twins: at the limit everything is read, and the innermost package is found
         let err = check
-            .run(&nested(MAX_COMPONENT_DEPTH))
+            .run(&components(&nested(MAX_COMPONENT_DEPTH)))
             .expect_err("denied package at depth 64");
         assert!(err.contains("log4j-core@2.14.1 is denied"), "{err}");
-        assert_eq!(lenient.run(&nested(MAX_COMPONENT_DEPTH)), Ok(()));
+        assert_eq!(lenient.run(&components(&nested(MAX_COMPONENT_DEPTH))), Ok(()));
         assert_eq!(
             components(&nested(MAX_COMPONENT_DEPTH)).expect("read").len(),
             MAX_COMPONENT_DEPTH
@@ -299,7 +311,7 @@ mod tests {
             denied_packages: vec![pattern("pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1")],
             denied_licenses: vec!["agpl-3.0-only".into()],
         };
-        let err = check.run(&cdx).expect_err("denied");
+        let err = check.run(&components(&cdx)).expect_err("denied");
         assert!(err.contains("package pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 is denied by pkg:maven/org.apache.logging.log4j/log4j-core@<2.17.1"), "{err}");
         assert!(
             err.contains("license AGPL-3.0-only of pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1 is denied"),
@@ -312,7 +324,7 @@ mod tests {
             denied_packages: vec![pattern("pkg:deb/debian/openssl@<3.0.12")],
             denied_licenses: vec!["GPL-2.0".into()],
         };
-        let err = check.run(&spdx).expect_err("denied");
+        let err = check.run(&components(&spdx)).expect_err("denied");
         assert!(err.contains("package pkg:deb/debian/openssl@3.0.11 is denied"), "{err}");
         assert!(
             err.contains("license GPL-2.0+ of pkg:deb/debian/openssl@3.0.11 is denied"),
@@ -322,7 +334,112 @@ mod tests {
             denied_packages: vec![pattern("pkg:deb/debian/openssl@<3.0.0")],
             denied_licenses: vec!["SSPL-1.0".into()],
         };
-        assert_eq!(clean.run(&spdx), Ok(()));
-        assert_eq!(clean.run(&cdx), Ok(()));
+        assert_eq!(clean.run(&components(&spdx)), Ok(()));
+        assert_eq!(clean.run(&components(&cdx)), Ok(()));
+    }
+
+    /// The tree walk the one-pass reading replaced, kept as its reference.
+    fn reference(doc: &Value) -> Result<Vec<Component<'static>>, String> {
+        fn cyclonedx(c: &Value, out: &mut Vec<Component<'static>>, depth: usize) -> Result<(), String> {
+            if depth >= MAX_COMPONENT_DEPTH {
+                return Err(format!(
+                    "component nesting deeper than {MAX_COMPONENT_DEPTH} levels: sigil does not read that deep, so the sbom cannot be checked"
+                ));
+            }
+            let mut licenses = Vec::new();
+            for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(e) = l.get("expression").and_then(Value::as_str) {
+                    licenses.push(e.to_owned().into());
+                }
+                if let Some(id) = l.pointer("/license/id").and_then(Value::as_str) {
+                    licenses.push(id.to_owned().into());
+                }
+            }
+            out.push(Component {
+                name: c.get("name").and_then(Value::as_str).unwrap_or("").to_owned().into(),
+                purl: c.get("purl").and_then(Value::as_str).map(|p| p.to_owned().into()),
+                licenses,
+            });
+            for child in c.get("components").and_then(Value::as_array).into_iter().flatten() {
+                cyclonedx(child, out, depth + 1)?;
+            }
+            Ok(())
+        }
+        let mut out = Vec::new();
+        if let Some(meta) = doc.pointer("/metadata/component") {
+            cyclonedx(meta, &mut out, 0)?;
+        }
+        if let Some(items) = doc.get("components").and_then(Value::as_array) {
+            for c in items {
+                cyclonedx(c, &mut out, 0)?;
+            }
+        }
+        for package in doc.get("packages").and_then(Value::as_array).into_iter().flatten() {
+            let purl = package
+                .get("externalRefs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|r| r.get("referenceType").and_then(Value::as_str) == Some("purl"))
+                .and_then(|r| r.get("referenceLocator").and_then(Value::as_str));
+            let licenses = ["licenseDeclared", "licenseConcluded"]
+                .iter()
+                .filter_map(|k| package.get(*k).and_then(Value::as_str))
+                .map(|l| l.to_owned().into())
+                .collect();
+            out.push(Component {
+                name: package
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+                    .into(),
+                purl: purl.map(|p| p.to_owned().into()),
+                licenses,
+            });
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn components_read_from_text_are_those_read_from_a_tree() {
+        for path in [
+            "sbom/guac/alpine-cyclonedx.json",
+            "sbom/guac/alpine-spdx.json",
+            "sbom/cosign/bom-go-mod.cyclonedx.json",
+            "sbom/cosign/bom-go-mod.spdx.json",
+            "sbom/guac/oci-kubectl-linux-amd64-spdx-1.json",
+        ] {
+            let text = String::from_utf8(crate::testdata::read(path)).expect("utf-8");
+            let tree: Value = serde_json::from_str(&text).expect("json");
+            let want = components(&tree);
+            assert_eq!(want, reference(&tree), "{path}");
+            assert_eq!(components_of(&text).expect("json"), want, "{path}");
+        }
+        // repeated keys: the last counts, as in a tree; other types are absent
+        let text = r#"{"components": [{"name": "x", "purl": "pkg:npm/a@1"}],
+            "components": [{"name": "y", "purl": 7, "components": [{"name": "dropped"}], "components": [2],
+                            "licenses": [{"license": {"id": "MIT"}, "expression": "A OR B"}]}],
+            "metadata": {"component": {"name": "m", "components": [{"name": "deep", "components": []}]}},
+            "packages": [{"name": "p", "externalRefs": [{"referenceType": "cpe"}, {"referenceType": "purl", "referenceLocator": 1},
+                {"referenceType": "purl", "referenceLocator": "pkg:deb/x@1"}], "licenseConcluded": "MIT", "licenseDeclared": "GPL-2.0"}, 5]}"#;
+        let tree: Value = serde_json::from_str(text).expect("json");
+        let read = components_of(text).expect("json");
+        assert_eq!(read, components(&tree));
+        assert_eq!(read, reference(&tree));
+        let names: Vec<&str> = read.as_ref().expect("read").iter().map(|c| c.name.as_ref()).collect();
+        assert_eq!(names, ["m", "deep", "y", "", "p", ""]);
+        // a document too deep for a tree parse is refused as a tree parse refuses it
+        let deep = nested(MAX_COMPONENT_DEPTH).to_string();
+        for levels in [3, 30, MAX_COMPONENT_DEPTH, MAX_COMPONENT_DEPTH + 1, 100] {
+            let tree = nested(levels);
+            assert_eq!(components(&tree), reference(&tree), "{levels}");
+        }
+        assert_eq!(
+            components_of(&deep).expect_err("recursion limit").to_string(),
+            serde_json::from_str::<Value>(&deep)
+                .expect_err("recursion limit")
+                .to_string()
+        );
     }
 }

@@ -5,8 +5,7 @@
 
 use super::list;
 use crate::policy::glob::Glob;
-use crate::predicate::slsa::{build_type, builder_id, normalise_repository, source_repository};
-use serde_json::Value;
+use crate::predicate::slsa::{Provenance, normalise_repository};
 
 /// `slsa: { builderIds, sourceRepositories, buildTypes }`; an empty list checks nothing.
 #[derive(Clone, Debug, Default)]
@@ -18,18 +17,27 @@ pub struct SlsaCheck {
 
 impl SlsaCheck {
     /// Every configured list must match the provenance's value.
-    pub fn run(&self, predicate: &Value) -> Result<(), String> {
+    pub fn run(&self, provenance: &Provenance<'_>) -> Result<(), String> {
         if !self.builder_ids.is_empty() {
-            let id = builder_id(predicate).ok_or("provenance names no builder id")?;
+            let id = provenance
+                .builder_id
+                .as_deref()
+                .ok_or("provenance names no builder id")?;
             one_of("builder id", id, &self.builder_ids)?;
         }
         if !self.source_repositories.is_empty() {
-            let raw = source_repository(predicate).ok_or("provenance names no source repository")?;
+            let raw = provenance
+                .source_repository
+                .as_deref()
+                .ok_or("provenance names no source repository")?;
             let repository = normalise_repository(raw).map_err(|e| format!("source repository {e}"))?;
             one_of("source repository", &repository, &self.source_repositories)?;
         }
         if !self.build_types.is_empty() {
-            let t = build_type(predicate).ok_or("provenance names no build type")?;
+            let t = provenance
+                .build_type
+                .as_deref()
+                .ok_or("provenance names no build type")?;
             one_of("build type", t, &self.build_types)?;
         }
         Ok(())
@@ -47,7 +55,14 @@ fn one_of(what: &str, value: &str, globs: &[Glob]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::predicate::slsa::provenance;
+    use serde_json::{Value, json};
+
+    impl SlsaCheck {
+        fn run_on(&self, predicate: &Value) -> Result<(), String> {
+            self.run(&provenance(predicate))
+        }
+    }
 
     fn check(builders: &[&str], repos: &[&str]) -> SlsaCheck {
         SlsaCheck {
@@ -66,21 +81,21 @@ mod tests {
             "buildType": "https://cloudbuild.googleapis.com/CloudBuildYaml@v0.1",
             "invocation": {"configSource": {"uri": "git+https://github.com/acme/tool.git@refs/heads/main"}}});
         let c = check(&["https://github.com/actions/runner/*"], &["github.com/acme/*"]);
-        assert_eq!(c.run(&v1), Ok(()));
+        assert_eq!(c.run_on(&v1), Ok(()));
         assert_eq!(
-            c.run(&v02),
+            c.run_on(&v02),
             Err("builder id https://cloudbuild.googleapis.com/GoogleHostedWorker is not one of [https://github.com/actions/runner/*]".into())
         );
         let c = check(&["https://cloudbuild.googleapis.com/**"], &["github.com/acme/*"]);
-        assert_eq!(c.run(&v02), Ok(()));
+        assert_eq!(c.run_on(&v02), Ok(()));
         let c = check(&[], &["github.com/other/*"]);
         assert!(
-            c.run(&v1)
+            c.run_on(&v1)
                 .expect_err("wrong repo")
                 .contains("source repository github.com/acme/app")
         );
         assert_eq!(
-            check(&["x"], &[]).run(&json!({})),
+            check(&["x"], &[]).run_on(&json!({})),
             Err("provenance names no builder id".into())
         );
     }
@@ -92,17 +107,17 @@ mod tests {
             json!({"buildDefinition": {"buildType": "t", "externalParameters": {"workflow": {"repository": uri}}},
                    "runDetails": {"builder": {"id": "b"}}})
         };
-        assert_eq!(c.run(&v1("https://github.com/acme/app")), Ok(()));
+        assert_eq!(c.run_on(&v1("https://github.com/acme/app")), Ok(()));
         assert_eq!(
-            c.run(&v1("https://evil.example#@github.com/acme/app")),
+            c.run_on(&v1("https://evil.example#@github.com/acme/app")),
             Err("source repository evil.example is not one of [github.com/acme/*]".into())
         );
         assert_eq!(
-            c.run(&v1("https://evil.example?@github.com/acme/app")),
+            c.run_on(&v1("https://evil.example?@github.com/acme/app")),
             Err("source repository evil.example is not one of [github.com/acme/*]".into())
         );
         assert_eq!(
-            c.run(&v1("https://github.com@evil.example/acme/app")),
+            c.run_on(&v1("https://github.com@evil.example/acme/app")),
             Err("source repository evil.example/acme/app is not one of [github.com/acme/*]".into())
         );
         // parser differentials fail the check, with the reason
@@ -112,7 +127,7 @@ mod tests {
             ("https://github.com/acme/app%2F..%2F..%2Fevil", "a percent-escape"),
         ] {
             assert_eq!(
-                c.run(&v1(raw)),
+                c.run_on(&v1(raw)),
                 Err(format!(
                     "source repository {raw:?} contains {what}, on which URL parsers disagree"
                 ))

@@ -4,12 +4,11 @@
 //! of `unknown`, or a word sigil does not know, counts as critical (fail
 //! closed); `negligible` ranks lowest.
 
-use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use super::list;
+use crate::predicate::vuln::Scan;
 pub use crate::predicate::vuln::Severity;
-use crate::predicate::vuln::{findings, scan_finished_on};
 
 /// `vulnerabilities: { maxAge, maxSeverity, deniedIds }`.
 #[derive(Clone, Debug, Default)]
@@ -20,9 +19,18 @@ pub struct VulnCheck {
 }
 
 impl VulnCheck {
-    pub fn run(&self, predicate: &Value, now: OffsetDateTime) -> Result<(), String> {
+    /// Whether the check reads the scan's findings (not only its age).
+    pub fn reads_findings(&self) -> bool {
+        self.max_severity.is_some() || !self.denied_ids.is_empty()
+    }
+
+    /// Judges the scan, read with its findings when [`Self::reads_findings`].
+    pub fn run(&self, scan: &Scan<'_>, now: OffsetDateTime) -> Result<(), String> {
         if let Some(max_age) = self.max_age {
-            let finished = scan_finished_on(predicate).ok_or("scan has no metadata.scanFinishedOn")?;
+            let finished = scan
+                .finished_on
+                .as_deref()
+                .ok_or("scan has no metadata.scanFinishedOn")?;
             let finished = OffsetDateTime::parse(finished, &time::format_description::well_known::Rfc3339)
                 .map_err(|_| format!("scan finish time {finished:?} is not RFC 3339"))?;
             let age = now - finished;
@@ -34,10 +42,10 @@ impl VulnCheck {
                 ));
             }
         }
-        if self.max_severity.is_none() && self.denied_ids.is_empty() {
+        if !self.reads_findings() {
             return Ok(());
         }
-        let findings = findings(predicate)?;
+        let findings = scan.findings.as_ref().map_err(Clone::clone)?;
         if let Some(max) = self.max_severity {
             let mut over: Vec<String> = findings
                 .iter()
@@ -53,7 +61,7 @@ impl VulnCheck {
         let mut denied: Vec<&str> = findings
             .iter()
             .filter(|f| self.denied_ids.iter().any(|d| d.eq_ignore_ascii_case(&f.id)))
-            .map(|f| f.id.as_str())
+            .map(|f| f.id.as_ref())
             .collect();
         denied.sort_unstable();
         denied.dedup();
@@ -104,7 +112,14 @@ fn human_duration(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::predicate::vuln::MAX_RESULT_DEPTH;
-    use serde_json::json;
+    use crate::predicate::vuln::scan as read;
+    use serde_json::{Value, json};
+
+    impl VulnCheck {
+        fn run_on(&self, predicate: &Value, now: OffsetDateTime) -> Result<(), String> {
+            self.run(&read(predicate, self.reads_findings()), now)
+        }
+    }
     use time::macros::datetime;
 
     fn scan(finished: &str, result: Value) -> Value {
@@ -125,20 +140,20 @@ mod tests {
             denied_ids: vec![],
         };
         assert_eq!(
-            check.run(&p, now),
+            check.run_on(&p, now),
             Err("findings above medium: [CVE-2024-2 (high)]".into())
         );
         let lenient = VulnCheck {
             max_severity: Some(Severity::High),
             ..check.clone()
         };
-        assert_eq!(lenient.run(&p, now), Ok(()));
+        assert_eq!(lenient.run_on(&p, now), Ok(()));
         let old = VulnCheck {
             max_severity: None,
             ..check.clone()
         };
         assert!(
-            old.run(&p, datetime!(2026-02-01 00:00 UTC))
+            old.run_on(&p, datetime!(2026-02-01 00:00 UTC))
                 .expect_err("old")
                 .contains("older than the maximum age 7d0h")
         );
@@ -147,7 +162,7 @@ mod tests {
             ..VulnCheck::default()
         };
         assert_eq!(
-            ids.run(&p, now),
+            ids.run_on(&p, now),
             Err("denied vulnerabilities found: [CVE-2024-1]".into())
         );
         let grype = scan(
@@ -156,7 +171,7 @@ mod tests {
         );
         assert!(
             check
-                .run(&grype, now)
+                .run_on(&grype, now)
                 .expect_err("unknown word ranks critical")
                 .contains("GHSA-x (weird)")
         );
@@ -165,7 +180,7 @@ mod tests {
                 max_age: Some(Duration::hours(1)),
                 ..VulnCheck::default()
             }
-            .run(&json!({}), now),
+            .run_on(&json!({}), now),
             Err("scan has no metadata.scanFinishedOn".into())
         );
     }
@@ -187,13 +202,13 @@ mod tests {
             ..VulnCheck::default()
         };
         let deep = scan("2026-01-09T00:00:00Z", buried(MAX_RESULT_DEPTH + 1, "CRITICAL"));
-        let err = check.run(&deep, now).expect_err("too deep");
+        let err = check.run_on(&deep, now).expect_err("too deep");
         assert!(err.contains("nesting deeper than 32"), "{err}");
         // deep but harmless-looking is refused too
         let deep_low = scan("2026-01-09T00:00:00Z", buried(40, "LOW"));
         assert!(
             check
-                .run(&deep_low, now)
+                .run_on(&deep_low, now)
                 .expect_err("too deep")
                 .contains("nesting deeper than 32")
         );
@@ -202,24 +217,24 @@ mod tests {
             ..VulnCheck::default()
         };
         assert!(
-            ids.run(&deep, now)
+            ids.run_on(&deep, now)
                 .expect_err("too deep")
                 .contains("nesting deeper than 32")
         );
         // twins: at the limit the finding is read and judged
         let at_limit = scan("2026-01-09T00:00:00Z", buried(MAX_RESULT_DEPTH, "CRITICAL"));
         assert_eq!(
-            check.run(&at_limit, now),
+            check.run_on(&at_limit, now),
             Err("findings above medium: [CVE-2024-9 (critical)]".into())
         );
         let low = scan("2026-01-09T00:00:00Z", buried(MAX_RESULT_DEPTH, "LOW"));
-        assert_eq!(check.run(&low, now), Ok(()));
+        assert_eq!(check.run_on(&low, now), Ok(()));
         // only the age asked for: the findings are not read, depth does not matter
         let age_only = VulnCheck {
             max_age: parse_duration("168h"),
             ..VulnCheck::default()
         };
-        assert_eq!(age_only.run(&deep, now), Ok(()));
+        assert_eq!(age_only.run_on(&deep, now), Ok(()));
     }
 
     #[test]
@@ -235,7 +250,7 @@ mod tests {
                     max_severity: Some(max),
                     ..VulnCheck::default()
                 };
-                let err = check.run(&p, now).expect_err("unknown is above every lower maximum");
+                let err = check.run_on(&p, now).expect_err("unknown is above every lower maximum");
                 assert!(err.contains("CVE-2024-7 (unknown)"), "{word} vs {max:?}: {err}");
             }
             // at maxSeverity critical it is allowed, as a critical finding is
@@ -243,7 +258,7 @@ mod tests {
                 max_severity: Some(Severity::Critical),
                 ..VulnCheck::default()
             };
-            assert_eq!(critical.run(&p, now), Ok(()), "{word}");
+            assert_eq!(critical.run_on(&p, now), Ok(()), "{word}");
         }
         assert_eq!(Severity::parse("UNKNOWN"), None);
         // twins: the words that do rank low still do

@@ -17,11 +17,15 @@
 
 pub mod generate;
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess};
 use serde_json::Value;
 use url::Url;
 
-use super::{PredicateError, nonempty, parse, str_at};
+use super::view::{Path, Read, Shape, Skip, fields, read_str};
+use super::{PredicateError, nonempty, parse};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -103,25 +107,116 @@ pub fn validate_v02(bytes: &[u8]) -> Result<(), PredicateError> {
     nonempty(p.build_type, K, "buildType").map(|_| ())
 }
 
-/// `runDetails.builder.id` (v1) or `builder.id` (v0.2).
-pub fn builder_id(p: &Value) -> Option<&str> {
-    str_at(p, &["runDetails", "builder", "id"]).or_else(|| str_at(p, &["builder", "id"]))
+/// The fields the policy's `slsa` check reads, v1 or v0.2, borrowing the
+/// predicate's text where it has no escapes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance<'a> {
+    /// `runDetails.builder.id` (v1), else `builder.id` (v0.2).
+    pub builder_id: Option<Cow<'a, str>>,
+    /// `buildDefinition.buildType` (v1), else `buildType` (v0.2).
+    pub build_type: Option<Cow<'a, str>>,
+    /// The workflow repository, else the first resolved dependency (v1),
+    /// else `invocation.configSource.uri` (v0.2).
+    pub source_repository: Option<Cow<'a, str>>,
 }
 
-/// `buildDefinition.buildType` (v1) or `buildType` (v0.2).
-pub fn build_type(p: &Value) -> Option<&str> {
-    str_at(p, &["buildDefinition", "buildType"]).or_else(|| str_at(p, &["buildType"]))
+/// The [`Provenance`] fields of a predicate tree.
+pub fn provenance(p: &Value) -> Provenance<'_> {
+    // A tree cannot fail to be read: every shape accepts every value.
+    Read(Predicate).deserialize(p).unwrap_or_default()
 }
 
-/// The workflow repository, else the first resolved dependency (v1), else
-/// `invocation.configSource.uri` (v0.2).
-pub fn source_repository(p: &Value) -> Option<&str> {
-    str_at(p, &["buildDefinition", "externalParameters", "workflow", "repository"])
-        .or_else(|| {
-            p.pointer("/buildDefinition/resolvedDependencies/0/uri")
-                .and_then(Value::as_str)
+/// The [`Provenance`] fields of a predicate given as JSON text, read in
+/// one pass without a tree; `Err` is what a `Value` parse would refuse.
+pub fn provenance_of(text: &str) -> Result<Provenance<'_>, serde_json::Error> {
+    read_str(text, Predicate)
+}
+
+struct Predicate;
+
+impl<'de> Shape<'de> for Predicate {
+    type Out = Provenance<'de>;
+    fn other(self) -> Self::Out {
+        Provenance::default()
+    }
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let (mut run_builder, mut builder, mut definition, mut build_type, mut config) =
+            (None, None, Definition::default(), None, None);
+        fields(
+            map,
+            &["runDetails", "builder", "buildDefinition", "buildType", "invocation"],
+            |i, map| {
+                match i {
+                    0 => run_builder = map.next_value_seed(Read(Path(&["builder", "id"])))?,
+                    1 => builder = map.next_value_seed(Read(Path(&["id"])))?,
+                    2 => definition = map.next_value_seed(Read(DefinitionShape))?,
+                    3 => build_type = map.next_value_seed(Read(Path(&[])))?,
+                    _ => config = map.next_value_seed(Read(Path(&["configSource", "uri"])))?,
+                }
+                Ok(())
+            },
+        )?;
+        Ok(Provenance {
+            builder_id: run_builder.or(builder),
+            build_type: definition.build_type.or(build_type),
+            source_repository: definition
+                .workflow_repository
+                .or(definition.first_dependency)
+                .or(config),
         })
-        .or_else(|| str_at(p, &["invocation", "configSource", "uri"]))
+    }
+}
+
+/// What `buildDefinition` holds for the check.
+#[derive(Default)]
+struct Definition<'de> {
+    build_type: Option<Cow<'de, str>>,
+    workflow_repository: Option<Cow<'de, str>>,
+    first_dependency: Option<Cow<'de, str>>,
+}
+
+struct DefinitionShape;
+
+impl<'de> Shape<'de> for DefinitionShape {
+    type Out = Definition<'de>;
+    fn other(self) -> Self::Out {
+        Definition::default()
+    }
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let mut d = Definition::default();
+        fields(
+            map,
+            &["buildType", "externalParameters", "resolvedDependencies"],
+            |i, map| {
+                match i {
+                    0 => d.build_type = map.next_value_seed(Read(Path(&[])))?,
+                    1 => d.workflow_repository = map.next_value_seed(Read(Path(&["workflow", "repository"])))?,
+                    _ => d.first_dependency = map.next_value_seed(Read(FirstUri))?,
+                }
+                Ok(())
+            },
+        )?;
+        Ok(d)
+    }
+}
+
+/// `/0/uri` as a JSON pointer reads it: the first item of an array, or
+/// the key `0` of an object.
+struct FirstUri;
+
+impl<'de> Shape<'de> for FirstUri {
+    type Out = Option<Cow<'de, str>>;
+    fn other(self) -> Self::Out {
+        None
+    }
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
+        let first = seq.next_element_seed(Read(Path(&["uri"])))?.flatten();
+        while seq.next_element_seed(Read(Skip))?.is_some() {}
+        Ok(first)
+    }
+    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        Path(&["0", "uri"]).object(map)
+    }
 }
 
 /// Why a source repository URI cannot be matched.
@@ -216,6 +311,60 @@ fn scp_address(s: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::predicate::str_at;
+
+    /// The tree lookups the one-pass reading replaced, kept as its reference.
+    fn reference(p: &Value) -> Provenance<'_> {
+        Provenance {
+            builder_id: str_at(p, &["runDetails", "builder", "id"])
+                .or_else(|| str_at(p, &["builder", "id"]))
+                .map(Cow::Borrowed),
+            build_type: str_at(p, &["buildDefinition", "buildType"])
+                .or_else(|| str_at(p, &["buildType"]))
+                .map(Cow::Borrowed),
+            source_repository: str_at(p, &["buildDefinition", "externalParameters", "workflow", "repository"])
+                .or_else(|| {
+                    p.pointer("/buildDefinition/resolvedDependencies/0/uri")
+                        .and_then(Value::as_str)
+                })
+                .or_else(|| str_at(p, &["invocation", "configSource", "uri"]))
+                .map(Cow::Borrowed),
+        }
+    }
+
+    #[test]
+    fn provenance_read_from_text_is_what_the_tree_says() {
+        let mut texts: Vec<String> = [
+            "slsa/v1/github-actions-npm-sigstore-2.0.0.statement.json",
+            "slsa/v0.2/github-actions-npm-sigstore-1.3.0.statement.json",
+        ]
+        .iter()
+        .map(|path| {
+            let statement: Value = serde_json::from_slice(&crate::testdata::read(path)).expect("json");
+            statement["predicate"].to_string()
+        })
+        .collect();
+        texts.extend(
+            [
+                r#"{"runDetails": {"builder": {"id": "a"}}, "runDetails": {"builder": {}}, "builder": {"id": "b"}}"#,
+                r#"{"runDetails": {"builder": {"id": 1}}, "buildType": "t", "buildDefinition": {"buildType": null}}"#,
+                r#"{"buildDefinition": {"resolvedDependencies": [{"uri": 1}, {"uri": "x"}]}, "invocation": {"configSource": {"uri": "c"}}}"#,
+                r#"{"buildDefinition": {"resolvedDependencies": {"0": {"uri": "zero"}, "1": {"uri": "one"}}}}"#,
+                r#"{"buildDefinition": {"externalParameters": {"workflow": {"repository": "w\u0041"}},
+                    "resolvedDependencies": [{"uri": "d"}]}}"#,
+                r#"[{"builder": {"id": "no"}}]"#,
+                r#""text""#,
+            ]
+            .map(str::to_owned),
+        );
+        for text in &texts {
+            let tree: Value = serde_json::from_str(text).expect("json");
+            let want = reference(&tree);
+            assert_eq!(provenance(&tree), want, "{text}");
+            assert_eq!(provenance_of(text).expect("json"), want, "{text}");
+        }
+    }
 
     #[test]
     fn repository_normalisation() {
