@@ -196,20 +196,10 @@ impl Policy {
         let matched = display_name(&name);
         report.matched_name = Some(matched.clone());
         report.checks.push(evidence);
-        let rule = match selected {
-            Ok(Some(rule)) => rule,
-            Ok(None) => {
-                report.checks.push(rule_check(
-                    ReasonCode::NoMatchingRule,
-                    format!("no rule matches {matched}"),
-                ));
-                return report;
-            }
-            Err((a, b)) => {
-                report.checks.push(rule_check(
-                    ReasonCode::RuleTie,
-                    format!("rules {a} and {b} are equally specific for this image (fix the policy)"),
-                ));
+        let rule = match selected_rule(selected, &matched) {
+            Ok(rule) => rule,
+            Err(check) => {
+                report.checks.push(check);
                 return report;
             }
         };
@@ -392,20 +382,10 @@ impl Policy {
             });
         }
 
-        let rule = match self.rule_for(name) {
-            Ok(Some(rule)) => rule,
-            Ok(None) => {
-                report.checks.push(rule_check(
-                    ReasonCode::NoMatchingRule,
-                    format!("no rule matches {}", report.matched_name.as_deref().unwrap_or_default()),
-                ));
-                return report;
-            }
-            Err((a, b)) => {
-                report.checks.push(rule_check(
-                    ReasonCode::RuleTie,
-                    format!("rules {a} and {b} are equally specific for this image (fix the policy)"),
-                ));
+        let rule = match selected_rule(self.rule_for(name), report.matched_name.as_deref().unwrap_or_default()) {
+            Ok(rule) => rule,
+            Err(check) => {
+                report.checks.push(check);
                 return report;
             }
         };
@@ -818,6 +798,22 @@ fn summary_check(other: &Report, what: &str) -> Check {
 }
 
 /// A failed rule selection: no rule, or a tie.
+/// The rule [`Policy::rule_for`] selected for the image named `matched`, or
+/// the failed rule-selection check saying why there is none.
+fn selected_rule<'p>(selected: Result<Option<&'p Rule>, (String, String)>, matched: &str) -> Result<&'p Rule, Check> {
+    match selected {
+        Ok(Some(rule)) => Ok(rule),
+        Ok(None) => Err(rule_check(
+            ReasonCode::NoMatchingRule,
+            format!("no rule matches {matched}"),
+        )),
+        Err((a, b)) => Err(rule_check(
+            ReasonCode::RuleTie,
+            format!("rules {a} and {b} are equally specific for this image (fix the policy)"),
+        )),
+    }
+}
+
 fn rule_check(code: ReasonCode, reason: String) -> Check {
     Check {
         kind: "rule",
