@@ -165,14 +165,9 @@ pub fn judge_signatures_by(
     required: &BTreeMap<String, String>,
     now: time::OffsetDateTime,
 ) -> Vec<SignatureCheck> {
-    evidence
-        .iter()
-        .map(|e| SignatureCheck {
-            origin: e.origin.clone(),
-            outcome: signature_by(&e.content, authority, image, now)
-                .and_then(|signed| require_annotations(&signed, required).map(|()| signed)),
-        })
-        .collect()
+    check_each(evidence, required, |content| {
+        signature_by(content, authority, image, now)
+    })
 }
 
 /// [`attestation`] for any [`Authority`]: keyless and private-PKI
@@ -223,12 +218,7 @@ pub fn judge_attestations_by(
     predicate_type: &str,
     now: time::OffsetDateTime,
 ) -> Vec<AttestationCheck> {
-    evidence
-        .iter()
-        .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
-        .map(|e| AttestationCheck {
-            origin: e.origin.clone(),
-            outcome: attestation_by(&e.content, authority, image, predicate_type, now),
-        })
-        .collect()
+    check_attestations(evidence, predicate_type, |content| {
+        attestation_by(content, authority, image, predicate_type, now)
+    })
 }

@@ -294,12 +294,24 @@ pub fn judge_attestations(
     image: &Digest,
     predicate_type: &str,
 ) -> Vec<AttestationCheck> {
+    check_attestations(evidence, predicate_type, |content| {
+        attestation(content, key, image, predicate_type)
+    })
+}
+
+/// One [`AttestationCheck`] per piece of evidence that may be of
+/// `predicate_type` (what its storage claims, or unclaimed), judged by `verify`.
+pub(crate) fn check_attestations(
+    evidence: &[crate::evidence::AttestationEvidence],
+    predicate_type: &str,
+    verify: impl Fn(&crate::evidence::AttestationContent) -> Result<Verified<AttestedStatement>, Rejection>,
+) -> Vec<AttestationCheck> {
     evidence
         .iter()
         .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
         .map(|e| AttestationCheck {
             origin: e.origin.clone(),
-            outcome: attestation(&e.content, key, image, predicate_type),
+            outcome: verify(&e.content),
         })
         .collect()
 }
@@ -359,12 +371,21 @@ pub fn judge_signatures(
     image: &Digest,
     required: &BTreeMap<String, String>,
 ) -> Vec<SignatureCheck> {
+    check_each(evidence, required, |content| signature(content, key, image))
+}
+
+/// One [`SignatureCheck`] per piece of evidence: `verify` judges its
+/// content, then the required annotations must be on what it signed.
+pub(crate) fn check_each(
+    evidence: &[crate::evidence::SignatureEvidence],
+    required: &BTreeMap<String, String>,
+    verify: impl Fn(&crate::evidence::SignatureContent) -> Result<Verified<SignedImage>, Rejection>,
+) -> Vec<SignatureCheck> {
     evidence
         .iter()
         .map(|e| SignatureCheck {
             origin: e.origin.clone(),
-            outcome: signature(&e.content, key, image)
-                .and_then(|signed| require_annotations(&signed, required).map(|()| signed)),
+            outcome: verify(&e.content).and_then(|signed| require_annotations(&signed, required).map(|()| signed)),
         })
         .collect()
 }
