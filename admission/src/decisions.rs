@@ -1,0 +1,1 @@
+//! PLACEHOLDER (lead writes this).
