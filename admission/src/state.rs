@@ -332,3 +332,6 @@ fn read_certified(cert: &Path, key: &Path) -> Result<(CertifiedKey, Digest), Str
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests;
