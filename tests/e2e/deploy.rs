@@ -644,6 +644,38 @@ fn manifests_render_offline_and_satisfy_every_check() {
     );
 }
 
+/// The README fills `caBundle` by replacing this placeholder with `sed`, and
+/// promises a starter policy that blocks nothing.
+#[test]
+fn the_readme_install_steps_match_the_manifests() {
+    const PLACEHOLDER: &str = "REPLACE_WITH_BASE64_CA_BUNDLE";
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).expect("README");
+    assert!(
+        readme.contains(&format!("s|{PLACEHOLDER}|")),
+        "the README no longer fills {PLACEHOLDER}"
+    );
+    let objects = render(&manifests_dir());
+    for kind in ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"] {
+        let config = objects
+            .iter()
+            .find(|o| o["kind"] == kind)
+            .expect("webhook configuration");
+        for webhook in config["webhooks"].as_array().expect("webhooks") {
+            assert_eq!(webhook["clientConfig"]["caBundle"], PLACEHOLDER, "{kind}");
+        }
+    }
+    let policy = starter_policy(&objects);
+    assert!(
+        policy.contains("images: [\"**\"]") && policy.contains("mode: warn"),
+        "{policy}"
+    );
+    let settings: Vec<&str> = policy.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    assert!(
+        !settings.iter().any(|l| l.contains("enforce")),
+        "the starter policy must not block: {policy}"
+    );
+}
+
 #[test]
 fn the_configmaps_policy_lints_clean_and_a_broken_one_does_not() {
     let objects = render(&manifests_dir());
