@@ -12,6 +12,7 @@
 //! still parsed (and so checked for duplicates) but not kept. What is kept is
 //! type-checked: a `request.uid` that is a number is an error, never "no uid".
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -20,6 +21,8 @@ use serde_json::{Map, Value, json};
 
 /// The only AdmissionReview version sigil reads and writes.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
+/// The most characters of a string from the body an error message repeats.
+const MAX_SHOWN_CHARS: usize = 64;
 /// The most characters the apiserver shows of one warning; longer ones are cut.
 pub const MAX_WARNING_CHARS: usize = 255;
 
@@ -121,12 +124,15 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
     };
     if kind != "AdmissionReview" {
         return Err(ReviewError(format!(
-            "not an AdmissionReview: kind is {kind:?} (apiVersion {api_version:?}); the webhook reads AdmissionReview requests"
+            "not an AdmissionReview: kind is {:?} (apiVersion {:?}); the webhook reads AdmissionReview requests",
+            shown(kind),
+            shown(api_version)
         )));
     }
     if api_version != API_VERSION {
         return Err(ReviewError(format!(
-            "unsupported AdmissionReview apiVersion {api_version:?}: only {API_VERSION} is read (set admissionReviewVersions: [\"v1\"] in the webhook configuration)"
+            "unsupported AdmissionReview apiVersion {:?}: only {API_VERSION} is read (set admissionReviewVersions: [\"v1\"] in the webhook configuration)",
+            shown(api_version)
         )));
     }
     let request = match top.get("request") {
@@ -149,7 +155,8 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
             "CONNECT" => Operation::Connect,
             other => {
                 return Err(ReviewError(format!(
-                    "request.operation {other:?} is not one of CREATE, UPDATE, DELETE, CONNECT"
+                    "request.operation {:?} is not one of CREATE, UPDATE, DELETE, CONNECT",
+                    shown(other)
                 )));
             }
         },
@@ -261,6 +268,15 @@ fn optional_string(request: &Map<String, Value>, name: &str) -> Result<Option<St
     }
 }
 
+/// At most [`MAX_SHOWN_CHARS`] characters of a string from the body, for an
+/// error message (a hostile body must not make the answer as long as itself).
+fn shown(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(MAX_SHOWN_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
+    }
+}
+
 fn wrong_type(field: &str, expected: &str, found: &Value) -> ReviewError {
     ReviewError(format!("{field} must be {expected}, not {}", describe(found)))
 }
@@ -343,7 +359,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut members = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if members.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate member {key:?}")));
+                return Err(de::Error::custom(format_args!("duplicate member {:?}", shown(&key))));
             }
             let value = map.next_value_seed(Strict)?;
             members.insert(key, value);

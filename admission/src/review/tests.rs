@@ -420,3 +420,36 @@ fn warnings_are_one_line_and_cut_at_255_characters() {
     assert_eq!(warnings[4], "two lines and bell");
     assert!(warnings.iter().all(|w| w.chars().count() <= MAX_WARNING_CHARS));
 }
+
+#[test]
+fn messages_repeat_at_most_64_characters_of_the_body() {
+    let long = "k".repeat(10_000);
+    let message = error(&MINIMAL.replace(r#""dryRun":false"#, &format!(r#""{long}":1,"{long}":2"#)));
+    assert_eq!(
+        message,
+        format!(
+            r#"not an AdmissionReview: duplicate member "{}…" at line 1 column 20349"#,
+            "k".repeat(64)
+        )
+    );
+    let wide = "é".repeat(65);
+    let message = error(&format!(r#"{{"apiVersion":"{wide}","kind":"AdmissionReview"}}"#));
+    assert!(message.starts_with(&format!(
+        "unsupported AdmissionReview apiVersion \"{}…\":",
+        "é".repeat(64)
+    )));
+    let exactly = "é".repeat(64);
+    let message = error(&with_request(&format!(
+        r#"{{"uid":"u","kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"{exactly}"}}"#
+    )));
+    assert_eq!(
+        message,
+        format!("request.operation \"{exactly}\" is not one of CREATE, UPDATE, DELETE, CONNECT")
+    );
+    // Control characters are escaped, so the message stays one line.
+    let message = error(r#"{"apiVersion":"a\nb","kind":"AdmissionReview"}"#);
+    assert!(
+        message.starts_with(r#"unsupported AdmissionReview apiVersion "a\nb""#),
+        "{message}"
+    );
+}

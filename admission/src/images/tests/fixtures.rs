@@ -319,3 +319,41 @@ fn every_fixture_image_is_a_registry_reference() {
         assert_eq!(reference(written).map(|r| r.to_string()), Ok(expected), "{written}");
     }
 }
+
+#[test]
+fn tampered_twins_of_accepted_fixtures_are_refused() {
+    // Each accepted fixture with one member repeated: the request's uid, and
+    // the first image (a reader keeping the first and one keeping the last
+    // would see different images).
+    let accepted = [
+        connaisseur!("02_pod.json"),
+        connaisseur!("05_replication_controller.json"),
+        connaisseur!("06_daemonset.json"),
+        connaisseur!("07_statefulset.json"),
+        connaisseur!("08_job.json"),
+        connaisseur!("10_update.json"),
+        connaisseur!("19_pod_initcontainer.json"),
+        connaisseur!("20_pod_ephemeralcontainer.json"),
+        connaisseur!("22_allow_me_with_index_docker_io.json"),
+    ];
+    for (name, bytes) in accepted {
+        let text = std::str::from_utf8(bytes).expect("UTF-8");
+        assert!(parse(bytes).is_ok(), "{name}");
+        for (member, twin) in [
+            ("uid", text.replacen(r#""uid": ""#, r#""uid": "forged", "uid": ""#, 1)),
+            (
+                "image",
+                text.replacen(r#""image": ""#, r#""image": "evil:1", "image": ""#, 1),
+            ),
+        ] {
+            assert_ne!(twin, text, "{name}: no {member} to repeat");
+            let message = parse(twin.as_bytes()).expect_err(name).0;
+            assert!(
+                message.starts_with(&format!(
+                    "not an AdmissionReview: duplicate member \"{member}\" at line "
+                )),
+                "{name}: {message}"
+            );
+        }
+    }
+}
