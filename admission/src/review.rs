@@ -101,14 +101,14 @@ pub struct Answer {
 /// Errors are one line saying what is wrong, for an HTTP 400 body.
 pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
     let document = strict_value(body).map_err(|e| ReviewError(format!("not an AdmissionReview: {e}")))?;
-    let Value::Object(top) = document else {
+    let Value::Object(mut top) = document else {
         return Err(ReviewError(format!(
             "not an AdmissionReview: the body is {}, not a JSON object",
             describe(&document)
         )));
     };
     let api_version = match top.get("apiVersion") {
-        Some(Value::String(v)) => v,
+        Some(Value::String(v)) => v.clone(),
         Some(other) => return Err(wrong_type("apiVersion", "a string", other)),
         None if top.contains_key("uid") && top.contains_key("operation") => {
             return Err(ReviewError(
@@ -126,19 +126,20 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
         return Err(ReviewError(format!(
             "not an AdmissionReview: kind is {:?} (apiVersion {:?}); the webhook reads AdmissionReview requests",
             shown(kind),
-            shown(api_version)
+            shown(&api_version)
         )));
     }
     if api_version != API_VERSION {
         return Err(ReviewError(format!(
             "unsupported AdmissionReview apiVersion {:?}: only {API_VERSION} is read (set admissionReviewVersions: [\"v1\"] in the webhook configuration)",
-            shown(api_version)
+            shown(&api_version)
         )));
     }
-    let request = match top.get("request") {
+    // Taken out rather than copied: the object can be most of the body.
+    let mut request = match top.remove("request") {
         Some(Value::Object(request)) => request,
         None | Some(Value::Null) => return Err(ReviewError("no request in the AdmissionReview".into())),
-        Some(other) => return Err(wrong_type("request", "an object", other)),
+        Some(other) => return Err(wrong_type("request", "an object", &other)),
     };
     let uid = match request.get("uid") {
         Some(Value::String(uid)) if !uid.is_empty() => uid.clone(),
@@ -146,7 +147,7 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
         Some(other) => return Err(wrong_type("request.uid", "a string", other)),
         None => return Err(ReviewError("no request.uid in the AdmissionReview".into())),
     };
-    let kind = group_version_kind(request)?;
+    let kind = group_version_kind(&request)?;
     let operation = match request.get("operation") {
         Some(Value::String(op)) => match op.as_str() {
             "CREATE" => Operation::Create,
@@ -163,15 +164,15 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
         Some(other) => return Err(wrong_type("request.operation", "a string", other)),
         None => return Err(ReviewError("no request.operation in the AdmissionReview".into())),
     };
-    let sub_resource = optional_string(request, "subResource")?;
-    let namespace = optional_string(request, "namespace")?;
-    let object = match request.get("object") {
+    let sub_resource = optional_string(&request, "subResource")?;
+    let namespace = optional_string(&request, "namespace")?;
+    let object = match request.remove("object") {
         None | Some(Value::Null) => None,
-        Some(object @ Value::Object(_)) => Some(object.clone()),
-        Some(other) => return Err(wrong_type("request.object", "an object", other)),
+        Some(object @ Value::Object(_)) => Some(object),
+        Some(other) => return Err(wrong_type("request.object", "an object", &other)),
     };
     Ok(Review {
-        api_version: api_version.clone(),
+        api_version,
         uid,
         kind,
         sub_resource,
