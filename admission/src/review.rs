@@ -98,12 +98,15 @@ pub struct Answer {
 
 /// Reads an AdmissionReview v1 request.
 ///
-/// Errors are one line saying what is wrong, for an HTTP 400 body.
+/// Errors are one line saying what is wrong, for an HTTP 400 body; they read
+/// as the end of a sentence such as `not an AdmissionReview v1: ERROR`
+/// (`unreadable JSON: duplicate member "uid" at line 3 column 12`,
+/// `no request.uid in the AdmissionReview`).
 pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
-    let document = strict_value(body).map_err(|e| ReviewError(format!("not an AdmissionReview: {e}")))?;
+    let document = strict_value(body).map_err(|e| ReviewError(format!("unreadable JSON: {e}")))?;
     let Value::Object(mut top) = document else {
         return Err(ReviewError(format!(
-            "not an AdmissionReview: the body is {}, not a JSON object",
+            "the body is {}, not a JSON object",
             describe(&document)
         )));
     };
@@ -112,19 +115,19 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
         Some(other) => return Err(wrong_type("apiVersion", "a string", other)),
         None if top.contains_key("uid") && top.contains_key("operation") => {
             return Err(ReviewError(
-                "not an AdmissionReview: this is a bare AdmissionRequest; send it as the request member of an AdmissionReview".into(),
+                "this is a bare AdmissionRequest; send it as the request member of an AdmissionReview".into(),
             ));
         }
-        None => return Err(ReviewError("not an AdmissionReview: no apiVersion".into())),
+        None => return Err(ReviewError("no apiVersion".into())),
     };
     let kind = match top.get("kind") {
         Some(Value::String(k)) => k,
         Some(other) => return Err(wrong_type("kind", "a string", other)),
-        None => return Err(ReviewError("not an AdmissionReview: no kind".into())),
+        None => return Err(ReviewError("no kind".into())),
     };
     if kind != "AdmissionReview" {
         return Err(ReviewError(format!(
-            "not an AdmissionReview: kind is {:?} (apiVersion {:?}); the webhook reads AdmissionReview requests",
+            "kind is {:?} (apiVersion {:?}), not AdmissionReview",
             shown(kind),
             shown(&api_version)
         )));
