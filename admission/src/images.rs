@@ -44,21 +44,18 @@ pub fn images_of(review: &Review) -> Result<Vec<FoundImage>, String> {
     let (Some(object), Some(spec_path)) = (&review.object, pod_spec_path(&review.kind.group, &review.kind.kind)) else {
         return Ok(Vec::new());
     };
-    let mut path = Path::default();
-    let mut spec = object;
-    for key in spec_path {
-        spec = match spec.get(key) {
-            Some(inner @ Value::Object(_)) => inner,
-            found => {
-                path.push_key(key);
-                return Err(not_an_object(&path, found));
-            }
-        };
-        path.push_key(key);
-    }
-    let Value::Object(spec) = spec else {
-        return Err(not_an_object(&path, Some(spec)));
+    let mut spec = match object {
+        Value::Object(object) => object,
+        other => return Err(format!("the object must be an object, not {}", describe(other))),
     };
+    let mut path = Path::default();
+    for key in spec_path {
+        path.push_key(key);
+        spec = match spec.get(*key) {
+            Some(Value::Object(inner)) => inner,
+            found => return Err(not_an_object(&path, found)),
+        };
+    }
     pod_spec_images(spec, &path)
 }
 

@@ -344,6 +344,11 @@ fn shapes_sigil_cannot_read_fail_closed() {
     for (review, expected) in cases {
         assert_eq!(images_of(&review), Err(expected.to_owned()), "{review:?}");
     }
+    // `parse` gives only objects; a Review built otherwise is still read safely.
+    assert_eq!(
+        images_of(&review("", "Pod", json!(["spec"]))),
+        Err("the object must be an object, not an array".to_owned())
+    );
 }
 
 #[test]

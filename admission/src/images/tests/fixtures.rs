@@ -3,7 +3,7 @@
 //! byte, and exactly which images `images_of` finds.
 
 use super::*;
-use crate::review::parse;
+use crate::review::{Answer, parse, respond};
 
 const CHARLIE: &str =
     "securesystemsengineering/charlie-image@sha256:91ac9b26df583762234c1cdb2fc930364754ccc59bc752a2bfe298d2ea68f9ff";
@@ -55,6 +55,11 @@ macro_rules! kubewarden {
 fn check(name: &str, bytes: &[u8], expect: &Expect) {
     let images = |body: &[u8]| {
         let review = parse(body).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The answer names the request it answers.
+        let answer: Value = serde_json::from_slice(&respond(&review, &Answer::default())).expect("JSON");
+        let request: Value = serde_json::from_slice(body).expect("JSON");
+        assert_eq!(answer["response"]["uid"], request["request"]["uid"], "{name}");
+        assert_eq!(answer["apiVersion"], "admission.k8s.io/v1", "{name}");
         images_of(&review).map(|found| {
             found
                 .into_iter()
