@@ -144,6 +144,7 @@ pub async fn answer(
     if endpoint == Endpoint::Mutate {
         answer.patch = judged
             .iter()
+            .filter(|j| !unchanged(review, j.found))
             .filter_map(|j| {
                 let digest = j.decision.as_ref()?.digest.as_ref()?;
                 patch::pin(j.found, digest)
@@ -151,4 +152,17 @@ pub async fn answer(
             .collect();
     }
     answer
+}
+
+/// An image an UPDATE leaves as it was: verified again, but not pinned, as
+/// rewriting a running Pod's image restarts its container (and an old
+/// workload's template would roll out on any edit, a scale included).
+fn unchanged(review: &Review, found: &FoundImage) -> bool {
+    review.operation == Operation::Update
+        && review
+            .old_object
+            .as_ref()
+            .and_then(|old| old.pointer(&found.pointer))
+            .and_then(|v| v.as_str())
+            == Some(found.written.as_str())
 }
