@@ -16,6 +16,11 @@ use crate::patch;
 use crate::review::{Answer, Operation, Review};
 use crate::state::Loaded;
 
+/// The most images one object may name. Kubernetes sets no number, only
+/// the object's size; past this many, judging them all within one
+/// apiserver timeout is not a promise sigil can keep, so it denies.
+pub const MAX_IMAGES: usize = 512;
+
 /// Which webhook was asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -91,6 +96,16 @@ pub async fn answer(
             };
         }
     };
+    if found.len() > MAX_IMAGES {
+        return Answer {
+            allowed: false,
+            message: Some(format!(
+                "the object names {} images; sigil judges at most {MAX_IMAGES} in one object",
+                found.len()
+            )),
+            ..Answer::default()
+        };
+    }
     let judged = futures::future::join_all(found.iter().map(|found| async move {
         let image = images::reference(&found.written);
         let decision = match &image {
