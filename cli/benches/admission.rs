@@ -32,7 +32,7 @@ mod webhook;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use webhook::{Load, Measured, Registry, Reply, Server, Tls, ms, quantile};
+use webhook::{ClientKind, Load, Measured, Registry, Reply, Server, Tls, ms, quantile};
 
 const CLIENTS: usize = 16;
 const RATE: f64 = 1000.0;
@@ -43,7 +43,8 @@ const TARGET_P99: Duration = Duration::from_millis(2);
 fn main() {
     let seconds: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
     let paced = Duration::from_secs(seconds);
-    let unpaced = Duration::from_secs(seconds.div_ceil(2).max(3));
+    // The other runs, paced or not.
+    let short = Duration::from_secs(seconds.div_ceil(2).max(3));
 
     let dir = tempfile::tempdir().expect("tempdir");
     let registry = Registry::start(&dir.path().join("registry"));
@@ -98,13 +99,16 @@ fn main() {
     let tag_bodies = bodies(&by_tag, "tag");
 
     println!(
-        "sigil admission benchmark: {CONTAINERS}-container Pod, {CLIENTS} keep-alive HTTPS clients (HTTP/1.1), \
+        "sigil admission benchmark: {CONTAINERS}-container Pod, {CLIENTS} keep-alive HTTPS/1.1 connections, \
          local docker-registry on loopback, release build, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("latency from each request's scheduled send time (open loop); errors = not 200 + allowed");
     println!(
-        "{:<46} {:>8} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>8} {:>9} {:>9}",
+        "latency from each request's scheduled send time (open loop); errors = not 200 + allowed + uid; \
+         srv ≤2ms = share of the server's own histogram"
+    );
+    println!(
+        "{:<52} {:>8} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9} {:>8} {:>10}",
         "run",
         "req/s",
         "p50 ms",
@@ -124,120 +128,91 @@ fn main() {
     let target;
     {
         let mut server = Server::start(&policy, &tls, &[]);
-        let validate = server.url("/validate?timeout=10s");
-        let mutate = server.url("/mutate?timeout=10s");
+        let bench = Bench {
+            server: &server,
+            registry: &registry,
+            tls: &tls,
+        };
+        let (validate, mutate) = (server.url("/validate?timeout=10s"), server.url("/mutate?timeout=10s"));
+        let case = |url: &str, bodies: &[Vec<u8>], rate: Option<f64>, duration: Duration| Case {
+            url: url.to_owned(),
+            bodies: bodies.to_vec(),
+            rate,
+            duration,
+            client: ClientKind::Lean,
+        };
         // Warm-up: fills the decision cache, then a few seconds of load.
-        run(
-            &server,
-            &registry,
-            &validate,
-            &tls,
-            &digest_bodies,
-            None,
-            Duration::from_secs(3),
-        );
-        let m = row(
+        bench.run(&case(&validate, &digest_bodies, None, Duration::from_secs(3)));
+        let m = bench.row(
             "validate, digest refs, warm, paced 1000/s",
-            &server,
-            &registry,
-            &validate,
-            &tls,
-            &digest_bodies,
-            Some(RATE),
-            paced,
+            &case(&validate, &digest_bodies, Some(RATE), paced),
             &mut failures,
         );
         target = quantile(&sorted(&m.latencies), 0.99);
-        row(
+        bench.row(
+            "  the same, reqwest blocking clients",
+            &Case {
+                client: ClientKind::Reqwest,
+                ..case(&validate, &digest_bodies, Some(RATE), short)
+            },
+            &mut failures,
+        );
+        bench.row(
             "validate, digest refs, warm, max rate",
-            &server,
-            &registry,
-            &validate,
-            &tls,
-            &digest_bodies,
-            None,
-            unpaced,
+            &case(&validate, &digest_bodies, None, short),
             &mut failures,
         );
-        row(
-            "mutate, digest refs (no patch), warm, paced",
-            &server,
-            &registry,
-            &mutate,
-            &tls,
-            &digest_bodies,
-            Some(RATE),
-            unpaced,
+        bench.row(
+            "mutate, digest refs (no patch), warm, paced 1000/s",
+            &case(&mutate, &digest_bodies, Some(RATE), short),
             &mut failures,
         );
-        row(
-            "validate, tag refs, --tag-ttl 0s, paced",
-            &server,
-            &registry,
-            &validate,
-            &tls,
-            &tag_bodies,
-            Some(RATE),
-            paced,
+        bench.row(
+            "validate, tag refs, --tag-ttl 0s, paced 1000/s",
+            &case(&validate, &tag_bodies, Some(RATE), short),
             &mut failures,
         );
-        row(
+        bench.row(
+            "validate, tag refs, --tag-ttl 0s, paced 200/s",
+            &case(&validate, &tag_bodies, Some(200.0), short),
+            &mut failures,
+        );
+        bench.row(
             "validate, tag refs, --tag-ttl 0s, max rate",
-            &server,
-            &registry,
-            &validate,
-            &tls,
-            &tag_bodies,
-            None,
-            unpaced,
+            &case(&validate, &tag_bodies, None, short),
             &mut failures,
         );
         report_server(&mut server, "server 1 (defaults)");
     }
     {
         let mut server = Server::start(&policy, &tls, &["--tag-ttl", "5s"]);
-        let validate = server.url("/validate?timeout=10s");
-        let mutate = server.url("/mutate?timeout=10s");
-        run(
-            &server,
-            &registry,
-            &validate,
-            &tls,
-            &tag_bodies,
-            None,
-            Duration::from_secs(3),
-        );
-        row(
-            "validate, tag refs, --tag-ttl 5s, paced",
-            &server,
-            &registry,
-            &validate,
-            &tls,
-            &tag_bodies,
-            Some(RATE),
-            paced,
+        let bench = Bench {
+            server: &server,
+            registry: &registry,
+            tls: &tls,
+        };
+        let (validate, mutate) = (server.url("/validate?timeout=10s"), server.url("/mutate?timeout=10s"));
+        let case = |url: &str, bodies: &[Vec<u8>], rate: Option<f64>, duration: Duration| Case {
+            url: url.to_owned(),
+            bodies: bodies.to_vec(),
+            rate,
+            duration,
+            client: ClientKind::Lean,
+        };
+        bench.run(&case(&validate, &tag_bodies, None, Duration::from_secs(3)));
+        bench.row(
+            "validate, tag refs, --tag-ttl 5s, paced 1000/s",
+            &case(&validate, &tag_bodies, Some(RATE), paced),
             &mut failures,
         );
-        row(
+        bench.row(
             "validate, tag refs, --tag-ttl 5s, max rate",
-            &server,
-            &registry,
-            &validate,
-            &tls,
-            &tag_bodies,
-            None,
-            unpaced,
+            &case(&validate, &tag_bodies, None, short),
             &mut failures,
         );
-        row(
-            "mutate, tag refs (8 pins), --tag-ttl 5s, paced",
-            &server,
-            &registry,
-            &mutate,
-            &tls,
-            &tag_bodies,
-            Some(RATE),
-            unpaced,
+        bench.row(
+            "mutate, tag refs (8 pins), --tag-ttl 5s, paced 1000/s",
+            &case(&mutate, &tag_bodies, Some(RATE), short),
             &mut failures,
         );
         report_server(&mut server, "server 2 (--tag-ttl 5s)");
@@ -246,15 +221,15 @@ fn main() {
     // Cold: the first request of a freshly started server (connection
     // made beforehand), and never-seen images on one server.
     let mut fresh = Vec::new();
-    for run in 0..COLD_RUNS {
+    for (index, body) in digest_bodies.iter().enumerate().take(COLD_RUNS) {
         let server = Server::start(&policy, &tls, &[]);
         let client = webhook::client(&tls.ca_pem);
         webhook::get(&client, &server.url("/healthz")).expect("healthz");
         let before = registry.requests();
         let started = Instant::now();
-        let reply = webhook::post(&client, &server.url("/validate?timeout=10s"), &digest_bodies[run]);
+        let reply = webhook::post(&client, &server.url("/validate?timeout=10s"), body);
         let took = started.elapsed();
-        check(&reply, &format!("digest-{run}"), &mut failures);
+        check(&reply, &format!("digest-{index}"), &mut failures);
         std::thread::sleep(Duration::from_millis(100));
         fresh.push((took, registry.requests() - before));
     }
@@ -359,102 +334,119 @@ fn check(reply: &Result<Reply, String>, uid: &str, failures: &mut Vec<String>) {
     }
 }
 
-/// One load run; returns what was measured with the server's and the
-/// registry's cost.
-#[allow(clippy::too_many_arguments, reason = "a bench's one call site per row")]
-fn run(
-    server: &Server,
-    registry: &Registry,
-    url: &str,
-    tls: &Tls,
-    bodies: &[Vec<u8>],
+/// One load run's settings.
+struct Case {
+    url: String,
+    bodies: Vec<Vec<u8>>,
     rate: Option<f64>,
     duration: Duration,
-) -> (Measured, f64, f64, usize, f64) {
-    let metrics_before = metrics(server, tls);
-    let cpu_before = webhook::cpu_seconds(server.pid());
-    let client_before = webhook::own_cpu_seconds();
-    let registry_before = registry.requests();
-    let m = webhook::run_load(
-        &Load {
-            url,
-            ca_pem: &tls.ca_pem,
-            bodies,
-            clients: CLIENTS,
-            rate,
-            duration,
-        },
-        &ok,
-    );
-    std::thread::sleep(Duration::from_millis(100));
-    let cpu = webhook::cpu_seconds(server.pid()) - cpu_before;
-    let client_cpu = webhook::own_cpu_seconds() - client_before;
-    let registry_requests = registry.requests() - registry_before;
-    let metrics_after = metrics(server, tls);
-    let endpoint = if url.contains("/mutate") { "mutate" } else { "validate" };
-    let bucket = format!("sigil_admission_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"0.002\"}}");
-    let count = format!("sigil_admission_request_duration_seconds_count{{endpoint=\"{endpoint}\"}}");
-    let within = webhook::metric(&metrics_after, &bucket) - webhook::metric(&metrics_before, &bucket);
-    let total = webhook::metric(&metrics_after, &count) - webhook::metric(&metrics_before, &count);
-    let share = if total > 0.0 { within / total } else { 0.0 };
-    (m, cpu, client_cpu, registry_requests, share)
+    client: ClientKind,
 }
 
-fn metrics(server: &Server, tls: &Tls) -> String {
-    let client = webhook::client(&tls.ca_pem);
-    webhook::get(&client, &server.url("/metrics"))
-        .map(|r| r.1)
-        .expect("GET /metrics")
+/// What a run measured, with the server's and the registry's cost.
+struct Cost {
+    load: Measured,
+    server_cpu: f64,
+    client_cpu: f64,
+    registry_requests: usize,
+    /// The share of answers the server's own histogram puts at 2 ms or less.
+    within_2ms: f64,
 }
 
-#[allow(clippy::too_many_arguments, reason = "a bench's one call site per row")]
-fn row(
-    title: &str,
-    server: &Server,
-    registry: &Registry,
-    url: &str,
-    tls: &Tls,
-    bodies: &[Vec<u8>],
-    rate: Option<f64>,
-    duration: Duration,
-    failures: &mut Vec<String>,
-) -> Measured {
-    let (m, cpu, client_cpu, registry_requests, share) = run(server, registry, url, tls, bodies, rate, duration);
-    let latencies = sorted(&m.latencies);
-    let n = latencies.len();
-    println!(
-        "{title:<46} {:>8.1} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9.2} {:>9.0} {:>8.2} {:>8.1}% {:>8.2}s",
-        m.rate(),
-        ms(quantile(&latencies, 0.5)),
-        ms(quantile(&latencies, 0.9)),
-        ms(quantile(&latencies, 0.99)),
-        ms(quantile(&latencies, 0.999)),
-        ms(quantile(&latencies, 1.0)),
-        m.errors,
-        cpu,
-        cpu * 1e6 / n.max(1) as f64,
-        registry_requests as f64 / n.max(1) as f64,
-        share * 100.0,
-        client_cpu,
-    );
-    let service = sorted(&m.service);
-    if rate.is_some() {
-        println!(
-            "{:<46} service time (send to answer): p50 {} p99 {} p99.9 {} ms; not sent (clients > 5 s behind): {}",
-            "",
-            ms(quantile(&service, 0.5)),
-            ms(quantile(&service, 0.99)),
-            ms(quantile(&service, 0.999)),
-            m.not_sent
+struct Bench<'a> {
+    server: &'a Server,
+    registry: &'a Registry,
+    tls: &'a Tls,
+}
+
+impl Bench<'_> {
+    fn metrics(&self) -> String {
+        let client = webhook::client(&self.tls.ca_pem);
+        webhook::get(&client, &self.server.url("/metrics"))
+            .map(|r| r.1)
+            .expect("GET /metrics")
+    }
+
+    fn run(&self, case: &Case) -> Cost {
+        let metrics_before = self.metrics();
+        let cpu_before = webhook::cpu_seconds(self.server.pid());
+        let client_before = webhook::own_cpu_seconds();
+        let registry_before = self.registry.requests();
+        let load = webhook::run_load(
+            &Load {
+                url: &case.url,
+                client: case.client,
+                ca_pem: &self.tls.ca_pem,
+                bodies: &case.bodies,
+                clients: CLIENTS,
+                rate: case.rate,
+                duration: case.duration,
+            },
+            &ok,
         );
+        let server_cpu = webhook::cpu_seconds(self.server.pid()) - cpu_before;
+        let client_cpu = webhook::own_cpu_seconds() - client_before;
+        std::thread::sleep(Duration::from_millis(100));
+        let registry_requests = self.registry.requests() - registry_before;
+        let metrics_after = self.metrics();
+        let endpoint = if case.url.contains("/mutate") {
+            "mutate"
+        } else {
+            "validate"
+        };
+        let bucket = format!("sigil_admission_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"0.002\"}}");
+        let count = format!("sigil_admission_request_duration_seconds_count{{endpoint=\"{endpoint}\"}}");
+        let delta = |name: &str| webhook::metric(&metrics_after, name) - webhook::metric(&metrics_before, name);
+        let total = delta(&count);
+        Cost {
+            load,
+            server_cpu,
+            client_cpu,
+            registry_requests,
+            within_2ms: if total > 0.0 { delta(&bucket) / total } else { 0.0 },
+        }
     }
-    if m.errors > 0 {
-        let mut samples = m.error_samples.clone();
-        samples.dedup();
-        samples.truncate(3);
-        failures.push(format!("{title}: {} errors, e.g. {samples:?}", m.errors));
+
+    /// Runs `case` and prints its row.
+    fn row(&self, title: &str, case: &Case, failures: &mut Vec<String>) -> Measured {
+        let cost = self.run(case);
+        let m = cost.load;
+        let latencies = sorted(&m.latencies);
+        let n = latencies.len().max(1) as f64;
+        println!(
+            "{title:<52} {:>8.1} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>9.2} {:>9.0} {:>9.2} {:>7.1}% {:>9.2}s",
+            m.rate(),
+            ms(quantile(&latencies, 0.5)),
+            ms(quantile(&latencies, 0.9)),
+            ms(quantile(&latencies, 0.99)),
+            ms(quantile(&latencies, 0.999)),
+            ms(quantile(&latencies, 1.0)),
+            m.errors,
+            cost.server_cpu,
+            cost.server_cpu * 1e6 / n,
+            cost.registry_requests as f64 / n,
+            cost.within_2ms * 100.0,
+            cost.client_cpu,
+        );
+        if case.rate.is_some() {
+            let service = sorted(&m.service);
+            println!(
+                "{:<52} service time (send to answer): p50 {} p99 {} p99.9 {} ms; not sent (a client > 5 s behind): {}",
+                "",
+                ms(quantile(&service, 0.5)),
+                ms(quantile(&service, 0.99)),
+                ms(quantile(&service, 0.999)),
+                m.not_sent
+            );
+        }
+        if m.errors > 0 {
+            let mut samples = m.error_samples.clone();
+            samples.dedup();
+            samples.truncate(3);
+            failures.push(format!("{title}: {} errors, e.g. {samples:?}", m.errors));
+        }
+        m
     }
-    m
 }
 
 fn report_server(server: &mut Server, title: &str) {

@@ -480,12 +480,126 @@ pub fn pod_review(uid: &str, images: &[String]) -> Vec<u8> {
     .expect("a review serializes")
 }
 
+// ---------------------------------------------------------------- lean client
+
+/// One keep-alive HTTPS/1.1 connection written by hand over rustls and a
+/// blocking socket: a request is one write and the reads of its answer on
+/// the calling thread, nothing else (reqwest's blocking client hands each
+/// request to a runtime thread and back, which on 2 shared cores costs the
+/// server CPU and adds wake-up delays to the figures).
+pub struct Connection {
+    stream: rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    /// Connects to `address` (`127.0.0.1:PORT`) trusting only `ca_pem`,
+    /// and completes the handshake.
+    pub fn open(address: &str, ca_pem: &str) -> Connection {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, ServerName};
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots
+                .add(cert.expect("the test CA is PEM"))
+                .expect("the test CA is a certificate");
+        }
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("TLS 1.2 and 1.3")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let host = address.rsplit_once(':').map_or(address, |(h, _)| h).to_owned();
+        let name = ServerName::try_from(host).expect("an IP address is a server name");
+        let tls = rustls::ClientConnection::new(Arc::new(config), name).expect("a TLS client");
+        let tcp = std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("connect to {address}: {e}"));
+        tcp.set_nodelay(true).expect("TCP_NODELAY");
+        let mut connection = Connection {
+            stream: rustls::StreamOwned::new(tls, tcp),
+            buffer: Vec::with_capacity(4096),
+        };
+        while connection.stream.conn.is_handshaking() {
+            connection
+                .stream
+                .conn
+                .complete_io(&mut connection.stream.sock)
+                .unwrap_or_else(|e| panic!("TLS handshake with {address}: {e}"));
+        }
+        connection
+    }
+
+    /// Sends `request` (a whole HTTP/1.1 request, see [`request_bytes`]) and
+    /// reads the answer: status and body (`Content-Length` framed, as
+    /// hyper frames a full body).
+    pub fn round_trip(&mut self, request: &[u8]) -> Result<(u16, &[u8]), String> {
+        use std::io::{Read as _, Write as _};
+        self.stream.write_all(request).map_err(|e| format!("send: {e}"))?;
+        self.stream.flush().map_err(|e| format!("send: {e}"))?;
+        self.buffer.clear();
+        let mut chunk = [0u8; 4096];
+        let (head_end, length) = loop {
+            let n = self.stream.read(&mut chunk).map_err(|e| format!("receive: {e}"))?;
+            if n == 0 {
+                return Err("the server closed the connection".into());
+            }
+            self.buffer.extend_from_slice(&chunk[..n]);
+            if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buffer[..end]).map_err(|_| "a non-UTF-8 head")?;
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .ok_or_else(|| format!("an answer without Content-Length: {head}"))?;
+                break (end + 4, length);
+            }
+        };
+        while self.buffer.len() < head_end + length {
+            let n = self.stream.read(&mut chunk).map_err(|e| format!("receive: {e}"))?;
+            if n == 0 {
+                return Err("the server closed the connection mid-body".into());
+            }
+            self.buffer.extend_from_slice(&chunk[..n]);
+        }
+        let status = std::str::from_utf8(&self.buffer[..head_end])
+            .ok()
+            .and_then(|h| h.split(' ').nth(1)?.parse().ok())
+            .ok_or("no status line")?;
+        Ok((status, &self.buffer[head_end..head_end + length]))
+    }
+}
+
+/// `POST PATH_AND_QUERY` with a JSON body, keep-alive, as bytes to send.
+pub fn request_bytes(address: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
 // ---------------------------------------------------------------- load
+
+/// Which HTTP client the load uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// [`Connection`]: one thread, one socket, no runtime.
+    Lean,
+    /// reqwest's blocking client (a runtime thread per client).
+    Reqwest,
+}
 
 /// How to load the server.
 pub struct Load<'a> {
     /// `https://ADDR/validate?timeout=10s`
     pub url: &'a str,
+    pub client: ClientKind,
     pub ca_pem: &'a str,
     /// Bodies sent in turn.
     pub bodies: &'a [Vec<u8>],
@@ -524,59 +638,14 @@ impl Measured {
 /// and sends; a client behind schedule sends at once. `ok` judges each
 /// answer (an `Err` is an error too).
 pub fn run_load(load: &Load<'_>, ok: &(dyn Fn(&Reply) -> Result<(), String> + Sync)) -> Measured {
-    let clients: Vec<reqwest::blocking::Client> = (0..load.clients).map(|_| client(load.ca_pem)).collect();
-    // Connect every client first: handshakes are not part of the figures.
-    for c in &clients {
-        post(c, load.url, &load.bodies[0]).expect("a first request");
-    }
+    let senders: Vec<Sender> = (0..load.clients).map(|_| Sender::new(load)).collect();
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + load.duration;
-    // A paced client this far behind its schedule stops sending.
-    let give_up = Duration::from_secs(5);
-    let results: Vec<(Vec<Duration>, Vec<Duration>, u64, Vec<String>, u64, Instant)> = thread::scope(|s| {
-        let handles: Vec<_> = clients
-            .iter()
+    let parts: Vec<Measured> = thread::scope(|s| {
+        let handles: Vec<_> = senders
+            .into_iter()
             .enumerate()
-            .map(|(k, c)| {
-                s.spawn(move || {
-                    let (mut latencies, mut service, mut errors, mut samples, mut not_sent) =
-                        (Vec::new(), Vec::new(), 0u64, Vec::new(), 0u64);
-                    let mut last = start;
-                    let mut j = k;
-                    loop {
-                        let scheduled = match load.rate {
-                            Some(rate) => start + Duration::from_secs_f64(j as f64 / rate),
-                            None => Instant::now().max(start),
-                        };
-                        if scheduled >= end {
-                            break;
-                        }
-                        let now = Instant::now();
-                        if scheduled > now {
-                            thread::sleep(scheduled - now);
-                        } else if now - scheduled > give_up {
-                            not_sent += 1;
-                            j += load.clients;
-                            continue;
-                        }
-                        let body = &load.bodies[j / load.clients % load.bodies.len()];
-                        let sent = Instant::now();
-                        let result = post(c, load.url, body);
-                        let done = Instant::now();
-                        last = last.max(done);
-                        latencies.push(done - scheduled.min(sent));
-                        service.push(done - sent);
-                        if let Err(e) = result.and_then(|r| ok(&r)) {
-                            errors += 1;
-                            if samples.len() < 3 {
-                                samples.push(e);
-                            }
-                        }
-                        j += load.clients;
-                    }
-                    (latencies, service, errors, samples, not_sent, last)
-                })
-            })
+            .map(|(k, sender)| s.spawn(move || one_client(load, sender, k, start, end, ok)))
             .collect();
         handles
             .into_iter()
@@ -591,17 +660,104 @@ pub fn run_load(load: &Load<'_>, ok: &(dyn Fn(&Reply) -> Result<(), String> + Sy
         not_sent: 0,
         elapsed: Duration::ZERO,
     };
-    let mut last = start;
-    for (latencies, service, errors, samples, not_sent, l) in results {
-        measured.latencies.extend(latencies);
-        measured.service.extend(service);
-        measured.errors += errors;
-        measured.error_samples.extend(samples);
-        measured.not_sent += not_sent;
-        last = last.max(l);
+    for part in parts {
+        measured.latencies.extend(part.latencies);
+        measured.service.extend(part.service);
+        measured.errors += part.errors;
+        measured.error_samples.extend(part.error_samples);
+        measured.not_sent += part.not_sent;
+        measured.elapsed = measured.elapsed.max(part.elapsed);
     }
-    measured.elapsed = last - start;
     measured
+}
+
+/// One client of a load run, connected (and its first request answered)
+/// before the clock starts: handshakes are not part of the figures.
+enum Sender {
+    /// With the whole request of each body, built once.
+    Lean(Connection, Vec<Vec<u8>>),
+    Reqwest(reqwest::blocking::Client),
+}
+
+impl Sender {
+    fn new(load: &Load<'_>) -> Sender {
+        let mut sender = match load.client {
+            ClientKind::Lean => {
+                let rest = load.url.strip_prefix("https://").expect("an https:// URL");
+                let (address, path) = rest.split_at(rest.find('/').expect("a path"));
+                let requests = load.bodies.iter().map(|b| request_bytes(address, path, b)).collect();
+                Sender::Lean(Connection::open(address, load.ca_pem), requests)
+            }
+            ClientKind::Reqwest => Sender::Reqwest(client(load.ca_pem)),
+        };
+        sender.send(load, 0).expect("a first request");
+        sender
+    }
+
+    fn send(&mut self, load: &Load<'_>, index: usize) -> Result<Reply, String> {
+        match self {
+            Sender::Lean(connection, requests) => {
+                let (status, body) = connection.round_trip(&requests[index])?;
+                Ok(Reply::of(status, body))
+            }
+            Sender::Reqwest(client) => post(client, load.url, &load.bodies[index]),
+        }
+    }
+}
+
+/// Client `k` of [`run_load`]: its slots of the schedule, from `start`
+/// until `end`; `elapsed` is from `start` to its last answer.
+fn one_client(
+    load: &Load<'_>,
+    mut sender: Sender,
+    k: usize,
+    start: Instant,
+    end: Instant,
+    ok: &(dyn Fn(&Reply) -> Result<(), String> + Sync),
+) -> Measured {
+    // A paced client this far behind its schedule stops sending.
+    let give_up = Duration::from_secs(5);
+    let mut m = Measured {
+        latencies: Vec::new(),
+        service: Vec::new(),
+        errors: 0,
+        error_samples: Vec::new(),
+        not_sent: 0,
+        elapsed: Duration::ZERO,
+    };
+    let mut j = k;
+    loop {
+        let scheduled = match load.rate {
+            Some(rate) => start + Duration::from_secs_f64(j as f64 / rate),
+            None => Instant::now().max(start),
+        };
+        if scheduled >= end {
+            break;
+        }
+        let now = Instant::now();
+        if scheduled > now {
+            thread::sleep(scheduled - now);
+        } else if now - scheduled > give_up {
+            m.not_sent += 1;
+            j += load.clients;
+            continue;
+        }
+        let index = j / load.clients % load.bodies.len();
+        let sent = Instant::now();
+        let result = sender.send(load, index);
+        let done = Instant::now();
+        m.elapsed = m.elapsed.max(done - start);
+        m.latencies.push(done - scheduled.min(sent));
+        m.service.push(done - sent);
+        if let Err(e) = result.and_then(|r| ok(&r)) {
+            m.errors += 1;
+            if m.error_samples.len() < 3 {
+                m.error_samples.push(e);
+            }
+        }
+        j += load.clients;
+    }
+    m
 }
 
 /// The `p`-quantile (0..=1) of `values`, nearest rank.
