@@ -675,7 +675,7 @@ pub fn run_load(load: &Load<'_>, ok: &(dyn Fn(&Reply) -> Result<(), String> + Sy
 /// before the clock starts: handshakes are not part of the figures.
 enum Sender {
     /// With the whole request of each body, built once.
-    Lean(Connection, Vec<Vec<u8>>),
+    Lean(Box<Connection>, Vec<Vec<u8>>),
     Reqwest(reqwest::blocking::Client),
 }
 
@@ -686,7 +686,7 @@ impl Sender {
                 let rest = load.url.strip_prefix("https://").expect("an https:// URL");
                 let (address, path) = rest.split_at(rest.find('/').expect("a path"));
                 let requests = load.bodies.iter().map(|b| request_bytes(address, path, b)).collect();
-                Sender::Lean(Connection::open(address, load.ca_pem), requests)
+                Sender::Lean(Box::new(Connection::open(address, load.ca_pem)), requests)
             }
             ClientKind::Reqwest => Sender::Reqwest(client(load.ca_pem)),
         };
