@@ -280,6 +280,8 @@ fn main() {
             let client = webhook::client(&tls.ca_pem);
             let (validate, mutate) = (server.url("/validate?timeout=10s"), server.url("/mutate?timeout=10s"));
             thread::spawn(move || {
+                // (latency, whether the registry was down or just back).
+                let mut latencies: Vec<(Duration, bool)> = Vec::new();
                 let mut j = k as u64;
                 loop {
                     let scheduled = start + Duration::from_secs_f64(j as f64 / rate);
@@ -308,9 +310,12 @@ fn main() {
                     if latency > Duration::from_secs(1) {
                         tally.latency_over_1s.fetch_add(1, Ordering::Relaxed);
                     }
+                    let trouble = timeline.lock().expect("not poisoned").registry_trouble(sent, done);
+                    latencies.push((latency, trouble));
                     judge(&pod, &uid, mutating, reply, sent, done, &tally, &timeline);
                     j += CLIENTS as u64;
                 }
+                latencies
             })
         })
         .collect();
@@ -387,9 +392,19 @@ fn main() {
             break;
         }
     }
+    let mut calm: Vec<Duration> = Vec::new();
+    let mut troubled: Vec<Duration> = Vec::new();
     for w in workers {
-        w.join().expect("a client thread");
+        for (latency, trouble) in w.join().expect("a client thread") {
+            if trouble {
+                troubled.push(latency)
+            } else {
+                calm.push(latency)
+            }
+        }
     }
+    calm.sort();
+    troubled.sort();
 
     // The end: the server still answers and allows a signed Pod.
     thread::sleep(REGISTRY_GRACE);
@@ -429,6 +444,16 @@ fn main() {
         Tally::get(&tally.max_latency_us) as f64 / 1000.0,
         Tally::get(&tally.latency_over_1s),
     );
+    for (title, l) in [("registry up", &calm), ("registry down or just back", &troubled)] {
+        println!(
+            "  latency from the scheduled send, {title}: {} requests, p50 {} p99 {} p99.9 {} max {} ms",
+            l.len(),
+            webhook::ms(webhook::quantile(l, 0.5)),
+            webhook::ms(webhook::quantile(l, 0.99)),
+            webhook::ms(webhook::quantile(l, 0.999)),
+            webhook::ms(webhook::quantile(l, 1.0)),
+        );
+    }
     println!(
         "  decisions: {} allowed, {} denied ({} of them while the registry was down or just back); \
          flip set: {} allowed, {} denied; {} patches checked",
