@@ -8,6 +8,7 @@
 mod attestations;
 mod bad_input;
 mod certificates;
+mod containerd;
 mod copying;
 mod deploy;
 mod fixtures;

@@ -124,17 +124,16 @@ fn line_of(decided: &Decided<Report>) -> (String, Outcome) {
         (Some(rule), Some(mode)) => format!(" by rule {rule} ({mode})"),
         _ => String::new(),
     };
-    let failures: Vec<String> = report
+    // An image that could not be evaluated has a failed check saying so.
+    let mut why: Vec<String> = report
         .checks
         .iter()
         .filter(|c| c.result == CheckResult::Fail)
         .map(|c| format!("{} [{}]", c.reason, c.code))
         .collect();
-    let mut why = Vec::new();
-    if let Some(e) = &report.error {
+    if let (true, Some(e)) = (why.is_empty(), &report.error) {
         why.push(format!("could not be evaluated: {e}"));
     }
-    why.extend(failures);
     let why = why.join("; ");
     if report.decision == Verdict::Allow {
         let line = match report.mode {
