@@ -67,6 +67,10 @@ impl Judged {
         );
         let reason = self.reason();
         assert!(reason.contains(image), "the reason does not name {image}\n{self:?}");
+        if code == 2 {
+            // Not judged: an error, also as one line on stderr (DESIGN §2).
+            assert_eq!(self.stderr.trim(), format!("error: {reason}"), "{self:?}");
+        }
         reason
     }
 

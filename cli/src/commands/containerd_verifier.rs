@@ -47,16 +47,22 @@ pub async fn run(args: ContainerdVerifierArgs) -> anyhow::Result<Outcome> {
             ),
         },
     };
-    answer(&line);
+    answer(&line, outcome);
     Ok(outcome)
 }
 
-/// Writes the reason; a stdout containerd stopped reading changes nothing
-/// about the exit code, which is the judgement.
-fn answer(line: &str) {
+/// Writes the reason on stdout, and a pull not judged as an error on stderr
+/// too (DESIGN §2; containerd logs stderr at debug level). A stdout
+/// containerd stopped reading changes nothing about the exit code, which is
+/// the judgement.
+fn answer(line: &str, outcome: Outcome) {
     use std::io::Write as _;
+    let line = bindir::reason_line(line);
+    if outcome == Outcome::Error {
+        let _ = writeln!(std::io::stderr(), "error: {line}");
+    }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", bindir::reason_line(line));
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
