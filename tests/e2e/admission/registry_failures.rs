@@ -1,0 +1,161 @@
+//! The registry changes or fails under the server: a tag moved to another
+//! image is re-resolved on the next request, a registry that dies or
+//! stalls makes a denial that comes before the apiserver's timeout.
+
+use std::time::Duration;
+
+use super::{POD, Review, metric, metrics, own_server, post_review, sign, world};
+use crate::fixtures::{copy_tag, push_sample};
+use crate::support::Registry;
+
+/// True when `reason` says the registry did not answer in time or could not
+/// be reached (the wording is the server's; these are the words it can use).
+fn says_unreachable(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    [
+        "time",
+        "deadline",
+        "answer",
+        "reach",
+        "connect",
+        "refused",
+        "unavailable",
+        "down",
+    ]
+    .iter()
+    .any(|word| reason.contains(word))
+}
+
+#[test]
+fn a_moved_tag_is_re_resolved_on_every_request() {
+    let w = world();
+    let repo = "prod/moving";
+    let good = push_sample(&w.registry, repo, "build-1", 201).to_string();
+    let bad = push_sample(&w.registry, repo, "build-2", 202).to_string();
+    sign(&[&w.registry.image(&format!("{repo}:build-1"))], &w.release_key(), &[]);
+    copy_tag(&w.registry, repo, "build-1", "live");
+    let live = w.registry.image(&format!("{repo}:live"));
+    let review = || Review::of_images(POD, &[&live]);
+
+    let answer = w.mutate(&review());
+    answer.assert_allowed();
+    assert_eq!(
+        answer.patch(),
+        Some(vec![
+            serde_json::json!({"op": "replace", "path": "/spec/containers/0/image", "value": format!("{live}@{good}")})
+        ])
+    );
+    // the tag now names the unsigned build: the very next request sees it
+    copy_tag(&w.registry, repo, "build-2", "live");
+    let answer = w.validate(&review());
+    answer.assert_denied();
+    answer.assert_names("spec.containers[0].image", &live);
+    let answer = w.mutate(&review());
+    answer.assert_denied();
+    assert_eq!(answer.patch(), None);
+    // and back
+    copy_tag(&w.registry, repo, "build-1", "live");
+    let answer = w.mutate(&review());
+    answer.assert_allowed();
+    let value = answer.patch().expect("a patch")[0]["value"].clone();
+    assert_eq!(
+        value,
+        format!("{live}@{good}"),
+        "pinned to the signed build, never {bad}"
+    );
+}
+
+#[test]
+fn a_registry_that_dies_mid_run_denies_within_the_timeout() {
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = Registry::start();
+    push_sample(&registry, "prod/app", "v1", 301);
+    let image = registry.image("prod/app:v1");
+    sign(&[&image], &w.release_key(), &[]);
+    std::fs::copy(w.release_pub(), dir.path().join("release.pub")).expect("copy the key");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  release: {{key: release.pub}}\nrules:\n  - name: prod\n    images: [\"{}/prod/**\"]\n    signatures: {{anyOf: [release]}}\n",
+            registry.host()
+        ),
+    )
+    .expect("write the policy");
+    let (server, pki) = own_server(dir.path(), &policy, &[]);
+    let client = pki.client();
+    let pod = |image: &str| post_review(&client, &server, "/validate", "2s", &Review::of_images(POD, &[image]));
+    pod(&image).assert_allowed();
+
+    drop(registry); // kills the process: connections are refused from now on
+    for endpoint in ["/validate", "/mutate"] {
+        let answer = post_review(&client, &server, endpoint, "2s", &Review::of_images(POD, &[&image]));
+        answer.assert_denied();
+        let reason = answer.assert_names("spec.containers[0].image", &image);
+        assert!(
+            says_unreachable(&reason),
+            "{endpoint}: the reason says the registry is unreachable: {answer}"
+        );
+        assert!(
+            answer.elapsed < Duration::from_secs(2),
+            "{endpoint}: within the timeout: {answer}"
+        );
+        assert_eq!(answer.patch(), None);
+    }
+    let text = metrics(&client, &server);
+    assert!(
+        metric(&text, "sigil_admission_registry_errors_total", &[]).is_some_and(|n| n >= 1.0),
+        "registry errors are counted:\n{text}"
+    );
+    // the server itself stays healthy
+    let health = client.get(server.url("/healthz")).send().expect("GET /healthz");
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+}
+
+#[test]
+fn a_stalled_registry_is_denied_before_the_apiserver_gives_up() {
+    let w = world();
+    let image = &w.img.stalled;
+    std::thread::scope(|scope| {
+        let stalled = scope.spawn(|| {
+            post_review(
+                &w.client,
+                &w.server,
+                "/validate",
+                "2s",
+                &Review::of_images(POD, &[&w.img.signed, image]),
+            )
+        });
+        // meanwhile the server answers others
+        std::thread::sleep(Duration::from_millis(200));
+        let other = w.validate(&Review::of_images(POD, &[&w.img.web]));
+        other.assert_allowed();
+        assert!(
+            other.elapsed < Duration::from_millis(1500),
+            "not queued behind the stall: {other}"
+        );
+
+        let answer = stalled.join().expect("the stalled request");
+        answer.assert_denied();
+        let reason = answer.assert_names("spec.containers[1].image", image);
+        assert!(
+            says_unreachable(&reason),
+            "the reason says the registry did not answer: {answer}"
+        );
+        assert!(
+            answer.elapsed < Duration::from_secs(2),
+            "answered within ?timeout=2s: {answer}"
+        );
+        answer.assert_not_named("spec.containers[0].image");
+    });
+    // a shorter deadline is honoured as well, on /mutate too
+    let answer = post_review(&w.client, &w.server, "/mutate", "1s", &Review::of_images(POD, &[image]));
+    answer.assert_denied();
+    assert!(
+        answer.elapsed < Duration::from_secs(1),
+        "answered within ?timeout=1s: {answer}"
+    );
+    assert_eq!(answer.patch(), None);
+    assert!(w.stall.requests() >= 1, "the server did ask the stalled registry");
+}
