@@ -12,7 +12,7 @@
 mod kinds;
 mod mutate;
 mod protocol;
-mod registry_failures;
+mod registries;
 mod reload;
 
 use std::fmt;
@@ -745,9 +745,14 @@ pub fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> O
 
 /// A server of its own for a test, on `policy`, with TLS from a new PKI;
 /// `extra` flags after the required ones.
+/// The TLS files go to a new folder under `dir`, so that several servers can
+/// share `dir` without reloading each other's certificates.
 pub fn own_server(dir: &Path, policy: &Path, extra: &[&str]) -> (Webhook, Pki) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tls = dir.join(format!("tls-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir(&tls).expect("create the TLS folder");
     let pki = Pki::new();
-    let (cert, key) = pki.write(dir, false);
+    let (cert, key) = pki.write(&tls, false);
     let mut args = vec!["--policy", s(policy), "--tls-cert", s(&cert), "--tls-key", s(&key)];
     args.extend_from_slice(extra);
     (Webhook::start(&args), pki)

@@ -1,12 +1,14 @@
-//! The registry changes or fails under the server: a tag moved to another
-//! image is re-resolved on the next request, a registry that dies or
-//! stalls makes a denial that comes before the apiserver's timeout.
+//! The registries behind the server: a tag moved to another image is
+//! re-resolved on the next request, a registry that dies or stalls makes a
+//! denial that comes before the apiserver's timeout, and a TLS registry with
+//! basic auth is reached with the same flags `verify` takes (and refused
+//! without them).
 
 use std::time::Duration;
 
 use super::{POD, Review, metric, metrics, own_server, post_review, sign, world};
-use crate::fixtures::{copy_tag, push_sample};
-use crate::support::Registry;
+use crate::fixtures::{copy_tag, push_sample, s};
+use crate::support::{Registry, sample_layout, sigil};
 
 /// True when `reason` says the registry did not answer in time or could not
 /// be reached (the wording is the server's; these are the words it can use).
@@ -158,4 +160,92 @@ fn a_stalled_registry_is_denied_before_the_apiserver_gives_up() {
     );
     assert_eq!(answer.patch(), None);
     assert!(w.stall.requests() >= 1, "the server did ask the stalled registry");
+}
+
+#[test]
+fn a_tls_registry_with_basic_auth_is_reached_with_the_registry_flags() {
+    const USER: &str = "alice";
+    const PASSWORD: &str = "s3cret-for-the-webhook";
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = Registry::start_tls_auth(USER, PASSWORD);
+    let ca = registry.ca_cert_path();
+    let credentials = ["--registry-username", USER, "--registry-password", PASSWORD];
+    let layout = dir.path().join("layout");
+    let tiny = sample_layout(&layout);
+    let image = registry.image("prod/app:v1");
+    let source = format!("oci:{}:v1", s(&layout));
+    let mut copy = vec!["copy", source.as_str(), image.as_str(), "--registry-cacert", s(&ca)];
+    copy.extend_from_slice(&credentials);
+    sigil(&copy).run().assert_exit(0);
+    let release_key = w.release_key();
+    let mut signing = vec![
+        "sign",
+        image.as_str(),
+        "--key",
+        s(&release_key),
+        "--registry-cacert",
+        s(&ca),
+    ];
+    signing.extend_from_slice(&credentials);
+    sigil(&signing).env("SIGIL_PASSWORD", "pw").run().assert_exit(0);
+
+    std::fs::copy(w.release_pub(), dir.path().join("release.pub")).expect("copy the key");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  release: {{key: release.pub}}\nrules:\n  - name: prod\n    images: [\"{}/prod/**\"]\n    signatures: {{anyOf: [release]}}\n",
+            registry.host()
+        ),
+    )
+    .expect("write the policy");
+
+    let mut flags = vec!["--registry-cacert", s(&ca)];
+    flags.extend_from_slice(&credentials);
+    let (server, pki) = own_server(dir.path(), &policy, &flags);
+    let client = pki.client();
+    let answer = post_review(&client, &server, "/mutate", "10s", &Review::of_images(POD, &[&image]));
+    answer.assert_allowed();
+    assert_eq!(
+        answer.patch(),
+        Some(vec![
+            serde_json::json!({"op": "replace", "path": "/spec/containers/0/image", "value": format!("{image}@{}", tiny.manifest.digest)})
+        ]),
+        "{answer}"
+    );
+    assert!(
+        !server.logs().contains(PASSWORD),
+        "the password is never logged:\n{}",
+        server.logs()
+    );
+
+    // twins: no credentials, a wrong password, no CA
+    let wrong = [
+        "--registry-cacert",
+        s(&ca),
+        "--registry-username",
+        USER,
+        "--registry-password",
+        "wrong",
+    ];
+    let no_credentials = ["--registry-cacert", s(&ca)];
+    let no_ca: Vec<&str> = credentials.to_vec();
+    for (what, flags) in [
+        ("no credentials", no_credentials.as_slice()),
+        ("a wrong password", wrong.as_slice()),
+        ("no CA", no_ca.as_slice()),
+    ] {
+        let (server, pki) = own_server(dir.path(), &policy, flags);
+        let answer = post_review(
+            &pki.client(),
+            &server,
+            "/validate",
+            "10s",
+            &Review::of_images(POD, &[&image]),
+        );
+        assert!(!answer.allowed(), "{what}: {answer}");
+        answer.assert_denied().assert_names("spec.containers[0].image", &image);
+        assert!(!answer.message().contains(PASSWORD), "{what}: {answer}");
+    }
 }
