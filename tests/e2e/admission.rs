@@ -15,6 +15,7 @@ mod protocol;
 mod registries;
 mod reload;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -692,34 +693,42 @@ pub fn post_review(client: &Client, server: &Webhook, endpoint: &str, timeout: &
     Answer { json, elapsed, version }
 }
 
-/// The sum of the samples of metric `name` (exact sample name) whose labels
-/// include every `labels` pair; `None` when no sample matches.
-pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut found = None;
+/// The samples of metric `name` (exact sample name, e.g. `..._bucket`):
+/// (labels, value) in the order of the text.
+pub fn samples(text: &str, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+    let mut found = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-        let (series, value) = match line.rsplit_once(' ') {
-            Some(pair) => pair,
-            None => continue,
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
         };
         let (sample, label_text) = match series.split_once('{') {
-            Some((sample, rest)) => (sample, rest.trim_end_matches('}')),
+            Some((sample, rest)) => (sample, rest.strip_suffix('}').unwrap_or(rest)),
             None => (series, ""),
         };
         if sample != name {
             continue;
         }
-        if !labels
-            .iter()
-            .all(|(k, v)| label_text.split(',').any(|pair| pair.trim() == format!("{k}=\"{v}\"")))
-        {
-            continue;
-        }
+        let labels = label_text
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+            .collect();
         let value: f64 = value
             .parse()
             .unwrap_or_else(|e| panic!("metric value in `{line}`: {e}"));
-        *found.get_or_insert(0.0) += value;
+        found.push((labels, value));
     }
     found
+}
+
+/// The sum of the samples of metric `name` whose labels include every
+/// `labels` pair; `None` when no sample matches.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples(text, name)
+        .into_iter()
+        .filter(|(have, _)| labels.iter().all(|(k, v)| have.get(*k).map(String::as_str) == Some(*v)))
+        .map(|(_, value)| value)
+        .reduce(|a, b| a + b)
 }
 
 /// `GET /metrics` of `server`.
