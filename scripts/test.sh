@@ -4,13 +4,15 @@
 # Needs: the Rust toolchain (with the nightly toolchain for the fuzz smoke run;
 # cargo-fuzz is installed when missing); installs the Debian packages
 # docker-registry and skopeo (the real registry and the interop peer the
-# end-to-end tests use).
+# end-to-end tests use) and kubernetes-client (kubectl, which renders
+# deploy/kubernetes offline for tests/e2e/deploy.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 if ((${#need_apt[@]})); then
   echo "installing ${need_apt[*]} (Debian packages) ..." >&2
   sudo_cmd=()

@@ -13,6 +13,7 @@
 //! - [`state`] holds the loaded policy and TLS material and reloads them
 //!   when their files change, keeping the last good ones;
 //! - [`metrics`] counts for `/metrics` (Prometheus text);
+//! - [`webhook`] turns one review into one answer;
 //! - [`server`] serves HTTPS and routes.
 
 pub mod decisions;
@@ -22,5 +23,6 @@ pub mod patch;
 pub mod review;
 pub mod server;
 pub mod state;
+pub mod webhook;
 
 pub use server::{Config, run};

@@ -176,6 +176,30 @@ pub enum Command {
     ///   sigil verify-bundle --bundle b.json --key publisher.pub sha256:6ae8a755...
     #[command(verbatim_doc_comment)]
     VerifyBundle(VerifyBundleArgs),
+    /// Serve a Kubernetes admission webhook that decides by a policy file.
+    ///
+    /// AdmissionReview v1 over HTTPS: POST /validate allows a workload only
+    /// when every image it names is allowed by the policy (the same file and
+    /// the same decisions as `sigil verify --policy`); POST /mutate also pins
+    /// each verified tag to the digest that was verified. Images are read from
+    /// Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs,
+    /// ReplicationControllers, PodTemplates and pods/ephemeralcontainers.
+    ///
+    /// Fail closed: images no rule matches are denied (without registry I/O);
+    /// a registry that does not answer before the apiserver's ?timeout= is a
+    /// denial saying so. Decisions are cached by policy, reference and digest,
+    /// never by tag; tags are resolved again on every request (--tag-ttl).
+    /// The policy, its key and root files and the TLS files are reloaded when
+    /// they change; a broken policy keeps the last good one serving.
+    ///
+    /// Also: GET /healthz, /readyz (the policy serving, a failed reload),
+    /// /metrics (Prometheus text). Deployment manifests: deploy/kubernetes/.
+    ///
+    /// Example:
+    ///   sigil admission --policy /etc/sigil/policy.yaml --listen 0.0.0.0:8443 \
+    ///     --tls-cert /etc/sigil/tls/tls.crt --tls-key /etc/sigil/tls/tls.key
+    #[command(verbatim_doc_comment)]
+    Admission(Box<AdmissionArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -411,6 +435,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     (!total.is_zero()).then_some(total).ok_or_else(bad)
 }
 
+/// [`parse_duration`], where zero (`0s`, `0`) is allowed: "never reuse".
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
+    match text.trim_end_matches(['s', 'm', 'h']) {
+        "0" => Ok(Duration::ZERO),
+        _ => parse_duration(text),
+    }
+}
+
 /// Parses an RFC 3339 time (`--at`).
 pub fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
     sigil_verifier::policy::parse_time(text)
@@ -447,6 +479,38 @@ impl From<SignatureFormat> for sigil_verifier::sign::Format {
             SignatureFormat::Bundle => Self::Bundle,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct AdmissionArgs {
+    /// The policy file (reloaded when it, or a file it names, changes).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Address to listen on (e.g. 0.0.0.0:8443; port 0 picks one, printed on stderr).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Server certificate PEM: the certificate alone or followed by its chain.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+    /// Private key PEM (PKCS#8 `PRIVATE KEY`; SEC1 and PKCS#1 are read too).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+    /// How long an allowed decision is reused for the same policy, reference and digest.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration_or_zero)]
+    pub cache_ttl: Duration,
+    /// How long a denied decision is reused (errors are never reused).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_or_zero)]
+    pub deny_cache_ttl: Duration,
+    /// How long a tag's digest is reused; 0s resolves the tag on every request.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration_or_zero)]
+    pub tag_ttl: Duration,
+    /// How often the policy and TLS files are checked for changes.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub reload_interval: Duration,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 #[derive(Debug, Args)]

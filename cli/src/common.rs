@@ -67,7 +67,33 @@ pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
 /// Builds the one registry client of a run over `images` (every image
 /// argument of the command: explicit credentials are scoped by them).
 pub fn registry_client(args: &RegistryArgs, images: &[ImageRef]) -> anyhow::Result<Arc<RegistryClient>> {
-    let credential = scoped_credential(args, images)?;
+    client_with(args, scoped_credential(args, images)?)
+}
+
+/// The registry client of a server, which sees images of any registry:
+/// `--registry-username/--registry-password` go to `--registry-host` only,
+/// which must be given with them.
+pub fn server_registry_client(args: &RegistryArgs) -> anyhow::Result<Arc<RegistryClient>> {
+    let credential = match (&args.registry_username, &args.registry_password, &args.registry_host) {
+        (None, None, None) => None,
+        (Some(u), Some(p), Some(host)) => Some(ScopedCredential {
+            host: RegistryHost::parse(host)?,
+            credential: Credential::Basic {
+                username: u.clone(),
+                password: Secret::new(p.clone()),
+            },
+        }),
+        (_, _, None) => bail!(
+            "--registry-username/--registry-password need --registry-host HOST[:PORT] here: a server sees images of any registry, and the password must go to one only (others use ~/.docker/config.json)"
+        ),
+        _ => bail!(
+            "--registry-host needs both --registry-username and --registry-password (or SIGIL_REGISTRY_USERNAME/SIGIL_REGISTRY_PASSWORD)"
+        ),
+    };
+    client_with(args, credential)
+}
+
+fn client_with(args: &RegistryArgs, credential: Option<ScopedCredential>) -> anyhow::Result<Arc<RegistryClient>> {
     let mut ca_certs_pem = Vec::new();
     for path in &args.registry_cacert {
         ca_certs_pem

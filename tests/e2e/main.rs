@@ -2,14 +2,15 @@
 //! `docker-registry` process, `skopeo`) and a hostile in-process registry.
 //! One test binary of the `sigil` crate, so `CARGO_BIN_EXE_sigil` is set.
 //!
-//! Needs `apt-get install -y docker-registry skopeo`; without them the tests
-//! fail with that hint rather than skip.
+//! Needs `apt-get install -y docker-registry skopeo kubernetes-client`;
+//! without them the tests fail with that hint rather than skip.
 
 mod admission;
 mod attestations;
 mod bad_input;
 mod certificates;
 mod copying;
+mod deploy;
 mod fixtures;
 mod harness;
 mod keyless;

@@ -1,6 +1,7 @@
 //! One module per command; each validates its settings, calls the verifier
 //! and renders the result.
 
+mod admission;
 mod attest;
 mod batch;
 mod copy;
@@ -37,5 +38,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Demo(a) => demo::run(a, output).await,
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
+        Command::Admission(a) => admission::run(*a).await,
     }
 }

@@ -12,7 +12,7 @@ pub mod process;
 pub mod registry;
 pub mod skopeo;
 pub mod test_sigstore;
-mod tls;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 

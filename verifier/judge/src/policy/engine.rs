@@ -225,6 +225,37 @@ impl Policy {
         report
     }
 
+    /// The decision about a registry image that no rule can match, whatever
+    /// digest it resolves to: denied (DESIGN §4), with no evidence needed.
+    /// `None` when a rule may decide, or the reference is a layout: that
+    /// image must be gathered and [`Policy::evaluate`]d. A server asks this
+    /// first, so images no rule covers cost no registry I/O.
+    pub fn evaluate_unmatched(&self, image: &ImageRef, now: OffsetDateTime) -> Option<Report> {
+        let ImageRef::Registry(reference) = image else {
+            return None;
+        };
+        let name_with = |d: Digest| super::names::of(image, d, None).ok().map(|n| n.name);
+        let (selection, name) = match reference.digest() {
+            Some(d) => {
+                let name = name_with(d.clone())?;
+                (self.rule_for(&name), name)
+            }
+            None => self.rule_whatever_digest(name_with)?,
+        };
+        if !matches!(selection, Ok(None)) {
+            return None;
+        }
+        let mut report = self.empty_report(&image.to_string(), now);
+        let matched = display_name(&name);
+        report.digest = reference.digest().cloned();
+        report.checks.push(rule_check(
+            ReasonCode::NoMatchingRule,
+            format!("no rule matches {matched}"),
+        ));
+        report.matched_name = Some(matched);
+        Some(report)
+    }
+
     /// For an image whose digest is unknown: the rule its name selects
     /// whatever the digest, with the name (made by `name_with` from a
     /// digest). `None` when rules that pin digests would decide differently.

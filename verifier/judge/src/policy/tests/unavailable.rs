@@ -143,3 +143,42 @@ fn human_output_reports_the_error_under_the_rule() {
         r.render_human()
     );
 }
+
+/// What a server decides before any registry I/O: only images no rule can
+/// match, whatever their digest, are decided (denied); an image some rule
+/// may match, a layout, and a tag a digest-pinning rule could claim all
+/// need their evidence.
+#[test]
+fn images_no_rule_can_match_are_denied_without_evidence() {
+    let policy = setup();
+    for reference in [
+        "registry.example/other/app:v1",
+        "elsewhere.example/prod/app:v1",
+        &format!("registry.example/other/app@{}", digest("x")),
+    ] {
+        let r = policy
+            .evaluate_unmatched(&image(reference), NOW)
+            .unwrap_or_else(|| panic!("{reference} is decided without evidence"));
+        assert_eq!(r.decision, Decision::Deny, "{reference}");
+        assert_eq!(codes(&r), [ReasonCode::NoMatchingRule], "{reference}");
+        assert!(r.checks[0].reason.starts_with("no rule matches "), "{reference}");
+        assert_eq!(r.rule, None);
+        assert_eq!(r.error, None);
+    }
+    for reference in [
+        "registry.example/prod/app:v1",
+        "registry.example/audit/app:v1",
+        // The `pinned` rule may claim this tag's digest, and `upstream` the rest.
+        "registry.example/upstream/tool:v1",
+        "oci:sandbox/x",
+        "oci:elsewhere",
+    ] {
+        assert!(
+            policy.evaluate_unmatched(&image(reference), NOW).is_none(),
+            "{reference}"
+        );
+    }
+    // A digest only the pinned rule names: decided by a rule, not here.
+    let pinned = format!("registry.example/upstream/tool@{}", pinned_digest());
+    assert!(policy.evaluate_unmatched(&image(&pinned), NOW).is_none());
+}
