@@ -201,7 +201,9 @@ fn a_tls_registry_with_basic_auth_is_reached_with_the_registry_flags() {
     )
     .expect("write the policy");
 
-    let mut flags = vec!["--registry-cacert", s(&ca)];
+    // a server sees images of every registry: the credentials are for this one only
+    let host = registry.host();
+    let mut flags = vec!["--registry-cacert", s(&ca), "--registry-host", host.as_str()];
     flags.extend_from_slice(&credentials);
     let (server, pki) = own_server(dir.path(), &policy, &flags);
     let client = pki.client();
@@ -228,9 +230,12 @@ fn a_tls_registry_with_basic_auth_is_reached_with_the_registry_flags() {
         USER,
         "--registry-password",
         "wrong",
+        "--registry-host",
+        host.as_str(),
     ];
     let no_credentials = ["--registry-cacert", s(&ca)];
-    let no_ca: Vec<&str> = credentials.to_vec();
+    let mut no_ca: Vec<&str> = credentials.to_vec();
+    no_ca.extend(["--registry-host", host.as_str()]);
     for (what, flags) in [
         ("no credentials", no_credentials.as_slice()),
         ("a wrong password", wrong.as_slice()),

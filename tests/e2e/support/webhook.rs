@@ -15,9 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
 use tempfile::TempDir;
 
 use super::sigil::SIGIL;
@@ -36,31 +33,13 @@ pub struct Pki {
 }
 
 impl Pki {
-    /// A new CA and leaf.
+    /// A new CA and leaf (`sigil_testkit::tls::server_pki`).
     pub fn new() -> Pki {
-        let ca_key = KeyPair::generate().expect("generate the CA key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("empty SAN list is valid");
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "sigil admission e2e test CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca_params.self_signed(&ca_key).expect("self-sign the CA");
-        let ca = Issuer::new(ca_params, ca_key);
-
-        let key = KeyPair::generate().expect("generate the server key");
-        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .expect("an IP address and a DNS name are valid SANs");
-        params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        let cert = params.signed_by(&key, &ca).expect("sign the server certificate");
+        let pki = sigil_testkit::tls::server_pki();
         Pki {
-            ca_cert_pem: ca_cert.pem(),
-            server_cert_pem: cert.pem(),
-            // rcgen writes `-----BEGIN PRIVATE KEY-----`: PKCS#8.
-            server_key_pem: key.serialize_pem(),
+            ca_cert_pem: pki.ca_cert_pem,
+            server_cert_pem: pki.server_cert_pem,
+            server_key_pem: pki.server_key_pem,
         }
     }
 
