@@ -220,6 +220,13 @@ impl Decider {
         }
     }
 
+    /// Drops what can no longer answer (called now and then, so memory
+    /// follows the images in use, not every image ever seen).
+    pub fn purge(&self) {
+        lock(&self.decisions).retain(|_, e| self.live(e));
+        lock(&self.tags).retain(|_, e| self.tag_live(e));
+    }
+
     /// Whether an entry may still answer: in flight, or decided less than
     /// its outcome's time to live ago.
     fn live(&self, entry: &Entry<Arc<ImageDecision>>) -> bool {
@@ -361,3 +368,6 @@ impl Decider {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests;

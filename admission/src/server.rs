@@ -152,6 +152,7 @@ async fn reload(app: Arc<App>, interval: Duration) {
             }
             m.policy_stale
                 .store(u64::from(app.current.failure().is_some()), Ordering::Relaxed);
+            app.decider.purge();
             match app.certificates.reload_if_changed() {
                 None => {}
                 Some(Ok(())) => Metrics::count(&m.tls_reloads_ok),
