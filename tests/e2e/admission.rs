@@ -9,6 +9,7 @@
 //! depend on (a tag, the registry's life, the policy file, TLS files) start
 //! their own server, registry or both. No test depends on another's order.
 
+mod fixtures;
 mod kinds;
 mod mutate;
 mod protocol;
