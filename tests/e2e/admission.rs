@@ -158,7 +158,10 @@ impl World {
             .parent()
             .expect("the storage is inside the registry's directory")
             .to_owned();
-        let guard = ExitGuard::new(&[registry.pid(), server.pid()], &[dir.path(), registry_dir.as_path()]);
+        let guard = ExitGuard::new(
+            &[registry.pid(), server.pid()],
+            &[dir.path(), registry_dir.as_path(), server.home()],
+        );
         eprintln!("admission e2e world ready in {:?}", started.elapsed());
         World {
             img: Images {

@@ -219,7 +219,10 @@ fn public_fixtures_as_sent_and_read_as_v1() {
         }
         with_images += usize::from(!found.is_empty());
     }
-    assert!(refused >= 10 && judged >= 40 && with_images >= 35, "refused {refused}, judged {judged}, with images {with_images}");
+    assert!(
+        refused >= 10 && judged >= 40 && with_images >= 35,
+        "refused {refused}, judged {judged}, with images {with_images}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -108,7 +108,7 @@ pub struct Webhook {
     addr: SocketAddr,
     logs: Arc<Mutex<String>>,
     // Kept alive until the process is gone: its HOME.
-    _home: TempDir,
+    home: TempDir,
 }
 
 impl Webhook {
@@ -202,7 +202,7 @@ impl Webhook {
             child,
             addr,
             logs,
-            _home: home,
+            home,
         }
     }
 
@@ -219,6 +219,11 @@ impl Webhook {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The process's `HOME`, removed when the handle is dropped.
+    pub fn home(&self) -> &Path {
+        self.home.path()
     }
 
     /// Everything the server wrote to stderr so far.
@@ -262,6 +267,8 @@ pub fn established_connections_to(port: u16) -> usize {
 /// several tests through a `static`, which Rust never drops.
 pub struct ExitGuard {
     _pipe: ChildStdin,
+    // Never waited for: it outlives this process on purpose.
+    _shell: Child,
 }
 
 impl ExitGuard {
@@ -283,10 +290,11 @@ impl ExitGuard {
             .stderr(Stdio::null())
             .spawn()
             .expect("start the exit guard shell");
-        let mut pipe = child.stdin.take().expect("stdin was requested as a pipe");
-        // Nothing to say; the pipe is only ever closed. (A flush on an empty
-        // buffer keeps the handle obviously used.)
-        let _ = pipe.flush();
-        ExitGuard { _pipe: pipe }
+        // Nothing is ever written: the pipe is only closed, by this process's end.
+        let pipe = child.stdin.take().expect("stdin was requested as a pipe");
+        ExitGuard {
+            _pipe: pipe,
+            _shell: child,
+        }
     }
 }
