@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{POD, Review, metric, metrics, own_server, post_review, sign, world};
 use crate::fixtures::{copy_tag, push_sample, s};
-use crate::support::{Registry, sample_layout, sigil};
+use crate::support::{Hostile, Mode, Registry, sample_layout, sigil};
 
 /// True when `reason` says the registry did not answer in time or could not
 /// be reached (the wording is the server's; these are the words it can use).
@@ -297,4 +297,52 @@ fn an_image_signed_after_its_denial_is_allowed_once_the_denial_expires() {
     post_review(&client, &server, "/validate", "10s", &Review::of_images(POD, &[&other]))
         .assert_denied()
         .assert_names("spec.containers[0].image", &other);
+}
+
+#[test]
+fn misbehaving_registries_are_cut_off_at_the_deadline() {
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let modes = [
+        ("drip", Mode::Drip(Duration::from_millis(200))),
+        ("429", Mode::TooManyRequests),
+        ("503", Mode::ServerError),
+        ("endless", Mode::EndlessBody),
+        ("honest", Mode::Honest),
+    ];
+    let hostiles: Vec<(&str, Hostile)> = modes
+        .iter()
+        .map(|(name, mode)| (*name, Hostile::start(*mode)))
+        .collect();
+    std::fs::copy(w.release_pub(), dir.path().join("release.pub")).expect("copy the key");
+    let mut policy = String::from(
+        "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  release: {key: release.pub}\nrules:\n",
+    );
+    for (name, hostile) in &hostiles {
+        policy.push_str(&format!(
+            "  - name: {name}\n    images: [\"{}/**\"]\n    signatures: {{anyOf: [release]}}\n",
+            hostile.host()
+        ));
+    }
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, policy).expect("write the policy");
+    let (server, pki) = own_server(dir.path(), &path, &[]);
+    let client = pki.client();
+    for (name, hostile) in &hostiles {
+        let image = hostile.image("app:v1");
+        let answer = post_review(&client, &server, "/validate", "2s", &Review::of_images(POD, &[&image]));
+        answer.assert_denied();
+        let reason = answer.assert_names("spec.containers[0].image", &image);
+        assert!(
+            answer.elapsed < Duration::from_secs(2),
+            "{name}: within ?timeout=2s: {answer}"
+        );
+        assert!(hostile.requests() >= 1, "{name}: the registry was asked");
+        if *name == "honest" {
+            // the control: the image is there, unsigned, and the reason says so
+            assert!(!says_unreachable(&reason), "honest: {answer}");
+        }
+    }
+    let health = client.get(server.url("/healthz")).send().expect("GET /healthz");
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
 }

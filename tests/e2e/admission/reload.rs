@@ -187,3 +187,32 @@ fn a_policy_flipping_under_load_gives_only_its_two_answers() {
         "the final strict policy is in force"
     );
 }
+
+#[test]
+fn a_replaced_key_file_changes_decisions_cached_ones_included() {
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = setup(dir.path(), true);
+    let (server, pki) = own_server(dir.path(), &path, &["--reload-interval", "200ms"]);
+    let client = pki.client();
+    let pod = |image: &str| post_review(&client, &server, "/validate", "10s", &Review::of_images(POD, &[image]));
+    // allowed twice: the second from the cache
+    pod(&w.img.signed).assert_allowed();
+    pod(&w.img.signed).assert_allowed();
+    pod(&w.img.stranger).assert_denied();
+
+    // the publisher `release` is now the stranger's key
+    let stranger = std::fs::read(w.dir.path().join("stranger.pub")).expect("read the stranger's key");
+    replace_file(&dir.path().join("release.pub"), &stranger);
+    let flipped = eventually(Duration::from_secs(5), || {
+        (!pod(&w.img.signed).allowed() && pod(&w.img.stranger).allowed()).then_some(())
+    });
+    assert!(
+        flipped.is_some(),
+        "the new key decides within 5 s, the cached allowance does not outlive it:\n{}",
+        server.logs()
+    );
+    pod(&w.img.signed)
+        .assert_denied()
+        .assert_names("spec.containers[0].image", &w.img.signed);
+}
