@@ -363,3 +363,59 @@ fn a_chained_certificate_serves_and_untrusting_clients_are_refused() {
         .expect("still served with the last good files");
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[test]
+fn a_policy_that_cannot_be_loaded_never_serves() {
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new();
+    let (cert, key) = pki.write(dir.path(), false);
+    let broken = dir.path().join("policy.yaml");
+    std::fs::write(
+        &broken,
+        "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\nrules:\n  - name: r\n    images: [\"**\"]\n    signatures: {anyOf: [nobody]}\n",
+    )
+    .expect("write");
+    for policy in [broken, dir.path().join("missing.yaml")] {
+        let args = [
+            "--policy",
+            super::s(&policy),
+            "--tls-cert",
+            super::s(&cert),
+            "--tls-key",
+            super::s(&key),
+        ];
+        match Webhook::try_start(&args) {
+            // refusing to start is one way
+            Err(failure) => assert!(
+                failure.contains("policy") || failure.contains("missing.yaml"),
+                "{failure}"
+            ),
+            // listening but never ready, and never allowing, is the other
+            Ok(server) => {
+                let client = pki.client();
+                let ready = client.get(server.url("/readyz")).send().expect("GET /readyz");
+                assert_ne!(ready.status(), StatusCode::OK, "{}: not ready", policy.display());
+                let response = client
+                    .post(server.url("/validate?timeout=10s"))
+                    .body(Review::of_images(POD, &[&w.img.signed]).body.to_string())
+                    .send()
+                    .expect("POST");
+                let text = response.text().unwrap_or_default();
+                assert!(!text.contains("\"allowed\":true"), "{text}");
+            }
+        }
+    }
+    // twin: the same flags with a good policy serve
+    let (cert, key) = pki.write(dir.path(), false);
+    let server = Webhook::start(&[
+        "--policy",
+        super::s(&w.policy),
+        "--tls-cert",
+        super::s(&cert),
+        "--tls-key",
+        super::s(&key),
+    ]);
+    let ready = pki.client().get(server.url("/readyz")).send().expect("GET /readyz");
+    assert_eq!(ready.status(), StatusCode::OK);
+}

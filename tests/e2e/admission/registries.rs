@@ -346,3 +346,72 @@ fn misbehaving_registries_are_cut_off_at_the_deadline() {
     let health = client.get(server.url("/healthz")).send().expect("GET /healthz");
     assert_eq!(health.status(), reqwest::StatusCode::OK);
 }
+
+#[test]
+fn registry_timeout_bounds_each_registry_request() {
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, pki) = own_server(dir.path(), &w.policy, &["--registry-timeout", "500ms"]);
+    let started = std::time::Instant::now();
+    let answer = post_review(
+        &pki.client(),
+        &server,
+        "/validate",
+        "10s",
+        &Review::of_images(POD, &[&w.img.stalled]),
+    );
+    answer.assert_denied();
+    let reason = answer.assert_names("spec.containers[0].image", &w.img.stalled);
+    assert!(says_unreachable(&reason), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "--registry-timeout 500ms, not the apiserver's 10 s, ends the wait: {answer}"
+    );
+}
+
+/// Deletes the cosign signature tag of `digest` in `repo` (the manifest it names).
+fn delete_signature(registry: &Registry, repo: &str, digest: &str) {
+    let tag = format!("{}.sig", digest.replacen(':', "-", 1));
+    let signature = super::registry_digest(registry, repo, &tag);
+    let response = registry
+        .client()
+        .delete(format!("{}/v2/{repo}/manifests/{signature}", registry.url()))
+        .send()
+        .expect("DELETE the signature manifest");
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED, "delete {repo}:{tag}");
+}
+
+#[test]
+fn allowed_decisions_are_cached_for_cache_ttl() {
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = "prod/revoked";
+    let digest = push_sample(&w.registry, repo, "v1", 501).to_string();
+    let image = w.registry.image(&format!("{repo}:v1"));
+    sign(&[&image], &w.release_key(), &[]);
+    let (cached, cached_pki) = own_server(dir.path(), &w.policy, &[]);
+    let (short, short_pki) = own_server(dir.path(), &w.policy, &["--cache-ttl", "1s"]);
+    let (cached_client, short_client) = (cached_pki.client(), short_pki.client());
+    let ask = |client: &reqwest::blocking::Client, server: &crate::support::webhook::Webhook| {
+        post_review(client, server, "/validate", "10s", &Review::of_images(POD, &[&image]))
+    };
+    ask(&cached_client, &cached).assert_allowed();
+    ask(&short_client, &short).assert_allowed();
+
+    delete_signature(&w.registry, repo, &digest);
+    // with a 1 s cache the missing signature shows soon
+    let denied = super::eventually(Duration::from_secs(5), || {
+        (!ask(&short_client, &short).allowed()).then_some(())
+    });
+    assert!(denied.is_some(), "denied once the 1 s allowance expired");
+    ask(&short_client, &short)
+        .assert_denied()
+        .assert_names("spec.containers[0].image", &image);
+    // with the default 5 minutes the allowance stands (by digest: the tag is resolved again)
+    ask(&cached_client, &cached).assert_allowed();
+    let text = metrics(&cached_client, &cached);
+    assert!(
+        metric(&text, "sigil_admission_cache_hits_total", &[]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+}

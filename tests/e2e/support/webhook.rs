@@ -117,6 +117,13 @@ impl Webhook {
     /// and waits for its `listening on https://ADDR` line; panics with its
     /// output when it exits or stays silent instead.
     pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Webhook {
+        Self::try_start(args).unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// As [`Webhook::start`], but a server that exits before listening is an
+    /// `Err` with its exit status and stderr, for tests that expect it to
+    /// refuse to start. Still panics when it neither listens nor exits.
+    pub fn try_start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<Webhook, String> {
         let home = TempDir::with_prefix("sigil-e2e-webhook-home-").expect("create a temporary HOME");
         let mut command = Command::new(SIGIL);
         command
@@ -172,19 +179,19 @@ impl Webhook {
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = child.wait().ok();
                     thread::sleep(Duration::from_millis(50));
-                    panic!(
+                    return Err(format!(
                         "{:?} exited ({status:?}) without printing `{LISTENING}ADDR`\n--- stderr ---\n{}",
                         command_line,
                         logs.lock().expect("log")
-                    );
+                    ));
                 }
             }
             if let Ok(Some(status)) = child.try_wait() {
                 thread::sleep(Duration::from_millis(100));
-                panic!(
+                return Err(format!(
                     "{command_line:?} exited with {status} before listening\n--- stderr ---\n{}",
                     logs.lock().expect("log")
-                );
+                ));
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
@@ -198,12 +205,12 @@ impl Webhook {
         let addr: SocketAddr = addr
             .parse()
             .unwrap_or_else(|e| panic!("`{LISTENING}{addr}`: not an address ({e})"));
-        Webhook {
+        Ok(Webhook {
             child,
             addr,
             logs,
             home,
-        }
+        })
     }
 
     /// The bound address, `127.0.0.1:PORT`.
