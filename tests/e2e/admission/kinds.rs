@@ -365,3 +365,50 @@ fn audit_rules_allow_with_audit_annotations() {
     let answer = w.validate(&Review::of_images(POD, &[&w.img.unsigned]));
     answer.assert_denied();
 }
+
+#[test]
+fn every_warned_and_audited_image_is_reported() {
+    let w = world();
+    // a second unsigned image under each rule, and one with a long name
+    let long_repo = format!("warn/{}/app", "very-long-path-segment".repeat(8));
+    crate::fixtures::push_sample(&w.registry, &long_repo, "unsigned", 601);
+    crate::fixtures::push_sample(&w.registry, "audit/other", "unsigned", 602);
+    let long = w.registry.image(&format!("{long_repo}:unsigned"));
+    let audited_other = w.registry.image("audit/other:unsigned");
+    assert!(long.len() > 200, "{long}");
+
+    let mut spec = pod_spec(&[&w.img.warn_unsigned, &w.img.audit_unsigned]);
+    spec["initContainers"] = containers(&[&audited_other, &long]);
+    let answer = w.validate(&Review::create(POD, POD.object(spec)));
+    answer.assert_allowed();
+    let warnings = answer.warnings();
+    for warning in &warnings {
+        assert!(warning.chars().count() < 256, "under 256 characters: {warning:?}");
+    }
+    assert!(
+        warnings
+            .iter()
+            .any(|x| x.contains("spec.containers[0].image") && x.contains(w.img.warn_unsigned.as_str())),
+        "{answer}"
+    );
+    assert!(
+        warnings.iter().any(|x| x.contains("spec.initContainers[1].image")),
+        "the long-named image is warned about too: {answer}"
+    );
+    let annotations = answer.response()["auditAnnotations"]
+        .as_object()
+        .unwrap_or_else(|| panic!("auditAnnotations: {answer}"))
+        .clone();
+    for (field, image) in [
+        ("spec.containers[1].image", &w.img.audit_unsigned),
+        ("spec.initContainers[0].image", &audited_other),
+    ] {
+        assert!(
+            annotations
+                .values()
+                .filter_map(Value::as_str)
+                .any(|v| v.contains(field) && v.contains(image.as_str())),
+            "an audit annotation for {field} {image}, none lost to another's key: {answer}"
+        );
+    }
+}

@@ -147,3 +147,43 @@ fn denied_objects_get_no_patch() {
     let answer = w.mutate(&Review::of_images(DEPLOYMENT, &[&img.signed, &img.unsigned]));
     answer.assert_names("spec.template.spec.containers[1].image", &img.unsigned);
 }
+
+#[test]
+fn a_large_object_gets_one_operation_per_tag() {
+    let w = world();
+    let img = &w.img;
+    let images: Vec<&str> = (0..40)
+        .map(|i| {
+            if i % 2 == 0 {
+                img.signed.as_str()
+            } else {
+                img.web.as_str()
+            }
+        })
+        .collect();
+    let answer = w.mutate(&Review::of_images(DEPLOYMENT, &images));
+    answer.assert_allowed();
+    let expected: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| {
+            let digest = if *image == img.signed {
+                &img.signed_digest
+            } else {
+                &img.web_digest
+            };
+            replace(
+                &format!("/spec/template/spec/containers/{i}/image"),
+                &format!("{image}@{digest}"),
+            )
+        })
+        .collect();
+    assert_eq!(sorted(answer.patch().unwrap_or_default()), sorted(expected), "{answer}");
+    // one unsigned among them: denied, that one named, no patch
+    let mut images = images;
+    images[17] = &img.unsigned;
+    let answer = w.mutate(&Review::of_images(DEPLOYMENT, &images));
+    answer.assert_denied();
+    answer.assert_names("spec.template.spec.containers[17].image", &img.unsigned);
+    assert_eq!(answer.patch(), None);
+}
