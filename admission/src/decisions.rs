@@ -34,6 +34,7 @@ use sigil_verifier::policy::{Decision, Report};
 use sigil_verifier::reference::{ImageRef, RegistryRef};
 use sigil_verifier::registry::{RegistryClient, RegistryStore};
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::metrics::Metrics;
@@ -52,6 +53,9 @@ pub struct CacheSettings {
     pub entries: usize,
     /// The longest one gathering may run, whoever waits for it.
     pub work: Duration,
+    /// Gatherings running at once, across all requests: a burst of new
+    /// images queues here instead of opening connections without bound.
+    pub gatherings: usize,
 }
 
 impl Default for CacheSettings {
@@ -62,6 +66,7 @@ impl Default for CacheSettings {
             tags: Duration::ZERO,
             entries: 16_384,
             work: Duration::from_secs(60),
+            gatherings: 64,
         }
     }
 }
@@ -134,6 +139,7 @@ pub struct Decider {
     settings: CacheSettings,
     client: Arc<RegistryClient>,
     metrics: Arc<Metrics>,
+    gathering: Arc<Semaphore>,
     decisions: Mutex<HashMap<Key, Entry<Arc<ImageDecision>>>>,
     tags: Mutex<HashMap<String, Entry<Result<Digest, String>>>>,
 }
@@ -141,6 +147,7 @@ pub struct Decider {
 impl Decider {
     pub fn new(settings: CacheSettings, client: Arc<RegistryClient>, metrics: Arc<Metrics>) -> Decider {
         Decider {
+            gathering: Arc::new(Semaphore::new(settings.gatherings.max(1))),
             settings,
             client,
             metrics,
@@ -274,7 +281,10 @@ impl Decider {
     ) -> Flight<Arc<ImageDecision>> {
         let metrics = self.metrics.clone();
         let limit = self.settings.work;
+        let gathering = self.gathering.clone();
         let work = async move {
+            // Never closed, so acquiring cannot fail; the work bound covers the wait.
+            let _permit = gathering.acquire_owned().await.ok();
             let subject = Subject {
                 image: image.clone(),
                 digest: Some(digest.clone()),

@@ -41,6 +41,8 @@ pub struct Review {
     pub namespace: Option<String>,
     /// `request.object`: `None` when absent or `null` (DELETE).
     pub object: Option<Value>,
+    /// `request.oldObject` (UPDATE): `None` when absent or `null`.
+    pub old_object: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,6 +176,9 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
         Some(object @ Value::Object(_)) => Some(object),
         Some(other) => return Err(wrong_type("request.object", "an object", &other)),
     };
+    // Read only to spare unchanged images a pin on UPDATE; anything but an
+    // object (some test fixtures carry "") is as good as none.
+    let old_object = request.remove("oldObject").filter(Value::is_object);
     Ok(Review {
         api_version,
         uid,
@@ -182,6 +187,7 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
         operation,
         namespace,
         object,
+        old_object,
     })
 }
 

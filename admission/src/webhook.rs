@@ -16,6 +16,11 @@ use crate::patch;
 use crate::review::{Answer, Operation, Review};
 use crate::state::Loaded;
 
+/// The most images one object may name. Kubernetes sets no number, only
+/// the object's size; past this many, judging them all within one
+/// apiserver timeout is not a promise sigil can keep, so it denies.
+pub const MAX_IMAGES: usize = 512;
+
 /// Which webhook was asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -91,6 +96,16 @@ pub async fn answer(
             };
         }
     };
+    if found.len() > MAX_IMAGES {
+        return Answer {
+            allowed: false,
+            message: Some(format!(
+                "the object names {} images; sigil judges at most {MAX_IMAGES} in one object",
+                found.len()
+            )),
+            ..Answer::default()
+        };
+    }
     let judged = futures::future::join_all(found.iter().map(|found| async move {
         let image = images::reference(&found.written);
         let decision = match &image {
@@ -144,6 +159,7 @@ pub async fn answer(
     if endpoint == Endpoint::Mutate {
         answer.patch = judged
             .iter()
+            .filter(|j| !unchanged(review, j.found))
             .filter_map(|j| {
                 let digest = j.decision.as_ref()?.digest.as_ref()?;
                 patch::pin(j.found, digest)
@@ -151,4 +167,17 @@ pub async fn answer(
             .collect();
     }
     answer
+}
+
+/// An image an UPDATE leaves as it was: verified again, but not pinned, as
+/// rewriting a running Pod's image restarts its container (and an old
+/// workload's template would roll out on any edit, a scale included).
+fn unchanged(review: &Review, found: &FoundImage) -> bool {
+    review.operation == Operation::Update
+        && review
+            .old_object
+            .as_ref()
+            .and_then(|old| old.pointer(&found.pointer))
+            .and_then(|v| v.as_str())
+            == Some(found.written.as_str())
 }

@@ -18,6 +18,7 @@ fn review(group: &str, kind: &str, object: Value) -> Review {
         operation: Operation::Create,
         namespace: Some("default".into()),
         object: Some(object),
+        old_object: None,
     }
 }
 

@@ -44,6 +44,7 @@ fn reads_a_v1_review() {
             operation: Operation::Create,
             namespace: Some("prod".into()),
             object: Some(serde_json::json!({"kind": "Deployment", "spec": {}})),
+            old_object: None,
         }
     );
 }
