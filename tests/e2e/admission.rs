@@ -15,6 +15,7 @@ mod mutate;
 mod protocol;
 mod registries;
 mod reload;
+mod shapes;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -733,6 +734,15 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .filter(|(have, _)| labels.iter().all(|(k, v)| have.get(*k).map(String::as_str) == Some(*v)))
         .map(|(_, value)| value)
         .reduce(|a, b| a + b)
+}
+
+/// Opens `client`'s connection to `server` (`GET /healthz`), so that a timed
+/// request after it measures the server, not a TLS handshake: the apiserver
+/// keeps its connections to a webhook open too.
+pub fn warm(client: &Client, server: &Webhook) {
+    let response = client.get(server.url("/healthz")).send().expect("GET /healthz");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().expect("read the whole body");
 }
 
 /// `GET /metrics` of `server`.

@@ -187,3 +187,40 @@ fn a_large_object_gets_one_operation_per_tag() {
     answer.assert_names("spec.template.spec.containers[17].image", &img.unsigned);
     assert_eq!(answer.patch(), None);
 }
+
+#[test]
+fn on_update_only_changed_images_are_pinned_but_all_are_judged() {
+    let w = world();
+    let img = &w.img;
+    let old = DEPLOYMENT.object(pod_spec(&[&img.signed, &img.web]));
+    let new = DEPLOYMENT.object(pod_spec(&[&img.signed, &img.untagged]));
+    let update =
+        |new: &Value, old: &Value| Review::with(DEPLOYMENT, "UPDATE", None, Some(new.clone()), Some(old.clone()));
+
+    let answer = w.mutate(&update(&new, &old));
+    answer.assert_allowed();
+    assert_eq!(
+        answer.patch(),
+        Some(vec![replace(
+            "/spec/template/spec/containers/1/image",
+            &format!("{}@{}", img.untagged, img.untagged_digest)
+        )]),
+        "only the changed image is pinned: {answer}"
+    );
+    // twin: the same object created gets both
+    let answer = w.mutate(&Review::create(DEPLOYMENT, new.clone()));
+    assert_eq!(answer.patch().map(|p| p.len()), Some(2), "{answer}");
+    // unchanged images are still judged: an unsigned one already there denies
+    let old_bad = DEPLOYMENT.object(pod_spec(&[&img.unsigned, &img.web]));
+    let new_bad = DEPLOYMENT.object(pod_spec(&[&img.unsigned, &img.signed]));
+    for endpoint in ["/validate", "/mutate"] {
+        let answer = w.admit(endpoint, &update(&new_bad, &old_bad));
+        answer.assert_denied();
+        answer.assert_names("spec.template.spec.containers[0].image", &img.unsigned);
+        assert_eq!(answer.patch(), None);
+    }
+    // nothing changed: allowed, no patch at all
+    let answer = w.mutate(&update(&old, &old));
+    answer.assert_allowed();
+    assert_eq!(answer.patch(), None, "{answer}");
+}
