@@ -88,6 +88,9 @@ fn a_new_policy_is_picked_up_and_a_broken_one_keeps_the_last_good() {
     assert!(failed.is_some(), "the failed reload is counted:\n{}", server.logs());
     unsigned().assert_allowed();
     signed().assert_allowed();
+    // README: `sigil_admission_policy_stale` is 1 while the file on disk cannot be loaded
+    let stale = |text: &str| metric(text, "sigil_admission_policy_stale", &[]);
+    assert_eq!(stale(&metrics(&client, &server)), Some(1.0), "stale while broken");
     let ready = client.get(server.url("/readyz")).send().expect("GET /readyz");
     assert_eq!(ready.status(), StatusCode::OK, "the last good policy still serves");
     let body = ready.text().expect("body").to_ascii_lowercase();
@@ -110,6 +113,7 @@ fn a_new_policy_is_picked_up_and_a_broken_one_keeps_the_last_good() {
         .assert_denied()
         .assert_names("spec.containers[0].image", &w.img.unsigned);
     signed().assert_allowed();
+    assert_eq!(stale(&metrics(&client, &server)), Some(0.0), "not stale once fixed");
 }
 
 #[test]
