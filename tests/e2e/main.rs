@@ -9,6 +9,7 @@ mod admission;
 mod attestations;
 mod bad_input;
 mod certificates;
+mod containerd;
 mod copying;
 mod deploy;
 mod fixtures;
