@@ -76,12 +76,16 @@ impl Default for CacheSettings {
 pub struct ImageDecision {
     /// The digest judged, when it was resolved.
     pub digest: Option<Digest>,
-    /// The policy's report; `None` when the deadline came first.
+    /// The policy's report (for an image not decided in time, the report
+    /// of evidence that could not be gathered, under the rule its name
+    /// matches); `None` only if the decision itself failed.
     pub report: Option<Report>,
-    /// Why the image was denied when there is no report (the deadline).
+    /// Why the image was denied when there is no report.
     pub reason: Option<String>,
     /// The registry could not be read.
     pub registry_error: bool,
+    /// The deadline came before the registry answered.
+    pub timed_out: bool,
 }
 
 impl ImageDecision {
@@ -94,7 +98,8 @@ impl ImageDecision {
     /// The outcome label of `/metrics`.
     pub fn label(&self) -> &'static str {
         match &self.report {
-            None => "timeout",
+            _ if self.timed_out => "timeout",
+            None => "error",
             Some(r) if r.error.is_some() => "error",
             Some(r) if r.decision == Decision::Allow => "allowed",
             Some(_) => "denied",
@@ -167,23 +172,27 @@ impl Decider {
                 report: Some(report),
                 reason: None,
                 registry_error: false,
+                timed_out: false,
             });
         }
-        let late = || {
+        // Judged as evidence that could not be gathered: an enforce rule
+        // denies, a warn or audit rule allows and says why (as for any
+        // registry error).
+        let late = |digest: Option<&Digest>| {
             Metrics::count(&self.metrics.deadline_denials);
+            let error = "the registry did not answer in time (before the apiserver's timeout)";
             Arc::new(ImageDecision {
-                digest: None,
-                report: None,
-                reason: Some(
-                    "the registry did not answer in time (before the apiserver's timeout); denied, try again".into(),
-                ),
+                digest: digest.cloned(),
+                report: Some(loaded.policy.evaluate_failure(&reference, digest, error, now)),
+                reason: None,
                 registry_error: true,
+                timed_out: true,
             })
         };
         let digest = match image.digest() {
             Some(d) => d.clone(),
             None => match tokio::time::timeout_at(deadline, self.resolve(image)).await {
-                Err(_) => return late(),
+                Err(_) => return late(None),
                 Ok(Ok(d)) => d,
                 Ok(Err(error)) => {
                     Metrics::count(&self.metrics.registry_errors);
@@ -193,6 +202,7 @@ impl Decider {
                         report: Some(report),
                         reason: None,
                         registry_error: true,
+                        timed_out: false,
                     });
                 }
             },
@@ -208,7 +218,7 @@ impl Decider {
                 }
                 None => {
                     Metrics::count(&self.metrics.cache_misses);
-                    let flight = self.gather(loaded.clone(), reference, digest, now);
+                    let flight = self.gather(loaded.clone(), reference.clone(), digest.clone(), now);
                     self.evict(&mut decisions, |e| self.live(e));
                     decisions.insert(
                         key,
@@ -223,7 +233,7 @@ impl Decider {
         };
         match tokio::time::timeout_at(deadline, flight).await {
             Ok(decision) => decision,
-            Err(_) => late(),
+            Err(_) => late(Some(&digest)),
         }
     }
 
@@ -282,6 +292,7 @@ impl Decider {
         let metrics = self.metrics.clone();
         let limit = self.settings.work;
         let gathering = self.gathering.clone();
+        let (policy, late_image, late_digest) = (loaded.policy.clone(), image.clone(), digest.clone());
         let work = async move {
             // Never closed, so acquiring cannot fail; the work bound covers the wait.
             let _permit = gathering.acquire_owned().await.ok();
@@ -312,17 +323,22 @@ impl Decider {
                 },
                 report: decided.and_then(|d| d.verdict),
                 registry_error,
+                timed_out: false,
             }
         };
         let task = tokio::spawn(async move {
             match tokio::time::timeout(limit, work).await {
                 Ok(decision) => Arc::new(decision),
-                Err(_) => Arc::new(ImageDecision {
-                    digest: None,
-                    report: None,
-                    reason: Some(format!("gathering the evidence took longer than {limit:?}; denied")),
-                    registry_error: true,
-                }),
+                Err(_) => {
+                    let error = format!("gathering the evidence took longer than {limit:?}");
+                    Arc::new(ImageDecision {
+                        report: Some(policy.evaluate_failure(&late_image, Some(&late_digest), &error, now)),
+                        digest: Some(late_digest),
+                        reason: None,
+                        registry_error: true,
+                        timed_out: true,
+                    })
+                }
             }
         });
         task.map(|joined| {
@@ -332,6 +348,7 @@ impl Decider {
                     report: None,
                     reason: Some("internal: the decision did not finish; denied".into()),
                     registry_error: false,
+                    timed_out: false,
                 })
             })
         })

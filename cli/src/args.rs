@@ -200,6 +200,32 @@ pub enum Command {
     ///     --tls-cert /etc/sigil/tls/tls.crt --tls-key /etc/sigil/tls/tls.key
     #[command(verbatim_doc_comment)]
     Admission(Box<AdmissionArgs>),
+    /// Judge an image pull for containerd 2.x, as an image-verifier `bin_dir` executable.
+    ///
+    /// containerd runs every executable of its image-verifier `bin_dir` before a
+    /// pull through its transfer service (CRI pulls since containerd 2.1, `ctr
+    /// image pull`) as `BIN -name REF -digest sha256:HEX -stdin-media-type
+    /// application/vnd.oci.descriptor.v1+json`, with the resolved descriptor on
+    /// stdin; exit 0 allows the pull, anything else blocks it, and stdout is the
+    /// reason containerd reports. Install a wrapper that runs
+    /// `sigil containerd-verifier --policy FILE "$@"` (deploy/containerd/).
+    ///
+    /// The digest containerd resolved is judged, as REPO@DIGEST, by the policy
+    /// (the same decisions as `sigil verify --policy`); the tag is never
+    /// resolved again. A descriptor on stdin must name the same digest. Exit 0
+    /// allowed, 1 denied, 2 not judged (bad flags, broken policy, registry down,
+    /// --timeout reached): both block, with one line on stdout naming the image,
+    /// the rule and the reason (at most 32 KiB, containerd's limit).
+    ///
+    /// Registry credentials: the node's docker config.json (DOCKER_CONFIG, else
+    /// ~/.docker), or --registry-username/--registry-password for --registry-host.
+    ///
+    /// Example (what containerd runs, through the wrapper):
+    ///   sigil containerd-verifier --policy /etc/sigil/policy.yaml \
+    ///     -name registry.acme.example/app:1.2 -digest sha256:6ae8a755... \
+    ///     -stdin-media-type application/vnd.oci.descriptor.v1+json < descriptor.json
+    #[command(verbatim_doc_comment)]
+    ContainerdVerifier(Box<ContainerdVerifierArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -511,6 +537,32 @@ pub struct AdmissionArgs {
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerdVerifierArgs {
+    /// The policy file.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Block with a reason when the pull is not judged within this long; keep
+    /// it below containerd's `per_verifier_timeout` (10s by default), past
+    /// which containerd kills the verifier and reports no reason.
+    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    /// What containerd passes, after sigil's own flags: `-name REF -digest
+    /// sha256:HEX -stdin-media-type TYPE` (Go flag syntax: `-name REF`,
+    /// `--name REF` and `-name=REF` are the same).
+    #[arg(
+        value_name = "CONTAINERD_FLAGS",
+        num_args = 0..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub containerd: Vec<String>,
 }
 
 #[derive(Debug, Args)]

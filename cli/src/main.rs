@@ -68,7 +68,9 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 }
 
 /// A usage error as one line on stderr (DESIGN §2), exit 2: clap's message
-/// and tips, without the usage block and the pointer to `--help`.
+/// and tips, without the usage block and the pointer to `--help`. For
+/// `sigil containerd-verifier` the line goes to stdout too: containerd shows
+/// only stdout as the reason a pull was blocked.
 fn usage_error(e: &clap::Error) -> ExitCode {
     let rendered = e.render().to_string();
     let kept: Vec<&str> = rendered
@@ -81,7 +83,12 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect();
-    let _ = writeln!(std::io::stderr(), "{}", kept.join(" "));
+    let line = kept.join(" ");
+    let _ = writeln!(std::io::stderr(), "{line}");
+    if std::env::args_os().nth(1).is_some_and(|a| a == "containerd-verifier") {
+        let why = line.strip_prefix("error: ").unwrap_or(&line);
+        let _ = writeln!(std::io::stdout(), "sigil blocked the pull: {why}");
+    }
     ExitCode::from(2)
 }
 

@@ -5,9 +5,11 @@
 //! Needs `apt-get install -y docker-registry skopeo kubernetes-client`;
 //! without them the tests fail with that hint rather than skip.
 
+mod admission;
 mod attestations;
 mod bad_input;
 mod certificates;
+mod containerd;
 mod copying;
 mod deploy;
 mod fixtures;

@@ -4,6 +4,7 @@
 mod admission;
 mod attest;
 mod batch;
+mod containerd_verifier;
 mod copy;
 mod demo;
 mod key;
@@ -39,5 +40,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo(a) => demo::run(a, output).await,
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
         Command::Admission(a) => admission::run(*a).await,
+        Command::ContainerdVerifier(a) => containerd_verifier::run(*a).await,
     }
 }

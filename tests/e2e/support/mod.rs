@@ -3,6 +3,7 @@
 //! hermetic runner for the sigil binary cargo built for these tests.
 
 pub mod sigil;
+pub mod webhook;
 
 pub use sigil::sigil;
 pub use sigil_testkit::*;
