@@ -418,6 +418,31 @@ mod tests {
     }
 
     #[test]
+    fn the_production_example_is_refused_rule_by_rule() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/production.yaml");
+        let now = time::OffsetDateTime::from_unix_timestamp(1_780_000_000).expect("time");
+        let (policy, _) = sigil_verifier::files::load_checked(&path, now).expect("the example loads");
+        let problems: Vec<String> = containers_policy(&policy)
+            .expect_err("inexpressible")
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        let starts = [
+            "rule production: attestations cannot be expressed",
+            "rule production: publisher github-release is keyless",
+            "rule production: publisher corp-ca is a certificate (PKI) publisher",
+            "rule staging: publisher github-release is keyless",
+            "rule upstream: pattern docker.io/library/*: only an exact repository",
+            "rule upstream: mode warn cannot be expressed",
+            "exemption 1: exemptions cannot be expressed",
+        ];
+        assert_eq!(problems.len(), starts.len(), "{problems:#?}");
+        for (problem, start) in problems.iter().zip(starts) {
+            assert!(problem.starts_with(start), "{problem:?} does not start with {start:?}");
+        }
+    }
+
+    #[test]
     fn two_rules_on_one_scope_are_refused() {
         refused(
             "  - name: repo\n    images: ['r.example/x']\n    signatures: { anyOf: [a] }\n\
