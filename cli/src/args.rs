@@ -140,7 +140,7 @@ pub enum Command {
     ///   sigil tree registry.example/app:1.2
     #[command(verbatim_doc_comment)]
     Tree(TreeArgs),
-    /// Check policy files and test them against recorded evidence.
+    /// Check policy files, test them against recorded evidence, export them.
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Copy an image with all its signatures, attestations and referrers.
@@ -322,6 +322,51 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
         at: Option<OffsetDateTime>,
     },
+    /// Write a policy in another tool's format, for enforcement elsewhere.
+    ///
+    /// `containers-policy`: the containers-policy.json(5) that CRI-O, podman
+    /// and skopeo read (containers/image). All or nothing: when any rule,
+    /// pattern or exemption cannot be expressed exactly, nothing is written,
+    /// each one is named on stderr with the reason, and the exit is 2.
+    ///
+    /// Mapping:
+    ///   no rule matches (deny)       -> "default": [{"type": "reject"}]
+    ///   images HOST/NS/**            -> docker scope HOST/NS (it also covers the repository HOST/NS)
+    ///   images HOST/NS/REPO (exact)  -> docker scope HOST/NS/REPO
+    ///   images **                    -> docker scope ""
+    ///   anyOf: [KEY]                 -> sigstoreSigned keyData, signedIdentity matchRepository
+    ///   anyOf: [KEY, KEY...]         -> sigstoreSigned keyDatas (containers/image >= 5.33)
+    ///   allOf: [KEY, KEY...]         -> one sigstoreSigned per key (all required)
+    ///   allowUnverified: true        -> insecureAcceptAnything
+    /// Refused: attestations, thresholds, signed annotations, keyless and
+    /// certificate publishers, mode warn or audit, patterns with other
+    /// wildcards, tags, digests or oci:, two rules on one scope, exemptions.
+    ///
+    /// Clients read cosign signatures only with `use-sigstore-attachments:
+    /// true` in containers-registries.d(5).
+    ///
+    /// Example:
+    ///   sigil policy export --format containers-policy policies/production.yaml \
+    ///     --output-file /etc/containers/policy.json
+    #[command(verbatim_doc_comment)]
+    Export {
+        /// The policy file.
+        #[arg(value_name = "POLICY")]
+        policy: PathBuf,
+        /// The format to write.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: ExportFormat,
+        /// Write here instead of stdout (only when the export succeeds).
+        #[arg(long, value_name = "FILE")]
+        output_file: Option<PathBuf>,
+    },
+}
+
+/// What `sigil policy export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// containers-policy.json(5), for CRI-O, podman and skopeo.
+    ContainersPolicy,
 }
 
 /// Verify a Sigstore bundle for a file or digest, offline.

@@ -18,6 +18,7 @@ mod keyless;
 mod keyless_v2;
 mod keys;
 mod policy;
+mod policy_export;
 mod registry_access;
 mod signing;
 mod snapshots;

@@ -1,6 +1,7 @@
 //! `sigil policy lint P` (every problem at once, cargo-deny style) and
 //! `sigil policy test P EXPECTATIONS` (the policy against evidence recorded
-//! in OCI layouts by `sigil copy`, with no network).
+//! in OCI layouts by `sigil copy`, with no network) and `sigil policy export`
+//! (see [`export`]).
 //!
 //! An expectations file (YAML or JSON; paths relative to it):
 //!
@@ -24,6 +25,8 @@
 //! recorded in the layout (`dev.sigil.image.name`), which can add
 //! requirements but never remove any (see `sigil_verifier::policy::engine`).
 
+mod export;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,7 +41,7 @@ use time::OffsetDateTime;
 
 use super::verify_policy::load_policy;
 use crate::Outcome;
-use crate::args::{OutputFormat, PolicyCommand};
+use crate::args::{ExportFormat, OutputFormat, PolicyCommand};
 use crate::common::{print, print_json};
 
 /// Runs a `policy` subcommand.
@@ -50,7 +53,46 @@ pub async fn run(cmd: PolicyCommand, output: OutputFormat) -> anyhow::Result<Out
             expectations,
             at,
         } => test(&policy, &expectations, at, output).await,
+        PolicyCommand::Export {
+            policy,
+            format,
+            output_file,
+        } => export_policy(&policy, format, output_file.as_deref()),
     }
+}
+
+/// Writes the export, or names on stderr everything that cannot be
+/// expressed (a summary line, then one line each) and writes nothing.
+fn export_policy(path: &Path, format: ExportFormat, output_file: Option<&Path>) -> anyhow::Result<Outcome> {
+    let policy = load_policy(path, OffsetDateTime::now_utc())?;
+    let document = match format {
+        ExportFormat::ContainersPolicy => export::containers_policy(&policy),
+    };
+    let document = match document {
+        Ok(d) => d,
+        Err(problems) => {
+            use std::io::Write as _;
+            let mut err = std::io::stderr().lock();
+            writeln!(
+                err,
+                "error: policy {} cannot be exported as containers-policy.json: {} problem{}",
+                path.display(),
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            )?;
+            for p in &problems {
+                writeln!(err, "  {p}")?;
+            }
+            return Ok(Outcome::Error);
+        }
+    };
+    let mut text = serde_json::to_string_pretty(&document)?;
+    text.push('\n');
+    match output_file {
+        Some(file) => std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))?,
+        None => print(&text)?,
+    }
+    Ok(Outcome::Success)
 }
 
 fn lint(path: &Path, at: Option<OffsetDateTime>, output: OutputFormat) -> anyhow::Result<Outcome> {
