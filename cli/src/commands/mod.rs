@@ -6,6 +6,7 @@ mod attest;
 mod batch;
 mod copy;
 mod demo;
+mod gate;
 mod key;
 mod policy;
 mod provenance;
@@ -39,5 +40,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo(a) => demo::run(a, output).await,
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
         Command::Admission(a) => admission::run(*a).await,
+        Command::Gate(a) => gate::run(*a).await,
     }
 }
