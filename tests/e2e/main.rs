@@ -11,6 +11,7 @@ mod certificates;
 mod copying;
 mod deploy;
 mod fixtures;
+mod gate;
 mod harness;
 mod keyless;
 mod keyless_v2;
