@@ -700,3 +700,46 @@ fn a_large_layer_streams_through_in_bounded_memory() {
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
     assert!(gate.log().contains("listening"), "{}", gate.log());
 }
+
+#[test]
+fn a_blob_the_upstream_corrupted_breaks_the_connection_instead_of_ending_cleanly() {
+    let w = world();
+    let gate = w.gate(&[]);
+    let layer = layer_of(&w.registry, "prod/app", &w.signed);
+    assert_eq!(get(&gate.url("/v2/prod/app/manifests/signed")).status(), StatusCode::OK);
+    // The twin first: intact, served whole.
+    let intact = get(&gate.url(&format!("/v2/prod/app/blobs/{layer}")))
+        .bytes()
+        .expect("the intact layer");
+    assert_eq!(Digest::sha256_of(&intact), layer);
+    // The same bytes' length, one bit flipped, in the registry's own storage.
+    let data = w
+        .registry
+        .storage_dir()
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&layer.hex()[..2])
+        .join(layer.hex())
+        .join("data");
+    let mut corrupt = std::fs::read(&data).expect("the stored layer");
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 1;
+    std::fs::write(&data, &corrupt).expect("corrupt the stored layer");
+    // A small layer is one chunk: held back, so the connection breaks
+    // before even the headers leave; a large one breaks mid-body.
+    match client().get(gate.url(&format!("/v2/prod/app/blobs/{layer}"))).send() {
+        Err(e) => assert!(!e.is_timeout(), "{e}"),
+        Ok(mut response) => {
+            let mut received = Vec::new();
+            let read = response.read_to_end(&mut received);
+            assert!(
+                read.is_err(),
+                "the body must not end cleanly ({} bytes read)",
+                received.len()
+            );
+            assert!(received.len() < corrupt.len(), "the last bytes are held back");
+        }
+    }
+    assert!(gate.log().contains("the connection is broken off"), "{}", gate.log());
+    // The gate goes on serving.
+    assert_eq!(get(&gate.url("/v2/")).status(), StatusCode::OK);
+}
