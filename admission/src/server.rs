@@ -4,6 +4,7 @@
 //! deadline), the number of connections.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,13 +69,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let current =
         Current::new(config.policy.clone(), config.client.clone(), config.pipeline, now).map_err(anyhow::Error::msg)?;
     let certificates = Arc::new(Certificates::load(&config.tls_cert, &config.tls_key).map_err(anyhow::Error::msg)?);
-    let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .context("TLS configuration")?
-        .with_no_client_auth()
-        .with_cert_resolver(certificates.clone());
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let acceptor = tls_acceptor(certificates.clone())?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -93,6 +88,42 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     tokio::spawn(reload(app.clone(), config.reload_interval));
 
+    let handler = move |request| {
+        let app = app.clone();
+        async move { route(request, &app).await }
+    };
+    match serve(listener, Some(acceptor), handler).await {}
+}
+
+/// The TLS side of a server: rustls with `certificates` (asked on every
+/// handshake, so a reloaded certificate serves the next connection), ALPN
+/// `h2` then `http/1.1`.
+pub fn tls_acceptor(certificates: Arc<Certificates>) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .context("TLS configuration")?
+        .with_no_client_auth()
+        .with_cert_resolver(certificates);
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(tls)))
+}
+
+/// Accepts connections on `listener` until the process is stopped and
+/// answers each request with `handler`: HTTP/1.1 (keep-alive) and HTTP/2,
+/// over TLS when `tls` is given (a failed or slow handshake ends that
+/// connection only), else plain (HTTP/2 by prior knowledge). The handshake,
+/// the request headers and the number of open connections are bounded; a
+/// connection that does not speak HTTP (a TLS ClientHello on a plain port)
+/// is closed and harms no other.
+pub async fn serve<H, F, B>(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, handler: H) -> Infallible
+where
+    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let handler = Arc::new(handler);
     let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (tcp, _) = match listener.accept().await {
@@ -109,29 +140,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (acceptor, app) = (acceptor.clone(), app.clone());
+        let (tls, handler) = (tls.clone(), handler.clone());
         tokio::spawn(async move {
             let _permit = permit;
+            let Some(acceptor) = tls else {
+                return serve_connection(TokioIo::new(tcp), handler).await;
+            };
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => return tracing::debug!("TLS handshake: {e}"),
                 Err(_) => return tracing::debug!("TLS handshake: timed out"),
             };
-            let service = hyper::service::service_fn(move |request| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(route(request, &app).await) }
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .keep_alive(true);
-            builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
-            if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
-                tracing::debug!("connection: {e}");
-            }
+            serve_connection(TokioIo::new(tls), handler).await;
         });
+    }
+}
+
+async fn serve_connection<I, H, F, B>(io: I, handler: Arc<H>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let answer = handler(request);
+        async move { Ok::<_, Infallible>(answer.await) }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+    if let Err(e) = builder.serve_connection(io, service).await {
+        tracing::debug!("connection: {e}");
     }
 }
 

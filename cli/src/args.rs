@@ -226,6 +226,29 @@ pub enum Command {
     ///     -stdin-media-type application/vnd.oci.descriptor.v1+json < descriptor.json
     #[command(verbatim_doc_comment)]
     ContainerdVerifier(Box<ContainerdVerifierArgs>),
+    /// A read-only registry in front of --upstream that serves only what the
+    /// policy allows: point containerd, CRI-O, podman or a CI runner at it as
+    /// the registry itself (not as a mirror: mirrors fall back to the
+    /// upstream on any error). Repository NAME at the gate is UPSTREAM/NAME
+    /// for the policy.
+    ///
+    /// A manifest (by tag or digest, an index or its child) is served only
+    /// when the policy allows the image; otherwise 403 DENIED with the image,
+    /// the rule and the reason. Blobs only of allowed images and their
+    /// attachments (signatures, attestations, SBOMs, referrers), which pass
+    /// through so a verifier downstream can check again. Writes are refused;
+    /// bytes are streamed and checked against their digests; an upstream
+    /// that fails is a 502/503/504, never a manifest served unjudged.
+    ///
+    /// The gate reads the upstream with its own credentials (the registry
+    /// flags, ~/.docker/config.json); clients are anonymous, or users of
+    /// --htpasswd (bcrypt). Decisions are cached as in `sigil admission`.
+    ///
+    /// Example:
+    ///   sigil gate --policy /etc/sigil/policy.yaml --listen 0.0.0.0:5000 \
+    ///     --upstream registry.example --tls-cert gate.crt --tls-key gate.key
+    #[command(verbatim_doc_comment)]
+    Gate(Box<GateArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -550,6 +573,48 @@ impl From<SignatureFormat> for sigil_verifier::sign::Format {
             SignatureFormat::Bundle => Self::Bundle,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The policy file (reloaded when it, or a file it names, changes).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Address to listen on (e.g. 0.0.0.0:5000; port 0 picks one, printed on stderr).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// The registry behind the gate.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub upstream: String,
+    /// Server certificate PEM (with its chain); plain HTTP without --tls-cert and --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key PEM (PKCS#8 `PRIVATE KEY`; SEC1 and PKCS#1 are read too).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Clients must authenticate as a user of this htpasswd file (bcrypt
+    /// entries, `htpasswd -B`); anonymous clients otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+    /// How long an allowed decision is reused for the same policy, reference and digest.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration_or_zero)]
+    pub cache_ttl: Duration,
+    /// How long a denied decision is reused (errors are never reused).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_or_zero)]
+    pub deny_cache_ttl: Duration,
+    /// How long the blobs and child manifests of a served manifest stay fetchable.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub grant_ttl: Duration,
+    /// The longest a request waits for a decision before it is refused.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub decision_timeout: Duration,
+    /// How often the policy and TLS files are checked for changes.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub reload_interval: Duration,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 #[derive(Debug, Args)]

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     // A server logs what it does (reloads, denials) without being asked.
-    let server = matches!(cli.command, args::Command::Admission(_));
+    let server = matches!(cli.command, args::Command::Admission(_) | args::Command::Gate(_));
     init_logging(cli.verbose.saturating_add(u8::from(server)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -106,7 +106,9 @@ fn init_logging(verbose: u8) {
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIGIL_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("sigil={level},sigil_verifier={level},sigil_admission={level}"))
+        tracing_subscriber::EnvFilter::new(format!(
+            "sigil={level},sigil_verifier={level},sigil_admission={level},sigil_gate={level}"
+        ))
     });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()

@@ -13,6 +13,7 @@ mod containerd;
 mod copying;
 mod deploy;
 mod fixtures;
+mod gate;
 mod harness;
 mod keyless;
 mod keyless_v2;

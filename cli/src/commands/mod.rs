@@ -7,6 +7,7 @@ mod batch;
 mod containerd_verifier;
 mod copy;
 mod demo;
+mod gate;
 mod key;
 mod policy;
 mod provenance;
@@ -41,5 +42,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
         Command::Admission(a) => admission::run(*a).await,
         Command::ContainerdVerifier(a) => containerd_verifier::run(*a).await,
+        Command::Gate(a) => gate::run(*a).await,
     }
 }
