@@ -5,7 +5,8 @@
 # cargo-fuzz is installed when missing); installs the Debian packages
 # docker-registry and skopeo (the real registry and the interop peer the
 # end-to-end tests use) and kubernetes-client (kubectl, which renders
-# deploy/kubernetes offline for tests/e2e/deploy.rs).
+# deploy/kubernetes offline for tests/e2e/deploy.rs) and podman (a real client
+# pulling through the registry gate, tests/e2e/gate.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ need_apt=()
 command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 if ((${#need_apt[@]})); then
   echo "installing ${need_apt[*]} (Debian packages) ..." >&2
   sudo_cmd=()
