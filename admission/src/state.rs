@@ -24,7 +24,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sigil_verifier::digest::Digest;
 use sigil_verifier::files::Disk;
 use sigil_verifier::pipeline::{Pipeline, PolicyJudge, Settings};
-use sigil_verifier::policy::{FileReader, Policy, Severity};
+use sigil_verifier::policy::{FileReader, Policy};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::{RegistryClient, RegistryStore};
 use sigil_verifier::store::StoreError;
@@ -77,19 +77,7 @@ impl Loaded {
                 }
                 policy
             }
-            Err(e) => {
-                let errors: Vec<String> =
-                    e.0.items
-                        .iter()
-                        .filter(|d| d.severity == Severity::Error)
-                        .take(3)
-                        .map(|d| match d.line_column() {
-                            Some((l, c)) => format!("{l}:{c}: {}", d.message),
-                            None => d.message.clone(),
-                        })
-                        .collect();
-                return Err(format!("{e}: {}", errors.join("; ")));
-            }
+            Err(e) => return Err(e.summary()),
         };
         let files = recording.read.into_inner().unwrap_or_else(PoisonError::into_inner);
         let generation = generation_of(&files);

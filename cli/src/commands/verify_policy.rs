@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use sigil_verifier::pipeline::{PolicyJudge, Settings};
-use sigil_verifier::policy::{self, Decision, Mode, Policy, Report, Severity};
+use sigil_verifier::policy::{self, Decision, Mode, Policy, Report};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::RegistryClient;
 use time::OffsetDateTime;
@@ -54,19 +54,7 @@ pub fn load_policy(path: &Path, now: OffsetDateTime) -> anyhow::Result<Policy> {
             }
             Ok(policy)
         }
-        Err(e) => {
-            let errors: Vec<String> =
-                e.0.items
-                    .iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .take(3)
-                    .map(|d| match d.line_column() {
-                        Some((l, c)) => format!("{l}:{c}: {}", d.message),
-                        None => d.message.clone(),
-                    })
-                    .collect();
-            bail!("{e}: {}", errors.join("; "))
-        }
+        Err(e) => bail!(e.summary()),
     }
 }
 

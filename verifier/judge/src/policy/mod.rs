@@ -49,6 +49,25 @@ pub use report::{CheckResult, Decision, REPORT_API_VERSION, ReasonCode, Report, 
 #[error("policy {} has {} error(s); run `sigil policy lint {}`", .0.file.display(), .0.counts().0, .0.file.display())]
 pub struct PolicyError(pub Box<Diagnostics>);
 
+impl PolicyError {
+    /// One line: this error and its first three errors with `line:column`,
+    /// for a caller that refuses the policy (the full list is `policy lint`'s).
+    pub fn summary(&self) -> String {
+        let errors: Vec<String> = self
+            .0
+            .items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .take(3)
+            .map(|d| match d.line_column() {
+                Some((l, c)) => format!("{l}:{c}: {}", d.message),
+                None => d.message.clone(),
+            })
+            .collect();
+        format!("{self}: {}", errors.join("; "))
+    }
+}
+
 impl Policy {
     /// Loads a policy for evaluation, refusing one with errors. Warnings
     /// are returned alongside so the caller can show them.
