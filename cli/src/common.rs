@@ -328,3 +328,31 @@ pub fn certificate_material(
         chain_pem,
     }))
 }
+
+/// The pipeline and cache settings of a server (`admission`, `gate`): the
+/// evidence budgets, how long decisions are reused, and a gathering bound no
+/// shorter than one registry request may take.
+pub fn server_settings(
+    evidence: &crate::args::EvidenceArgs,
+    registry: &RegistryArgs,
+    allowed: Duration,
+    denied: Duration,
+    tags: Duration,
+) -> (
+    sigil_verifier::pipeline::Settings,
+    sigil_admission::decisions::CacheSettings,
+) {
+    let defaults = sigil_admission::decisions::CacheSettings::default();
+    let pipeline = sigil_verifier::pipeline::Settings {
+        limits: evidence.limits(),
+        ..sigil_verifier::pipeline::Settings::default()
+    };
+    let cache = sigil_admission::decisions::CacheSettings {
+        allowed,
+        denied,
+        tags,
+        work: registry.registry_timeout.max(defaults.work),
+        ..defaults
+    };
+    (pipeline, cache)
+}

@@ -4,13 +4,11 @@
 
 use std::sync::Arc;
 
-use sigil_admission::decisions::CacheSettings;
-use sigil_verifier::pipeline::Settings;
 use sigil_verifier::reference::{ImageRef, RegistryRef};
 
 use crate::Outcome;
 use crate::args::GateArgs;
-use crate::common::registry_client;
+use crate::common::{registry_client, server_settings};
 
 pub async fn run(args: GateArgs) -> anyhow::Result<Outcome> {
     let upstream = sigil_gate::upstream_host(&args.upstream)?;
@@ -18,7 +16,14 @@ pub async fn run(args: GateArgs) -> anyhow::Result<Outcome> {
     // Credentials are scoped by the images a command names: here, any image of the upstream.
     let probe = RegistryRef::parse(&format!("{upstream}/probe"))?;
     let client = registry_client(registry, &[ImageRef::Registry(probe)])?;
-    let defaults = CacheSettings::default();
+    // Tags are never resolved by the gate's decisions: it judges the digest it fetched.
+    let (pipeline, cache) = server_settings(
+        &args.evidence,
+        registry,
+        args.cache_ttl,
+        args.deny_cache_ttl,
+        sigil_admission::decisions::CacheSettings::default().tags,
+    );
     let config = sigil_gate::Config {
         policy: args.policy,
         listen: args.listen,
@@ -26,16 +31,8 @@ pub async fn run(args: GateArgs) -> anyhow::Result<Outcome> {
         tls: args.tls_cert.zip(args.tls_key),
         htpasswd: args.htpasswd,
         client: Arc::clone(&client),
-        pipeline: Settings {
-            limits: args.evidence.limits(),
-            ..Settings::default()
-        },
-        cache: CacheSettings {
-            allowed: args.cache_ttl,
-            denied: args.deny_cache_ttl,
-            work: registry.registry_timeout.max(defaults.work),
-            ..defaults
-        },
+        pipeline,
+        cache,
         grant_ttl: args.grant_ttl,
         decision_timeout: args.decision_timeout,
         reload_interval: args.reload_interval,
