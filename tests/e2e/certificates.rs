@@ -15,6 +15,16 @@ use crate::support::{Registry, sigil};
 /// A CA and a code-signing leaf for `email`, written into `dir` as
 /// `NAME-ca.pem`, `NAME-leaf.pem` and `NAME-leaf.key` (PKCS#8).
 fn pki(dir: &std::path::Path, name: &str, email: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    pki_for(dir, name, email, vec![ExtendedKeyUsagePurpose::CodeSigning])
+}
+
+/// [`pki`] with the leaf's extended key usage list (empty: no extension).
+fn pki_for(
+    dir: &std::path::Path,
+    name: &str,
+    email: &str,
+    eku: Vec<ExtendedKeyUsagePurpose>,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
     ca_params
@@ -31,7 +41,7 @@ fn pki(dir: &std::path::Path, name: &str, email: &str) -> (std::path::PathBuf, s
         .push(DnType::CommonName, "release signer");
     leaf_params.subject_alt_names = vec![SanType::Rfc822Name(email.try_into().expect("email"))];
     leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+    leaf_params.extended_key_usages = eku;
     leaf_params.use_authority_key_identifier_extension = true;
     let leaf = leaf_params.signed_by(&leaf_key, &ca).expect("sign leaf");
     let paths = (
@@ -263,4 +273,59 @@ fn private_pki_attestations_carry_the_certificate_and_verify_by_identity() {
     sigil(&["verify", &registry.image("pkiatt2:v1"), "--policy", s(&policy)])
         .run()
         .assert_exit(1);
+}
+
+#[test]
+fn a_leaf_without_extended_key_usage_verifies_and_a_tls_leaf_does_not() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let verify = |image: &str, roots: &std::path::Path| {
+        sigil(&[
+            "verify",
+            image,
+            "--certificate-identity",
+            "release@acme.example",
+            "--certificate-roots",
+            s(roots),
+            "--output",
+            "json",
+        ])
+        .run()
+    };
+    for (name, eku, accepted) in [
+        ("noeku", vec![], true),
+        ("anyeku", vec![ExtendedKeyUsagePurpose::Any], true),
+        ("tls", vec![ExtendedKeyUsagePurpose::ServerAuth], false),
+    ] {
+        let own = dir.path().join(name);
+        std::fs::create_dir(&own).expect("mkdir");
+        let (ca, leaf, leaf_key) = pki_for(&own, name, "release@acme.example", eku);
+        let key = import_key(&own, &leaf_key);
+        push_sample(&registry, name, "v1", 73);
+        let image = registry.image(&format!("{name}:v1"));
+        sigil(&[
+            "sign",
+            &image,
+            "--key",
+            s(&key),
+            "--certificate",
+            s(&leaf),
+            "--certificate-chain",
+            s(&ca),
+        ])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+        let out = verify(&image, &ca);
+        if accepted {
+            out.assert_exit(0);
+            assert_eq!(
+                out.stdout_json()["images"][0]["signatures"][0]["signer"]["subject"],
+                "release@acme.example"
+            );
+        } else {
+            out.assert_exit(1);
+            assert!(out.stdout.contains("not for code signing"), "{name}: {}", out.stdout);
+        }
+    }
 }

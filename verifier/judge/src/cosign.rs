@@ -31,6 +31,22 @@ pub fn sbom_tag(image: &Digest) -> String {
     format!("{}.sbom", image.tag_prefix())
 }
 
+/// Decodes a signature annotation (`dev.cosignproject.cosign/signature`) as
+/// cosign's Go readers do: standard base64 with padding, where line breaks
+/// (`\r`, `\n`) anywhere are skipped, so a signature wrapped at 76 columns
+/// (containers/image writes such) reads. Surrounding whitespace is trimmed.
+pub fn decode_signature(annotation: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let text = annotation.trim();
+    let decoded = if text.contains(['\r', '\n']) {
+        let joined: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+        base64::engine::general_purpose::STANDARD.decode(joined)
+    } else {
+        base64::engine::general_purpose::STANDARD.decode(text)
+    };
+    decoded.ok()
+}
+
 /// An annotation value by key, ignoring ASCII case (older producers varied).
 pub fn annotation<'a>(annotations: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
     annotations
@@ -82,4 +98,20 @@ pub fn attachment_manifest(layers: Vec<Descriptor>) -> (Descriptor, Vec<u8>, Ima
 /// blob alone would drop a certificate attached on a second run.
 pub fn same_layer(a: &Descriptor, b: &Descriptor) -> bool {
     a.digest == b.digest && a.annotations == b.annotations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_signature;
+
+    #[test]
+    fn signatures_decode_as_go_reads_them() {
+        assert_eq!(decode_signature("aGVsbG8="), Some(b"hello".to_vec()));
+        assert_eq!(decode_signature(" aGVs\nbG8=\n"), Some(b"hello".to_vec()));
+        assert_eq!(decode_signature("aGVs\r\nbG8="), Some(b"hello".to_vec()));
+        // Go's decoder skips line breaks only; spaces and a missing pad fail.
+        assert_eq!(decode_signature("aGVs bG8="), None);
+        assert_eq!(decode_signature("aGVsbG8"), None);
+        assert_eq!(decode_signature("aGVs!bG8="), None);
+    }
 }

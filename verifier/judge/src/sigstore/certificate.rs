@@ -23,11 +23,45 @@ use super::identity::{EXTENSIONS, Encoding, ISSUER_DEPRECATED_OID, ISSUER_OID};
 
 /// Fulcio's `otherName` SAN type (a username identity).
 const OTHERNAME_SAN_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
-const EKU_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
-const CODE_SIGNING_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 const SAN_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 /// DER body of id-kp-codeSigning (1.3.6.1.5.5.7.3.3).
 const CODE_SIGNING_EKU: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+/// DER body of anyExtendedKeyUsage (2.5.29.37.0).
+const ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
+
+/// The extended key usage a code-signing chain may carry, on every
+/// certificate of the path (as Go's crypto/x509, which cosign and
+/// containers/image use, nests EKUs): no EKU extension at all (RFC 5280
+/// §4.2.1.12: any purpose), or a list naming codeSigning or
+/// anyExtendedKeyUsage. A list naming only other purposes (serverAuth, say) is
+/// refused, as is an empty EKU extension.
+struct CodeSigningUsage;
+
+impl webpki::ExtendedKeyUsageValidator for CodeSigningUsage {
+    fn validate(&self, iter: webpki::KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        let wanted = [
+            webpki::KeyPurposeId::new(CODE_SIGNING_EKU),
+            webpki::KeyPurposeId::new(ANY_EKU),
+        ];
+        let mut present = Vec::new();
+        for id in iter {
+            let id = id?;
+            if wanted.contains(&id) {
+                return Ok(());
+            }
+            present.push(id.to_decoded_oid());
+        }
+        if present.is_empty() {
+            return Ok(());
+        }
+        Err(webpki::Error::RequiredEkuNotFoundContext(
+            webpki::RequiredEkuNotFoundContext {
+                required: webpki::KeyUsage::required(CODE_SIGNING_EKU),
+                present,
+            },
+        ))
+    }
+}
 
 /// Why a certificate cannot be read or does not chain.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -127,7 +161,8 @@ impl Certificate {
     }
 
     /// Checks that this leaf chains through `intermediates` to one of `roots`
-    /// at `at`, with the code-signing extended key usage.
+    /// at `at`, every certificate of the path fit for code signing
+    /// ([`CodeSigningUsage`]).
     pub fn verify_chain(
         &self,
         intermediates: &[Certificate],
@@ -150,29 +185,19 @@ impl Certificate {
             &anchors,
             &intermediate_ders,
             UnixTime::since_unix_epoch(Duration::from_secs(seconds)),
-            // CAs commonly carry no EKU; the leaf's is required below.
-            webpki::KeyUsage::required_if_present(CODE_SIGNING_EKU),
+            CodeSigningUsage,
             None,
             None,
         )
-        .map_err(|e| chain_error(e.to_string()))?;
-        if !self.has_code_signing_eku() {
-            return Err(chain_error(
-                "the certificate is not for code signing (no codeSigning extended key usage)".into(),
-            ));
-        }
+        .map_err(|e| match e {
+            webpki::Error::RequiredEkuNotFoundContext(_) | webpki::Error::EmptyEkuExtension => chain_error(
+                "a certificate of the chain is not for code signing (its extended key usage names neither \
+                 codeSigning nor anyExtendedKeyUsage)"
+                    .into(),
+            ),
+            e => chain_error(e.to_string()),
+        })?;
         Ok(())
-    }
-
-    fn has_code_signing_eku(&self) -> bool {
-        let Ok(cert) = x509_cert::Certificate::from_der(&self.der) else {
-            return false;
-        };
-        cert.tbs_certificate.extensions.iter().flatten().any(|ext| {
-            ext.extn_id == EKU_OID
-                && x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
-                    .is_ok_and(|eku| eku.0.contains(&CODE_SIGNING_OID))
-        })
     }
 }
 

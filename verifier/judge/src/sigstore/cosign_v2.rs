@@ -157,9 +157,8 @@ pub fn verify_certificate_signature(
     let bad_signature = |reason: String| BundleRejection::Signature { reason };
     let signed = match content {
         LayerContent::Message { payload, signature_b64 } => {
-            let signature = STANDARD
-                .decode(signature_b64.trim())
-                .map_err(|_| bad_signature("signature is not valid base64".into()))?;
+            let signature = crate::cosign::decode_signature(signature_b64)
+                .ok_or_else(|| bad_signature("signature is not valid base64".into()))?;
             key.verify(payload, &signature)
                 .map_err(|e| bad_signature(e.to_string()))?;
             SignedContent::Message {
@@ -283,9 +282,13 @@ fn as_bundle(
     });
     match content {
         LayerContent::Message { payload, signature_b64 } => {
+            let signature =
+                crate::cosign::decode_signature(signature_b64).ok_or_else(|| BundleRejection::Signature {
+                    reason: "signature is not valid base64".into(),
+                })?;
             bundle["messageSignature"] = json!({
                 "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest(&SHA256, payload))},
-                "signature": signature_b64.trim()
+                "signature": STANDARD.encode(signature)
             });
         }
         LayerContent::Envelope { envelope: bytes, .. } => {

@@ -32,6 +32,8 @@ mod verify;
 #[cfg(test)]
 mod case_tests;
 #[cfg(test)]
+mod eku_tests;
+#[cfg(test)]
 mod forgery_tests;
 #[cfg(test)]
 mod pki_tests;

@@ -8,9 +8,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::bundle::{Bundle, BundleError};
 use crate::digest::Digest;
 use crate::dsse::{Envelope, EnvelopeError, IN_TOTO_PAYLOAD_TYPE};
@@ -131,9 +128,7 @@ pub fn simple_signing(
     key: &PublicKey,
     image: &Digest,
 ) -> Result<Verified<SignedImage>, Rejection> {
-    let signature = STANDARD
-        .decode(signature_b64.trim())
-        .map_err(|_| Rejection::SignatureEncoding)?;
+    let signature = crate::cosign::decode_signature(signature_b64).ok_or(Rejection::SignatureEncoding)?;
     let signer = signer_of(key);
     key.verify(payload, &signature)
         .map_err(|_| Rejection::BadSignature(signer.clone()))?;
@@ -400,6 +395,8 @@ mod tests {
     use super::*;
     use crate::keys::SigningKey;
     use crate::simplesigning::payload;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
 
     fn image() -> Digest {
         Digest::sha256_of(b"image")
