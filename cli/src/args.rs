@@ -94,8 +94,12 @@ pub enum Command {
     /// have its required fields. It is wrapped in an in-toto Statement v1 whose
     /// subject is the image digest and signed as a DSSE envelope.
     ///
-    /// --type: slsaprovenance1 (alias slsaprovenance), slsaprovenance02,
-    /// spdxjson, cyclonedx, vuln, openvex, vsa, custom, or a predicate-type URI.
+    /// --type takes cosign's names with cosign's meanings, or a predicate-type
+    /// URI: custom (the default: the file's text wrapped as {"Data", "Timestamp"}),
+    /// slsaprovenance and slsaprovenance02 (SLSA provenance v0.2),
+    /// slsaprovenance1 (SLSA provenance v1), link (in-toto link), spdx (the
+    /// SPDX document's text as a string), spdxjson (SPDX JSON), cyclonedx,
+    /// vuln (cosign vulnerability scan), openvex, and sigil's vsa.
     ///
     /// Examples:
     ///   sigil attest registry.example/app:1.2 --key release.key --type cyclonedx --predicate bom.json
@@ -786,8 +790,8 @@ pub struct AttestArgs {
     /// The predicate JSON file.
     #[arg(long, value_name = "FILE")]
     pub predicate: PathBuf,
-    /// The predicate type: a short name or a URI.
-    #[arg(long = "type", value_name = "TYPE")]
+    /// The predicate type: a cosign short name (see above) or a URI.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
     /// Where to store the attestation: cosign's `.att` tag (default; read by
     /// cosign v1-v3) or a cosign v3 Sigstore-bundle referrer.
@@ -807,8 +811,9 @@ pub struct VerifyAttestationArgs {
     /// Images whose attestations to verify.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The predicate type required: a short name or a URI (matched exactly).
-    #[arg(long = "type", value_name = "TYPE")]
+    /// The predicate type required: a cosign short name (as `attest --type`:
+    /// slsaprovenance is v0.2) or a URI, matched exactly. Default: custom.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
     /// The public key (PKIX PEM). One of --key or the identity flags is needed.
     #[arg(

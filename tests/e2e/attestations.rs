@@ -137,11 +137,97 @@ fn real_sboms_and_provenance_round_trip_in_both_forms() {
             );
             verify(&image, &stranger, kind).assert_exit(1);
         }
-        // a type nobody attested
+        // cosign's slsaprovenance is v0.2: it finds the slsaprovenance02 one
+        let v02 = verify(&image, &public, "slsaprovenance");
+        v02.assert_exit(0);
+        assert_eq!(
+            v02.stdout_json()["images"][0]["attestations"][0]["statement"]["predicateType"],
+            "https://slsa.dev/provenance/v0.2"
+        );
+        // a type nobody attested: refused, naming the types that are there
         let absent = verify(&image, &public, "vsa");
         absent.assert_exit(1);
-        assert_eq!(absent.stdout_json()["images"][0]["attestations"], json!([]));
+        let listed = absent.stdout_json()["images"][0]["attestations"].clone();
+        let mut present: Vec<&str> = listed
+            .as_array()
+            .expect("attestations")
+            .iter()
+            .map(|a| {
+                assert_eq!(a["valid"], false, "{a}");
+                let reason = a["reason"].as_str().expect("reason");
+                let uri = cases
+                    .iter()
+                    .map(|c| c.2)
+                    .find(|uri| reason.contains(&format!("{uri:?}")));
+                uri.unwrap_or_else(|| panic!("{form}: {reason} names no attested type"))
+            })
+            .collect();
+        present.sort_unstable();
+        let mut expected: Vec<&str> = cases.iter().map(|c| c.2).collect();
+        expected.sort_unstable();
+        assert_eq!(present, expected, "{form}: every type present is named");
+        let human = sigil(&["verify-attestation", &image, "--key", s(&public), "--type", "vsa"]).run();
+        human.assert_exit(1);
+        assert!(human.stdout.contains("https://cyclonedx.org/bom"), "{}", human.stdout);
     }
+}
+
+#[test]
+fn cosign_short_names_build_the_predicates_cosign_builds() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    let (_, stranger) = keypair(dir.path(), "stranger");
+    push_sample(&registry, "names", "v1", 35);
+    let image = registry.image("names:v1");
+    // No --type: cosign's default, custom, wraps the file's text.
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "reviewed by the release team\n").expect("write");
+    sigil(&["attest", &image, "--key", s(&key), "--predicate", s(&note)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    let out = sigil(&["verify-attestation", &image, "--key", s(&public), "--output", "json"]).run();
+    out.assert_exit(0);
+    let statement = &out.stdout_json()["images"][0]["attestations"][0]["statement"];
+    assert_eq!(statement["predicateType"], "https://cosign.sigstore.dev/attestation/v1");
+    assert_eq!(statement["predicate"]["Data"], "reviewed by the release team\n");
+    assert!(
+        statement["predicate"]["Timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{statement}"
+    );
+    // spdx: the document's text as a JSON string (tag-value SPDX here).
+    let tag_value = dir.path().join("bom.spdx");
+    let text = "SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\nSPDXID: SPDXRef-DOCUMENT\n";
+    std::fs::write(&tag_value, text).expect("write");
+    attest(&image, &key, "spdx", &tag_value, &[]).assert_exit(0);
+    let out = verify(&image, &public, "spdx");
+    out.assert_exit(0);
+    assert_eq!(
+        out.stdout_json()["images"][0]["attestations"][0]["statement"]["predicate"],
+        text
+    );
+    verify(&image, &stranger, "spdx").assert_exit(1);
+    // link: an in-toto link with every member cosign requires
+    let link = dir.path().join("link.json");
+    std::fs::write(&link, r#"{"_type":"link","name":"build","materials":{},"products":{},"byproducts":{},"command":["make"],"environment":{}}"#).expect("write");
+    attest(&image, &key, "link", &link, &[]).assert_exit(0);
+    let out = verify(&image, &public, "link");
+    out.assert_exit(0);
+    assert_eq!(
+        out.stdout_json()["images"][0]["attestations"][0]["statement"]["predicateType"],
+        "https://in-toto.io/Link/v1"
+    );
+    std::fs::write(&link, r#"{"_type":"link","name":"build"}"#).expect("write");
+    let out = attest(&image, &key, "link", &link, &[]);
+    out.assert_exit(2);
+    assert!(
+        out.assert_one_line_error().contains("materials is missing"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// Signs `statement` with the test key and stores it as an extra `.att` layer of `target`.

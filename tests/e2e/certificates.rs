@@ -231,7 +231,7 @@ fn private_pki_attestations_carry_the_certificate_and_verify_by_identity() {
     ok.assert_exit(0);
     let attestation = &ok.stdout_json()["images"][0]["attestations"][0];
     assert_eq!(attestation["signer"]["subject"], "release@acme.example");
-    assert_eq!(attestation["statement"]["predicate"]["reviewed"], true);
+    assert_eq!(attestation["statement"]["predicate"]["Data"], r#"{"reviewed":true}"#);
     // twins: another identity, another PKI's roots, the attestation copied to another image
     verify(&image, "eve@acme.example", &ca).assert_exit(1);
     verify(&image, "release@acme.example", &other_ca).assert_exit(1);

@@ -14,22 +14,23 @@ use crate::common::{
 
 pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
-    let predicate_type = predicate::resolve_type(&args.predicate_type)?;
     let document = std::fs::read(&args.predicate)
         .with_context(|| format!("cannot read predicate file {}", args.predicate.display()))?;
-    predicate::validate(&predicate_type, &document).with_context(|| {
-        format!(
-            "predicate {} is not a valid {predicate_type} document; nothing was pushed",
-            args.predicate.display()
-        )
-    })?;
+    let predicate::Encoded { predicate_type, json } = predicate::encode(&args.predicate_type, document, &now_rfc3339())
+        .with_context(|| {
+            format!(
+                "predicate {} is not a valid {} document; nothing was pushed",
+                args.predicate.display(),
+                args.predicate_type
+            )
+        })?;
     let client = registry_client(&args.registry, &images)?;
     let key = read_signing_key(&args.key)?;
     let certificate = certificate_material(&args.certificate, args.format, &key)?;
     let options = AttestOptions {
         key: &key,
         predicate_type,
-        predicate: document,
+        predicate: json,
         format: args.format.into(),
         recursive: args.recursive,
         created: now_rfc3339(),

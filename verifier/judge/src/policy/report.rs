@@ -175,7 +175,7 @@ impl From<&Rejection> for ReasonCode {
             Rejection::WrongImage { .. } | Rejection::Subject { .. } => C::DigestMismatch,
             Rejection::Annotation { .. } => C::AnnotationMismatch,
             Rejection::PayloadType(_) => C::PayloadTypeMismatch,
-            Rejection::PredicateType { .. } => C::PredicateTypeMismatch,
+            Rejection::PredicateType { .. } | Rejection::ClaimedType { .. } => C::PredicateTypeMismatch,
             Rejection::NoCertificate => C::SignerKindMismatch,
             Rejection::MessageSignature | Rejection::CertificateBundle => C::UnsupportedEvidence,
             Rejection::SignatureEncoding

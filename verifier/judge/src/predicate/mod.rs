@@ -22,26 +22,34 @@ pub const OPENVEX: &str = "https://openvex.dev/ns";
 pub const SLSA_VSA: &str = "https://slsa.dev/verification_summary/v1";
 pub const COSIGN_CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
 
-/// The short names `--type` accepts, and the URIs they stand for.
-pub const SHORT_NAMES: [(&str, &str); 9] = [
-    ("slsaprovenance1", SLSA_PROVENANCE_V1),
-    ("slsaprovenance", SLSA_PROVENANCE_V1),
+pub const IN_TOTO_LINK_V1: &str = "https://in-toto.io/Link/v1";
+
+/// The short names `--type` accepts and the URIs they stand for: cosign's
+/// (`cmd/cosign/cli/options/predicate.go`), meaning what they mean there
+/// (`slsaprovenance` is SLSA provenance v0.2), plus sigil's `vsa`.
+pub const SHORT_NAMES: [(&str, &str); 11] = [
+    ("custom", COSIGN_CUSTOM),
+    ("slsaprovenance", SLSA_PROVENANCE_V02),
     ("slsaprovenance02", SLSA_PROVENANCE_V02),
+    ("slsaprovenance1", SLSA_PROVENANCE_V1),
+    ("link", IN_TOTO_LINK_V1),
+    ("spdx", SPDX),
     ("spdxjson", SPDX),
     ("cyclonedx", CYCLONEDX),
     ("vuln", COSIGN_VULN),
     ("openvex", OPENVEX),
     ("vsa", SLSA_VSA),
-    ("custom", COSIGN_CUSTOM),
 ];
 
 /// Why a predicate type or predicate is refused.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PredicateError {
     #[error(
-        "unknown predicate type {0:?}: use one of slsaprovenance1, slsaprovenance02, spdxjson, cyclonedx, vuln, openvex, vsa, custom, or a URI such as https://example.com/my-predicate/v1"
+        "unknown predicate type {0:?}: use one of custom, slsaprovenance (SLSA v0.2, as in cosign), slsaprovenance02, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, vsa, or a URI such as https://example.com/my-predicate/v1"
     )]
     UnknownType(String),
+    #[error("predicate is not UTF-8 text")]
+    NotText,
     #[error("predicate is not valid JSON: {0}")]
     Json(String),
     #[error("predicate is not a JSON object")]
@@ -76,6 +84,43 @@ pub fn resolve_type(name: &str) -> Result<String, PredicateError> {
     }
 }
 
+/// A predicate ready to be put in a statement: its type URI and its JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    pub predicate_type: String,
+    pub json: Vec<u8>,
+}
+
+/// Builds the predicate `cosign attest --type name` would build from
+/// `document` (`cosign/pkg/cosign/attestation`), after checking it:
+/// `custom` (and its URI) wraps the file's text as `{"Data": TEXT,
+/// "Timestamp": timestamp}`, `spdx` stores the document's text as a JSON
+/// string (tag-value or JSON SPDX), and every other type is the JSON document
+/// itself.
+pub fn encode(name: &str, document: Vec<u8>, timestamp: &str) -> Result<Encoded, PredicateError> {
+    let predicate_type = resolve_type(name)?;
+    let json = if predicate_type == COSIGN_CUSTOM {
+        let text = String::from_utf8(document).map_err(|_| PredicateError::NotText)?;
+        serde_json::to_vec(&serde_json::json!({"Data": text, "Timestamp": timestamp}))
+            .map_err(|e| PredicateError::Json(e.to_string()))?
+    } else if name.eq_ignore_ascii_case("spdx") {
+        let text = String::from_utf8(document).map_err(|_| PredicateError::NotText)?;
+        if text.trim_start().starts_with('{') {
+            sbom::validate_spdx(text.as_bytes())?;
+        } else if !text.lines().any(|l| l.trim_start().starts_with("SPDXVersion:")) {
+            return Err(PredicateError::Missing {
+                kind: "SPDX tag-value",
+                field: "SPDXVersion",
+            });
+        }
+        serde_json::to_vec(&text).map_err(|e| PredicateError::Json(e.to_string()))?
+    } else {
+        validate(&predicate_type, &document)?;
+        document
+    };
+    Ok(Encoded { predicate_type, json })
+}
+
 /// Checks `predicate` (JSON text) for the kind `predicate_type` names.
 /// Predicate types sigil has no schema for must still be a JSON object.
 pub fn validate(predicate_type: &str, predicate: &[u8]) -> Result<(), PredicateError> {
@@ -84,8 +129,31 @@ pub fn validate(predicate_type: &str, predicate: &[u8]) -> Result<(), PredicateE
         CYCLONEDX => sbom::validate_cyclonedx(predicate),
         SLSA_PROVENANCE_V1 => slsa::validate_v1(predicate),
         SLSA_PROVENANCE_V02 => slsa::validate_v02(predicate),
+        IN_TOTO_LINK_V1 => validate_link(predicate),
         _ => object(predicate).map(|_| ()),
     }
+}
+
+/// An in-toto link must have every member cosign requires of one.
+fn validate_link(predicate: &[u8]) -> Result<(), PredicateError> {
+    let link = object(predicate)?;
+    for field in [
+        "_type",
+        "name",
+        "materials",
+        "products",
+        "byproducts",
+        "command",
+        "environment",
+    ] {
+        if !link.contains_key(field) {
+            return Err(PredicateError::Missing {
+                kind: "in-toto link",
+                field,
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, PredicateError> {
@@ -127,7 +195,13 @@ mod tests {
 
     #[test]
     fn short_names_and_uris() {
-        assert_eq!(resolve_type("slsaprovenance").as_deref(), Ok(SLSA_PROVENANCE_V1));
+        // cosign's meanings: slsaprovenance is v0.2, spdx and spdxjson one URI.
+        assert_eq!(resolve_type("slsaprovenance").as_deref(), Ok(SLSA_PROVENANCE_V02));
+        assert_eq!(resolve_type("slsaprovenance02").as_deref(), Ok(SLSA_PROVENANCE_V02));
+        assert_eq!(resolve_type("slsaprovenance1").as_deref(), Ok(SLSA_PROVENANCE_V1));
+        assert_eq!(resolve_type("spdx").as_deref(), Ok(SPDX));
+        assert_eq!(resolve_type("link").as_deref(), Ok(IN_TOTO_LINK_V1));
+        assert_eq!(resolve_type("custom").as_deref(), Ok(COSIGN_CUSTOM));
         assert_eq!(resolve_type("SPDXJSON").as_deref(), Ok(SPDX));
         assert_eq!(
             resolve_type("https://example.com/p/v1").as_deref(),
@@ -137,6 +211,67 @@ mod tests {
             let r = resolve_type(bad);
             assert!(matches!(r, Err(PredicateError::UnknownType(_))), "{bad}: {r:?}");
         }
+    }
+
+    #[test]
+    fn predicates_are_built_as_cosign_builds_them() {
+        let at = "2026-12-03T10:00:00Z";
+        let custom = encode("custom", b"any text\n".to_vec(), at).expect("custom");
+        assert_eq!(custom.predicate_type, COSIGN_CUSTOM);
+        let wrapped: Value = serde_json::from_slice(&custom.json).expect("json");
+        assert_eq!(wrapped, serde_json::json!({"Data": "any text\n", "Timestamp": at}));
+        // The custom URI spelled out wraps too; another URI is the JSON itself.
+        assert_eq!(encode(COSIGN_CUSTOM, b"x".to_vec(), at).expect("uri").json, {
+            serde_json::to_vec(&serde_json::json!({"Data": "x", "Timestamp": at})).expect("json")
+        });
+        assert_eq!(
+            encode("https://example.com/p/v1", b"{\"a\":1}".to_vec(), at)
+                .expect("uri")
+                .json,
+            b"{\"a\":1}"
+        );
+        assert_eq!(
+            encode("https://example.com/p/v1", b"not json".to_vec(), at).map(|_| ()),
+            Err(PredicateError::Json("expected ident at line 1 column 2".into()))
+        );
+        // spdx: the text as a JSON string, JSON or tag-value; spdxjson: the object.
+        let document = shared("sbom/guac/alpine-spdx.json");
+        let text = encode("spdx", document.clone(), at).expect("spdx");
+        assert_eq!(text.predicate_type, SPDX);
+        let string: String = serde_json::from_slice(&text.json).expect("a JSON string");
+        assert_eq!(string.as_bytes(), document.as_slice());
+        assert_eq!(
+            encode("spdxjson", document.clone(), at).expect("spdxjson").json,
+            document
+        );
+        let tag_value = b"SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\n".to_vec();
+        assert!(encode("spdx", tag_value, at).is_ok());
+        for bad in [
+            b"hello".to_vec(),
+            shared("sbom/guac/alpine-cyclonedx.json"),
+            vec![0xff, 0xfe],
+        ] {
+            assert!(encode("spdx", bad, at).is_err());
+        }
+        // link: cosign requires every member of an in-toto link.
+        let link = br#"{"_type":"link","name":"build","materials":{},"products":{},"byproducts":{},"command":[],"environment":{}}"#;
+        assert_eq!(
+            encode("link", link.to_vec(), at).expect("link").predicate_type,
+            IN_TOTO_LINK_V1
+        );
+        assert_eq!(
+            encode("link", br#"{"_type":"link","name":"build"}"#.to_vec(), at),
+            Err(PredicateError::Missing {
+                kind: "in-toto link",
+                field: "materials"
+            })
+        );
+        // slsaprovenance is checked as v0.2, slsaprovenance1 as v1.
+        let v02: Value = serde_json::from_slice(&shared("slsa/v0.2/github-actions-npm-sigstore-1.3.0.statement.json"))
+            .expect("json");
+        let v02 = v02["predicate"].to_string().into_bytes();
+        assert!(encode("slsaprovenance", v02.clone(), at).is_ok());
+        assert!(encode("slsaprovenance1", v02, at).is_err());
     }
 
     #[test]

@@ -105,6 +105,11 @@ pub enum Rejection {
     PayloadType(String),
     #[error("statement predicate type is {found:?}, not {expected:?}")]
     PredicateType { found: String, expected: String },
+    /// Not judged: its storage says it is of another type, and no evidence
+    /// of the type asked for exists (listed so that the reader sees what is
+    /// there).
+    #[error("stored as an attestation of type {claimed:?} (its storage says so; not verified), not {expected:?}")]
+    ClaimedType { claimed: String, expected: String },
     #[error("statement has no subject with digest {image}")]
     Subject { image: Digest },
     #[error("bundle holds a message signature, which cannot bind an image")]
@@ -296,14 +301,32 @@ pub fn judge_attestations(
 
 /// One [`AttestationCheck`] per piece of evidence that may be of
 /// `predicate_type` (what its storage claims, or unclaimed), judged by `verify`.
+/// When there is none, each piece claiming another type is listed, unjudged,
+/// as [`Rejection::ClaimedType`], so that a report names the types present.
 pub(crate) fn check_attestations(
     evidence: &[crate::evidence::AttestationEvidence],
     predicate_type: &str,
     verify: impl Fn(&crate::evidence::AttestationContent) -> Result<Verified<AttestedStatement>, Rejection>,
 ) -> Vec<AttestationCheck> {
+    let may_be_wanted =
+        |e: &&crate::evidence::AttestationEvidence| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type);
+    if !evidence.iter().any(|e| may_be_wanted(&e)) {
+        return evidence
+            .iter()
+            .filter_map(|e| {
+                Some(AttestationCheck {
+                    origin: e.origin.clone(),
+                    outcome: Err(Rejection::ClaimedType {
+                        claimed: e.claimed_type.clone()?,
+                        expected: predicate_type.to_owned(),
+                    }),
+                })
+            })
+            .collect();
+    }
     evidence
         .iter()
-        .filter(|e| e.claimed_type.as_deref().is_none_or(|t| t == predicate_type))
+        .filter(may_be_wanted)
         .map(|e| AttestationCheck {
             origin: e.origin.clone(),
             outcome: verify(&e.content),
