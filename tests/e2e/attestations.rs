@@ -228,6 +228,36 @@ fn cosign_short_names_build_the_predicates_cosign_builds() {
         "{}",
         out.stderr
     );
+    // Kubernetes' real v1.28.1 provenance omits buildType: attested with a
+    // warning, as cosign accepts it; without a builder id it is refused.
+    let k8s: Value = serde_json::from_slice(
+        &std::fs::read(testdata("slsa/v0.2/kubernetes-kubectl-v1.28.1.statement.json")).expect("read"),
+    )
+    .expect("json");
+    let predicate = dir.path().join("k8s.json");
+    std::fs::write(&predicate, k8s["predicate"].to_string()).expect("write");
+    let out = attest(&image, &key, "slsaprovenance", &predicate, &[]);
+    out.assert_exit(0);
+    assert!(
+        out.stderr
+            .contains("warning: SLSA provenance v0.2 predicate: buildType is missing"),
+        "{}",
+        out.stderr
+    );
+    let out = verify(&image, &public, "slsaprovenance02");
+    out.assert_exit(0);
+    let builder = &out.stdout_json()["images"][0]["attestations"][0]["statement"]["predicate"]["builder"]["id"];
+    assert_eq!(builder, "Project Collection Build Service (AzureContainerUpstream)");
+    let mut no_builder = k8s["predicate"].clone();
+    no_builder["builder"] = json!({});
+    std::fs::write(&predicate, no_builder.to_string()).expect("write");
+    let out = attest(&image, &key, "slsaprovenance", &predicate, &[]);
+    out.assert_exit(2);
+    assert!(
+        out.assert_one_line_error().contains("builder.id is missing"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// Signs `statement` with the test key and stores it as an extra `.att` layer of `target`.

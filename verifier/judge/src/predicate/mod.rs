@@ -84,11 +84,13 @@ pub fn resolve_type(name: &str) -> Result<String, PredicateError> {
     }
 }
 
-/// A predicate ready to be put in a statement: its type URI and its JSON.
+/// A predicate ready to be put in a statement: its type URI, its JSON, and
+/// what it lacks but is tolerated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Encoded {
     pub predicate_type: String,
     pub json: Vec<u8>,
+    pub lapses: Lapses,
 }
 
 /// Builds the predicate `cosign attest --type name` would build from
@@ -99,6 +101,7 @@ pub struct Encoded {
 /// itself.
 pub fn encode(name: &str, document: Vec<u8>, timestamp: &str) -> Result<Encoded, PredicateError> {
     let predicate_type = resolve_type(name)?;
+    let mut lapses = Lapses::new();
     let json = if predicate_type == COSIGN_CUSTOM {
         let text = String::from_utf8(document).map_err(|_| PredicateError::NotText)?;
         serde_json::to_vec(&serde_json::json!({"Data": text, "Timestamp": timestamp}))
@@ -115,23 +118,34 @@ pub fn encode(name: &str, document: Vec<u8>, timestamp: &str) -> Result<Encoded,
         }
         serde_json::to_vec(&text).map_err(|e| PredicateError::Json(e.to_string()))?
     } else {
-        validate(&predicate_type, &document)?;
+        lapses = validate(&predicate_type, &document)?;
         document
     };
-    Ok(Encoded { predicate_type, json })
+    Ok(Encoded {
+        predicate_type,
+        json,
+        lapses,
+    })
 }
 
-/// Checks `predicate` (JSON text) for the kind `predicate_type` names.
-/// Predicate types sigil has no schema for must still be a JSON object.
-pub fn validate(predicate_type: &str, predicate: &[u8]) -> Result<(), PredicateError> {
-    match predicate_type {
+/// Fields a specification requires that a predicate lacks, where real
+/// producers omit them and the ecosystem's verifiers accept the predicate
+/// anyway; sigil accepts it too and says so.
+pub type Lapses = Vec<PredicateError>;
+
+/// Checks `predicate` (JSON text) for the kind `predicate_type` names, and
+/// returns what it lacks but is tolerated ([`Lapses`]). Predicate types sigil
+/// has no schema for must still be a JSON object.
+pub fn validate(predicate_type: &str, predicate: &[u8]) -> Result<Lapses, PredicateError> {
+    let strict = match predicate_type {
         SPDX => sbom::validate_spdx(predicate),
         CYCLONEDX => sbom::validate_cyclonedx(predicate),
         SLSA_PROVENANCE_V1 => slsa::validate_v1(predicate),
-        SLSA_PROVENANCE_V02 => slsa::validate_v02(predicate),
+        SLSA_PROVENANCE_V02 => return slsa::validate_v02(predicate),
         IN_TOTO_LINK_V1 => validate_link(predicate),
         _ => object(predicate).map(|_| ()),
-    }
+    };
+    strict.map(|()| Lapses::new())
 }
 
 /// An in-toto link must have every member cosign requires of one.
@@ -356,5 +370,47 @@ mod tests {
             checked += 1;
         }
         assert_eq!(checked, 7);
+    }
+
+    #[test]
+    fn real_producers_statements_are_accepted_and_lapses_named() {
+        let cases: Value = serde_json::from_slice(&shared("slsa/cases.json")).expect("cases");
+        let mut checked = 0;
+        for case in cases["cases"].as_array().expect("cases") {
+            let (Some(file), Some(true)) = (case["file"].as_str(), case["real"].as_bool()) else {
+                continue;
+            };
+            let statement: Value = serde_json::from_slice(&shared(&format!("slsa/{file}"))).expect("json");
+            let kind = statement["predicateType"].as_str().expect("predicateType");
+            let result = validate(kind, statement["predicate"].to_string().as_bytes());
+            assert_eq!(
+                Some(result.is_ok()),
+                case["expect_valid"].as_bool(),
+                "{file}: {result:?}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 4, "{checked} real statements");
+        // Kubernetes' v1.28.1 release provenance has no buildType: accepted, said.
+        let k8s: Value =
+            serde_json::from_slice(&shared("slsa/v0.2/kubernetes-kubectl-v1.28.1.statement.json")).expect("json");
+        let lapses = validate(SLSA_PROVENANCE_V02, k8s["predicate"].to_string().as_bytes()).expect("accepted");
+        assert_eq!(
+            lapses,
+            [PredicateError::Missing {
+                kind: "SLSA provenance v0.2",
+                field: "buildType"
+            }]
+        );
+        // Its twin without a builder id is refused: policies read that field.
+        let mut no_builder = k8s["predicate"].clone();
+        no_builder["builder"].as_object_mut().expect("builder").remove("id");
+        assert_eq!(
+            validate(SLSA_PROVENANCE_V02, no_builder.to_string().as_bytes()),
+            Err(PredicateError::Missing {
+                kind: "SLSA provenance v0.2",
+                field: "builder.id"
+            })
+        );
     }
 }
