@@ -433,7 +433,8 @@ pub struct VerifyBundleArgs {
     #[command(flatten)]
     pub identity: IdentityArgs,
 
-    /// The artifact: a file, or `sha256:` + 64 (or `sha512:` + 128) hex digits when no such file exists.
+    /// The artifact: a file, or a digest when no such file exists: `sha256:` + 64,
+    /// `sha384:` + 96 or `sha512:` + 128 hex digits (npm provenance binds sha512).
     #[arg(value_name = "FILE_OR_DIGEST")]
     pub file_or_digest: String,
 }

@@ -195,9 +195,19 @@ fn bad_input_is_one_line_and_exit_2() {
     verify(&not_bundle, &CODY, OCI_DIGEST)
         .assert_exit(2)
         .assert_one_line_error();
-    verify(&data(OCI), &CODY, "sha256:1234")
-        .assert_exit(2)
-        .assert_one_line_error();
+    for short in [
+        "sha256:1234",
+        &format!("sha384:{}", "a".repeat(95)),
+        &format!("sha512:{}", "g".repeat(128)),
+    ] {
+        let out = verify(&data(OCI), &CODY, short);
+        out.assert_exit(2);
+        assert!(
+            out.assert_one_line_error().contains("neither a file nor a digest"),
+            "{}",
+            out.stderr
+        );
+    }
     verify(&data(OCI), &CODY, s(&dir.path().join("no-such-artifact")))
         .assert_exit(2)
         .assert_one_line_error();
@@ -433,6 +443,14 @@ fn second_readings_of_production_bundles_are_refused() {
         "https://github.com/login/oauth",
     ];
     verify(&data(v02), &brian, v02_digest).assert_exit(0);
+    // npm binds its tarball by sha512: another sha512, or a sha384 of the
+    // same length class, is not it.
+    let mut other_sha512 = v02_digest.to_owned();
+    other_sha512.replace_range(10..11, if &v02_digest[10..11] == "0" { "1" } else { "0" });
+    let out = verify(&data(v02), &brian, &other_sha512);
+    out.assert_exit(1);
+    assert!(out.stdout.contains("does not match any subject"), "{}", out.stdout);
+    verify(&data(v02), &brian, &format!("sha384:{}", &v02_digest[7..103])).assert_exit(1);
     let oci: Value = serde_json::from_slice(&std::fs::read(data(OCI)).expect("bundle")).expect("json");
     let cody_leaf = oci["verificationMaterial"]["certificate"].to_string();
     // Beside the chain of v0.2, and (a duplicated member) beside the

@@ -63,17 +63,18 @@ fn signatory(args: &VerifyBundleArgs) -> anyhow::Result<Signatory> {
 }
 
 /// `sha256:` + 64 hex is a digest unless a file of that name exists (DESIGN
-/// §2); so is `sha512:` + 128 hex (DSSE statements name sha512 subjects too).
+/// §2); so are `sha384:` + 96 and `sha512:` + 128 hex (npm provenance and
+/// other DSSE statements name such subjects).
 fn subject(arg: &str) -> anyhow::Result<Subject> {
     let path = Path::new(arg);
-    let digest_form = [("sha256:", 64), ("sha512:", 128)]
+    let digest_form = [("sha256:", 64), ("sha384:", 96), ("sha512:", 128)]
         .into_iter()
         .find_map(|(prefix, len)| arg.strip_prefix(prefix).map(|hex| (hex, len)));
     if !path.exists()
         && let Some((hex, len)) = digest_form
     {
         if hex.len() != len || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!("{arg:?} is neither a file nor a digest (sha256: + 64 or sha512: + 128 hex digits)");
+            bail!("{arg:?} is neither a file nor a digest (sha256: + 64, sha384: + 96 or sha512: + 128 hex digits)");
         }
         let digest: Digest = arg.to_ascii_lowercase().parse()?;
         return Ok(Subject::Digest(digest));

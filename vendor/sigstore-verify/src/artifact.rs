@@ -53,7 +53,15 @@ impl ArtifactRequirements {
                             .into(),
                     ));
                 }
-                let algorithms = statement.subject_algorithms();
+                let mut algorithms = statement.subject_algorithms();
+                // sigil: sha384 subjects (kept by sigstore-types in `other`).
+                if statement
+                    .subject
+                    .iter()
+                    .any(|s| s.digest.other.contains_key("sha384"))
+                {
+                    algorithms.push(HashAlgorithm::Sha2384);
+                }
                 if algorithms.is_empty() {
                     return Err(Error::UnsupportedBundle(
                         "in-toto statement has no supported subject digest algorithms".into(),
@@ -95,7 +103,10 @@ impl ArtifactRequirements {
                 .is_ok_and(|digest| statement.matches_sha256(&digest))
                 || artifact
                     .sha512()
-                    .is_ok_and(|digest| statement.matches_sha512(&digest));
+                    .is_ok_and(|digest| statement.matches_sha512(&digest))
+                || artifact
+                    .digest(HashAlgorithm::Sha2384)
+                    .is_ok_and(|digest| matches_sha384(statement, digest.as_bytes()));
             if !matches {
                 return Err(Error::ArtifactMismatch(
                     "artifact hash does not match any subject in attestation".into(),
@@ -104,6 +115,16 @@ impl ArtifactRequirements {
         }
         Ok(())
     }
+}
+
+/// sigil: whether a subject names `raw` as its sha384 digest (96 lower-case
+/// hex digits, as in-toto writes digests).
+fn matches_sha384(statement: &Statement, raw: &[u8]) -> bool {
+    let hex = hex::encode(raw);
+    statement
+        .subject
+        .iter()
+        .any(|s| s.digest.other.get("sha384") == Some(&hex))
 }
 
 /// Digests computed in one pass. Bytes are retained only for schemes such as

@@ -7,12 +7,15 @@
 use std::fmt;
 use std::str::FromStr;
 
-use aws_lc_rs::digest::{Context, SHA256, SHA512};
+use aws_lc_rs::digest::{Context, SHA256, SHA384, SHA512};
 
 /// Hash algorithms that may name content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
     Sha256,
+    /// Only in statement subjects and blob artifacts; OCI content is named
+    /// by sha256 or sha512.
+    Sha384,
     Sha512,
 }
 
@@ -21,6 +24,7 @@ impl Algorithm {
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::Sha256 => "sha256",
+            Algorithm::Sha384 => "sha384",
             Algorithm::Sha512 => "sha512",
         }
     }
@@ -28,6 +32,7 @@ impl Algorithm {
     fn hex_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 64,
+            Algorithm::Sha384 => 96,
             Algorithm::Sha512 => 128,
         }
     }
@@ -35,6 +40,7 @@ impl Algorithm {
     fn ring(self) -> &'static aws_lc_rs::digest::Algorithm {
         match self {
             Algorithm::Sha256 => &SHA256,
+            Algorithm::Sha384 => &SHA384,
             Algorithm::Sha512 => &SHA512,
         }
     }
@@ -52,7 +58,7 @@ pub struct Digest {
 pub enum DigestError {
     #[error("invalid digest {0:?}: expected sha256: followed by 64 lower-case hex digits")]
     Malformed(String),
-    #[error("unsupported digest algorithm in {0:?} (sha256 and sha512 are supported)")]
+    #[error("unsupported digest algorithm in {0:?} (sha256, sha384 and sha512 are supported)")]
     UnsupportedAlgorithm(String),
     #[error("content does not match its digest: expected {expected}, found {found}")]
     Mismatch { expected: Digest, found: Digest },
@@ -123,6 +129,7 @@ impl FromStr for Digest {
         let (alg, hex) = s.split_once(':').ok_or_else(|| DigestError::Malformed(s.to_owned()))?;
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
+            "sha384" => Algorithm::Sha384,
             "sha512" => Algorithm::Sha512,
             _ if alg.chars().all(|c| c.is_ascii_alphanumeric() || "+._-".contains(c)) && !alg.is_empty() => {
                 return Err(DigestError::UnsupportedAlgorithm(s.to_owned()));

@@ -38,6 +38,8 @@ mod forgery_tests;
 #[cfg(test)]
 mod pki_tests;
 #[cfg(test)]
+mod subject_tests;
+#[cfg(test)]
 mod time_tests;
 
 pub use certificate::{Certificate, CertificateError, CertificateIdentity, SubjectName};

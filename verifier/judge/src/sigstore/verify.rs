@@ -290,6 +290,7 @@ fn to_sigstore<'a>(artifact: &Artifact<'a>) -> Result<SigstoreArtifact<'a>, Bund
         Artifact::Digest(d) => {
             let algorithm = match d.algorithm() {
                 Algorithm::Sha256 => HashAlgorithm::Sha2256,
+                Algorithm::Sha384 => HashAlgorithm::Sha2384,
                 Algorithm::Sha512 => HashAlgorithm::Sha2512,
             };
             SigstoreArtifact::Digest(
