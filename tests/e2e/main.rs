@@ -12,6 +12,7 @@ mod certificates;
 mod containerd;
 mod copying;
 mod deploy;
+mod docker_hub;
 mod fixtures;
 mod gate;
 mod harness;

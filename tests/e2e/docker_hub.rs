@@ -1,0 +1,416 @@
+//! Docker Hub without the internet. Images there are named `docker.io/...`
+//! (or `alpine`, `index.docker.io/...`), but the distribution API is served
+//! by `registry-1.docker.io`, and docker keeps the login under the
+//! `https://index.docker.io/v1/` key of `config.json`.
+//!
+//! Each test runs its body again, as this test binary, inside a private
+//! network, mount and PID namespace (`unshare`): only `lo` is up, a
+//! temporary `/etc/hosts` maps Docker Hub's host names to loopback, and a
+//! real `docker-registry` serves TLS on `127.0.0.1:443` with a certificate
+//! from a test CA and requires basic auth (htpasswd). Nothing can reach the
+//! real Docker Hub, and the registry sees only what sigil sends to
+//! `registry-1.docker.io`.
+//!
+//! `unshare` (util-linux) and `ip` (iproute2) are required; as root the
+//! namespaces are made directly, otherwise with `--map-root-user`. When
+//! either is missing or the kernel refuses, the test fails, it does not skip.
+
+use std::fs;
+use std::net::{TcpStream, ToSocketAddrs as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::fixtures::{keypair, s, write_policy};
+use crate::support::tls::htpasswd_line;
+use crate::support::{Output, Proc, require_binary, sample_layout, sigil};
+
+/// Set for the body run inside the namespaces; its absence means "outside".
+const INSIDE: &str = "SIGIL_E2E_DOCKER_HUB_NAMESPACE";
+/// Docker Hub's host names, all mapped to `127.0.0.1` inside.
+const HUB_NAMES: [&str; 4] = ["registry-1.docker.io", "index.docker.io", "docker.io", "auth.docker.io"];
+const USER: &str = "hubuser";
+const PASSWORD: &str = "hub-pa55word";
+/// docker's key for Docker Hub in `auths`.
+const DOCKER_KEY: &str = "https://index.docker.io/v1/";
+const BOUND: Duration = Duration::from_secs(60);
+
+// --- outside: run a body in the namespaces ----------------------------------
+
+/// Runs the ignored test `docker_hub::inside::NAME` of this binary inside
+/// fresh network, mount and PID namespaces, and fails with its output
+/// unless it passed.
+fn run_inside(name: &str) {
+    let unshare = require_binary("unshare", "util-linux");
+    require_binary("ip", "iproute2");
+    require_binary("mount", "mount");
+    require_binary("docker-registry", "docker-registry");
+    let dir = TempDir::with_prefix("sigil-e2e-hub-").expect("tempdir");
+    let hosts = dir.path().join("hosts");
+    fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n::1 localhost\n127.0.0.1 {}\n", HUB_NAMES.join(" ")),
+    )
+    .expect("write hosts");
+    let me = std::env::current_exe().expect("the test binary's path");
+    let root = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let mut args: Vec<String> = ["--net", "--mount", "--pid", "--fork", "--kill-child"]
+        .map(str::to_owned)
+        .to_vec();
+    if !root.expect("read /proc/self") {
+        args.push("--map-root-user".into());
+    }
+    let script = "ip link set lo up && mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"";
+    args.extend(["sh".into(), "-ec".into(), script.into(), "sh".into(), s(&hosts).to_owned()]);
+    args.extend([
+        s(&me).to_owned(),
+        format!("docker_hub::inside::{name}"),
+        "--exact".into(),
+        "--ignored".into(),
+        "--nocapture".into(),
+        "--test-threads=1".into(),
+    ]);
+    let out = Proc::new(unshare)
+        .args(&args)
+        .env(INSIDE, "1")
+        .env("RUST_BACKTRACE", "1")
+        .timeout(Duration::from_secs(300))
+        .run();
+    assert!(
+        out.code == Some(0) && out.stdout.contains("1 passed"),
+        "the Docker Hub test {name} failed inside its namespaces \
+         (needs root or user namespaces, `unshare` and `ip`)\n{out}"
+    );
+}
+
+#[test]
+fn docker_hub_names_reach_registry_1_with_dockers_credentials() {
+    run_inside("names_and_credentials");
+}
+
+#[test]
+fn docker_hub_with_a_certificate_from_another_ca_is_refused() {
+    run_inside("untrusted_certificate");
+}
+
+// --- inside: a fake Docker Hub on 127.0.0.1:443 ------------------------------
+
+/// A test CA, and a server certificate for Docker Hub's names.
+struct Pki {
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl Pki {
+    fn new(ca_name: &str) -> Pki {
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.distinguished_name.push(DnType::CommonName, ca_name);
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca.self_signed(&ca_key).expect("self-sign the CA");
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().expect("server key");
+        let mut server = CertificateParams::new(HUB_NAMES.map(str::to_owned).to_vec()).expect("SANs");
+        server.distinguished_name.push(DnType::CommonName, "registry-1.docker.io");
+        server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        server.use_authority_key_identifier_extension = true;
+        let cert = server.signed_by(&key, &issuer).expect("sign the server certificate");
+        Pki {
+            ca_pem: ca_cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+/// `docker-registry` on `127.0.0.1:443`, TLS with `pki`, basic auth for
+/// [`USER`]; killed on drop.
+struct Hub {
+    child: Child,
+    dir: TempDir,
+}
+
+impl Hub {
+    fn start(pki: &Pki) -> Hub {
+        assert_inside();
+        let binary = require_binary("docker-registry", "docker-registry");
+        let dir = TempDir::with_prefix("sigil-e2e-hub-registry-").expect("tempdir");
+        // Paths as YAML double-quoted scalars (JSON strings are valid YAML).
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            fs::write(&path, text).expect("write a registry file");
+            serde_json::to_string(s(&path)).expect("a string serializes")
+        };
+        let own_ca = dir.path().join("ca.pem");
+        fs::write(&own_ca, &pki.ca_pem).expect("write the CA");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: \"127.0.0.1:443\"\n  secret: sigil-e2e-not-a-secret\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n  htpasswd:\n    realm: sigil-e2e-hub\n    path: {htpasswd}\n",
+            storage = serde_json::to_string(s(&dir.path().join("storage"))).expect("a string serializes"),
+            cert = file("server.crt", &pki.cert_pem),
+            key = file("server.key", &pki.key_pem),
+            htpasswd = file("htpasswd", &htpasswd_line(USER, PASSWORD)),
+        );
+        let config_path = dir.path().join("config.yml");
+        fs::write(&config_path, config).expect("write the registry config");
+        let log = fs::File::create(dir.path().join("registry.log")).expect("create the log");
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(&config_path)
+            .env_clear()
+            .env("HOME", dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup the log"))
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        let mut hub = Hub { child, dir };
+        hub.wait_ready(&own_ca);
+        hub
+    }
+
+    /// Until `https://registry-1.docker.io/v2/` answers (401: auth is on).
+    fn wait_ready(&mut self, ca: &Path) {
+        let ca = reqwest::Certificate::from_pem(&fs::read(ca).expect("read the CA")).expect("a PEM CA");
+        let client = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .tls_certs_only([ca])
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                panic!("docker-registry exited with {status}:\n{}", self.log());
+            }
+            match client.get("https://registry-1.docker.io/v2/").send() {
+                Ok(answer) => {
+                    assert_eq!(answer.status(), 401, "the registry requires credentials");
+                    return;
+                }
+                Err(e) if Instant::now() > deadline => panic!("no answer from the hub: {e:?}\n{}", self.log()),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// The repositories stored, by name (`library/alpine`, ...).
+    fn repositories(&self) -> Vec<String> {
+        let root = self.dir.path().join("storage/docker/registry/v2/repositories");
+        let mut found = Vec::new();
+        for namespace in fs::read_dir(&root).into_iter().flatten().flatten() {
+            for repo in fs::read_dir(namespace.path()).into_iter().flatten().flatten() {
+                found.push(format!(
+                    "{}/{}",
+                    namespace.file_name().to_string_lossy(),
+                    repo.file_name().to_string_lossy()
+                ));
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Panics unless this runs inside the namespaces [`run_inside`] makes:
+/// Docker Hub's names resolve to loopback and no other network exists.
+fn assert_inside() {
+    assert!(
+        std::env::var_os(INSIDE).is_some(),
+        "this body is run by docker_hub::docker_hub_* inside a private network namespace; \
+         run those tests, not this one"
+    );
+    for name in HUB_NAMES {
+        let addresses: Vec<_> = (name, 443).to_socket_addrs().expect(name).collect();
+        assert!(
+            !addresses.is_empty() && addresses.iter().all(|a| a.ip().is_loopback()),
+            "{name} is {addresses:?}"
+        );
+    }
+    // No route out: the real Docker Hub (or anything else) is unreachable.
+    let outside = TcpStream::connect_timeout(&"192.0.2.1:443".parse().expect("an address"), Duration::from_secs(1));
+    assert!(outside.is_err(), "a private network namespace has no route out");
+}
+
+/// `DIR/config.json` with `auths` entries `key: user:password`.
+fn docker_config(dir: &Path, entries: &[(&str, &str, &str)]) -> PathBuf {
+    let auths: serde_json::Map<String, serde_json::Value> = entries
+        .iter()
+        .map(|(key, user, password)| {
+            let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            ((*key).to_owned(), json!({ "auth": auth }))
+        })
+        .collect();
+    fs::create_dir_all(dir).expect("create the docker config directory");
+    fs::write(dir.join("config.json"), json!({ "auths": auths }).to_string()).expect("write config.json");
+    dir.to_owned()
+}
+
+/// Runs `sigil ARGS --registry-cacert CA` with `DOCKER_CONFIG=config`.
+fn hub_sigil(config: &Path, ca: &Path, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--registry-cacert", s(ca)]);
+    sigil(&all)
+        .env("DOCKER_CONFIG", config)
+        .env("SIGIL_PASSWORD", "pw")
+        .timeout(BOUND)
+        .run()
+}
+
+#[track_caller]
+fn assert_refused_for_docker_io(out: &Output, wanted: &str) {
+    out.assert_exit(2);
+    let line = out.assert_one_line_error();
+    assert!(line.contains("docker.io"), "{line}");
+    assert!(line.contains(wanted), "{line}");
+    assert!(!line.contains(PASSWORD), "{line}");
+}
+
+mod inside {
+    use super::*;
+
+    #[test]
+    #[ignore = "run inside its namespaces by docker_hub::docker_hub_names_reach_registry_1_with_dockers_credentials"]
+    fn names_and_credentials() {
+        let work = TempDir::new().expect("tempdir");
+        let pki = Pki::new("sigil e2e hub CA");
+        let ca = work.path().join("ca.pem");
+        fs::write(&ca, &pki.ca_pem).expect("write the CA");
+        let hub = Hub::start(&pki);
+        let layout = work.path().join("layout");
+        let image = sample_layout(&layout);
+        let source = format!("oci:{}:v1", s(&layout));
+        let (key, public) = keypair(work.path(), "release");
+
+        // docker's key, and a wrong password under another Docker Hub
+        // spelling that sorts first: docker's key is the one read.
+        let config = docker_config(
+            &work.path().join("docker"),
+            &[(DOCKER_KEY, USER, PASSWORD), ("docker.io", USER, "stale-password")],
+        );
+        let run = |args: &[&str]| hub_sigil(&config, &ca, args);
+
+        // Every spelling of Docker Hub lands in this registry.
+        run(&["copy", &source, "alpine:latest"]).assert_exit(0);
+        run(&["copy", &source, "index.docker.io/library/x:1"]).assert_exit(0);
+        run(&["copy", &source, "registry-1.docker.io/acme/tool:2"]).assert_exit(0);
+        assert_eq!(hub.repositories(), ["acme/tool", "library/alpine", "library/x"]);
+
+        run(&["sign", "alpine", "--key", s(&key)])
+            .assert_exit(0)
+            .assert_quiet_stderr();
+        run(&["sign", "index.docker.io/library/x:1", "--key", s(&key)]).assert_exit(0);
+        for name in [
+            "alpine",
+            "library/alpine",
+            "docker.io/alpine",
+            "docker.io/library/alpine:latest",
+            "index.docker.io/library/alpine",
+            "registry-1.docker.io/library/alpine",
+        ] {
+            let out = run(&["verify", name, "--key", s(&public), "--output", "json"]);
+            out.assert_exit(0).assert_quiet_stderr();
+            let report = &out.stdout_json()["images"][0];
+            assert_eq!(report["image"], "docker.io/library/alpine:latest", "{name}");
+            assert_eq!(report["digest"], image.manifest.digest.as_str(), "{name}");
+            assert_eq!(
+                report["signatures"][0]["dockerReference"], "docker.io/library/alpine",
+                "{name}"
+            );
+            let human = run(&["verify", name, "--key", s(&public)]);
+            human.assert_exit(0);
+            assert!(
+                human.stdout.starts_with("PASS   docker.io/library/alpine:latest ("),
+                "{name}: {human}"
+            );
+            assert!(!human.stdout.contains("registry-1"), "{human}");
+        }
+        let x = run(&["verify", "docker.io/library/x:1", "--key", s(&public), "--output", "json"]);
+        x.assert_exit(0);
+        assert_eq!(x.stdout_json()["images"][0]["image"], "docker.io/library/x:1");
+        // twin: the unsigned image on the same hub fails (exit 1), named as docker.io
+        let unsigned = run(&["verify", "acme/tool:2", "--key", s(&public)]);
+        unsigned.assert_exit(1);
+        assert!(unsigned.stdout.starts_with("FAIL   docker.io/acme/tool:2 ("), "{unsigned}");
+
+        // Policies match the docker.io name whatever spelling was given.
+        let policy = write_policy(
+            work.path(),
+            "publishers:\n  release: {key: release.pub}\nrules:\n  - name: hub-library\n    images: [\"docker.io/library/*\"]\n    signatures: {anyOf: [release]}\n",
+        );
+        for name in ["alpine", "registry-1.docker.io/library/x:1"] {
+            let out = run(&["verify", name, "--policy", s(&policy), "--output", "json"]);
+            out.assert_exit(0);
+            assert_eq!(out.stdout_json()["images"][0]["rule"], "hub-library", "{name}");
+        }
+        let out = run(&["verify", "docker.io/acme/tool:2", "--policy", s(&policy), "--output", "json"]);
+        out.assert_exit(1);
+
+        // Credentials: only the key docker reads, or another Docker Hub
+        // spelling when it is absent (containers/image reads those too).
+        let other = |name: &str, entries: &[(&str, &str, &str)]| docker_config(&work.path().join(name), entries);
+        let podman = other("podman", &[("docker.io", USER, PASSWORD)]);
+        hub_sigil(&podman, &ca, &["verify", "alpine", "--key", s(&public)]).assert_exit(0);
+        let verify = |config: &Path| hub_sigil(config, &ca, &["verify", "alpine", "--key", s(&public)]);
+        // twins: the right password under names that are not Docker Hub's
+        // registry, the wrong one under docker's key, and no config at all.
+        for (name, key) in [("website", "https://hub.docker.com/"), ("lookalike", "docker.io.example")] {
+            let config = other(name, &[(key, USER, PASSWORD)]);
+            assert_refused_for_docker_io(&verify(&config), "none are configured");
+        }
+        let wrong = other("wrong", &[(DOCKER_KEY, USER, "wrong-password"), ("docker.io", USER, PASSWORD)]);
+        assert_refused_for_docker_io(&verify(&wrong), "authentication failed");
+        assert_refused_for_docker_io(&verify(&work.path().join("absent")), "none are configured");
+        // the push side reads the same key
+        let signed = hub_sigil(&wrong, &ca, &["sign", "alpine", "--key", s(&key)]);
+        assert_refused_for_docker_io(&signed, "authentication failed");
+    }
+
+    #[test]
+    #[ignore = "run inside its namespaces by docker_hub::docker_hub_with_a_certificate_from_another_ca_is_refused"]
+    fn untrusted_certificate() {
+        let work = TempDir::new().expect("tempdir");
+        let test_ca = Pki::new("sigil e2e hub CA");
+        let impostor = Pki::new("sigil e2e impostor CA");
+        let ca = work.path().join("ca.pem");
+        fs::write(&ca, &test_ca.ca_pem).expect("write the CA");
+        let _hub = Hub::start(&impostor);
+        let config = docker_config(&work.path().join("docker"), &[(DOCKER_KEY, USER, PASSWORD)]);
+        let (_, public) = keypair(work.path(), "release");
+        for name in ["alpine", "docker.io/library/alpine", "index.docker.io/library/alpine"] {
+            let out = hub_sigil(&config, &ca, &["verify", name, "--key", s(&public)]);
+            out.assert_exit(2);
+            let line = out.assert_one_line_error();
+            assert!(line.contains("docker.io/library/alpine"), "{line}");
+            assert!(line.contains("registry-1.docker.io"), "{line}");
+            assert!(line.contains("not trusted"), "{line}");
+        }
+        // without --registry-cacert: the system roots do not know either CA
+        let out = sigil(&["verify", "alpine", "--key", s(&public)])
+            .env("DOCKER_CONFIG", &config)
+            .timeout(BOUND)
+            .run();
+        out.assert_exit(2);
+        assert!(out.assert_one_line_error().contains("not trusted"), "{out}");
+    }
+}
