@@ -4,12 +4,14 @@
 //! `https://index.docker.io/v1/` key of `config.json`.
 //!
 //! Each test runs its body again, as this test binary, inside a private
-//! network, mount and PID namespace (`unshare`): only `lo` is up, a
-//! temporary `/etc/hosts` maps Docker Hub's host names to loopback, and a
-//! real `docker-registry` serves TLS on `127.0.0.1:443` with a certificate
-//! from a test CA and requires basic auth (htpasswd). Nothing can reach the
-//! real Docker Hub, and the registry sees only what sigil sends to
-//! `registry-1.docker.io`.
+//! network, mount and PID namespace (`unshare`): only `lo` is up, and a
+//! temporary `/etc/hosts` maps Docker Hub's host names to loopback:
+//! `registry-1.docker.io` (and `auth.docker.io`) to `127.0.0.1`, where a
+//! real `docker-registry` serves TLS on port 443 with a certificate from a
+//! test CA and requires basic auth (htpasswd), and `docker.io` and
+//! `index.docker.io` to `127.0.0.2`, where nothing listens. Nothing can
+//! reach the real Docker Hub, and only requests sent to the API host reach
+//! the registry.
 //!
 //! `unshare` (util-linux) and `ip` (iproute2) are required; as root the
 //! namespaces are made directly, otherwise with `--map-root-user`. When
@@ -34,8 +36,12 @@ use crate::support::{Output, Proc, require_binary, sample_layout, sigil};
 
 /// Set for the body run inside the namespaces; its absence means "outside".
 const INSIDE: &str = "SIGIL_E2E_DOCKER_HUB_NAMESPACE";
-/// Docker Hub's host names, all mapped to `127.0.0.1` inside.
+/// Docker Hub's host names, all on the server certificate.
 const HUB_NAMES: [&str; 4] = ["registry-1.docker.io", "index.docker.io", "docker.io", "auth.docker.io"];
+/// Inside, the API hosts are `127.0.0.1`, where the registry listens; the
+/// names images carry are `127.0.0.2`, where nothing does, so a request
+/// sent to `https://docker.io/v2/` fails instead of finding the registry.
+const HOSTS: &str = "127.0.0.1 localhost\n::1 localhost\n127.0.0.1 registry-1.docker.io auth.docker.io\n127.0.0.2 docker.io index.docker.io\n";
 const USER: &str = "hubuser";
 const PASSWORD: &str = "hub-pa55word";
 /// docker's key for Docker Hub in `auths`.
@@ -54,11 +60,7 @@ fn run_inside(name: &str) {
     require_binary("docker-registry", "docker-registry");
     let dir = TempDir::with_prefix("sigil-e2e-hub-").expect("tempdir");
     let hosts = dir.path().join("hosts");
-    fs::write(
-        &hosts,
-        format!("127.0.0.1 localhost\n::1 localhost\n127.0.0.1 {}\n", HUB_NAMES.join(" ")),
-    )
-    .expect("write hosts");
+    fs::write(&hosts, HOSTS).expect("write hosts");
     let me = std::env::current_exe().expect("the test binary's path");
     let root = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
     let mut args: Vec<String> = ["--net", "--mount", "--pid", "--fork", "--kill-child"]
@@ -68,7 +70,13 @@ fn run_inside(name: &str) {
         args.push("--map-root-user".into());
     }
     let script = "ip link set lo up && mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"";
-    args.extend(["sh".into(), "-ec".into(), script.into(), "sh".into(), s(&hosts).to_owned()]);
+    args.extend([
+        "sh".into(),
+        "-ec".into(),
+        script.into(),
+        "sh".into(),
+        s(&hosts).to_owned(),
+    ]);
     args.extend([
         s(&me).to_owned(),
         format!("docker_hub::inside::{name}"),
@@ -120,7 +128,9 @@ impl Pki {
         let issuer = Issuer::new(ca, ca_key);
         let key = KeyPair::generate().expect("server key");
         let mut server = CertificateParams::new(HUB_NAMES.map(str::to_owned).to_vec()).expect("SANs");
-        server.distinguished_name.push(DnType::CommonName, "registry-1.docker.io");
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "registry-1.docker.io");
         server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         server.use_authority_key_identifier_extension = true;
@@ -247,6 +257,14 @@ fn assert_inside() {
             "{name} is {addresses:?}"
         );
     }
+    // The names images carry lead nowhere: only the API host is served.
+    for name in ["docker.io", "index.docker.io"] {
+        let address = (name, 443).to_socket_addrs().expect(name).next().expect("an address");
+        assert!(
+            TcpStream::connect(address).is_err(),
+            "nothing listens at {name} ({address})"
+        );
+    }
     // No route out: the real Docker Hub (or anything else) is unreachable.
     let outside = TcpStream::connect_timeout(&"192.0.2.1:443".parse().expect("an address"), Duration::from_secs(1));
     assert!(outside.is_err(), "a private network namespace has no route out");
@@ -345,13 +363,23 @@ mod inside {
             );
             assert!(!human.stdout.contains("registry-1"), "{human}");
         }
-        let x = run(&["verify", "docker.io/library/x:1", "--key", s(&public), "--output", "json"]);
+        let x = run(&[
+            "verify",
+            "docker.io/library/x:1",
+            "--key",
+            s(&public),
+            "--output",
+            "json",
+        ]);
         x.assert_exit(0);
         assert_eq!(x.stdout_json()["images"][0]["image"], "docker.io/library/x:1");
         // twin: the unsigned image on the same hub fails (exit 1), named as docker.io
         let unsigned = run(&["verify", "acme/tool:2", "--key", s(&public)]);
         unsigned.assert_exit(1);
-        assert!(unsigned.stdout.starts_with("FAIL   docker.io/acme/tool:2 ("), "{unsigned}");
+        assert!(
+            unsigned.stdout.starts_with("FAIL   docker.io/acme/tool:2 ("),
+            "{unsigned}"
+        );
 
         // Policies match the docker.io name whatever spelling was given.
         let policy = write_policy(
@@ -363,7 +391,14 @@ mod inside {
             out.assert_exit(0);
             assert_eq!(out.stdout_json()["images"][0]["rule"], "hub-library", "{name}");
         }
-        let out = run(&["verify", "docker.io/acme/tool:2", "--policy", s(&policy), "--output", "json"]);
+        let out = run(&[
+            "verify",
+            "docker.io/acme/tool:2",
+            "--policy",
+            s(&policy),
+            "--output",
+            "json",
+        ]);
         out.assert_exit(1);
 
         // Credentials: only the key docker reads, or another Docker Hub
@@ -374,11 +409,17 @@ mod inside {
         let verify = |config: &Path| hub_sigil(config, &ca, &["verify", "alpine", "--key", s(&public)]);
         // twins: the right password under names that are not Docker Hub's
         // registry, the wrong one under docker's key, and no config at all.
-        for (name, key) in [("website", "https://hub.docker.com/"), ("lookalike", "docker.io.example")] {
+        for (name, key) in [
+            ("website", "https://hub.docker.com/"),
+            ("lookalike", "docker.io.example"),
+        ] {
             let config = other(name, &[(key, USER, PASSWORD)]);
             assert_refused_for_docker_io(&verify(&config), "none are configured");
         }
-        let wrong = other("wrong", &[(DOCKER_KEY, USER, "wrong-password"), ("docker.io", USER, PASSWORD)]);
+        let wrong = other(
+            "wrong",
+            &[(DOCKER_KEY, USER, "wrong-password"), ("docker.io", USER, PASSWORD)],
+        );
         assert_refused_for_docker_io(&verify(&wrong), "authentication failed");
         assert_refused_for_docker_io(&verify(&work.path().join("absent")), "none are configured");
         // the push side reads the same key
