@@ -18,15 +18,22 @@
 //! either is missing or the kernel refuses, the test fails, it does not skip.
 
 use std::fs;
-use std::net::{TcpStream, ToSocketAddrs as _};
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -38,10 +45,16 @@ use crate::support::{Output, Proc, require_binary, sample_layout, sigil};
 const INSIDE: &str = "SIGIL_E2E_DOCKER_HUB_NAMESPACE";
 /// Docker Hub's host names, all on the server certificate.
 const HUB_NAMES: [&str; 4] = ["registry-1.docker.io", "index.docker.io", "docker.io", "auth.docker.io"];
-/// Inside, the API hosts are `127.0.0.1`, where the registry listens; the
-/// names images carry are `127.0.0.2`, where nothing does, so a request
-/// sent to `https://docker.io/v2/` fails instead of finding the registry.
-const HOSTS: &str = "127.0.0.1 localhost\n::1 localhost\n127.0.0.1 registry-1.docker.io auth.docker.io\n127.0.0.2 docker.io index.docker.io\n";
+/// Inside, the API host is `127.0.0.1`, where the registry listens, and the
+/// token service `127.0.0.3`; the names images carry are `127.0.0.2`, where
+/// nothing listens, so a request sent to `https://docker.io/v2/` fails
+/// instead of finding the registry.
+const HOSTS: &str = "127.0.0.1 localhost\n::1 localhost\n127.0.0.1 registry-1.docker.io\n127.0.0.2 docker.io index.docker.io\n127.0.0.3 auth.docker.io\n";
+/// The token service's address, as Docker Hub's challenge names it.
+const REALM: &str = "https://auth.docker.io/token";
+/// The `service` of Docker Hub's challenge, the tokens' audience.
+const SERVICE: &str = "registry.docker.io";
+const ISSUER: &str = "sigil-e2e-auth";
 const USER: &str = "hubuser";
 const PASSWORD: &str = "hub-pa55word";
 /// docker's key for Docker Hub in `auths`.
@@ -108,6 +121,11 @@ fn docker_hub_with_a_certificate_from_another_ca_is_refused() {
     run_inside("untrusted_certificate");
 }
 
+#[test]
+fn docker_hub_tokens_come_from_the_realm_on_auth_docker_io() {
+    run_inside("bearer_tokens");
+}
+
 // --- inside: a fake Docker Hub on 127.0.0.1:443 ------------------------------
 
 /// A test CA, and a server certificate for Docker Hub's names.
@@ -115,6 +133,8 @@ struct Pki {
     ca_pem: String,
     cert_pem: String,
     key_pem: String,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
 }
 
 impl Pki {
@@ -139,19 +159,29 @@ impl Pki {
             ca_pem: ca_cert.pem(),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
         }
     }
 }
 
-/// `docker-registry` on `127.0.0.1:443`, TLS with `pki`, basic auth for
-/// [`USER`]; killed on drop.
+/// How the hub authenticates clients.
+enum Auth<'a> {
+    /// HTTP basic auth for [`USER`] (htpasswd).
+    Basic,
+    /// Docker Hub's way: bearer tokens from [`REALM`], signed by the
+    /// certificate of this PEM text (distribution's `rootcertbundle`).
+    Token(&'a str),
+}
+
+/// `docker-registry` on `127.0.0.1:443`, TLS with `pki`; killed on drop.
 struct Hub {
     child: Child,
     dir: TempDir,
 }
 
 impl Hub {
-    fn start(pki: &Pki) -> Hub {
+    fn start(pki: &Pki, auth: Auth<'_>) -> Hub {
         assert_inside();
         let binary = require_binary("docker-registry", "docker-registry");
         let dir = TempDir::with_prefix("sigil-e2e-hub-registry-").expect("tempdir");
@@ -164,11 +194,20 @@ impl Hub {
         let own_ca = dir.path().join("ca.pem");
         fs::write(&own_ca, &pki.ca_pem).expect("write the CA");
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: \"127.0.0.1:443\"\n  secret: sigil-e2e-not-a-secret\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n  htpasswd:\n    realm: sigil-e2e-hub\n    path: {htpasswd}\n",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: \"127.0.0.1:443\"\n  secret: sigil-e2e-not-a-secret\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n{auth}",
             storage = serde_json::to_string(s(&dir.path().join("storage"))).expect("a string serializes"),
             cert = file("server.crt", &pki.cert_pem),
             key = file("server.key", &pki.key_pem),
-            htpasswd = file("htpasswd", &htpasswd_line(USER, PASSWORD)),
+            auth = match auth {
+                Auth::Basic => format!(
+                    "  htpasswd:\n    realm: sigil-e2e-hub\n    path: {}\n",
+                    file("htpasswd", &htpasswd_line(USER, PASSWORD))
+                ),
+                Auth::Token(bundle) => format!(
+                    "  token:\n    realm: {REALM}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+                    file("token-signer.pem", bundle)
+                ),
+            },
         );
         let config_path = dir.path().join("config.yml");
         fs::write(&config_path, config).expect("write the registry config");
@@ -275,7 +314,7 @@ fn docker_config(dir: &Path, entries: &[(&str, &str, &str)]) -> PathBuf {
     let auths: serde_json::Map<String, serde_json::Value> = entries
         .iter()
         .map(|(key, user, password)| {
-            let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let auth = STANDARD.encode(format!("{user}:{password}"));
             ((*key).to_owned(), json!({ "auth": auth }))
         })
         .collect();
@@ -304,6 +343,199 @@ fn assert_refused_for_docker_io(out: &Output, wanted: &str) {
     assert!(!line.contains(PASSWORD), "{line}");
 }
 
+/// Docker's token service on `auth.docker.io:443` (`127.0.0.3`), TLS with
+/// the hub's certificate: `GET /token?service=...&scope=...` with basic auth
+/// for [`USER`] is answered with a JWT (ES256, its signing certificate in
+/// `x5c`) granting the scopes asked for; anything else with 401. Runs on
+/// threads for the rest of the (namespaced) test process.
+struct TokenService {
+    /// The self-signed certificate tokens are signed with, PEM: the hub's
+    /// `rootcertbundle`.
+    signer_pem: String,
+    /// One line per request: `SNI PATH service=S scope=S,... user=U|-`.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl TokenService {
+    fn start(tls: &Pki) -> TokenService {
+        let signer_key = KeyPair::generate().expect("token signing key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "sigil e2e token signer");
+        let signer_cert = params.self_signed(&signer_key).expect("self-sign the token signer");
+        let signer = Arc::new(Signer {
+            key: EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &signer_key.serialize_der())
+                .expect("a P-256 PKCS#8 key"),
+            cert_der: signer_cert.der().to_vec(),
+        });
+        let config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![CertificateDer::from(tls.cert_der.clone())],
+                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(tls.key_der.clone())),
+                )
+                .expect("the hub's certificate and key");
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.3:443").expect("bind auth.docker.io:443");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let shared = log.clone();
+        thread::spawn(move || {
+            for tcp in listener.incoming().flatten() {
+                let (config, signer, log) = (config.clone(), signer.clone(), shared.clone());
+                thread::spawn(move || serve_token(tcp, config, &signer, &log));
+            }
+        });
+        TokenService {
+            signer_pem: signer_cert.pem(),
+            log,
+        }
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().expect("not poisoned").clone()
+    }
+}
+
+struct Signer {
+    key: EcdsaKeyPair,
+    cert_der: Vec<u8>,
+}
+
+impl Signer {
+    /// A registry token for `scopes` (`repository:NAME:ACTIONS`), as
+    /// distribution's token authenticator reads it.
+    fn token(&self, scopes: &[String]) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let access: Vec<serde_json::Value> = scopes
+            .iter()
+            .filter_map(|scope| {
+                let (kind_and_name, actions) = scope.rsplit_once(':')?;
+                let (kind, name) = kind_and_name.split_once(':')?;
+                Some(json!({ "type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>() }))
+            })
+            .collect();
+        let header = json!({ "typ": "JWT", "alg": "ES256", "x5c": [STANDARD.encode(&self.cert_der)] });
+        let claims = json!({
+            "iss": ISSUER, "sub": USER, "aud": SERVICE,
+            "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", scopes.join(" ")),
+            "access": access,
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = self
+            .key
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .expect("sign the token");
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+}
+
+/// One HTTP/1.1 exchange over TLS, then the connection is closed.
+fn serve_token(tcp: TcpStream, config: Arc<rustls::ServerConfig>, signer: &Signer, log: &Mutex<Vec<String>>) {
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(connection) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tls.read(&mut buffer) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buffer[..n]),
+        }
+        if head.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = head.split("\r\n");
+    let target = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or_default();
+    let authorization = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        .map(|(_, value)| value.trim().to_owned());
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        .collect();
+    let values = |name: &str| -> Vec<String> {
+        params
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let scopes = values("scope");
+    let right = format!("Basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}")));
+    let user = match &authorization {
+        Some(a) if *a == right => USER,
+        Some(_) => "wrong",
+        None => "-",
+    };
+    let sni = tls.conn.server_name().unwrap_or("-").to_owned();
+    log.lock().expect("not poisoned").push(format!(
+        "{sni} {path} service={} scope={} user={user}",
+        values("service").join(","),
+        scopes.join(" ")
+    ));
+    let (status, body) = if path != "/token" {
+        ("404 Not Found", String::new())
+    } else if user == USER && values("service") == [SERVICE] {
+        let token = signer.token(&scopes);
+        ("200 OK", json!({ "token": token, "expires_in": 300 }).to_string())
+    } else {
+        (
+            "401 Unauthorized",
+            r#"{"details":"incorrect username or password"}"#.to_owned(),
+        )
+    };
+    let _ = write!(
+        tls,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tls.flush();
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+}
+
+/// `%XX` and `+` of a query string decoded (bytes that are not UTF-8 are replaced).
+fn percent_decode(text: &str) -> String {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| Some(hex(bytes[i + 1])? * 16 + hex(bytes[i + 2])?))
+            .flatten();
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(u8::try_from(byte).expect("two hex digits are a byte"));
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 mod inside {
     use super::*;
 
@@ -314,7 +546,7 @@ mod inside {
         let pki = Pki::new("sigil e2e hub CA");
         let ca = work.path().join("ca.pem");
         fs::write(&ca, &pki.ca_pem).expect("write the CA");
-        let hub = Hub::start(&pki);
+        let hub = Hub::start(&pki, Auth::Basic);
         let layout = work.path().join("layout");
         let image = sample_layout(&layout);
         let source = format!("oci:{}:v1", s(&layout));
@@ -435,7 +667,7 @@ mod inside {
         let impostor = Pki::new("sigil e2e impostor CA");
         let ca = work.path().join("ca.pem");
         fs::write(&ca, &test_ca.ca_pem).expect("write the CA");
-        let _hub = Hub::start(&impostor);
+        let _hub = Hub::start(&impostor, Auth::Basic);
         let config = docker_config(&work.path().join("docker"), &[(DOCKER_KEY, USER, PASSWORD)]);
         let (_, public) = keypair(work.path(), "release");
         for name in ["alpine", "docker.io/library/alpine", "index.docker.io/library/alpine"] {
@@ -453,5 +685,66 @@ mod inside {
             .run();
         out.assert_exit(2);
         assert!(out.assert_one_line_error().contains("not trusted"), "{out}");
+    }
+
+    #[test]
+    #[ignore = "run inside its namespaces by docker_hub::docker_hub_tokens_come_from_the_realm_on_auth_docker_io"]
+    fn bearer_tokens() {
+        let work = TempDir::new().expect("tempdir");
+        let pki = Pki::new("sigil e2e hub CA");
+        let ca = work.path().join("ca.pem");
+        fs::write(&ca, &pki.ca_pem).expect("write the CA");
+        let tokens = TokenService::start(&pki);
+        let hub = Hub::start(&pki, Auth::Token(&tokens.signer_pem));
+        let layout = work.path().join("layout");
+        let image = sample_layout(&layout);
+        let source = format!("oci:{}:v1", s(&layout));
+        let (key, public) = keypair(work.path(), "release");
+        let config = docker_config(&work.path().join("docker"), &[(DOCKER_KEY, USER, PASSWORD)]);
+        let run = |args: &[&str]| hub_sigil(&config, &ca, args);
+
+        run(&["copy", &source, "alpine:3"]).assert_exit(0);
+        run(&["sign", "alpine:3", "--key", s(&key)]).assert_exit(0);
+        let out = run(&[
+            "verify",
+            "docker.io/library/alpine:3",
+            "--key",
+            s(&public),
+            "--output",
+            "json",
+        ]);
+        out.assert_exit(0).assert_quiet_stderr();
+        let report = &out.stdout_json()["images"][0];
+        assert_eq!(report["image"], "docker.io/library/alpine:3");
+        assert_eq!(report["digest"], image.manifest.digest.as_str());
+        assert_eq!(hub.repositories(), ["library/alpine"]);
+
+        // The tokens came from the realm's host, for Docker Hub's service and
+        // the repository's scopes, with docker's credentials.
+        let log = tokens.log();
+        assert!(!log.is_empty(), "no token was asked for");
+        for line in &log {
+            assert!(
+                line.starts_with("auth.docker.io /token service=registry.docker.io scope=repository:library/alpine:"),
+                "{log:#?}"
+            );
+            assert!(line.ends_with(" user=hubuser"), "{log:#?}");
+        }
+        assert!(log.iter().any(|l| l.contains(":pull,push ")), "{log:#?}");
+        assert!(log.iter().any(|l| l.contains(":pull ")), "{log:#?}");
+
+        // twins: the token service refuses a wrong password and anonymous
+        // access, and so the run fails (exit 2), naming docker.io.
+        let wrong = docker_config(&work.path().join("wrong"), &[(DOCKER_KEY, USER, "wrong-password")]);
+        let out = hub_sigil(&wrong, &ca, &["verify", "alpine:3", "--key", s(&public)]);
+        assert_refused_for_docker_io(&out, "the token service refused user \"hubuser\"");
+        let out = hub_sigil(
+            &work.path().join("absent"),
+            &ca,
+            &["verify", "alpine:3", "--key", s(&public)],
+        );
+        assert_refused_for_docker_io(&out, "the token service refused anonymous access");
+        assert!(tokens.log().iter().any(|l| l.ends_with(" user=wrong")));
+        assert!(tokens.log().iter().any(|l| l.ends_with(" user=-")));
     }
 }
