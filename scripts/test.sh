@@ -15,6 +15,8 @@ command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 if ((${#need_apt[@]})); then
   echo "installing ${need_apt[*]} (Debian packages) ..." >&2
   sudo_cmd=()

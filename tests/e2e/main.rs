@@ -3,7 +3,9 @@
 //! One test binary of the `sigil` crate, so `CARGO_BIN_EXE_sigil` is set.
 //!
 //! Needs `apt-get install -y docker-registry skopeo kubernetes-client`;
-//! without them the tests fail with that hint rather than skip.
+//! without them the tests fail with that hint rather than skip. The Docker
+//! Hub tests ([`docker_hub`]) also need `unshare` and `ip` (util-linux,
+//! iproute2) and root or unprivileged user namespaces.
 
 mod admission;
 mod attestations;
@@ -12,6 +14,7 @@ mod certificates;
 mod containerd;
 mod copying;
 mod deploy;
+mod docker_hub;
 mod fixtures;
 mod gate;
 mod harness;

@@ -24,8 +24,27 @@ use url::Url;
 use super::auth::{self, Challenge, TokenAnswer};
 use super::credentials::{Credential, DockerConfig, ScopedCredential};
 use super::tls::{self, CaCertError, OnDemandRoots};
-use crate::reference::host_is_loopback;
+use crate::reference::{DOCKER_HUB, canonical_host, host_is_loopback};
 use crate::store::StoreError;
+
+/// Where Docker Hub serves the distribution API. Images on Docker Hub are
+/// named `docker.io/...` (and reported so), but `https://docker.io/v2/` is
+/// not a registry: docker, containerd and go-containerregistry all send the
+/// API requests for `docker.io` to this host.
+pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
+
+/// The `HOST[:PORT]` that serves the distribution API of `registry`, a
+/// registry name as references carry it: [`DOCKER_HUB_API`] for Docker Hub
+/// (`docker.io` and its aliases), `registry` itself for every other one.
+/// The one place registry names become network addresses; names in
+/// reports, errors, credentials and policies stay `docker.io`.
+pub fn api_host(registry: &str) -> &str {
+    if canonical_host(registry) == DOCKER_HUB {
+        DOCKER_HUB_API
+    } else {
+        registry
+    }
+}
 
 /// How to reach registries. Built once from the command line.
 #[derive(Debug)]
@@ -484,8 +503,9 @@ impl RegistryClient {
         if let Some(base) = &h.base {
             return Ok(base.clone());
         }
+        let endpoint = api_host(registry);
         let parse = |scheme: &str| {
-            Url::parse(&format!("{scheme}://{registry}/")).map_err(|e| StoreError::Malformed {
+            Url::parse(&format!("{scheme}://{endpoint}/")).map_err(|e| StoreError::Malformed {
                 location: registry.to_owned(),
                 what: "registry address".into(),
                 detail: e.to_string(),
@@ -505,9 +525,15 @@ impl RegistryClient {
             }
             Err(e) => e,
         };
+        // Say which host failed when it is not the one the user named.
+        let at = if endpoint == registry {
+            String::new()
+        } else {
+            format!("{endpoint}: ")
+        };
         let unreachable = |detail: String| StoreError::Unreachable {
             location: registry.to_owned(),
-            detail,
+            detail: format!("{at}{detail}"),
         };
         if is_certificate_error(&tls_error) {
             return Err(unreachable(format!(
@@ -783,4 +809,36 @@ fn rustls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
         source = s.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_hub_is_reached_at_its_api_host() {
+        for name in [
+            "docker.io",
+            "Docker.IO",
+            "docker.io:443",
+            "index.docker.io",
+            "registry-1.docker.io",
+        ] {
+            assert_eq!(api_host(name), "registry-1.docker.io", "{name}");
+        }
+        // twins: every other registry is reached where it is named, Docker
+        // Hub's host names on another port included.
+        for name in [
+            "docker.io:5000",
+            "index.docker.io:5000",
+            "registry.docker.io",
+            "docker.io.example",
+            "mirror.gcr.io",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "localhost",
+        ] {
+            assert_eq!(api_host(name), name, "{name}");
+        }
+    }
 }

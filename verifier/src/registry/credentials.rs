@@ -243,12 +243,30 @@ impl DockerConfig {
         })
     }
 
-    /// The credential for `registry` (`host[:port]`), if any is configured.
+    /// The credential for `registry` (`host[:port]`, canonical as
+    /// [`RegistryHost::of`] gives it), if any is configured: a
+    /// `credHelpers` entry, else an `auths` entry, else `credsStore`.
+    ///
+    /// Docker Hub (`docker.io`) is looked up as docker does it, under
+    /// [`DOCKER_HUB_KEY`] (`https://index.docker.io/v1/`, the key `docker
+    /// login` writes, and the server URL a helper is asked for). Entries
+    /// under another Docker Hub host name (`docker.io`, `index.docker.io`,
+    /// `registry-1.docker.io`, with or without scheme and path), which
+    /// containers/image (podman, skopeo) also reads, are used only when that
+    /// key is absent, and in this order.
     pub fn credential_for(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
-        if let Some(helper) = self.file.cred_helpers.get(registry) {
+        let docker_hub = RegistryHost::of(registry).as_str() == crate::reference::DOCKER_HUB;
+        let helper = if docker_hub {
+            DOCKER_HUB_HELPER_KEYS
+                .iter()
+                .find_map(|key| self.file.cred_helpers.get(*key))
+        } else {
+            self.file.cred_helpers.get(registry)
+        };
+        if let Some(helper) = helper {
             return run_helper(helper, registry, self.helper_path.as_deref());
         }
-        if let Some(cred) = self.auths_entry(registry)? {
+        if let Some(cred) = self.auths_entry(registry, docker_hub)? {
             return Ok(Some(cred));
         }
         match &self.file.creds_store {
@@ -257,13 +275,21 @@ impl DockerConfig {
         }
     }
 
-    fn auths_entry(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
-        let entry = self
-            .file
-            .auths
-            .iter()
-            .find(|(key, _)| auth_key_matches(key, registry))
-            .map(|(_, v)| v);
+    fn auths_entry(&self, registry: &str, docker_hub: bool) -> Result<Option<Credential>, CredentialError> {
+        let auths = &self.file.auths;
+        let entry = if docker_hub {
+            auths.get(DOCKER_HUB_KEY).or_else(|| {
+                DOCKER_HUB_HOSTS.iter().find_map(|hub| {
+                    auths
+                        .get(*hub)
+                        .or_else(|| auths.iter().find(|(key, _)| key_host(key) == *hub).map(|(_, v)| v))
+                })
+            })
+        } else {
+            auths
+                .get(registry)
+                .or_else(|| auths.iter().find(|(key, _)| key_host(key) == registry).map(|(_, v)| v))
+        };
         let Some(entry) = entry else { return Ok(None) };
         if let Some(token) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
             return Ok(Some(Credential::IdentityToken(Secret::new(token))));
@@ -291,19 +317,26 @@ impl DockerConfig {
     }
 }
 
-/// Docker writes keys as `host`, `https://host`, `http://host/v1/` ...
-fn auth_key_matches(key: &str, registry: &str) -> bool {
-    let wanted = if registry == crate::reference::DOCKER_HUB {
-        DOCKER_HUB_KEY
-    } else {
-        registry
-    };
-    if key == wanted {
-        return true;
-    }
-    let host = key.trim_start_matches("https://").trim_start_matches("http://");
-    let host = host.split('/').next().unwrap_or(host);
-    host == registry || (registry == crate::reference::DOCKER_HUB && host == "index.docker.io")
+/// Docker Hub's host names, in the order their `auths` entries are tried
+/// when [`DOCKER_HUB_KEY`] is absent.
+const DOCKER_HUB_HOSTS: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+
+/// The `credHelpers` keys that name Docker Hub, best first: docker's key,
+/// then the host names containers/image uses.
+const DOCKER_HUB_HELPER_KEYS: [&str; 4] = [DOCKER_HUB_KEY, "docker.io", "index.docker.io", "registry-1.docker.io"];
+
+/// The registry an `auths` key names: docker has written keys as `host`,
+/// `https://host`, `http://host/v1/` ...; like docker's
+/// `ConvertToHostname`, the scheme and any path go, and the host is
+/// compared lower-case and without `:443`, as registry names are.
+fn key_host(key: &str) -> String {
+    let rest = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    let host = rest.split('/').next().unwrap_or(rest);
+    let lower = host.to_ascii_lowercase();
+    lower.strip_suffix(":443").unwrap_or(&lower).to_owned()
 }
 
 /// Runs `docker-credential-NAME get` with the server on stdin.
@@ -317,7 +350,7 @@ fn run_helper(
         registry: registry.to_owned(),
         detail,
     };
-    let server = if registry == crate::reference::DOCKER_HUB {
+    let server = if RegistryHost::of(registry).as_str() == crate::reference::DOCKER_HUB {
         DOCKER_HUB_KEY
     } else {
         registry
@@ -416,6 +449,135 @@ mod tests {
         // The secret never shows in Debug.
         let shown = format!("{:?}", config.credential_for("reg.example:5000"));
         assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    fn user_for(config: &DockerConfig, registry: &str) -> Option<String> {
+        match config.credential_for(registry).expect("a readable entry") {
+            Some(Credential::Basic { username, .. }) => Some(username),
+            Some(Credential::IdentityToken(_)) => Some("<token>".to_owned()),
+            None => None,
+        }
+    }
+
+    fn config_with_auths(dir: &Path, keys: &[(&str, &str)]) -> DockerConfig {
+        let auths: serde_json::Map<String, serde_json::Value> = keys
+            .iter()
+            .map(|(key, user)| {
+                let auth = STANDARD.encode(format!("{user}:pw"));
+                ((*key).to_owned(), serde_json::json!({ "auth": auth }))
+            })
+            .collect();
+        let json = serde_json::json!({ "auths": auths }).to_string();
+        DockerConfig::load(&write_config(dir, &json)).expect("loads")
+    }
+
+    #[test]
+    fn docker_hub_credentials_are_read_under_dockers_key_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hub = ["docker.io", "index.docker.io", "registry-1.docker.io", "Docker.IO:443"];
+        // docker's key wins over every other spelling, whichever sorts first.
+        let config = config_with_auths(
+            dir.path(),
+            &[
+                ("https://index.docker.io/v1/", "right"),
+                ("docker.io", "podman"),
+                ("https://docker.io", "other"),
+                ("index.docker.io", "other"),
+                ("registry-1.docker.io", "other"),
+            ],
+        );
+        for name in hub {
+            assert_eq!(user_for(&config, name).as_deref(), Some("right"), "{name}");
+        }
+        // Without it, the other Docker Hub spellings (containers/image reads
+        // them), in a fixed order.
+        for key in [
+            "docker.io",
+            "https://docker.io/v1/",
+            "index.docker.io",
+            "http://index.docker.io/v1/",
+            "https://registry-1.docker.io",
+            "INDEX.docker.io:443",
+        ] {
+            let config = config_with_auths(dir.path(), &[(key, "hub"), ("quay.io", "quay")]);
+            assert_eq!(user_for(&config, "docker.io").as_deref(), Some("hub"), "{key}");
+        }
+        let config = config_with_auths(
+            dir.path(),
+            &[
+                ("registry-1.docker.io", "third"),
+                ("index.docker.io", "second"),
+                ("docker.io", "first"),
+            ],
+        );
+        assert_eq!(user_for(&config, "docker.io").as_deref(), Some("first"));
+        // twins: names that are not Docker Hub's registry give nothing for it,
+        // and Docker Hub's key gives nothing to another registry.
+        for key in [
+            "hub.docker.com",
+            "https://hub.docker.com/",
+            "docker.io.evil.example",
+            "evil-docker.io",
+            "https://evil.example/index.docker.io/v1/",
+            "https://index.docker.io.evil.example/v1/",
+            "docker.io:5000",
+        ] {
+            let config = config_with_auths(dir.path(), &[(key, "wrong")]);
+            for name in hub {
+                assert_eq!(user_for(&config, name), None, "{key} for {name}");
+            }
+        }
+        let config = config_with_auths(dir.path(), &[("https://index.docker.io/v1/", "hub")]);
+        for other in ["registry.example", "quay.io", "docker.io:5000", "index.docker.io:5000"] {
+            assert_eq!(user_for(&config, other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn docker_hub_helpers_are_found_and_asked_as_docker_asks_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Answers only for docker's server URL, as docker-credential-desktop
+        // and -osxkeychain store Docker Hub's login.
+        let helper = dir.path().join("docker-credential-hubtest");
+        std::fs::write(
+            &helper,
+            "#!/bin/sh\nread server\nif [ \"$server\" = \"https://index.docker.io/v1/\" ]; then echo '{\"Username\":\"hub\",\"Secret\":\"pw\"}'; else echo \"credentials not found for $server\"; exit 1; fi\n",
+        )
+        .expect("write helper");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path_var = std::ffi::OsString::from(format!("{}:/usr/bin:/bin", dir.path().display()));
+        let with_helpers = |helpers: &[(&str, &str)]| DockerConfig {
+            path: dir.path().join("config.json"),
+            file: ConfigFile {
+                cred_helpers: helpers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                ..ConfigFile::default()
+            },
+            helper_path: Some(path_var.clone()),
+        };
+        for key in [DOCKER_HUB_KEY, "docker.io", "index.docker.io", "registry-1.docker.io"] {
+            let config = with_helpers(&[(key, "hubtest")]);
+            assert_eq!(user_for(&config, "docker.io").as_deref(), Some("hub"), "{key}");
+        }
+        // docker's key wins over another spelling naming a helper that fails.
+        let config = with_helpers(&[(DOCKER_HUB_KEY, "hubtest"), ("docker.io", "absent-helper")]);
+        assert_eq!(user_for(&config, "docker.io").as_deref(), Some("hub"));
+        // twin: the helper of another name is not Docker Hub's.
+        let config = with_helpers(&[("hub.docker.com", "hubtest")]);
+        assert_eq!(user_for(&config, "docker.io"), None);
+        // credsStore asks for Docker Hub under docker's key too.
+        let config = DockerConfig {
+            file: ConfigFile {
+                creds_store: Some("hubtest".to_owned()),
+                ..ConfigFile::default()
+            },
+            ..with_helpers(&[])
+        };
+        assert_eq!(user_for(&config, "docker.io").as_deref(), Some("hub"));
+        assert_eq!(user_for(&config, "registry.example"), None);
     }
 
     #[test]

@@ -151,6 +151,65 @@ async fn refused_credentials_and_anonymous_access_are_clear_errors() {
     assert!(err.to_string().contains("anonymous"), "{err}");
 }
 
+/// Docker Hub's layout: the registry (`registry-1.docker.io`) sends clients
+/// to a token service on another host name (`auth.docker.io`). Here the
+/// registry is `127.0.0.1:P` and the token service `localhost:Q`.
+#[tokio::test]
+async fn a_token_service_on_another_host_gets_the_credentials_and_the_registry_only_tokens() {
+    let tokens = Counters::default();
+    let token_host = serve(Router::new().route("/token", get(token)).with_state(tokens.clone())).await;
+    let token_port = token_host.rsplit(':').next().expect("a port").to_owned();
+    let realm = format!("http://localhost:{token_port}/token");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let registry = {
+        let (realm, seen) = (realm.clone(), seen.clone());
+        Router::new().fallback(move |headers: HeaderMap| {
+            let (realm, seen) = (realm.clone(), seen.clone());
+            async move {
+                let authorization = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                seen.lock().expect("not poisoned").push(authorization.clone());
+                if authorization != "Bearer T1" {
+                    let challenge = format!(r#"Bearer realm="{realm}",service="test""#);
+                    return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, challenge)], "").into_response();
+                }
+                let digest = Digest::sha256_of(MANIFEST).to_string();
+                (
+                    [
+                        (header::CONTENT_TYPE, oci::OCI_MANIFEST.to_owned()),
+                        ("docker-content-digest".parse().expect("name"), digest),
+                    ],
+                    MANIFEST,
+                )
+                    .into_response()
+            }
+        })
+    };
+    let host = serve(registry).await;
+    let fetched = store(&host, alice("pw"))
+        .fetch_manifest(&Target::Tag("v1".into()))
+        .await
+        .expect("fetch")
+        .expect("exists");
+    assert_eq!(fetched.bytes, MANIFEST);
+    assert_eq!(tokens.token_requests.load(Ordering::Relaxed), 1);
+    let seen = seen.lock().expect("not poisoned").clone();
+    assert!(seen.iter().any(|a| a == "Bearer T1"), "{seen:?}");
+    assert!(
+        seen.iter().all(|a| a.is_empty() || a == "Bearer T1"),
+        "the registry never sees the password: {seen:?}"
+    );
+    // twin: the token service refuses another password, and so the run fails.
+    let err = store(&host, alice("wrong"))
+        .fetch_manifest(&Target::Tag("v1".into()))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, StoreError::Unauthorized { .. }), "{err:?}");
+}
+
 #[tokio::test]
 async fn referrers_api_pages_are_followed() {
     let subject = Digest::sha256_of(b"subject");
