@@ -329,3 +329,90 @@ fn a_leaf_without_extended_key_usage_verifies_and_a_tls_leaf_does_not() {
         }
     }
 }
+
+/// containers/image's real private-PKI signature (`testdata/containers-image`:
+/// an RSA leaf without extended key usage) stored as cosign stores it, in an
+/// OCI layout beside the image it signs. The registry cannot hold it: the
+/// fixture's image config blob was never published.
+fn containers_image_layout(dir: &std::path::Path, signature: Option<&str>) -> String {
+    use base64::Engine as _;
+    use sigil_verifier::layout::LayoutStore;
+    use sigil_verifier::reference::Target;
+    use sigil_verifier::store::Store as _;
+    let fixture = crate::fixtures::testdata("containers-image/dir-img-cosign-pki-valid");
+    let manifest = std::fs::read(fixture.join("manifest.json")).expect("manifest");
+    let stored = std::fs::read(fixture.join("signature-1")).expect("signature");
+    let layer: serde_json::Value =
+        serde_json::from_slice(stored.strip_prefix(b"\0sigstore-json\n".as_slice()).expect("header")).expect("json");
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(layer["payload"].as_str().expect("payload"))
+        .expect("base64");
+    let mut descriptor = sigil_verifier::oci::Descriptor::of(cosign::SIMPLESIGNING_MEDIA_TYPE, &payload);
+    for (key, value) in layer["annotations"].as_object().expect("annotations") {
+        descriptor
+            .annotations
+            .insert(key.clone(), value.as_str().expect("text").to_owned());
+    }
+    if let Some(signature) = signature {
+        descriptor
+            .annotations
+            .insert(cosign::SIGNATURE_ANNOTATION.into(), signature.into());
+    }
+    let path = dir.join(if signature.is_some() { "tampered" } else { "layout" });
+    let store = LayoutStore::create(&path).expect("layout");
+    crate::fixtures::block_on(async {
+        let image = store
+            .push_manifest(
+                &Target::Tag("test".into()),
+                sigil_verifier::oci::OCI_MANIFEST,
+                &manifest,
+            )
+            .await
+            .expect("image manifest");
+        store.push_blob(&descriptor, &payload).await.expect("payload");
+        sigil_verifier::sign::append_layer(&store, &cosign::signature_tag(&image.digest), descriptor)
+            .await
+            .expect("signature");
+    });
+    format!("oci:{}:test", path.display())
+}
+
+#[test]
+fn a_real_enterprise_signature_without_eku_verifies_from_a_layout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let roots = crate::fixtures::testdata("containers-image/pki_root_crts.pem");
+    let verify = |image: &str, identity: &str, roots: &std::path::Path| {
+        sigil(&[
+            "verify",
+            image,
+            "--certificate-identity",
+            identity,
+            "--certificate-roots",
+            s(roots),
+            "--output",
+            "json",
+        ])
+        .run()
+    };
+    let image = containers_image_layout(dir.path(), None);
+    let ok = verify(&image, "qiwan@redhat.com", &roots);
+    ok.assert_exit(0);
+    let report = ok.stdout_json();
+    assert_eq!(
+        report["images"][0]["digest"],
+        "sha256:253c890b744fe3efa923b68e3a1be07bd007eb44ba29da1e7deb1d4c53b3e212"
+    );
+    assert_eq!(
+        report["images"][0]["signatures"][0]["signer"]["subject"],
+        "qiwan@redhat.com"
+    );
+    // twins: another identity, a trust store holding another CA, a forged signature
+    verify(&image, "someone@redhat.com", &roots).assert_exit(1);
+    let (other_ca, _, _) = pki(dir.path(), "other", "qiwan@redhat.com");
+    let out = verify(&image, "qiwan@redhat.com", &other_ca);
+    out.assert_exit(1);
+    assert!(out.stdout.contains("chain"), "{}", out.stdout);
+    let forged = containers_image_layout(dir.path(), Some(&"A".repeat(684)));
+    let out = verify(&forged, "qiwan@redhat.com", &roots);
+    out.assert_exit(1);
+}
