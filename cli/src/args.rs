@@ -253,6 +253,24 @@ pub enum Command {
     ///     --upstream registry.example --tls-cert gate.crt --tls-key gate.key
     #[command(verbatim_doc_comment)]
     Gate(Box<GateArgs>),
+    /// Print sigil's version, platform and the trusted root it embeds.
+    ///
+    /// Example:
+    ///   sigil version --output json
+    #[command(verbatim_doc_comment)]
+    Version,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Examples:
+    ///   sigil completion bash > /etc/bash_completion.d/sigil
+    ///   sigil completion zsh > "${fpath[1]}/_sigil"
+    ///   sigil completion fish > ~/.config/fish/completions/sigil.fish
+    #[command(verbatim_doc_comment)]
+    Completion {
+        /// The shell to write the script for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -42,6 +42,19 @@ fn main() -> ExitCode {
         Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             e.exit()
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            let name = std::env::args().nth(1).unwrap_or_default();
+            return match cosign_equivalent(&name) {
+                Some(hint) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "error: sigil has no `{name}` command (cosign's): {hint}"
+                    );
+                    ExitCode::from(2)
+                }
+                None => usage_error(&e),
+            };
+        }
         Err(e) => return usage_error(&e),
     };
     // A server logs what it does (reloads, denials) without being asked.
@@ -90,6 +103,29 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         let _ = writeln!(std::io::stdout(), "sigil blocked the pull: {why}");
     }
     ExitCode::from(2)
+}
+
+/// What to run instead of a cosign command sigil does not have under that name.
+fn cosign_equivalent(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "generate-key-pair" => "use `sigil key generate --output-key-prefix NAME` (same key file format)",
+        "public-key" => "use `sigil key public --key NAME.key`",
+        "import-key-pair" => "use `sigil key import --key KEY.pem --output-key-prefix NAME`",
+        "verify-blob" | "verify-blob-attestation" => {
+            "use `sigil verify-bundle --bundle FILE.sigstore.json ARTIFACT` with --key or the --certificate-identity flags"
+        }
+        "save" => "use `sigil copy IMAGE oci:DIR` (an OCI layout with the image, its signatures and attestations)",
+        "load" => "use `sigil copy oci:DIR IMAGE`",
+        "download" => {
+            "use `sigil tree IMAGE --output json` to list signatures, attestations and SBOMs, or `sigil copy IMAGE oci:DIR` to store them"
+        }
+        "triangulate" => "use `sigil tree IMAGE` (its JSON names every .sig/.att tag and referrer)",
+        "initialize" => "none is needed: the Sigstore trusted root is embedded, and --trusted-root FILE replaces it",
+        "sign-blob" | "attest-blob" => {
+            "sigil signs images only for now; it verifies blob bundles with `sigil verify-bundle`"
+        }
+        _ => return None,
+    })
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

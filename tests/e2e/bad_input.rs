@@ -764,3 +764,80 @@ fn help_of_every_command_exits_0_and_teaches() {
     // `-h` is the short form
     sigil(&["verify", "-h"]).timeout(QUICK).run().assert_exit(0);
 }
+
+#[test]
+fn cosign_command_names_are_answered_with_sigils_equivalent() {
+    for (name, equivalent) in [
+        ("generate-key-pair", "sigil key generate"),
+        ("public-key", "sigil key public"),
+        ("import-key-pair", "sigil key import"),
+        ("verify-blob", "sigil verify-bundle"),
+        ("verify-blob-attestation", "sigil verify-bundle"),
+        ("save", "sigil copy IMAGE oci:DIR"),
+        ("load", "sigil copy oci:DIR IMAGE"),
+        ("download", "sigil tree IMAGE --output json"),
+        ("triangulate", "sigil tree IMAGE"),
+    ] {
+        let out = sigil(&[name, "whatever"]).run();
+        out.assert_exit(2);
+        let line = out.assert_one_line_error();
+        assert!(
+            line.contains(&format!("no `{name}` command")) && line.contains(equivalent),
+            "{name}: {line}"
+        );
+    }
+    // A name cosign does not have either is clap's usage error.
+    let out = sigil(&["frobnicate"]).run();
+    out.assert_exit(2);
+    assert!(
+        out.assert_one_line_error().contains("unrecognized subcommand"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn version_and_completion_scripts() {
+    let out = sigil(&["version", "--output", "json"]).run();
+    out.assert_exit(0);
+    let report = out.stdout_json();
+    assert_eq!(report["apiVersion"], "sigil.dev/version/v1");
+    assert_eq!(report["version"], env!("CARGO_PKG_VERSION"));
+    let embedded = sigil_verifier::digest::Digest::sha256_of(
+        &std::fs::read(fixtures::testdata("trust/trusted_root.json")).expect("root"),
+    );
+    assert_eq!(report["embeddedTrustedRoot"]["sha256"], embedded.hex());
+    let human = sigil(&["version"]).run();
+    human.assert_exit(0);
+    assert!(
+        human
+            .stdout
+            .starts_with(&format!("sigil {}\n", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        human.stdout
+    );
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef sigil"),
+        ("fish", "complete -c sigil"),
+    ] {
+        let out = sigil(&["completion", shell]).run();
+        out.assert_exit(0);
+        assert!(out.stdout.contains(marker), "{shell}: no {marker:?}");
+        assert!(out.stdout.contains("verify-bundle"), "{shell}: commands are completed");
+    }
+    let bash = sigil(&["completion", "bash"]).run();
+    let script = std::env::temp_dir().join(format!("sigil-completion-{}.bash", std::process::id()));
+    std::fs::write(&script, &bash.stdout).expect("write");
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .expect("bash");
+    std::fs::remove_file(&script).ok();
+    assert!(syntax.success(), "the bash script parses");
+    sigil(&["completion", "tcsh"])
+        .run()
+        .assert_exit(2)
+        .assert_one_line_error();
+}

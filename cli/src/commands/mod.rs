@@ -17,6 +17,7 @@ mod verify;
 mod verify_attestation;
 mod verify_bundle;
 mod verify_policy;
+mod version;
 
 pub use sigil_verifier::pipeline::resolve;
 
@@ -43,5 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Admission(a) => admission::run(*a).await,
         Command::ContainerdVerifier(a) => containerd_verifier::run(*a).await,
         Command::Gate(a) => gate::run(*a).await,
+        Command::Version => version::run(output),
+        Command::Completion { shell } => version::completion(shell),
     }
 }

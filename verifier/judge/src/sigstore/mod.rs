@@ -47,7 +47,7 @@ pub use cosign_v2::{LayerCertificate, LayerContent, verify_certificate_signature
 pub use error::{BundleRejection, TimeBasis};
 pub use identity::{EXTENSIONS, Encoding, Extension, IdentityPolicy, Matcher, PolicyError, extension};
 pub use memo::set_enabled as set_memo_enabled;
-pub use trust::{RootSummary, TrustedRoot, TrustedRootError};
+pub use trust::{RootSummary, TrustedRoot, TrustedRootError, public_good_json};
 pub use verify::verify_bundle;
 
 use time::OffsetDateTime;

@@ -24,6 +24,12 @@ use super::to_offset;
 /// `targets/trusted_root.json`; see `testdata/trust/README.md`).
 const PUBLIC_GOOD_JSON: &[u8] = include_bytes!("../../../../testdata/trust/trusted_root.json");
 
+/// The bytes of the embedded public-good `trusted_root.json` (for reports
+/// that name the root in use by its sha256).
+pub fn public_good_json() -> &'static [u8] {
+    PUBLIC_GOOD_JSON
+}
+
 /// Media types of `trusted_root.json` sigil reads.
 pub const TRUSTED_ROOT_MEDIA_TYPES: [&str; 3] = [
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
