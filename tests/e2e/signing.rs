@@ -290,3 +290,51 @@ fn many_images_in_one_run_report_each_and_fail_if_any_fails() {
         out.stdout
     );
 }
+
+#[test]
+fn a_failed_image_does_not_hide_the_ones_signed() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    push_sample(&registry, "partial/ok", "v1", 120);
+    let good = registry.image("partial/ok:v1");
+    let missing = registry.image("partial/missing:v1");
+    let out = sigil(&["sign", "--key", s(&key), "--output", "json", &missing, &good])
+        .env("SIGIL_PASSWORD", "pw")
+        .run();
+    out.assert_exit(2);
+    let report = out.stdout_json();
+    assert_eq!(report["apiVersion"], "sigil.dev/sign/v1");
+    assert_eq!(report["signed"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(report["signed"][0]["image"], good);
+    assert_eq!(report["failed"][0]["image"], missing);
+    assert!(out.stderr.contains("partial/missing"), "{}", out.stderr);
+    sigil(&["verify", &good, "--key", s(&public)]).run().assert_exit(0);
+    // attest likewise
+    let predicate = dir.path().join("note.txt");
+    std::fs::write(&predicate, "ok").expect("write");
+    let out = sigil(&[
+        "attest",
+        "--key",
+        s(&key),
+        "--predicate",
+        s(&predicate),
+        "--output",
+        "json",
+        &missing,
+        &good,
+    ])
+    .env("SIGIL_PASSWORD", "pw")
+    .run();
+    out.assert_exit(2);
+    let report = out.stdout_json();
+    assert_eq!(report["attested"][0]["image"], good);
+    assert_eq!(report["failed"][0]["image"], missing);
+    // tree says so when nothing is attached
+    push_sample(&registry, "partial/bare", "v1", 121);
+    let out = sigil(&["tree", &registry.image("partial/bare:v1")]).run();
+    out.assert_exit(0);
+    assert!(out.stdout.contains("nothing attached"), "{}", out.stdout);
+    let out = sigil(&["tree", &good]).run();
+    assert!(!out.stdout.contains("nothing attached"), "{}", out.stdout);
+}

@@ -8,9 +8,7 @@ use sigil_verifier::store::AnyStore;
 use super::resolve;
 use crate::Outcome;
 use crate::args::{AttestArgs, OutputFormat};
-use crate::common::{
-    certificate_material, now_rfc3339, parse_images, print, print_json, read_signing_key, registry_client,
-};
+use crate::common::{certificate_material, now_rfc3339, parse_images, print, read_signing_key, registry_client};
 
 pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
@@ -45,12 +43,23 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
         certificate,
     };
     let mut results = Vec::new();
+    let mut failed = Vec::new();
     for image in &images {
-        let store = AnyStore::open(image, &client, false)?;
-        let descriptor = resolve(&store, image).await?;
-        let attested = sign::attest(&store, &image.repository_name(), &descriptor, &options)
-            .await
-            .with_context(|| format!("attesting {image}"))?;
+        let attested = async {
+            let store = AnyStore::open(image, &client, false)?;
+            let descriptor = resolve(&store, image).await?;
+            sign::attest(&store, &image.repository_name(), &descriptor, &options)
+                .await
+                .with_context(|| format!("attesting {image}"))
+        }
+        .await;
+        let attested = match attested {
+            Ok(attested) => attested,
+            Err(e) => {
+                failed.push((image.to_string(), e));
+                continue;
+            }
+        };
         for a in attested {
             if output == OutputFormat::Human {
                 print(&format!(
@@ -66,8 +75,5 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
             }));
         }
     }
-    if output == OutputFormat::Json {
-        print_json(&serde_json::json!({"apiVersion": "sigil.dev/attest/v1", "attested": results}))?;
-    }
-    Ok(Outcome::Success)
+    super::sign::finish("sigil.dev/attest/v1", "attested", results, failed, output)
 }

@@ -26,6 +26,7 @@ pub fn run(command: KeyCommand, output: OutputFormat) -> anyhow::Result<Outcome>
             match output {
                 OutputFormat::Human => print(&pem)?,
                 OutputFormat::Json => print_json(&serde_json::json!({
+                    "apiVersion": "sigil.dev/key-public/v1",
                     "publicKey": pem,
                     "fingerprint": key.public_key().fingerprint(),
                 }))?,
@@ -68,6 +69,7 @@ fn write_pair(key: &SigningKey, prefix: &Path, force: bool, output: OutputFormat
             pub_path.display()
         ))?,
         OutputFormat::Json => print_json(&serde_json::json!({
+            "apiVersion": "sigil.dev/key/v1",
             "privateKey": key_path,
             "publicKey": pub_path,
             "fingerprint": key.public_key().fingerprint(),

@@ -48,21 +48,53 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
         .await;
     progress.finish();
     let mut results = Vec::new();
+    let mut failed = Vec::new();
     for (image, outcome) in images.iter().zip(signed) {
-        for s in outcome? {
-            if output == OutputFormat::Human {
-                print(&format!(
-                    "signed {}@{} -> {}",
-                    image.repository_name(),
-                    s.image,
-                    s.stored_at
-                ))?;
+        match outcome {
+            Ok(signed) => {
+                for s in signed {
+                    if output == OutputFormat::Human {
+                        print(&format!(
+                            "signed {}@{} -> {}",
+                            image.repository_name(),
+                            s.image,
+                            s.stored_at
+                        ))?;
+                    }
+                    results.push(
+                        serde_json::json!({"image": image.to_string(), "digest": s.image, "storedAt": s.stored_at}),
+                    );
+                }
             }
-            results.push(serde_json::json!({"image": image.to_string(), "digest": s.image, "storedAt": s.stored_at}));
+            Err(e) => failed.push((image.to_string(), e)),
         }
     }
-    if output == OutputFormat::Json {
-        print_json(&serde_json::json!({"apiVersion": "sigil.dev/sign/v1", "signed": results}))?;
+    finish("sigil.dev/sign/v1", "signed", results, failed, output)
+}
+
+/// Reports a batch that signed or attested what it could: every error on
+/// stderr, and with `--output json` one document naming both what was stored
+/// and what failed. Exit 2 when anything failed (DESIGN §2).
+pub(super) fn finish(
+    api_version: &str,
+    done: &str,
+    results: Vec<serde_json::Value>,
+    failed: Vec<(String, anyhow::Error)>,
+    output: OutputFormat,
+) -> anyhow::Result<Outcome> {
+    for (_, e) in &failed {
+        eprintln!("error: {}", format!("{e:#}").replace(['\n', '\r'], " "));
     }
-    Ok(Outcome::Success)
+    if output == OutputFormat::Json {
+        let failures: Vec<serde_json::Value> = failed
+            .iter()
+            .map(|(image, e)| serde_json::json!({"image": image, "error": format!("{e:#}")}))
+            .collect();
+        print_json(&serde_json::json!({"apiVersion": api_version, done: results, "failed": failures}))?;
+    }
+    Ok(if failed.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Error
+    })
 }

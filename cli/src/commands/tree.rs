@@ -29,10 +29,22 @@ async fn tree(args: TreeArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
         OutputFormat::Human => {
             let mut out = format!("{image}\n");
             render(&node, "", &mut out);
+            if nothing_attached(&node) {
+                out.push_str("    nothing attached: no signatures, attestations, SBOMs or referrers\n");
+            }
             print(&out)?;
         }
     }
     Ok(Outcome::Success)
+}
+
+/// No tag, referrer or layer anywhere under `node` (an index counts as
+/// bare when every platform manifest is).
+fn nothing_attached(node: &Node) -> bool {
+    node.tags.is_empty()
+        && node.referrers.is_empty()
+        && node.layers.is_empty()
+        && node.manifests.iter().all(nothing_attached)
 }
 
 fn render(node: &Node, indent: &str, out: &mut String) {
