@@ -77,6 +77,9 @@ pub enum Code {
     MutableTag,
     /// Two rules share a name.
     DuplicateRuleName,
+    /// A content check under a predicate type it cannot read (an `sbom:`
+    /// block under SLSA provenance would check nothing).
+    InapplicableCheck,
 }
 
 impl Code {
@@ -107,6 +110,7 @@ impl Code {
             Code::ExpiredExemption => "expired-exemption",
             Code::NeverMatches => "never-matches",
             Code::NoRequirements => "no-requirements",
+            Code::InapplicableCheck => "inapplicable-check",
             Code::AllowUnverified => "allow-unverified",
             Code::MutableTag => "mutable-tag",
             Code::DuplicateRuleName => "duplicate-rule-name",

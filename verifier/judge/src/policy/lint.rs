@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::diagnostic::{Code, Diagnostic};
 use super::glob::{Pattern, Pin};
 use super::loader::Loader;
-use super::model::{Exemption, Publisher, Rule};
+use super::model::Exemption;
 use super::yaml::Span;
 use crate::reference::{DOCKER_HUB, RegistryRef};
 
@@ -39,9 +39,12 @@ impl Loader<'_> {
         }
     }
 
-    pub(super) fn lint(&mut self, _publishers: &BTreeMap<String, Publisher>, rules: &[Rule], exemptions: &[Exemption]) {
+    /// The whole-policy checks, over the head of every rule (so a rule with
+    /// other errors is still checked for ties and duplicate names).
+    pub(super) fn lint(&mut self, exemptions: &[Exemption]) {
+        let rules = std::mem::take(&mut self.heads);
         let mut names: BTreeMap<&str, Span> = BTreeMap::new();
-        for rule in rules {
+        for rule in &rules {
             if let Some(first) = names.insert(&rule.name, rule.span) {
                 self.diags.push(
                     Diagnostic::new(
@@ -97,8 +100,16 @@ impl Loader<'_> {
     }
 }
 
+/// What the whole-policy checks need of a rule: its name and patterns.
+#[derive(Clone, Debug)]
+pub(super) struct RuleHead {
+    pub name: String,
+    pub images: Vec<(Pattern, Span)>,
+    pub span: Span,
+}
+
 /// The first pair of patterns, one from each rule, that tie and overlap.
-fn tie<'r>(a: &'r Rule, b: &'r Rule) -> Option<(&'r Pattern, Span, &'r Pattern, Span)> {
+fn tie<'r>(a: &'r RuleHead, b: &'r RuleHead) -> Option<(&'r Pattern, Span, &'r Pattern, Span)> {
     for (pa, sa) in &a.images {
         for (pb, sb) in &b.images {
             if pa.specificity() == pb.specificity() && pa.overlaps(pb) {

@@ -84,6 +84,12 @@ pub(super) struct Loader<'a> {
     pub files: &'a dyn FileReader,
     pub now: OffsetDateTime,
     pub diags: Vec<Diagnostic>,
+    /// Publishers declared but refused (already reported): naming one in a
+    /// rule is not a second error.
+    pub broken_publishers: std::collections::BTreeSet<String>,
+    /// The name and patterns of every rule that has them, whatever else is
+    /// wrong with it, so that overlaps are reported at once.
+    pub heads: Vec<super::lint::RuleHead>,
 }
 
 impl Loader<'_> {
@@ -249,7 +255,7 @@ pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
     })
 }
 
-fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+pub(super) fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
     options
         .iter()
         .map(|o| (distance(&word.to_ascii_lowercase(), &o.to_ascii_lowercase()), *o))
@@ -337,6 +343,8 @@ pub fn compile(
         files,
         now,
         diags: Vec::new(),
+        broken_publishers: Default::default(),
+        heads: Vec::new(),
     };
     let policy = loader.policy(&root, file, source);
     let mut diagnostics = Diagnostics {
@@ -391,7 +399,7 @@ impl Loader<'_> {
             Some(node) => self.exemptions(node),
             None => Vec::new(),
         };
-        self.lint(&publishers, &rules, &exemptions);
+        self.lint(&exemptions);
         Some(Policy {
             file: file.to_owned(),
             digest: Digest::sha256_of(source.as_bytes()),
@@ -417,6 +425,7 @@ impl Loader<'_> {
         for (name, body) in entries {
             let what = format!("publisher `{}`", name.text);
             let Some(fields) = self.mapping(body, &what, &["key", "keyData", "keyless", "certificate"]) else {
+                self.broken_publishers.insert(name.text.clone());
                 continue;
             };
             let given: Vec<&str> = ["key", "keyData", "keyless", "certificate"]
@@ -442,6 +451,9 @@ impl Loader<'_> {
                     None
                 }
             };
+            if authority.is_none() {
+                self.broken_publishers.insert(name.text.clone());
+            }
             if let Some(authority) = authority {
                 out.insert(
                     name.text.clone(),

@@ -55,6 +55,13 @@ impl Loader<'_> {
             };
             let what = name.as_ref().map_or(fallback, |n| format!("rule `{n}`"));
             let images = self.patterns(&fields, &what);
+            if let (Some(name), Some(images)) = (&name, &images) {
+                self.heads.push(super::lint::RuleHead {
+                    name: name.clone(),
+                    images: images.clone(),
+                    span: fields.span,
+                });
+            }
             let signatures = fields
                 .get("signatures")
                 .and_then(|n| self.signatures(n, &what, publishers));
@@ -160,16 +167,29 @@ impl Loader<'_> {
         }
         let mut ok = true;
         for (name, span) in &list {
-            if !publishers.contains_key(name) {
-                ok = false;
-                let known: Vec<&str> = publishers.keys().map(String::as_str).collect();
-                self.report_with_help(
-                    Code::UnknownPublisher,
-                    *span,
-                    format!("unknown publisher `{name}` in {what}"),
-                    format!("defined publishers: {}", known.join(", ")),
-                );
+            if publishers.contains_key(name) {
+                continue;
             }
+            ok = false;
+            if self.broken_publishers.contains(name) {
+                continue; // its own error is reported where it is defined
+            }
+            let known: Vec<&str> = publishers
+                .keys()
+                .map(String::as_str)
+                .chain(self.broken_publishers.iter().map(String::as_str))
+                .collect();
+            let help = match super::loader::suggest(name, &known) {
+                Some(near) => format!("did you mean `{near}`? defined publishers: {}", known.join(", ")),
+                None if known.is_empty() => "define it under `publishers:`".to_owned(),
+                None => format!("defined publishers: {}", known.join(", ")),
+            };
+            self.report_with_help(
+                Code::UnknownPublisher,
+                *span,
+                format!("unknown publisher `{name}` in {what}"),
+                help,
+            );
         }
         ok.then(|| list.into_iter().map(|(n, _)| n).collect())
     }
@@ -364,6 +384,23 @@ impl Loader<'_> {
         let mut checks = Vec::new();
         let mut ok = true;
         for (key, node) in fields.entries() {
+            if let Some(t) = &predicate_type
+                && let Some(kinds) = applies_to(&key.text)
+                && !kinds.iter().any(|k| t.starts_with(k))
+            {
+                ok = false;
+                self.report_with_help(
+                    Code::InapplicableCheck,
+                    key.span,
+                    format!(
+                        "{what}: a `{}` check cannot apply to predicate type {t:?} (it reads only {}), so it would check nothing",
+                        key.text,
+                        kinds.join(", ")
+                    ),
+                    "move the check under an attestation of a type it reads, or use a `condition:`",
+                );
+                continue;
+            }
             let check = match key.text.as_str() {
                 "slsa" => self.slsa(node, &what).map(ContentCheck::Slsa),
                 "sbom" => self.sbom(node, &what).map(ContentCheck::Sbom),
@@ -510,5 +547,16 @@ fn node_len(node: &Node) -> usize {
     match &node.value {
         Value::Seq(items) => items.len(),
         _ => 1,
+    }
+}
+
+/// The predicate types (as URI prefixes) a content check can read; `None`
+/// for checks that read any predicate (`condition`) and for other keys.
+fn applies_to(check: &str) -> Option<&'static [&'static str]> {
+    match check {
+        "slsa" => Some(&["https://slsa.dev/provenance/"]),
+        "sbom" => Some(&[crate::predicate::SPDX, crate::predicate::CYCLONEDX]),
+        "vulnerabilities" => Some(&[crate::predicate::COSIGN_VULN]),
+        _ => None,
     }
 }

@@ -349,3 +349,71 @@ fn json_policies_get_the_same_spans() {
     let found: Vec<_> = d.items.iter().map(|d| (d.code, d.line_column())).collect();
     assert_eq!(found, [(Code::UnknownPublisher, Some(place(text, "\"zz\"", 1)))]);
 }
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    // A broken publisher, a rule naming it, a typo'd publisher, and two rules
+    // that tie: each reported once, in one run, without a cascade.
+    let body = concat!(
+        "  broken: {key: missing.pub}\n",
+        "rules:\n  - name: one\n    images: [\"r.io/app/**\"]\n    signatures: {anyOf: [broken]}\n",
+        "  - name: two\n    images: [\"r.io/app/**\"]\n    signatures: {anyOf: [bb]}\n",
+    );
+    let found = diagnostics(body);
+    let codes: Vec<Code> = found.iter().map(|f| f.0).collect();
+    assert!(codes.contains(&Code::UnreadableFile), "{found:?}");
+    assert!(
+        codes.contains(&Code::OverlappingRules),
+        "ties are reported beside other errors: {found:?}"
+    );
+    let unknown: Vec<_> = found.iter().filter(|f| f.0 == Code::UnknownPublisher).collect();
+    assert_eq!(unknown.len(), 1, "only `bb`, not the broken publisher: {found:?}");
+    let (ka, kb) = (key(), key());
+    let (_, d) = load(&format!("{HEAD}{body}"), &[("a", &ka), ("b", &kb)]);
+    let typo = d.items.iter().find(|d| d.code == Code::UnknownPublisher).expect("typo");
+    assert!(
+        typo.help.as_deref().is_some_and(|h| h.starts_with("did you mean `b`?")),
+        "{typo:?}"
+    );
+}
+
+#[test]
+fn a_content_check_under_a_type_it_cannot_read_is_an_error() {
+    let rule = |predicate: &str, check: &str| {
+        format!(
+            "rules:\n  - name: r\n    images: [\"r.io/**\"]\n    attestations:\n      - predicateType: {predicate}\n        signedBy: [a]\n        {check}\n"
+        )
+    };
+    let sbom = "sbom: {deniedPackages: [\"pkg:npm/left-pad\"]}";
+    assert_at(
+        &rule("https://slsa.dev/provenance/v1", sbom),
+        Code::InapplicableCheck,
+        "sbom",
+        1,
+    );
+    assert_at(
+        &rule("https://cyclonedx.org/bom", "slsa: {builderIds: [\"https://b\"]}"),
+        Code::InapplicableCheck,
+        "slsa",
+        1,
+    );
+    assert_at(
+        &rule("https://spdx.dev/Document", "vulnerabilities: {maxSeverity: high}"),
+        Code::InapplicableCheck,
+        "vulnerabilities",
+        1,
+    );
+    // Twins: each where it reads.
+    for ok in [
+        rule("https://cyclonedx.org/bom", sbom),
+        rule("https://spdx.dev/Document", sbom),
+        rule(
+            "https://slsa.dev/provenance/v0.2",
+            "slsa: {builderIds: [\"https://b\"]}",
+        ),
+        rule("https://example.com/any/v1", "condition: \"true\""),
+    ] {
+        let found = diagnostics(&ok);
+        assert!(!found.iter().any(|f| f.0 == Code::InapplicableCheck), "{ok}: {found:?}");
+    }
+}
