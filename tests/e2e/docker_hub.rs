@@ -667,7 +667,7 @@ mod inside {
         let impostor = Pki::new("sigil e2e impostor CA");
         let ca = work.path().join("ca.pem");
         fs::write(&ca, &test_ca.ca_pem).expect("write the CA");
-        let _hub = Hub::start(&impostor, Auth::Basic);
+        let hub = Hub::start(&impostor, Auth::Basic);
         let config = docker_config(&work.path().join("docker"), &[(DOCKER_KEY, USER, PASSWORD)]);
         let (_, public) = keypair(work.path(), "release");
         for name in ["alpine", "docker.io/library/alpine", "index.docker.io/library/alpine"] {
@@ -685,6 +685,49 @@ mod inside {
             .run();
         out.assert_exit(2);
         assert!(out.assert_one_line_error().contains("not trusted"), "{out}");
+        drop(hub);
+
+        // Something on Docker Hub's port that does not speak TLS: even with
+        // --allow-insecure-registry, sigil does not fall back to plain HTTP
+        // there, so docker's password is never offered to it in clear text.
+        // (port 443 for the TLS attempt, port 80 where plain HTTP would go)
+        let heard = Arc::new(Mutex::new(String::new()));
+        for port in [443, 80] {
+            let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+            let log = heard.clone();
+            thread::spawn(move || {
+                for stream in listener.incoming().flatten().take(8) {
+                    let mut stream = stream;
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut buf = [0_u8; 4096];
+                    let n = stream.read(&mut buf).unwrap_or(0);
+                    log.lock()
+                        .expect("log")
+                        .push_str(&String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase());
+                    let _ = stream.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"hub\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                }
+            });
+        }
+        let out = sigil(&["verify", "alpine", "--key", s(&public), "--allow-insecure-registry"])
+            .env("DOCKER_CONFIG", &config)
+            .timeout(BOUND)
+            .run();
+        out.assert_exit(2);
+        // the flag's own warning, then the one error line
+        let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{out}");
+        assert!(errors[0].contains("registry-1.docker.io"), "{out}");
+        let heard = heard.lock().expect("log").clone();
+        assert!(
+            !heard.contains("authorization:"),
+            "credentials were offered over plain HTTP: {heard}"
+        );
+        assert!(
+            !heard.contains("get /v2/"),
+            "sigil fell back to plain HTTP for Docker Hub: {heard}"
+        );
     }
 
     #[test]

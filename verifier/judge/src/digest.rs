@@ -13,8 +13,10 @@ use aws_lc_rs::digest::{Context, SHA256, SHA384, SHA512};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
     Sha256,
-    /// Only in statement subjects and blob artifacts; OCI content is named
-    /// by sha256 or sha512.
+    /// For statement subjects and blob artifacts (`verify-bundle sha384:…`).
+    /// Accepted wherever a digest is parsed; OCI content named by it is
+    /// checked with it, and since signatures and `@sha256:` patterns name
+    /// sha256 digests, such content fails closed.
     Sha384,
     Sha512,
 }

@@ -467,9 +467,8 @@ impl RegistryClient {
                 }
             }
         };
-        let mut response = request
-            .timeout(deadline.remaining())
-            .send()
+        let request = request.timeout(deadline.remaining());
+        let mut response = logged(request, "GET")
             .await
             .map_err(|e| transport_error(&format!("token service of {registry}"), "token request", &e, deadline))?;
         response.extensions_mut().insert(deadline);
@@ -513,10 +512,11 @@ impl RegistryClient {
         };
         let https = parse("https")?;
         let probe = |base: &Url| {
-            self.http
+            let request = self
+                .http
                 .get(base.join("/v2/").unwrap_or_else(|_| base.clone()))
-                .timeout(deadline.remaining())
-                .send()
+                .timeout(deadline.remaining());
+            logged(request, "GET")
         };
         let tls_error = match probe(&https).await {
             Ok(_) => {
@@ -542,7 +542,11 @@ impl RegistryClient {
             )));
         }
         let loopback = host_is_loopback(registry);
-        if !loopback && !self.options.allow_insecure {
+        // Docker Hub always speaks TLS: a failed handshake there is an
+        // attacker or a broken network, never a reason to send credentials
+        // in clear text, whatever --allow-insecure-registry says.
+        let hub = endpoint == DOCKER_HUB_API;
+        if hub || (!loopback && !self.options.allow_insecure) {
             let hint = if rustls_error(&tls_error).is_some() {
                 "; it does not speak TLS, and plain HTTP to a registry that is not on loopback needs --allow-insecure-registry"
             } else {
@@ -595,7 +599,7 @@ impl RegistryClient {
                     .header(reqwest::header::CONTENT_TYPE, content_type)
                     .body(bytes.clone());
             }
-            let outcome = request.send().await;
+            let outcome = logged(request, method.as_str()).await;
             let retry_in = match &outcome {
                 Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS || r.status().is_server_error() => {
                     Some(retry_after(r.headers()).unwrap_or(self.backoff(attempt)))
@@ -689,11 +693,33 @@ impl RegistryClient {
         if let Some(a) = authorization {
             request = request.header(AUTHORIZATION, a);
         }
-        request
-            .send()
+        logged(request, "PUT")
             .await
             .map_err(|e| transport_error(registry, "upload", &e, deadline))
     }
+}
+
+/// Sends `request` and logs the exchange at info level (`-v`): method, URL
+/// without query, fragment or userinfo (upload state, token scopes), status
+/// and time. Headers, and so credentials, are never logged.
+async fn logged(request: reqwest::RequestBuilder, method: &str) -> Result<Response, reqwest::Error> {
+    let started = std::time::Instant::now();
+    let shown = request.try_clone().and_then(|r| r.build().ok()).map(|r| {
+        let mut url = r.url().clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.to_string()
+    });
+    let outcome = request.send().await;
+    let url = shown.as_deref().unwrap_or("(streamed request)");
+    let took = started.elapsed().as_millis();
+    match &outcome {
+        Ok(r) => tracing::info!("{method} {url} -> {} in {took} ms", r.status().as_u16()),
+        Err(e) => tracing::info!("{method} {url} -> {} in {took} ms", describe_reqwest(e)),
+    }
+    outcome
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {

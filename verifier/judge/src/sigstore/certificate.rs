@@ -43,15 +43,14 @@ impl webpki::ExtendedKeyUsageValidator for CodeSigningUsage {
             webpki::KeyPurposeId::new(CODE_SIGNING_EKU),
             webpki::KeyPurposeId::new(ANY_EKU),
         ];
-        let mut present = Vec::new();
+        let (mut present, mut found) = (Vec::new(), false);
+        // Every member is read, so a malformed list fails even after a match.
         for id in iter {
             let id = id?;
-            if wanted.contains(&id) {
-                return Ok(());
-            }
+            found |= wanted.contains(&id);
             present.push(id.to_decoded_oid());
         }
-        if present.is_empty() {
+        if found || present.is_empty() {
             return Ok(());
         }
         Err(webpki::Error::RequiredEkuNotFoundContext(
@@ -170,7 +169,19 @@ impl Certificate {
         at: OffsetDateTime,
     ) -> Result<(), CertificateError> {
         let chain_error = |reason: String| CertificateError::Chain { at, reason };
-        let root_ders: Vec<CertificateDer<'_>> = roots.iter().map(|c| CertificateDer::from(c.der())).collect();
+        // webpki keeps only a root's name and key, so its EKU is judged here,
+        // as Go judges the whole chain: a root restricted to other purposes
+        // anchors no code-signing chain.
+        let (usable, restricted): (Vec<&Certificate>, Vec<&Certificate>) =
+            roots.iter().partition(|r| fit_for_code_signing(r.der()));
+        if usable.is_empty() && !restricted.is_empty() {
+            return Err(chain_error(
+                "no root is for code signing (each root's extended key usage names neither codeSigning nor \
+                 anyExtendedKeyUsage)"
+                    .into(),
+            ));
+        }
+        let root_ders: Vec<CertificateDer<'_>> = usable.iter().map(|c| CertificateDer::from(c.der())).collect();
         let anchors = root_ders
             .iter()
             .map(|der| webpki::anchor_from_trusted_cert(der).map_err(|e| chain_error(format!("root: {e}"))))
@@ -195,9 +206,37 @@ impl Certificate {
                  codeSigning nor anyExtendedKeyUsage)"
                     .into(),
             ),
+            e if !restricted.is_empty() => chain_error(format!(
+                "{e} ({} root(s) not for code signing were not used)",
+                restricted.len()
+            )),
             e => chain_error(e.to_string()),
         })?;
         Ok(())
+    }
+}
+
+/// Whether a (root) certificate may anchor a code-signing chain: no extended
+/// key usage extension, or one naming codeSigning or anyExtendedKeyUsage. A
+/// certificate that cannot be read, or has two EKU extensions, is not.
+fn fit_for_code_signing(der: &[u8]) -> bool {
+    const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+    const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+    const ANY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
+    let Ok(cert) = x509_cert::Certificate::from_der(der) else {
+        return false;
+    };
+    let mut ekus = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.extn_id == EKU);
+    match (ekus.next(), ekus.next()) {
+        (None, _) => true,
+        (Some(ext), None) => x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
+            .is_ok_and(|eku| eku.0.contains(&CODE_SIGNING) || eku.0.contains(&ANY)),
+        (Some(_), Some(_)) => false,
     }
 }
 

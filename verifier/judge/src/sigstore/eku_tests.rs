@@ -133,7 +133,16 @@ fn chain(
     intermediate_eku: Option<Vec<ExtendedKeyUsagePurpose>>,
     leaf_eku: Option<Vec<ExtendedKeyUsagePurpose>>,
 ) -> Result<(), CertificateError> {
-    let (root, root_issuer) = ca("Root", None, None);
+    rooted_chain(None, intermediate_eku, leaf_eku)
+}
+
+/// [`chain`] under a root with `root_eku`.
+fn rooted_chain(
+    root_eku: Option<Vec<ExtendedKeyUsagePurpose>>,
+    intermediate_eku: Option<Vec<ExtendedKeyUsagePurpose>>,
+    leaf_eku: Option<Vec<ExtendedKeyUsagePurpose>>,
+) -> Result<(), CertificateError> {
+    let (root, root_issuer) = ca("Root", root_eku, None);
     let (intermediate, intermediate_issuer) = ca("Intermediate", intermediate_eku, Some(&root_issuer));
     let mut params = CertificateParams::new(Vec::new()).expect("params");
     params.subject_alt_names = vec![rcgen::SanType::Rfc822Name("dev@example.com".try_into().expect("email"))];
@@ -178,4 +187,30 @@ fn extended_key_usage_is_judged_on_every_certificate_of_the_chain() {
             "{case}: {refused}"
         );
     }
+
+    // A list naming codeSigning and then something that is not an OID.
+    let (root, root_issuer) = ca("Root", None, None);
+    let mut params = CertificateParams::new(Vec::new()).expect("params");
+    let malformed = [
+        0x30, 0x0d, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03, 0x02, 0x01, 0x05,
+    ];
+    params.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+        &[2, 5, 29, 37],
+        malformed.to_vec(),
+    )];
+    let leaf = params
+        .signed_by(&KeyPair::generate().expect("key"), &root_issuer)
+        .expect("leaf");
+    let der = |c: &rcgen::Certificate| Certificate::from_der(c.der()).expect("der");
+    der(&leaf)
+        .verify_chain(&[], &[der(&root)], NOW)
+        .expect_err("a malformed EKU list after codeSigning");
+
+    // The root too, though webpki does not look at it (Go does).
+    rooted_chain(Some(vec![CodeSigning]), None, None).expect("a code-signing root");
+    rooted_chain(Some(vec![Any]), None, None).expect("an any-purpose root");
+    let refused = rooted_chain(Some(vec![ServerAuth]), None, None).expect_err("a TLS-only root");
+    assert!(refused.to_string().contains("no root is for code signing"), "{refused}");
+    let refused = rooted_chain(Some(vec![ServerAuth]), None, Some(vec![CodeSigning])).expect_err("TLS root");
+    assert!(refused.to_string().contains("no root is for code signing"), "{refused}");
 }
