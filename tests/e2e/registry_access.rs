@@ -335,6 +335,21 @@ fn secrets_never_appear_in_verbose_logs() {
     let verified = setup.verify(&ok).run();
     verified.assert_exit(0);
     assert_no_secret(&verified, PASSWORD);
+    // -v names each exchange: method, URL, status, time
+    let exchanges: Vec<&str> = verified
+        .stderr
+        .lines()
+        .filter(|l| l.contains("GET https://") && l.contains(" -> ") && l.ends_with(" ms"))
+        .collect();
+    assert!(
+        exchanges.iter().any(|l| l.contains("/v2/") && l.contains("-> 200")),
+        "{verified}"
+    );
+    assert!(
+        exchanges.iter().any(|l| l.contains("-> 401")),
+        "the challenge is logged too: {verified}"
+    );
+    assert!(!verified.stderr.contains("scope="), "no query strings: {verified}");
     let wrong = ["--registry-username", USER, "--registry-password", "wr0ng-pa55", "-vv"];
     let out = setup.verify(&wrong).arg("--output").arg("json").run();
     out.assert_exit(2);
