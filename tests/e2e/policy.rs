@@ -622,3 +622,58 @@ fn a_layout_does_not_choose_its_own_rule() {
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(report["rule"], "trusted");
 }
+
+/// `policies/multi-team.test.yaml`, the README's example expectations, run
+/// against layouts signed with the example keys' private halves.
+#[test]
+fn the_example_expectations_pass() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(policies.join("keys")).expect("mkdir");
+    for file in ["multi-team.yaml", "multi-team.test.yaml"] {
+        std::fs::copy(examples.join(file), policies.join(file)).expect("copy");
+    }
+    for key in ["team-payments.pub", "team-search.pub", "security.pub"] {
+        std::fs::copy(examples.join("keys").join(key), policies.join("keys").join(key)).expect("copy");
+    }
+    let import = |name: &str| {
+        let prefix = dir.path().join(name);
+        sigil(&[
+            "key",
+            "import",
+            "--key",
+            s(&fixtures::testdata(&format!("policy-keys/{name}.key"))),
+            "--output-key-prefix",
+            s(&prefix),
+        ])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+        prefix.with_extension("key")
+    };
+    let (payments, security) = (import("team-payments"), import("security"));
+    let layouts = policies.join("layouts");
+    for (layout, signers) in [
+        ("payments-signed", vec![&payments]),
+        ("payments-and-security", vec![&payments, &security]),
+    ] {
+        let path = layouts.join(layout);
+        sigil_testkit::image::sample_layout(&path);
+        for key in signers {
+            sign(&format!("oci:{}:v1", s(&path)), key, &[]);
+        }
+    }
+    let expectations = policies.join("multi-team.test.yaml");
+    let out = sigil(&["policy", "test", s(&policies.join("multi-team.yaml")), s(&expectations)]).run();
+    out.assert_exit(0);
+    assert!(out.stdout.contains("6 passed, 0 failed"), "{out}");
+    // The twin: with the security signature gone, the shared case fails.
+    std::fs::remove_dir_all(layouts.join("payments-and-security")).expect("rm");
+    let path = layouts.join("payments-and-security");
+    sigil_testkit::image::sample_layout(&path);
+    sign(&format!("oci:{}:v1", s(&path)), &payments, &[]);
+    let out = sigil(&["policy", "test", s(&policies.join("multi-team.yaml")), s(&expectations)]).run();
+    out.assert_exit(1);
+    assert!(out.stdout.contains("5 passed, 1 failed"), "{out}");
+}
