@@ -128,6 +128,12 @@ pub enum Command {
     /// inputs give the same bytes. The result is ready for
     /// `sigil attest --type slsaprovenance1 --predicate FILE`.
     ///
+    /// Nothing is guessed: the builder id, build type, source repository and
+    /// source ref are required (every missing one is named at once); on GitHub
+    /// Actions the builder follows RUNNER_ENVIRONMENT (github-hosted or
+    /// self-hosted), and without it the builder is unknown; times must be
+    /// RFC 3339 and are written in UTC.
+    ///
     /// Example (outside a recognised CI):
     ///   sigil provenance registry.example/app:1.2 --builder-id https://ci.example/builders/linux \
     ///     --build-type https://ci.example/buildtypes/make/v1 --source-repository https://git.example/acme/app \
@@ -883,16 +889,17 @@ pub struct ProvenanceArgs {
     /// A URL or id of this run (runDetails.metadata.invocationId).
     #[arg(long, value_name = "ID")]
     pub invocation_id: Option<String>,
-    /// Runner environment (github-hosted, self-hosted, ...).
+    /// Runner environment (github-hosted, self-hosted, ...); on GitHub Actions it
+    /// decides the builder id when --builder-id is not given.
     #[arg(long, value_name = "NAME")]
     pub runner_environment: Option<String>,
     /// What triggered the run (push, tag, schedule, ...).
     #[arg(long, value_name = "EVENT")]
     pub trigger: Option<String>,
-    /// Build start time, RFC 3339 (only written when given).
+    /// Build start time, RFC 3339 (only written when given; written in UTC).
     #[arg(long, value_name = "TIME")]
     pub started_on: Option<String>,
-    /// Build finish time, RFC 3339 (only written when given).
+    /// Build finish time, RFC 3339 (only written when given; not before --started-on).
     #[arg(long, value_name = "TIME")]
     pub finished_on: Option<String>,
     #[command(flatten)]

@@ -489,6 +489,7 @@ fn provenance_is_deterministic_and_ready_for_attest() {
             "acme/app/.github/workflows/release.yml@refs/tags/v1",
         ),
         ("GITHUB_RUN_ID", "7"),
+        ("RUNNER_ENVIRONMENT", "github-hosted"),
     ];
     let run = |out: &std::path::Path| {
         let mut p = sigil(&["provenance", &image, "--output-file", s(out)]);
@@ -507,8 +508,27 @@ fn provenance_is_deterministic_and_ready_for_attest() {
     );
     attest(&image, &key, "slsaprovenance1", &dir.path().join("a.json"), &[]).assert_exit(0);
     verify(&image, &public, "slsaprovenance1").assert_exit(0);
-    // outside CI without flags: one line saying which flag is missing
+    // outside CI without flags: one line naming every missing flag
     let out = sigil(&["provenance", &image]).run();
     out.assert_exit(2);
-    assert!(out.assert_one_line_error().contains("--builder-id"), "{}", out.stderr);
+    let line = out.assert_one_line_error();
+    for flag in ["--builder-id", "--build-type", "--source-repository", "--source-ref"] {
+        assert!(line.contains(flag), "{flag}: {line}");
+    }
+    // GitHub without RUNNER_ENVIRONMENT: the builder is not guessed
+    let mut p = sigil(&["provenance", &image]);
+    for (k, v) in &github[..github.len() - 1] {
+        p = p.env(k, v);
+    }
+    let out = p.run();
+    out.assert_exit(2);
+    assert!(out.assert_one_line_error().contains("the builder id"), "{}", out.stderr);
+    // a time that is not RFC 3339
+    let mut p = sigil(&["provenance", &image, "--started-on", "yesterday"]);
+    for (k, v) in github {
+        p = p.env(k, v);
+    }
+    let out = p.run();
+    out.assert_exit(2);
+    assert!(out.assert_one_line_error().contains("not an RFC 3339 time"), "{}", out.stderr);
 }

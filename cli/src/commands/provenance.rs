@@ -25,7 +25,7 @@ pub async fn run(args: ProvenanceArgs, _output: OutputFormat) -> anyhow::Result<
         started_on: args.started_on,
         finished_on: args.finished_on,
     };
-    let predicate = provenance::predicate(&detected.with_overrides(overrides))?;
+    let predicate = provenance::predicate(&detected.with_overrides(overrides).complete(ci))?;
     let client = registry_client(&args.registry, std::slice::from_ref(&image))?;
     let store = AnyStore::open(&image, &client, false)?;
     let descriptor = resolve(&store, &image).await?;

@@ -51,10 +51,6 @@ impl Inputs {
             let server = v("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".to_owned());
             let repository = v("GITHUB_REPOSITORY").map(|r| format!("{server}/{r}"));
             let runner = v("RUNNER_ENVIRONMENT");
-            let builder = match runner.as_deref() {
-                Some("self-hosted") => "https://github.com/actions/runner/self-hosted",
-                _ => "https://github.com/actions/runner/github-hosted",
-            };
             // GITHUB_WORKFLOW_REF is owner/repo/.github/workflows/x.yml@refs/...
             let workflow = v("GITHUB_WORKFLOW_REF").and_then(|w| {
                 let path = w.split_once('@').map_or(w.as_str(), |(p, _)| p).to_owned();
@@ -69,7 +65,8 @@ impl Inputs {
                 _ => None,
             };
             let inputs = Inputs {
-                builder_id: Some(builder.to_owned()),
+                // from the runner environment, in `complete` (flags may set it)
+                builder_id: None,
                 build_type: Some(GITHUB_BUILD_TYPE.to_owned()),
                 source_repository: repository,
                 source_ref: v("GITHUB_REF"),
@@ -84,10 +81,9 @@ impl Inputs {
             return (Ci::GitHubActions, inputs);
         }
         if v("GITLAB_CI").as_deref() == Some("true") {
-            let server = v("CI_SERVER_URL").unwrap_or_else(|| "https://gitlab.com".to_owned());
             let builder = match (v("CI_PROJECT_URL"), v("CI_RUNNER_ID")) {
                 (Some(project), Some(runner)) => Some(format!("{project}/-/runners/{runner}")),
-                _ => Some(format!("{server}/gitlab-org/gitlab-runner")),
+                _ => None,
             };
             let source_ref = v("CI_COMMIT_TAG")
                 .map(|t| format!("refs/tags/{t}"))
@@ -99,7 +95,7 @@ impl Inputs {
                 source_repository: v("CI_PROJECT_URL"),
                 source_ref,
                 source_commit: v("CI_COMMIT_SHA"),
-                workflow: v("CI_CONFIG_PATH").or_else(|| Some(".gitlab-ci.yml".to_owned())),
+                workflow: v("CI_CONFIG_PATH"),
                 invocation_id: v("CI_JOB_URL"),
                 runner_environment: v("CI_RUNNER_DESCRIPTION"),
                 trigger: v("CI_PIPELINE_SOURCE"),
@@ -109,6 +105,21 @@ impl Inputs {
             return (Ci::GitLab, inputs);
         }
         (Ci::Unknown, Inputs::default())
+    }
+
+    /// Fills in what follows from other fields for `ci`: on GitHub Actions,
+    /// the builder from the runner environment (`github-hosted` or
+    /// `self-hosted`, from `RUNNER_ENVIRONMENT` or `--runner-environment`);
+    /// any other runner environment leaves the builder unknown.
+    pub fn complete(mut self, ci: Ci) -> Inputs {
+        if ci == Ci::GitHubActions && self.builder_id.is_none() {
+            self.builder_id = match self.runner_environment.as_deref() {
+                Some("github-hosted") => Some("https://github.com/actions/runner/github-hosted".to_owned()),
+                Some("self-hosted") => Some("https://github.com/actions/runner/self-hosted".to_owned()),
+                _ => None,
+            };
+        }
+        self
     }
 
     /// Fields set in `overrides` replace ours.
@@ -132,23 +143,76 @@ impl Inputs {
 /// Why a predicate cannot be made.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProvenanceError {
-    #[error("{0} is unknown: not in a recognised CI (GitHub Actions, GitLab CI); set it with {1}")]
-    Missing(&'static str, &'static str),
+    /// Every required input that is unknown, as (what, the flag that sets it).
+    #[error(
+        "unknown: {}; sigil does not guess them (set each with its flag, or run in GitHub Actions or GitLab CI)",
+        .0.iter().map(|(what, flag)| format!("{what} ({flag})")).collect::<Vec<_>>().join(", ")
+    )]
+    Missing(Vec<(&'static str, &'static str)>),
     #[error("--source-commit {0:?} is not a 40- or 64-character hex git commit")]
     Commit(String),
+    #[error("--{0} {1:?} is not an RFC 3339 time (such as 2026-12-03T10:00:00Z)")]
+    Time(&'static str, String),
+    #[error("--finished-on {finished} is before --started-on {started}")]
+    TimeOrder { started: String, finished: String },
 }
 
-/// The SLSA provenance v1 predicate. Builder id and build type are required
-/// (SLSA v1); the rest appears when known.
+/// An RFC 3339 time, written back in UTC (`2026-12-03T10:00:00Z`).
+fn rfc3339(
+    flag: &'static str,
+    text: &Option<String>,
+) -> Result<Option<(time::OffsetDateTime, String)>, ProvenanceError> {
+    use time::format_description::well_known::Rfc3339;
+    let Some(text) = text else { return Ok(None) };
+    let at = time::OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|_| ProvenanceError::Time(flag, text.clone()))?
+        .to_offset(time::UtcOffset::UTC);
+    let written = at
+        .format(&Rfc3339)
+        .map_err(|_| ProvenanceError::Time(flag, text.clone()))?;
+    Ok(Some((at, written)))
+}
+
+/// The SLSA provenance v1 predicate. The builder id, the build type and the
+/// source (repository and ref, the workflow's external parameters) are
+/// required, and every one missing is named at once; the rest appears when
+/// known. Times must be RFC 3339.
 pub fn predicate(inputs: &Inputs) -> Result<Value, ProvenanceError> {
-    let builder = inputs
-        .builder_id
-        .clone()
-        .ok_or(ProvenanceError::Missing("the builder id", "--builder-id"))?;
-    let build_type = inputs
-        .build_type
-        .clone()
-        .ok_or(ProvenanceError::Missing("the build type", "--build-type"))?;
+    let required = [
+        (
+            &inputs.builder_id,
+            "the builder id",
+            "--builder-id, or --runner-environment github-hosted|self-hosted on GitHub",
+        ),
+        (&inputs.build_type, "the build type", "--build-type"),
+        (
+            &inputs.source_repository,
+            "the source repository",
+            "--source-repository",
+        ),
+        (&inputs.source_ref, "the source ref", "--source-ref"),
+    ];
+    let missing: Vec<(&'static str, &'static str)> = required
+        .iter()
+        .filter(|(value, _, _)| value.is_none())
+        .map(|(_, what, flag)| (*what, *flag))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ProvenanceError::Missing(missing));
+    }
+    let (Some(builder), Some(build_type)) = (inputs.builder_id.clone(), inputs.build_type.clone()) else {
+        unreachable!("checked above");
+    };
+    let started = rfc3339("started-on", &inputs.started_on)?;
+    let finished = rfc3339("finished-on", &inputs.finished_on)?;
+    if let (Some((s, started)), Some((f, finished))) = (&started, &finished)
+        && f < s
+    {
+        return Err(ProvenanceError::TimeOrder {
+            started: started.clone(),
+            finished: finished.clone(),
+        });
+    }
     if let Some(commit) = &inputs.source_commit {
         let hex = commit.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if !hex || !(commit.len() == 40 || commit.len() == 64) {
@@ -187,8 +251,8 @@ pub fn predicate(inputs: &Inputs) -> Result<Value, ProvenanceError> {
     }
     let mut metadata = Map::new();
     insert(&mut metadata, "invocationId", &inputs.invocation_id);
-    insert(&mut metadata, "startedOn", &inputs.started_on);
-    insert(&mut metadata, "finishedOn", &inputs.finished_on);
+    insert(&mut metadata, "startedOn", &started.map(|(_, t)| t));
+    insert(&mut metadata, "finishedOn", &finished.map(|(_, t)| t));
     let mut run = Map::new();
     run.insert("builder".into(), json!({ "id": builder }));
     if !metadata.is_empty() {
@@ -230,6 +294,7 @@ mod tests {
     fn github_actions_fields_land_where_slsa_puts_them() {
         let (ci, inputs) = Inputs::from_ci(github);
         assert_eq!(ci, Ci::GitHubActions);
+        let inputs = inputs.complete(ci);
         let p = predicate(&inputs).expect("predicate");
         assert_eq!(
             p["runDetails"]["builder"]["id"],
@@ -259,7 +324,33 @@ mod tests {
         crate::predicate::validate(crate::predicate::SLSA_PROVENANCE_V1, p.to_string().as_bytes())
             .expect("valid SLSA v1");
         // deterministic
-        assert_eq!(predicate(&Inputs::from_ci(github).1).expect("again"), p);
+        assert_eq!(predicate(&Inputs::from_ci(github).1.complete(ci)).expect("again"), p);
+        // The runner decides the builder; without it the builder is unknown,
+        // never assumed to be GitHub's hosted one.
+        let self_hosted = |name: &str| match name {
+            "RUNNER_ENVIRONMENT" => Some("self-hosted".to_owned()),
+            other => github(other),
+        };
+        let p = predicate(&Inputs::from_ci(self_hosted).1.complete(ci)).expect("self-hosted");
+        assert_eq!(
+            p["runDetails"]["builder"]["id"],
+            "https://github.com/actions/runner/self-hosted"
+        );
+        let unset = |name: &str| {
+            if name == "RUNNER_ENVIRONMENT" {
+                None
+            } else {
+                github(name)
+            }
+        };
+        let refused = predicate(&Inputs::from_ci(unset).1.complete(ci)).expect_err("no runner environment");
+        assert_eq!(
+            refused,
+            ProvenanceError::Missing(vec![(
+                "the builder id",
+                "--builder-id, or --runner-environment github-hosted|self-hosted on GitHub"
+            )])
+        );
     }
 
     #[test]
@@ -302,16 +393,56 @@ mod tests {
     fn unknown_ci_needs_explicit_fields_and_bad_commits_are_refused() {
         let (ci, inputs) = Inputs::from_ci(|_| None);
         assert_eq!(ci, Ci::Unknown);
+        // every missing input at once
+        let Err(ProvenanceError::Missing(missing)) = predicate(&inputs) else {
+            panic!("missing inputs")
+        };
+        let named: Vec<&str> = missing.iter().map(|m| m.0).collect();
         assert_eq!(
-            predicate(&inputs),
-            Err(ProvenanceError::Missing("the builder id", "--builder-id"))
+            named,
+            [
+                "the builder id",
+                "the build type",
+                "the source repository",
+                "the source ref"
+            ]
         );
         let explicit = Inputs {
             builder_id: Some("https://ci.example/b".into()),
             build_type: Some("https://ci.example/t".into()),
-            source_commit: Some("XYZ".into()),
+            source_repository: Some("https://git.example/acme/app".into()),
+            source_ref: Some("refs/tags/v1".into()),
             ..Inputs::default()
         };
-        assert!(matches!(predicate(&explicit), Err(ProvenanceError::Commit(_))));
+        let p = predicate(&explicit).expect("explicit");
+        assert!(p["runDetails"].get("metadata").is_none());
+        let bad_commit = Inputs {
+            source_commit: Some("XYZ".into()),
+            ..explicit.clone()
+        };
+        assert!(matches!(predicate(&bad_commit), Err(ProvenanceError::Commit(_))));
+        // times are parsed and written in UTC; words and reversed times are refused
+        let timed = Inputs {
+            started_on: Some("2026-12-03T11:00:00+01:00".into()),
+            finished_on: Some("2026-12-03T10:05:00Z".into()),
+            ..explicit.clone()
+        };
+        let p = predicate(&timed).expect("times");
+        assert_eq!(p["runDetails"]["metadata"]["startedOn"], "2026-12-03T10:00:00Z");
+        assert_eq!(p["runDetails"]["metadata"]["finishedOn"], "2026-12-03T10:05:00Z");
+        let yesterday = Inputs {
+            started_on: Some("yesterday".into()),
+            ..explicit.clone()
+        };
+        assert_eq!(
+            predicate(&yesterday),
+            Err(ProvenanceError::Time("started-on", "yesterday".into()))
+        );
+        let reversed = Inputs {
+            started_on: Some("2026-12-03T10:05:00Z".into()),
+            finished_on: Some("2026-12-03T10:00:00Z".into()),
+            ..explicit
+        };
+        assert!(matches!(predicate(&reversed), Err(ProvenanceError::TimeOrder { .. })));
     }
 }
