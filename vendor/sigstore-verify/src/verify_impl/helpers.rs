@@ -175,6 +175,7 @@ fn extract_v1_integrated_times_with_promise(
         let is_v1 = matches!(
             entry.kind_version,
             KindVersion::HashedRekordV001 | KindVersion::DsseV001 | KindVersion::IntotoV002
+            | KindVersion::IntotoV001
         );
 
         if !is_v1 || entry.inclusion_promise.is_none() {

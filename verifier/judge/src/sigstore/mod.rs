@@ -34,6 +34,8 @@ mod case_tests;
 #[cfg(test)]
 mod forgery_tests;
 #[cfg(test)]
+mod intoto_v1_tests;
+#[cfg(test)]
 mod pki_tests;
 #[cfg(test)]
 mod time_tests;
