@@ -106,7 +106,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn tampered(dir: &Path, version: &str, edit: impl FnOnce(&mut Value, &mut Vec<u8>)) -> PathBuf {
     let out = dir.join(format!("{version}-{}", std::fs::read_dir(dir).expect("dir").count()));
     copy_dir(&layout(version), &out);
-    let blob = |digest: &str| out.join("blobs/sha256").join(digest.strip_prefix("sha256:").expect("sha256"));
+    let blob = |digest: &str| {
+        out.join("blobs/sha256")
+            .join(digest.strip_prefix("sha256:").expect("sha256"))
+    };
     let index_path = out.join("index.json");
     let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).expect("index")).expect("JSON");
     let entry = index["manifests"]
@@ -202,11 +205,18 @@ fn tampered_intoto_0_0_1_evidence_is_refused() {
     let version = "v1.4.0";
     let image = digest(version);
     let check = |layout: &Path, what: &str| {
-        assert_refused(&verify_attestation(&at(layout, &image), &builder(version), ISSUER), what)
+        assert_refused(
+            &verify_attestation(&at(layout, &image), &builder(version), ISSUER),
+            what,
+        )
     };
     // the untouched round trip through `tampered` still verifies
     let same = tampered(dir.path(), version, |_, _| {});
-    assert_verified(&verify_attestation(&at(&same, &image), &builder(version), ISSUER), version, &image);
+    assert_verified(
+        &verify_attestation(&at(&same, &image), &builder(version), ISSUER),
+        version,
+        &image,
+    );
 
     // a flipped byte in the envelope's signature
     let flipped = tampered(dir.path(), version, |_, envelope| {
@@ -238,7 +248,11 @@ fn tampered_intoto_0_0_1_evidence_is_refused() {
     let set = tampered(dir.path(), version, |manifest, _| {
         edit_rekor(manifest, |rekor| {
             let set = rekor["SignedEntryTimestamp"].as_str().expect("SET").to_owned();
-            let flipped = if set.starts_with('M') { set.replacen('M', "N", 1) } else { format!("M{}", &set[1..]) };
+            let flipped = if set.starts_with('M') {
+                set.replacen('M', "N", 1)
+            } else {
+                format!("M{}", &set[1..])
+            };
             rekor["SignedEntryTimestamp"] = flipped.into();
         });
     });
@@ -273,9 +287,13 @@ fn intoto_0_0_1_provenance_verifies_in_a_registry_and_by_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     for version in VERSIONS {
         let tag = version.replace('.', "-");
-        sigil(&["copy", &at(&layout(version), &digest(version)), &registry.image(&format!("prov:{tag}"))])
-            .run()
-            .assert_exit(0);
+        sigil(&[
+            "copy",
+            &at(&layout(version), &digest(version)),
+            &registry.image(&format!("prov:{tag}")),
+        ])
+        .run()
+        .assert_exit(0);
         let out = verify_attestation(&registry.image(&format!("prov:{tag}")), &builder(version), ISSUER);
         assert_verified(&out, version, &digest(version));
         // twin: another builder
@@ -312,9 +330,14 @@ rules:
     );
     sigil(&["policy", "lint", s(&policy)]).run().assert_exit(0);
     for tag in ["v1-4-0", "v1-9-0"] {
-        sigil(&["verify", &registry.image(&format!("prov:{tag}")), "--policy", s(&policy)])
-            .run()
-            .assert_exit(0);
+        sigil(&[
+            "verify",
+            &registry.image(&format!("prov:{tag}")),
+            "--policy",
+            s(&policy),
+        ])
+        .run()
+        .assert_exit(0);
     }
     // twin: v1.9.0's provenance where only v1.4.0's builder may sign
     sigil(&["copy", &registry.image("prov:v1-9-0"), &registry.image("prov14:v1-9-0")])

@@ -932,8 +932,10 @@ impl Verifier {
 
                 let is_rekor_v1 = matches!(
                     entry.kind_version,
-                    KindVersion::HashedRekordV001 | KindVersion::DsseV001 | KindVersion::IntotoV002
-            | KindVersion::IntotoV001
+                    KindVersion::HashedRekordV001
+                        | KindVersion::DsseV001
+                        | KindVersion::IntotoV002
+                        | KindVersion::IntotoV001
                 );
                 if is_rekor_v1 && entry.inclusion_promise.is_some() {
                     if let Some(time) = entry.integrated_time {

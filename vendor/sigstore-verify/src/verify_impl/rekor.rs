@@ -366,12 +366,18 @@ fn verify_intoto_v001(
         )));
     }
 
-    body.spec.content.hash.matches(logged_envelope, "DSSE envelope")?;
-    let logged: sigstore_types::DsseEnvelope = serde_json::from_slice(logged_envelope)
-        .map_err(|e| Error::entry_mismatch(format!("the logged envelope is not a DSSE envelope: {e}")))?;
+    body.spec
+        .content
+        .hash
+        .matches(logged_envelope, "DSSE envelope")?;
+    let logged: sigstore_types::DsseEnvelope =
+        serde_json::from_slice(logged_envelope).map_err(|e| {
+            Error::entry_mismatch(format!("the logged envelope is not a DSSE envelope: {e}"))
+        })?;
     if logged != *envelope {
         return Err(Error::entry_mismatch(
-            "the bundle's DSSE envelope is not the one the intoto 0.0.1 Rekor entry logs".to_string(),
+            "the bundle's DSSE envelope is not the one the intoto 0.0.1 Rekor entry logs"
+                .to_string(),
         ));
     }
     body.spec
@@ -401,7 +407,8 @@ fn verify_intoto_v001(
         None => {
             let expected = managed_key.ok_or_else(|| {
                 Error::entry_mismatch(
-                    "intoto Rekor signer cannot be bound without the managed public key".to_string(),
+                    "intoto Rekor signer cannot be bound without the managed public key"
+                        .to_string(),
                 )
             })?;
             let logged = match DerCertificate::from_pem(&pem) {
@@ -648,13 +655,12 @@ mod tests {
     #[test]
     fn intoto_v001_entry_binds_the_signing_certificate() {
         let logged = logged_envelope();
-        let other = DerCertificate::from_pem(
-            &bundle_with_other_certificate().signing_certificate().unwrap().to_pem(),
-        )
-        .unwrap();
+        let other = bundle_with_other_certificate();
+        let other = other.signing_certificate().unwrap();
         let bundle = intoto_v001(&logged, |body| {
-            body["spec"]["publicKey"] =
-                base64::engine::general_purpose::STANDARD.encode(other.to_pem()).into();
+            body["spec"]["publicKey"] = base64::engine::general_purpose::STANDARD
+                .encode(other.to_pem())
+                .into();
         });
         let error = verify_logged(&bundle, Some(&logged)).unwrap_err();
         assert!(error.to_string().contains("certificate"), "{error}");

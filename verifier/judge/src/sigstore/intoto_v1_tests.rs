@@ -149,8 +149,11 @@ fn slsa_github_generator_provenance_with_an_intoto_0_0_1_entry_verifies() {
         assert_eq!(claims.identity.issuer.as_deref(), Some(ISSUER), "{version}");
         let logged = OffsetDateTime::from_unix_timestamp(p.integrated_time()).expect("time");
         assert_eq!(claims.signing_time, Some(logged), "{version}");
-        assert!(logged > claims.identity.not_before && logged < claims.identity.not_after);
-        assert!(now() > claims.identity.not_after, "{version}: the certificate expired long ago");
+        assert!(logged >= claims.identity.not_before && logged <= claims.identity.not_after);
+        assert!(
+            now() > claims.identity.not_after,
+            "{version}: the certificate expired long ago"
+        );
         let entry = claims.log_entry.expect("log entry");
         assert_eq!(entry.kind, "intoto 0.0.1");
         assert!(entry.inclusion_promise);
@@ -208,6 +211,26 @@ fn a_flipped_byte_in_the_envelope_is_refused() {
     spaced.envelope.push(b'\n');
     let reason = refused(spaced.verify(&identity("v1.4.0")), "re-serialized envelope");
     assert!(reason.contains("hash does not match"), "{reason}");
+    // Bytes the signature does not cover: the key id, the field order.
+    let text = String::from_utf8(p.envelope.clone()).expect("UTF-8");
+    assert!(text.contains(r#""keyid":"""#), "cosign writes an empty key id");
+    let value: Value = serde_json::from_slice(&p.envelope).expect("envelope");
+    let reordered = serde_json::json!({
+        "signatures": value["signatures"],
+        "payload": value["payload"],
+        "payloadType": value["payloadType"],
+    });
+    for bytes in [
+        text.replace(r#""keyid":"""#, r#""keyid":"sigil""#).into_bytes(),
+        reordered.to_string().into_bytes(),
+    ] {
+        let twin = Provenance {
+            envelope: bytes,
+            ..Provenance::load("v1.4.0")
+        };
+        let reason = refused(twin.verify(&identity("v1.4.0")), "unsigned bytes changed");
+        assert!(reason.contains("hash does not match"), "{reason}");
+    }
     p.verify(&identity("v1.4.0")).expect("the original still verifies");
 }
 
@@ -220,13 +243,19 @@ fn another_versions_envelope_is_refused() {
         image: v19.image.clone(),
         ..Provenance::load("v1.4.0")
     };
-    refused(swapped.verify(&identity("v1.4.0")), "v1.9.0 envelope under the v1.4.0 entry");
+    refused(
+        swapped.verify(&identity("v1.4.0")),
+        "v1.9.0 envelope under the v1.4.0 entry",
+    );
     // and v1.4.0's envelope and certificate under v1.9.0's entry
     let swapped = Provenance {
         rekor: v19.rekor.clone(),
         ..Provenance::load("v1.4.0")
     };
-    refused(swapped.verify(&identity("v1.4.0")), "v1.4.0 layer under the v1.9.0 entry");
+    refused(
+        swapped.verify(&identity("v1.4.0")),
+        "v1.4.0 layer under the v1.9.0 entry",
+    );
     v14.verify(&identity("v1.4.0")).expect("untouched");
 }
 
@@ -238,8 +267,14 @@ fn a_certificate_other_than_the_entrys_is_refused() {
         chain: v19.chain.clone(),
         ..Provenance::load("v1.4.0")
     };
-    refused(swapped.verify(&identity("v1.9.0")), "v1.9.0 certificate on the v1.4.0 layer");
-    refused(swapped.verify(&identity("v1.4.0")), "v1.9.0 certificate on the v1.4.0 layer");
+    refused(
+        swapped.verify(&identity("v1.9.0")),
+        "v1.9.0 certificate on the v1.4.0 layer",
+    );
+    refused(
+        swapped.verify(&identity("v1.4.0")),
+        "v1.9.0 certificate on the v1.4.0 layer",
+    );
 }
 
 #[test]
@@ -270,18 +305,22 @@ fn a_modified_set_or_integrated_time_is_refused() {
 
 #[test]
 fn a_rewritten_logged_body_is_refused() {
-    // The body with the envelope hash of another envelope: the SET covers it.
+    // Re-serialized bytes and a body rewritten to log their hash: the
+    // envelope's signature still verifies, but the SET covers the old body.
     let p = Provenance::load("v1.4.0");
+    let mut envelope = p.envelope.clone();
+    envelope.push(b'\n');
     let mut rekor: Value = serde_json::from_str(&p.rekor).expect("JSON");
     let mut body = p.body();
-    body["spec"]["content"]["hash"]["value"] = crate::digest::Digest::sha256_of(b"{}").hex().into();
+    body["spec"]["content"]["hash"]["value"] = crate::digest::Digest::sha256_of(&envelope).hex().into();
     rekor["Payload"]["body"] = STANDARD.encode(body.to_string()).into();
     let tampered = Provenance {
         rekor: rekor.to_string(),
-        envelope: b"{}".to_vec(),
+        envelope,
         ..Provenance::load("v1.4.0")
     };
-    refused(tampered.verify(&identity("v1.4.0")), "rewritten body");
+    let reason = refused(tampered.verify(&identity("v1.4.0")), "rewritten body");
+    assert!(reason.contains("SET"), "{reason}");
 }
 
 #[test]
