@@ -827,4 +827,20 @@ mod tests {
             VerificationMaterialContent::PublicKey(PublicKeyIdentifier::new(""))
         );
     }
+
+    /// sigil patch: `intoto` 0.0.1 reads and writes as itself.
+    #[test]
+    fn intoto_v001_kind_version_round_trips() {
+        let kind: KindVersion =
+            serde_json::from_str(r#"{"kind":"intoto","version":"0.0.1"}"#).unwrap();
+        assert_eq!(kind, KindVersion::IntotoV001);
+        assert_eq!((kind.kind(), kind.version()), ("intoto", "0.0.1"));
+        assert_eq!(
+            serde_json::to_string(&kind).unwrap(),
+            r#"{"kind":"intoto","version":"0.0.1"}"#
+        );
+        assert!(
+            serde_json::from_str::<KindVersion>(r#"{"kind":"intoto","version":"0.0.3"}"#).is_err()
+        );
+    }
 }
