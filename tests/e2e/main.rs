@@ -25,6 +25,7 @@ mod policy;
 mod policy_export;
 mod registry_access;
 mod signing;
+mod slsa_verifier;
 mod snapshots;
 mod support;
 mod verify_bundle;

@@ -634,6 +634,34 @@ impl Verifier {
             prepared,
             &requirements,
             now,
+            None,
+        )
+    }
+
+    /// [`Verifier::verify_at`] for a DSSE bundle whose envelope the caller
+    /// holds exactly as it was submitted to the transparency log (sigil
+    /// patch), such as a cosign v2 attestation layer.
+    ///
+    /// An `intoto` 0.0.1 entry logs the SHA-256 of those bytes rather than
+    /// the envelope, so such entries verify only here: `logged_envelope`
+    /// must hash to the logged value and decode to the bundle's envelope.
+    /// Every other check, and every other entry kind, is as in `verify_at`.
+    pub fn verify_logged_envelope_at<'a>(
+        &self,
+        artifact: impl Into<Artifact<'a>>,
+        bundle: &Bundle,
+        policy: &(impl Policy + ?Sized),
+        logged_envelope: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<VerificationResult> {
+        let (prepared, requirements) = prepare(bundle, policy.kind())?;
+        self.verify_prepared(
+            PreparedArtifact::from_artifact(artifact.into(), &requirements)?,
+            bundle,
+            prepared,
+            &requirements,
+            now,
+            Some(logged_envelope),
         )
     }
 
@@ -657,6 +685,7 @@ impl Verifier {
             prepared,
             &requirements,
             jiff::Timestamp::now(),
+            None,
         )
     }
 
@@ -677,6 +706,7 @@ impl Verifier {
             prepared,
             &requirements,
             jiff::Timestamp::now(),
+            None,
         )
     }
 
@@ -687,14 +717,27 @@ impl Verifier {
         prepared: Prepared<'_>,
         requirements: &ArtifactRequirements,
         now: jiff::Timestamp,
+        logged_envelope: Option<&[u8]>,
     ) -> Result<VerificationResult> {
         match prepared {
-            Prepared::Certificate { policy, cert_info } => {
-                self.verify_certificate(artifact, bundle, policy, &cert_info, requirements, now)
-            }
-            Prepared::PublicKey { policy, scheme } => {
-                self.verify_public_key(artifact, bundle, policy, scheme, requirements, now)
-            }
+            Prepared::Certificate { policy, cert_info } => self.verify_certificate(
+                artifact,
+                bundle,
+                policy,
+                &cert_info,
+                requirements,
+                now,
+                logged_envelope,
+            ),
+            Prepared::PublicKey { policy, scheme } => self.verify_public_key(
+                artifact,
+                bundle,
+                policy,
+                scheme,
+                requirements,
+                now,
+                logged_envelope,
+            ),
         }
     }
 
@@ -706,6 +749,7 @@ impl Verifier {
         cert_info: &sigstore_crypto::CertificateInfo,
         requirements: &ArtifactRequirements,
         now: jiff::Timestamp,
+        logged_envelope: Option<&[u8]>,
     ) -> Result<VerificationResult> {
         let mut result = VerificationResult::new();
         let cert = bundle
@@ -862,7 +906,7 @@ impl Verifier {
         //      entry belonging to an unrelated signature ride along in the
         //      bundle, and step (0) would accept that entry's SET-authenticated
         //      integratedTime as a verified signing time.
-        crate::verify_impl::verify_tlog_consistency(bundle, &artifact)?;
+        crate::verify_impl::verify_tlog_consistency(bundle, &artifact, logged_envelope)?;
 
         Ok(result)
     }
@@ -875,6 +919,7 @@ impl Verifier {
         signing_scheme: SigningScheme,
         requirements: &ArtifactRequirements,
         now: jiff::Timestamp,
+        logged_envelope: Option<&[u8]>,
     ) -> Result<VerificationResult> {
         let public_key = &policy.public_key;
         let mut result = VerificationResult::new();
@@ -887,7 +932,10 @@ impl Verifier {
 
                 let is_rekor_v1 = matches!(
                     entry.kind_version,
-                    KindVersion::HashedRekordV001 | KindVersion::DsseV001 | KindVersion::IntotoV002
+                    KindVersion::HashedRekordV001
+                        | KindVersion::DsseV001
+                        | KindVersion::IntotoV002
+                        | KindVersion::IntotoV001
                 );
                 if is_rekor_v1 && entry.inclusion_promise.is_some() {
                     if let Some(time) = entry.integrated_time {
@@ -949,6 +997,7 @@ impl Verifier {
             bundle,
             &artifact,
             Some(public_key),
+            logged_envelope,
         )?;
 
         Ok(result)

@@ -135,7 +135,10 @@ pub fn verify_entry_inclusion(
 pub(crate) fn has_timestamp_promise(entry: &TransparencyLogEntry) -> bool {
     matches!(
         entry.kind_version,
-        KindVersion::HashedRekordV001 | KindVersion::DsseV001 | KindVersion::IntotoV002
+        KindVersion::HashedRekordV001
+            | KindVersion::DsseV001
+            | KindVersion::IntotoV002
+            | KindVersion::IntotoV001
     ) && entry.inclusion_promise.is_some()
         && entry.integrated_time.is_some()
 }

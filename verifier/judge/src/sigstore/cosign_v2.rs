@@ -8,9 +8,13 @@
 //! inclusion promise, written in another shape. It is rewritten into that
 //! bundle and judged by the same verifier, so image evidence and blob bundles
 //! cannot drift apart. The kind and version of the log entry are read from
-//! the logged body itself (`hashedrekord`, `intoto 0.0.2`, `dsse`); the SET
-//! covers the body, time, index and log id, so a rewritten field cannot
-//! verify.
+//! the logged body itself (`hashedrekord`, `intoto 0.0.1`, `intoto 0.0.2`,
+//! `dsse`); the SET covers the body, time, index and log id, so a rewritten
+//! field cannot verify. An `intoto 0.0.1` entry (cosign before v2.0, e.g.
+//! slsa-github-generator v1.4-v1.9 provenance) logs only the hash of the
+//! envelope as submitted, so the layer's exact bytes go to the verifier with
+//! the bundle: they must hash to the logged value and decode to the bundle's
+//! envelope.
 //!
 //! Certificates from a private PKI (a `certificate` publisher) chain to the
 //! caller's roots instead: at the time a Rekor entry proves when there is
@@ -27,7 +31,6 @@ use super::error::{BundleRejection, TimeBasis};
 use super::verify::{Chain, verify_bundle_with};
 use super::{
     Artifact, BundleClaims, BundleSigner, CertificateClaims, IdentityPolicy, Signatory, SignedContent, TrustedRoot,
-    verify_bundle,
 };
 use crate::digest::Digest;
 use crate::dsse::{Envelope, EnvelopeView};
@@ -53,6 +56,15 @@ impl<'a> LayerContent<'a> {
             LayerContent::Envelope { image, .. } => Artifact::Digest(image.clone()),
         }
     }
+
+    /// The envelope exactly as the layer stores it: what cosign submitted to
+    /// the log, and what an `intoto` 0.0.1 entry logs the hash of.
+    fn logged_envelope(self) -> Option<&'a [u8]> {
+        match self {
+            LayerContent::Message { .. } => None,
+            LayerContent::Envelope { envelope, .. } => Some(envelope),
+        }
+    }
 }
 
 /// A layer's certificate annotations: the leaf, its chain, the Rekor bundle.
@@ -68,7 +80,7 @@ pub struct LayerCertificate<'a> {
 /// Rekor entry proves, the entry matches this signature, and the identity
 /// passes `who`. The caller then checks what was signed binds the image
 /// (simple-signing payload, or the statement in the returned DSSE payload).
-/// `now` is the evaluation time (see [`verify_bundle`]).
+/// `now` is the evaluation time (see [`super::verify_bundle`]).
 pub fn verify_cosign_v2_layer(
     content: LayerContent<'_>,
     certificate: LayerCertificate<'_>,
@@ -82,11 +94,13 @@ pub fn verify_cosign_v2_layer(
             reason: "the signature has no Rekor bundle annotation".into(),
         })?;
     let bundle = as_bundle(content, certificate, rekor)?;
-    let verified = verify_bundle(
+    let verified = verify_bundle_with(
         &bundle,
         content.artifact(),
         &Signatory::Identity(who.clone()),
         root,
+        Chain::Fulcio,
+        content.logged_envelope(),
         now,
     )?
     .into_inner();
@@ -143,6 +157,7 @@ pub fn verify_certificate_signature(
             &Signatory::Identity(who.clone()),
             log_root,
             Chain::Caller,
+            content.logged_envelope(),
             now,
         )?
         .into_inner();

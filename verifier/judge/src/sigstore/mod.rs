@@ -36,6 +36,8 @@ mod eku_tests;
 #[cfg(test)]
 mod forgery_tests;
 #[cfg(test)]
+mod intoto_v1_tests;
+#[cfg(test)]
 mod pki_tests;
 #[cfg(test)]
 mod subject_tests;

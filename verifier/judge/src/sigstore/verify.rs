@@ -54,7 +54,7 @@ pub fn verify_bundle(
     root: &TrustedRoot,
     now: OffsetDateTime,
 ) -> Result<Verified<BundleClaims>, BundleRejection> {
-    verify_bundle_with(bundle, artifact, who, root, Chain::Fulcio, now)
+    verify_bundle_with(bundle, artifact, who, root, Chain::Fulcio, None, now)
 }
 
 /// Where a keyless bundle's certificate must chain.
@@ -73,12 +73,18 @@ pub(crate) enum Chain {
 /// could read differently); nothing is taken from it. sigstore-rust's own
 /// parse is then the single object that is verified, and the identity, the
 /// signed content and the log entries reported are read from that object.
+///
+/// `logged_envelope` is the DSSE envelope exactly as it was submitted to the
+/// log, when the caller holds it (a cosign v2 attestation layer): an
+/// `intoto` 0.0.1 entry logs only its hash, so it verifies only with these
+/// bytes, which must also decode to the bundle's envelope.
 pub(crate) fn verify_bundle_with(
     bundle: &[u8],
     artifact: Artifact<'_>,
     who: &Signatory,
     root: &TrustedRoot,
     chain: Chain,
+    logged_envelope: Option<&[u8]>,
     now: OffsetDateTime,
 ) -> Result<Verified<BundleClaims>, BundleRejection> {
     // The gate reads as strictly as `Bundle::parse` without copying the
@@ -170,7 +176,12 @@ pub(crate) fn verify_bundle_with(
     let at = jiff::Timestamp::from_nanosecond(now.unix_timestamp_nanos()).map_err(|e| BundleRejection::Other {
         reason: format!("evaluation time {now} is out of range: {e}"),
     })?;
-    let key = || memo::key(&[root.id(), &signer_key, bundle, &subject_key], settled);
+    // The logged envelope decides an intoto 0.0.1 entry: part of the key.
+    let logged_key: Vec<u8> = match logged_envelope {
+        Some(bytes) => [b"logged:".as_slice(), bytes].concat(),
+        None => b"-".to_vec(),
+    };
+    let key = || memo::key(&[root.id(), &signer_key, bundle, &subject_key, &logged_key], settled);
     let times = memo::remember(key, settled, now, || {
         let artifact = to_sigstore(&artifact)?;
         let result = match who {
@@ -181,7 +192,7 @@ pub(crate) fn verify_bundle_with(
                 if !has_tlog {
                     policy = policy.skip_tlog_unsafe();
                 }
-                root.verifier().verify_at(artifact, &verified, &policy, at)
+                verify_at(root, artifact, &verified, &policy, logged_envelope, at)
             }
             Signatory::Identity(_) => {
                 let mut policy = VerificationPolicy::any_identity();
@@ -192,7 +203,7 @@ pub(crate) fn verify_bundle_with(
                 if chain == Chain::Caller {
                     policy = policy.skip_certificate_chain();
                 }
-                root.verifier().verify_at(artifact, &verified, &policy, at)
+                verify_at(root, artifact, &verified, &policy, logged_envelope, at)
             }
         }?;
         Ok(result.verified_timestamps().iter().copied().map(to_offset).collect())
@@ -250,6 +261,23 @@ pub(crate) fn verify_bundle_with(
             .rfc3161_timestamps
             .len(),
     }))
+}
+
+/// sigstore-rust's verifier at `at`, with the logged envelope when there is one.
+fn verify_at(
+    root: &TrustedRoot,
+    artifact: SigstoreArtifact<'_>,
+    bundle: &SigstoreBundle,
+    policy: &(impl sigstore_verify::Policy + ?Sized),
+    logged_envelope: Option<&[u8]>,
+    at: jiff::Timestamp,
+) -> sigstore_verify::Result<sigstore_verify::VerificationResult> {
+    match logged_envelope {
+        Some(bytes) => root
+            .verifier()
+            .verify_logged_envelope_at(artifact, bundle, policy, bytes, at),
+        None => root.verifier().verify_at(artifact, bundle, policy, at),
+    }
 }
 
 /// A chain rejection whose cause is the leaf's validity window, said as such:
