@@ -530,5 +530,9 @@ fn provenance_is_deterministic_and_ready_for_attest() {
     }
     let out = p.run();
     out.assert_exit(2);
-    assert!(out.assert_one_line_error().contains("not an RFC 3339 time"), "{}", out.stderr);
+    assert!(
+        out.assert_one_line_error().contains("not an RFC 3339 time"),
+        "{}",
+        out.stderr
+    );
 }
