@@ -94,11 +94,10 @@ pub fn check_leaf_profile(leaf: &Certificate) -> Result<(), String> {
     let mut key_usage = None;
     for ext in cert.tbs_certificate.extensions.iter().flatten() {
         if ext.extn_id == KEY_USAGE_OID {
-            key_usage =
-                Some(KeyUsage::from_der(ext.extn_value.as_bytes()).map_err(|e| format!("key usage: {e}"))?);
+            key_usage = Some(KeyUsage::from_der(ext.extn_value.as_bytes()).map_err(|e| format!("key usage: {e}"))?);
         } else if ext.extn_id == BASIC_CONSTRAINTS_OID {
-            let bc = BasicConstraints::from_der(ext.extn_value.as_bytes())
-                .map_err(|e| format!("basic constraints: {e}"))?;
+            let bc =
+                BasicConstraints::from_der(ext.extn_value.as_bytes()).map_err(|e| format!("basic constraints: {e}"))?;
             if bc.ca {
                 return Err("the signing certificate is a CA certificate".into());
             }

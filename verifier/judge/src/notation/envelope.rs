@@ -252,8 +252,8 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         return Err(jws_error(format!("unsupported content type {cty:?}")));
     }
     let scheme_text = text(SIGNING_SCHEME)?.ok_or_else(|| jws_error("protected header has no signing scheme"))?;
-    let scheme =
-        SigningScheme::parse(scheme_text).ok_or_else(|| jws_error(format!("unknown signing scheme {scheme_text:?}")))?;
+    let scheme = SigningScheme::parse(scheme_text)
+        .ok_or_else(|| jws_error(format!("unknown signing scheme {scheme_text:?}")))?;
     let time = |name: &str| -> Result<Option<OffsetDateTime>, EnvelopeError> {
         text(name)?
             .map(|t| OffsetDateTime::parse(t, &Rfc3339).map_err(|e| jws_error(format!("{name} {t:?}: {e}"))))
@@ -287,7 +287,10 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     let chain = match jws.header.get("x5c") {
         Some(Value::Array(items)) => {
             if items.is_empty() || items.len() > MAX_CHAIN {
-                return Err(jws_error(format!("x5c holds {} certificates (1 to {MAX_CHAIN})", items.len())));
+                return Err(jws_error(format!(
+                    "x5c holds {} certificates (1 to {MAX_CHAIN})",
+                    items.len()
+                )));
             }
             items
                 .iter()
@@ -305,7 +308,9 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     };
     for (name, _) in &jws.header {
         if protected.contains_key(name) {
-            return Err(jws_error(format!("{name} is in both the protected and the unprotected header")));
+            return Err(jws_error(format!(
+                "{name} is in both the protected and the unprotected header"
+            )));
         }
     }
     let has_timestamp = match jws.header.get(TIMESTAMP_SIGNATURE) {
@@ -386,9 +391,7 @@ pub(crate) fn check_times(
     };
     match scheme {
         SigningScheme::X509 if signing_time.is_none() => Err(bad("notary.x509 envelope without a signing time")),
-        SigningScheme::X509 if authentic.is_some() => {
-            Err(bad("notary.x509 envelope with an authentic signing time"))
-        }
+        SigningScheme::X509 if authentic.is_some() => Err(bad("notary.x509 envelope with an authentic signing time")),
         SigningScheme::SigningAuthority if authentic.is_none() => Err(bad(
             "notary.x509.signingAuthority envelope without an authentic signing time",
         )),

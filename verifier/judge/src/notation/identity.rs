@@ -114,7 +114,11 @@ fn split_unescaped(text: &str) -> Result<Vec<&str>, String> {
                 parts.push(&text[start..i]);
                 start = i + 1;
             }
-            '+' | ';' => return Err(format!("{text:?}: unescaped {c:?} (multi-valued RDNs are not supported)")),
+            '+' | ';' => {
+                return Err(format!(
+                    "{text:?}: unescaped {c:?} (multi-valued RDNs are not supported)"
+                ));
+            }
             _ => {}
         }
     }
@@ -157,9 +161,21 @@ mod tests {
     #[test]
     fn listed_attributes_must_all_match() {
         let dn = SubjectDn::parse(" CN=e2e,O=Notary,L=Seattle,ST=WA,C=US").expect("dn");
-        let leaf = subject(&[("C", "US"), ("ST", "WA"), ("L", "Seattle"), ("O", "Notary"), ("CN", "e2e")]);
+        let leaf = subject(&[
+            ("C", "US"),
+            ("ST", "WA"),
+            ("L", "Seattle"),
+            ("O", "Notary"),
+            ("CN", "e2e"),
+        ]);
         assert!(dn.matches(&leaf));
-        let other = subject(&[("C", "US"), ("ST", "WA"), ("L", "Seattle"), ("O", "Notary"), ("CN", "e2f")]);
+        let other = subject(&[
+            ("C", "US"),
+            ("ST", "WA"),
+            ("L", "Seattle"),
+            ("O", "Notary"),
+            ("CN", "e2f"),
+        ]);
         assert!(!dn.matches(&other));
         let partial = SubjectDn::parse("C=US, S=WA, O=Notary").expect("dn");
         assert!(partial.matches(&leaf));
@@ -191,7 +207,12 @@ mod tests {
     #[test]
     fn escapes_are_values() {
         let dn = SubjectDn::parse("C=US,ST=WA,O=Acme\\, Inc.,CN=\\ x\\ ").expect("dn");
-        assert!(dn.matches(&subject(&[("C", "US"), ("ST", "WA"), ("O", "Acme, Inc."), ("CN", " x ")])));
+        assert!(dn.matches(&subject(&[
+            ("C", "US"),
+            ("ST", "WA"),
+            ("O", "Acme, Inc."),
+            ("CN", " x ")
+        ])));
     }
 
     #[test]

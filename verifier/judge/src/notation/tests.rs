@@ -121,17 +121,28 @@ fn notation_e2e_valid_signature_verifies() {
     assert!(verdict.allowed(), "{verdict:?}");
     let sig = only(&verdict);
     assert!(sig.signer.as_deref().is_some_and(|s| s.contains("CN=e2e")));
-    assert!(sig.checks.iter().all(|c| c.result == CheckResult::Passed || c.validation == Validation::Revocation));
+    assert!(
+        sig.checks
+            .iter()
+            .all(|c| c.result == CheckResult::Passed || c.validation == Validation::Revocation)
+    );
 }
 
 #[test]
 fn a_flipped_byte_in_the_signature_fails_integrity() {
     let bytes = blob(VALID.0, VALID.1);
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-    let mut sig = URL_SAFE_NO_PAD.decode(value["signature"].as_str().expect("sig")).expect("b64");
+    let mut sig = URL_SAFE_NO_PAD
+        .decode(value["signature"].as_str().expect("sig"))
+        .expect("b64");
     sig[10] ^= 1;
     value["signature"] = URL_SAFE_NO_PAD.encode(sig).into();
-    let verdict = run(&strict(), &store_with("e2e.crt"), &e2e_image(), &[jws(value.to_string().into_bytes())]);
+    let verdict = run(
+        &strict(),
+        &store_with("e2e.crt"),
+        &e2e_image(),
+        &[jws(value.to_string().into_bytes())],
+    );
     let (validation, reason) = failed(&verdict);
     assert_eq!(validation, Validation::Integrity);
     assert!(reason.contains("does not verify"), "{reason}");
@@ -141,26 +152,44 @@ fn a_flipped_byte_in_the_signature_fails_integrity() {
 fn a_flipped_byte_in_the_payload_fails_integrity() {
     let bytes = blob(VALID.0, VALID.1);
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-    let payload = URL_SAFE_NO_PAD.decode(value["payload"].as_str().expect("payload")).expect("b64");
-    let text = String::from_utf8(payload).expect("utf8").replace("\"size\":517", "\"size\":518");
+    let payload = URL_SAFE_NO_PAD
+        .decode(value["payload"].as_str().expect("payload"))
+        .expect("b64");
+    let text = String::from_utf8(payload)
+        .expect("utf8")
+        .replace("\"size\":517", "\"size\":518");
     value["payload"] = URL_SAFE_NO_PAD.encode(text).into();
-    let verdict = run(&strict(), &store_with("e2e.crt"), &image(E2E_IMAGE, 518), &[jws(value.to_string().into_bytes())]);
+    let verdict = run(
+        &strict(),
+        &store_with("e2e.crt"),
+        &image(E2E_IMAGE, 518),
+        &[jws(value.to_string().into_bytes())],
+    );
     assert_eq!(failed(&verdict).0, Validation::Integrity);
 }
 
 #[test]
 fn a_signature_for_another_image_fails_integrity() {
-    let other = image("sha256:53b0191218aed9a3c1f7c661736ac40cfc8eb928642348fd843ba3f0483c0c20", 582);
+    let other = image(
+        "sha256:53b0191218aed9a3c1f7c661736ac40cfc8eb928642348fd843ba3f0483c0c20",
+        582,
+    );
     let (validation, reason) = failed(&run(&strict(), &store_with("e2e.crt"), &other, &[envelope(VALID)]));
     assert_eq!(validation, Validation::Integrity);
     assert!(reason.contains("not for this image"), "{reason}");
     // Same digest, another size or media type: still not this image.
     let mut resized = e2e_image();
     resized.size = 516;
-    assert_eq!(failed(&run(&strict(), &store_with("e2e.crt"), &resized, &[envelope(VALID)])).0, Validation::Integrity);
+    assert_eq!(
+        failed(&run(&strict(), &store_with("e2e.crt"), &resized, &[envelope(VALID)])).0,
+        Validation::Integrity
+    );
     let mut retyped = e2e_image();
     retyped.media_type = crate::oci::DOCKER_MANIFEST.into();
-    assert_eq!(failed(&run(&strict(), &store_with("e2e.crt"), &retyped, &[envelope(VALID)])).0, Validation::Integrity);
+    assert_eq!(
+        failed(&run(&strict(), &store_with("e2e.crt"), &retyped, &[envelope(VALID)])).0,
+        Validation::Integrity
+    );
 }
 
 #[test]
@@ -169,8 +198,21 @@ fn a_trust_store_with_another_certificate_fails_authenticity() {
     let (validation, _) = failed(&run(&strict(), &stores, &e2e_image(), &[envelope(VALID)]));
     assert_eq!(validation, Validation::Authenticity);
     // permissive enforces authenticity too; audit only logs it.
-    assert!(!run(&policy("permissive", "", r#""*""#), &stores, &e2e_image(), &[envelope(VALID)]).allowed());
-    let audit = run(&policy("audit", "", r#""*""#), &stores, &e2e_image(), &[envelope(VALID)]);
+    assert!(
+        !run(
+            &policy("permissive", "", r#""*""#),
+            &stores,
+            &e2e_image(),
+            &[envelope(VALID)]
+        )
+        .allowed()
+    );
+    let audit = run(
+        &policy("audit", "", r#""*""#),
+        &stores,
+        &e2e_image(),
+        &[envelope(VALID)],
+    );
     assert!(audit.allowed());
     assert!(logged(&audit, Validation::Authenticity));
     // ...and strict with authenticity overridden to log.
@@ -185,7 +227,11 @@ fn trusted_identities_must_name_the_signer() {
     assert!(run(&right, &stores, &e2e_image(), &[envelope(VALID)]).allowed());
     let partial = policy("strict", "", r#""x509.subject: C=US, ST=WA, O=Notary""#);
     assert!(run(&partial, &stores, &e2e_image(), &[envelope(VALID)]).allowed());
-    let wrong = policy("strict", "", r#""x509.subject: CN=someone-else,O=Notary,L=Seattle,ST=WA,C=US""#);
+    let wrong = policy(
+        "strict",
+        "",
+        r#""x509.subject: CN=someone-else,O=Notary,L=Seattle,ST=WA,C=US""#,
+    );
     let (validation, reason) = failed(&run(&wrong, &stores, &e2e_image(), &[envelope(VALID)]));
     assert_eq!(validation, Validation::Authenticity);
     assert!(reason.contains("trusted identities"), "{reason}");
@@ -197,7 +243,12 @@ fn an_expired_signature_fails_strict_and_is_logged_by_permissive() {
     let (validation, reason) = failed(&run(&strict(), &stores, &e2e_image(), &[envelope(EXPIRED_SIGNATURE)]));
     assert_eq!(validation, Validation::Expiry);
     assert!(reason.contains("expired"), "{reason}");
-    let permissive = run(&policy("permissive", "", r#""*""#), &stores, &e2e_image(), &[envelope(EXPIRED_SIGNATURE)]);
+    let permissive = run(
+        &policy("permissive", "", r#""*""#),
+        &stores,
+        &e2e_image(),
+        &[envelope(EXPIRED_SIGNATURE)],
+    );
     assert!(permissive.allowed());
     assert!(logged(&permissive, Validation::Expiry));
     let enforced = policy("permissive", r#","override":{"expiry":"enforce"}"#, r#""*""#);
@@ -220,7 +271,12 @@ fn an_expired_certificate_fails_the_authentic_timestamp() {
     let (validation, reason) = failed(&run(&strict(), &stores, &e2e_image(), &[envelope(EXPIRED_CERT)]));
     assert_eq!(validation, Validation::AuthenticTimestamp);
     assert!(reason.contains("expired"), "{reason}");
-    let permissive = run(&policy("permissive", "", r#""*""#), &stores, &e2e_image(), &[envelope(EXPIRED_CERT)]);
+    let permissive = run(
+        &policy("permissive", "", r#""*""#),
+        &stores,
+        &e2e_image(),
+        &[envelope(EXPIRED_CERT)],
+    );
     assert!(permissive.allowed());
     assert!(logged(&permissive, Validation::AuthenticTimestamp));
     // While the certificate was valid, strict accepts it.
@@ -238,32 +294,56 @@ fn an_expired_certificate_fails_the_authentic_timestamp() {
 #[test]
 fn one_good_signature_among_several_is_enough() {
     let stores = store_with("e2e.crt");
-    let verdict = run(&strict(), &stores, &e2e_image(), &[envelope(MULTIPLE_OTHER), envelope(VALID)]);
+    let verdict = run(
+        &strict(),
+        &stores,
+        &e2e_image(),
+        &[envelope(MULTIPLE_OTHER), envelope(VALID)],
+    );
     assert!(verdict.allowed());
     let ImageVerdict::Judged { signatures, .. } = &verdict else {
         panic!("not judged")
     };
     assert!(!signatures[0].accepted() && signatures[1].accepted());
     assert!(!run(&strict(), &stores, &e2e_image(), &[envelope(MULTIPLE_OTHER)]).allowed());
-    assert!(!run(&strict(), &stores, &e2e_image(), &[]).allowed(), "no signature, no trust");
+    assert!(
+        !run(&strict(), &stores, &e2e_image(), &[]).allowed(),
+        "no signature, no trust"
+    );
 }
 
 #[test]
 fn skip_allows_and_no_policy_refuses() {
-    let skip = TrustPolicyDocument::parse(&testdata::read("notation/trustpolicies/skip_trustpolicy.json")).expect("skip");
+    let skip =
+        TrustPolicyDocument::parse(&testdata::read("notation/trustpolicies/skip_trustpolicy.json")).expect("skip");
     let verdict = judge(skip.select(None), &TrustStores::new(), &e2e_image(), &[], NOW).expect("judged");
     assert!(matches!(verdict, ImageVerdict::Skipped { .. }) && verdict.allowed());
-    let scoped = TrustPolicyDocument::parse(&testdata::read("notation/trustpolicies/registry_scope_trustpolicy.json"))
-        .expect("scoped");
+    let scoped = TrustPolicyDocument::parse(&testdata::read(
+        "notation/trustpolicies/registry_scope_trustpolicy.json",
+    ))
+    .expect("scoped");
     assert!(scoped.select(None).is_none());
-    let verdict = judge(scoped.select(None), &store_with("e2e.crt"), &e2e_image(), &[envelope(VALID)], NOW).expect("judged");
+    let verdict = judge(
+        scoped.select(None),
+        &store_with("e2e.crt"),
+        &e2e_image(),
+        &[envelope(VALID)],
+        NOW,
+    )
+    .expect("judged");
     assert!(matches!(verdict, ImageVerdict::NoPolicy) && !verdict.allowed());
     assert!(scoped.select(Some("localhost:5000/test-repo")).is_some());
 }
 
 #[test]
 fn a_missing_trust_store_is_an_error() {
-    let err = judge(strict().select(None), &TrustStores::new(), &e2e_image(), &[envelope(VALID)], NOW);
+    let err = judge(
+        strict().select(None),
+        &TrustStores::new(),
+        &e2e_image(),
+        &[envelope(VALID)],
+        NOW,
+    );
     assert!(matches!(err, Err(TrustStoreError::Empty(_))));
 }
 
@@ -278,7 +358,10 @@ fn malformed_and_foreign_envelopes_fail_integrity() {
     assert_eq!(validation, Validation::Integrity);
     assert!(reason.contains("media type"), "{reason}");
     for bad in [b"{".to_vec(), b"{}".to_vec(), b"[]".to_vec()] {
-        assert_eq!(failed(&run(&strict(), &stores, &e2e_image(), &[jws(bad)])).0, Validation::Integrity);
+        assert_eq!(
+            failed(&run(&strict(), &stores, &e2e_image(), &[jws(bad)])).0,
+            Validation::Integrity
+        );
     }
     assert!(matches!(
         envelope::parse(JWS_MEDIA_TYPE, b"{"),
@@ -291,35 +374,60 @@ fn malformed_and_foreign_envelopes_fail_integrity() {
 fn with_protected(edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<u8> {
     let bytes = blob(VALID.0, VALID.1);
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-    let protected = URL_SAFE_NO_PAD.decode(value["protected"].as_str().expect("p")).expect("b64");
+    let protected = URL_SAFE_NO_PAD
+        .decode(value["protected"].as_str().expect("p"))
+        .expect("b64");
     let mut header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&protected).expect("header");
     edit(&mut header);
-    value["protected"] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("json")).into();
+    value["protected"] = URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&header).expect("json"))
+        .into();
     value.to_string().into_bytes()
 }
 
 #[test]
 fn the_jws_profile_is_enforced() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("unknown crit", with_protected(|h| {
-            h.insert("crit".into(), serde_json::json!(["io.cncf.notary.signingScheme", "x-unknown"]));
-            h.insert("x-unknown".into(), "1".into());
-        })),
-        ("wrong cty", with_protected(|h| {
-            h.insert("cty".into(), "application/json".into());
-        })),
-        ("alg none", with_protected(|h| {
-            h.insert("alg".into(), "none".into());
-        })),
-        ("no signing time", with_protected(|h| {
-            h.remove("io.cncf.notary.signingTime");
-        })),
-        ("expiry not critical", with_protected(|h| {
-            h.insert("io.cncf.notary.expiry".into(), "2100-01-01T00:00:00Z".into());
-        })),
-        ("unknown scheme", with_protected(|h| {
-            h.insert("io.cncf.notary.signingScheme".into(), "notary.other".into());
-        })),
+        (
+            "unknown crit",
+            with_protected(|h| {
+                h.insert(
+                    "crit".into(),
+                    serde_json::json!(["io.cncf.notary.signingScheme", "x-unknown"]),
+                );
+                h.insert("x-unknown".into(), "1".into());
+            }),
+        ),
+        (
+            "wrong cty",
+            with_protected(|h| {
+                h.insert("cty".into(), "application/json".into());
+            }),
+        ),
+        (
+            "alg none",
+            with_protected(|h| {
+                h.insert("alg".into(), "none".into());
+            }),
+        ),
+        (
+            "no signing time",
+            with_protected(|h| {
+                h.remove("io.cncf.notary.signingTime");
+            }),
+        ),
+        (
+            "expiry not critical",
+            with_protected(|h| {
+                h.insert("io.cncf.notary.expiry".into(), "2100-01-01T00:00:00Z".into());
+            }),
+        ),
+        (
+            "unknown scheme",
+            with_protected(|h| {
+                h.insert("io.cncf.notary.signingScheme".into(), "notary.other".into());
+            }),
+        ),
     ];
     for (name, bytes) in cases {
         let err = envelope::parse(JWS_MEDIA_TYPE, &bytes);
@@ -341,15 +449,26 @@ fn notation_go_jws_envelope_verifies() {
     let bytes = testdata::read("notation/notation-go/jws_signature.sig");
     let parsed = envelope::parse(JWS_MEDIA_TYPE, &bytes).expect("parse");
     let stores = self_signed_store(parsed.leaf().der());
-    let alpine = image("sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0", 481);
+    let alpine = image(
+        "sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0",
+        481,
+    );
     assert!(run(&strict(), &stores, &alpine, &[jws(bytes.clone())]).allowed());
     // The same envelope with one signature byte flipped.
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-    let mut sig = URL_SAFE_NO_PAD.decode(value["signature"].as_str().expect("sig")).expect("b64");
+    let mut sig = URL_SAFE_NO_PAD
+        .decode(value["signature"].as_str().expect("sig"))
+        .expect("b64");
     sig[0] ^= 0x80;
     value["signature"] = URL_SAFE_NO_PAD.encode(sig).into();
     assert_eq!(
-        failed(&run(&strict(), &stores, &alpine, &[jws(value.to_string().into_bytes())])).0,
+        failed(&run(
+            &strict(),
+            &stores,
+            &alpine,
+            &[jws(value.to_string().into_bytes())]
+        ))
+        .0,
         Validation::Integrity
     );
     // Another store: authenticity.
@@ -365,7 +484,9 @@ fn self_signed_store(der: &[u8]) -> TrustStores {
         kind: StoreType::Ca,
         name: "e2e".into(),
     };
-    stores.add_file(&store, "signer.cer", der).unwrap_or_else(|e| panic!("{e}"));
+    stores
+        .add_file(&store, "signer.cer", der)
+        .unwrap_or_else(|e| panic!("{e}"));
     stores
 }
 
@@ -376,11 +497,21 @@ fn trust_store_files_are_checked() {
         name: "e2e".into(),
     };
     let mut stores = TrustStores::new();
-    assert!(stores.add_file(&store, "junk.pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+    assert!(
+        stores
+            .add_file(
+                &store,
+                "junk.pem",
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+            )
+            .is_err()
+    );
     assert!(stores.add_file(&store, "junk.der", b"\x30\x03\x02\x01\x00").is_err());
     // DER is read too.
     let pem = testdata::text("notation/localkeys/e2e.crt");
-    let der = crate::sigstore::Certificate::from_pem_chain(&pem).expect("pem")[0].der().to_vec();
+    let der = crate::sigstore::Certificate::from_pem_chain(&pem).expect("pem")[0]
+        .der()
+        .to_vec();
     stores.add_file(&store, "e2e.cer", &der).expect("der");
     assert_eq!(stores.get(&store).expect("store").len(), 1);
 }

@@ -216,14 +216,16 @@ const MAX_POLICIES: usize = 1000;
 impl TrustPolicyDocument {
     /// Parses and validates a trust policy document.
     pub fn parse(bytes: &[u8]) -> Result<TrustPolicyDocument, TrustPolicyError> {
-        let raw: RawDocument =
-            serde_json::from_slice(bytes).map_err(|e| TrustPolicyError::Malformed(e.to_string()))?;
+        let raw: RawDocument = serde_json::from_slice(bytes).map_err(|e| TrustPolicyError::Malformed(e.to_string()))?;
         let invalid = |policy: Option<&str>, reason: String| TrustPolicyError::Invalid {
             policy: policy.map(str::to_owned),
             reason,
         };
         if raw.version != "1.0" {
-            return Err(invalid(None, format!("version {:?} is not supported (1.0 is)", raw.version)));
+            return Err(invalid(
+                None,
+                format!("version {:?} is not supported (1.0 is)", raw.version),
+            ));
         }
         if raw.trust_policies.is_empty() {
             return Err(invalid(None, "it has no trust policy statements".into()));
@@ -275,7 +277,10 @@ impl TrustPolicyDocument {
 
     /// Every store any statement names.
     pub fn stores(&self) -> BTreeSet<StoreRef> {
-        self.policies.iter().flat_map(|p| p.trust_stores.iter().cloned()).collect()
+        self.policies
+            .iter()
+            .flat_map(|p| p.trust_stores.iter().cloned())
+            .collect()
     }
 }
 
@@ -333,7 +338,9 @@ fn statement(raw: RawPolicy) -> Result<TrustPolicy, (String, String)> {
     }
     let identities = if raw.trusted_identities.iter().any(|i| i.trim() == "*") {
         if raw.trusted_identities.len() != 1 {
-            return Err(fail("the wildcard identity \"*\" must be the only trusted identity".into()));
+            return Err(fail(
+                "the wildcard identity \"*\" must be the only trusted identity".into(),
+            ));
         }
         Identities::Any
     } else {
@@ -422,7 +429,11 @@ fn verification(raw: &RawVerification) -> Result<Verification, String> {
         "permissive" => Level::Permissive,
         "audit" => Level::Audit,
         "skip" => Level::Skip,
-        other => return Err(format!("verification level {other:?} is not strict, permissive, audit or skip")),
+        other => {
+            return Err(format!(
+                "verification level {other:?} is not strict, permissive, audit or skip"
+            ));
+        }
     };
     let (authenticity, authentic_timestamp, expiry, revocation) = match level {
         Level::Strict => (Enforce, Enforce, Enforce, Enforce),
@@ -482,8 +493,14 @@ mod tests {
     #[test]
     fn exact_scope_wins_over_global_and_layouts_get_global() {
         let d = doc(&format!("{GLOBAL},{EXACT}")).expect("valid");
-        assert_eq!(d.select(Some("localhost:5000/test-repo")).map(|p| p.name.as_str()), Some("x"));
-        assert_eq!(d.select(Some("localhost:5000/other")).map(|p| p.name.as_str()), Some("g"));
+        assert_eq!(
+            d.select(Some("localhost:5000/test-repo")).map(|p| p.name.as_str()),
+            Some("x")
+        );
+        assert_eq!(
+            d.select(Some("localhost:5000/other")).map(|p| p.name.as_str()),
+            Some("g")
+        );
         assert_eq!(d.select(None).map(|p| p.name.as_str()), Some("g"));
         let only_exact = doc(EXACT).expect("valid");
         assert!(only_exact.select(Some("localhost:5000/other")).is_none());
@@ -498,8 +515,12 @@ mod tests {
         assert_eq!((v.authenticity, v.expiry), (Action::Log, Action::Log));
         let o = doc(r#"{"name":"o","registryScopes":["*"],"signatureVerification":{"level":"permissive","override":{"expiry":"enforce","revocation":"skip"}},"trustStores":["ca:e2e"],"trustedIdentities":["*"]}"#).expect("valid");
         let v = o.policies[0].verification;
-        assert_eq!((v.authenticity, v.authentic_timestamp, v.expiry, v.revocation), (Action::Enforce, Action::Log, Action::Enforce, Action::Skip));
-        let skip = doc(r#"{"name":"s","registryScopes":["*"],"signatureVerification":{"level":"skip"}}"#).expect("valid");
+        assert_eq!(
+            (v.authenticity, v.authentic_timestamp, v.expiry, v.revocation),
+            (Action::Enforce, Action::Log, Action::Enforce, Action::Skip)
+        );
+        let skip =
+            doc(r#"{"name":"s","registryScopes":["*"],"signatureVerification":{"level":"skip"}}"#).expect("valid");
         assert_eq!(skip.policies[0].verification.level, Level::Skip);
     }
 
@@ -527,7 +548,10 @@ mod tests {
             assert!(doc(b).is_err(), "{b}");
         }
         assert!(doc(&format!("{GLOBAL},{GLOBAL}")).is_err(), "same name twice");
-        assert!(doc(&format!("{GLOBAL},{}", GLOBAL.replace("\"g\"", "\"h\""))).is_err(), "two globals");
+        assert!(
+            doc(&format!("{GLOBAL},{}", GLOBAL.replace("\"g\"", "\"h\""))).is_err(),
+            "two globals"
+        );
         assert!(doc("").is_err(), "no statements");
         assert!(matches!(
             TrustPolicyDocument::parse(br#"{"version":"2.0","trustPolicies":[]}"#),

@@ -92,12 +92,20 @@ pub struct SignatureVerdict {
     /// The validations performed, in order; the first critical failure is the last.
     pub checks: Vec<Check>,
     accepted: bool,
+    unreadable: bool,
 }
 
 impl SignatureVerdict {
     /// True when no enforced validation failed.
     pub fn accepted(&self) -> bool {
         self.accepted
+    }
+
+    /// True when the envelope could not be read at all (fetch failed,
+    /// unsupported media type, malformed envelope): bad input rather than
+    /// a signature that failed its checks.
+    pub fn unreadable(&self) -> bool {
+        self.unreadable
     }
 
     /// The critical failure, when there is one.
@@ -218,6 +226,7 @@ fn judge_one(
         let accepted = !checks.checks.iter().any(Check::is_critical);
         SignatureVerdict {
             origin: input.origin.clone(),
+            unreadable: signer.is_none(),
             signer,
             checks: checks.checks,
             accepted,
@@ -300,8 +309,8 @@ fn judge_one(
             outcome(certs::check_validity(&envelope.chain, at))
         }
         SigningScheme::X509 => {
-            let triggered = has_tsa
-                && (v.verify_timestamp == VerifyTimestamp::Always || certs::any_expired(&envelope.chain, now));
+            let triggered =
+                has_tsa && (v.verify_timestamp == VerifyTimestamp::Always || certs::any_expired(&envelope.chain, now));
             if triggered && !envelope.has_timestamp {
                 return CheckResult::Failed(
                     "the trust policy asks for a timestamp countersignature and the signature has none".into(),
@@ -318,7 +327,11 @@ fn judge_one(
             }
         }
     };
-    if !checks.run(Validation::AuthenticTimestamp, v.authentic_timestamp, authentic_timestamp) {
+    if !checks.run(
+        Validation::AuthenticTimestamp,
+        v.authentic_timestamp,
+        authentic_timestamp,
+    ) {
         return Ok(finish(checks, signer));
     }
 
