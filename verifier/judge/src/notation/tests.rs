@@ -565,3 +565,71 @@ fn notation_trust_policy_files_parse_or_fail_as_notation_does() {
         );
     }
 }
+
+fn cose(bytes: Vec<u8>) -> SignatureInput {
+    SignatureInput {
+        origin: "test".into(),
+        media_type: COSE_MEDIA_TYPE.into(),
+        envelope: Ok(bytes),
+    }
+}
+
+/// notation-go's COSE_Sign1 envelope, with its flipped-byte twins.
+#[test]
+fn notation_go_cose_envelope_verifies() {
+    let bytes = testdata::read("notation/notation-go/cose_signature.sig");
+    let parsed = envelope::parse(COSE_MEDIA_TYPE, &bytes).expect("parse");
+    assert_eq!(parsed.format, envelope::Format::Cose);
+    let stores = self_signed_store(parsed.leaf().der());
+    let alpine = image(
+        "sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0",
+        481,
+    );
+    let verdict = run(&strict(), &stores, &alpine, &[cose(bytes.clone())]);
+    assert!(verdict.allowed(), "{verdict:?}");
+    // The last byte is the signature's.
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let (validation, reason) = failed(&run(&strict(), &stores, &alpine, &[cose(flipped)]));
+    assert_eq!(validation, Validation::Integrity);
+    assert!(reason.contains("does not verify"), "{reason}");
+    // A byte of the payload (the size 481 becomes 491).
+    let at = bytes.windows(4).position(|w| w == b"481}").expect("size in payload");
+    let mut payload = bytes.clone();
+    payload[at + 1] = b'9';
+    assert_eq!(
+        failed(&run(&strict(), &stores, &alpine, &[cose(payload)])).0,
+        Validation::Integrity
+    );
+    // The JWS media type on COSE bytes, and garbage.
+    assert!(envelope::parse(JWS_MEDIA_TYPE, &bytes).is_err());
+    assert!(matches!(
+        envelope::parse(COSE_MEDIA_TYPE, b"\xd2\x84"),
+        Err(EnvelopeError::Malformed { .. })
+    ));
+    // Another image, another store.
+    assert_eq!(
+        failed(&run(&strict(), &stores, &e2e_image(), &[cose(bytes.clone())])).0,
+        Validation::Integrity
+    );
+    assert_eq!(
+        failed(&run(&strict(), &store_with("e2e.crt"), &alpine, &[cose(bytes)])).0,
+        Validation::Authenticity
+    );
+}
+
+/// notation-go's timestamped envelopes: read (JWS and COSE), the
+/// countersignature noticed; sigil does not verify RFC 3161 tokens, so
+/// with a `tsa` store the chain must still be valid now.
+#[test]
+fn timestamped_envelopes_are_read_and_judged_without_the_timestamp() {
+    for (media_type, file) in [
+        (JWS_MEDIA_TYPE, "notation/notation-go/jwsWithTimestamp.sig"),
+        (COSE_MEDIA_TYPE, "notation/notation-go/coseWithTimestamp.sig"),
+    ] {
+        let bytes = testdata::read(file);
+        let parsed = envelope::parse(media_type, &bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(parsed.has_timestamp, "{file}");
+    }
+}
