@@ -457,3 +457,78 @@ fn signature_on_another_image(dir: &Path) -> String {
     fs::write(to.join("index.json"), serde_json::to_vec(&index).expect("json")).expect("index");
     format!("oci:{}:v1", s(&to))
 }
+
+/// A layout holding notation-go's signed manifest (`sha256:19dbd2e4…`, the
+/// manifest only: verification needs no layer) and one signature of it
+/// whose envelope layer is `envelope` of `media_type`.
+fn notation_go_layout(dir: &Path, name: &str, media_type: &str, envelope: &[u8]) -> String {
+    let to = dir.join(name);
+    fs::create_dir_all(to.join("blobs/sha256")).expect("dirs");
+    fs::write(to.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+    let manifest = fs::read(testdata("notation/notation-go/alpine-manifest.json")).expect("manifest");
+    let (image, image_size) = put_blob(&to, &manifest);
+    let (empty, _) = put_blob(&to, b"{}");
+    let (env_digest, env_size) = put_blob(&to, envelope);
+    let signature = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.cncf.notary.signature",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": media_type, "digest": env_digest, "size": env_size}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": image, "size": image_size}});
+    let (sig_digest, sig_size) = put_blob(&to, &serde_json::to_vec(&signature).expect("json"));
+    let referrers = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sig_digest, "size": sig_size,
+         "artifactType": "application/vnd.cncf.notary.signature"}]});
+    let (ref_digest, ref_size) = put_blob(&to, &serde_json::to_vec(&referrers).expect("json"));
+    let index = json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": image, "size": image_size,
+         "annotations": {"org.opencontainers.image.ref.name": "v2"}},
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": ref_digest, "size": ref_size,
+         "annotations": {"org.opencontainers.image.ref.name": format!("sha256-{}", &image[7..])}}]});
+    fs::write(to.join("index.json"), serde_json::to_vec(&index).expect("json")).expect("index");
+    format!("oci:{}:v2", s(&to))
+}
+
+#[test]
+fn notation_go_jws_and_cose_envelopes_verify_from_a_layout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jws = fs::read(testdata("notation/notation-go/jws_signature.sig")).expect("jws");
+    let cose = fs::read(testdata("notation/notation-go/cose_signature.sig")).expect("cose");
+    // Both envelopes are signed by notation-go's self-signed CN=alpine certificate.
+    let signer = [signer_certificate(
+        &testdata("notation/notation-go/jws_signature.sig"),
+        dir.path(),
+    )];
+    let strict = config(dir.path(), "trustpolicy.json", &[("ca/e2e", &signer)]);
+    for (name, media_type, bytes) in [
+        ("jws", "application/jose+json", &jws),
+        ("cose", "application/cose", &cose),
+    ] {
+        let image = notation_go_layout(dir.path(), name, media_type, bytes);
+        let out = verify(&image, &strict);
+        out.assert_exit(0).assert_quiet_stderr();
+        assert!(out.stdout.contains("CN=alpine"), "{out}");
+        // The flipped-byte twin: the last byte of the COSE envelope is the
+        // signature's; in the JWS, a byte of the decoded signature.
+        let flipped = if media_type == "application/cose" {
+            let mut b = bytes.clone();
+            let last = b.len() - 1;
+            b[last] ^= 1;
+            b
+        } else {
+            let mut value: Value = serde_json::from_slice(bytes).expect("json");
+            flip_signature_byte(&mut value);
+            serde_json::to_vec(&value).expect("json")
+        };
+        let twin = notation_go_layout(dir.path(), &format!("{name}-flipped"), media_type, &flipped);
+        let report = verify_json(&twin, &strict);
+        assert!(
+            refusal(&report).starts_with("integrity: the signature does not verify"),
+            "{name}: {report}"
+        );
+        verify(&twin, &strict).assert_exit(1);
+        // Another store: not trusted.
+        let other = [key("e2e.crt")];
+        let elsewhere = config(dir.path(), "trustpolicy.json", &[("ca/e2e", &other)]);
+        verify(&image, &elsewhere).assert_exit(1);
+    }
+}
