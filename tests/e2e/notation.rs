@@ -532,3 +532,28 @@ fn notation_go_jws_and_cose_envelopes_verify_from_a_layout() {
         verify(&image, &elsewhere).assert_exit(1);
     }
 }
+
+#[test]
+fn notation_config_is_its_own_way_to_trust() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e2e = [key("e2e.crt")];
+    let strict = config(dir.path(), "trustpolicy.json", &[("ca/e2e", &e2e)]);
+    let image = layout("e2e-valid-signature");
+    let public = testdata("notation/localkeys/e2e.crt");
+    for extra in [["--key", s(&public)], ["--policy", s(&public)], ["-a", "k=v"]] {
+        let mut args = vec!["verify", image.as_str(), "--notation-config", s(&strict)];
+        args.extend(extra);
+        sigil(&args).run().assert_exit(2).assert_one_line_error();
+    }
+    // Several images at once: the run's exit code is the worst.
+    let out = sigil(&[
+        "verify",
+        &image,
+        &layout("e2e-expired-signature"),
+        "--notation-config",
+        s(&strict),
+    ])
+    .run();
+    out.assert_exit(1);
+    assert!(out.stdout.contains("PASS ") && out.stdout.contains("FAIL "), "{out}");
+}
