@@ -761,6 +761,15 @@ pub struct VerifyArgs {
     /// Decide with this policy file instead of one key (see `sigil policy lint`).
     #[arg(long, value_name = "POLICY")]
     pub policy: Option<PathBuf>,
+    /// Verify Notary Project (notation) signatures under this directory,
+    /// laid out as notation's configuration directory: trustpolicy.oci.json
+    /// (or trustpolicy.json) and truststore/x509/{ca,signingAuthority,tsa}/NAME/.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["key", "policy", "certificate_identity", "certificate_identity_regexp", "annotations"]
+    )]
+    pub notation_config: Option<PathBuf>,
     /// With --policy: evaluate as of this time (RFC 3339), e.g. to replay a decision.
     #[arg(long, value_name = "RFC3339", requires = "policy", value_parser = parse_time)]
     pub at: Option<OffsetDateTime>,

@@ -21,6 +21,7 @@ mod harness;
 mod keyless;
 mod keyless_v2;
 mod keys;
+mod notation;
 mod policy;
 mod policy_export;
 mod registry_access;

@@ -3,6 +3,8 @@
 //!
 //! - stores: [`store`] (the one interface), [`registry`] (OCI distribution
 //!   over HTTP, credentials, auth), [`layout`] (OCI image layout directories);
+//! - Notary Project signatures: [`notation`] (configuration directory,
+//!   discovery; the judgement is `sigil_judge::notation`);
 //! - evidence gathering: [`referrers`], [`gather`] (planned, budgeted,
 //!   digest-checked evidence of one image);
 //! - the decision pipeline: [`pipeline`] (many images resolved, gathered
@@ -25,6 +27,7 @@ pub mod copy;
 pub mod files;
 pub mod gather;
 pub mod layout;
+pub mod notation;
 pub mod pipeline;
 pub mod referrers;
 pub mod registry;

@@ -16,6 +16,7 @@ mod tree;
 mod verify;
 mod verify_attestation;
 mod verify_bundle;
+mod verify_notation;
 mod verify_policy;
 mod version;
 

@@ -13,6 +13,7 @@
 //!   and annotations), [`simplesigning`], [`dsse`], [`intoto`], [`bundle`];
 //! - keys and certificates: [`keys`];
 //! - Sigstore verification (keyless, bundles, trusted roots): [`sigstore`];
+//! - Notary Project signatures (JWS and COSE envelopes, trust policies and stores): [`notation`];
 //! - predicates: [`predicate`], one module per family holding both the
 //!   validation and the typed view the policy's checks read
 //!   ([`predicate::slsa`]: SLSA provenance, read and written);
@@ -29,6 +30,7 @@ pub mod evidence;
 pub mod intoto;
 mod json;
 pub mod keys;
+pub mod notation;
 pub mod oci;
 pub mod policy;
 pub mod predicate;
