@@ -25,11 +25,11 @@
 //! [`Settings::concurrency`] images at once (each within
 //! [`Limits::max_bytes`], as fetched), and evidence is dropped as soon as
 //! the last subject sharing it is decided, however many images the run
-//! decides. A judgement adds, for the one attestation it is reading (the
+//! decides, except for up to [`RETAINED_BYTES`] kept for digests met again. A judgement adds, for the one attestation it is reading (the
 //! engine reads them one at a time), the decoded payload and the typed view
 //! a content check asks for (for an SBOM rule, a few dozen bytes per
 //! component, the text borrowed); at most [`Settings::judges`] run at once.
-//! So a run's peak is about `concurrency x max_bytes` of evidence plus
+//! So a run's peak is about `concurrency x max_bytes + RETAINED_BYTES` of evidence plus
 //! `judges x 2 x` the largest attestation; measured figures are in
 //! docs/benchmarks.md.
 //!
@@ -162,6 +162,33 @@ pub struct Gathered {
     pub attestations: Vec<AttestationEvidence>,
     /// The name the layout records for the digest ([`Needs::recorded_name`]).
     pub recorded_name: Option<String>,
+}
+
+impl Gathered {
+    /// The bytes of evidence held (contents and annotations).
+    pub fn bytes(&self) -> u64 {
+        use crate::gather::{AttestationContent, SignatureContent};
+        let annotations = |a: &std::collections::BTreeMap<String, String>| -> usize {
+            a.iter().map(|(k, v)| k.len() + v.len()).sum()
+        };
+        let signatures = self.signatures.iter().map(|s| match &s.content {
+            SignatureContent::SimpleSigning {
+                payload,
+                annotations: a,
+            } => payload.len() + annotations(a),
+            SignatureContent::Bundle(bytes) => bytes.len(),
+            SignatureContent::Unreadable(reason) => reason.len(),
+        });
+        let attestations = self.attestations.iter().map(|e| match &e.content {
+            AttestationContent::Envelope {
+                envelope,
+                annotations: a,
+            } => envelope.len() + annotations(a),
+            AttestationContent::Bundle(bytes) => bytes.len(),
+            AttestationContent::Unreadable(reason) => reason.len(),
+        });
+        signatures.chain(attestations).map(|n| n as u64).sum()
+    }
 }
 
 /// Everything known about one image when it is judged.
@@ -488,12 +515,25 @@ pub fn names_of(judged_as: &ImageRef, digest: &Digest, recorded: Option<&str>) -
 /// it are being decided.
 type Shared = Arc<OnceCell<Result<Arc<Gathered>, ImageError>>>;
 
+/// The evidence a run keeps for images met again once decided (a run of
+/// many images naming few digests gathers each once): up to this many bytes
+/// of it, 64 MiB. Beyond it, evidence lives only while subjects that share
+/// it are being decided.
+pub const RETAINED_BYTES: u64 = 64 << 20;
+
 /// The gatherings of one run, by (store location, digest), held weakly: the
 /// subjects being decided hold them, so a run holds the evidence of at most
-/// [`Settings::concurrency`] images at once, however many it decides (a
-/// digest met again after every subject that shared its gathering finished
-/// is gathered again).
-type Gatherings = Mutex<HashMap<(String, Digest), Weak<OnceCell<Result<Arc<Gathered>, ImageError>>>>>;
+/// [`Settings::concurrency`] images at once plus [`RETAINED_BYTES`] kept
+/// for images met again, however many it decides (a digest met again
+/// after every subject that shared a gathering not kept finished is
+/// gathered again).
+#[derive(Default)]
+struct Gatherings {
+    by_image: HashMap<(String, Digest), Weak<OnceCell<Result<Arc<Gathered>, ImageError>>>>,
+    /// Gatherings kept for the run, within [`RETAINED_BYTES`].
+    retained: Vec<Shared>,
+    retained_bytes: u64,
+}
 
 /// The pipeline: a way to open stores, a judge, and how much runs at once.
 /// One pipeline serves any number of runs (a server keeps one per policy);
@@ -545,7 +585,7 @@ where
         O: Send,
     {
         let total = subjects.len();
-        let shared: Arc<Gatherings> = Arc::default();
+        let shared: Arc<Mutex<Gatherings>> = Arc::default();
         let done = Arc::new(AtomicUsize::new(0));
         stream::iter(subjects)
             .map(move |subject| {
@@ -576,7 +616,12 @@ where
         self.decide(subjects, now, progress).collect().await
     }
 
-    async fn decide_one(&self, subject: Subject, now: OffsetDateTime, shared: &Gatherings) -> Decided<J::Verdict> {
+    async fn decide_one(
+        &self,
+        subject: Subject,
+        now: OffsetDateTime,
+        shared: &Mutex<Gatherings>,
+    ) -> Decided<J::Verdict> {
         let now = subject.at.unwrap_or(now);
         let (digest, judged) = match self.evidence(&subject, shared).await {
             Ok((evidence, gathering)) => {
@@ -617,7 +662,7 @@ where
     async fn evidence(
         &self,
         subject: &Subject,
-        shared: &Gatherings,
+        shared: &Mutex<Gatherings>,
     ) -> Result<(ImageEvidence, Shared), (Option<Digest>, ImageError)> {
         let store = (self.open)(&subject.image).map_err(|e| (None, e.into()))?;
         let digest = match &subject.digest {
@@ -629,17 +674,17 @@ where
                     .digest
             }
         };
-        let cell = {
+        let (cell, first) = {
             let mut gatherings = shared.lock().unwrap_or_else(PoisonError::into_inner);
             let key = (store.location(), digest.clone());
-            match gatherings.get(&key).and_then(Weak::upgrade) {
-                Some(cell) => cell,
+            match gatherings.by_image.get(&key).and_then(Weak::upgrade) {
+                Some(cell) => (cell, false),
                 None => {
-                    // Forget finished gatherings, so the map stays as small as the work in flight.
-                    gatherings.retain(|_, held| held.strong_count() > 0);
+                    // Forget finished gatherings, so the map stays as small as what is held.
+                    gatherings.by_image.retain(|_, held| held.strong_count() > 0);
                     let cell = Shared::default();
-                    gatherings.insert(key, Arc::downgrade(&cell));
-                    cell
+                    gatherings.by_image.insert(key, Arc::downgrade(&cell));
+                    (cell, true)
                 }
             }
         };
@@ -649,6 +694,14 @@ where
             .await
             .clone()
             .map_err(|e| (Some(digest.clone()), e))?;
+        if first {
+            let bytes = gathered.bytes();
+            let mut gatherings = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            if gatherings.retained_bytes.saturating_add(bytes) <= RETAINED_BYTES {
+                gatherings.retained_bytes += bytes;
+                gatherings.retained.push(cell.clone());
+            }
+        }
         let judged_as = subject.judged_as.as_ref().unwrap_or(&subject.image);
         let names =
             names_of(judged_as, &digest, gathered.recorded_name.as_deref()).map_err(|e| (Some(digest.clone()), e))?;

@@ -266,7 +266,16 @@ pub fn components(doc: &Value) -> Result<Vec<Component<'_>>, String> {
 /// [`components`] of a document given as JSON text, read in one pass
 /// without a tree; the outer `Err` is what a `Value` parse would refuse.
 pub fn components_of(text: &str) -> Result<Result<Vec<Component<'_>>, String>, serde_json::Error> {
+    #[cfg(test)]
+    VIEWS_READ.with(|n| n.set(n.get() + 1));
     read_str(text, Document)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread read a document's components: tests see
+    /// that judging without an `sbom` check builds no component view.
+    pub(crate) static VIEWS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn too_deep() -> String {
