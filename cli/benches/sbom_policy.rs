@@ -12,9 +12,11 @@
 //! - with one that adds an `sbom:` rule (denied packages and licences), which
 //!   reads every component.
 //!
-//!     cargo bench -p sigil --bench sbom_policy              # 250k components
-//!     cargo bench -p sigil --bench sbom_policy -- 100000    # another count
-//!     SIGIL_BENCH_BIN=/path/to/sigil cargo bench -p sigil --bench sbom_policy
+//! ```sh
+//! cargo bench -p sigil --bench sbom_policy              # 250k components
+//! cargo bench -p sigil --bench sbom_policy -- 100000    # another count
+//! SIGIL_BENCH_BIN=/path/to/sigil cargo bench -p sigil --bench sbom_policy
+//! ```
 //!
 //! `SIGIL_BENCH_BIN` measures another build of sigil (an older one, for a
 //! before/after comparison) with the same images and policies.

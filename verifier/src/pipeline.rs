@@ -513,7 +513,10 @@ pub fn names_of(judged_as: &ImageRef, digest: &Digest, recorded: Option<&str>) -
 
 /// One gathering per (store location, digest) while subjects that share
 /// it are being decided.
-type Shared = Arc<OnceCell<Result<Arc<Gathered>, ImageError>>>;
+type Shared = Arc<Gathering>;
+
+/// The gathering of one (store location, digest), made once.
+type Gathering = OnceCell<Result<Arc<Gathered>, ImageError>>;
 
 /// The evidence a run keeps for images met again once decided (a run of
 /// many images naming few digests gathers each once): up to this many bytes
@@ -529,7 +532,7 @@ pub const RETAINED_BYTES: u64 = 64 << 20;
 /// gathered again).
 #[derive(Default)]
 struct Gatherings {
-    by_image: HashMap<(String, Digest), Weak<OnceCell<Result<Arc<Gathered>, ImageError>>>>,
+    by_image: HashMap<(String, Digest), Weak<Gathering>>,
     /// Gatherings kept for the run, within [`RETAINED_BYTES`].
     retained: Vec<Shared>,
     retained_bytes: u64,
