@@ -707,10 +707,17 @@ impl Policy {
                 }
             }
             match found {
-                Some((publisher, v)) => {
-                    failures.extend(content_failures(requirement, publisher, &v, cx));
-                    verified.push((publisher, format!("verified attestation by {publisher} ({})", v.signer)));
-                }
+                Some((publisher, v)) => match content_failures(requirement, publisher, &v, cx) {
+                    Ok(found) => {
+                        failures.extend(found);
+                        verified.push((publisher, format!("verified attestation by {publisher} ({})", v.signer)));
+                    }
+                    // A predicate that cannot be read: the failure, and no detail line (as before).
+                    Err(unreadable) => {
+                        failures.push(unreadable);
+                        verified.push((publisher, String::new()));
+                    }
+                },
                 None => details.push(format!("{}: not counted ({})", e.origin, reasons.join("; "))),
             }
         }
@@ -746,7 +753,12 @@ impl Policy {
                 details,
             );
         }
-        details.extend(verified.iter().map(|(_, detail)| detail.clone()));
+        details.extend(
+            verified
+                .iter()
+                .filter(|(_, detail)| !detail.is_empty())
+                .map(|(_, detail)| detail.clone()),
+        );
         if failures.is_empty() {
             let names: BTreeSet<&str> = verified.iter().map(|(p, _)| *p).collect();
             let checks: Vec<&str> = requirement.checks.iter().map(checks::ContentCheck::name).collect();
@@ -775,24 +787,23 @@ impl Policy {
 
 /// What the content checks of `requirement` find wrong with one verified
 /// attestation by `publisher`: its predicate is read (into the views the
-/// checks ask for, nothing else) and judged, then dropped.
+/// checks ask for, nothing else) and judged, then dropped. `Err`: the
+/// predicate could not be read.
 fn content_failures(
     requirement: &AttestationRequirement,
     publisher: &str,
     v: &Verified<AttestedStatement>,
     cx: Context<'_>,
-) -> Vec<String> {
+) -> Result<Vec<String>, String> {
     let t = &requirement.predicate_type;
-    let predicate = match checks::Predicate::of(&v.statement, &requirement.checks) {
-        Ok(p) => p,
-        Err(e) => return vec![format!("attestation {t} by {publisher}: {e}")],
-    };
-    requirement
+    let predicate = checks::Predicate::of(&v.statement, &requirement.checks)
+        .map_err(|e| format!("attestation {t} by {publisher}: {e}"))?;
+    Ok(requirement
         .checks
         .iter()
         .filter_map(|check| check.run(&v.statement, &predicate, cx).err())
         .map(|why| format!("attestation {t} by {publisher}: {why}"))
-        .collect()
+        .collect())
 }
 
 fn signer_id(signer: &Signer) -> String {
