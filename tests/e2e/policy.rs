@@ -677,3 +677,104 @@ fn the_example_expectations_pass() {
     out.assert_exit(1);
     assert!(out.stdout.contains("5 passed, 1 failed"), "{out}");
 }
+
+/// Replaces the one DSSE layer of `image`'s `.att` tag by `change` of its
+/// envelope (annotations kept).
+fn rewrite_attestation(
+    registry: &Registry,
+    repo: &str,
+    image: &sigil_verifier::digest::Digest,
+    change: impl Fn(&mut sigil_verifier::dsse::Envelope),
+) {
+    use sigil_verifier::oci::{self, Descriptor, ImageManifest};
+    use sigil_verifier::store::Store as _;
+    let store = fixtures::store(registry, repo);
+    let tag = sigil_verifier::cosign::attestation_tag(image);
+    let (_, manifest) = fixtures::manifest(registry, repo, Target::Tag(tag.clone()));
+    let mut manifest: ImageManifest = serde_json::from_value(manifest).expect("image manifest");
+    let layer = manifest.layers[0].clone();
+    let bytes = block_on(store.fetch_blob(&layer, 1 << 30)).expect("envelope");
+    let mut envelope = sigil_verifier::dsse::Envelope::parse(&bytes).expect("envelope");
+    change(&mut envelope);
+    let bytes = envelope.to_json();
+    let replaced = Descriptor {
+        annotations: layer.annotations.clone(),
+        ..Descriptor::of(&layer.media_type, &bytes)
+    };
+    block_on(store.push_blob(&replaced, &bytes)).expect("push envelope");
+    manifest.layers = vec![replaced];
+    block_on(store.push_manifest(&Target::Tag(tag), oci::OCI_MANIFEST, &oci::to_bytes(&manifest)))
+        .expect("push attestation tag");
+}
+
+#[test]
+fn an_sbom_is_read_only_by_a_rule_that_checks_it_and_always_verified() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, _) = keypair(dir.path(), "a");
+    let digest = push_sample(&registry, "lazy/app", "v1", 12);
+    let image = registry.image("lazy/app:v1");
+    sign(&image, &a, &[]);
+    let bom = json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+        {"name": "ok", "purl": "pkg:npm/ok@1.0.0", "licenses": [{"license": {"id": "MIT"}}]},
+        {"name": "agpl", "purl": "pkg:npm/agpl@1.0.0", "licenses": [{"license": {"id": "AGPL-3.0-only"}}]}
+    ]});
+    let predicate = dir.path().join("bom.json");
+    std::fs::write(&predicate, bom.to_string()).expect("write bom");
+    sigil(&[
+        "attest",
+        &image,
+        "--key",
+        s(&a),
+        "--type",
+        "cyclonedx",
+        "--predicate",
+        s(&predicate),
+    ])
+    .env("SIGIL_PASSWORD", "pw")
+    .run()
+    .assert_exit(0);
+    let host = registry.host();
+    let rule = |checks: &str| {
+        format!(
+            "publishers:\n  a: {{key: a.pub}}\nrules:\n  - name: app\n    images: [\"{host}/lazy/**\"]\n    signatures: {{anyOf: [a]}}\n    attestations:\n      - predicateType: https://cyclonedx.org/bom\n        signedBy: [a]\n{checks}"
+        )
+    };
+    let presence = write_policy(dir.path(), &rule(""));
+    let out = verify(&presence, &[&image], &[]);
+    out.assert_exit(0);
+    assert_eq!(
+        reasons(&out.stdout_json()["images"][0])[1],
+        "1 verified attestation(s) by [a]"
+    );
+    let with_rule = dir.path().join("sbom.yaml");
+    std::fs::write(
+        &with_rule,
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\n{}",
+            rule("        sbom: {deniedLicenses: [AGPL-3.0-only]}\n")
+        ),
+    )
+    .expect("write policy");
+    let out = verify(&with_rule, &[&image], &[]);
+    out.assert_exit(1);
+    assert_eq!(
+        reasons(&out.stdout_json()["images"][0])[1],
+        "attestation https://cyclonedx.org/bom by a: license AGPL-3.0-only of pkg:npm/agpl@1.0.0 is denied"
+    );
+    // tampered twin: one payload byte flipped (in the predicate, which the presence policy never reads)
+    rewrite_attestation(&registry, "lazy/app", &digest, |e| {
+        let mut payload = e.payload_bytes().expect("payload");
+        let at = payload.len() - 10;
+        payload[at] ^= 1;
+        e.payload = STANDARD.encode(payload);
+    });
+    for policy in [&presence, &with_rule] {
+        let out = verify(policy, &[&image], &[]);
+        out.assert_exit(1);
+        let report = out.stdout_json()["images"][0].clone();
+        assert_eq!(report["checks"][1]["code"], "signature-invalid", "{report}");
+    }
+}

@@ -143,7 +143,8 @@ impl<'s, S: Store> Gatherer<'s, S> {
     pub async fn signatures(&mut self) -> Result<Vec<SignatureEvidence>, GatherError> {
         let mut plan = Vec::new();
         let tag = cosign::signature_tag(&self.image);
-        self.plan_tag(&tag, SIMPLESIGNING_MEDIA_TYPE, &mut plan).await?;
+        self.plan_tag(&tag, SIMPLESIGNING_MEDIA_TYPE, &|_| true, &mut plan)
+            .await?;
         for referrer in self.referrers().await? {
             let predicate = referrer.annotations.get("dev.sigstore.bundle.predicateType");
             let is_bundle = referrer.artifact_type.as_deref().is_some_and(is_bundle_media_type);
@@ -168,13 +169,26 @@ impl<'s, S: Store> Gatherer<'s, S> {
     /// Every attestation: the `.att` tag's DSSE layers and the bundle
     /// referrers that are not image signatures.
     pub async fn attestations(&mut self) -> Result<Vec<AttestationEvidence>, GatherError> {
+        self.attestations_wanted(|_| true).await
+    }
+
+    /// The attestations whose claimed predicate type (`None`: unclaimed)
+    /// `wanted` accepts; the others are neither fetched nor charged. The
+    /// claim is unverified, so this only saves work: judgement filters by
+    /// the same claim ([`AttestationEvidence::claimed_type`]) and trusts
+    /// only the signed statement, so evidence a judge does not want cannot
+    /// change its verdict.
+    pub async fn attestations_wanted(
+        &mut self,
+        wanted: impl Fn(Option<&str>) -> bool + Sync,
+    ) -> Result<Vec<AttestationEvidence>, GatherError> {
         let mut plan = Vec::new();
         let tag = cosign::attestation_tag(&self.image);
-        self.plan_tag(&tag, cosign::DSSE_MEDIA_TYPE, &mut plan).await?;
+        self.plan_tag(&tag, cosign::DSSE_MEDIA_TYPE, &wanted, &mut plan).await?;
         for referrer in self.referrers().await? {
             let predicate = referrer.annotations.get("dev.sigstore.bundle.predicateType");
             let is_bundle = referrer.artifact_type.as_deref().is_some_and(is_bundle_media_type);
-            if is_bundle && predicate.is_none_or(|p| p != COSIGN_SIGN_V1) {
+            if is_bundle && predicate.is_none_or(|p| p != COSIGN_SIGN_V1) && wanted(predicate.map(String::as_str)) {
                 self.plan_referrer(&referrer, predicate.cloned(), &mut plan).await?;
             }
         }
@@ -209,8 +223,15 @@ impl<'s, S: Store> Gatherer<'s, S> {
         Ok(found)
     }
 
-    /// Plans the layers of `media_type` in the cosign tag `tag`.
-    async fn plan_tag(&mut self, tag: &str, media_type: &str, plan: &mut Vec<Planned>) -> Result<(), GatherError> {
+    /// Plans the layers of `media_type` in the cosign tag `tag` whose
+    /// claimed predicate type `wanted` accepts.
+    async fn plan_tag(
+        &mut self,
+        tag: &str,
+        media_type: &str,
+        wanted: &(dyn Fn(Option<&str>) -> bool + Sync),
+        plan: &mut Vec<Planned>,
+    ) -> Result<(), GatherError> {
         let Some(fetched) = self.store.fetch_manifest(&Target::Tag(tag.to_owned())).await? else {
             return Ok(());
         };
@@ -226,6 +247,9 @@ impl<'s, S: Store> Gatherer<'s, S> {
             }
             let claimed_type =
                 cosign::annotation(&layer.annotations, cosign::PREDICATE_TYPE_ANNOTATION).map(str::to_owned);
+            if !wanted(claimed_type.as_deref()) {
+                continue;
+            }
             self.charge_layer(&layer)?;
             plan.push(Planned {
                 origin: Origin::Tag {

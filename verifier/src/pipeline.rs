@@ -8,9 +8,10 @@
 //!
 //! 1. **resolve** the reference to its manifest digest (unless the caller
 //!    already knows it), many images at once ([`Settings::concurrency`]);
-//! 2. **gather** the evidence ([`crate::gather`], within the
-//!    [`Settings::limits`]) once per distinct (store, digest), however many
-//!    subjects name it;
+//! 2. **gather** what the judge needs ([`crate::gather`], within the
+//!    [`Settings::limits`]; attestations only of the predicate types it may
+//!    read, [`Judge::wants_attestation`]) once per distinct (store, digest)
+//!    among the subjects being decided, however many name it;
 //! 3. **name** the image for matching, by the one rule of DESIGN §4.1
 //!    ([`names_of`]);
 //! 4. **judge** it on a blocking thread, at most [`Settings::judges`] at a
@@ -20,6 +21,18 @@
 //! 5. **decide**: the image's [`Outcome`]. A run's outcome is the
 //!    [`Outcome::worst`] of its images'.
 //!
+//! **Memory.** A run holds the gathered evidence of at most
+//! [`Settings::concurrency`] images at once (each within
+//! [`Limits::max_bytes`], as fetched), and evidence is dropped as soon as
+//! the last subject sharing it is decided, however many images the run
+//! decides, except for up to [`RETAINED_BYTES`] kept for digests met again. A judgement adds, for the one attestation it is reading (the
+//! engine reads them one at a time), the decoded payload and the typed view
+//! a content check asks for (for an SBOM rule, a few dozen bytes per
+//! component, the text borrowed); at most [`Settings::judges`] run at once.
+//! So a run's peak is about `concurrency x max_bytes + RETAINED_BYTES` of evidence plus
+//! `judges x 2 x` the largest attestation; measured figures are in
+//! docs/benchmarks.md.
+//!
 //! The judgement itself is the judge crate's: a [`Judge`] hands it the
 //! gathered evidence and the evaluation time, and says what its verdict
 //! means. [`PolicyJudge`] judges by a policy; [`Signatures`] and
@@ -28,7 +41,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use futures::{Stream, StreamExt as _, stream};
 use time::OffsetDateTime;
@@ -151,6 +164,33 @@ pub struct Gathered {
     pub recorded_name: Option<String>,
 }
 
+impl Gathered {
+    /// The bytes of evidence held (contents and annotations).
+    pub fn bytes(&self) -> u64 {
+        use crate::gather::{AttestationContent, SignatureContent};
+        let annotations = |a: &std::collections::BTreeMap<String, String>| -> usize {
+            a.iter().map(|(k, v)| k.len() + v.len()).sum()
+        };
+        let signatures = self.signatures.iter().map(|s| match &s.content {
+            SignatureContent::SimpleSigning {
+                payload,
+                annotations: a,
+            } => payload.len() + annotations(a),
+            SignatureContent::Bundle(bytes) => bytes.len(),
+            SignatureContent::Unreadable(reason) => reason.len(),
+        });
+        let attestations = self.attestations.iter().map(|e| match &e.content {
+            AttestationContent::Envelope {
+                envelope,
+                annotations: a,
+            } => envelope.len() + annotations(a),
+            AttestationContent::Bundle(bytes) => bytes.len(),
+            AttestationContent::Unreadable(reason) => reason.len(),
+        });
+        signatures.chain(attestations).map(|n| n as u64).sum()
+    }
+}
+
 /// Everything known about one image when it is judged.
 #[derive(Clone, Debug)]
 pub struct ImageEvidence {
@@ -231,6 +271,16 @@ pub trait Judge: Send + Sync + 'static {
     /// What must be gathered for [`Judge::judge`].
     fn needs(&self) -> Needs;
 
+    /// Whether an attestation whose storage claims the predicate type
+    /// `claimed` (`None`: no claim) may be read by [`Judge::judge`]; the
+    /// others are not fetched. Judges filter attestations by the same
+    /// claim, so saying `false` for one they would skip changes nothing
+    /// but the cost. By default every attestation is fetched.
+    fn wants_attestation(&self, claimed: Option<&str>) -> bool {
+        let _ = claimed;
+        true
+    }
+
     /// Judges one image. Runs on a blocking thread.
     fn judge(&self, evidence: &ImageEvidence, now: OffsetDateTime) -> Self::Verdict;
 
@@ -261,8 +311,17 @@ pub struct PolicyJudge(pub Arc<Policy>);
 impl Judge for PolicyJudge {
     type Verdict = Report;
 
+    /// Attestations only when a rule asks for some, and then only those of
+    /// the predicate types rules ask for ([`Policy::reads_attestation`]).
     fn needs(&self) -> Needs {
-        Needs::ALL
+        Needs {
+            attestations: self.0.reads_attestation(None),
+            ..Needs::ALL
+        }
+    }
+
+    fn wants_attestation(&self, claimed: Option<&str>) -> bool {
+        self.0.reads_attestation(claimed)
     }
 
     fn judge(&self, evidence: &ImageEvidence, now: OffsetDateTime) -> Report {
@@ -452,8 +511,32 @@ pub fn names_of(judged_as: &ImageRef, digest: &Digest, recorded: Option<&str>) -
     names::of(judged_as, digest.clone(), recorded).map_err(|e| ImageError::RecordedName(Arc::new(e)))
 }
 
-/// One gathering per (store location, digest) within one run.
-type Shared = Arc<OnceCell<Result<Arc<Gathered>, ImageError>>>;
+/// One gathering per (store location, digest) while subjects that share
+/// it are being decided.
+type Shared = Arc<Gathering>;
+
+/// The gathering of one (store location, digest), made once.
+type Gathering = OnceCell<Result<Arc<Gathered>, ImageError>>;
+
+/// The evidence a run keeps for images met again once decided (a run of
+/// many images naming few digests gathers each once): up to this many bytes
+/// of it, 64 MiB. Beyond it, evidence lives only while subjects that share
+/// it are being decided.
+pub const RETAINED_BYTES: u64 = 64 << 20;
+
+/// The gatherings of one run, by (store location, digest), held weakly: the
+/// subjects being decided hold them, so a run holds the evidence of at most
+/// [`Settings::concurrency`] images at once plus [`RETAINED_BYTES`] kept
+/// for images met again, however many it decides (a digest met again
+/// after every subject that shared a gathering not kept finished is
+/// gathered again).
+#[derive(Default)]
+struct Gatherings {
+    by_image: HashMap<(String, Digest), Weak<Gathering>>,
+    /// Gatherings kept for the run, within [`RETAINED_BYTES`].
+    retained: Vec<Shared>,
+    retained_bytes: u64,
+}
 
 /// The pipeline: a way to open stores, a judge, and how much runs at once.
 /// One pipeline serves any number of runs (a server keeps one per policy);
@@ -505,7 +588,7 @@ where
         O: Send,
     {
         let total = subjects.len();
-        let shared: Arc<Mutex<HashMap<(String, Digest), Shared>>> = Arc::default();
+        let shared: Arc<Mutex<Gatherings>> = Arc::default();
         let done = Arc::new(AtomicUsize::new(0));
         stream::iter(subjects)
             .map(move |subject| {
@@ -540,11 +623,17 @@ where
         &self,
         subject: Subject,
         now: OffsetDateTime,
-        shared: &Mutex<HashMap<(String, Digest), Shared>>,
+        shared: &Mutex<Gatherings>,
     ) -> Decided<J::Verdict> {
         let now = subject.at.unwrap_or(now);
         let (digest, judged) = match self.evidence(&subject, shared).await {
-            Ok(evidence) => (Some(evidence.digest.clone()), self.judged(evidence, now).await),
+            Ok((evidence, gathering)) => {
+                let digest = Some(evidence.digest.clone());
+                let judged = self.judged(evidence, now).await;
+                // Subjects with this digest share the gathering until this one is decided.
+                drop(gathering);
+                (digest, judged)
+            }
             Err((digest, error)) => (digest, Err(error)),
         };
         match judged {
@@ -570,12 +659,14 @@ where
         }
     }
 
-    /// Resolves, gathers (once per store and digest) and names one subject.
+    /// Resolves, gathers (once per store and digest among the subjects
+    /// being decided) and names one subject; with the gathering, which the
+    /// caller holds until the subject is decided.
     async fn evidence(
         &self,
         subject: &Subject,
-        shared: &Mutex<HashMap<(String, Digest), Shared>>,
-    ) -> Result<ImageEvidence, (Option<Digest>, ImageError)> {
+        shared: &Mutex<Gatherings>,
+    ) -> Result<(ImageEvidence, Shared), (Option<Digest>, ImageError)> {
         let store = (self.open)(&subject.image).map_err(|e| (None, e.into()))?;
         let digest = match &subject.digest {
             Some(digest) => digest.clone(),
@@ -586,27 +677,44 @@ where
                     .digest
             }
         };
-        let cell = shared
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry((store.location(), digest.clone()))
-            .or_default()
-            .clone();
-        let (needs, limits) = (self.judge.needs(), self.settings.limits);
+        let (cell, first) = {
+            let mut gatherings = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            let key = (store.location(), digest.clone());
+            match gatherings.by_image.get(&key).and_then(Weak::upgrade) {
+                Some(cell) => (cell, false),
+                None => {
+                    // Forget finished gatherings, so the map stays as small as what is held.
+                    gatherings.by_image.retain(|_, held| held.strong_count() > 0);
+                    let cell = Shared::default();
+                    gatherings.by_image.insert(key, Arc::downgrade(&cell));
+                    (cell, true)
+                }
+            }
+        };
+        let (judge, limits) = (self.judge.clone(), self.settings.limits);
         let gathered = cell
-            .get_or_init(|| gather(store, digest.clone(), needs, limits))
+            .get_or_init(|| gather(store, digest.clone(), judge, limits))
             .await
             .clone()
             .map_err(|e| (Some(digest.clone()), e))?;
+        if first {
+            let bytes = gathered.bytes();
+            let mut gatherings = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            if gatherings.retained_bytes.saturating_add(bytes) <= RETAINED_BYTES {
+                gatherings.retained_bytes += bytes;
+                gatherings.retained.push(cell.clone());
+            }
+        }
         let judged_as = subject.judged_as.as_ref().unwrap_or(&subject.image);
         let names =
             names_of(judged_as, &digest, gathered.recorded_name.as_deref()).map_err(|e| (Some(digest.clone()), e))?;
-        Ok(ImageEvidence {
+        let evidence = ImageEvidence {
             image: judged_as.clone(),
             digest,
             names,
             gathered,
-        })
+        };
+        Ok((evidence, cell))
     }
 
     /// Judges on a blocking thread, once a judging slot is free.
@@ -625,20 +733,23 @@ where
     }
 }
 
-/// Gathers what `needs` asks for, for one image.
-async fn gather<S: ImageStore>(
+/// Gathers what `judge` needs, for one image.
+async fn gather<S: ImageStore, J: Judge>(
     store: S,
     digest: Digest,
-    needs: Needs,
+    judge: Arc<J>,
     limits: Limits,
 ) -> Result<Arc<Gathered>, ImageError> {
+    let needs = judge.needs();
     let mut gatherer = Gatherer::new(&store, &digest, limits);
     let mut gathered = Gathered::default();
     if needs.signatures {
         gathered.signatures = gatherer.signatures().await?;
     }
     if needs.attestations {
-        gathered.attestations = gatherer.attestations().await?;
+        gathered.attestations = gatherer
+            .attestations_wanted(|claimed| judge.wants_attestation(claimed))
+            .await?;
     }
     if needs.recorded_name {
         gathered.recorded_name = store.recorded_name(&digest).await?;

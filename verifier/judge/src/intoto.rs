@@ -85,6 +85,51 @@ impl Statement {
         Ok(s)
     }
 
+    /// [`Statement::parse`] of a payload the statement may take over: the
+    /// predicate's text is moved to the front of the payload's buffer and
+    /// kept there, so a predicate of tens of megabytes is held once, not
+    /// copied out of its payload. Accepts and refuses exactly what
+    /// [`Statement::parse`] does, with the same errors.
+    pub fn parse_owned(payload: Vec<u8>) -> Result<Statement, StatementError> {
+        let json = |e: serde_json::Error| StatementError::Json(e.to_string());
+        let head: borrowed::Statement<'_> = serde_json::from_slice(&payload).map_err(json)?;
+        if head.type_ != STATEMENT_V1 && head.type_ != STATEMENT_V01 {
+            return Err(StatementError::UnknownType(head.type_));
+        }
+        if head.subject.is_empty() {
+            return Err(StatementError::NoSubject);
+        }
+        // Where the predicate's text lies in the payload (it borrows from it).
+        let range = head.predicate.map(|raw| {
+            let start = (raw.get().as_ptr() as usize).saturating_sub(payload.as_ptr() as usize);
+            start..start + raw.get().len()
+        });
+        let (type_, subject, predicate_type) = (head.type_, head.subject, head.predicate_type);
+        let predicate = match range {
+            // `null` or absent, as `parse` reads it.
+            None => null_predicate(),
+            Some(range) => {
+                let text = match String::from_utf8(payload) {
+                    Ok(mut text) => {
+                        text.truncate(range.end);
+                        text.drain(..range.start);
+                        text
+                    }
+                    // Bytes outside the predicate that are no UTF-8 (in a
+                    // skipped field): the predicate, which is, is copied.
+                    Err(e) => String::from_utf8_lossy(&e.as_bytes()[range]).into_owned(),
+                };
+                RawValue::from_string(text).map_err(json)?
+            }
+        };
+        Ok(Statement {
+            type_,
+            subject,
+            predicate_type,
+            predicate,
+        })
+    }
+
     /// The JSON of a v1 statement about one image whose predicate is
     /// `predicate` verbatim (already checked to be JSON): built directly, so
     /// a large SBOM is copied once, not parsed into a tree and re-serialised.
@@ -128,6 +173,23 @@ impl Statement {
     }
 }
 
+mod borrowed {
+    //! [`super::Statement`] with its predicate borrowed from the payload,
+    //! named alike so that serde's messages are the same.
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Statement<'a> {
+        #[serde(rename = "_type")]
+        pub(super) type_: String,
+        pub(super) subject: Vec<Subject>,
+        pub(super) predicate_type: String,
+        #[serde(borrow, default)]
+        pub(super) predicate: Option<&'a RawValue>,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +207,53 @@ mod tests {
             .digest
             .insert("sha256".into(), d.hex().to_ascii_uppercase());
         assert!(upper.subject_for(&d).is_none());
+    }
+
+    #[test]
+    fn parse_owned_reads_and_refuses_what_parse_does() {
+        let d = Digest::sha256_of(b"a");
+        let head = format!(
+            r#"{{"_type":"{STATEMENT_V1}","subject":[{{"name":"r/a","digest":{{"sha256":"{}"}}}}]"#,
+            d.hex()
+        );
+        let mut cases: Vec<Vec<u8>> = [
+            format!(r#"{head},"predicateType":"t","predicate":{{"components":[{{"name":"a\"b\u00e9"}}]}}}}"#),
+            format!(r#"{head},"predicate": [1, 2] ,"predicateType":"t"}}"#),
+            format!(r#"{head},"predicateType":"t","predicate":null}}"#),
+            format!(r#"{head},"predicateType":"t"}}"#),
+            format!(r#"{head},"predicateType":"t","predicate":"text"}}"#),
+            format!(r#"{head},"predicateType":"t","predicate":{{}},"predicate":{{}}}}"#),
+            format!(r#"{head},"predicateType":"t","predicate":{{"a":1e400}}}}"#),
+            format!(r#"{head},"predicateType":"t","predicate":{{"a":1}}}} x"#),
+            format!(r#"{head},"predicateType":"t","predicate":{{"a":1}}"#),
+            r#"{"_type":"https://in-toto.io/Statement/v9","subject":[],"predicateType":"t"}"#.to_owned(),
+            format!(r#"{{"_type":"{STATEMENT_V01}","subject":[],"predicateType":"t"}}"#),
+            "[]".to_owned(),
+            "{}".to_owned(),
+        ]
+        .map(String::into_bytes)
+        .to_vec();
+        // bytes that are not UTF-8 in a field nobody reads
+        let mut latin1 = format!(r#"{head},"x":"caf"#).into_bytes();
+        latin1.push(0xE9);
+        latin1.extend_from_slice(br#"","predicateType":"t","predicate":{"k":"v"}}"#);
+        cases.push(latin1);
+        let mut accepted = 0;
+        for case in cases {
+            let want = Statement::parse(&case);
+            let got = Statement::parse_owned(case.clone());
+            let text = String::from_utf8_lossy(&case);
+            match (&want, &got) {
+                (Ok(w), Ok(g)) => {
+                    assert_eq!(g.to_json(), w.to_json(), "{text}");
+                    assert_eq!(g.predicate.get(), w.predicate.get(), "{text}");
+                    accepted += 1;
+                }
+                (Err(w), Err(g)) => assert_eq!(g, w, "{text}"),
+                _ => panic!("{text}: parse gave {want:?}, parse_owned {got:?}"),
+            }
+        }
+        assert!(accepted >= 5, "{accepted}");
     }
 
     #[test]

@@ -374,3 +374,80 @@ async fn judgement_runs_off_the_async_thread_within_its_bound() {
         "more judgements at once than the bound"
     );
 }
+
+/// A policy with `rule` (YAML lines of one rule after its name and images)
+/// trusting a fresh key as `release`.
+fn policy_judge(rule: &str) -> PolicyJudge {
+    let pem = crate::keys::SigningKey::generate().expect("key").public_key().to_pem();
+    let text = format!(
+        "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  release:\n    keyData: |\n{}\nrules:\n  - name: everything\n    images: [\"**\"]\n{rule}",
+        pem.lines().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n")
+    );
+    let files = policy::MemoryFiles::default().with("p.yaml", text);
+    let (policy, _) = Policy::load(std::path::Path::new("p.yaml"), now(), &files).expect("policy");
+    PolicyJudge(Arc::new(policy))
+}
+
+#[tokio::test]
+async fn a_policy_fetches_only_the_attestations_its_rules_read() {
+    let (_dir, store) = layout().await;
+    let digest = image(&store, "v1", 1).await;
+    // three attestation layers: claimed CycloneDX, claimed SLSA, unclaimed
+    let mut layers = Vec::new();
+    for (n, claimed) in [
+        Some(crate::predicate::CYCLONEDX),
+        Some(crate::predicate::SLSA_PROVENANCE_V1),
+        None,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let envelope = format!("envelope {n}").into_bytes();
+        let mut layer = Descriptor::of(cosign::DSSE_MEDIA_TYPE, &envelope);
+        store.push_blob(&layer, &envelope).await.expect("envelope");
+        if let Some(t) = claimed {
+            layer
+                .annotations
+                .insert(cosign::PREDICATE_TYPE_ANNOTATION.to_owned(), t.to_owned());
+        }
+        layers.push(layer);
+    }
+    let (config, config_bytes, manifest) = cosign::attachment_manifest(layers);
+    store.push_blob(&config, &config_bytes).await.expect("config");
+    store
+        .push_manifest(
+            &Target::Tag(cosign::attestation_tag(&digest)),
+            oci::OCI_MANIFEST,
+            &oci::to_bytes(&manifest),
+        )
+        .await
+        .expect("attestation tag");
+    let cdx = format!(
+        "    signatures: {{ anyOf: [release] }}\n    attestations:\n      - predicateType: {}\n        signedBy: [release]\n",
+        crate::predicate::CYCLONEDX
+    );
+    // (rule, blobs fetched: the signature's payload, then the attestations read)
+    for (rule, blobs) in [
+        ("    signatures: { anyOf: [release] }\n".to_owned(), 1),
+        (cdx.clone(), 3),
+        (format!("{cdx}        sbom: {{ deniedLicenses: [AGPL-3.0-only] }}\n"), 3),
+    ] {
+        let before = store.blob_fetches();
+        let decided = pipeline(&store, policy_judge(&rule), Settings::default())
+            .decide_all(vec![Subject::from(reference(&store, Some("v1"), None))], now(), &|_| {})
+            .await;
+        // the test key signed nothing: denied, having read what the rule needs
+        assert_eq!(decided[0].outcome, Outcome::Denied, "{rule}: {:?}", decided[0].error);
+        assert_eq!(store.blob_fetches() - before, blobs, "{rule}");
+    }
+    // twin: a judge that reads every attestation fetches all three
+    let before = store.blob_fetches();
+    let all = Attestations(|e: &[AttestationEvidence], _: &Digest, _: OffsetDateTime| {
+        assert_eq!(e.len(), 3);
+        Vec::new()
+    });
+    pipeline(&store, all, Settings::default())
+        .decide_all(vec![Subject::from(reference(&store, Some("v1"), None))], now(), &|_| {})
+        .await;
+    assert_eq!(store.blob_fetches() - before, 3);
+}

@@ -117,6 +117,19 @@ mod publishers {
 }
 
 impl Policy {
+    /// Whether any rule may read an attestation whose storage claims the
+    /// predicate type `claimed` (`None`: unclaimed, or with `None` asked:
+    /// whether any rule reads attestations at all). Evidence gathering asks
+    /// this so that attestations no rule reads are not fetched: the engine
+    /// considers only attestations whose claim is absent or equal to a
+    /// requirement's type, so the ones skipped could not change a decision.
+    pub fn reads_attestation(&self, claimed: Option<&str>) -> bool {
+        self.rules
+            .iter()
+            .flat_map(|r| &r.attestations)
+            .any(|a| claimed.is_none_or(|c| c == a.predicate_type))
+    }
+
     /// The rule that decides for `name`: the most specific matching one.
     /// `Err` names the rules that tie (a lint error; denied if met).
     pub fn rule_for(&self, name: &ImageName) -> Result<Option<&Rule>, (String, String)> {
@@ -662,12 +675,17 @@ impl Policy {
         let by = format!("[{}]", requirement.signed_by.join(", "));
         let mut details = Vec::new();
         let mut rejections = Vec::new();
-        let mut verified: Vec<(&str, Verified<AttestedStatement>)> = Vec::new();
         let candidates: Vec<&AttestationEvidence> = evidence
             .attestations
             .iter()
             .filter(|e| e.claimed_type.as_deref().is_none_or(|c| c == t))
             .collect();
+        let cx = Context { image: name, now };
+        // Each verified attestation is judged as soon as it verified and
+        // dropped before the next is verified: a policy run holds one
+        // attestation's payload and views at a time, however many there are.
+        let mut verified: Vec<(&str, String)> = Vec::new();
+        let mut failures = Vec::new();
         for e in &candidates {
             let mut found = None;
             let mut reasons = Vec::new();
@@ -689,7 +707,17 @@ impl Policy {
                 }
             }
             match found {
-                Some(f) => verified.push(f),
+                Some((publisher, v)) => match content_failures(requirement, publisher, &v, cx) {
+                    Ok(found) => {
+                        failures.extend(found);
+                        verified.push((publisher, format!("verified attestation by {publisher} ({})", v.signer)));
+                    }
+                    // A predicate that cannot be read: the failure, and no detail line (as before).
+                    Err(unreadable) => {
+                        failures.push(unreadable);
+                        verified.push((publisher, String::new()));
+                    }
+                },
                 None => details.push(format!("{}: not counted ({})", e.origin, reasons.join("; "))),
             }
         }
@@ -725,23 +753,12 @@ impl Policy {
                 details,
             );
         }
-        let cx = Context { image: name, now };
-        let mut failures = Vec::new();
-        for (publisher, v) in &verified {
-            let predicate = match checks::Predicate::of(&v.statement, &requirement.checks) {
-                Ok(p) => p,
-                Err(e) => {
-                    failures.push(format!("attestation {t} by {publisher}: {e}"));
-                    continue;
-                }
-            };
-            for check in &requirement.checks {
-                if let Err(why) = check.run(&v.statement, &predicate, cx) {
-                    failures.push(format!("attestation {t} by {publisher}: {why}"));
-                }
-            }
-            details.push(format!("verified attestation by {publisher} ({})", v.signer));
-        }
+        details.extend(
+            verified
+                .iter()
+                .filter(|(_, detail)| !detail.is_empty())
+                .map(|(_, detail)| detail.clone()),
+        );
         if failures.is_empty() {
             let names: BTreeSet<&str> = verified.iter().map(|(p, _)| *p).collect();
             let checks: Vec<&str> = requirement.checks.iter().map(checks::ContentCheck::name).collect();
@@ -766,6 +783,27 @@ impl Policy {
             fail(ReasonCode::ContentCheckFailed, failures.join("; "), details)
         }
     }
+}
+
+/// What the content checks of `requirement` find wrong with one verified
+/// attestation by `publisher`: its predicate is read (into the views the
+/// checks ask for, nothing else) and judged, then dropped. `Err`: the
+/// predicate could not be read.
+fn content_failures(
+    requirement: &AttestationRequirement,
+    publisher: &str,
+    v: &Verified<AttestedStatement>,
+    cx: Context<'_>,
+) -> Result<Vec<String>, String> {
+    let t = &requirement.predicate_type;
+    let predicate = checks::Predicate::of(&v.statement, &requirement.checks)
+        .map_err(|e| format!("attestation {t} by {publisher}: {e}"))?;
+    Ok(requirement
+        .checks
+        .iter()
+        .filter_map(|check| check.run(&v.statement, &predicate, cx).err())
+        .map(|why| format!("attestation {t} by {publisher}: {why}"))
+        .collect())
 }
 
 fn signer_id(signer: &Signer) -> String {

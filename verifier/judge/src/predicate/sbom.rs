@@ -258,7 +258,7 @@ pub const MAX_COMPONENT_DEPTH: usize = 64;
 /// components are nested deeper than [`MAX_COMPONENT_DEPTH`].
 pub fn components(doc: &Value) -> Result<Vec<Component<'_>>, String> {
     // A tree cannot fail to be read: every shape accepts every value.
-    Read(Document)
+    Read(Document(Collect::default()))
         .deserialize(doc)
         .unwrap_or_else(|e| Err(format!("the sbom cannot be read: {e}")))
 }
@@ -266,7 +266,32 @@ pub fn components(doc: &Value) -> Result<Vec<Component<'_>>, String> {
 /// [`components`] of a document given as JSON text, read in one pass
 /// without a tree; the outer `Err` is what a `Value` parse would refuse.
 pub fn components_of(text: &str) -> Result<Result<Vec<Component<'_>>, String>, serde_json::Error> {
-    read_str(text, Document)
+    #[cfg(test)]
+    VIEWS_READ.with(|n| n.set(n.get() + 1));
+    read_str(text, Document(Collect::default()))
+}
+
+/// What `judge` finds in each component of a document given as JSON text,
+/// in the order [`components_of`] lists them, without holding the
+/// components: each is judged as soon as it is read and dropped, so the
+/// memory is that of the findings, however many components there are.
+/// The components judged are exactly those [`components_of`] gives (a
+/// repeated key's earlier components, which a tree would not hold, have
+/// their findings dropped); the inner `Err` is its too-deep reason.
+pub fn findings_of<T>(
+    text: &str,
+    judge: &dyn Fn(&Component<'_>) -> Vec<T>,
+) -> Result<Result<Vec<T>, String>, serde_json::Error> {
+    #[cfg(test)]
+    VIEWS_READ.with(|n| n.set(n.get() + 1));
+    read_str(text, Document(Judged::new(judge)))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread read a document's components: tests see
+    /// that judging without an `sbom` check builds no component view.
+    pub(crate) static VIEWS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn too_deep() -> String {
@@ -275,61 +300,177 @@ fn too_deep() -> String {
     )
 }
 
-/// A list of components read into `out`, with whether one was too deep.
+/// Where the components of one section (`metadata.component`, the
+/// top-level `components`, SPDX `packages`) go, numbered in reading order.
+trait Sink<'de>: Sized {
+    type Out;
+    /// An empty sink of the same kind (a repeated key starts its section afresh).
+    fn fresh(&self) -> Self;
+    /// Numbers the next component, whose fields are still being read.
+    fn reserve(&mut self) -> usize;
+    /// The component numbered `index`, complete.
+    fn done(&mut self, index: usize, component: Component<'de>);
+    /// How many components were numbered.
+    fn len(&self) -> usize;
+    /// Forgets the components numbered `len` and after (a repeated
+    /// `components` key replaces them).
+    fn truncate(&mut self, len: usize);
+    /// The section's result, then the next section's appended.
+    fn finish(self) -> Self::Out;
+    fn append(out: &mut Self::Out, next: Self::Out);
+}
+
+/// Keeps the components.
 #[derive(Default)]
-struct Section<'de> {
-    out: Vec<Component<'de>>,
+struct Collect<'de>(Vec<Component<'de>>);
+
+impl<'de> Sink<'de> for Collect<'de> {
+    type Out = Vec<Component<'de>>;
+    fn fresh(&self) -> Self {
+        Collect::default()
+    }
+    fn reserve(&mut self) -> usize {
+        self.0.push(Component::default());
+        self.0.len() - 1
+    }
+    fn done(&mut self, index: usize, component: Component<'de>) {
+        if let Some(slot) = self.0.get_mut(index) {
+            *slot = component;
+        }
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+    fn finish(self) -> Self::Out {
+        self.0
+    }
+    fn append(out: &mut Self::Out, mut next: Self::Out) {
+        if out.is_empty() {
+            *out = next;
+        } else {
+            out.append(&mut next);
+        }
+    }
+}
+
+/// Keeps what a judge finds in each component, by component number.
+struct Judged<'j, T> {
+    judge: &'j dyn Fn(&Component<'_>) -> Vec<T>,
+    count: usize,
+    found: Vec<(usize, T)>,
+}
+
+impl<'j, T> Judged<'j, T> {
+    fn new(judge: &'j dyn Fn(&Component<'_>) -> Vec<T>) -> Self {
+        Judged {
+            judge,
+            count: 0,
+            found: Vec::new(),
+        }
+    }
+}
+
+impl<'de, T> Sink<'de> for Judged<'_, T> {
+    type Out = Vec<T>;
+    fn fresh(&self) -> Self {
+        Judged::new(self.judge)
+    }
+    fn reserve(&mut self) -> usize {
+        self.count += 1;
+        self.count - 1
+    }
+    fn done(&mut self, index: usize, component: Component<'de>) {
+        self.found
+            .extend((self.judge)(&component).into_iter().map(|f| (index, f)));
+    }
+    fn len(&self) -> usize {
+        self.count
+    }
+    fn truncate(&mut self, len: usize) {
+        self.count = len;
+        self.found.retain(|(i, _)| *i < len);
+    }
+    fn finish(mut self) -> Self::Out {
+        // A parent is complete after its children: back into reading order (stable).
+        self.found.sort_by_key(|(i, _)| *i);
+        self.found.into_iter().map(|(_, f)| f).collect()
+    }
+    fn append(out: &mut Self::Out, mut next: Self::Out) {
+        out.append(&mut next);
+    }
+}
+
+/// The components of one section, with whether one was too deep.
+struct Section<S> {
+    sink: S,
     too_deep: bool,
+}
+
+impl<S> Section<S> {
+    fn new(sink: S) -> Self {
+        Section { sink, too_deep: false }
+    }
 }
 
 /// The document: `metadata.component`, then `components`, then SPDX
 /// `packages`, whatever order the keys come in.
-struct Document;
+struct Document<S>(S);
 
-impl<'de> Shape<'de> for Document {
-    type Out = Result<Vec<Component<'de>>, String>;
+impl<'de, S: Sink<'de>> Shape<'de> for Document<S> {
+    type Out = Result<S::Out, String>;
     fn other(self) -> Self::Out {
-        Ok(Vec::new())
+        Ok(self.0.finish())
     }
     fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
-        let (mut meta, mut list, mut packages) = (Section::default(), Section::default(), Vec::new());
+        let proto = self.0;
+        let (mut meta, mut list, mut packages) = (
+            Section::new(proto.fresh()),
+            Section::new(proto.fresh()),
+            Section::new(proto.fresh()),
+        );
         fields(map, &["metadata", "components", "packages"], |i, map| {
             match i {
                 0 => {
-                    meta = Section::default();
+                    meta = Section::new(proto.fresh());
                     map.next_value_seed(Read(Metadata(&mut meta)))?;
                 }
                 1 => {
-                    list = Section::default();
+                    list = Section::new(proto.fresh());
                     map.next_value_seed(Read(CycloneDxList {
                         section: &mut list,
                         depth: 0,
                     }))?;
                 }
-                _ => packages = map.next_value_seed(Read(Packages))?,
+                _ => {
+                    packages = Section::new(proto.fresh());
+                    map.next_value_seed(Read(Packages(&mut packages)))?;
+                }
             }
             Ok(())
         })?;
         if meta.too_deep || list.too_deep {
             return Ok(Err(too_deep()));
         }
-        let mut out = meta.out;
-        out.append(&mut list.out);
-        out.append(&mut packages);
+        let mut out = meta.sink.finish();
+        S::append(&mut out, list.sink.finish());
+        S::append(&mut out, packages.sink.finish());
         Ok(Ok(out))
     }
 }
 
 /// `metadata`: its `component`, if it has one (of whatever type).
-struct Metadata<'s, 'de>(&'s mut Section<'de>);
+struct Metadata<'s, S>(&'s mut Section<S>);
 
-impl<'de> Shape<'de> for Metadata<'_, 'de> {
+impl<'de, S: Sink<'de>> Shape<'de> for Metadata<'_, S> {
     type Out = ();
     fn other(self) {}
     fn object<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         let section = self.0;
         fields(map, &["component"], |_, map| {
-            *section = Section::default();
+            *section = Section::new(section.sink.fresh());
             map.next_value_seed(Read(CycloneDx {
                 section: &mut *section,
                 depth: 0,
@@ -339,12 +480,12 @@ impl<'de> Shape<'de> for Metadata<'_, 'de> {
 }
 
 /// CycloneDX `components`: every item of an array is a component.
-struct CycloneDxList<'s, 'de> {
-    section: &'s mut Section<'de>,
+struct CycloneDxList<'s, S> {
+    section: &'s mut Section<S>,
     depth: usize,
 }
 
-impl<'de> Shape<'de> for CycloneDxList<'_, 'de> {
+impl<'de, S: Sink<'de>> Shape<'de> for CycloneDxList<'_, S> {
     type Out = ();
     fn other(self) {}
     fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
@@ -361,18 +502,19 @@ impl<'de> Shape<'de> for CycloneDxList<'_, 'de> {
 
 /// One CycloneDX component (any value: one that is not an object is a
 /// component without a name), then its nested components.
-struct CycloneDx<'s, 'de> {
-    section: &'s mut Section<'de>,
+struct CycloneDx<'s, S> {
+    section: &'s mut Section<S>,
     depth: usize,
 }
 
-impl<'de> Shape<'de> for CycloneDx<'_, 'de> {
+impl<'de, S: Sink<'de>> Shape<'de> for CycloneDx<'_, S> {
     type Out = ();
     fn other(self) {
         if self.depth >= MAX_COMPONENT_DEPTH {
             self.section.too_deep = true;
         } else {
-            self.section.out.push(Component::default());
+            let me = self.section.sink.reserve();
+            self.section.sink.done(me, Component::default());
         }
     }
     fn string(self, _: &str) {
@@ -392,23 +534,23 @@ impl<'de> Shape<'de> for CycloneDx<'_, 'de> {
             }
             return Ok(());
         }
-        let me = section.out.len();
-        section.out.push(Component::default());
+        let me = section.sink.reserve();
+        let mut component = Component::default();
         // Where this component's nested components start, and whether one
         // was too deep before them: a repeated `components` replaces them.
         let mut children: Option<(usize, bool)> = None;
         fields(map, &["name", "purl", "licenses", "components"], |i, map| {
             match i {
-                0 => section.out[me].name = map.next_value_seed(Read(Text))?.unwrap_or_default(),
-                1 => section.out[me].purl = map.next_value_seed(Read(Text))?,
-                2 => section.out[me].licenses = map.next_value_seed(Read(Licenses))?,
+                0 => component.name = map.next_value_seed(Read(Text))?.unwrap_or_default(),
+                1 => component.purl = map.next_value_seed(Read(Text))?,
+                2 => component.licenses = map.next_value_seed(Read(Licenses))?,
                 _ => {
                     match children {
                         Some((start, too_deep)) => {
-                            section.out.truncate(start);
+                            section.sink.truncate(start);
                             section.too_deep = too_deep;
                         }
-                        None => children = Some((section.out.len(), section.too_deep)),
+                        None => children = Some((section.sink.len(), section.too_deep)),
                     }
                     map.next_value_seed(Read(CycloneDxList {
                         section: &mut *section,
@@ -417,7 +559,9 @@ impl<'de> Shape<'de> for CycloneDx<'_, 'de> {
                 }
             }
             Ok(())
-        })
+        })?;
+        section.sink.done(me, component);
+        Ok(())
     }
 }
 
@@ -481,19 +625,17 @@ impl<'de> Shape<'de> for Field {
 
 /// SPDX `packages`: each item is a component, its package URL the first
 /// `purl` external reference's locator.
-struct Packages;
+struct Packages<'s, S>(&'s mut Section<S>);
 
-impl<'de> Shape<'de> for Packages {
-    type Out = Vec<Component<'de>>;
-    fn other(self) -> Self::Out {
-        Vec::new()
-    }
-    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
-        let mut out = Vec::new();
+impl<'de, S: Sink<'de>> Shape<'de> for Packages<'_, S> {
+    type Out = ();
+    fn other(self) {}
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(c) = seq.next_element_seed(Read(Package))? {
-            out.push(c);
+            let me = self.0.sink.reserve();
+            self.0.sink.done(me, c);
         }
-        Ok(out)
+        Ok(())
     }
 }
 

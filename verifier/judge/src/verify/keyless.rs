@@ -207,7 +207,7 @@ pub fn attestation_by(
         }
         AttestationContent::Unreadable(reason) => return Err(Rejection::Unreadable(reason.clone())),
     };
-    attested_statement(&payload, image, predicate_type, signer)
+    attested_statement(payload, image, predicate_type, signer)
 }
 
 /// [`judge_attestations`] for any [`Authority`].

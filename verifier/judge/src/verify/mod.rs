@@ -224,14 +224,15 @@ fn bound_payload(payload: &[u8], image: &Digest, signer: Signer) -> Result<Verif
 }
 
 /// The in-toto statement in a verified DSSE payload, if it has exactly
-/// `predicate_type` and names `image`.
+/// `predicate_type` and names `image`; the statement keeps the payload's
+/// buffer for its predicate ([`Statement::parse_owned`]).
 fn attested_statement(
-    payload: &[u8],
+    payload: Vec<u8>,
     image: &Digest,
     predicate_type: &str,
     signer: Signer,
 ) -> Result<Verified<AttestedStatement>, Rejection> {
-    let statement = Statement::parse(payload)?;
+    let statement = Statement::parse_owned(payload)?;
     if statement.predicate_type != predicate_type {
         return Err(Rejection::PredicateType {
             found: statement.predicate_type,
@@ -274,7 +275,7 @@ pub fn attestation(
     }
     let payload = dsse_view(&envelope, key, exactly_one)?.into_inner();
     drop(envelope);
-    attested_statement(&payload, image, predicate_type, signer_of(key))
+    attested_statement(payload, image, predicate_type, signer_of(key))
 }
 
 /// The judgement of one piece of attestation evidence.

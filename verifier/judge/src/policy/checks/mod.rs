@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::glob::ImageName;
 use crate::intoto::{Statement, StatementError};
-use crate::predicate::sbom::{Component, components_of};
+use crate::predicate::sbom::{Component, findings_of};
 use crate::predicate::slsa::{Provenance, provenance_of};
 use crate::predicate::view;
 use crate::predicate::vuln::{Scan, scan_of};
@@ -36,11 +36,14 @@ pub enum ContentCheck {
 
 /// A verified statement's predicate, read once for the checks of one
 /// requirement: as a JSON tree only when a check reads one, the SBOM's
-/// components in one pass over the text, borrowing it.
+/// components in one pass over the text, each judged by every `sbom`
+/// check as it is read and then dropped (what is kept is the findings).
 #[derive(Debug)]
 pub struct Predicate<'a> {
     tree: Option<Value>,
-    components: Option<Result<Vec<Component<'a>>, String>>,
+    /// The problems each `sbom` check (by its address) found, in document
+    /// order, or why the components could not all be read.
+    sbom: Option<Result<Vec<(usize, String)>, String>>,
     provenance: Option<Provenance<'a>>,
     scan: Option<Scan<'a>>,
 }
@@ -57,10 +60,23 @@ impl<'a> Predicate<'a> {
         } else {
             None
         };
-        let components = if needs(|c| matches!(c, ContentCheck::Sbom(_))) {
-            Some(components_of(text).map_err(json)?)
-        } else {
+        let sbom_checks: Vec<&sbom::SbomCheck> = checks
+            .iter()
+            .filter_map(|c| match c {
+                ContentCheck::Sbom(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        let sbom = if sbom_checks.is_empty() {
             None
+        } else {
+            let judge = |component: &Component<'_>| -> Vec<(usize, String)> {
+                sbom_checks
+                    .iter()
+                    .flat_map(|c| c.findings(component).into_iter().map(|f| (address(c), f)))
+                    .collect()
+            };
+            Some(findings_of(text, &judge).map_err(json)?)
         };
         let provenance = if needs(|c| matches!(c, ContentCheck::Slsa(_))) {
             Some(provenance_of(text).map_err(json)?)
@@ -78,7 +94,7 @@ impl<'a> Predicate<'a> {
         }
         Ok(Predicate {
             tree,
-            components,
+            sbom,
             provenance,
             scan,
         })
@@ -106,8 +122,15 @@ impl ContentCheck {
                 Some(provenance) => c.run(provenance),
                 None => Err("the predicate was not read for this check".to_owned()),
             },
-            ContentCheck::Sbom(c) => match &predicate.components {
-                Some(components) => c.run(components),
+            ContentCheck::Sbom(c) => match &predicate.sbom {
+                Some(Ok(found)) => sbom::SbomCheck::verdict(
+                    found
+                        .iter()
+                        .filter(|(by, _)| *by == address(c))
+                        .map(|(_, f)| f.clone())
+                        .collect(),
+                ),
+                Some(Err(reason)) => Err(reason.clone()),
                 None => Err("the predicate was not read for this check".to_owned()),
             },
             ContentCheck::Vulnerabilities(c) => match &predicate.scan {
@@ -127,6 +150,12 @@ impl ContentCheck {
             ContentCheck::Condition(_) => "condition",
         }
     }
+}
+
+/// Which `sbom` check found a problem: the check's address, the same while
+/// the requirement's checks are read and run.
+fn address(check: &sbom::SbomCheck) -> usize {
+    std::ptr::from_ref(check) as usize
 }
 
 /// `[a, b, c]` for messages, at most eight items.

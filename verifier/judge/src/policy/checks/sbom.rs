@@ -131,33 +131,42 @@ impl SbomCheck {
     /// they could not all be read, which fails the check).
     pub fn run(&self, components: &Result<Vec<Component<'_>>, String>) -> Result<(), String> {
         let components = components.as_ref().map_err(Clone::clone)?;
+        Self::verdict(components.iter().flat_map(|c| self.findings(c)).collect())
+    }
+
+    /// What is denied in one component (each problem a sentence).
+    pub fn findings(&self, component: &Component<'_>) -> Vec<String> {
         let mut problems = Vec::new();
-        for component in components {
-            // Only a package URL that may be a denied package is parsed.
-            if let Some(text) = component.purl.as_deref()
-                && self.denied_packages.iter().any(|p| p.purl.may_be(text))
-                && let Some(found) = Purl::parse(text)
-                && let Some(p) = self.denied_packages.iter().find(|p| p.matches(&found))
-            {
-                problems.push(format!(
-                    "package {} is denied by {}",
-                    component.purl.as_deref().unwrap_or_default(),
-                    p.text
-                ));
-            }
-            if self.denied_licenses.is_empty() {
-                continue;
-            }
-            for expression in &component.licenses {
-                if let Some(id) = license_ids(expression).find(|id| {
-                    let id = id.trim_end_matches('+');
-                    self.denied_licenses.iter().any(|d| d.eq_ignore_ascii_case(id))
-                }) {
-                    let who = component.purl.as_deref().unwrap_or(&component.name);
-                    problems.push(format!("license {id} of {who} is denied"));
-                }
+        // Only a package URL that may be a denied package is parsed.
+        if let Some(text) = component.purl.as_deref()
+            && self.denied_packages.iter().any(|p| p.purl.may_be(text))
+            && let Some(found) = Purl::parse(text)
+            && let Some(p) = self.denied_packages.iter().find(|p| p.matches(&found))
+        {
+            problems.push(format!(
+                "package {} is denied by {}",
+                component.purl.as_deref().unwrap_or_default(),
+                p.text
+            ));
+        }
+        if self.denied_licenses.is_empty() {
+            return problems;
+        }
+        for expression in &component.licenses {
+            if let Some(id) = license_ids(expression).find(|id| {
+                let id = id.trim_end_matches('+');
+                self.denied_licenses.iter().any(|d| d.eq_ignore_ascii_case(id))
+            }) {
+                let who = component.purl.as_deref().unwrap_or(&component.name);
+                problems.push(format!("license {id} of {who} is denied"));
             }
         }
+        problems
+    }
+
+    /// The check's result from the problems found in every component, in
+    /// the document's order: at most eight shown.
+    pub fn verdict(mut problems: Vec<String>) -> Result<(), String> {
         if problems.is_empty() {
             Ok(())
         } else {
@@ -440,6 +449,62 @@ mod tests {
             serde_json::from_str::<Value>(&deep)
                 .expect_err("recursion limit")
                 .to_string()
+        );
+    }
+
+    #[test]
+    fn components_judged_as_they_are_read_give_what_judging_the_list_gives() {
+        use crate::predicate::sbom::findings_of;
+        // every component is a finding, so the whole list and its order are compared
+        let each = |c: &Component<'_>| vec![format!("{}|{:?}|{:?}", c.name, c.purl, c.licenses)];
+        let mut texts: Vec<String> = [
+            "sbom/guac/alpine-cyclonedx.json",
+            "sbom/guac/alpine-spdx.json",
+            "sbom/cosign/bom-go-mod.cyclonedx.json",
+            "sbom/cosign/bom-go-mod.spdx.json",
+            "sbom/guac/oci-kubectl-linux-amd64-spdx-1.json",
+        ]
+        .iter()
+        .map(|path| String::from_utf8(crate::testdata::read(path)).expect("utf-8"))
+        .collect();
+        // repeated keys at every level, parents after and before their children, other types
+        texts.push(
+            r#"{"components": [{"name": "x", "purl": "pkg:npm/a@1"}],
+            "components": [{"components": [{"name": "c1"}], "name": "y", "purl": 7, "components": [{"name": "dropped"}], "components": [2, {"name": "c2", "components": [{"name": "g"}]}],
+                            "licenses": [{"license": {"id": "MIT"}, "expression": "A OR B"}]}, {"name": "z"}],
+            "metadata": {"component": {"name": "old"}, "component": {"name": "m", "components": [{"name": "deep", "components": []}]}},
+            "packages": [{"name": "gone"}],
+            "packages": [{"name": "p", "externalRefs": [{"referenceType": "purl", "referenceLocator": "pkg:deb/x@1"}], "licenseConcluded": "MIT"}, 5]}"#
+                .to_owned(),
+        );
+        texts.push(nested(MAX_COMPONENT_DEPTH - 1).to_string());
+        texts.push("[1]".to_owned());
+        for text in &texts {
+            let listed = components_of(text)
+                .expect("json")
+                .map(|list| list.iter().flat_map(each).collect::<Vec<_>>());
+            let judged = findings_of(text, &each).expect("json");
+            assert_eq!(judged, listed, "{text:.200}");
+        }
+        // the checks agree too: denied packages and licences, deep inside and repeated
+        let check = SbomCheck {
+            denied_packages: vec![pattern("pkg:deb/x")],
+            denied_licenses: vec!["MIT".into()],
+        };
+        for text in &texts {
+            let judged = findings_of(text, &|c: &Component<'_>| check.findings(c))
+                .expect("json")
+                .and_then(SbomCheck::verdict);
+            assert_eq!(judged, check.run(&components_of(text).expect("json")), "{text:.200}");
+        }
+        let judged = findings_of(&texts[5], &|c: &Component<'_>| check.findings(c)).expect("json");
+        assert_eq!(
+            judged,
+            Ok(vec![
+                "license MIT of y is denied".to_owned(),
+                "package pkg:deb/x@1 is denied by pkg:deb/x".to_owned(),
+                "license MIT of pkg:deb/x@1 is denied".to_owned(),
+            ])
         );
     }
 }

@@ -6,6 +6,7 @@ mod decisions;
 mod examples;
 mod fuzz;
 mod globs;
+mod lazy_content;
 mod lint_codes;
 mod names;
 mod reason_codes;
