@@ -778,3 +778,36 @@ fn an_sbom_is_read_only_by_a_rule_that_checks_it_and_always_verified() {
         assert_eq!(report["checks"][1]["code"], "signature-invalid", "{report}");
     }
 }
+
+/// cosign's `spdx` type stores the document's text as a JSON string, which
+/// an `sbom` rule does not read: it fails closed instead of finding no
+/// components. The same document attested as `spdxjson` is read.
+#[test]
+fn an_sbom_rule_refuses_an_spdx_document_stored_as_text() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, _) = keypair(dir.path(), "a");
+    let spdx = fixtures::testdata("sbom/cosign/bom-go-mod.spdx.json");
+    let host = registry.host();
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  a: {{key: a.pub}}\nrules:\n  - name: app\n    images: [\"{host}/spdx/**\"]\n    signatures: {{anyOf: [a]}}\n    attestations:\n      - predicateType: https://spdx.dev/Document\n        signedBy: [a]\n        sbom: {{deniedPackages: [\"pkg:golang/not-in-the-document\"]}}\n"
+        ),
+    );
+    for (tag, ty, exit, seed) in [("text", "spdx", 1, 12), ("json", "spdxjson", 0, 13)] {
+        push_sample(&registry, "spdx/app", tag, seed);
+        let image = registry.image(&format!("spdx/app:{tag}"));
+        sign(&image, &a, &[]);
+        sigil(&["attest", &image, "--key", s(&a), "--type", ty, "--predicate", s(&spdx)])
+            .env("SIGIL_PASSWORD", "pw")
+            .run()
+            .assert_exit(0);
+        let out = verify(&policy, &[&image], &[]);
+        out.assert_exit(exit);
+        let reasons = reasons(&out.stdout_json()["images"][0]);
+        if exit == 1 {
+            assert!(reasons[1].contains("is a JSON string"), "{reasons:?}");
+        }
+    }
+}

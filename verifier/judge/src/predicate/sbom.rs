@@ -415,6 +415,14 @@ impl<S> Section<S> {
     }
 }
 
+/// Why a predicate that is not an SBOM document sigil reads has no
+/// components to judge: an empty list would let every denied package through.
+pub(crate) const NOT_AN_OBJECT: &str = "the sbom is not a JSON object, so it cannot be checked";
+pub(crate) const A_STRING: &str = "the sbom is a JSON string (a document's text, as cosign's `spdx` type stores it), \
+     which sigil does not read: attest SPDX JSON with --type spdxjson";
+pub(crate) const NO_FORMAT: &str =
+    "the sbom names no format (neither CycloneDX's `bomFormat` nor SPDX's `spdxVersion`), so it cannot be checked";
+
 /// The document: `metadata.component`, then `components`, then SPDX
 /// `packages`, whatever order the keys come in.
 struct Document<S>(S);
@@ -422,7 +430,14 @@ struct Document<S>(S);
 impl<'de, S: Sink<'de>> Shape<'de> for Document<S> {
     type Out = Result<S::Out, String>;
     fn other(self) -> Self::Out {
-        Ok(self.0.finish())
+        Err(NOT_AN_OBJECT.to_owned())
+    }
+    fn string(self, _text: &str) -> Self::Out {
+        Err(A_STRING.to_owned())
+    }
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
+        while seq.next_element_seed(Read(Skip))?.is_some() {}
+        Ok(self.other())
     }
     fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
         let proto = self.0;
@@ -431,26 +446,38 @@ impl<'de, S: Sink<'de>> Shape<'de> for Document<S> {
             Section::new(proto.fresh()),
             Section::new(proto.fresh()),
         );
-        fields(map, &["metadata", "components", "packages"], |i, map| {
-            match i {
-                0 => {
-                    meta = Section::new(proto.fresh());
-                    map.next_value_seed(Read(Metadata(&mut meta)))?;
+        let mut format = false;
+        fields(
+            map,
+            &["metadata", "components", "packages", "bomFormat", "spdxVersion"],
+            |i, map| {
+                match i {
+                    3 | 4 => {
+                        format = true;
+                        map.next_value_seed(Read(Skip))?;
+                    }
+                    0 => {
+                        meta = Section::new(proto.fresh());
+                        map.next_value_seed(Read(Metadata(&mut meta)))?;
+                    }
+                    1 => {
+                        list = Section::new(proto.fresh());
+                        map.next_value_seed(Read(CycloneDxList {
+                            section: &mut list,
+                            depth: 0,
+                        }))?;
+                    }
+                    _ => {
+                        packages = Section::new(proto.fresh());
+                        map.next_value_seed(Read(Packages(&mut packages)))?;
+                    }
                 }
-                1 => {
-                    list = Section::new(proto.fresh());
-                    map.next_value_seed(Read(CycloneDxList {
-                        section: &mut list,
-                        depth: 0,
-                    }))?;
-                }
-                _ => {
-                    packages = Section::new(proto.fresh());
-                    map.next_value_seed(Read(Packages(&mut packages)))?;
-                }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
+        if !format {
+            return Ok(Err(NO_FORMAT.to_owned()));
+        }
         if meta.too_deep || list.too_deep {
             return Ok(Err(too_deep()));
         }

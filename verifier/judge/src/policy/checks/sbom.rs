@@ -374,6 +374,15 @@ mod tests {
             }
             Ok(())
         }
+        use crate::predicate::sbom::{A_STRING, NO_FORMAT, NOT_AN_OBJECT};
+        match doc {
+            Value::String(_) => return Err(A_STRING.to_owned()),
+            Value::Object(m) if !m.contains_key("bomFormat") && !m.contains_key("spdxVersion") => {
+                return Err(NO_FORMAT.to_owned());
+            }
+            Value::Object(_) => {}
+            _ => return Err(NOT_AN_OBJECT.to_owned()),
+        }
         let mut out = Vec::new();
         if let Some(meta) = doc.pointer("/metadata/component") {
             cyclonedx(meta, &mut out, 0)?;
@@ -426,7 +435,7 @@ mod tests {
             assert_eq!(components_of(&text).expect("json"), want, "{path}");
         }
         // repeated keys: the last counts, as in a tree; other types are absent
-        let text = r#"{"components": [{"name": "x", "purl": "pkg:npm/a@1"}],
+        let text = r#"{"bomFormat": "CycloneDX", "components": [{"name": "x", "purl": "pkg:npm/a@1"}],
             "components": [{"name": "y", "purl": 7, "components": [{"name": "dropped"}], "components": [2],
                             "licenses": [{"license": {"id": "MIT"}, "expression": "A OR B"}]}],
             "metadata": {"component": {"name": "m", "components": [{"name": "deep", "components": []}]}},
@@ -469,7 +478,7 @@ mod tests {
         .collect();
         // repeated keys at every level, parents after and before their children, other types
         texts.push(
-            r#"{"components": [{"name": "x", "purl": "pkg:npm/a@1"}],
+            r#"{"spdxVersion": "SPDX-2.3", "components": [{"name": "x", "purl": "pkg:npm/a@1"}],
             "components": [{"components": [{"name": "c1"}], "name": "y", "purl": 7, "components": [{"name": "dropped"}], "components": [2, {"name": "c2", "components": [{"name": "g"}]}],
                             "licenses": [{"license": {"id": "MIT"}, "expression": "A OR B"}]}, {"name": "z"}],
             "metadata": {"component": {"name": "old"}, "component": {"name": "m", "components": [{"name": "deep", "components": []}]}},
@@ -479,6 +488,8 @@ mod tests {
         );
         texts.push(nested(MAX_COMPONENT_DEPTH - 1).to_string());
         texts.push("[1]".to_owned());
+        texts.push(r#""{\"spdxVersion\": \"SPDX-2.3\"}""#.to_owned());
+        texts.push(r#"{"components": [{"name": "no format"}]}"#.to_owned());
         for text in &texts {
             let listed = components_of(text)
                 .expect("json")
