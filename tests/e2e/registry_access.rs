@@ -350,6 +350,14 @@ fn secrets_never_appear_in_verbose_logs() {
         "the challenge is logged too: {verified}"
     );
     assert!(!verified.stderr.contains("scope="), "no query strings: {verified}");
+    // -v names the evidence found and each verification step
+    assert!(
+        verified
+            .stderr
+            .contains(".sig: found application/vnd.dev.cosign.simplesigning.v1+json layer sha256:"),
+        "{verified}"
+    );
+    assert!(verified.stderr.contains(": verified, signed by "), "{verified}");
     let wrong = ["--registry-username", USER, "--registry-password", "wr0ng-pa55", "-vv"];
     let out = setup.verify(&wrong).arg("--output").arg("json").run();
     out.assert_exit(2);

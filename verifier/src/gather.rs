@@ -219,6 +219,12 @@ impl<'s, S: Store> Gatherer<'s, S> {
             .into_iter()
             .filter(|r| seen.insert(r.digest.clone()))
             .collect();
+        tracing::info!(
+            "{}: {} referrer(s) of {}",
+            self.store.location(),
+            found.len(),
+            self.image
+        );
         self.referrers = Some(found.clone());
         Ok(found)
     }
@@ -233,6 +239,7 @@ impl<'s, S: Store> Gatherer<'s, S> {
         plan: &mut Vec<Planned>,
     ) -> Result<(), GatherError> {
         let Some(fetched) = self.store.fetch_manifest(&Target::Tag(tag.to_owned())).await? else {
+            tracing::debug!("{}: no tag {tag}", self.store.location());
             return Ok(());
         };
         self.charge_bytes(fetched.bytes.len() as u64)?;
@@ -248,9 +255,19 @@ impl<'s, S: Store> Gatherer<'s, S> {
             let claimed_type =
                 cosign::annotation(&layer.annotations, cosign::PREDICATE_TYPE_ANNOTATION).map(str::to_owned);
             if !wanted(claimed_type.as_deref()) {
+                tracing::debug!(
+                    "{tag}: layer {} not read (no rule reads {claimed_type:?})",
+                    layer.digest
+                );
                 continue;
             }
             self.charge_layer(&layer)?;
+            tracing::info!(
+                "{tag}: found {} layer {} ({} bytes)",
+                layer.media_type,
+                layer.digest,
+                layer.size
+            );
             plan.push(Planned {
                 origin: Origin::Tag {
                     tag: tag.to_owned(),
@@ -310,6 +327,13 @@ impl<'s, S: Store> Gatherer<'s, S> {
                 continue;
             }
             self.charge_layer(&layer)?;
+            tracing::info!(
+                "referrer {}: found {} layer {} ({} bytes)",
+                referrer.digest,
+                layer.media_type,
+                layer.digest,
+                layer.size
+            );
             plan.push(Planned {
                 origin: Origin::Referrer {
                     manifest: referrer.digest.clone(),

@@ -287,6 +287,13 @@ pub trait Judge: Send + Sync + 'static {
     /// What a verdict means.
     fn outcome(&self, verdict: &Self::Verdict) -> Outcome;
 
+    /// The verification steps a verdict records, one line each, which the
+    /// pipeline logs at `-v` (judges stay free of I/O, logging included).
+    fn steps(&self, verdict: &Self::Verdict) -> Vec<String> {
+        let _ = verdict;
+        Vec::new()
+    }
+
     /// The verdict about an image that could not be evaluated, when the
     /// judge has one (a policy judges it under the rule its name matches,
     /// DESIGN §4.1 "Outcomes"). Whatever it is, the image's outcome is
@@ -336,6 +343,20 @@ impl Judge for PolicyJudge {
         }
     }
 
+    fn steps(&self, report: &Report) -> Vec<String> {
+        let mut steps = Vec::new();
+        for check in &report.checks {
+            let result = serde_json::to_value(check.result).ok();
+            let result = result.as_ref().and_then(serde_json::Value::as_str).unwrap_or("?");
+            steps.push(format!(
+                "{} {}: {result}: {}",
+                check.kind, check.requirement, check.reason
+            ));
+            steps.extend(check.details.iter().map(|d| format!("  {d}")));
+        }
+        steps
+    }
+
     fn unevaluated(
         &self,
         image: &ImageRef,
@@ -372,6 +393,13 @@ where
     fn outcome(&self, checks: &Vec<SignatureCheck>) -> Outcome {
         at_least_one_valid(checks.iter().map(|c| &c.outcome))
     }
+
+    fn steps(&self, checks: &Vec<SignatureCheck>) -> Vec<String> {
+        checks
+            .iter()
+            .map(|c| step(&c.origin, c.outcome.as_ref().map(|v| &v.signer)))
+            .collect()
+    }
 }
 
 /// Judges attestations with `F` (say, [`crate::verify::judge_attestations_by`]
@@ -398,6 +426,21 @@ where
 
     fn outcome(&self, checks: &Vec<AttestationCheck>) -> Outcome {
         at_least_one_valid(checks.iter().map(|c| &c.outcome))
+    }
+
+    fn steps(&self, checks: &Vec<AttestationCheck>) -> Vec<String> {
+        checks
+            .iter()
+            .map(|c| step(&c.origin, c.outcome.as_ref().map(|v| &v.signer)))
+            .collect()
+    }
+}
+
+/// One piece of evidence's verification, as `-v` logs it.
+fn step(origin: &crate::evidence::Origin, signer: Result<&crate::verify::Signer, &crate::verify::Rejection>) -> String {
+    match signer {
+        Ok(signer) => format!("{origin}: verified, signed by {signer}"),
+        Err(why) => format!("{origin}: refused: {why}"),
     }
 }
 
@@ -636,6 +679,16 @@ where
             }
             Err((digest, error)) => (digest, Err(error)),
         };
+        let image = &subject.image;
+        match &judged {
+            Ok(verdict) if tracing::enabled!(tracing::Level::INFO) => {
+                for step in self.judge.steps(verdict) {
+                    tracing::info!("{image}: {step}");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::info!("{image}: not evaluated: {error}"),
+        }
         match judged {
             Ok(verdict) => Decided {
                 outcome: self.judge.outcome(&verdict),
