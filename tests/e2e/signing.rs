@@ -338,3 +338,62 @@ fn a_failed_image_does_not_hide_the_ones_signed() {
     let out = sigil(&["tree", &good]).run();
     assert!(!out.stdout.contains("nothing attached"), "{}", out.stdout);
 }
+
+/// cosign's duplicate detection: signing or attesting again with the same
+/// key, payload and annotations keeps the layer that is there; another key,
+/// other annotations, or a layer whose signature does not verify with the
+/// key (a copied payload with a forged signature) get a new one.
+#[test]
+fn signing_again_with_the_same_key_adds_no_duplicate() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (k1, p1) = keypair(dir.path(), "one");
+    let (k2, _) = keypair(dir.path(), "two");
+    let digest = push_sample(&registry, "dupes", "v1", 21);
+    let image = registry.image("dupes:v1");
+    let run = |command: &str, key: &std::path::Path, extra: &[&str]| -> Value {
+        let mut args = vec![command, image.as_str(), "--key", s(key), "--output", "json"];
+        args.extend(extra);
+        let out = sigil(&args).env("SIGIL_PASSWORD", "pw").run();
+        out.assert_exit(0);
+        out.stdout_json()
+    };
+    let layers = |suffix: &str| {
+        let (_, m) = fixtures::manifest(
+            &registry,
+            "dupes",
+            Target::Tag(format!("{}.{suffix}", digest.tag_prefix())),
+        );
+        m["layers"].as_array().map(Vec::len).unwrap_or(0)
+    };
+    assert_eq!(run("sign", &k1, &["-a", "x=1"])["signed"][0]["kept"], false);
+    assert_eq!(run("sign", &k1, &["-a", "x=1"])["signed"][0]["kept"], true);
+    assert_eq!(layers("sig"), 1);
+    // twins: another key, other annotations
+    assert_eq!(run("sign", &k2, &["-a", "x=1"])["signed"][0]["kept"], false);
+    assert_eq!(run("sign", &k1, &["-a", "x=2"])["signed"][0]["kept"], false);
+    assert_eq!(layers("sig"), 3);
+    verify(&image, &p1, &["-a", "x=1"]).assert_exit(0);
+
+    let bom = dir.path().join("bom.json");
+    std::fs::copy(fixtures::testdata("sbom/cosign/bom-go-mod.cyclonedx.json"), &bom).expect("bom");
+    let attest = |key: &std::path::Path| run("attest", key, &["--type", "cyclonedx", "--predicate", s(&bom)]);
+    assert_eq!(attest(&k1)["attested"][0]["kept"], false);
+    assert_eq!(attest(&k1)["attested"][0]["kept"], true);
+    assert_eq!(layers("att"), 1);
+    assert_eq!(attest(&k2)["attested"][0]["kept"], false);
+    assert_eq!(layers("att"), 2);
+
+    // a forged twin: the same payload under a signature another key made
+    // (the layer's own signature annotation replaced) is no duplicate
+    let tag = format!("{}.sig", digest.tag_prefix());
+    let (_, mut manifest) = fixtures::manifest(&registry, "dupes", Target::Tag(tag.clone()));
+    let forged = manifest["layers"][1]["annotations"]["dev.cosignproject.cosign/signature"].clone();
+    let layers_json = manifest["layers"].as_array_mut().expect("layers");
+    layers_json.truncate(1);
+    layers_json[0]["annotations"]["dev.cosignproject.cosign/signature"] = forged;
+    fixtures::put_manifest(&registry, "dupes", Target::Tag(tag), &manifest);
+    assert_eq!(run("sign", &k1, &["-a", "x=1"])["signed"][0]["kept"], false);
+    assert_eq!(layers("sig"), 2);
+    verify(&image, &p1, &["-a", "x=1"]).assert_exit(0);
+}

@@ -72,6 +72,15 @@ impl Store for Counting {
     async fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<Descriptor>>, StoreError> {
         self.inner.referrers_api(digest).await
     }
+    async fn swap_tag(
+        &self,
+        tag: &str,
+        expected: Option<&Digest>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<crate::store::Swap, StoreError> {
+        self.inner.swap_tag(tag, expected, media_type, bytes).await
+    }
 }
 
 impl ImageStore for Counting {

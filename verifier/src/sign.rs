@@ -66,6 +66,58 @@ pub struct Signed {
     pub image: Digest,
     /// The tag (`sha256-HEX.sig`) or referrer manifest digest it is stored under.
     pub stored_at: String,
+    /// An equal signature by the same key was there already and was kept:
+    /// nothing was added (cosign's duplicate detection, tag form only).
+    pub kept: bool,
+}
+
+/// How many layers of a cosign tag are looked at as possible duplicates:
+/// each costs a blob fetch for attestations, and the tag is the registry's.
+const MAX_DUPLICATE_CANDIDATES: usize = 32;
+
+/// A layer of the cosign tag `tag` equal to the one about to be added, as
+/// cosign's duplicate detection judges it: the same media type, every
+/// annotation of `new` but the signature present with an equal value, and
+/// content that `same` accepts (fetched when `fetch` says so; `same` then
+/// verifies the existing signature with the signing key). An unreadable
+/// tag or blob is no duplicate: a new layer is added.
+async fn existing_duplicate<S: Store>(
+    store: &S,
+    tag: &str,
+    new: &Descriptor,
+    fetch: bool,
+    same: impl Fn(&Descriptor, Option<&[u8]>) -> bool,
+) -> Result<Option<Descriptor>, StoreError> {
+    let Some(fetched) = store.fetch_manifest(&Target::Tag(tag.to_owned())).await? else {
+        return Ok(None);
+    };
+    let Ok(Manifest::Image(manifest)) = Manifest::parse(&fetched.descriptor.media_type, &fetched.bytes) else {
+        return Ok(None);
+    };
+    let candidates = manifest.layers.into_iter().filter(|old| {
+        old.media_type == new.media_type
+            && new
+                .annotations
+                .iter()
+                .filter(|(k, _)| k.as_str() != SIGNATURE_ANNOTATION)
+                .all(|(k, v)| old.annotations.get(k) == Some(v))
+    });
+    for old in candidates.take(MAX_DUPLICATE_CANDIDATES) {
+        let content = match fetch {
+            true => match store.fetch_blob(&old, oci::limits::BLOB_BYTES).await {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    tracing::debug!("{tag}: layer {} not compared: {e}", old.digest);
+                    continue;
+                }
+            },
+            false => None,
+        };
+        if same(&old, content.as_deref()) {
+            return Ok(Some(old));
+        }
+    }
+    Ok(None)
 }
 
 /// Why signing failed.
@@ -94,13 +146,14 @@ pub async fn sign<S: Store>(
     let targets = targets(store, image, options.recursive).await?;
     let mut out = Vec::with_capacity(targets.len());
     for target in &targets {
-        let stored_at = match options.format {
+        let (stored_at, kept) = match options.format {
             Format::Tag => sign_tag(store, docker_reference, &target.digest, options).await?,
-            Format::Bundle => sign_bundle(store, docker_reference, target, options).await?,
+            Format::Bundle => (sign_bundle(store, docker_reference, target, options).await?, false),
         };
         out.push(Signed {
             image: target.digest.clone(),
             stored_at,
+            kept,
         });
     }
     Ok(out)
@@ -134,20 +187,34 @@ async fn sign_tag<S: Store>(
     docker_reference: &str,
     image: &Digest,
     options: &SignOptions<'_>,
-) -> Result<String, SignError> {
+) -> Result<(String, bool), SignError> {
     let payload = crate::simplesigning::payload(docker_reference, image, &options.annotations);
-    let signature = options.key.sign(&payload)?;
+    let tag = cosign::signature_tag(image);
     let mut layer = Descriptor::of(SIMPLESIGNING_MEDIA_TYPE, &payload);
-    layer
-        .annotations
-        .insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
     if let Some(material) = &options.certificate {
         material.annotate(&mut layer);
     }
+    let key = options.key.public_key();
+    let signs_payload = |old: &Descriptor, _: Option<&[u8]>| {
+        old.digest == layer.digest
+            && cosign::annotation(&old.annotations, SIGNATURE_ANNOTATION)
+                .and_then(cosign::decode_signature)
+                .is_some_and(|signature| key.verify(&payload, &signature).is_ok())
+    };
+    if existing_duplicate(store, &tag, &layer, false, signs_payload)
+        .await?
+        .is_some()
+    {
+        return Ok((tag, true));
+    }
+    let signature = options.key.sign(&payload)?;
+    layer
+        .annotations
+        .insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
     // Upload the payload before reading the tag: it keeps the read-to-write window small.
     store.push_blob(&layer, &payload).await?;
-    append_layer(store, &cosign::signature_tag(image), layer).await?;
-    Ok(cosign::signature_tag(image))
+    append_layer(store, &tag, layer).await?;
+    Ok((tag, false))
 }
 
 /// Appends an attachment layer (signature or attestation) to a cosign tag,
@@ -229,40 +296,73 @@ pub async fn attest<S: Store>(
             &options.predicate_type,
             &options.predicate,
         );
-        let stored_at = match options.format {
-            Format::Tag => {
-                let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, statement.len());
-                let signature = options.key.sign_parts(&[head.as_bytes(), &statement])?;
-                let envelope = crate::dsse::envelope_json(IN_TOTO_PAYLOAD_TYPE, &statement, &signature);
-                drop(statement);
-                let mut layer = Descriptor::of(cosign::DSSE_MEDIA_TYPE, &envelope);
-                layer.annotations.insert(
-                    cosign::PREDICATE_TYPE_ANNOTATION.to_owned(),
-                    options.predicate_type.clone(),
-                );
-                if let Some(material) = &options.certificate {
-                    material.annotate(&mut layer);
-                }
-                store.push_blob(&layer, &envelope).await?;
-                drop(envelope);
-                let tag = cosign::attestation_tag(&target.digest);
-                append_layer(store, &tag, layer).await?;
-                tag
-            }
+        let (stored_at, kept) = match options.format {
+            Format::Tag => attest_tag(store, &target.digest, statement, options).await?,
             Format::Bundle => {
                 let bundle = key_signed_bundle(&statement, options.key)?;
                 drop(statement);
                 let pushed =
                     push_bundle_referrer(store, target, &bundle, &options.predicate_type, &options.created).await?;
-                pushed.digest.to_string()
+                (pushed.digest.to_string(), false)
             }
         };
         out.push(Signed {
             image: target.digest.clone(),
             stored_at,
+            kept,
         });
     }
     Ok(out)
+}
+
+/// Signs `statement` as a DSSE envelope appended to the image's `.att` tag,
+/// unless an envelope of the same statement, annotations and signing key is
+/// there already (then kept: `true`).
+async fn attest_tag<S: Store>(
+    store: &S,
+    image: &Digest,
+    statement: Vec<u8>,
+    options: &AttestOptions<'_>,
+) -> Result<(String, bool), SignError> {
+    let tag = cosign::attestation_tag(image);
+    let mut wanted = Descriptor::of(cosign::DSSE_MEDIA_TYPE, b"");
+    wanted.annotations.insert(
+        cosign::PREDICATE_TYPE_ANNOTATION.to_owned(),
+        options.predicate_type.clone(),
+    );
+    if let Some(material) = &options.certificate {
+        material.annotate(&mut wanted);
+    }
+    let key = options.key.public_key();
+    let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, statement.len());
+    let same_statement = |_: &Descriptor, content: Option<&[u8]>| {
+        let Some(envelope) = content.and_then(|c| crate::dsse::EnvelopeView::parse(c).ok()) else {
+            return false;
+        };
+        envelope.payload_type == IN_TOTO_PAYLOAD_TYPE
+            && crate::dsse::decode(&envelope.payload).is_some_and(|p| p == statement)
+            && envelope.signatures.iter().any(|s| {
+                crate::dsse::decode(&s.sig)
+                    .is_some_and(|sig| key.verify_parts(&[head.as_bytes(), &statement], &sig).is_ok())
+            })
+    };
+    if existing_duplicate(store, &tag, &wanted, true, same_statement)
+        .await?
+        .is_some()
+    {
+        return Ok((tag, true));
+    }
+    let signature = options.key.sign_parts(&[head.as_bytes(), &statement])?;
+    let envelope = crate::dsse::envelope_json(IN_TOTO_PAYLOAD_TYPE, &statement, &signature);
+    drop(statement);
+    let layer = Descriptor {
+        annotations: wanted.annotations,
+        ..Descriptor::of(cosign::DSSE_MEDIA_TYPE, &envelope)
+    };
+    store.push_blob(&layer, &envelope).await?;
+    drop(envelope);
+    append_layer(store, &tag, layer).await?;
+    Ok((tag, false))
 }
 
 /// Signs the in-toto `statement` (JSON bytes) as a DSSE envelope in a

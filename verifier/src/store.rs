@@ -34,6 +34,17 @@ pub struct Pushed {
     pub subject_indexed: bool,
 }
 
+/// What [`Store::swap_tag`] did.
+#[derive(Clone, Debug)]
+pub enum Swap {
+    /// The tag now points at the new manifest.
+    Swapped(Pushed),
+    /// The tag no longer points where the caller read it: nothing written.
+    Moved,
+    /// This store cannot compare and swap (a registry): nothing written.
+    Unsupported,
+}
+
 /// Why a store could not do what was asked. `location` names the registry
 /// repository or layout directory.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +181,22 @@ pub trait Store: Send + Sync {
         &self,
         digest: &Digest,
     ) -> impl Future<Output = Result<Option<Vec<Descriptor>>, StoreError>> + Send;
+
+    /// Stores a manifest under `tag` only if the tag still points at
+    /// `expected` (`None`: the tag does not exist), in one atomic step.
+    /// Stores that cannot do that answer [`Swap::Unsupported`] (the
+    /// distribution API has no compare-and-swap; [`crate::tag`] settles
+    /// and reads again instead).
+    fn swap_tag(
+        &self,
+        tag: &str,
+        expected: Option<&Digest>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
+        let _ = (tag, expected, media_type, bytes);
+        async { Ok(Swap::Unsupported) }
+    }
 }
 
 /// Fetches a manifest that must exist.
@@ -256,6 +283,15 @@ impl Store for AnyStore {
     }
     async fn referrers_api(&self, digest: &Digest) -> Result<Option<Vec<Descriptor>>, StoreError> {
         delegate!(self, s => s.referrers_api(digest).await)
+    }
+    async fn swap_tag(
+        &self,
+        tag: &str,
+        expected: Option<&Digest>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Swap, StoreError> {
+        delegate!(self, s => s.swap_tag(tag, expected, media_type, bytes).await)
     }
 }
 

@@ -12,17 +12,22 @@
 //! keeps that window small by uploading blobs before it reads the tag. A
 //! write the registry refuses for now ([`StoreError::is_transient`]) is never
 //! sent again as it was: the tag is read and merged again first.
-//! OCI layout directories take a file lock and are exact.
+//! OCI layout directories compare and swap under their index file lock
+//! ([`Store::swap_tag`]): exact, and without the settle time.
 
 use std::time::{Duration, Instant};
 
 use crate::digest::Digest;
 use crate::oci::{Descriptor, Manifest};
 use crate::reference::Target;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Swap};
 
 /// How many times to merge again before giving up.
 const ATTEMPTS: u32 = 8;
+
+/// How many lost compare-and-swap races before giving up (each one is
+/// another writer's success, so this bounds the writers racing at once).
+const SWAP_ATTEMPTS: u32 = 256;
 
 /// The shortest settle time: a writer on a loaded machine can take this
 /// long from its read to its write even when this one was quick.
@@ -49,7 +54,8 @@ where
     // The longest read-to-write window of this update: under contention a
     // later attempt can be quick while other writers are still slow.
     let mut longest = Duration::ZERO;
-    for _ in 0..ATTEMPTS {
+    let (mut settled, mut swaps) = (0, 0);
+    while settled < ATTEMPTS && swaps < SWAP_ATTEMPTS {
         let started = Instant::now();
         let current = read(store, &target).await?;
         if let Some((digest, manifest)) = &current
@@ -57,10 +63,32 @@ where
         {
             return Ok(digest.clone());
         }
-        let update = change(current.map(|(_, m)| m))?;
+        let (read_at, current) = match current {
+            Some((digest, manifest)) => (Some(digest), Some(manifest)),
+            None => (None, None),
+        };
+        let update = change(current)?;
         for (descriptor, bytes) in &update.blobs {
             store.push_blob(descriptor, bytes).await?;
         }
+        // A store that compares and swaps (a layout, under its file lock)
+        // is exact: no settle time, and a lost race is simply read again.
+        match store
+            .swap_tag(tag, read_at.as_ref(), &update.media_type, &update.bytes)
+            .await?
+        {
+            Swap::Swapped(pushed) => return Ok(pushed.digest),
+            Swap::Moved => {
+                // Another writer got in first: progress was made, so this
+                // loses a race at most once per concurrent writer.
+                swaps += 1;
+                tracing::debug!("{}: tag {tag} moved since it was read; merging again", store.location());
+                tokio::time::sleep(jitter() / 8).await;
+                continue;
+            }
+            Swap::Unsupported => {}
+        }
+        settled += 1;
         let pushed = match store.push_manifest(&target, &update.media_type, &update.bytes).await {
             Ok(pushed) => pushed,
             Err(e) if e.is_transient() => {
@@ -84,7 +112,8 @@ where
     Err(StoreError::Refused {
         location: store.location(),
         detail: format!(
-            "tag {tag} kept changing under concurrent writers; gave up after {ATTEMPTS} attempts; the change may be missing, run the command again"
+            "tag {tag} kept changing under concurrent writers; gave up after {} attempts; the change may be missing, run the command again",
+            settled + swaps
         ),
     })
 }

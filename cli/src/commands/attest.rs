@@ -62,8 +62,9 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
         };
         for a in attested {
             if output == OutputFormat::Human {
+                let verb = if a.kept { "already attested" } else { "attested" };
                 print(&format!(
-                    "attested {}@{} ({}) -> {}",
+                    "{verb} {}@{} ({}) -> {}",
                     image.repository_name(),
                     a.image,
                     options.predicate_type,
@@ -72,6 +73,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
             }
             results.push(serde_json::json!({
                 "image": image.to_string(), "digest": a.image, "predicateType": options.predicate_type, "storedAt": a.stored_at,
+                "kept": a.kept,
             }));
         }
     }

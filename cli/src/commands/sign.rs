@@ -54,16 +54,17 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
             Ok(signed) => {
                 for s in signed {
                     if output == OutputFormat::Human {
+                        let verb = if s.kept { "already signed" } else { "signed" };
                         print(&format!(
-                            "signed {}@{} -> {}",
+                            "{verb} {}@{} -> {}",
                             image.repository_name(),
                             s.image,
                             s.stored_at
                         ))?;
                     }
-                    results.push(
-                        serde_json::json!({"image": image.to_string(), "digest": s.image, "storedAt": s.stored_at}),
-                    );
+                    results.push(serde_json::json!({
+                        "image": image.to_string(), "digest": s.image, "storedAt": s.stored_at, "kept": s.kept,
+                    }));
                 }
             }
             Err(e) => failed.push((image.to_string(), e)),

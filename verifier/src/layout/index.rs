@@ -210,6 +210,18 @@ pub(super) fn load(dir: &Path, location: &str) -> Result<Index, StoreError> {
 /// place, so concurrent writers in any process never lose each other's entries
 /// and readers never see a half-written file.
 pub(super) fn update(dir: &Path, location: &str, change: &Change) -> Result<(), StoreError> {
+    update_if(dir, location, change, None).map(drop)
+}
+
+/// [`update`], applied only if `tag` (the first of `expected`) resolves to
+/// the digest given (`None`: to nothing) under the lock; `Ok(false)` when
+/// it does not and nothing was written.
+pub(super) fn update_if(
+    dir: &Path,
+    location: &str,
+    change: &Change,
+    expected: Option<(&str, Option<&Digest>)>,
+) -> Result<bool, StoreError> {
     let io_err = |what: &str, source: io::Error| StoreError::Io {
         location: location.to_owned(),
         what: what.to_owned(),
@@ -240,7 +252,13 @@ pub(super) fn update(dir: &Path, location: &str, change: &Change) -> Result<(), 
     let bytes = read_index(dir, location)?;
     // The typed parse refuses what readers would refuse; the edit itself is
     // done on the JSON value so fields sigil does not model survive.
-    Index::parse(&bytes).map_err(|detail| malformed(location, detail))?;
+    let index = Index::parse(&bytes).map_err(|detail| malformed(location, detail))?;
+    if let Some((tag, expected)) = expected {
+        let current = index.resolve(tag).map_err(|detail| malformed(location, detail))?;
+        if current.map(|d| &d.digest) != expected {
+            return Ok(false);
+        }
+    }
     let mut value: Value = serde_json::from_slice(&bytes).map_err(|e| malformed(location, e.to_string()))?;
     let Some(object) = value.as_object_mut() else {
         return Err(malformed(location, "not a json object".to_owned()));
@@ -267,7 +285,7 @@ pub(super) fn update(dir: &Path, location: &str, change: &Change) -> Result<(), 
     temp.persist_sync(&dir.join(INDEX_FILE))
         .map_err(|e| io_err("replacing index.json", e))?;
     drop(lock);
-    Ok(())
+    Ok(true)
 }
 
 // `File::lock` is std's portable exclusive file lock (flock on Unix,

@@ -36,7 +36,7 @@ pub use index::{COSIGN_KIND, KIND_ATTS, KIND_IMAGE, KIND_IMAGE_INDEX, KIND_SBOM,
 use crate::digest::{Digest, DigestError};
 use crate::oci::{self, Descriptor, Manifest, limits};
 use crate::reference::Target;
-use crate::store::{BlobStream, Fetched, Pushed, Store, StoreError, check_manifest};
+use crate::store::{BlobStream, Fetched, Pushed, Store, StoreError, Swap, check_manifest};
 use index::{Change, INDEX_FILE, Index, Limited};
 
 /// The tag asked for when a reference names none (`oci:DIR`).
@@ -339,6 +339,77 @@ impl LayoutStore {
     }
 }
 
+impl LayoutStore {
+    /// Writes a manifest and points `target` at it; with `expected`, only if
+    /// the tag still resolves to that digest (`None` inside: to nothing),
+    /// else `Ok(None)` and the index is unchanged (the blob may stay).
+    async fn put_manifest(
+        &self,
+        target: &Target,
+        media_type: &str,
+        bytes: &[u8],
+        expected: Option<Option<&Digest>>,
+    ) -> Result<Option<Pushed>, StoreError> {
+        let what = format!("manifest {target}");
+        let size = bytes.len() as u64;
+        if size > limits::MANIFEST_BYTES {
+            return Err(self.too_large(&what, size, limits::MANIFEST_BYTES));
+        }
+        let digest = match target {
+            Target::Digest(digest) => {
+                digest.verify(bytes).map_err(|source| self.digest_error(source))?;
+                digest.clone()
+            }
+            Target::Tag(tag) if tag.is_empty() => return Err(self.refused("cannot push a manifest to an empty tag")),
+            Target::Tag(_) => Digest::sha256_of(bytes),
+        };
+        // Refuse what no reader could use, as a registry would.
+        let manifest = Manifest::parse(media_type, bytes).map_err(|e| self.malformed(&what, e.to_string()))?;
+        let mut descriptor = Descriptor {
+            media_type: match media_type {
+                "" => manifest.media_type().to_owned(),
+                given => given.to_owned(),
+            },
+            digest: digest.clone(),
+            size,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+            platform: None,
+        };
+        self.write_blob(&descriptor, bytes).await?;
+        let change = match target {
+            Target::Tag(tag) => {
+                descriptor.annotations.insert(REF_NAME.to_owned(), tag.clone());
+                Change::Tag {
+                    tag: tag.clone(),
+                    descriptor,
+                }
+            }
+            Target::Digest(_) => {
+                if manifest.subject().is_some() {
+                    descriptor.artifact_type = manifest.artifact_type().map(str::to_owned);
+                }
+                Change::Untagged(descriptor)
+            }
+        };
+        let (dir, location) = (self.dir.clone(), self.location.clone());
+        let expected: Option<(String, Option<Digest>)> = match (target, expected) {
+            (Target::Tag(tag), Some(at)) => Some((tag.clone(), at.cloned())),
+            _ => None,
+        };
+        let written = self
+            .blocking(move || {
+                let expected = expected.as_ref().map(|(tag, at)| (tag.as_str(), at.as_ref()));
+                index::update_if(&dir, &location, &change, expected)
+            })
+            .await?;
+        Ok(written.then_some(Pushed {
+            digest,
+            subject_indexed: false,
+        }))
+    }
+}
+
 impl Store for LayoutStore {
     fn location(&self) -> String {
         self.location.clone()
@@ -402,54 +473,25 @@ impl Store for LayoutStore {
     }
 
     async fn push_manifest(&self, target: &Target, media_type: &str, bytes: &[u8]) -> Result<Pushed, StoreError> {
-        let what = format!("manifest {target}");
-        let size = bytes.len() as u64;
-        if size > limits::MANIFEST_BYTES {
-            return Err(self.too_large(&what, size, limits::MANIFEST_BYTES));
-        }
-        let digest = match target {
-            Target::Digest(digest) => {
-                digest.verify(bytes).map_err(|source| self.digest_error(source))?;
-                digest.clone()
-            }
-            Target::Tag(tag) if tag.is_empty() => return Err(self.refused("cannot push a manifest to an empty tag")),
-            Target::Tag(_) => Digest::sha256_of(bytes),
-        };
-        // Refuse what no reader could use, as a registry would.
-        let manifest = Manifest::parse(media_type, bytes).map_err(|e| self.malformed(&what, e.to_string()))?;
-        let mut descriptor = Descriptor {
-            media_type: match media_type {
-                "" => manifest.media_type().to_owned(),
-                given => given.to_owned(),
+        let pushed = self.put_manifest(target, media_type, bytes, None).await?;
+        pushed.ok_or_else(|| self.refused("internal: an unconditional manifest write was not made"))
+    }
+
+    /// The index lock makes the comparison and the write one step.
+    async fn swap_tag(
+        &self,
+        tag: &str,
+        expected: Option<&Digest>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Swap, StoreError> {
+        let target = Target::Tag(tag.to_owned());
+        Ok(
+            match self.put_manifest(&target, media_type, bytes, Some(expected)).await? {
+                Some(pushed) => Swap::Swapped(pushed),
+                None => Swap::Moved,
             },
-            digest: digest.clone(),
-            size,
-            artifact_type: None,
-            annotations: BTreeMap::new(),
-            platform: None,
-        };
-        self.write_blob(&descriptor, bytes).await?;
-        let change = match target {
-            Target::Tag(tag) => {
-                descriptor.annotations.insert(REF_NAME.to_owned(), tag.clone());
-                Change::Tag {
-                    tag: tag.clone(),
-                    descriptor,
-                }
-            }
-            Target::Digest(_) => {
-                if manifest.subject().is_some() {
-                    descriptor.artifact_type = manifest.artifact_type().map(str::to_owned);
-                }
-                Change::Untagged(descriptor)
-            }
-        };
-        let (dir, location) = (self.dir.clone(), self.location.clone());
-        self.blocking(move || index::update(&dir, &location, &change)).await?;
-        Ok(Pushed {
-            digest,
-            subject_indexed: false,
-        })
+        )
     }
 
     async fn referrers_api(&self, _digest: &Digest) -> Result<Option<Vec<Descriptor>>, StoreError> {
