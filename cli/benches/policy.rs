@@ -353,6 +353,7 @@ fn end_to_end(count: usize, now: &str) {
                     recursive: false,
                     created: now.to_owned(),
                     certificate: None,
+                    upload: true,
                 };
                 sign::sign(&store, &reference.name(), &descriptor, &options)
                     .await

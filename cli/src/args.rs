@@ -726,6 +726,20 @@ pub struct SignArgs {
     pub concurrency: u16,
     #[command(flatten)]
     pub certificate: CertificateArgs,
+    /// Store the signature in the registry. `--upload=false` writes nothing
+    /// there: the signature goes to the --output-* files only (tag form, one
+    /// image).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub upload: bool,
+    /// Also write the signature (base64, as cosign writes it) to FILE (one image, tag form).
+    #[arg(long, value_name = "FILE")]
+    pub output_signature: Option<PathBuf>,
+    /// Also write the signed simple-signing payload to FILE (one image, tag form).
+    #[arg(long, value_name = "FILE")]
+    pub output_payload: Option<PathBuf>,
+    /// Also write the --certificate (PEM) to FILE (one image, tag form).
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    pub output_certificate: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

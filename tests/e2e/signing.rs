@@ -397,3 +397,66 @@ fn signing_again_with_the_same_key_adds_no_duplicate() {
     assert_eq!(layers("sig"), 2);
     verify(&image, &p1, &["-a", "x=1"]).assert_exit(0);
 }
+
+/// `--upload=false` with cosign's `--output-*` files: nothing is stored,
+/// the files hold a signature that verifies over the payload; with upload,
+/// the file holds the signature stored.
+#[test]
+fn signing_without_upload_writes_only_the_output_files() {
+    use base64::engine::general_purpose::STANDARD;
+    use sigil_verifier::store::Store as _;
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (secret, public) = keypair(dir.path(), "k");
+    let digest = push_sample(&registry, "detached", "v1", 31);
+    let image = registry.image("detached:v1");
+    let (sig, payload) = (dir.path().join("sig.b64"), dir.path().join("payload.json"));
+    let sign = |extra: &[&str]| {
+        let mut args = vec!["sign", image.as_str(), "--key", s(&secret)];
+        args.extend(extra);
+        sigil(&args).env("SIGIL_PASSWORD", "pw").run()
+    };
+    sign(&[
+        "--upload=false",
+        "--output-signature",
+        s(&sig),
+        "--output-payload",
+        s(&payload),
+    ])
+    .assert_exit(0);
+    let tag = Target::Tag(format!("{}.sig", digest.tag_prefix()));
+    let stored = fixtures::block_on(fixtures::store(&registry, "detached").fetch_manifest(&tag)).expect("fetch");
+    assert!(stored.is_none(), "nothing uploaded");
+    verify(&image, &public, &[]).assert_exit(1);
+    let key = sigil_verifier::keys::PublicKey::from_pem(&std::fs::read_to_string(&public).expect("pub")).expect("key");
+    let signature = STANDARD.decode(std::fs::read(&sig).expect("sig")).expect("base64");
+    let mut signed = std::fs::read(&payload).expect("payload");
+    key.verify(&signed, &signature)
+        .expect("the written signature verifies over the written payload");
+    let claims: Value = serde_json::from_slice(&signed).expect("payload json");
+    assert_eq!(
+        claims["critical"]["image"]["docker-manifest-digest"],
+        digest.to_string()
+    );
+    // the twin: one flipped payload byte
+    signed[10] ^= 1;
+    assert!(key.verify(&signed, &signature).is_err());
+    // uploaded: the file holds exactly the signature stored
+    sign(&["--output-signature", s(&sig)]).assert_exit(0);
+    let (_, manifest) = fixtures::manifest(&registry, "detached", tag);
+    assert_eq!(
+        manifest["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"],
+        std::fs::read_to_string(&sig).expect("sig")
+    );
+    // bad input: nothing to keep, bundle form, an index's platforms, several images
+    sign(&["--upload=false"]).assert_exit(2).assert_one_line_error();
+    sign(&["--upload=false", "--format", "bundle", "--output-signature", s(&sig)])
+        .assert_exit(2)
+        .assert_one_line_error();
+    sign(&["--output-signature", s(&sig), "--recursive"])
+        .assert_exit(2)
+        .assert_one_line_error();
+    sign(&[image.as_str(), "--output-signature", s(&sig)])
+        .assert_exit(2)
+        .assert_one_line_error();
+}

@@ -39,6 +39,9 @@ pub struct SignOptions<'a> {
     /// A certificate for the key and its chain, attached to tag-form
     /// signatures as cosign's `sign --certificate` does.
     pub certificate: Option<CertificateMaterial>,
+    /// Store the signature (`false`: tag form only, nothing is written and
+    /// the signature is only returned, as cosign's `--upload=false`).
+    pub upload: bool,
 }
 
 /// A signing certificate (PEM) and its chain up to the root (PEM), already
@@ -65,10 +68,15 @@ impl CertificateMaterial {
 pub struct Signed {
     pub image: Digest,
     /// The tag (`sha256-HEX.sig`) or referrer manifest digest it is stored under.
-    pub stored_at: String,
+    /// `None` when signed without uploading ([`SignOptions::upload`]).
+    pub stored_at: Option<String>,
     /// An equal signature by the same key was there already and was kept:
     /// nothing was added (cosign's duplicate detection, tag form only).
     pub kept: bool,
+    /// Tag form: the simple-signing payload and the signature over it (the
+    /// one stored, or the one kept), for cosign's `--output-*` files.
+    #[serde(skip)]
+    pub detached: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// How many layers of a cosign tag are looked at as possible duplicates:
@@ -146,14 +154,14 @@ pub async fn sign<S: Store>(
     let targets = targets(store, image, options.recursive).await?;
     let mut out = Vec::with_capacity(targets.len());
     for target in &targets {
-        let (stored_at, kept) = match options.format {
+        out.push(match options.format {
             Format::Tag => sign_tag(store, docker_reference, &target.digest, options).await?,
-            Format::Bundle => (sign_bundle(store, docker_reference, target, options).await?, false),
-        };
-        out.push(Signed {
-            image: target.digest.clone(),
-            stored_at,
-            kept,
+            Format::Bundle => Signed {
+                image: target.digest.clone(),
+                stored_at: Some(sign_bundle(store, docker_reference, target, options).await?),
+                kept: false,
+                detached: None,
+            },
         });
     }
     Ok(out)
@@ -187,25 +195,33 @@ async fn sign_tag<S: Store>(
     docker_reference: &str,
     image: &Digest,
     options: &SignOptions<'_>,
-) -> Result<(String, bool), SignError> {
+) -> Result<Signed, SignError> {
     let payload = crate::simplesigning::payload(docker_reference, image, &options.annotations);
+    let signed = |stored_at: Option<String>, kept: bool, payload: Vec<u8>, signature: Vec<u8>| Signed {
+        image: image.clone(),
+        stored_at,
+        kept,
+        detached: Some((payload, signature)),
+    };
+    if !options.upload {
+        let signature = options.key.sign(&payload)?;
+        return Ok(signed(None, false, payload, signature));
+    }
     let tag = cosign::signature_tag(image);
     let mut layer = Descriptor::of(SIMPLESIGNING_MEDIA_TYPE, &payload);
     if let Some(material) = &options.certificate {
         material.annotate(&mut layer);
     }
     let key = options.key.public_key();
-    let signs_payload = |old: &Descriptor, _: Option<&[u8]>| {
-        old.digest == layer.digest
-            && cosign::annotation(&old.annotations, SIGNATURE_ANNOTATION)
-                .and_then(cosign::decode_signature)
-                .is_some_and(|signature| key.verify(&payload, &signature).is_ok())
+    let signature_of = |old: &Descriptor| {
+        cosign::annotation(&old.annotations, SIGNATURE_ANNOTATION).and_then(cosign::decode_signature)
     };
-    if existing_duplicate(store, &tag, &layer, false, signs_payload)
-        .await?
-        .is_some()
-    {
-        return Ok((tag, true));
+    let signs_payload = |old: &Descriptor, _: Option<&[u8]>| {
+        old.digest == layer.digest && signature_of(old).is_some_and(|sig| key.verify(&payload, &sig).is_ok())
+    };
+    if let Some(old) = existing_duplicate(store, &tag, &layer, false, signs_payload).await? {
+        let signature = signature_of(&old).unwrap_or_default();
+        return Ok(signed(Some(tag), true, payload, signature));
     }
     let signature = options.key.sign(&payload)?;
     layer
@@ -214,7 +230,7 @@ async fn sign_tag<S: Store>(
     // Upload the payload before reading the tag: it keeps the read-to-write window small.
     store.push_blob(&layer, &payload).await?;
     append_layer(store, &tag, layer).await?;
-    Ok((tag, false))
+    Ok(signed(Some(tag), false, payload, signature))
 }
 
 /// Appends an attachment layer (signature or attestation) to a cosign tag,
@@ -308,8 +324,9 @@ pub async fn attest<S: Store>(
         };
         out.push(Signed {
             image: target.digest.clone(),
-            stored_at,
+            stored_at: Some(stored_at),
             kept,
+            detached: None,
         });
     }
     Ok(out)

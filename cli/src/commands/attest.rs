@@ -68,7 +68,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
                     image.repository_name(),
                     a.image,
                     options.predicate_type,
-                    a.stored_at
+                    a.stored_at.as_deref().unwrap_or_default()
                 ))?;
             }
             results.push(serde_json::json!({

@@ -52,6 +52,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> anyhow::Result<Outcome
         recursive: false,
         created: now_rfc3339(),
         certificate: None,
+        upload: true,
     };
     sign::sign(&store, &name, &image, &options).await?;
     sign::sign(

@@ -2,7 +2,9 @@
 
 use anyhow::Context as _;
 use futures::{StreamExt as _, stream};
-use sigil_verifier::sign::{self, SignOptions};
+use std::path::Path;
+
+use sigil_verifier::sign::{self, CertificateMaterial, SignOptions};
 use sigil_verifier::store::AnyStore;
 
 use super::batch::Progress;
@@ -18,6 +20,7 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let images = parse_images(&args.images)?;
     let annotations = parse_annotations(&args.annotations)?;
     let client = registry_client(&args.registry, &images)?;
+    let outputs = Outputs::of(&args, images.len())?;
     let key = read_signing_key(&args.key)?;
     let certificate = certificate_material(&args.certificate, args.format, &key)?;
     let options = SignOptions {
@@ -27,6 +30,7 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
         recursive: args.recursive,
         created: now_rfc3339(),
         certificate,
+        upload: args.upload,
     };
     let concurrency = usize::from(args.concurrency);
     let progress = Progress::new("signing", images.len());
@@ -53,14 +57,14 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
         match outcome {
             Ok(signed) => {
                 for s in signed {
+                    if let Err(e) = outputs.write(&s, options.certificate.as_ref()) {
+                        failed.push((image.to_string(), e));
+                        continue;
+                    }
                     if output == OutputFormat::Human {
                         let verb = if s.kept { "already signed" } else { "signed" };
-                        print(&format!(
-                            "{verb} {}@{} -> {}",
-                            image.repository_name(),
-                            s.image,
-                            s.stored_at
-                        ))?;
+                        let at = s.stored_at.as_deref().unwrap_or("not uploaded (--upload=false)");
+                        print(&format!("{verb} {}@{} -> {at}", image.repository_name(), s.image))?;
                     }
                     results.push(serde_json::json!({
                         "image": image.to_string(), "digest": s.image, "storedAt": s.stored_at, "kept": s.kept,
@@ -71,6 +75,62 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
         }
     }
     finish("sigil.dev/sign/v1", "signed", results, failed, output)
+}
+
+/// cosign's `--output-signature`, `--output-payload`, `--output-certificate`.
+struct Outputs<'a> {
+    signature: Option<&'a Path>,
+    payload: Option<&'a Path>,
+    certificate: Option<&'a Path>,
+}
+
+impl<'a> Outputs<'a> {
+    /// The files asked for, refused where they cannot name one signature.
+    fn of(args: &'a SignArgs, images: usize) -> anyhow::Result<Outputs<'a>> {
+        let outputs = Outputs {
+            signature: args.output_signature.as_deref(),
+            payload: args.output_payload.as_deref(),
+            certificate: args.output_certificate.as_deref(),
+        };
+        let any = outputs.signature.is_some() || outputs.payload.is_some() || outputs.certificate.is_some();
+        if !args.upload && !any {
+            anyhow::bail!(
+                "--upload=false keeps nothing: add --output-signature FILE (and --output-payload FILE) to write the signature"
+            );
+        }
+        if any && (images != 1 || args.recursive) {
+            anyhow::bail!(
+                "--output-signature, --output-payload and --output-certificate take exactly one image, without --recursive"
+            );
+        }
+        if any && args.format != crate::args::SignatureFormat::Tag {
+            anyhow::bail!("--output-* files hold a tag-form signature; use --format tag");
+        }
+        if !args.upload && args.format != crate::args::SignatureFormat::Tag {
+            anyhow::bail!("--upload=false is for the tag form; use --format tag");
+        }
+        Ok(outputs)
+    }
+
+    fn write(&self, signed: &sign::Signed, certificate: Option<&CertificateMaterial>) -> anyhow::Result<()> {
+        use base64::Engine as _;
+        let Some((payload, signature)) = &signed.detached else {
+            return Ok(());
+        };
+        let write = |path: Option<&Path>, bytes: &[u8]| -> anyhow::Result<()> {
+            match path {
+                Some(path) => std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display())),
+                None => Ok(()),
+            }
+        };
+        let encoded = base64::engine::general_purpose::STANDARD.encode(signature);
+        write(self.signature, encoded.as_bytes())?;
+        write(self.payload, payload)?;
+        write(
+            self.certificate,
+            certificate.map_or(&[][..], |c| c.certificate_pem.as_bytes()),
+        )
+    }
 }
 
 /// Reports a batch that signed or attested what it could: every error on
