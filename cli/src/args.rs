@@ -165,8 +165,12 @@ pub enum Command {
     Copy(CopyArgs),
     /// Show the whole job on a built-in sample, with nothing to install or start.
     ///
-    /// Creates a sample image in a fresh OCI layout directory, generates a key,
-    /// signs the image, verifies it, then shows tampered copies being refused.
+    /// In a fresh OCI layout directory, a release signs four sample images and
+    /// attests an SBOM and a SLSA provenance; tampered twins are refused; a policy
+    /// allows the good image and denies an unsigned one, one signed by another key
+    /// and one whose SBOM lists a denied package, each with its reason. Prints the
+    /// commands to repeat it by hand. Without --dir the files are removed after;
+    /// a --dir an earlier demo made is cleared first, any other non-empty one refused.
     ///
     /// Example:
     ///   sigil demo --dir ./sigil-demo

@@ -145,16 +145,20 @@ fn imported_keys_of_every_kind_sign_what_their_openssl_public_keys_verify() {
     }
 }
 
-/// The README's main command: the demo signs, verifies and refuses every
-/// tampered twin, and leaves a layout and key that `sigil verify` accepts.
+/// The README's main command: the demo signs, attests, refuses every
+/// tampered twin, lets a policy allow the good image and deny the others
+/// with their reasons, and leaves files the printed commands work on.
 #[test]
 fn demo_shows_the_whole_job_and_its_output_verifies_by_hand() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = sigil(&["demo", "--dir", s(dir.path()), "--output", "json"]).run();
-    out.assert_exit(0);
-    let report = out.stdout_json();
+    let run = || {
+        let out = sigil(&["demo", "--dir", s(dir.path()), "--output", "json"]).run();
+        out.assert_exit(0);
+        out.stdout_json()
+    };
+    let report = run();
     let steps = report["steps"].as_array().expect("steps");
-    assert!(steps.len() >= 5, "{report}");
+    assert!(steps.len() >= 4, "{report}");
     for step in steps {
         let expected = if step["expected"] == "accept" {
             "accepted"
@@ -164,9 +168,101 @@ fn demo_shows_the_whole_job_and_its_output_verifies_by_hand() {
         assert_eq!(step["result"], expected, "{step}");
     }
     assert!(steps.iter().any(|s| s["expected"] == "accept"), "an accepting step");
+    let decisions = |report: &serde_json::Value| -> Vec<(String, String, String)> {
+        report["decisions"]
+            .as_array()
+            .expect("decisions")
+            .iter()
+            .map(|d| {
+                let image = d["image"].as_str().expect("image");
+                let tag = image.rsplit(':').next().expect("tag").to_owned();
+                let reason = d["reason"].as_str().expect("reason");
+                let code = reason.split(':').next().expect("code").to_owned();
+                assert_eq!(d["decision"], d["expected"], "{d}");
+                (tag, d["decision"].as_str().expect("decision").to_owned(), code)
+            })
+            .collect()
+    };
+    let got = decisions(&report);
+    let want = [
+        (
+            "good",
+            "allow",
+            "signed by release; 1 verified attestation(s) by [release], passing slsa; 1 verified attestation(s) by [release], passing sbom",
+        ),
+        ("unsigned", "deny", "no-signatures"),
+        ("stranger", "deny", "signature-invalid"),
+        ("log4j", "deny", "content-check-failed"),
+    ];
+    assert_eq!(
+        got,
+        want.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())),
+        "{report}"
+    );
+    assert!(
+        report["decisions"][3]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("log4j-core@2.14.1 is denied")
+    );
+    // the commands it prints work on what it left
     let image = report["image"]["reference"].as_str().expect("reference").to_owned();
     let public = dir.path().join("demo.pub");
     sigil(&["verify", &image, "--key", s(&public)]).run().assert_exit(0);
-    let (_, stranger) = keypair(dir.path(), "stranger");
+    let stranger = dir.path().join("stranger.pub");
     sigil(&["verify", &image, "--key", s(&stranger)]).run().assert_exit(1);
+    let layout = image.trim_end_matches(":good");
+    let all: Vec<String> = ["good", "unsigned", "stranger", "log4j"]
+        .iter()
+        .map(|t| format!("{layout}:{t}"))
+        .collect();
+    let policy = dir.path().join("policy.yaml");
+    let mut args = vec!["verify", "--policy", s(&policy), "--output", "json"];
+    args.extend(all.iter().map(String::as_str));
+    let by_hand = sigil(&args).run();
+    by_hand.assert_exit(1);
+    let decided: Vec<String> = by_hand.stdout_json()["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["decision"].as_str().expect("decision").to_owned())
+        .collect();
+    assert_eq!(decided, ["allow", "deny", "deny", "deny"]);
+    sigil(&[
+        "sign",
+        &image,
+        "--key",
+        s(&dir.path().join("demo.key")),
+        "-a",
+        "env=demo",
+    ])
+    .env("SIGIL_PASSWORD", "")
+    .run()
+    .assert_exit(0);
+    // a re-run in the used directory starts afresh: the same outcomes
+    assert_eq!(decisions(&run()), got);
+    // a directory the demo did not make is refused, untouched
+    let foreign = tempfile::tempdir().expect("tempdir");
+    std::fs::write(foreign.path().join("mine.txt"), "keep").expect("write");
+    sigil(&["demo", "--dir", s(foreign.path())])
+        .run()
+        .assert_exit(2)
+        .assert_one_line_error();
+    assert_eq!(
+        std::fs::read_to_string(foreign.path().join("mine.txt")).expect("kept"),
+        "keep"
+    );
+    // without --dir, the temporary directory is removed
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = sigil(&["demo"]).env("TMPDIR", s(tmp.path())).run();
+    out.assert_exit(0);
+    assert!(
+        out.stdout.contains("ALLOW good") && out.stdout.contains("DENY  log4j"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).expect("tmp").count(),
+        0,
+        "nothing left behind"
+    );
 }
