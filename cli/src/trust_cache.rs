@@ -84,7 +84,13 @@ pub fn mirror_key(mirror: &str) -> String {
         .unwrap_or_default();
     let host: String = host
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
     let hash = Digest::sha256_of(mirror.as_bytes());
@@ -291,7 +297,8 @@ pub fn verify_files(files: &Files, dir: &Path, now: jiff::Timestamp) -> Result<V
     set.update_targets(read("targets.json")?, now)
         .map_err(|e| role("targets", e))?;
     let root = role_state(set.root());
-    let (Some(timestamp), Some(snapshot), Some(targets)) = (set.timestamp(), set.snapshot(), set.targets_role("targets"))
+    let (Some(timestamp), Some(snapshot), Some(targets)) =
+        (set.timestamp(), set.snapshot(), set.targets_role("targets"))
     else {
         return Err("targets: incomplete cached metadata".to_owned());
     };
@@ -342,7 +349,11 @@ fn role_state(root: &Root) -> RoleState {
 /// public-good repository pins one).
 pub fn check_target(bytes: &[u8], info: &sigstore_tuf::TargetFile) -> Result<(), String> {
     if bytes.len() as u64 != info.length {
-        return Err(format!("length {} is not the pinned {} (hash mismatch)", bytes.len(), info.length));
+        return Err(format!(
+            "length {} is not the pinned {} (hash mismatch)",
+            bytes.len(),
+            info.length
+        ));
     }
     let Some(expected) = info.hashes.get("sha256") else {
         return Err("targets pins no sha256 hash".to_owned());

@@ -78,7 +78,9 @@ impl Mirror {
             return Err(Error::transport(format!("GET {url}: HTTP {status}")));
         }
         if response.content_length().is_some_and(|n| n > max_length) {
-            return Err(Error::transport(format!("{url} is larger than the {max_length} bytes allowed")));
+            return Err(Error::transport(format!(
+                "{url} is larger than the {max_length} bytes allowed"
+            )));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -87,7 +89,9 @@ impl Mirror {
             .map_err(|e| Error::transport(format!("reading {url}: {}", chain(&e))))?
         {
             if (body.len() + chunk.len()) as u64 > max_length {
-                return Err(Error::transport(format!("{url} is larger than the {max_length} bytes allowed")));
+                return Err(Error::transport(format!(
+                    "{url} is larger than the {max_length} bytes allowed"
+                )));
             }
             body.extend_from_slice(&chunk);
         }

@@ -48,7 +48,11 @@ pub fn warn_unusable(in_use: &InUse) {
     if let InUse::Embedded { unusable: Some(u) } = in_use {
         tracing::warn!(
             "the cached trusted root from {} is not used ({}); using the embedded one: run `sigil trust update`",
-            if u.mirror.is_empty() { "an unknown mirror" } else { &u.mirror },
+            if u.mirror.is_empty() {
+                "an unknown mirror"
+            } else {
+                &u.mirror
+            },
             u.reason
         );
     }
@@ -60,27 +64,38 @@ async fn update(args: TrustUpdateArgs, output: OutputFormat) -> anyhow::Result<O
         .with_context(|| format!("--mirror {mirror:?} is not a URL"))?;
     if !http::allowed(&base) {
         bail!(
-            "--mirror {mirror}: plain HTTP is used only for a loopback mirror (off loopback, metadata can be withheld \
-             or replayed unseen); use https"
+            "--mirror {mirror}: TUF metadata is fetched over https, plain http only from a loopback mirror \
+             (elsewhere it could be withheld or replayed unseen)"
         );
     }
     if base.cannot_be_a_base() || !base.username().is_empty() || base.password().is_some() || base.query().is_some() {
         bail!("--mirror {mirror}: give the repository's base URL, without credentials or a query");
     }
-    let cache = trust_cache::cache_dir().context("no cache directory: set SIGIL_CACHE_DIR (or XDG_CACHE_HOME or HOME)")?;
+    let cache =
+        trust_cache::cache_dir().context("no cache directory: set SIGIL_CACHE_DIR (or XDG_CACHE_HOME or HOME)")?;
     let key = trust_cache::mirror_key(mirror);
     let seed = match trust_cache::last_good(&cache, &key) {
-        Some(dir) => trust_cache::read_state(&dir).with_context(|| format!("cannot read the cache {}", dir.display()))?,
+        Some(dir) => {
+            trust_cache::read_state(&dir).with_context(|| format!("cannot read the cache {}", dir.display()))?
+        }
         None => Files::new(),
     };
     let bootstrap = match (seed.get("root.json"), &args.root) {
         (Some(cached), Some(root)) => {
-            tracing::warn!(
-                "--root {} is not used: the cache already trusts a root of {mirror}, and updates start from it \
+            // Quiet when --root is where the cached chain started (a
+            // pipeline that always passes it); a warning when it is not.
+            let given = std::fs::read(root).with_context(|| format!("cannot read --root {}", root.display()))?;
+            let known = seed
+                .iter()
+                .any(|(name, bytes)| name.starts_with("root_history/") && *bytes == given);
+            if !known {
+                tracing::warn!(
+                    "--root {} is not used: the cache already trusts a root of {mirror}, and updates start from it \
                  (remove {} to start over)",
-                root.display(),
-                cache.join("tuf").join(&key).display()
-            );
+                    root.display(),
+                    cache.join("tuf").join(&key).display()
+                );
+            }
             cached.clone()
         }
         (Some(cached), None) => cached.clone(),
@@ -89,7 +104,9 @@ async fn update(args: TrustUpdateArgs, output: OutputFormat) -> anyhow::Result<O
     };
     let repository = http::Mirror::new(&base)?;
     let now = jiff::Timestamp::now();
-    let mut files = refresh(repository, &bootstrap, seed, now).await.map_err(anyhow::Error::msg)?;
+    let mut files = refresh(repository, &bootstrap, seed, now)
+        .await
+        .map_err(anyhow::Error::msg)?;
     files.insert(MIRROR_FILE.to_owned(), format!("{mirror}\n").into_bytes());
     let dir = cache.join("tuf").join(&key);
     let verified = trust_cache::verify_files(&files, &dir, now).map_err(anyhow::Error::msg)?;
@@ -140,15 +157,22 @@ pub(crate) async fn refresh(
         Err(e) => return Err(target_fail(SIGNING_CONFIG_TARGET, &e)),
     };
     drop(updater);
-    let stored = std::mem::take(&mut *store.0.lock().map_err(|_| "the metadata store was poisoned".to_owned())?);
+    let stored = std::mem::take(
+        &mut *store
+            .0
+            .lock()
+            .map_err(|_| "the metadata store was poisoned".to_owned())?,
+    );
     // What a later run needs: the root and its history, the top-level
     // metadata as trusted now, and this run's targets (an older signing
     // config that targets no longer lists is dropped).
     let mut files: Files = stored
         .into_iter()
         .filter(|(name, _)| {
-            matches!(name.as_str(), "root.json" | "timestamp.json" | "snapshot.json" | "targets.json")
-                || name.starts_with("root_history/")
+            matches!(
+                name.as_str(),
+                "root.json" | "timestamp.json" | "snapshot.json" | "targets.json"
+            ) || name.starts_with("root_history/")
         })
         .collect();
     files.insert(format!("targets/{TRUSTED_ROOT_TARGET}"), trusted_root);
@@ -281,9 +305,10 @@ fn report(in_use: &InUse, output: OutputFormat) -> anyhow::Result<()> {
                         "snapshot": role(&v.snapshot),
                         "targets": role(&v.targets),
                     }),
-                    v.signing_config
-                        .as_deref()
-                        .map_or(serde_json::Value::Null, |c| json!({"sha256": Digest::sha256_of(c).hex()})),
+                    v.signing_config.as_deref().map_or(
+                        serde_json::Value::Null,
+                        |c| json!({"sha256": Digest::sha256_of(c).hex()}),
+                    ),
                     json!(v.dir.display().to_string()),
                 ),
                 InUse::Embedded { .. } => (

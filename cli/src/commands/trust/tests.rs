@@ -97,7 +97,9 @@ fn the_real_root_history_chains_from_1_to_15() {
     let keytypes = |v: u64| -> Vec<String> {
         let json: serde_json::Value = serde_json::from_slice(&root(v)).expect("json");
         let keys = json["signed"]["keys"].as_object().expect("keys").clone();
-        keys.values().map(|k| k["keytype"].as_str().expect("keytype").to_owned()).collect()
+        keys.values()
+            .map(|k| k["keytype"].as_str().expect("keytype").to_owned())
+            .collect()
     };
     assert!(keytypes(8).iter().all(|t| t == "ecdsa-sha2-nistp256"));
     assert!(keytypes(9).iter().all(|t| t == "ecdsa"));
@@ -130,21 +132,32 @@ fn a_full_refresh_of_the_public_good_repository_from_root_1_and_from_the_embedde
     for bootstrap in [root(1), EMBEDDED_TUF_ROOT.to_vec()] {
         let files = run(Memory::public_good(), &bootstrap, Files::new(), fresh()).expect("refresh");
         assert_eq!(files["targets/trusted_root.json"], read("trust/trusted_root.json"));
-        assert_eq!(files["targets/signing_config.v0.2.json"], read("trust/signing_config.v0.2.json"));
+        assert_eq!(
+            files["targets/signing_config.v0.2.json"],
+            read("trust/signing_config.v0.2.json")
+        );
         assert_eq!(files["root.json"], EMBEDDED_TUF_ROOT);
         let mut with_mirror = files.clone();
         with_mirror.insert(trust_cache::MIRROR_FILE.into(), b"https://mirror.test\n".to_vec());
         let verified = trust_cache::verify_files(&with_mirror, Path::new("/cache"), fresh()).expect("verifies");
         assert_eq!(verified.mirror, "https://mirror.test");
         assert_eq!(
-            (verified.root.version, verified.timestamp.version, verified.snapshot.version, verified.targets.version),
+            (
+                verified.root.version,
+                verified.timestamp.version,
+                verified.snapshot.version,
+                verified.targets.version
+            ),
             (15, 762, 165, 14)
         );
         assert_eq!(verified.expires().to_string(), "2026-08-28T19:25:56Z");
         // The same state, read a week later: the timestamp has expired.
         let late: jiff::Timestamp = "2026-09-01T00:00:00Z".parse().expect("time");
         let stale = trust_cache::verify_files(&with_mirror, Path::new("/cache"), late).expect_err("stale");
-        assert!(stale.starts_with("timestamp: expired at 2026-08-28T19:25:56Z"), "{stale}");
+        assert!(
+            stale.starts_with("timestamp: expired at 2026-08-28T19:25:56Z"),
+            "{stale}"
+        );
     }
 }
 
@@ -175,8 +188,13 @@ fn a_refresh_names_the_role_that_failed() {
         v["signed"]["version"] = 16.into();
         serde_json::to_vec(&v).expect("json")
     };
-    let err = run(Memory::public_good().with("16.root.json", fake_16), EMBEDDED_TUF_ROOT, Files::new(), fresh())
-        .expect_err("root 16");
+    let err = run(
+        Memory::public_good().with("16.root.json", fake_16),
+        EMBEDDED_TUF_ROOT,
+        Files::new(),
+        fresh(),
+    )
+    .expect_err("root 16");
     assert!(err.starts_with("root: bad signature"), "{err}");
 }
 
