@@ -305,8 +305,12 @@ pub enum TrustCommand {
     ///   sigil trust update --mirror https://tuf.example --root tuf-root.json
     #[command(verbatim_doc_comment)]
     Update(TrustUpdateArgs),
-    /// Show the trusted root used without --trusted-root: `embedded` or its
-    /// mirror, the sha256 of its bytes and how long it is valid.
+    /// Show the trusted root verification uses without --trusted-root.
+    ///
+    /// `embedded` or the mirror it came from (as given to `trust update`),
+    /// the sha256 of its trusted_root.json bytes, and until when its TUF
+    /// metadata is valid. A cached state that is not used (expired, damaged)
+    /// is reported on stderr.
     ///
     /// Example:
     ///   sigil trust show --output json
