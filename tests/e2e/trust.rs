@@ -323,6 +323,24 @@ fn an_update_is_shown_and_used_by_verification_without_the_network() {
         std::fs::read(dir.join("targets/trusted_root.json")).expect("cached"),
         repo.trusted_root
     );
+
+    // A cached file edited after the update is not trusted for being on
+    // disk: the state no longer verifies, and the embedded root is used.
+    let mut edited = repo.trusted_root.clone();
+    let at = edited.len() / 2;
+    edited[at] ^= 1;
+    std::fs::write(dir.join("targets/trusted_root.json"), edited).expect("edit the cache");
+    let out = client.run(&["trust", "show", "--output", "json"]);
+    out.assert_success();
+    assert!(out.stderr.contains("is not used"), "{out}");
+    let shown = out.stdout_json();
+    assert_eq!(shown["source"], "embedded");
+    let reason = shown["unusedCache"]["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("trusted_root.json: sha256 hash mismatch"),
+        "{reason}"
+    );
+    client.verify_othername().assert_exit(1);
 }
 
 #[test]
@@ -507,4 +525,83 @@ fn plain_http_is_refused_off_loopback() {
         assert!(line.contains("plain http only from a loopback mirror"), "{out}");
     }
     assert!(!cache.path().join("tuf").exists(), "nothing cached");
+}
+
+/// `src`'s files copied into `dst`, which is emptied first.
+fn serve_stage(src: &Path, dst: &Path) {
+    if dst.exists() {
+        std::fs::remove_dir_all(dst).expect("empty the served directory");
+    }
+    std::fs::create_dir_all(dst.join("targets")).expect("mkdir");
+    for dir in [src.to_path_buf(), src.join("targets")] {
+        for entry in std::fs::read_dir(&dir).expect("read stage") {
+            let entry = entry.expect("entry");
+            if entry.file_type().expect("type").is_file() {
+                let relative = entry.path().strip_prefix(src).expect("inside").to_path_buf();
+                std::fs::copy(entry.path(), dst.join(relative)).expect("copy");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_repository_written_by_python_tuf_updates_rotates_and_its_twins_fail() {
+    let python = crate::support::require_binary("python3", "python3");
+    let work = tempfile::tempdir().expect("tempdir");
+    let stages = work.path().join("stages");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/trust/python_tuf_repo.py");
+    let made = std::process::Command::new(python)
+        .arg(&script)
+        .arg(&stages)
+        .arg(data(SCAFFOLDING))
+        .arg(data("trust/trusted_root.json"))
+        .arg(data("trust/signing_config.v0.2.json"))
+        .output()
+        .expect("run python3");
+    assert!(
+        made.status.success(),
+        "python-tuf could not write the repository (pip install \"tuf>=5\"; scripts/test.sh installs it with sigstore):\n{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let served = work.path().join("served");
+    serve_stage(&stages.join("a"), &served);
+    let server = FileServer::start(&served);
+    let client = Client::new(&server);
+    let first_root = stages.join("a/1.root.json");
+    let update = || client.run(&["trust", "update", "--mirror", &client.url, "--root", s(&first_root)]);
+    let refused = |expected: &str| {
+        let before = client.show();
+        let out = update();
+        out.assert_exit(2);
+        let line = out.assert_one_line_error();
+        assert!(
+            line.starts_with(&format!("error: {expected}")),
+            "expected {expected:?}\n{out}"
+        );
+        assert_eq!(client.show(), before, "a failed update changed the state in use");
+    };
+
+    update().assert_success().assert_quiet_stderr();
+    let scaffolding = std::fs::read(data(SCAFFOLDING)).expect("root");
+    assert_eq!(client.show()["trustedRoot"]["sha256"], sha256(&scaffolding));
+    client.verify_othername().assert_success();
+
+    // Root 2 rotates the root key; the targets now carry the public-good root.
+    serve_stage(&stages.join("b"), &served);
+    update().assert_success().assert_quiet_stderr();
+    let shown = client.show();
+    assert_eq!(shown["metadata"]["root"]["version"], 2);
+    let public_good = std::fs::read(data("trust/trusted_root.json")).expect("root");
+    assert_eq!(shown["trustedRoot"]["sha256"], sha256(&public_good));
+    client.verify_othername().assert_exit(1);
+
+    serve_stage(&stages.join("c"), &served);
+    refused("root: bad signature");
+    serve_stage(&stages.join("d"), &served);
+    refused("trusted_root.json: hash or length mismatch");
+    serve_stage(&stages.join("e"), &served);
+    refused("timestamp: rollback");
+    serve_stage(&stages.join("b"), &served);
+    update().assert_success();
+    assert_eq!(client.show()["metadata"]["timestamp"]["version"], 2);
 }
