@@ -25,7 +25,7 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-python3 -c 'import sigstore' 2>/dev/null || python3 -m pip install -q "sigstore>=4,<5"  # the verify-bundle peer (tests/e2e/verify_bundle.rs)
+python3 -c 'import sigstore' 2>/dev/null || python3 -m pip install -q "sigstore>=4,<5"  # the verify-bundle peer (tests/e2e/verify_bundle.rs); it brings python-tuf, which writes the independent TUF repository of tests/e2e/trust.rs
 
 cargo fmt --all --check
 scripts/check-judge.sh

@@ -263,6 +263,9 @@ pub enum Command {
     ///     --upstream registry.example --tls-cert gate.crt --tls-key gate.key
     #[command(verbatim_doc_comment)]
     Gate(Box<GateArgs>),
+    /// Keep the Sigstore trusted root fresh through TUF, and show the one in use.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Print sigil's version, platform and the trusted root it embeds.
     ///
     /// Example:
@@ -281,6 +284,54 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Fetch the trusted root and signing config through TUF into sigil's cache.
+    ///
+    /// Runs the TUF client workflow against the mirror: the root chain (each
+    /// new root signed by the old and the new thresholds), timestamp,
+    /// snapshot and targets, with rollback and freeze protection and expiry,
+    /// then the `trusted_root.json` and `signing_config.v0.2.json` targets.
+    /// The first update of a mirror starts from --root, else from the
+    /// public-good root.json embedded in sigil; later ones start from the
+    /// cached root and versions. The state is written to SIGIL_CACHE_DIR,
+    /// else $XDG_CACHE_HOME/sigil, else ~/.cache/sigil, only once all of it
+    /// verified: a failed update keeps the last good one.
+    ///
+    /// Verification without --trusted-root then uses the cached trusted root
+    /// while its metadata is fresh, else the embedded one (with a warning
+    /// when a cache exists); it never goes to the network by itself.
+    ///
+    /// Examples:
+    ///   sigil trust update
+    ///   sigil trust update --mirror https://tuf.example --root tuf-root.json
+    #[command(verbatim_doc_comment)]
+    Update(TrustUpdateArgs),
+    /// Show the trusted root verification uses without --trusted-root.
+    ///
+    /// `embedded` or the mirror it came from (as given to `trust update`),
+    /// the sha256 of its trusted_root.json bytes, and until when its TUF
+    /// metadata is valid. A cached state that is not used (expired, damaged)
+    /// is reported on stderr.
+    ///
+    /// Example:
+    ///   sigil trust show --output json
+    #[command(verbatim_doc_comment)]
+    Show,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustUpdateArgs {
+    /// The TUF repository: https, or plain http to a loopback host.
+    #[arg(long, value_name = "URL", default_value = "https://tuf-repo-cdn.sigstore.dev")]
+    pub mirror: String,
+    /// The TUF root.json to start from when the cache holds nothing for the
+    /// mirror (default: the embedded public-good root). Never replaces a
+    /// cached root.
+    #[arg(long, value_name = "ROOT.json")]
+    pub root: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -272,10 +272,22 @@ pub fn identity_policy(identity: &IdentityArgs) -> anyhow::Result<IdentityPolicy
     Ok(policy)
 }
 
-/// `--trusted-root`, else the embedded public-good root.
+/// `--trusted-root`, else the one `sigil trust update` cached while its TUF
+/// metadata is fresh, else the embedded public-good root (never the
+/// network).
 pub fn trusted_root(identity: &IdentityArgs) -> anyhow::Result<SigstoreRoot> {
     match &identity.trusted_root {
-        None => Ok(SigstoreRoot::PublicGood),
+        None => match crate::trust_cache::in_use(jiff::Timestamp::now()) {
+            crate::trust_cache::InUse::Cached(cached) => {
+                let root = TrustedRoot::from_json(&cached.trusted_root)
+                    .with_context(|| format!("the cached trusted root in {}", cached.dir.display()))?;
+                Ok(SigstoreRoot::from(root))
+            }
+            embedded => {
+                crate::commands::trust::warn_unusable(&embedded);
+                Ok(SigstoreRoot::PublicGood)
+            }
+        },
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read --trusted-root {}", path.display()))?;

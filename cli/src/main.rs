@@ -6,6 +6,7 @@ mod args;
 mod commands;
 mod common;
 mod password;
+mod trust_cache;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -120,7 +121,9 @@ fn cosign_equivalent(name: &str) -> Option<&'static str> {
             "use `sigil tree IMAGE --output json` to list signatures, attestations and SBOMs, or `sigil copy IMAGE oci:DIR` to store them"
         }
         "triangulate" => "use `sigil tree IMAGE` (its JSON names every .sig/.att tag and referrer)",
-        "initialize" => "none is needed: the Sigstore trusted root is embedded, and --trusted-root FILE replaces it",
+        "initialize" => {
+            "use `sigil trust update [--mirror URL] [--root ROOT.json]` (the trusted root is also embedded, and --trusted-root FILE replaces it)"
+        }
         "sign-blob" | "attest-blob" => {
             "sigil signs images only for now; it verifies blob bundles with `sigil verify-bundle`"
         }

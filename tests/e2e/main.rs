@@ -29,4 +29,5 @@ mod signing;
 mod slsa_verifier;
 mod snapshots;
 mod support;
+mod trust;
 mod verify_bundle;

@@ -13,6 +13,7 @@ mod policy;
 mod provenance;
 mod sign;
 mod tree;
+pub mod trust;
 mod verify;
 mod verify_attestation;
 mod verify_bundle;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Admission(a) => admission::run(*a).await,
         Command::ContainerdVerifier(a) => containerd_verifier::run(*a).await,
         Command::Gate(a) => gate::run(*a).await,
+        Command::Trust(t) => trust::run(t, output).await,
         Command::Version => version::run(output),
         Command::Completion { shell } => version::completion(shell),
     }

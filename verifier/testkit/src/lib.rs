@@ -6,6 +6,7 @@
 //! Missing tools fail the tests with an install hint: a suite that silently
 //! skips its peers proves nothing.
 
+pub mod files;
 pub mod hostile;
 pub mod image;
 pub mod process;
@@ -16,6 +17,7 @@ pub mod tls;
 
 use std::path::{Path, PathBuf};
 
+pub use files::FileServer;
 pub use hostile::{Hostile, Mode};
 pub use image::{Blob, TinyImage, sample_layout, sha256_digest};
 pub use process::{Output, Proc, TimedOut};
