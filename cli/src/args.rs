@@ -822,7 +822,7 @@ pub struct VerifyArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["policy", "certificate_identity", "certificate_identity_regexp"]
+        conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"]
     )]
     pub key: Option<PathBuf>,
     #[command(flatten)]
@@ -842,6 +842,19 @@ pub struct VerifyArgs {
     /// With --policy: evaluate as of this time (RFC 3339), e.g. to replay a decision.
     #[arg(long, value_name = "RFC3339", requires = "policy", value_parser = parse_time)]
     pub at: Option<OffsetDateTime>,
+    /// With --policy: attach to every image decided a SLSA Verification Summary
+    /// Attestation (predicate https://slsa.dev/verification_summary/v1, cosign's
+    /// .att tag) signed with --key, which is then the private key (cosign format).
+    #[arg(long, requires = "policy")]
+    pub emit_vsa: bool,
+    /// The summaries' verifier.id: a URI naming sigil and this deployment.
+    #[arg(
+        long,
+        value_name = "URI",
+        default_value = "https://sigil.dev/verifier",
+        requires = "emit_vsa"
+    )]
+    pub vsa_verifier_id: String,
     /// Require this signed annotation, KEY=VALUE (repeatable; with --key).
     #[arg(
         short = 'a',

@@ -31,3 +31,4 @@ mod snapshots;
 mod support;
 mod trust;
 mod verify_bundle;
+mod vsa;

@@ -20,6 +20,7 @@ mod verify_bundle;
 mod verify_notation;
 mod verify_policy;
 mod version;
+mod vsa;
 
 pub use sigil_verifier::pipeline::resolve;
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use anyhow::bail;
 use serde_json::json;
 use sigil_verifier::digest::Digest;
 use sigil_verifier::gather::SignatureEvidence;
@@ -42,8 +43,19 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
         ..Settings::default()
     };
     if let Some(policy) = &args.policy {
+        let emit = match (&args.key, args.emit_vsa) {
+            (Some(key), true) => Some(super::vsa::Emit {
+                key: crate::common::read_signing_key(key)?,
+                verifier_id: args.vsa_verifier_id.clone(),
+            }),
+            (None, true) => bail!("--emit-vsa needs --key FILE: the private key the summaries are signed with"),
+            (Some(_), false) => bail!(
+                "--key and --policy: the policy names the keys it trusts; --key goes with --policy only with --emit-vsa, as the key the summaries are signed with"
+            ),
+            (None, false) => None,
+        };
         let client = registry_client(&args.registry, &images)?;
-        return super::verify_policy::run(images, policy, args.at, settings, client, output).await;
+        return super::verify_policy::run(images, policy, args.at, settings, client, output, emit.as_ref()).await;
     }
     let trusted = Arc::new(authority(args.key.as_deref(), &args.identity)?);
     let client = registry_client(&args.registry, &images)?;

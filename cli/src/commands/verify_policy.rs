@@ -29,15 +29,32 @@ pub async fn run(
     settings: Settings,
     client: Arc<RegistryClient>,
     output: OutputFormat,
+    emit: Option<&super::vsa::Emit>,
 ) -> anyhow::Result<Outcome> {
     let now = at.unwrap_or_else(OffsetDateTime::now_utc);
+    let policy_file = policy;
     let policy = Arc::new(load_policy(policy, now)?);
-    let decided = decide(images, client, PolicyJudge(policy.clone()), settings, now).await;
+    let decided = decide(
+        images.clone(),
+        client.clone(),
+        PolicyJudge(policy.clone()),
+        settings,
+        now,
+    )
+    .await;
     let outcome = sigil_verifier::pipeline::Outcome::of_run(decided.iter().map(|d| d.outcome));
     // The policy judges every image, those it could not evaluate included.
     let reports: Vec<Report> = decided.into_iter().filter_map(|d| d.verdict).collect();
     render(&reports, &policy, output)?;
-    Ok(outcome.into())
+    let outcome: Outcome = outcome.into();
+    let Some(emit) = emit else {
+        return Ok(outcome);
+    };
+    let failed = super::vsa::emit(emit, &images, &reports, policy_file, &client, now).await;
+    for (_, e) in &failed {
+        eprintln!("error: {}", format!("{e:#}").replace(['\n', '\r'], " "));
+    }
+    Ok(if failed.is_empty() { outcome } else { Outcome::Error })
 }
 
 /// Loads a policy, refusing one with errors (printed in full on stderr) and

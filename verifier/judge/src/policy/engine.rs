@@ -314,6 +314,7 @@ impl Policy {
             evaluated_at: now.format(&Rfc3339).unwrap_or_default(),
             notes: Vec::new(),
             checks: Vec::new(),
+            inputs: Vec::new(),
         }
     }
 
@@ -486,7 +487,7 @@ impl Policy {
                     );
                     c
                 } else {
-                    self.attestation_check(requirement, evidence, name, now)
+                    self.attestation_check(requirement, evidence, name, now, &mut report.inputs)
                 });
         }
         let failed = report.has_failures();
@@ -670,6 +671,7 @@ impl Policy {
         evidence: &Evidence<'_>,
         name: &ImageName,
         now: OffsetDateTime,
+        inputs: &mut Vec<Digest>,
     ) -> Check {
         let t = &requirement.predicate_type;
         let by = format!("[{}]", requirement.signed_by.join(", "));
@@ -710,6 +712,13 @@ impl Policy {
                 Some((publisher, v)) => match content_failures(requirement, publisher, &v, cx) {
                     Ok(found) => {
                         failures.extend(found);
+                        let layer = match &e.origin {
+                            crate::evidence::Origin::Tag { layer, .. }
+                            | crate::evidence::Origin::Referrer { layer, .. } => layer,
+                        };
+                        if !inputs.contains(layer) {
+                            inputs.push(layer.clone());
+                        }
                         verified.push((publisher, format!("verified attestation by {publisher} ({})", v.signer)));
                     }
                     // A predicate that cannot be read: the failure, and no detail line (as before).

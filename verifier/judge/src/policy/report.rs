@@ -302,6 +302,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub checks: Vec<Check>,
+    /// The layer digests of the attestations that counted (a verification
+    /// summary's `inputAttestations`); not part of the report's JSON.
+    #[serde(skip)]
+    pub inputs: Vec<Digest>,
 }
 
 /// Human output shows at most this many details under a failed check.

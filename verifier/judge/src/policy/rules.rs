@@ -8,6 +8,7 @@ use super::checks::ContentCheck;
 use super::checks::cel::Condition;
 use super::checks::sbom::{PurlPattern, SbomCheck};
 use super::checks::slsa::SlsaCheck;
+use super::checks::vsa::VsaCheck;
 use super::checks::vuln::{Severity, VulnCheck, parse_duration};
 use super::diagnostic::{Code, Diagnostic};
 use super::glob::{Glob, Pattern};
@@ -360,6 +361,7 @@ impl Loader<'_> {
                 "slsa",
                 "sbom",
                 "vulnerabilities",
+                "vsa",
                 "condition",
             ],
         )?;
@@ -405,6 +407,7 @@ impl Loader<'_> {
                 "slsa" => self.slsa(node, &what).map(ContentCheck::Slsa),
                 "sbom" => self.sbom(node, &what).map(ContentCheck::Sbom),
                 "vulnerabilities" => self.vulnerabilities(node, &what).map(ContentCheck::Vulnerabilities),
+                "vsa" => self.vsa(node, &what).map(ContentCheck::Vsa),
                 "condition" => self.condition(node).map(ContentCheck::Condition),
                 _ => continue,
             };
@@ -514,6 +517,58 @@ impl Loader<'_> {
         Some(check)
     }
 
+    fn vsa(&mut self, node: &Node, what: &str) -> Option<VsaCheck> {
+        let fields = self.mapping(
+            node,
+            &format!("{what} vsa"),
+            &["verifierIds", "policyDigests", "maxAge"],
+        )?;
+        let mut check = VsaCheck::default();
+        if let Some(n) = fields.get("verifierIds") {
+            check.verifier_ids = self
+                .string_list(n, "verifierIds")?
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect();
+        }
+        if check.verifier_ids.is_empty() {
+            self.report(
+                Code::MissingField,
+                fields.span,
+                format!("{what} vsa needs `verifierIds` (the verifiers whose summaries are accepted)"),
+            );
+            return None;
+        }
+        if let Some(n) = fields.get("policyDigests") {
+            for (text, span) in self.string_list(n, "policyDigests")? {
+                let hex = text.strip_prefix("sha256:").unwrap_or(&text).to_ascii_lowercase();
+                if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                    check.policy_digests.push(hex);
+                } else {
+                    self.report(
+                        Code::InvalidValue,
+                        span,
+                        format!("policyDigests entry {text:?} is not a sha256 digest"),
+                    );
+                }
+            }
+        }
+        if let Some(n) = fields.get("maxAge") {
+            let text = self.string(n, "maxAge")?;
+            check.max_age = parse_duration(&text);
+            if check.max_age.is_none() {
+                self.report_with_help(
+                    Code::InvalidValue,
+                    n.span,
+                    format!("maxAge {text:?} is not a duration"),
+                    "write a positive duration such as 24h or 7d",
+                );
+                return None;
+            }
+        }
+        Some(check)
+    }
+
     fn condition(&mut self, node: &Node) -> Option<Condition> {
         let source = self.string(node, "condition")?;
         match Condition::compile(&source) {
@@ -557,6 +612,7 @@ fn applies_to(check: &str) -> Option<&'static [&'static str]> {
         "slsa" => Some(&["https://slsa.dev/provenance/"]),
         "sbom" => Some(&[crate::predicate::SPDX, crate::predicate::CYCLONEDX]),
         "vulnerabilities" => Some(&[crate::predicate::COSIGN_VULN]),
+        "vsa" => Some(&[crate::predicate::SLSA_VSA]),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@
 pub mod sbom;
 pub mod slsa;
 pub mod view;
+pub mod vsa;
 pub mod vuln;
 
 use serde::Deserialize;

@@ -6,6 +6,7 @@
 pub mod cel;
 pub mod sbom;
 pub mod slsa;
+pub mod vsa;
 pub mod vuln;
 
 use serde_json::Value;
@@ -31,6 +32,7 @@ pub enum ContentCheck {
     Slsa(slsa::SlsaCheck),
     Sbom(sbom::SbomCheck),
     Vulnerabilities(vuln::VulnCheck),
+    Vsa(vsa::VsaCheck),
     Condition(cel::Condition),
 }
 
@@ -46,6 +48,8 @@ pub struct Predicate<'a> {
     sbom: Option<Result<Vec<(usize, String)>, String>>,
     provenance: Option<Provenance<'a>>,
     scan: Option<Scan<'a>>,
+    /// The verification summary, or why it could not be read.
+    vsa: Option<Result<crate::predicate::vsa::Summary, String>>,
 }
 
 impl<'a> Predicate<'a> {
@@ -89,6 +93,11 @@ impl<'a> Predicate<'a> {
         } else {
             None
         };
+        let vsa = if needs(|c| matches!(c, ContentCheck::Vsa(_))) {
+            Some(crate::predicate::vsa::Summary::read(text))
+        } else {
+            None
+        };
         if checks.is_empty() {
             view::validate(text).map_err(json)?;
         }
@@ -97,6 +106,7 @@ impl<'a> Predicate<'a> {
             sbom,
             provenance,
             scan,
+            vsa,
         })
     }
 
@@ -137,6 +147,11 @@ impl ContentCheck {
                 Some(scan) => c.run(scan, cx.now),
                 None => Err("the predicate was not read for this check".to_owned()),
             },
+            ContentCheck::Vsa(c) => match &predicate.vsa {
+                Some(Ok(summary)) => c.run(summary, &cx.image.digest, cx.now),
+                Some(Err(reason)) => Err(reason.clone()),
+                None => Err("the predicate was not read for this check".to_owned()),
+            },
             ContentCheck::Condition(c) => c.run(statement, predicate.tree()?, cx.image),
         }
     }
@@ -147,6 +162,7 @@ impl ContentCheck {
             ContentCheck::Slsa(_) => "slsa",
             ContentCheck::Sbom(_) => "sbom",
             ContentCheck::Vulnerabilities(_) => "vulnerabilities",
+            ContentCheck::Vsa(_) => "vsa",
             ContentCheck::Condition(_) => "condition",
         }
     }

@@ -97,7 +97,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     (number.is_empty() && any && total > Duration::ZERO).then_some(total)
 }
 
-fn human_duration(d: Duration) -> String {
+pub(crate) fn human_duration(d: Duration) -> String {
     let hours = d.whole_hours();
     if hours >= 48 {
         format!("{}d{}h", hours / 24, hours % 24)
