@@ -79,4 +79,8 @@ impl ImageStore for Counting {
         self.counts.recorded_names.fetch_add(1, Ordering::SeqCst);
         self.inner.recorded_name(digest).await
     }
+
+    fn notation_candidates(&self, digest: &Digest) -> Result<Vec<Descriptor>, StoreError> {
+        self.inner.notation_candidates(digest)
+    }
 }

@@ -23,6 +23,7 @@ impl Judge for CountSignatures {
             signatures: true,
             attestations: false,
             recorded_name: false,
+            notation: false,
         }
     }
     fn judge(&self, evidence: &ImageEvidence, _: OffsetDateTime) -> usize {
@@ -330,6 +331,7 @@ impl Judge for Arc<Watching> {
             signatures: false,
             attestations: false,
             recorded_name: false,
+            notation: false,
         }
     }
     fn judge(&self, _: &ImageEvidence, _: OffsetDateTime) {

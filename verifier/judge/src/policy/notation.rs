@@ -32,6 +32,10 @@ const MAX_STORE_FILES: usize = 1000;
 /// notation reads them.
 const CERTIFICATE_EXTENSIONS: [&str; 3] = ["pem", "crt", "cer"];
 
+/// A trust store as read: its label, its files (name, bytes), the span of
+/// the `trustStore` field.
+type Store = (String, Vec<(String, Vec<u8>)>, super::yaml::Span);
+
 impl Loader<'_> {
     /// The `notation:` mapping of publisher `name`.
     pub(super) fn notation(&mut self, node: &Node, name: &str, what: &str) -> Option<Authority> {
@@ -126,7 +130,7 @@ impl Loader<'_> {
     /// `trustStore`: one path or a list; each a directory (its certificate
     /// files are read) or a file. The label names it in reports; the span
     /// is the field's.
-    fn trust_store(&mut self, node: &Node, what: &str) -> Option<(String, Vec<(String, Vec<u8>)>, super::yaml::Span)> {
+    fn trust_store(&mut self, node: &Node, what: &str) -> Option<Store> {
         let what = format!("{what} trustStore");
         let entries = match &node.value {
             Value::Seq(_) => self.string_list(node, &what)?,

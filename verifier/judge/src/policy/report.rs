@@ -150,7 +150,11 @@ impl ReasonCode {
             AnnotationMismatch => 1,
             DigestMismatch => 2,
             PayloadTypeMismatch | PredicateTypeMismatch => 3,
-            CertificateExpired | CertificateNotYetValid | KeyNotValidAtTime | SignedAfterEvaluation | SignatureExpired => 4,
+            CertificateExpired
+            | CertificateNotYetValid
+            | KeyNotValidAtTime
+            | SignedAfterEvaluation
+            | SignatureExpired => 4,
             IdentityMismatch => 5,
             CertificateUntrusted
             | NoSigningTime

@@ -137,7 +137,9 @@ pub enum Rejection {
     },
     /// Cosign evidence judged for a `notation` publisher, which vouches
     /// through Notary Project signatures only.
-    #[error("a notation publisher vouches through Notary Project signatures only, not cosign signatures or attestations")]
+    #[error(
+        "a notation publisher vouches through Notary Project signatures only, not cosign signatures or attestations"
+    )]
     NotationOnly,
 }
 

@@ -145,27 +145,22 @@ pub fn notation_signatures_by(
             })
             .collect();
     }
-    let verdicts = match crate::notation::judge(
-        Some(&trust.statement),
-        &trust.stores,
-        target,
-        &evidence.signatures,
-        now,
-    ) {
-        Ok(ImageVerdict::Judged { signatures, .. }) => signatures,
-        // The statement is strict and its store never empty (checked at
-        // construction), so neither happens; refuse if they ever did.
-        Ok(_) | Err(_) => {
-            return evidence
-                .signatures
-                .iter()
-                .map(|s| NotationCheck {
-                    origin: s.origin.clone(),
-                    outcome: Err(Rejection::Unreadable("internal: the notation trust is unusable".into())),
-                })
-                .collect();
-        }
-    };
+    let verdicts =
+        match crate::notation::judge(Some(&trust.statement), &trust.stores, target, &evidence.signatures, now) {
+            Ok(ImageVerdict::Judged { signatures, .. }) => signatures,
+            // The statement is strict and its store never empty (checked at
+            // construction), so neither happens; refuse if they ever did.
+            Ok(_) | Err(_) => {
+                return evidence
+                    .signatures
+                    .iter()
+                    .map(|s| NotationCheck {
+                        origin: s.origin.clone(),
+                        outcome: Err(Rejection::Unreadable("internal: the notation trust is unusable".into())),
+                    })
+                    .collect();
+            }
+        };
     verdicts
         .into_iter()
         .zip(&evidence.signatures)
