@@ -882,8 +882,15 @@ fn content_failures(
         .collect())
 }
 
+/// Who a signer is, for counting distinct publishers: a key by its whole
+/// fingerprint, a certificate by subject and issuer, and a Notary Project
+/// signer by its leaf's subject alone (two `notation` publishers whose
+/// stores both accept one signer count once).
 fn signer_id(signer: &Signer) -> String {
-    format!("{signer:?}")
+    match signer {
+        Signer::Notation { subject, .. } => format!("notation {subject:?}"),
+        other => format!("{other:?}"),
+    }
 }
 
 /// `repository[:tag]`, as reports show the matched name.
