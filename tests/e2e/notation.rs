@@ -702,10 +702,10 @@ fn notation_policy_errors_are_lint_errors_with_their_place() {
         .replace(&format!("[\"{E2E_DN}\"]"), "[\"CN=e2e\"]");
     fs::write(&policy, &text).expect("write");
     let out = sigil(&["policy", "lint", s(&policy)]).run();
-    out.assert_exit(1);
+    out.assert_exit(2);
     for (needle, code) in [
         ("stores/empty", "invalid-trust-root"),
-        ("stores/junk.pem", "invalid-trust-root"),
+        ("[stores/junk.pem]", "invalid-trust-root"),
         ("\"CN=e2e\"", "invalid-value"),
     ] {
         let offset = text.find(needle).expect("needle");

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use super::diagnostic::Code;
 use super::loader::Loader;
 use super::yaml::{Node, Value};
+use crate::notation::TrustStoreError;
 use crate::notation::envelope::SigningScheme;
 use crate::notation::trustpolicy::Identities;
 use crate::verify::{Authority, NotationTrust};
@@ -85,10 +86,15 @@ impl Loader<'_> {
         match NotationTrust::new(name, &label, scheme?, identities?, &files) {
             Ok(trust) => Some(Authority::Notation(Arc::new(trust))),
             Err(e) => {
+                let why = match e {
+                    TrustStoreError::File { file, reason, .. } => format!("{file}: {reason}"),
+                    TrustStoreError::Empty(_) => "it holds no certificate".to_owned(),
+                    other => other.to_string(),
+                };
                 self.report_with_help(
                     Code::InvalidTrustRoot,
                     span,
-                    format!("{what} trustStore {label} is unusable: {e}"),
+                    format!("{what} trustStore {label} is unusable: {why}"),
                     "a notation trust store holds CA or self-signed certificates, PEM or DER, in .pem, .crt or .cer files",
                 );
                 None
