@@ -143,10 +143,19 @@ impl Policy {
             .any(|a| claimed.is_none_or(|c| c == a.predicate_type))
     }
 
-    /// Whether any publisher is of kind `notation`: only then are an
-    /// image's Notary Project signatures gathered.
+    /// Whether any rule's `signatures` names a publisher of kind
+    /// `notation`: only then are an image's Notary Project signatures
+    /// gathered (a publisher no rule names could not change a decision).
     pub fn reads_notation(&self) -> bool {
-        self.publishers.values().any(|p| p.authority.notation().is_some())
+        self.rules
+            .iter()
+            .filter_map(|r| r.signatures.as_ref())
+            .flat_map(|s| s.combinator.publishers())
+            .any(|name| {
+                self.publishers
+                    .get(name)
+                    .is_some_and(|p| p.authority.notation().is_some())
+            })
     }
 
     /// The rule that decides for `name`: the most specific matching one.
