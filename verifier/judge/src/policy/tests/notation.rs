@@ -520,14 +520,12 @@ fn notation_publishers_are_checked_at_load_time() {
     let both = "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  n:\n    key: release.pub\n    notation: {trustStore: notation/e2e, trustedIdentities: [\"*\"]}\nrules: []\n";
     assert!(diagnostics(both).iter().any(|(c, ..)| *c == Code::ConflictingFields));
     // A notation publisher cannot sign attestations.
-    let attested = format!(
-        "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  n:\n    notation: {{trustStore: notation/e2e, trustedIdentities: [\"*\"]}}\nrules:\n  - name: r\n    images: [\"r.io/**\"]\n    attestations:\n      - predicateType: https://slsa.dev/provenance/v1\n        signedBy: [n]\n"
-    );
-    let (line, column) = place(&attested, "[n]");
+    let attested = "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  n:\n    notation: {trustStore: notation/e2e, trustedIdentities: [\"*\"]}\nrules:\n  - name: r\n    images: [\"r.io/**\"]\n    attestations:\n      - predicateType: https://slsa.dev/provenance/v1\n        signedBy: [n]\n";
+    let (line, column) = place(attested, "[n]");
     assert!(
-        diagnostics(&attested).contains(&(Code::InvalidValue, line, column)),
+        diagnostics(attested).contains(&(Code::InvalidValue, line, column)),
         "{:?}",
-        diagnostics(&attested)
+        diagnostics(attested)
     );
 }
 
