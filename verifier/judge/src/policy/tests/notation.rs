@@ -574,3 +574,38 @@ fn the_trust_store_is_read_once_at_load() {
     );
     assert!(!keys_only.reads_notation());
 }
+
+/// `policies/notation.yaml` lints clean and decides as its comments say.
+#[test]
+fn the_example_policy_decides_as_documented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/notation.yaml");
+    let (policy, diagnostics) = crate::policy::load(&path, NOW, &testdata::Disk);
+    assert_eq!(diagnostics.items.len(), 0, "{}", diagnostics.render_human());
+    let policy = policy.expect("loads");
+    let release = SigningKey::import_pem(&testdata::text("policy-keys/release.key")).expect("key");
+    let image = Digest::from_str(E2E_IMAGE).expect("digest");
+    let at = |repo: &str, signatures, envelopes: Vec<Vec<u8>>| {
+        evidence(
+            &format!("registry.acme.example/{repo}@{E2E_IMAGE}"),
+            signatures,
+            Vec::new(),
+        )
+        .with_notation(Cow::Owned(NotationEvidence {
+            target: descriptor(E2E_IMAGE, E2E_SIZE),
+            signatures: envelopes.into_iter().map(input).collect(),
+        }))
+    };
+    let decision = |e: &Evidence<'_>| policy.evaluate(e, NOW).decision;
+    assert_eq!(
+        decision(&at("azure/app", vec![], vec![envelope(VALID)])),
+        Decision::Allow
+    );
+    assert_eq!(decision(&at("azure/app", vec![], vec![flipped()])), Decision::Deny);
+    let signed = || vec![signature(&release, &image, &[])];
+    assert_eq!(
+        decision(&at("prod/app", signed(), vec![envelope(VALID)])),
+        Decision::Allow
+    );
+    assert_eq!(decision(&at("prod/app", vec![], vec![envelope(VALID)])), Decision::Deny);
+    assert_eq!(decision(&at("prod/app", signed(), vec![])), Decision::Deny);
+}
