@@ -56,6 +56,34 @@ impl FileReader for Recording {
         lock(&self.read).push((path.to_owned(), Digest::sha256_of(&bytes)));
         Ok(bytes)
     }
+
+    /// A directory listed (a notation trust store) is recorded by its
+    /// listing, so a certificate added or removed is a change.
+    fn list(&self, path: &Path) -> Result<Option<Vec<PathBuf>>, String> {
+        let listed = Disk.list(path)?;
+        if let Some(files) = &listed {
+            lock(&self.read).push((path.to_owned(), listing_digest(files)));
+        }
+        Ok(listed)
+    }
+}
+
+/// The digest standing for a directory's listing.
+fn listing_digest(files: &[PathBuf]) -> Digest {
+    let mut text = String::from("directory\0");
+    for file in files {
+        text.push_str(&format!("{}\n", file.display()));
+    }
+    Digest::sha256_of(text.as_bytes())
+}
+
+/// What `path` holds now, as [`Recording`] recorded it: a directory's
+/// listing, else the file's bytes.
+fn digest_now(path: &Path) -> Result<Digest, String> {
+    match Disk.list(path)? {
+        Some(files) => Ok(listing_digest(&files)),
+        None => Disk.read(path).map(|b| Digest::sha256_of(&b)),
+    }
 }
 
 impl Loaded {
@@ -104,7 +132,7 @@ impl Loaded {
     fn changed(&self) -> bool {
         self.files
             .iter()
-            .any(|(path, digest)| Disk.read(path).map(|b| Digest::sha256_of(&b)).as_ref() != Ok(digest))
+            .any(|(path, digest)| digest_now(path).as_ref() != Ok(digest))
     }
 }
 
@@ -217,10 +245,7 @@ impl Current {
             .files
             .iter()
             .map(|(path, _)| {
-                let digest = match Disk.read(path) {
-                    Ok(bytes) => Digest::sha256_of(&bytes),
-                    Err(e) => Digest::sha256_of(e.as_bytes()),
-                };
+                let digest = digest_now(path).unwrap_or_else(|e| Digest::sha256_of(e.as_bytes()));
                 (path.clone(), digest)
             })
             .collect()

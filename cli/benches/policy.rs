@@ -171,6 +171,7 @@ fn engine(now: time::OffsetDateTime) {
                 ignored_tag: None,
                 signatures: signatures.into(),
                 attestations: attestations.into(),
+                notation: None,
             }
         })
         .collect();

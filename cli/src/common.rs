@@ -213,6 +213,7 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
 pub fn describe(authority: &Authority) -> serde_json::Value {
     match authority {
         Authority::Key(key) => serde_json::json!({"key": {"fingerprint": key.fingerprint()}}),
+        Authority::Notation(trust) => serde_json::json!({"notation": {"trustStore": trust.label()}}),
         Authority::Keyless { identity, .. } | Authority::Certificate { identity, .. } => {
             serde_json::json!({"identity": {
                 "subject": identity.subject().to_string(),

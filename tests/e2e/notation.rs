@@ -557,3 +557,245 @@ fn notation_config_is_its_own_way_to_trust() {
     out.assert_exit(1);
     assert!(out.stdout.contains("PASS ") && out.stdout.contains("FAIL "), "{out}");
 }
+
+// --- policy publishers of kind notation ---------------------------------------
+
+const E2E_DN: &str = "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=e2e";
+
+/// A policy file in `dir` with trust stores beside it (`stores/e2e`: the
+/// e2e certificate; `stores/other`: another CA; `stores/expired`: the
+/// expired e2e certificate), a key publisher `release` (`release.pub`,
+/// made by the caller), notation publishers `e2e` (the e2e identity),
+/// `other`, `someone` (another identity), `expired`, and one rule for
+/// every image with `signatures`.
+fn notation_policy(dir: &Path, signatures: &str) -> PathBuf {
+    for (store, cert) in [
+        ("e2e", "e2e.crt"),
+        ("other", "new_e2e.crt"),
+        ("expired", "expired_e2e.crt"),
+    ] {
+        let to = dir.join("stores").join(store);
+        fs::create_dir_all(&to).expect("store dir");
+        fs::copy(key(cert), to.join(cert)).expect("cert");
+    }
+    let policy = dir.join("policy.yaml");
+    fs::write(
+        &policy,
+        format!(
+            r#"apiVersion: sigil.dev/v1alpha1
+kind: ImagePolicy
+publishers:
+  release: {{key: release.pub}}
+  e2e:
+    notation:
+      trustStore: stores/e2e
+      trustedIdentities: ["{E2E_DN}"]
+  other:
+    notation: {{trustStore: stores/other, trustedIdentities: ["*"]}}
+  someone:
+    notation: {{trustStore: stores/e2e, trustedIdentities: ["x509.subject: C=US, ST=WA, O=Notary, CN=someone-else"]}}
+  expired:
+    notation: {{trustStore: [stores/expired], trustedIdentities: ["*"]}}
+rules:
+  - name: all
+    images: ["**"]
+    signatures: {signatures}
+"#
+        ),
+    )
+    .expect("policy");
+    policy
+}
+
+/// `sigil verify IMAGE --policy POLICY --output json`: the exit code and
+/// the image's signatures check.
+fn policy_check(image: &str, policy: &Path) -> (i32, Value) {
+    let out = sigil(&["verify", image, "--policy", s(policy), "--output", "json"]).run();
+    let code = out.code.unwrap_or(-1);
+    let report = out.stdout_json()["images"][0].clone();
+    let check = report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["kind"] == "signatures").cloned())
+        .unwrap_or_else(|| panic!("no signatures check: {report}"));
+    (code, check)
+}
+
+fn assert_policy(image: &str, policy: &Path, exit: i32, code: &str) -> Value {
+    let (found, check) = policy_check(image, policy);
+    assert_eq!(
+        (found, check["code"].as_str().unwrap_or("")),
+        (exit, code),
+        "{image}: {check}"
+    );
+    check
+}
+
+#[test]
+fn notation_publishers_count_in_a_policy_from_layouts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::fixtures::keypair(dir.path(), "release");
+    let any_of = |publisher: &str| notation_policy(&dir.path().join(publisher), &format!("{{anyOf: [{publisher}]}}"));
+    for p in ["e2e", "other", "someone", "expired"] {
+        fs::create_dir_all(dir.path().join(p)).expect("dir");
+        fs::copy(dir.path().join("release.pub"), dir.path().join(p).join("release.pub")).expect("pub");
+    }
+    let e2e = any_of("e2e");
+
+    // Allowed: the right store and identity; the report names the signer and the store.
+    let check = assert_policy(&layout("e2e-valid-signature"), &e2e, 0, "satisfied");
+    let details = check["details"].to_string();
+    assert!(
+        details.contains("CN=e2e") && details.contains("notation trust store stores/e2e"),
+        "{check}"
+    );
+    let out = sigil(&["verify", &layout("e2e-valid-signature"), "--policy", s(&e2e)]).run();
+    out.assert_exit(0).assert_quiet_stderr();
+    // One valid signature among others is enough.
+    assert_policy(&layout("e2e-valid-multiple-signatures"), &e2e, 0, "satisfied");
+
+    // Twins, each refused for its own reason.
+    assert_policy(
+        &layout("e2e-valid-signature"),
+        &any_of("other"),
+        1,
+        "certificate-untrusted",
+    );
+    assert_policy(
+        &layout("e2e-valid-signature"),
+        &any_of("someone"),
+        1,
+        "identity-mismatch",
+    );
+    let moved = signature_on_another_image(dir.path());
+    assert_policy(&moved, &e2e, 1, "digest-mismatch");
+    assert_policy(&layout("e2e-expired-signature"), &e2e, 1, "signature-expired");
+    let flipped = tamper(dir.path(), "e2e-valid-signature", "flipped", flip_signature_byte);
+    assert_policy(&flipped, &e2e, 1, "signature-invalid");
+    let untouched = tamper(dir.path(), "e2e-valid-signature", "untouched", |_| {});
+    assert_policy(&untouched, &e2e, 0, "satisfied");
+    assert_policy(
+        &layout("e2e-with-expired-cert"),
+        &any_of("expired"),
+        1,
+        "certificate-expired",
+    );
+    assert_policy(&layout("e2e"), &e2e, 1, "no-signatures");
+    // The layer is no envelope: the evidence is malformed, the image denied.
+    assert_policy(&layout("e2e-invalid-signature"), &e2e, 1, "evidence-malformed");
+    // A cosign key publisher finds nothing in a notation-signed layout.
+    let release = notation_policy(&dir.path().join("e2e"), "{anyOf: [release]}");
+    assert_policy(&layout("e2e-valid-signature"), &release, 1, "no-signatures");
+}
+
+#[test]
+fn notation_policy_errors_are_lint_errors_with_their_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::fixtures::keypair(dir.path(), "release");
+    let policy = notation_policy(dir.path(), "{anyOf: [e2e]}");
+    sigil(&["policy", "lint", s(&policy)]).run().assert_exit(0);
+    fs::create_dir_all(dir.path().join("stores/empty")).expect("dir");
+    fs::write(dir.path().join("stores/junk.pem"), "not a certificate").expect("junk");
+    let text = fs::read_to_string(&policy)
+        .expect("policy")
+        .replace("trustStore: stores/other", "trustStore: stores/empty")
+        .replace("trustStore: [stores/expired]", "trustStore: [stores/junk.pem]")
+        .replace(&format!("[\"{E2E_DN}\"]"), "[\"CN=e2e\"]");
+    fs::write(&policy, &text).expect("write");
+    let out = sigil(&["policy", "lint", s(&policy)]).run();
+    out.assert_exit(2);
+    for (needle, code) in [
+        ("stores/empty", "invalid-trust-root"),
+        ("[stores/junk.pem]", "invalid-trust-root"),
+        ("\"CN=e2e\"", "invalid-value"),
+    ] {
+        let offset = text.find(needle).expect("needle");
+        let line = text[..offset].matches('\n').count() + 1;
+        let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+        let place = format!("policy.yaml:{line}:{column}");
+        assert!(
+            out.stdout.contains(&place) || out.stderr.contains(&place),
+            "{code} at {place}: {out}"
+        );
+        assert!(out.stdout.contains(code) || out.stderr.contains(code), "{code}: {out}");
+    }
+    // verify refuses the policy before any image is looked at.
+    let out = sigil(&["verify", &layout("e2e-valid-signature"), "--policy", s(&policy)]).run();
+    out.assert_exit(2);
+}
+
+#[test]
+fn notation_and_key_publishers_combine_in_a_real_registry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (release, _) = crate::fixtures::keypair(dir.path(), "release");
+    let registry = Registry::start();
+    // Notation signatures copied with the image (as referrers), then a cosign key signature.
+    let both = registry.image("notation/both:v1");
+    let notation_only = registry.image("notation/only:v1");
+    let expired = registry.image("notation/expired:v1");
+    for (from, to) in [
+        ("e2e-valid-signature", &both),
+        ("e2e-valid-signature", &notation_only),
+        ("e2e-expired-signature", &expired),
+    ] {
+        sigil(&["copy", &layout(from), to]).run().assert_exit(0);
+    }
+    sigil(&["sign", &both, "--key", s(&release)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    crate::fixtures::push_sample(&registry, "notation/key-only", "v1", 7);
+    let key_only = registry.image("notation/key-only:v1");
+    sigil(&["sign", &key_only, "--key", s(&release)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    sigil(&["sign", &expired, "--key", s(&release)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+
+    let any_of = notation_policy(&dir.path().join("any"), "{anyOf: [e2e]}");
+    fs::copy(dir.path().join("release.pub"), dir.path().join("any/release.pub")).expect("pub");
+    let check = assert_policy(&notation_only, &any_of, 0, "satisfied");
+    assert!(check["details"].to_string().contains("CN=e2e"), "{check}");
+    assert_policy(&expired, &any_of, 1, "signature-expired");
+    assert_policy(&key_only, &any_of, 1, "no-signatures");
+
+    // allOf [key, notation] needs both.
+    let all_of = notation_policy(&dir.path().join("all"), "{allOf: [release, e2e]}");
+    fs::copy(dir.path().join("release.pub"), dir.path().join("all/release.pub")).expect("pub");
+    assert_policy(&both, &all_of, 0, "satisfied");
+    assert_policy(&notation_only, &all_of, 1, "no-signatures");
+    assert_policy(&key_only, &all_of, 1, "no-signatures");
+    assert_policy(&expired, &all_of, 1, "signature-expired");
+
+    // threshold 2 of [notation, key].
+    let threshold = notation_policy(&dir.path().join("two"), "{threshold: {count: 2, of: [e2e, release]}}");
+    fs::copy(dir.path().join("release.pub"), dir.path().join("two/release.pub")).expect("pub");
+    assert_policy(&both, &threshold, 0, "satisfied");
+    assert_policy(&notation_only, &threshold, 1, "threshold-not-met");
+    assert_policy(&key_only, &threshold, 1, "threshold-not-met");
+    assert_policy(&expired, &threshold, 1, "threshold-not-met");
+    // Another store's CA in the threshold: one publisher short.
+    let other = notation_policy(
+        &dir.path().join("other"),
+        "{threshold: {count: 2, of: [other, release]}}",
+    );
+    fs::copy(dir.path().join("release.pub"), dir.path().join("other/release.pub")).expect("pub");
+    assert_policy(&both, &other, 1, "threshold-not-met");
+    // Several images in one run: exit 1, each decided on its own.
+    let out = sigil(&[
+        "verify",
+        &both,
+        &notation_only,
+        "--policy",
+        s(&all_of),
+        "--output",
+        "json",
+    ])
+    .run();
+    out.assert_exit(1);
+    let json = out.stdout_json();
+    assert_eq!(json["images"][0]["decision"], "allow");
+    assert_eq!(json["images"][1]["decision"], "deny");
+}

@@ -326,7 +326,12 @@ fn lint_reports_everything_and_verify_refuses_a_broken_policy() {
     out.assert_exit(2);
     assert!(out.assert_one_line_error().contains("has 4 error(s)"), "{out}");
     // the examples lint clean
-    for example in ["production.yaml", "rollout-audit.yaml", "multi-team.yaml"] {
+    for example in [
+        "production.yaml",
+        "rollout-audit.yaml",
+        "multi-team.yaml",
+        "notation.yaml",
+    ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(example);
         sigil(&["policy", "lint", s(&path)]).run().assert_exit(0);
     }

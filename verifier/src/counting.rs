@@ -17,6 +17,10 @@ pub struct Counts {
     pub blobs: AtomicUsize,
     pub signature_tags: AtomicUsize,
     pub recorded_names: AtomicUsize,
+    /// Every manifest fetched (by tag or digest).
+    pub manifests: AtomicUsize,
+    /// Layout scans for notation signatures.
+    pub notation_scans: AtomicUsize,
 }
 
 /// A layout store that counts blob reads, `.sig` tag reads and recorded-name reads.
@@ -45,6 +49,7 @@ impl Store for Counting {
         self.inner.location()
     }
     async fn fetch_manifest(&self, target: &Target) -> Result<Option<Fetched>, StoreError> {
+        self.counts.manifests.fetch_add(1, Ordering::SeqCst);
         if matches!(target, Target::Tag(t) if t.ends_with(".sig")) {
             self.counts.signature_tags.fetch_add(1, Ordering::SeqCst);
         }
@@ -87,5 +92,10 @@ impl ImageStore for Counting {
     async fn recorded_name(&self, digest: &Digest) -> Result<Option<String>, StoreError> {
         self.counts.recorded_names.fetch_add(1, Ordering::SeqCst);
         self.inner.recorded_name(digest).await
+    }
+
+    fn notation_candidates(&self, digest: &Digest) -> Result<Vec<Descriptor>, StoreError> {
+        self.counts.notation_scans.fetch_add(1, Ordering::SeqCst);
+        self.inner.notation_candidates(digest)
     }
 }

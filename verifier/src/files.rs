@@ -7,7 +7,7 @@
 //! [`MAX_POLICY_FILE_BYTES`] each.
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
@@ -33,7 +33,34 @@ impl FileReader for Disk {
         }
         Ok(bytes)
     }
+
+    /// The regular files directly inside a directory (a `notation`
+    /// publisher's trust store), sorted; subdirectories are skipped, and
+    /// at most [`MAX_DIRECTORY_ENTRIES`] entries are looked at.
+    fn list(&self, path: &Path) -> Result<Option<Vec<PathBuf>>, String> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        }
+        let mut files = Vec::new();
+        for (n, entry) in std::fs::read_dir(path).map_err(|e| e.to_string())?.enumerate() {
+            if n >= MAX_DIRECTORY_ENTRIES {
+                return Err(format!("more than {MAX_DIRECTORY_ENTRIES} entries"));
+            }
+            let entry = entry.map_err(|e| e.to_string())?;
+            let path = entry.path();
+            if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                files.push(path);
+            }
+        }
+        files.sort();
+        Ok(Some(files))
+    }
 }
+
+/// The most entries of a directory a policy names that are looked at.
+pub const MAX_DIRECTORY_ENTRIES: usize = 10_000;
 
 /// Loads and lints the policy file at `path` from disk: the policy when it
 /// has no errors, and every diagnostic.

@@ -21,11 +21,14 @@ use crate::bundle::is_bundle_media_type;
 use crate::cosign::{self, SIMPLESIGNING_MEDIA_TYPE};
 use crate::digest::Digest;
 use crate::intoto::COSIGN_SIGN_V1;
+use crate::notation;
 use crate::oci::{Descriptor, Manifest, limits};
 use crate::reference::Target;
 use crate::referrers;
 use crate::store::{Store, StoreError};
-pub use sigil_judge::evidence::{AttestationContent, AttestationEvidence, Origin, SignatureContent, SignatureEvidence};
+pub use sigil_judge::evidence::{
+    AttestationContent, AttestationEvidence, NotationEvidence, Origin, SignatureContent, SignatureEvidence,
+};
 
 /// Default [`Limits::max_bytes`]: 512 MiB (`--max-evidence-bytes`).
 pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
@@ -205,6 +208,43 @@ impl<'s, S: Store> Gatherer<'s, S> {
                 claimed_type: g.planned.claimed_type,
             })
             .collect())
+    }
+
+    /// The image's Notary Project signatures: its referrers that may be
+    /// notation signatures (the list read once per image, shared with the
+    /// bundles), then `extra` candidates (a layout's manifests that may
+    /// name the image as subject), each distinct manifest looked at once
+    /// and at most [`notation::MAX_SIGNATURES`] signatures kept. Each
+    /// signature and its envelope are charged to the image's [`Limits`].
+    pub async fn notation(&mut self, extra: Vec<Descriptor>) -> Result<Vec<notation::SignatureInput>, GatherError> {
+        let mut candidates: Vec<Descriptor> = self
+            .referrers()
+            .await?
+            .into_iter()
+            .filter(notation::may_be_signature)
+            .collect();
+        candidates.extend(extra);
+        let mut seen = HashSet::new();
+        let mut found = Vec::new();
+        for candidate in candidates.into_iter().take(limits::DESCRIPTORS) {
+            if found.len() >= notation::MAX_SIGNATURES {
+                tracing::warn!(
+                    "{}: more than {} notation signatures; the rest are ignored",
+                    self.image,
+                    notation::MAX_SIGNATURES
+                );
+                break;
+            }
+            if !seen.insert(candidate.digest.clone()) {
+                continue;
+            }
+            if let Some(input) = notation::signature(self.store, &self.image, &candidate.digest).await? {
+                let size = input.envelope.as_ref().map_or(0, |bytes| bytes.len() as u64);
+                self.charge(Some(size))?;
+                found.push(input);
+            }
+        }
+        Ok(found)
     }
 
     /// The image's referrers (API or fallback tag), read once per image,

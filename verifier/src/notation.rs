@@ -210,7 +210,7 @@ pub async fn signatures(store: &AnyStore, image: &Digest) -> Result<Vec<Signatur
     let mut candidates: Vec<Descriptor> = referrers::list(store, image, None)
         .await?
         .into_iter()
-        .filter(|d| d.artifact_type.as_deref().is_none_or(|t| t == SIGNATURE_ARTIFACT_TYPE))
+        .filter(may_be_signature)
         .collect();
     if let AnyStore::Layout(layout) = store {
         candidates.extend(layout_manifests(layout.dir(), image)?);
@@ -232,9 +232,22 @@ pub async fn signatures(store: &AnyStore, image: &Digest) -> Result<Vec<Signatur
     Ok(found)
 }
 
+/// Whether a referrer listed for an image may be a notation signature (its
+/// artifact type is the signature's, or unstated).
+pub fn may_be_signature(referrer: &Descriptor) -> bool {
+    referrer
+        .artifact_type
+        .as_deref()
+        .is_none_or(|t| t == SIGNATURE_ARTIFACT_TYPE)
+}
+
 /// One signature manifest: `None` when it is not a notation signature of
 /// `image` (another artifact, another subject).
-async fn signature(store: &AnyStore, image: &Digest, digest: &Digest) -> Result<Option<SignatureInput>, StoreError> {
+pub(crate) async fn signature<S: Store>(
+    store: &S,
+    image: &Digest,
+    digest: &Digest,
+) -> Result<Option<SignatureInput>, StoreError> {
     let Some(fetched) = store.fetch_manifest(&Target::Digest(digest.clone())).await? else {
         return Ok(None);
     };
@@ -271,7 +284,7 @@ async fn signature(store: &AnyStore, image: &Digest, digest: &Digest) -> Result<
 
 /// Manifests listed in a layout's `index.json` that may refer to `image`
 /// (entries other than the image itself, of the OCI manifest type).
-fn layout_manifests(dir: &Path, image: &Digest) -> Result<Vec<Descriptor>, StoreError> {
+pub(crate) fn layout_manifests(dir: &Path, image: &Digest) -> Result<Vec<Descriptor>, StoreError> {
     let path = dir.join("index.json");
     let refused = |detail: String| StoreError::Refused {
         location: format!("oci:{}", dir.display()),

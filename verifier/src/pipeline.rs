@@ -38,6 +38,7 @@
 //! means. [`PolicyJudge`] judges by a policy; [`Signatures`] and
 //! [`Attestations`] by "at least one valid" ([`at_least_one_valid`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,7 +49,7 @@ use time::OffsetDateTime;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::digest::Digest;
-use crate::gather::{AttestationEvidence, GatherError, Gatherer, Limits, SignatureEvidence};
+use crate::gather::{AttestationEvidence, GatherError, Gatherer, Limits, NotationEvidence, SignatureEvidence};
 use crate::layout::LayoutStore;
 use crate::oci::Descriptor;
 use crate::policy::{self, Decision, Names, Policy, RecordedNameError, Report, names};
@@ -116,6 +117,9 @@ pub struct Needs {
     /// malformed one makes the image unevaluable, so only judges that match
     /// names ask for it.
     pub recorded_name: bool,
+    /// The image's Notary Project signatures and manifest descriptor (a
+    /// policy with a `notation` publisher).
+    pub notation: bool,
 }
 
 impl Needs {
@@ -124,6 +128,7 @@ impl Needs {
         signatures: true,
         attestations: true,
         recorded_name: true,
+        notation: true,
     };
 }
 
@@ -162,6 +167,8 @@ pub struct Gathered {
     pub attestations: Vec<AttestationEvidence>,
     /// The name the layout records for the digest ([`Needs::recorded_name`]).
     pub recorded_name: Option<String>,
+    /// The Notary Project signatures ([`Needs::notation`]).
+    pub notation: Option<NotationEvidence>,
 }
 
 impl Gathered {
@@ -187,7 +194,15 @@ impl Gathered {
             AttestationContent::Bundle(bytes) => bytes.len(),
             AttestationContent::Unreadable(reason) => reason.len(),
         });
-        signatures.chain(attestations).map(|n| n as u64).sum()
+        let notation = self
+            .notation
+            .iter()
+            .flat_map(|n| &n.signatures)
+            .map(|s| match &s.envelope {
+                Ok(bytes) => bytes.len(),
+                Err(reason) => reason.len(),
+            });
+        signatures.chain(attestations).chain(notation).map(|n| n as u64).sum()
     }
 }
 
@@ -214,12 +229,16 @@ impl ImageEvidence {
 
     /// The evidence as the policy engine reads it (borrowed, not copied).
     pub fn policy_evidence(&self) -> policy::Evidence<'_> {
-        policy::Evidence::new(
+        let evidence = policy::Evidence::new(
             self.image.to_string(),
             self.names.clone(),
             self.signatures().into(),
             self.attestations().into(),
-        )
+        );
+        match &self.gathered.notation {
+            Some(notation) => evidence.with_notation(Cow::Borrowed(notation)),
+            None => evidence,
+        }
     }
 }
 
@@ -323,6 +342,7 @@ impl Judge for PolicyJudge {
     fn needs(&self) -> Needs {
         Needs {
             attestations: self.0.reads_attestation(None),
+            notation: self.0.reads_notation(),
             ..Needs::ALL
         }
     }
@@ -383,6 +403,7 @@ where
             signatures: true,
             attestations: false,
             recorded_name: false,
+            notation: false,
         }
     }
 
@@ -417,6 +438,7 @@ where
             signatures: false,
             attestations: true,
             recorded_name: false,
+            notation: false,
         }
     }
 
@@ -496,17 +518,30 @@ impl Default for Settings {
 pub trait ImageStore: Store + 'static {
     /// The value of the image's recorded name (`dev.sigil.image.name`), if any.
     fn recorded_name(&self, digest: &Digest) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Manifests beside the referrers that may be notation signatures of
+    /// the image: a layout's `index.json` entries (notation's layout store
+    /// finds signatures by their subject); none for a registry.
+    fn notation_candidates(&self, digest: &Digest) -> Result<Vec<Descriptor>, StoreError>;
 }
 
 impl ImageStore for LayoutStore {
     async fn recorded_name(&self, digest: &Digest) -> Result<Option<String>, StoreError> {
         self.source_name(digest).await
     }
+
+    fn notation_candidates(&self, digest: &Digest) -> Result<Vec<Descriptor>, StoreError> {
+        crate::notation::layout_manifests(self.dir(), digest)
+    }
 }
 
 impl ImageStore for RegistryStore {
     async fn recorded_name(&self, _: &Digest) -> Result<Option<String>, StoreError> {
         Ok(None)
+    }
+
+    fn notation_candidates(&self, _: &Digest) -> Result<Vec<Descriptor>, StoreError> {
+        Ok(Vec::new())
     }
 }
 
@@ -515,6 +550,13 @@ impl ImageStore for AnyStore {
         match self {
             AnyStore::Layout(layout) => layout.recorded_name(digest).await,
             AnyStore::Registry(registry) => registry.recorded_name(digest).await,
+        }
+    }
+
+    fn notation_candidates(&self, digest: &Digest) -> Result<Vec<Descriptor>, StoreError> {
+        match self {
+            AnyStore::Layout(layout) => layout.notation_candidates(digest),
+            AnyStore::Registry(registry) => registry.notation_candidates(digest),
         }
     }
 }
@@ -806,6 +848,13 @@ async fn gather<S: ImageStore, J: Judge>(
     }
     if needs.recorded_name {
         gathered.recorded_name = store.recorded_name(&digest).await?;
+    }
+    if needs.notation {
+        let target =
+            crate::notation::image_descriptor(&store, &crate::reference::Target::Digest(digest.clone())).await?;
+        let extra = store.notation_candidates(&digest)?;
+        let signatures = gatherer.notation(extra).await?;
+        gathered.notation = Some(NotationEvidence { target, signatures });
     }
     Ok(Arc::new(gathered))
 }

@@ -100,6 +100,51 @@ fn a_broken_policy_keeps_the_last_good_one_and_is_reported_once() {
     assert!(current.failure().is_none());
 }
 
+/// A `notation` publisher's trust store directory: a certificate added,
+/// replaced or removed is a new generation (or a failed reload when the
+/// store is left empty); nothing changed is no reload.
+#[test]
+fn a_changed_notation_trust_store_is_a_new_generation() {
+    let dir = TempDir::new().expect("temp dir");
+    let notation = |name: &str| {
+        fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../testdata/notation/localkeys")
+                .join(name),
+        )
+        .expect("a notation certificate")
+    };
+    let store = dir.path().join("store");
+    fs::create_dir_all(&store).expect("store");
+    fs::write(store.join("e2e.crt"), notation("e2e.crt")).expect("write");
+    let policy = dir.path().join("policy.yaml");
+    fs::write(
+        &policy,
+        "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  n:\n    notation: {trustStore: store, trustedIdentities: [\"*\"]}\nrules:\n  - name: r\n    images: [\"registry.example/**\"]\n    signatures: {anyOf: [n]}\n",
+    )
+    .expect("write");
+    let client = Arc::new(RegistryClient::new(RegistryOptions::default()).expect("client"));
+    let current = Current::new(policy, client, Settings::default(), NOW).expect("loads");
+    assert_eq!(current.reload_if_changed(NOW), Reloaded::Unchanged);
+    let first = current.get().generation.clone();
+    // Another CA added beside it.
+    fs::write(store.join("other.crt"), notation("new_e2e.crt")).expect("write");
+    assert_eq!(current.reload_if_changed(NOW), Reloaded::Swapped);
+    let second = current.get().generation.clone();
+    assert_ne!(second, first);
+    assert_eq!(current.reload_if_changed(NOW), Reloaded::Unchanged);
+    // A certificate replaced in place.
+    replace(&store.join("other.crt"), &notation("expired_e2e.crt"));
+    assert_eq!(current.reload_if_changed(NOW), Reloaded::Swapped);
+    assert_ne!(current.get().generation, second);
+    // Emptied: the last good policy keeps serving.
+    let good = current.get().generation.clone();
+    fs::remove_file(store.join("e2e.crt")).expect("remove");
+    fs::remove_file(store.join("other.crt")).expect("remove");
+    assert_eq!(current.reload_if_changed(NOW), Reloaded::Failed);
+    assert_eq!(current.get().generation, good);
+}
+
 #[test]
 fn a_policy_with_errors_does_not_start() {
     let dir = TempDir::new().expect("temp dir");

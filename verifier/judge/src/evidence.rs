@@ -71,3 +71,16 @@ pub struct AttestationEvidence {
     pub claimed_type: Option<String>,
     pub content: AttestationContent,
 }
+
+/// The Notary Project signatures of an image (OCI referrers of artifact
+/// type `application/vnd.cncf.notary.signature`), with the descriptor of
+/// the image's manifest that each must sign (`targetArtifact`: digest,
+/// size and media type). Gathered only when a policy names a `notation`
+/// publisher.
+#[derive(Clone, Debug)]
+pub struct NotationEvidence {
+    /// The image's manifest descriptor (no annotations, artifact type or platform).
+    pub target: crate::oci::Descriptor,
+    /// Each signature manifest's envelope layer.
+    pub signatures: Vec<crate::notation::SignatureInput>,
+}

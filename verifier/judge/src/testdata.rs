@@ -45,3 +45,26 @@ pub fn files(path: impl AsRef<Path>, extensions: &[&str]) -> Vec<(PathBuf, Vec<u
 pub fn disk(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| e.to_string())
 }
+
+/// [`disk`], with directories listed: for example policies whose
+/// `notation` publishers name a trust store directory.
+pub struct Disk;
+
+impl crate::policy::FileReader for Disk {
+    fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
+        disk(path)
+    }
+
+    fn list(&self, path: &Path) -> Result<Option<Vec<PathBuf>>, String> {
+        if !path.is_dir() {
+            return Ok(None);
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        Ok(Some(files))
+    }
+}

@@ -277,3 +277,47 @@ async fn one_blob_over_the_blob_limit_is_refused_as_too_large_not_over_budget() 
     assert!(err.to_string().contains("268435456-byte limit"), "{err}");
     assert_eq!(store.blob_fetches(), 0);
 }
+
+/// Notary Project signatures of notation's own e2e layout: found through
+/// the fallback index and the layout's `index.json` (once, though listed by
+/// both), and charged to the image's budget like any other evidence.
+#[tokio::test]
+async fn notation_signatures_are_found_once_and_charged() {
+    use std::str::FromStr as _;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/notation/layouts/e2e-valid-signature");
+    let store = Counting::new(LayoutStore::open(&dir).expect("layout"));
+    let image =
+        Digest::from_str("sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9").expect("digest");
+    let extra = crate::pipeline::ImageStore::notation_candidates(&store, &image).expect("index.json");
+    assert!(!extra.is_empty());
+    let found = Gatherer::new(&store, &image, Limits::default())
+        .notation(extra.clone())
+        .await
+        .expect("gathered");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].envelope.is_ok());
+    // The same with no room for one more piece of evidence, or for its bytes.
+    let no_items = Limits {
+        max_items: 0,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        Gatherer::new(&store, &image, no_items).notation(extra.clone()).await,
+        Err(GatherError::TooManyItems { .. })
+    ));
+    let no_bytes = Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        Gatherer::new(&store, &image, no_bytes).notation(extra).await,
+        Err(GatherError::TooManyBytes { .. })
+    ));
+    // Another image has none.
+    let other = Digest::sha256_of(b"another image");
+    let none = Gatherer::new(&store, &other, Limits::default())
+        .notation(Vec::new())
+        .await
+        .expect("gathered");
+    assert!(none.is_empty());
+}

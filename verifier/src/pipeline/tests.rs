@@ -23,6 +23,7 @@ impl Judge for CountSignatures {
             signatures: true,
             attestations: false,
             recorded_name: false,
+            notation: false,
         }
     }
     fn judge(&self, evidence: &ImageEvidence, _: OffsetDateTime) -> usize {
@@ -285,6 +286,81 @@ async fn a_policy_judges_an_image_it_could_not_evaluate_under_its_rule() {
     assert_eq!(store.counts.recorded_names.load(Ordering::SeqCst), 1);
 }
 
+/// Notary Project signatures are gathered only for a policy that has a
+/// `notation` publisher: a keys-only policy reads exactly what it read
+/// before, with no layout scan and no extra manifest.
+#[tokio::test]
+async fn notation_evidence_is_gathered_only_when_a_publisher_needs_it() {
+    let (_dir, store) = layout().await;
+    image(&store, "v1", 1).await;
+    let pem = crate::keys::SigningKey::generate().expect("key").public_key().to_pem();
+    let key_data = pem.lines().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n");
+    let head = format!(
+        "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  release:\n    keyData: |\n{key_data}\n  e2e:\n    notation: {{trustStore: store, trustedIdentities: [\"*\"]}}\nrules:\n  - name: everything\n    images: [\"**\"]\n"
+    );
+    let cert =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/notation/localkeys/e2e.crt"))
+            .expect("e2e.crt");
+    let run = |signatures: &'static str| {
+        let files = policy::MemoryFiles::default()
+            .with("p.yaml", format!("{head}    signatures: {signatures}\n"))
+            .with("store/e2e.crt", cert.clone());
+        let (policy, _) = Policy::load(std::path::Path::new("p.yaml"), now(), &files).expect("policy");
+        let judge = PolicyJudge(Arc::new(policy));
+        let store = store.clone();
+        async move {
+            let before = store.counts.manifests.load(Ordering::SeqCst);
+            let decided = pipeline(&store, judge, Settings::default())
+                .decide_all(vec![Subject::from(reference(&store, Some("v1"), None))], now(), &|_| {})
+                .await;
+            let report = decided[0].verdict.clone().expect("report");
+            (report, store.counts.manifests.load(Ordering::SeqCst) - before)
+        }
+    };
+    // A rule names the notation publisher: gathered (the layout scanned, the
+    // image's descriptor fetched); the image has no notation signature (and
+    // its cosign layers are fakes).
+    let (report, with_notation) = run("{anyOf: [e2e, release]}").await;
+    assert_eq!(report.decision, Decision::Deny);
+    assert!(
+        report.checks[0]
+            .details
+            .contains(&"e2e: the image has no notation signatures".to_owned()),
+        "{report:?}"
+    );
+    assert_eq!(store.counts.notation_scans.load(Ordering::SeqCst), 1);
+    let (report, _) = run("{anyOf: [e2e]}").await;
+    assert_eq!(report.checks[0].code, policy::ReasonCode::NoSignatures, "{report:?}");
+    assert_eq!(store.counts.notation_scans.load(Ordering::SeqCst), 2);
+    // Defined but named by no rule: not gathered.
+    let (_, unnamed) = run("{anyOf: [release]}").await;
+    assert_eq!(store.counts.notation_scans.load(Ordering::SeqCst), 2);
+
+    let files = policy::MemoryFiles::default().with(
+        "p.yaml",
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  release:\n    keyData: |\n{key_data}\nrules:\n  - name: everything\n    images: [\"**\"]\n    signatures: {{anyOf: [release]}}\n"
+        ),
+    );
+    let (keys_only, _) = Policy::load(std::path::Path::new("p.yaml"), now(), &files).expect("policy");
+    assert!(!keys_only.reads_notation());
+    let before = store.counts.manifests.load(Ordering::SeqCst);
+    pipeline(&store, PolicyJudge(Arc::new(keys_only)), Settings::default())
+        .decide_all(vec![Subject::from(reference(&store, Some("v1"), None))], now(), &|_| {})
+        .await;
+    let without = store.counts.manifests.load(Ordering::SeqCst) - before;
+    assert_eq!(
+        store.counts.notation_scans.load(Ordering::SeqCst),
+        2,
+        "no scan for a keys-only policy"
+    );
+    assert!(
+        without < with_notation,
+        "{without} manifests without notation, {with_notation} with"
+    );
+    assert_eq!(unnamed, without);
+}
+
 #[test]
 fn outcomes_combine_worst_first() {
     use Outcome::{Allowed, Denied, Unevaluated};
@@ -330,6 +406,7 @@ impl Judge for Arc<Watching> {
             signatures: false,
             attestations: false,
             recorded_name: false,
+            notation: false,
         }
     }
     fn judge(&self, _: &ImageEvidence, _: OffsetDateTime) {

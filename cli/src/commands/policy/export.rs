@@ -211,6 +211,9 @@ fn requirements(policy: &Policy, rule: &Rule) -> Result<Value, Vec<String>> {
                             Some(Authority::Certificate { .. }) => why.push(format!(
                                 "publisher {name} is a certificate (PKI) publisher: sigil's certificate identities have no exact pki equivalent, not exported"
                             )),
+                            Some(Authority::Notation(_)) => why.push(format!(
+                                "publisher {name} is a notation publisher: containers-policy.json cannot verify Notary Project signatures, not exported"
+                            )),
                             None => why.push(format!("publisher {name} is not defined")),
                         }
                     }

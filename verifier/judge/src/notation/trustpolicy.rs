@@ -135,6 +135,40 @@ pub enum Identities {
     Subjects(Vec<SubjectDn>),
 }
 
+impl Identities {
+    /// Parses `trustedIdentities` entries: `*` alone, or `x509.subject:` DNs
+    /// of which no two overlap. An empty list is refused.
+    pub fn parse(entries: &[String]) -> Result<Identities, String> {
+        if entries.is_empty() {
+            return Err("trustedIdentities is empty".into());
+        }
+        if entries.iter().any(|i| i.trim() == "*") {
+            if entries.len() != 1 {
+                return Err("the wildcard identity \"*\" must be the only trusted identity".into());
+            }
+            return Ok(Identities::Any);
+        }
+        let mut subjects: Vec<SubjectDn> = Vec::new();
+        for text in entries {
+            let dn = text
+                .split_once(':')
+                .filter(|(prefix, _)| prefix.trim() == "x509.subject")
+                .ok_or_else(|| format!("trusted identity {text:?} is not \"*\" or x509.subject: DN"))?
+                .1;
+            let dn = SubjectDn::parse(dn).map_err(|e| format!("trusted identity {e}"))?;
+            if let Some(other) = subjects.iter().find(|s| s.overlaps(&dn)) {
+                return Err(format!(
+                    "trusted identities {:?} and {:?} overlap",
+                    other.text(),
+                    dn.text()
+                ));
+            }
+            subjects.push(dn);
+        }
+        Ok(Identities::Subjects(subjects))
+    }
+}
+
 /// Which repositories a statement judges.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scopes {
@@ -336,33 +370,7 @@ fn statement(raw: RawPolicy) -> Result<TrustPolicy, (String, String)> {
     if raw.trusted_identities.is_empty() {
         return Err(fail("trustedIdentities is empty".into()));
     }
-    let identities = if raw.trusted_identities.iter().any(|i| i.trim() == "*") {
-        if raw.trusted_identities.len() != 1 {
-            return Err(fail(
-                "the wildcard identity \"*\" must be the only trusted identity".into(),
-            ));
-        }
-        Identities::Any
-    } else {
-        let mut subjects: Vec<SubjectDn> = Vec::new();
-        for text in &raw.trusted_identities {
-            let dn = text
-                .split_once(':')
-                .filter(|(prefix, _)| prefix.trim() == "x509.subject")
-                .ok_or_else(|| fail(format!("trusted identity {text:?} is not \"*\" or x509.subject: DN")))?
-                .1;
-            let dn = SubjectDn::parse(dn).map_err(|e| fail(format!("trusted identity {e}")))?;
-            if let Some(other) = subjects.iter().find(|s| s.overlaps(&dn)) {
-                return Err(fail(format!(
-                    "trusted identities {:?} and {:?} overlap",
-                    other.text(),
-                    dn.text()
-                )));
-            }
-            subjects.push(dn);
-        }
-        Identities::Subjects(subjects)
-    };
+    let identities = Identities::parse(&raw.trusted_identities).map_err(&fail)?;
     Ok(TrustPolicy {
         name: raw.name,
         scopes,

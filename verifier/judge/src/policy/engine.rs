@@ -33,7 +33,7 @@ use super::names::Names;
 use super::report::{Check, CheckResult, Decision, ExemptionUse, ReasonCode, Report};
 use super::threshold::distinct_publishers;
 use crate::digest::Digest;
-use crate::evidence::{AttestationEvidence, SignatureEvidence};
+use crate::evidence::{AttestationEvidence, NotationEvidence, SignatureEvidence};
 use crate::reference::ImageRef;
 use crate::verify::{self, AttestedStatement, Rejection, SignedImage, Signer, Verified};
 
@@ -53,6 +53,10 @@ pub struct Evidence<'a> {
     pub ignored_tag: Option<String>,
     pub signatures: Cow<'a, [SignatureEvidence]>,
     pub attestations: Cow<'a, [AttestationEvidence]>,
+    /// The image's Notary Project signatures, when they were gathered (a
+    /// policy that names a `notation` publisher asks for them); without
+    /// them no `notation` publisher counts.
+    pub notation: Option<Cow<'a, NotationEvidence>>,
 }
 
 impl<'a> Evidence<'a> {
@@ -70,6 +74,15 @@ impl<'a> Evidence<'a> {
             ignored_tag: names.ignored_tag,
             signatures,
             attestations,
+            notation: None,
+        }
+    }
+
+    /// The same evidence with the image's Notary Project signatures.
+    pub fn with_notation(self, notation: Cow<'a, NotationEvidence>) -> Evidence<'a> {
+        Evidence {
+            notation: Some(notation),
+            ..self
         }
     }
 }
@@ -128,6 +141,21 @@ impl Policy {
             .iter()
             .flat_map(|r| &r.attestations)
             .any(|a| claimed.is_none_or(|c| c == a.predicate_type))
+    }
+
+    /// Whether any rule's `signatures` names a publisher of kind
+    /// `notation`: only then are an image's Notary Project signatures
+    /// gathered (a publisher no rule names could not change a decision).
+    pub fn reads_notation(&self) -> bool {
+        self.rules
+            .iter()
+            .filter_map(|r| r.signatures.as_ref())
+            .flat_map(|s| s.combinator.publishers())
+            .any(|name| {
+                self.publishers
+                    .get(name)
+                    .is_some_and(|p| p.authority.notation().is_some())
+            })
     }
 
     /// The rule that decides for `name`: the most specific matching one.
@@ -515,6 +543,9 @@ impl Policy {
                 format!("{publisher}: no such publisher"),
             )]);
         };
+        if let Some(trust) = p.authority.notation() {
+            return notation_signatures_by(publisher, trust, requirement, evidence, digest, now);
+        }
         let checks = publishers::signatures(
             &p.authority,
             &evidence.signatures,
@@ -560,7 +591,21 @@ impl Policy {
             match self.signatures_by(publisher, requirement, evidence, &name.digest, now) {
                 Ok(verified) => {
                     let signers: BTreeSet<String> = verified.iter().map(|v| signer_id(&v.signer)).collect();
-                    details.push(format!("{publisher}: {} valid signature(s)", verified.len()));
+                    let notation: BTreeSet<String> = verified
+                        .iter()
+                        .filter(|v| matches!(v.signer, Signer::Notation { .. }))
+                        .map(|v| v.signer.to_string())
+                        .collect();
+                    if notation.is_empty() {
+                        details.push(format!("{publisher}: {} valid signature(s)", verified.len()));
+                    } else {
+                        let by: Vec<String> = notation.into_iter().collect();
+                        details.push(format!(
+                            "{publisher}: {} valid notation signature(s) by {}",
+                            verified.len(),
+                            by.join("; ")
+                        ));
+                    }
                     satisfied.push((publisher, signers));
                 }
                 Err(reasons) => {
@@ -794,6 +839,46 @@ impl Policy {
     }
 }
 
+/// [`Policy::signatures_by`] for a `notation` publisher: the image's Notary
+/// Project signatures judged by [`verify::notation_signatures_by`]. Not
+/// gathered means none count (fail closed).
+fn notation_signatures_by(
+    publisher: &str,
+    trust: &verify::NotationTrust,
+    requirement: &SignatureRequirement,
+    evidence: &Evidence<'_>,
+    digest: &Digest,
+    now: OffsetDateTime,
+) -> Result<Vec<Verified<SignedImage>>, Vec<(ReasonCode, String)>> {
+    let Some(notation) = &evidence.notation else {
+        return Err(vec![(
+            ReasonCode::NoSignatures,
+            format!("{publisher}: the image's notation signatures were not gathered"),
+        )]);
+    };
+    let mut verified = Vec::new();
+    let mut rejected = Vec::new();
+    for check in verify::notation_signatures_by(trust, notation, digest, &requirement.annotations, now) {
+        match check.outcome {
+            Ok(v) => verified.push(v),
+            Err(why) => rejected.push((
+                ReasonCode::from(&why),
+                format!("{publisher}: notation signature {}: {why}", check.origin),
+            )),
+        }
+    }
+    if !verified.is_empty() {
+        return Ok(verified);
+    }
+    if notation.signatures.is_empty() {
+        rejected.push((
+            ReasonCode::NoSignatures,
+            format!("{publisher}: the image has no notation signatures"),
+        ));
+    }
+    Err(rejected)
+}
+
 /// What the content checks of `requirement` find wrong with one verified
 /// attestation by `publisher`: its predicate is read (into the views the
 /// checks ask for, nothing else) and judged, then dropped. `Err`: the
@@ -815,8 +900,15 @@ fn content_failures(
         .collect())
 }
 
+/// Who a signer is, for counting distinct publishers: a key by its whole
+/// fingerprint, a certificate by subject and issuer, and a Notary Project
+/// signer by its leaf's subject alone (two `notation` publishers whose
+/// stores both accept one signer count once).
 fn signer_id(signer: &Signer) -> String {
-    format!("{signer:?}")
+    match signer {
+        Signer::Notation { subject, .. } => format!("notation {subject:?}"),
+        other => format!("{other:?}"),
+    }
 }
 
 /// `repository[:tag]`, as reports show the matched name.

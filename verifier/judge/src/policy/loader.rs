@@ -22,10 +22,19 @@ use crate::sigstore::{EXTENSIONS, IdentityPolicy, Matcher, TrustedRoot};
 use crate::verify::{Authority, SigstoreRoot};
 
 /// How the loader reads the files a policy names (keys, certificate roots,
-/// trusted roots). `path` is already joined to the policy's directory.
+/// trusted roots, notation trust stores). `path` is already joined to the
+/// policy's directory.
 pub trait FileReader {
     /// The file's bytes, or why they cannot be had (shown in the diagnostic).
     fn read(&self, path: &Path) -> Result<Vec<u8>, String>;
+
+    /// When `path` is a directory, the regular files directly inside it,
+    /// sorted (a notation trust store); `Ok(None)` when it is not a
+    /// directory. By default nothing is a directory.
+    fn list(&self, path: &Path) -> Result<Option<Vec<PathBuf>>, String> {
+        let _ = path;
+        Ok(None)
+    }
 }
 
 impl<F: Fn(&Path) -> Result<Vec<u8>, String>> FileReader for F {
@@ -49,6 +58,12 @@ impl MemoryFiles {
 impl FileReader for MemoryFiles {
     fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
         self.0.get(path).cloned().ok_or_else(|| "not found".to_owned())
+    }
+
+    /// A directory is the parent of a file held.
+    fn list(&self, path: &Path) -> Result<Option<Vec<PathBuf>>, String> {
+        let inside: Vec<PathBuf> = self.0.keys().filter(|k| k.parent() == Some(path)).cloned().collect();
+        Ok((!inside.is_empty()).then_some(inside))
     }
 }
 
@@ -424,23 +439,24 @@ impl Loader<'_> {
         };
         for (name, body) in entries {
             let what = format!("publisher `{}`", name.text);
-            let Some(fields) = self.mapping(body, &what, &["key", "keyData", "keyless", "certificate"]) else {
+            const KINDS: [&str; 5] = ["key", "keyData", "keyless", "certificate", "notation"];
+            let Some(fields) = self.mapping(body, &what, &KINDS) else {
                 self.broken_publishers.insert(name.text.clone());
                 continue;
             };
-            let given: Vec<&str> = ["key", "keyData", "keyless", "certificate"]
-                .into_iter()
-                .filter(|k| fields.get(k).is_some())
-                .collect();
+            let given: Vec<&str> = KINDS.into_iter().filter(|k| fields.get(k).is_some()).collect();
             let authority = match given.as_slice() {
                 [] => {
                     self.report(
                         Code::MissingField,
                         name.span,
-                        format!("{what} needs one of key, keyData, keyless or certificate"),
+                        format!("{what} needs one of key, keyData, keyless, certificate or notation"),
                     );
                     None
                 }
+                [one] if *one == "notation" => fields
+                    .get("notation")
+                    .and_then(|node| self.notation(node, &name.text, &what)),
                 [one] => self.authority(one, &fields, &what),
                 [_, second, ..] => {
                     self.report(

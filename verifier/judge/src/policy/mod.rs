@@ -28,6 +28,7 @@ mod lint;
 pub mod loader;
 pub mod model;
 pub mod names;
+mod notation;
 pub mod report;
 mod rules;
 pub mod threshold;

@@ -114,6 +114,8 @@ reason_codes! {
     SctInvalid = "sct-invalid",
     /// An RFC 3161 timestamp does not verify.
     TimestampInvalid = "timestamp-invalid",
+    /// A Notary Project signature's `io.cncf.notary.expiry` has passed.
+    SignatureExpired = "signature-expired",
     /// The evidence cannot be read as a signature or attestation.
     EvidenceMalformed = "evidence-malformed",
     /// Evidence of a form this publisher cannot vouch through.
@@ -148,7 +150,11 @@ impl ReasonCode {
             AnnotationMismatch => 1,
             DigestMismatch => 2,
             PayloadTypeMismatch | PredicateTypeMismatch => 3,
-            CertificateExpired | CertificateNotYetValid | KeyNotValidAtTime | SignedAfterEvaluation => 4,
+            CertificateExpired
+            | CertificateNotYetValid
+            | KeyNotValidAtTime
+            | SignedAfterEvaluation
+            | SignatureExpired => 4,
             IdentityMismatch => 5,
             CertificateUntrusted
             | NoSigningTime
@@ -177,7 +183,22 @@ impl From<&Rejection> for ReasonCode {
             Rejection::PayloadType(_) => C::PayloadTypeMismatch,
             Rejection::PredicateType { .. } | Rejection::ClaimedType { .. } => C::PredicateTypeMismatch,
             Rejection::NoCertificate => C::SignerKindMismatch,
-            Rejection::MessageSignature | Rejection::CertificateBundle => C::UnsupportedEvidence,
+            Rejection::MessageSignature | Rejection::CertificateBundle | Rejection::NotationOnly => {
+                C::UnsupportedEvidence
+            }
+            Rejection::Notation { failure, .. } => {
+                use crate::verify::NotationFailure as F;
+                match failure {
+                    F::Malformed => C::EvidenceMalformed,
+                    F::Signature => C::SignatureInvalid,
+                    F::OtherImage => C::DigestMismatch,
+                    F::Untrusted => C::CertificateUntrusted,
+                    F::Identity => C::IdentityMismatch,
+                    F::Expired => C::SignatureExpired,
+                    F::CertificateValidity => C::CertificateExpired,
+                    F::Timestamp => C::TimestampInvalid,
+                }
+            }
             Rejection::SignatureEncoding
             | Rejection::Payload(_)
             | Rejection::Unsigned

@@ -385,6 +385,19 @@ impl Loader<'_> {
         };
         let mut checks = Vec::new();
         let mut ok = true;
+        if let (Some(names), Some(node)) = (&signed_by, fields.get("signedBy")) {
+            for name in names {
+                if publishers.get(name).is_some_and(|p| p.authority.notation().is_some()) {
+                    ok = false;
+                    self.report_with_help(
+                        Code::InvalidValue,
+                        node.span,
+                        format!("{what} signedBy: `{name}` is a notation publisher, which vouches for image signatures only"),
+                        "list notation publishers under `signatures:`; attestations are verified as cosign or Sigstore evidence",
+                    );
+                }
+            }
+        }
         for (key, node) in fields.entries() {
             if let Some(t) = &predicate_type
                 && let Some(kinds) = applies_to(&key.text)

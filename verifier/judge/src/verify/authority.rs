@@ -64,6 +64,9 @@ pub enum Authority {
         /// Where log entries are checked.
         log_root: SigstoreRoot,
     },
+    /// A `notation` policy publisher: Notary Project signatures whose chain
+    /// leads to its trust store and whose signer is one of its identities.
+    Notation(Arc<super::NotationTrust>),
 }
 
 /// Why trust material cannot be used.
@@ -98,10 +101,19 @@ impl Authority {
         }
     }
 
-    /// The identity certificates must carry, when the authority is not a key.
+    /// The notation trust, when the authority is a `notation` publisher.
+    pub fn notation(&self) -> Option<&super::NotationTrust> {
+        match self {
+            Authority::Notation(trust) => Some(trust),
+            _ => None,
+        }
+    }
+
+    /// The identity Sigstore certificates must carry, when the authority is
+    /// keyless or a private PKI.
     pub fn identity(&self) -> Option<&IdentityPolicy> {
         match self {
-            Authority::Key(_) => None,
+            Authority::Key(_) | Authority::Notation(_) => None,
             Authority::Keyless { identity, .. } | Authority::Certificate { identity, .. } => Some(identity),
         }
     }

@@ -72,12 +72,21 @@ struct CertificateTrust<'a> {
     now: time::OffsetDateTime,
 }
 
+/// How an [`Authority`] judges cosign evidence.
+enum CosignTrust<'a> {
+    Key(&'a PublicKey),
+    Certificates(CertificateTrust<'a>),
+    /// A `notation` publisher: no cosign evidence counts.
+    None,
+}
+
 impl Authority {
-    /// The certificate trust at `now`, or the key when the authority is one key.
-    fn certificate_trust(&self, now: time::OffsetDateTime) -> Result<CertificateTrust<'_>, &PublicKey> {
+    /// How the authority judges cosign evidence at `now`.
+    fn cosign_trust(&self, now: time::OffsetDateTime) -> CosignTrust<'_> {
         match self {
-            Authority::Key(key) => Err(key),
-            Authority::Keyless { identity, root } => Ok(CertificateTrust {
+            Authority::Key(key) => CosignTrust::Key(key),
+            Authority::Notation(_) => CosignTrust::None,
+            Authority::Keyless { identity, root } => CosignTrust::Certificates(CertificateTrust {
                 policy: identity,
                 root: root.get(),
                 pki: None,
@@ -87,7 +96,7 @@ impl Authority {
                 roots,
                 identity,
                 log_root,
-            } => Ok(CertificateTrust {
+            } => CosignTrust::Certificates(CertificateTrust {
                 policy: identity,
                 root: log_root.get(),
                 pki: Some(roots),
@@ -138,9 +147,10 @@ pub fn signature_by(
 ) -> Result<Verified<SignedImage>, Rejection> {
     use crate::cosign::{SIGNATURE_ANNOTATION, annotation};
     use crate::evidence::SignatureContent;
-    let trust = match authority.certificate_trust(now) {
-        Ok(trust) => trust,
-        Err(key) => return signature(content, key, image),
+    let trust = match authority.cosign_trust(now) {
+        CosignTrust::Certificates(trust) => trust,
+        CosignTrust::Key(key) => return signature(content, key, image),
+        CosignTrust::None => return Err(Rejection::NotationOnly),
     };
     match content {
         SignatureContent::SimpleSigning { payload, annotations } => {
@@ -183,9 +193,10 @@ pub fn attestation_by(
 ) -> Result<Verified<AttestedStatement>, Rejection> {
     use crate::evidence::AttestationContent;
     use crate::sigstore::{LayerContent, SignedContent};
-    let trust = match authority.certificate_trust(now) {
-        Ok(trust) => trust,
-        Err(key) => return attestation(content, key, image, predicate_type),
+    let trust = match authority.cosign_trust(now) {
+        CosignTrust::Certificates(trust) => trust,
+        CosignTrust::Key(key) => return attestation(content, key, image, predicate_type),
+        CosignTrust::None => return Err(Rejection::NotationOnly),
     };
     let (payload, signer) = match content {
         AttestationContent::Bundle(_) if trust.pki.is_some() => return Err(Rejection::CertificateBundle),

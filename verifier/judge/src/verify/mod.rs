@@ -46,6 +46,10 @@ pub enum Signer {
     Key { fingerprint: String },
     /// A certificate (keyless Fulcio or private PKI) whose identity passed the policy.
     Certificate { subject: String, issuer: Option<String> },
+    /// A Notary Project signature's leaf certificate: its subject DN, and
+    /// the trust store of the `notation` publisher that accepted it.
+    #[serde(rename_all = "camelCase")]
+    Notation { subject: String, trust_store: String },
 }
 
 impl fmt::Display for Signer {
@@ -57,6 +61,7 @@ impl fmt::Display for Signer {
                 issuer: Some(issuer),
             } => write!(f, "{subject} (issuer {issuer})"),
             Signer::Certificate { subject, issuer: None } => write!(f, "{subject}"),
+            Signer::Notation { subject, trust_store } => write!(f, "{subject} (notation trust store {trust_store})"),
         }
     }
 }
@@ -123,6 +128,19 @@ pub enum Rejection {
     NoCertificate,
     #[error("private-PKI certificates are verified on cosign .sig and .att layers, not in Sigstore bundles")]
     CertificateBundle,
+    /// A Notary Project signature that notation's verification refused.
+    #[error("notation {validation}: {reason}")]
+    Notation {
+        failure: NotationFailure,
+        validation: &'static str,
+        reason: String,
+    },
+    /// Cosign evidence judged for a `notation` publisher, which vouches
+    /// through Notary Project signatures only.
+    #[error(
+        "a notation publisher vouches through Notary Project signatures only, not cosign signatures or attestations"
+    )]
+    NotationOnly,
 }
 
 /// Verifies a cosign simple-signing signature (`.sig` layer) over the exact
@@ -411,8 +429,10 @@ pub(crate) fn check_each(
 
 mod authority;
 mod keyless;
+mod notation;
 pub use authority::{Authority, AuthorityError, SigstoreRoot};
 pub use keyless::{attestation_by, judge_attestations_by, judge_signatures_by, signature_by};
+pub use notation::{NotationCheck, NotationFailure, NotationTrust, notation_signatures_by};
 
 #[cfg(test)]
 mod tests {

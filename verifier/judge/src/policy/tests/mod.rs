@@ -9,6 +9,7 @@ mod globs;
 mod lazy_content;
 mod lint_codes;
 mod names;
+mod notation;
 mod reason_codes;
 mod replacement;
 pub(super) mod support;
