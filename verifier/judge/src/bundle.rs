@@ -15,8 +15,11 @@
 //! Certificate chains, transparency-log proofs and timestamps are read here
 //! but judged elsewhere.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::digest::{Algorithm, Digest};
 use crate::dsse::{Envelope, EnvelopeView};
 
 /// The media type sigil writes (v0.3, the spelling cosign v3 uses).
@@ -276,8 +279,42 @@ impl Bundle {
         out.into_bytes()
     }
 
+    /// The JSON of a v0.3 bundle for a key-signed message signature over a
+    /// blob (`cosign sign-blob --new-bundle-format --key`): the blob's
+    /// `digest` as `messageDigest` (the hash the signature was made over),
+    /// the signature, the key hint and no log entry.
+    pub fn message_signed_json(digest: &Digest, signature: &[u8], key_hint: &str) -> Vec<u8> {
+        let bundle = Bundle {
+            media_type: BUNDLE_V03.to_owned(),
+            verification_material: VerificationMaterial {
+                public_key: Some(PublicKeyHint {
+                    hint: key_hint.to_owned(),
+                }),
+                ..VerificationMaterial::default()
+            },
+            dsse_envelope: None,
+            message_signature: Some(MessageSignature {
+                message_digest: Some(MessageDigest {
+                    algorithm: protobuf_hash_name(digest.algorithm()).to_owned(),
+                    digest: STANDARD.encode(digest.raw()),
+                }),
+                signature: STANDARD.encode(signature),
+            }),
+        };
+        bundle.to_json()
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         crate::oci::to_bytes(self)
+    }
+}
+
+/// A hash algorithm as the Sigstore protobuf specs spell it (`HashAlgorithm`).
+pub fn protobuf_hash_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::Sha256 => "SHA2_256",
+        Algorithm::Sha384 => "SHA2_384",
+        Algorithm::Sha512 => "SHA2_512",
     }
 }
 
