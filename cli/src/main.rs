@@ -121,9 +121,6 @@ fn cosign_equivalent(name: &str) -> Option<&'static str> {
         }
         "triangulate" => "use `sigil tree IMAGE` (its JSON names every .sig/.att tag and referrer)",
         "initialize" => "none is needed: the Sigstore trusted root is embedded, and --trusted-root FILE replaces it",
-        "sign-blob" | "attest-blob" => {
-            "sigil signs images only for now; it verifies blob bundles with `sigil verify-bundle`"
-        }
         _ => return None,
     })
 }

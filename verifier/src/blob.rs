@@ -81,7 +81,12 @@ pub fn attest_blob(
     let statement = Statement::encode_raw(name, digest, predicate_type, predicate);
     let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, statement.len());
     let signature = key.sign_parts(&[head.as_bytes(), &statement])?;
-    let bundle = Bundle::key_signed_json(IN_TOTO_PAYLOAD_TYPE, &statement, &signature, &key_hint(&key.public_key()));
+    let bundle = Bundle::key_signed_json(
+        IN_TOTO_PAYLOAD_TYPE,
+        &statement,
+        &signature,
+        &key_hint(&key.public_key()),
+    );
     Ok(SignedBlob {
         digest: digest.clone(),
         bundle,
@@ -109,7 +114,9 @@ mod tests {
     }
 
     fn key_from(pem: &str) -> SigningKey {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/keys").join(pem);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/keys")
+            .join(pem);
         SigningKey::import_pem(&std::fs::read_to_string(path).expect("key")).expect("import")
     }
 
@@ -130,9 +137,14 @@ mod tests {
         let message = parsed.message_signature.expect("message signature");
         let digest = message.message_digest.expect("digest");
         assert_eq!(digest.algorithm, "SHA2_256");
-        assert_eq!(STANDARD.decode(&digest.digest).expect("b64"), Digest::sha256_of(blob).raw());
+        assert_eq!(
+            STANDARD.decode(&digest.digest).expect("b64"),
+            Digest::sha256_of(blob).raw()
+        );
         let signature = STANDARD.decode(&message.signature).expect("b64");
-        key.public_key().verify(blob, &signature).expect("the signature is over the blob");
+        key.public_key()
+            .verify(blob, &signature)
+            .expect("the signature is over the blob");
 
         let content = verify(&signed.bundle, Artifact::Bytes(blob), &key.public_key()).expect("verifies");
         assert_eq!(
@@ -141,8 +153,12 @@ mod tests {
                 digest: Digest::sha256_of(blob)
             }
         );
-        verify(&signed.bundle, Artifact::Digest(Digest::sha256_of(blob)), &key.public_key())
-            .expect("verifies by digest");
+        verify(
+            &signed.bundle,
+            Artifact::Digest(Digest::sha256_of(blob)),
+            &key.public_key(),
+        )
+        .expect("verifies by digest");
     }
 
     #[test]
@@ -198,8 +214,8 @@ mod tests {
             let digest = parsed.message_signature.and_then(|m| m.message_digest).expect("digest");
             assert_eq!(digest.algorithm, algorithm, "{pem}");
             verify(&signed.bundle, Artifact::Bytes(blob), &key.public_key()).unwrap_or_else(|e| panic!("{pem}: {e}"));
-            let attested = attest_blob("x", &Digest::sha256_of(blob), "https://example.com/p", b"{}", &key)
-                .expect("attest");
+            let attested =
+                attest_blob("x", &Digest::sha256_of(blob), "https://example.com/p", b"{}", &key).expect("attest");
             verify(&attested.bundle, Artifact::Bytes(blob), &key.public_key()).unwrap_or_else(|e| panic!("{pem}: {e}"));
         }
         let p521 = key_from("p521-pkcs8.pem");
@@ -219,8 +235,8 @@ mod tests {
         let blob = b"app-1.2.tar.gz contents";
         let digest = Digest::sha256_of(blob);
         let predicate = br#"{"buildType":"x"}"#;
-        let signed = attest_blob("app-1.2.tar.gz", &digest, "https://example.com/p/v1", predicate, &key)
-            .expect("attest");
+        let signed =
+            attest_blob("app-1.2.tar.gz", &digest, "https://example.com/p/v1", predicate, &key).expect("attest");
         let parsed = Bundle::parse(&signed.bundle).expect("parse");
         assert!(parsed.message_signature.is_none());
         let envelope = parsed.dsse_envelope.expect("envelope");
@@ -229,7 +245,10 @@ mod tests {
         assert_eq!(statement.predicate_type, "https://example.com/p/v1");
         assert_eq!(statement.subject.len(), 1);
         assert_eq!(statement.subject[0].name, "app-1.2.tar.gz");
-        assert_eq!(statement.subject[0].digest.get("sha256").map(String::as_str), Some(digest.hex()));
+        assert_eq!(
+            statement.subject[0].digest.get("sha256").map(String::as_str),
+            Some(digest.hex())
+        );
         assert_eq!(statement.predicate.get(), r#"{"buildType":"x"}"#);
 
         let claims = crate::sigstore::verify_bundle(

@@ -273,7 +273,7 @@ impl Bundle {
         crate::json::go_string(&mut out, BUNDLE_V03);
         out.push_str(r#","verificationMaterial":{"publicKey":{"hint":"#);
         crate::json::go_string(&mut out, key_hint);
-        out.push_str(r#"}},"dsseEnvelope":"#);
+        out.push_str(r#"},"tlogEntries":[]},"dsseEnvelope":"#);
         crate::dsse::write_envelope_json(&mut out, payload_type, payload, signature);
         out.push('}');
         out.into_bytes()

@@ -219,6 +219,7 @@ impl From<&BundleRejection> for ReasonCode {
             BundleRejection::ArtifactMismatch { .. } => C::DigestMismatch,
             BundleRejection::KeyValidity { .. } => C::KeyNotValidAtTime,
             BundleRejection::SignedAfterEvaluation { .. } => C::SignedAfterEvaluation,
+            BundleRejection::PredicateType { .. } => C::PredicateTypeMismatch,
             BundleRejection::Other { .. } => C::VerificationFailed,
         }
     }

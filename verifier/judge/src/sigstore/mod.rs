@@ -174,6 +174,29 @@ pub struct BundleClaims {
     pub timestamps: usize,
 }
 
+impl BundleClaims {
+    /// Requires the verified content to be an in-toto statement (DSSE) of
+    /// `expected` (a predicate type URI, compared exactly): the check a
+    /// caller asking for one kind of attestation must make.
+    pub fn require_predicate_type(&self, expected: &str) -> Result<(), BundleRejection> {
+        let found = match &self.content {
+            SignedContent::Dsse { payload_type, payload } if payload_type == crate::dsse::IN_TOTO_PAYLOAD_TYPE => {
+                match crate::intoto::Statement::parse(payload) {
+                    Ok(statement) if statement.predicate_type == expected => return Ok(()),
+                    Ok(statement) => format!("an in-toto statement of predicate type {}", statement.predicate_type),
+                    Err(e) => format!("an unreadable in-toto statement ({e})"),
+                }
+            }
+            SignedContent::Dsse { payload_type, .. } => format!("a DSSE payload of type {payload_type}"),
+            SignedContent::Message { .. } => "a message signature, not an attestation".to_owned(),
+        };
+        Err(BundleRejection::PredicateType {
+            expected: expected.to_owned(),
+            found,
+        })
+    }
+}
+
 /// A verified certificate-based signature (cosign v2 `.sig` and `.att`
 /// layers, keyless or from a private PKI).
 #[derive(Clone, Debug, PartialEq, Eq)]
