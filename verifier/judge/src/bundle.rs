@@ -393,6 +393,37 @@ mod tests {
     }
 
     #[test]
+    fn message_signed_json_is_a_v03_bundle_that_reads_back() {
+        let digest = Digest::sha256_of(b"blob");
+        let json = Bundle::message_signed_json(&digest, b"sig", "h<int>");
+        for parsed in [
+            Bundle::parse(&json).expect("parses"),
+            serde_json::from_slice::<Bundle>(&json).expect("serde"),
+        ] {
+            assert_eq!(parsed.media_type, BUNDLE_V03);
+            assert!(parsed.dsse_envelope.is_none());
+            let material = parsed.verification_material;
+            assert_eq!(material.public_key.map(|k| k.hint).as_deref(), Some("h<int>"));
+            assert!(material.certificate.is_none() && material.x509_certificate_chain.is_none());
+            assert!(material.tlog_entries.is_empty() && material.timestamp_verification_data.is_none());
+            let message = parsed.message_signature.expect("message signature");
+            assert_eq!(STANDARD.decode(&message.signature).as_deref(), Ok(&b"sig"[..]));
+            let md = message.message_digest.expect("digest");
+            assert_eq!(md.algorithm, "SHA2_256");
+            assert_eq!(STANDARD.decode(&md.digest), Ok(digest.raw()));
+        }
+        let view = BundleView::parse(&json).expect("the view reads it too");
+        assert!(view.dsse_envelope.is_none() && view.message_signature.is_some());
+        let v: Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(v["verificationMaterial"]["tlogEntries"], serde_json::json!([]));
+        let sha384 = Digest::of(Algorithm::Sha384, b"blob");
+        let v: Value = serde_json::from_slice(&Bundle::message_signed_json(&sha384, b"s", "h")).expect("json");
+        assert_eq!(v["messageSignature"]["messageDigest"]["algorithm"], "SHA2_384");
+        let v: Value = serde_json::from_slice(&Bundle::key_signed_json("t", b"p", b"s", "h")).expect("json");
+        assert_eq!(v["verificationMaterial"]["tlogEntries"], serde_json::json!([]));
+    }
+
+    #[test]
     fn refuses_other_media_types_and_empty_content() {
         let mut v: Value = serde_json::from_slice(&Bundle::key_signed_json("t", b"p", b"s", "h")).expect("json");
         v["mediaType"] = "application/vnd.dev.sigstore.bundle.v9+json".into();
