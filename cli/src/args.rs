@@ -178,12 +178,16 @@ pub enum Command {
     /// transparency log or a timestamp, SCTs, the log entry's proof and its match
     /// with the bundle, then the identity. Uses the embedded public-good trusted
     /// root unless --trusted-root is given; never touches the network.
+    /// With --key: the key's signature, and the log entries the bundle has
+    /// (those of `sigil sign-blob` and `attest-blob` have none and need none).
+    /// With --type: an in-toto statement of exactly that predicate type.
     ///
     /// Examples:
     ///   sigil verify-bundle --bundle app.sigstore.json app.tar.gz \
     ///     --certificate-identity-regexp '^https://github.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*$' \
     ///     --certificate-oidc-issuer https://token.actions.githubusercontent.com
     ///   sigil verify-bundle --bundle b.json --key publisher.pub sha256:6ae8a755...
+    ///   sigil verify-bundle --bundle app.intoto.json --key release.pub --type slsaprovenance1 app.tar.gz
     #[command(verbatim_doc_comment)]
     VerifyBundle(VerifyBundleArgs),
     /// Sign a file with a key into a Sigstore bundle v0.3 (cosign sign-blob).
