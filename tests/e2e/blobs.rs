@@ -398,6 +398,27 @@ fn bad_input_is_exit_2_with_one_line_and_the_bundle_is_untouched() {
     sign_blob(dir.path(), &key, &bundle)
         .assert_exit(2)
         .assert_one_line_error();
+    // a FIFO is refused without blocking (a hang would fail at the runner's timeout)
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+    let out = sign_blob(&fifo, &key, &bundle);
+    out.assert_exit(2);
+    assert!(
+        out.assert_one_line_error().contains("not a regular file"),
+        "{}",
+        out.stderr
+    );
+    let out = attest_blob(&fifo, &key, "cyclonedx", &sbom, &bundle);
+    out.assert_exit(2);
+    assert!(
+        out.assert_one_line_error().contains("not a regular file"),
+        "{}",
+        out.stderr
+    );
     untouched("a bad file or key");
 
     // a predicate that is not what its type says, an unknown type, a missing predicate

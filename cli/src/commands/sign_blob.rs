@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use sigil_verifier::blob::{self, SignedBlob};
-use sigil_verifier::digest::Digest;
+use sigil_verifier::digest::{Algorithm, Digest, Hasher};
 use sigil_verifier::keys::SigningKey;
 use sigil_verifier::predicate;
 
@@ -54,7 +54,7 @@ pub fn attest(args: AttestBlobArgs, output: OutputFormat) -> anyhow::Result<Outc
             )
         })?
         .to_owned();
-    let digest = Digest::sha256_of(&read_file(&args.file)?);
+    let digest = hash_file(&args.file)?;
     let document = std::fs::read(&args.predicate)
         .with_context(|| format!("cannot read predicate file {}", args.predicate.display()))?;
     let predicate::Encoded {
@@ -105,13 +105,36 @@ fn report(api_version: &str, file: &Path, bundle: &Path, signed: &SignedBlob, ke
 }
 
 /// The file to sign, which must be a regular file (a FIFO or a device would
-/// block or never end).
+/// block or never end). It is read into memory once: the signature is made
+/// over its bytes (Ed25519 needs them all at once).
 fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
     let metadata = std::fs::metadata(path).with_context(|| format!("cannot read file {}", path.display()))?;
     if !metadata.is_file() {
         bail!("{} is not a regular file", path.display());
     }
     std::fs::read(path).with_context(|| format!("cannot read file {}", path.display()))
+}
+
+/// The sha256 of a regular file, read in chunks (the statement needs only
+/// its digest, and release artifacts can be large).
+fn hash_file(path: &Path) -> anyhow::Result<Digest> {
+    use std::io::Read as _;
+    let cannot = || format!("cannot read file {}", path.display());
+    // Checked before opening: opening a FIFO for reading would block.
+    if !std::fs::metadata(path).with_context(cannot)?.is_file() {
+        bail!("{} is not a regular file", path.display());
+    }
+    let mut file = std::fs::File::open(path).with_context(cannot)?;
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => return Ok(hasher.finish()),
+            Ok(read) => hasher.update(&buffer[..read]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).with_context(cannot),
+        }
+    }
 }
 
 /// Writes `bytes` to `path` through a new temporary file in the same
