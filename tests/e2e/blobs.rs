@@ -585,3 +585,49 @@ fn python_sigstore_models_and_cryptography_read_what_sigil_writes() {
         "a malformed bundle parsed"
     );
 }
+
+/// The member names of a JSON object, sorted.
+fn members(v: &Value) -> Vec<String> {
+    let mut names: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn sign_blob_writes_the_shape_sigstore_go_writes_for_a_key() {
+    // sigstore-go's key-signed message-signature bundle (testdata/bundles/shared,
+    // sigstore-go pkg/testing/data/bundles/public-key-validity.sigstore.json),
+    // which differs only by its RFC 3161 timestamp where sigil's has none
+    let theirs = bundle_json(&testdata(
+        "bundles/shared/sigstore-go/public-key-validity.sigstore.json",
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, _) = keypair(dir.path(), "release");
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").expect("write");
+    let bundle = dir.path().join("f.json");
+    sign_blob(&file, &key, &bundle).assert_exit(0);
+    let ours = bundle_json(&bundle);
+    assert_eq!(ours["mediaType"], theirs["mediaType"]);
+    assert_eq!(members(&ours), members(&theirs));
+    assert_eq!(members(&ours["messageSignature"]), members(&theirs["messageSignature"]));
+    assert_eq!(
+        members(&ours["messageSignature"]["messageDigest"]),
+        members(&theirs["messageSignature"]["messageDigest"])
+    );
+    assert_eq!(
+        ours["messageSignature"]["messageDigest"]["algorithm"],
+        theirs["messageSignature"]["messageDigest"]["algorithm"]
+    );
+    assert_eq!(
+        members(&ours["verificationMaterial"]["publicKey"]),
+        members(&theirs["verificationMaterial"]["publicKey"])
+    );
+    let hint = |v: &Value| {
+        STANDARD
+            .decode(v["verificationMaterial"]["publicKey"]["hint"].as_str().expect("hint"))
+            .expect("base64")
+            .len()
+    };
+    assert_eq!(hint(&ours), hint(&theirs), "both hints are a sha256");
+}
