@@ -182,14 +182,46 @@ pub enum Command {
     /// transparency log or a timestamp, SCTs, the log entry's proof and its match
     /// with the bundle, then the identity. Uses the embedded public-good trusted
     /// root unless --trusted-root is given; never touches the network.
+    /// With --key: the key's signature, and the log entries the bundle has
+    /// (those of `sigil sign-blob` and `attest-blob` have none and need none).
+    /// With --type: an in-toto statement of exactly that predicate type.
     ///
     /// Examples:
     ///   sigil verify-bundle --bundle app.sigstore.json app.tar.gz \
     ///     --certificate-identity-regexp '^https://github.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*$' \
     ///     --certificate-oidc-issuer https://token.actions.githubusercontent.com
     ///   sigil verify-bundle --bundle b.json --key publisher.pub sha256:6ae8a755...
+    ///   sigil verify-bundle --bundle app.intoto.json --key release.pub --type slsaprovenance1 app.tar.gz
     #[command(verbatim_doc_comment)]
     VerifyBundle(VerifyBundleArgs),
+    /// Sign a file with a key into a Sigstore bundle v0.3 (cosign sign-blob).
+    ///
+    /// The bundle holds a message signature over the file (its sha256 as
+    /// messageDigest; sha384 for a P-384 key) and the key's hint, and no
+    /// transparency-log entry: signing is offline. Keyless signing (Fulcio)
+    /// and the Rekor upload are not supported yet; --key is required.
+    /// `sigil verify-bundle --key K.pub` and `cosign verify-blob --key K.pub
+    /// --bundle B --new-bundle-format --insecure-ignore-tlog` verify it. The
+    /// bundle file is replaced atomically.
+    ///
+    /// Example:
+    ///   sigil sign-blob app.tar.gz --key release.key --bundle app.tar.gz.sigstore.json
+    #[command(verbatim_doc_comment)]
+    SignBlob(SignBlobArgs),
+    /// Attest a file with a key into a Sigstore bundle v0.3 (cosign attest-blob).
+    ///
+    /// The predicate is checked and encoded as `sigil attest` does (--type takes
+    /// the same cosign short names or a URI), wrapped in an in-toto Statement v1
+    /// whose one subject is the file (its base name and sha256), and signed as
+    /// a DSSE envelope. Offline: no transparency-log entry; keyless signing
+    /// and the Rekor upload are not supported yet. `sigil verify-bundle --key
+    /// K.pub --type T` verifies it. The bundle file is replaced atomically.
+    ///
+    /// Example:
+    ///   sigil attest-blob app.tar.gz --key release.key --type slsaprovenance1 \
+    ///     --predicate prov.json --bundle app.tar.gz.intoto.sigstore.json
+    #[command(verbatim_doc_comment)]
+    AttestBlob(AttestBlobArgs),
     /// Serve a Kubernetes admission webhook that decides by a policy file.
     ///
     /// AdmissionReview v1 over HTTPS: POST /validate allows a workload only
@@ -512,10 +544,47 @@ pub struct VerifyBundleArgs {
     #[command(flatten)]
     pub identity: IdentityArgs,
 
+    /// Also require a DSSE bundle whose in-toto statement has this predicate
+    /// type: a cosign short name (as `attest --type`) or a URI, matched exactly.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+
     /// The artifact: a file, or a digest when no such file exists: `sha256:` + 64,
     /// `sha384:` + 96 or `sha512:` + 128 hex digits (npm provenance binds sha512).
     #[arg(value_name = "FILE_OR_DIGEST")]
     pub file_or_digest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SignBlobArgs {
+    /// The file to sign.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The encrypted private key (cosign format; SIGIL_PASSWORD, else COSIGN_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Where to write the Sigstore bundle (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestBlobArgs {
+    /// The file the statement is about.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The encrypted private key (cosign format; SIGIL_PASSWORD, else COSIGN_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The predicate JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub predicate: PathBuf,
+    /// The predicate type: a cosign short name (as `attest --type`) or a URI.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+    /// Where to write the Sigstore bundle (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
 }
 
 /// How to reach registries (shared by every command that talks to one).

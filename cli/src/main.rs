@@ -124,9 +124,6 @@ fn cosign_equivalent(name: &str) -> Option<&'static str> {
         "initialize" => {
             "use `sigil trust update [--mirror URL] [--root ROOT.json]` (the trusted root is also embedded, and --trusted-root FILE replaces it)"
         }
-        "sign-blob" | "attest-blob" => {
-            "sigil signs images only for now; it verifies blob bundles with `sigil verify-bundle`"
-        }
         _ => return None,
     })
 }

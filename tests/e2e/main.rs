@@ -10,6 +10,7 @@
 mod admission;
 mod attestations;
 mod bad_input;
+mod blobs;
 mod certificates;
 mod containerd;
 mod copying;

@@ -11,7 +11,7 @@
 //!   once per digest, judged on every core, decided in input order), the
 //!   one engine behind `verify`, `verify-attestation`, `policy test` and
 //!   the servers;
-//! - the write side: [`sign`], [`copy`], [`tree`], [`sample`];
+//! - the write side: [`sign`], [`blob`], [`copy`], [`tree`], [`sample`];
 //! - the disk side of policy loading: [`files`].
 //!
 //! The judge's modules are re-exported under their own names, so
@@ -23,6 +23,7 @@ pub use sigil_judge::{
     verify,
 };
 
+pub mod blob;
 pub mod copy;
 pub mod files;
 pub mod gather;

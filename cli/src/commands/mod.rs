@@ -12,6 +12,7 @@ mod key;
 mod policy;
 mod provenance;
 mod sign;
+mod sign_blob;
 mod tree;
 pub mod trust;
 mod verify;
@@ -44,6 +45,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Demo(a) => demo::run(a, output).await,
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
+        Command::SignBlob(a) => sign_blob::sign(a, output),
+        Command::AttestBlob(a) => sign_blob::attest(a, output),
         Command::Admission(a) => admission::run(*a).await,
         Command::ContainerdVerifier(a) => containerd_verifier::run(*a).await,
         Command::Gate(a) => gate::run(*a).await,

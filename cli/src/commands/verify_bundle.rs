@@ -29,6 +29,12 @@ enum Subject {
 
 pub async fn run(args: VerifyBundleArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let who = signatory(&args)?;
+    let predicate_type = args
+        .predicate_type
+        .as_deref()
+        .map(sigil_verifier::predicate::resolve_type)
+        .transpose()
+        .context("--type")?;
     let root = trusted_root(&args.identity)?;
     let bundle =
         std::fs::read(&args.bundle).with_context(|| format!("cannot read bundle {}", args.bundle.display()))?;
@@ -37,8 +43,13 @@ pub async fn run(args: VerifyBundleArgs, output: OutputFormat) -> anyhow::Result
         Subject::File(_, bytes) => Artifact::Bytes(bytes),
         Subject::Digest(d) => Artifact::Digest(d.clone()),
     };
-    let outcome =
-        verify_bundle(&bundle, artifact, &who, root.get(), time::OffsetDateTime::now_utc()).map(|v| v.into_inner());
+    let outcome = verify_bundle(&bundle, artifact, &who, root.get(), time::OffsetDateTime::now_utc()).and_then(|v| {
+        let claims = v.into_inner();
+        match &predicate_type {
+            Some(expected) => claims.require_predicate_type(expected).map(|()| claims),
+            None => Ok(claims),
+        }
+    });
     if let Err(e) = &outcome
         && e.is_bad_input()
     {

@@ -1138,7 +1138,14 @@ fn prepare_public_key(
             "bundle contains a certificate but public-key verification was requested".into(),
         ));
     }
-    validate_structure(bundle, policy.verify_tlog)?;
+    // sigil: a managed-key bundle verified without the log needs no
+    // signing-time evidence (sigstore-go's `WithoutAnyObserverTimestampsUnsafe`,
+    // which `cosign verify-blob --key --insecure-ignore-tlog` uses); every
+    // other structural rule still applies (SIGIL-PATCH.md).
+    match validate_structure(bundle, policy.verify_tlog) {
+        Err(Error::Bundle(sigstore_bundle::Error::MissingSigningTimeEvidence)) if !policy.verify_tlog => {}
+        other => other?,
+    }
     signing_scheme_for_content(
         KeyAlgorithm::from_spki(&policy.public_key)?,
         &bundle.content,

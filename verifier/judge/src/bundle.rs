@@ -15,8 +15,11 @@
 //! Certificate chains, transparency-log proofs and timestamps are read here
 //! but judged elsewhere.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::digest::{Algorithm, Digest};
 use crate::dsse::{Envelope, EnvelopeView};
 
 /// The media type sigil writes (v0.3, the spelling cosign v3 uses).
@@ -270,14 +273,48 @@ impl Bundle {
         crate::json::go_string(&mut out, BUNDLE_V03);
         out.push_str(r#","verificationMaterial":{"publicKey":{"hint":"#);
         crate::json::go_string(&mut out, key_hint);
-        out.push_str(r#"}},"dsseEnvelope":"#);
+        out.push_str(r#"},"tlogEntries":[]},"dsseEnvelope":"#);
         crate::dsse::write_envelope_json(&mut out, payload_type, payload, signature);
         out.push('}');
         out.into_bytes()
     }
 
+    /// The JSON of a v0.3 bundle for a key-signed message signature over a
+    /// blob (`cosign sign-blob --new-bundle-format --key`): the blob's
+    /// `digest` as `messageDigest` (the hash the signature was made over),
+    /// the signature, the key hint and no log entry.
+    pub fn message_signed_json(digest: &Digest, signature: &[u8], key_hint: &str) -> Vec<u8> {
+        let bundle = Bundle {
+            media_type: BUNDLE_V03.to_owned(),
+            verification_material: VerificationMaterial {
+                public_key: Some(PublicKeyHint {
+                    hint: key_hint.to_owned(),
+                }),
+                ..VerificationMaterial::default()
+            },
+            dsse_envelope: None,
+            message_signature: Some(MessageSignature {
+                message_digest: Some(MessageDigest {
+                    algorithm: protobuf_hash_name(digest.algorithm()).to_owned(),
+                    digest: STANDARD.encode(digest.raw()),
+                }),
+                signature: STANDARD.encode(signature),
+            }),
+        };
+        bundle.to_json()
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         crate::oci::to_bytes(self)
+    }
+}
+
+/// A hash algorithm as the Sigstore protobuf specs spell it (`HashAlgorithm`).
+pub fn protobuf_hash_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::Sha256 => "SHA2_256",
+        Algorithm::Sha384 => "SHA2_384",
+        Algorithm::Sha512 => "SHA2_512",
     }
 }
 
@@ -353,6 +390,37 @@ mod tests {
             crate::dsse::decode(&envelope.signatures[0].sig).as_deref(),
             Some(&b"sig"[..])
         );
+    }
+
+    #[test]
+    fn message_signed_json_is_a_v03_bundle_that_reads_back() {
+        let digest = Digest::sha256_of(b"blob");
+        let json = Bundle::message_signed_json(&digest, b"sig", "h<int>");
+        for parsed in [
+            Bundle::parse(&json).expect("parses"),
+            serde_json::from_slice::<Bundle>(&json).expect("serde"),
+        ] {
+            assert_eq!(parsed.media_type, BUNDLE_V03);
+            assert!(parsed.dsse_envelope.is_none());
+            let material = parsed.verification_material;
+            assert_eq!(material.public_key.map(|k| k.hint).as_deref(), Some("h<int>"));
+            assert!(material.certificate.is_none() && material.x509_certificate_chain.is_none());
+            assert!(material.tlog_entries.is_empty() && material.timestamp_verification_data.is_none());
+            let message = parsed.message_signature.expect("message signature");
+            assert_eq!(STANDARD.decode(&message.signature).as_deref(), Ok(&b"sig"[..]));
+            let md = message.message_digest.expect("digest");
+            assert_eq!(md.algorithm, "SHA2_256");
+            assert_eq!(STANDARD.decode(&md.digest), Ok(digest.raw()));
+        }
+        let view = BundleView::parse(&json).expect("the view reads it too");
+        assert!(view.dsse_envelope.is_none() && view.message_signature.is_some());
+        let v: Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(v["verificationMaterial"]["tlogEntries"], serde_json::json!([]));
+        let sha384 = Digest::of(Algorithm::Sha384, b"blob");
+        let v: Value = serde_json::from_slice(&Bundle::message_signed_json(&sha384, b"s", "h")).expect("json");
+        assert_eq!(v["messageSignature"]["messageDigest"]["algorithm"], "SHA2_384");
+        let v: Value = serde_json::from_slice(&Bundle::key_signed_json("t", b"p", b"s", "h")).expect("json");
+        assert_eq!(v["verificationMaterial"]["tlogEntries"], serde_json::json!([]));
     }
 
     #[test]

@@ -240,6 +240,7 @@ impl From<&BundleRejection> for ReasonCode {
             BundleRejection::ArtifactMismatch { .. } => C::DigestMismatch,
             BundleRejection::KeyValidity { .. } => C::KeyNotValidAtTime,
             BundleRejection::SignedAfterEvaluation { .. } => C::SignedAfterEvaluation,
+            BundleRejection::PredicateType { .. } => C::PredicateTypeMismatch,
             BundleRejection::Other { .. } => C::VerificationFailed,
         }
     }

@@ -147,6 +147,15 @@ pub enum BundleRejection {
         /// The evaluation time.
         now: OffsetDateTime,
     },
+    /// The bundle is not an attestation of the predicate type the caller
+    /// asked for (DESIGN §3.2: GHSA-w6c6-c85g-mmv6).
+    #[error("the bundle holds {found}, but predicate type {expected} was required")]
+    PredicateType {
+        /// The predicate type URI asked for.
+        expected: String,
+        /// What the bundle holds instead.
+        found: String,
+    },
     /// Anything else sigstore-rust refused.
     #[error("bundle does not verify: {reason}")]
     Other {

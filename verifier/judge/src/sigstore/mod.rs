@@ -174,6 +174,29 @@ pub struct BundleClaims {
     pub timestamps: usize,
 }
 
+impl BundleClaims {
+    /// Requires the verified content to be an in-toto statement (DSSE) of
+    /// `expected` (a predicate type URI, compared exactly): the check a
+    /// caller asking for one kind of attestation must make.
+    pub fn require_predicate_type(&self, expected: &str) -> Result<(), BundleRejection> {
+        let found = match &self.content {
+            SignedContent::Dsse { payload_type, payload } if payload_type == crate::dsse::IN_TOTO_PAYLOAD_TYPE => {
+                match crate::intoto::Statement::parse(payload) {
+                    Ok(statement) if statement.predicate_type == expected => return Ok(()),
+                    Ok(statement) => format!("an in-toto statement of predicate type {}", statement.predicate_type),
+                    Err(e) => format!("an unreadable in-toto statement ({e})"),
+                }
+            }
+            SignedContent::Dsse { payload_type, .. } => format!("a DSSE payload of type {payload_type}"),
+            SignedContent::Message { .. } => "a message signature, not an attestation".to_owned(),
+        };
+        Err(BundleRejection::PredicateType {
+            expected: expected.to_owned(),
+            found,
+        })
+    }
+}
+
 /// A verified certificate-based signature (cosign v2 `.sig` and `.att`
 /// layers, keyless or from a private PKI).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,3 +221,64 @@ pub(crate) fn to_offset(t: jiff::Timestamp) -> OffsetDateTime {
 /// signing time of the shared cases and of the test instance.
 #[cfg(test)]
 pub(crate) const TEST_NOW: OffsetDateTime = time::macros::datetime!(2026-10-01 0:00 UTC);
+
+#[cfg(test)]
+mod predicate_type_tests {
+    use super::*;
+
+    fn claims(content: SignedContent) -> BundleClaims {
+        BundleClaims {
+            content,
+            signing_time: None,
+            signer: BundleSigner::Key {
+                fingerprint: "f".into(),
+            },
+            log_entries: Vec::new(),
+            timestamps: 0,
+        }
+    }
+
+    fn dsse(payload_type: &str, payload: &[u8]) -> BundleClaims {
+        claims(SignedContent::Dsse {
+            payload_type: payload_type.into(),
+            payload: payload.to_vec(),
+        })
+    }
+
+    #[test]
+    fn only_a_statement_of_exactly_the_type_asked_passes() {
+        let statement = crate::intoto::Statement::encode_raw(
+            "app.tar.gz",
+            &Digest::sha256_of(b"x"),
+            "https://cyclonedx.org/bom",
+            b"{}",
+        );
+        let intoto = crate::dsse::IN_TOTO_PAYLOAD_TYPE;
+        assert_eq!(
+            dsse(intoto, &statement).require_predicate_type("https://cyclonedx.org/bom"),
+            Ok(())
+        );
+        let found = |c: BundleClaims, expected: &str| match c.require_predicate_type(expected) {
+            Err(BundleRejection::PredicateType { found, .. }) => found,
+            other => panic!("expected a predicate-type rejection, got {other:?}"),
+        };
+        assert_eq!(
+            found(dsse(intoto, &statement), "https://cyclonedx.org/bom/"),
+            "an in-toto statement of predicate type https://cyclonedx.org/bom"
+        );
+        assert_eq!(
+            found(dsse("application/json", &statement), "https://cyclonedx.org/bom"),
+            "a DSSE payload of type application/json"
+        );
+        assert!(found(dsse(intoto, b"not json"), "https://cyclonedx.org/bom").starts_with("an unreadable"));
+        assert_eq!(
+            found(
+                claims(SignedContent::Message {
+                    digest: Digest::sha256_of(b"x")
+                }),
+                "https://cyclonedx.org/bom"
+            ),
+            "a message signature, not an attestation"
+        );
+    }
+}
