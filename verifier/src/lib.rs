@@ -35,7 +35,7 @@ pub mod registry;
 pub mod sample;
 pub mod sign;
 pub mod store;
-mod tag;
+pub mod tag;
 pub mod tree;
 
 #[cfg(test)]

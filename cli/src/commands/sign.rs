@@ -3,9 +3,12 @@
 use anyhow::Context as _;
 use futures::{StreamExt as _, stream};
 use std::path::Path;
+use std::sync::Arc;
 
 use sigil_verifier::sign::{self, CertificateMaterial, SignOptions};
 use sigil_verifier::store::AnyStore;
+use sigil_verifier::tag;
+use tokio::sync::Semaphore;
 
 use super::batch::Progress;
 use super::resolve;
@@ -34,10 +37,13 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
     };
     let concurrency = usize::from(args.concurrency);
     let progress = Progress::new("signing", images.len());
+    // Every image at once, at most `concurrency` of them doing round trips:
+    // their registry settle times overlap (tag::paced).
+    let slots = Arc::new(Semaphore::new(concurrency));
     let signed: Vec<anyhow::Result<Vec<sign::Signed>>> = stream::iter(&images)
         .map(|image| {
             let (client, options, progress) = (&client, &options, &progress);
-            async move {
+            tag::paced(&slots, async move {
                 let store = AnyStore::open(image, client, false)?;
                 let descriptor = resolve(&store, image).await?;
                 let signed = sign::sign(&store, &image.repository_name(), &descriptor, options)
@@ -45,9 +51,9 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
                     .with_context(|| format!("signing {image}"));
                 progress.tick();
                 signed
-            }
+            })
         })
-        .buffered(concurrency)
+        .buffered(images.len().max(1))
         .collect()
         .await;
     progress.finish();
