@@ -182,10 +182,13 @@ mod tests {
     use crate::oci::{self, Descriptor, ImageManifest};
     use crate::store::{BlobStream, Fetched, Pushed};
 
+    /// A stored manifest: digest, media type, bytes.
+    type Held = (Digest, String, Vec<u8>);
+
     /// A registry as the distribution API is: tags without compare-and-swap.
     #[derive(Default)]
     struct Memory {
-        manifests: Mutex<HashMap<String, (Digest, String, Vec<u8>)>>,
+        manifests: Mutex<HashMap<String, Held>>,
     }
 
     impl Store for Memory {
