@@ -8,6 +8,7 @@
 
 pub mod hostile;
 pub mod image;
+pub mod notation_pki;
 pub mod process;
 pub mod registry;
 pub mod skopeo;

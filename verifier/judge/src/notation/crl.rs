@@ -329,3 +329,6 @@ fn revoked<'a>(list: &'a Crl, serial: &SerialNumber, proven: Option<OffsetDateTi
     }
     hold.filter(|h| h.reason == Some(CrlReason::CertificateHold))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+//! Offline revocation on a generated PKI (root → intermediate → leaf):
+//! a CRL listing the leaf refuses under strict and is logged under
+//! permissive; one not listing it passes; a forged, an expired or a
+//! not-yet-valid CRL fails the check; a root's CRL revoking the
+//! intermediate fails it; unusable files are refused when read.
+
+use std::str::FromStr as _;
+
+use sigil_testkit::notation_pki::{INTERMEDIATE_SERIAL, LEAF_SERIAL, NotationPki};
+use time::macros::datetime;
+
+use super::super::*;
+use super::*;
+use crate::digest::Digest;
+use crate::oci::{Descriptor, OCI_MANIFEST};
+
+const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+const DIGEST: &str = "sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0";
+const JAN: OffsetDateTime = datetime!(2025-12-01 00:00 UTC);
+const FEB: OffsetDateTime = datetime!(2026-02-01 00:00 UTC);
+
+fn target() -> Descriptor {
+    let mut d = Descriptor::of(OCI_MANIFEST, b"");
+    d.digest = Digest::from_str(DIGEST).expect("digest");
+    d.size = 481;
+    d
+}
+
+fn doc(level: &str) -> TrustPolicyDocument {
+    let text = format!(
+        r#"{{"version":"1.0","trustPolicies":[{{"name":"t","registryScopes":["*"],"signatureVerification":{{"level":"{level}"}},"trustStores":["ca:pki"],"trustedIdentities":["*"]}}]}}"#
+    );
+    TrustPolicyDocument::parse(text.as_bytes()).expect("policy")
+}
+
+fn judged(pki: &NotationPki, level: &str, crl_files: &[Vec<u8>]) -> ImageVerdict {
+    let mut stores = TrustStores::new();
+    let store = StoreRef {
+        kind: StoreType::Ca,
+        name: "pki".into(),
+    };
+    stores.add_file(&store, "root.cer", pki.root()).expect("store");
+    let mut crls = Crls::new();
+    for (i, file) in crl_files.iter().enumerate() {
+        crls.add_file(&format!("{i}.crl"), file).expect("crl");
+    }
+    let envelope = pki.sign_jws(OCI_MANIFEST, DIGEST, 481);
+    let input = SignatureInput {
+        origin: "test".into(),
+        media_type: JWS_MEDIA_TYPE.into(),
+        envelope: Ok(envelope),
+    };
+    judge_with_crls(doc(level).select(None), &stores, &crls, &target(), &[input], NOW).expect("judged")
+}
+
+fn revocation(verdict: &ImageVerdict) -> Check {
+    match verdict {
+        ImageVerdict::Judged { signatures, .. } => signatures[0]
+            .checks
+            .iter()
+            .find(|c| c.validation == Validation::Revocation)
+            .cloned()
+            .unwrap_or_else(|| panic!("no revocation check: {verdict:?}")),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn failed_reason(verdict: &ImageVerdict) -> String {
+    match revocation(verdict).result {
+        CheckResult::Failed(reason) => reason,
+        other => panic!("not failed: {other:?}"),
+    }
+}
+
+#[test]
+fn without_crls_revocation_is_not_performed() {
+    let pki = NotationPki::new();
+    let verdict = judged(&pki, "strict", &[]);
+    assert!(verdict.allowed(), "{verdict:?}");
+    assert!(matches!(revocation(&verdict).result, CheckResult::NotPerformed(r) if r.contains("--notation-crl")));
+}
+
+#[test]
+fn a_crl_revoking_the_leaf_refuses_under_strict_and_is_logged_under_permissive() {
+    let pki = NotationPki::new();
+    let crl = pki.crl(false, &[LEAF_SERIAL], JAN, FEB);
+    let verdict = judged(&pki, "strict", std::slice::from_ref(&crl));
+    assert!(!verdict.allowed(), "{verdict:?}");
+    assert_eq!(revocation(&verdict).action, Action::Enforce);
+    let reason = failed_reason(&verdict);
+    assert!(reason.contains("sigil notation test signer") && reason.contains("is revoked"), "{reason}");
+    let verdict = judged(&pki, "permissive", std::slice::from_ref(&crl));
+    assert!(verdict.allowed(), "{verdict:?}");
+    assert_eq!(revocation(&verdict).action, Action::Log);
+    assert!(failed_reason(&verdict).contains("is revoked"));
+    // The same CRL as PEM.
+    let pem = pem_rfc7468::encode_string("X509 CRL", pem_rfc7468::LineEnding::LF, &crl).expect("pem");
+    assert!(!judged(&pki, "strict", &[pem.into_bytes()]).allowed());
+}
+
+#[test]
+fn a_crl_not_listing_the_chain_passes() {
+    let pki = NotationPki::new();
+    let verdict = judged(
+        &pki,
+        "strict",
+        &[pki.crl(false, &[LEAF_SERIAL + 1], JAN, FEB), pki.crl(true, &[], JAN, FEB)],
+    );
+    assert!(verdict.allowed(), "{verdict:?}");
+    assert_eq!(revocation(&verdict).result, CheckResult::Passed);
+    // Another PKI's intermediate of the same name: its CRL is taken as this
+    // issuer's (names decide) and its signature refuses it.
+    let other = NotationPki::new();
+    let verdict = judged(&pki, "strict", &[other.crl(false, &[], JAN, FEB)]);
+    assert!(failed_reason(&verdict).contains("does not verify under its issuer's key"), "{verdict:?}");
+}
+
+#[test]
+fn the_roots_crl_revoking_the_intermediate_refuses() {
+    let pki = NotationPki::new();
+    let verdict = judged(&pki, "strict", &[pki.crl(true, &[INTERMEDIATE_SERIAL], JAN, FEB)]);
+    assert!(!verdict.allowed());
+    assert!(failed_reason(&verdict).contains("intermediate"), "{verdict:?}");
+}
+
+#[test]
+fn a_forged_expired_or_future_crl_fails_the_check() {
+    let pki = NotationPki::new();
+    // Signed by another key under the intermediate's name, listing nothing.
+    let verdict = judged(&pki, "strict", &[pki.forged_crl(&[], JAN, FEB)]);
+    assert!(!verdict.allowed());
+    assert!(failed_reason(&verdict).contains("does not verify under its issuer's key"));
+    // Expired: nextUpdate before now.
+    let verdict = judged(
+        &pki,
+        "strict",
+        &[pki.crl(false, &[], datetime!(2025-10-01 00:00 UTC), datetime!(2025-11-01 00:00 UTC))],
+    );
+    assert!(!verdict.allowed());
+    assert!(failed_reason(&verdict).contains("expired"), "{verdict:?}");
+    // Not yet valid.
+    let verdict = judged(&pki, "strict", &[pki.crl(false, &[], FEB, datetime!(2026-03-01 00:00 UTC))]);
+    assert!(failed_reason(&verdict).contains("not valid before"), "{verdict:?}");
+    // Under permissive, an expired CRL is logged.
+    let verdict = judged(
+        &pki,
+        "permissive",
+        &[pki.crl(false, &[], datetime!(2025-10-01 00:00 UTC), datetime!(2025-11-01 00:00 UTC))],
+    );
+    assert!(verdict.allowed());
+}
+
+#[test]
+fn unusable_crl_files_are_refused_when_read() {
+    let pki = NotationPki::new();
+    let mut crls = Crls::new();
+    let good = pki.crl(false, &[], JAN, FEB);
+    crls.add_file("good.crl", &good).expect("good");
+    assert!(!crls.is_empty());
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() - 3);
+    for (name, bytes) in [
+        ("garbage.crl", b"not a crl".to_vec()),
+        ("truncated.crl", truncated),
+        ("empty.crl", Vec::new()),
+        (
+            "cert.pem",
+            pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, pki.root())
+                .expect("pem")
+                .into_bytes(),
+        ),
+        ("nopem.pem", b"-----BEGIN X509 CRL-----\n!!!\n-----END X509 CRL-----\n".to_vec()),
+    ] {
+        let err = crls.add_file(name, &bytes).expect_err(name);
+        assert!(err.to_string().starts_with(&format!("CRL file {name}: ")), "{err}");
+    }
+}
