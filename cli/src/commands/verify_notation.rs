@@ -58,8 +58,8 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let config = Arc::new(
         NotationConfig::load(config_dir)
-            .and_then(|config| config.with_crls(crl_files))
-            .with_context(|| format!("--notation-config {}", config_dir.display()))?,
+            .with_context(|| format!("--notation-config {}", config_dir.display()))?
+            .with_crls(crl_files)?,
     );
     let now = OffsetDateTime::now_utc();
     let judged: Vec<Judged> = futures::stream::iter(images)
@@ -117,7 +117,8 @@ async fn judge(image: ImageRef, client: &Arc<RegistryClient>, config: &NotationC
             ImageRef::Layout(_) => None,
         };
         let policy = config.policy.select(repository.as_deref());
-        notation::judge_with_crls(policy, &config.stores, &config.crls, &descriptor, &signatures, now).map_err(|e| e.to_string())
+        notation::judge_with_crls(policy, &config.stores, &config.crls, &descriptor, &signatures, now)
+            .map_err(|e| e.to_string())
     }
     .await;
     Judged { image, digest, verdict }

@@ -1,7 +1,8 @@
 //! A generated Notary Project PKI for revocation tests: a root, an
 //! intermediate and a code-signing leaf (ECDSA P-256), CRLs issued by the
 //! root or the intermediate, and JWS envelopes signed by the leaf over a
-//! given descriptor, as notation writes them.
+//! given descriptor, as notation writes them; and a test TSA ([`TestTsa`])
+//! making RFC 3161 TimeStampTokens over any signature bytes.
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
@@ -89,13 +90,18 @@ impl NotationPki {
         let leaf_key = KeyPair::generate().expect("key");
         let mut leaf = CertificateParams::new(vec![]).expect("params");
         leaf.distinguished_name.push(DnType::OrganizationName, "sigil test");
-        leaf.distinguished_name.push(DnType::CommonName, "sigil notation test signer");
+        leaf.distinguished_name
+            .push(DnType::CommonName, "sigil notation test signer");
         leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
         leaf.serial_number = Some(SerialNumber::from(LEAF_SERIAL));
         leaf.not_before = datetime!(2020-01-01 00:00 UTC);
         leaf.not_after = datetime!(2040-01-01 00:00 UTC);
-        let leaf = leaf.signed_by(&leaf_key, &intermediate.issuer()).expect("leaf").der().to_vec();
+        let leaf = leaf
+            .signed_by(&leaf_key, &intermediate.issuer())
+            .expect("leaf")
+            .der()
+            .to_vec();
         NotationPki {
             root,
             intermediate,
@@ -139,7 +145,13 @@ impl NotationPki {
     /// A DER CRL by the intermediate (`by_root`: by the root) valid
     /// `this_update..next_update`, listing `revoked` serials (revoked
     /// 2025-01-01, key compromise).
-    pub fn crl(&self, by_root: bool, revoked: &[u64], this_update: OffsetDateTime, next_update: OffsetDateTime) -> Vec<u8> {
+    pub fn crl(
+        &self,
+        by_root: bool,
+        revoked: &[u64],
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Vec<u8> {
         let authority = if by_root { &self.root } else { &self.intermediate };
         self.crl_signed(authority.issuer(), revoked, this_update, next_update)
     }
@@ -179,5 +191,180 @@ impl NotationPki {
             key_identifier_method: KeyIdMethod::Sha256,
         };
         params.signed_by(&issuer).expect("crl").der().to_vec()
+    }
+}
+
+// --- a test time-stamping authority -------------------------------------------
+
+use aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING;
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
+use const_oid::ObjectIdentifier;
+use const_oid::db::{rfc5911, rfc5912};
+use der::asn1::{Int, OctetString, SetOfVec};
+use der::{Any, Decode as _, Encode as _, Sequence, Tag};
+use rcgen::CustomExtension;
+use x509_cert::attr::Attribute;
+use x509_cert::spki::{AlgorithmIdentifier, AlgorithmIdentifierOwned};
+use x509_tsp::{MessageImprint, TspVersion};
+
+const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const SIGNING_CERTIFICATE_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+
+/// TSTInfo's required fields, genTime as raw text (so that tests can write
+/// fractional seconds, which `der`'s GeneralizedTime refuses).
+#[derive(Clone, Debug, Sequence)]
+struct TstInfo {
+    version: TspVersion,
+    policy: ObjectIdentifier,
+    message_imprint: MessageImprint,
+    serial_number: Int,
+    gen_time: Any,
+}
+
+#[derive(Clone, Debug, Sequence)]
+struct SigningCertificateV2 {
+    certs: Vec<EssCertIdV2>,
+    #[asn1(optional = "true")]
+    policies: Option<Any>,
+}
+
+#[derive(Clone, Debug, Sequence)]
+struct EssCertIdV2 {
+    #[asn1(optional = "true")]
+    hash_algorithm: Option<AlgorithmIdentifierOwned>,
+    cert_hash: OctetString,
+    #[asn1(optional = "true")]
+    issuer_serial: Option<Any>,
+}
+
+/// A test TSA: a root and a TSA certificate under it, with or without the
+/// critical timeStamping extended key usage.
+pub struct TestTsa {
+    /// The root certificate (DER), for a `tsa` store.
+    pub root: Vec<u8>,
+    cert: Vec<u8>,
+    key: KeyPair,
+}
+
+impl TestTsa {
+    pub fn new(eku: Option<bool>) -> TestTsa {
+        let root_key = KeyPair::generate().expect("key");
+        let mut root = CertificateParams::new(vec![]).expect("params");
+        root.distinguished_name
+            .push(rcgen::DnType::CommonName, "sigil test TSA root");
+        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        root.not_before = datetime!(2020-01-01 00:00 UTC);
+        root.not_after = datetime!(2040-01-01 00:00 UTC);
+        let root_cert = root.self_signed(&root_key).expect("root");
+        let key = KeyPair::generate().expect("key");
+        let mut tsa = CertificateParams::new(vec![]).expect("params");
+        tsa.distinguished_name.push(rcgen::DnType::CommonName, "sigil test TSA");
+        tsa.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        tsa.not_before = datetime!(2020-01-01 00:00 UTC);
+        tsa.not_after = datetime!(2040-01-01 00:00 UTC);
+        if let Some(critical) = eku {
+            // SEQUENCE { id-kp-timeStamping }
+            let mut ext = CustomExtension::from_oid_content(
+                &[2, 5, 29, 37],
+                vec![0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08],
+            );
+            ext.set_criticality(critical);
+            tsa.custom_extensions.push(ext);
+        }
+        let issuer = Issuer::new(root, root_key);
+        let cert = tsa.signed_by(&key, &issuer).expect("tsa");
+        TestTsa {
+            root: root_cert.der().to_vec(),
+            cert: cert.der().to_vec(),
+            key,
+        }
+    }
+
+    /// A TimeStampToken over `signature` at `gen_time` (GeneralizedTime text).
+    pub fn stamp(&self, signature: &[u8], gen_time: &str) -> Vec<u8> {
+        let sha256 = |b: &[u8]| {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b)
+                .as_ref()
+                .to_vec()
+        };
+        let alg = |oid| AlgorithmIdentifierOwned { oid, parameters: None };
+        let tst = TstInfo {
+            version: TspVersion::V1,
+            policy: ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.1"),
+            message_imprint: MessageImprint {
+                hash_algorithm: AlgorithmIdentifier {
+                    oid: rfc5912::ID_SHA_256,
+                    parameters: None,
+                },
+                hashed_message: OctetString::new(sha256(signature)).expect("octets"),
+            },
+            serial_number: Int::new(&[1]).expect("int"),
+            gen_time: Any::new(Tag::GeneralizedTime, gen_time.as_bytes().to_vec()).expect("time"),
+        }
+        .to_der()
+        .expect("tstinfo");
+        let attr = |oid, value: Any| Attribute {
+            oid,
+            values: SetOfVec::try_from(vec![value]).expect("set"),
+        };
+        let pin = SigningCertificateV2 {
+            certs: vec![EssCertIdV2 {
+                hash_algorithm: None,
+                cert_hash: OctetString::new(sha256(&self.cert)).expect("octets"),
+                issuer_serial: None,
+            }],
+            policies: None,
+        };
+        let attrs: x509_cert::attr::Attributes = SetOfVec::try_from(vec![
+            attr(rfc5911::ID_CONTENT_TYPE, Any::encode_from(&TST_INFO).expect("oid")),
+            attr(
+                rfc5911::ID_MESSAGE_DIGEST,
+                Any::encode_from(&OctetString::new(sha256(&tst)).expect("octets")).expect("any"),
+            ),
+            attr(SIGNING_CERTIFICATE_V2, Any::encode_from(&pin).expect("any")),
+        ])
+        .expect("attrs");
+        let pkcs8 = self.key.serialize_der();
+        let signer = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8).expect("key");
+        let signature = signer
+            .sign(&SystemRandom::new(), &attrs.to_der().expect("der"))
+            .expect("sign");
+        let cert = x509_cert::Certificate::from_der(&self.cert).expect("cert");
+        let info = SignerInfo {
+            version: CmsVersion::V1,
+            sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                issuer: cert.tbs_certificate.issuer.clone(),
+                serial_number: cert.tbs_certificate.serial_number.clone(),
+            }),
+            digest_alg: alg(rfc5912::ID_SHA_256),
+            signed_attrs: Some(attrs),
+            signature_algorithm: alg(rfc5912::ECDSA_WITH_SHA_256),
+            signature: OctetString::new(signature.as_ref().to_vec()).expect("octets"),
+            unsigned_attrs: None,
+        };
+        let signed = SignedData {
+            version: CmsVersion::V3,
+            digest_algorithms: SetOfVec::try_from(vec![alg(rfc5912::ID_SHA_256)]).expect("set"),
+            encap_content_info: EncapsulatedContentInfo {
+                econtent_type: TST_INFO,
+                econtent: Some(Any::new(Tag::OctetString, tst).expect("any")),
+            },
+            certificates: Some(CertificateSet(
+                SetOfVec::try_from(vec![CertificateChoices::Certificate(cert)]).expect("set"),
+            )),
+            crls: None,
+            signer_infos: SignerInfos(SetOfVec::try_from(vec![info]).expect("set")),
+        };
+        ContentInfo {
+            content_type: rfc5911::ID_SIGNED_DATA,
+            content: Any::encode_from(&signed).expect("any"),
+        }
+        .to_der()
+        .expect("token")
     }
 }

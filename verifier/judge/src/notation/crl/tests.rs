@@ -88,7 +88,10 @@ fn a_crl_revoking_the_leaf_refuses_under_strict_and_is_logged_under_permissive()
     assert!(!verdict.allowed(), "{verdict:?}");
     assert_eq!(revocation(&verdict).action, Action::Enforce);
     let reason = failed_reason(&verdict);
-    assert!(reason.contains("sigil notation test signer") && reason.contains("is revoked"), "{reason}");
+    assert!(
+        reason.contains("sigil notation test signer") && reason.contains("is revoked"),
+        "{reason}"
+    );
     let verdict = judged(&pki, "permissive", std::slice::from_ref(&crl));
     assert!(verdict.allowed(), "{verdict:?}");
     assert_eq!(revocation(&verdict).action, Action::Log);
@@ -104,7 +107,10 @@ fn a_crl_not_listing_the_chain_passes() {
     let verdict = judged(
         &pki,
         "strict",
-        &[pki.crl(false, &[LEAF_SERIAL + 1], JAN, FEB), pki.crl(true, &[], JAN, FEB)],
+        &[
+            pki.crl(false, &[LEAF_SERIAL + 1], JAN, FEB),
+            pki.crl(true, &[], JAN, FEB),
+        ],
     );
     assert!(verdict.allowed(), "{verdict:?}");
     assert_eq!(revocation(&verdict).result, CheckResult::Passed);
@@ -112,7 +118,10 @@ fn a_crl_not_listing_the_chain_passes() {
     // issuer's (names decide) and its signature refuses it.
     let other = NotationPki::new();
     let verdict = judged(&pki, "strict", &[other.crl(false, &[], JAN, FEB)]);
-    assert!(failed_reason(&verdict).contains("does not verify under its issuer's key"), "{verdict:?}");
+    assert!(
+        failed_reason(&verdict).contains("does not verify under its issuer's key"),
+        "{verdict:?}"
+    );
 }
 
 #[test]
@@ -134,18 +143,32 @@ fn a_forged_expired_or_future_crl_fails_the_check() {
     let verdict = judged(
         &pki,
         "strict",
-        &[pki.crl(false, &[], datetime!(2025-10-01 00:00 UTC), datetime!(2025-11-01 00:00 UTC))],
+        &[pki.crl(
+            false,
+            &[],
+            datetime!(2025-10-01 00:00 UTC),
+            datetime!(2025-11-01 00:00 UTC),
+        )],
     );
     assert!(!verdict.allowed());
     assert!(failed_reason(&verdict).contains("expired"), "{verdict:?}");
     // Not yet valid.
-    let verdict = judged(&pki, "strict", &[pki.crl(false, &[], FEB, datetime!(2026-03-01 00:00 UTC))]);
+    let verdict = judged(
+        &pki,
+        "strict",
+        &[pki.crl(false, &[], FEB, datetime!(2026-03-01 00:00 UTC))],
+    );
     assert!(failed_reason(&verdict).contains("not valid before"), "{verdict:?}");
     // Under permissive, an expired CRL is logged.
     let verdict = judged(
         &pki,
         "permissive",
-        &[pki.crl(false, &[], datetime!(2025-10-01 00:00 UTC), datetime!(2025-11-01 00:00 UTC))],
+        &[pki.crl(
+            false,
+            &[],
+            datetime!(2025-10-01 00:00 UTC),
+            datetime!(2025-11-01 00:00 UTC),
+        )],
     );
     assert!(verdict.allowed());
 }
@@ -169,7 +192,10 @@ fn unusable_crl_files_are_refused_when_read() {
                 .expect("pem")
                 .into_bytes(),
         ),
-        ("nopem.pem", b"-----BEGIN X509 CRL-----\n!!!\n-----END X509 CRL-----\n".to_vec()),
+        (
+            "nopem.pem",
+            b"-----BEGIN X509 CRL-----\n!!!\n-----END X509 CRL-----\n".to_vec(),
+        ),
     ] {
         let err = crls.add_file(name, &bytes).expect_err(name);
         assert!(err.to_string().starts_with(&format!("CRL file {name}: ")), "{err}");

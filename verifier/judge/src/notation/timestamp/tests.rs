@@ -4,18 +4,10 @@
 //! own reason. Tokens for the TSA-profile cases are made here, by a test
 //! TSA (rcgen) over the real envelopes' signatures.
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use cms::cert::IssuerAndSerialNumber;
-use cms::content_info::CmsVersion;
-use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignerInfos};
-use der::asn1::SetOfVec;
-use rcgen::{BasicConstraints, CertificateParams, CustomExtension, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use sigil_testkit::notation_pki::TestTsa;
 use time::macros::datetime;
-use x509_cert::attr::Attribute;
-use x509_cert::spki::AlgorithmIdentifier;
 
 use super::super::*;
 use super::*;
@@ -309,134 +301,6 @@ fn a_timestamp_outside_the_signers_validity_fails() {
         let stores = stores(mt, &bytes, &globalsign());
         let reason = refused(&judge_at(&doc("strict", extra, true), &stores, mt, bytes));
         assert!(reason.contains(word), "{file}: {reason}");
-    }
-}
-
-/// A test TSA: a root and a TSA certificate under it, with or without the
-/// critical timeStamping extended key usage.
-pub(crate) struct TestTsa {
-    pub root: Vec<u8>,
-    cert: Vec<u8>,
-    key: KeyPair,
-}
-
-impl TestTsa {
-    pub(crate) fn new(eku: Option<bool>) -> TestTsa {
-        let root_key = KeyPair::generate().expect("key");
-        let mut root = CertificateParams::new(vec![]).expect("params");
-        root.distinguished_name
-            .push(rcgen::DnType::CommonName, "sigil test TSA root");
-        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        root.not_before = datetime!(2020-01-01 00:00 UTC);
-        root.not_after = datetime!(2040-01-01 00:00 UTC);
-        let root_cert = root.self_signed(&root_key).expect("root");
-        let key = KeyPair::generate().expect("key");
-        let mut tsa = CertificateParams::new(vec![]).expect("params");
-        tsa.distinguished_name.push(rcgen::DnType::CommonName, "sigil test TSA");
-        tsa.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        tsa.not_before = datetime!(2020-01-01 00:00 UTC);
-        tsa.not_after = datetime!(2040-01-01 00:00 UTC);
-        if let Some(critical) = eku {
-            // SEQUENCE { id-kp-timeStamping }
-            let mut ext = CustomExtension::from_oid_content(
-                &[2, 5, 29, 37],
-                vec![0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08],
-            );
-            ext.set_criticality(critical);
-            tsa.custom_extensions.push(ext);
-        }
-        let issuer = Issuer::new(root, root_key);
-        let cert = tsa.signed_by(&key, &issuer).expect("tsa");
-        TestTsa {
-            root: root_cert.der().to_vec(),
-            cert: cert.der().to_vec(),
-            key,
-        }
-    }
-
-    /// A TimeStampToken over `signature` at `gen_time` (GeneralizedTime text).
-    pub(crate) fn stamp(&self, signature: &[u8], gen_time: &str) -> Vec<u8> {
-        let sha256 = |b: &[u8]| digest::digest(&digest::SHA256, b).as_ref().to_vec();
-        let alg = |oid| AlgorithmIdentifierOwned { oid, parameters: None };
-        let tst = TstInfo {
-            version: TspVersion::V1,
-            policy: ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.1"),
-            message_imprint: MessageImprint {
-                hash_algorithm: AlgorithmIdentifier {
-                    oid: rfc5912::ID_SHA_256,
-                    parameters: None,
-                },
-                hashed_message: OctetString::new(sha256(signature)).expect("octets"),
-            },
-            serial_number: Int::new(&[1]).expect("int"),
-            gen_time: Any::new(Tag::GeneralizedTime, gen_time.as_bytes().to_vec()).expect("time"),
-            accuracy: None,
-            ordering: false,
-            nonce: None,
-            tsa: None,
-            extensions: None,
-        }
-        .to_der()
-        .expect("tstinfo");
-        let attr = |oid, value: Any| Attribute {
-            oid,
-            values: SetOfVec::try_from(vec![value]).expect("set"),
-        };
-        let pin = SigningCertificateV2 {
-            certs: vec![EssCertIdV2 {
-                hash_algorithm: None,
-                cert_hash: OctetString::new(sha256(&self.cert)).expect("octets"),
-                issuer_serial: None,
-            }],
-            policies: None,
-        };
-        let attrs: x509_cert::attr::Attributes = SetOfVec::try_from(vec![
-            attr(rfc5911::ID_CONTENT_TYPE, Any::encode_from(&TST_INFO).expect("oid")),
-            attr(
-                rfc5911::ID_MESSAGE_DIGEST,
-                Any::encode_from(&OctetString::new(sha256(&tst)).expect("octets")).expect("any"),
-            ),
-            attr(SIGNING_CERTIFICATE_V2, Any::encode_from(&pin).expect("any")),
-        ])
-        .expect("attrs");
-        let pkcs8 = self.key.serialize_der();
-        let signer = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8).expect("key");
-        let signature = signer
-            .sign(&SystemRandom::new(), &attrs.to_der().expect("der"))
-            .expect("sign");
-        let cert = x509_cert::Certificate::from_der(&self.cert).expect("cert");
-        let info = SignerInfo {
-            version: CmsVersion::V1,
-            sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-                issuer: cert.tbs_certificate.issuer.clone(),
-                serial_number: cert.tbs_certificate.serial_number.clone(),
-            }),
-            digest_alg: alg(rfc5912::ID_SHA_256),
-            signed_attrs: Some(attrs),
-            signature_algorithm: alg(rfc5912::ECDSA_WITH_SHA_256),
-            signature: OctetString::new(signature.as_ref().to_vec()).expect("octets"),
-            unsigned_attrs: None,
-        };
-        let signed = SignedData {
-            version: CmsVersion::V3,
-            digest_algorithms: SetOfVec::try_from(vec![alg(rfc5912::ID_SHA_256)]).expect("set"),
-            encap_content_info: EncapsulatedContentInfo {
-                econtent_type: TST_INFO,
-                econtent: Some(Any::new(Tag::OctetString, tst).expect("any")),
-            },
-            certificates: Some(CertificateSet(
-                SetOfVec::try_from(vec![CertificateChoices::Certificate(cert)]).expect("set"),
-            )),
-            crls: None,
-            signer_infos: SignerInfos(SetOfVec::try_from(vec![info]).expect("set")),
-        };
-        ContentInfo {
-            content_type: rfc5911::ID_SIGNED_DATA,
-            content: Any::encode_from(&signed).expect("any"),
-        }
-        .to_der()
-        .expect("token")
     }
 }
 
