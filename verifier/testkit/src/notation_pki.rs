@@ -34,7 +34,8 @@ impl Authority {
     }
 }
 
-/// Root → intermediate → leaf, valid 2020..2040.
+/// Root → intermediate → leaf; the authorities valid 2020..2040, the
+/// leaf 2021..2039 (inside the test TSA's 2020..2040).
 pub struct NotationPki {
     root: Authority,
     intermediate: Authority,
@@ -95,8 +96,8 @@ impl NotationPki {
         leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
         leaf.serial_number = Some(SerialNumber::from(LEAF_SERIAL));
-        leaf.not_before = datetime!(2020-01-01 00:00 UTC);
-        leaf.not_after = datetime!(2040-01-01 00:00 UTC);
+        leaf.not_before = datetime!(2021-01-01 00:00 UTC);
+        leaf.not_after = datetime!(2039-01-01 00:00 UTC);
         let leaf = leaf
             .signed_by(&leaf_key, &intermediate.issuer())
             .expect("leaf")
