@@ -157,6 +157,35 @@ impl NotationPki {
         self.crl_signed(authority.issuer(), revoked, this_update, next_update)
     }
 
+    /// A CRL by the intermediate revoking `serial` with an
+    /// `invalidityDate` (the time its key became unusable).
+    pub fn crl_invalid_from(
+        &self,
+        serial: u64,
+        invalidity: OffsetDateTime,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Vec<u8> {
+        let params = CertificateRevocationListParams {
+            this_update,
+            next_update,
+            crl_number: SerialNumber::from(2u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![RevokedCertParams {
+                serial_number: SerialNumber::from(serial),
+                revocation_time: next_update - time::Duration::days(1),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: Some(invalidity),
+            }],
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        params
+            .signed_by(&self.intermediate.issuer())
+            .expect("crl")
+            .der()
+            .to_vec()
+    }
+
     /// A CRL naming the intermediate as its issuer, signed by another key.
     pub fn forged_crl(&self, revoked: &[u64], this_update: OffsetDateTime, next_update: OffsetDateTime) -> Vec<u8> {
         let other = KeyPair::generate().expect("key");

@@ -6,7 +6,7 @@
 
 use std::str::FromStr as _;
 
-use sigil_testkit::notation_pki::{INTERMEDIATE_SERIAL, LEAF_SERIAL, NotationPki};
+use sigil_testkit::notation_pki::{INTERMEDIATE_SERIAL, LEAF_SERIAL, NotationPki, TestTsa};
 use time::macros::datetime;
 
 use super::super::*;
@@ -200,4 +200,55 @@ fn unusable_crl_files_are_refused_when_read() {
         let err = crls.add_file(name, &bytes).expect_err(name);
         assert!(err.to_string().starts_with(&format!("CRL file {name}: ")), "{err}");
     }
+}
+
+/// With a verified RFC 3161 timestamp, an entry whose invalidity date is
+/// after the timestamp did not revoke the signature (notation-core-go's
+/// rule); one before it, or the same entry without a timestamp, does.
+#[test]
+fn the_timestamp_decides_whether_a_revocation_came_before_the_signature() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let pki = NotationPki::new();
+    let tsa = TestTsa::new(Some(true));
+    let mut envelope: serde_json::Value =
+        serde_json::from_slice(&pki.sign_jws(OCI_MANIFEST, DIGEST, 481)).expect("json");
+    let signature = URL_SAFE_NO_PAD
+        .decode(envelope["signature"].as_str().expect("signature"))
+        .expect("b64");
+    // Stamped 2025-06-01.
+    envelope["header"]["io.cncf.notary.timestampSignature"] =
+        STANDARD.encode(tsa.stamp(&signature, "20250601000000Z")).into();
+    let envelope = serde_json::to_vec(&envelope).expect("json");
+    let text = r#"{"version":"1.0","trustPolicies":[{"name":"t","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:pki","tsa:tsa"],"trustedIdentities":["*"]}]}"#;
+    let doc = TrustPolicyDocument::parse(text.as_bytes()).expect("policy");
+    let mut stores = TrustStores::new();
+    let ca = StoreRef {
+        kind: StoreType::Ca,
+        name: "pki".into(),
+    };
+    let tsa_store = StoreRef {
+        kind: StoreType::Tsa,
+        name: "tsa".into(),
+    };
+    stores.add_file(&ca, "root.cer", pki.root()).expect("ca");
+    stores.add_file(&tsa_store, "tsa.cer", &tsa.root).expect("tsa");
+    let stamped = |crl: Vec<u8>| {
+        let mut crls = Crls::new();
+        crls.add_file("x.crl", &crl).expect("crl");
+        let input = SignatureInput {
+            origin: "test".into(),
+            media_type: JWS_MEDIA_TYPE.into(),
+            envelope: Ok(envelope.clone()),
+        };
+        judge_with_crls(doc.select(None), &stores, &crls, &target(), &[input], NOW).expect("judged")
+    };
+    let after = pki.crl_invalid_from(LEAF_SERIAL, datetime!(2025-09-01 00:00 UTC), JAN, FEB);
+    let verdict = stamped(after.clone());
+    assert!(verdict.allowed(), "{verdict:?}");
+    assert_eq!(revocation(&verdict).result, CheckResult::Passed);
+    let before = pki.crl_invalid_from(LEAF_SERIAL, datetime!(2025-03-01 00:00 UTC), JAN, FEB);
+    assert!(failed_reason(&stamped(before)).contains("is revoked"));
+    // Without a timestamp nothing proves when the signature was made.
+    assert!(failed_reason(&judged(&pki, "strict", &[after])).contains("is revoked"));
 }
