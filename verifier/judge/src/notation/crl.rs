@@ -121,7 +121,7 @@ fn pem_blocks(text: &str) -> Result<Vec<Vec<u8>>, String> {
             .find(END)
             .ok_or("a PEM block is not an X509 CRL or is not closed")?
             + END.len();
-        let (label, der) = pem_rfc7468::decode_vec(block[..end].as_bytes()).map_err(|e| format!("PEM: {e}"))?;
+        let (label, der) = pem_rfc7468::decode_vec(&block.as_bytes()[..end]).map_err(|e| format!("PEM: {e}"))?;
         if label != "X509 CRL" {
             return Err(format!("a PEM block is labelled {label:?}, not X509 CRL"));
         }

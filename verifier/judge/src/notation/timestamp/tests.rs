@@ -160,7 +160,7 @@ fn notation_go_timestamped_envelopes_verify_at_the_timestamp() {
         let proven = timestamp::verify(
             &token_of(mt, &bytes),
             &envelope::parse(mt, &bytes).expect("parse").signature,
-            &stores.get(&store(StoreType::Tsa, "tsa")).expect("tsa").to_vec(),
+            stores.get(&store(StoreType::Tsa, "tsa")).expect("tsa"),
         )
         .expect("token");
         assert!(proven.tsa.contains("Globalsign TSA"), "{}", proven.tsa);
