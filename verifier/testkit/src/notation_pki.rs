@@ -276,9 +276,14 @@ struct EssCertIdV2 {
 pub struct TestTsa {
     /// The root certificate (DER), for a `tsa` store.
     pub root: Vec<u8>,
+    root_params: CertificateParams,
+    root_key: KeyPair,
     cert: Vec<u8>,
     key: KeyPair,
 }
+
+/// Serial number of a [`TestTsa`]'s TSA certificate.
+pub const TSA_SERIAL: u64 = 0x75a;
 
 impl TestTsa {
     pub fn new(eku: Option<bool>) -> TestTsa {
@@ -306,13 +311,43 @@ impl TestTsa {
             ext.set_criticality(critical);
             tsa.custom_extensions.push(ext);
         }
-        let issuer = Issuer::new(root, root_key);
-        let cert = tsa.signed_by(&key, &issuer).expect("tsa");
+        tsa.serial_number = Some(SerialNumber::from(TSA_SERIAL));
+        let cert = tsa
+            .signed_by(&key, &Issuer::from_params(&root, &root_key))
+            .expect("tsa");
         TestTsa {
             root: root_cert.der().to_vec(),
+            root_params: root,
+            root_key,
             cert: cert.der().to_vec(),
             key,
         }
+    }
+
+    /// A DER CRL by the TSA's root, valid `this_update..next_update`,
+    /// listing `revoked` serials.
+    pub fn crl(&self, revoked: &[u64], this_update: OffsetDateTime, next_update: OffsetDateTime) -> Vec<u8> {
+        let params = CertificateRevocationListParams {
+            this_update,
+            next_update,
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: SerialNumber::from(*serial),
+                    revocation_time: this_update,
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        params
+            .signed_by(&Issuer::from_params(&self.root_params, &self.root_key))
+            .expect("crl")
+            .der()
+            .to_vec()
     }
 
     /// A TimeStampToken over `signature` at `gen_time` (GeneralizedTime text).

@@ -13,6 +13,10 @@
 //! not checked; when no certificate of the chain could be, the check is
 //! reported as not performed. Delta, indirect and partitioned CRLs are
 //! refused when read (unknown critical extensions), as RFC 5280 asks.
+//!
+//! The same check runs on a verified timestamp's TSA chain (its
+//! certificates and the `tsa` stores), as notation checks it; a revoked
+//! TSA fails the authentic-timestamp validation.
 
 use const_oid::ObjectIdentifier;
 use der::{Decode as _, Encode as _};
@@ -237,8 +241,13 @@ fn check_chain(
             continue;
         }
         let subject = tbs.subject.to_string();
-        let issuers: Vec<&x509_cert::Certificate> = parsed[i + 1..]
+        // The issuer: another certificate of the chain (in any order: a
+        // timestamp token's certificates are a set) or a store certificate.
+        let issuers: Vec<&x509_cert::Certificate> = parsed
             .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, c)| c)
             .chain(anchors.iter())
             .filter(|c| c.tbs_certificate.subject == tbs.issuer)
             .collect();

@@ -104,6 +104,9 @@ pub struct ProvenTime {
     pub latest: OffsetDateTime,
     /// The TSA certificate's subject.
     pub tsa: String,
+    /// The TSA certificate, then the token's other certificates (for the
+    /// revocation check of the timestamping chain).
+    pub chain: Vec<Certificate>,
 }
 
 /// Verifies `token` (DER TimeStampToken) as a countersignature over
@@ -170,7 +173,14 @@ pub fn verify(token: &[u8], signature: &[u8], roots: &[Certificate]) -> Result<P
     let mut last_error = String::new();
     for signer in signed.signer_infos.0.iter().take(MAX_SIGNERS) {
         match verify_signer(signer, tst_bytes, &certificates, roots, gen_time) {
-            Ok(tsa) => return Ok(ProvenTime { earliest, latest, tsa }),
+            Ok((tsa, chain)) => {
+                return Ok(ProvenTime {
+                    earliest,
+                    latest,
+                    tsa,
+                    chain,
+                });
+            }
             Err(e) => last_error = e,
         }
     }
@@ -183,7 +193,7 @@ fn verify_signer(
     certificates: &[(&x509_cert::Certificate, Certificate)],
     roots: &[Certificate],
     at: OffsetDateTime,
-) -> Result<String, String> {
+) -> Result<(String, Vec<Certificate>), String> {
     let SignerIdentifier::IssuerAndSerialNumber(id) = &signer.sid else {
         return Err("the timestamp signer is named by key identifier (only issuer and serial is supported)".into());
     };
@@ -265,7 +275,9 @@ fn verify_signer(
         .map(|(_, c)| c.clone())
         .collect();
     certs::verify_tsa_chain(ours, &intermediates, roots, at)?;
-    Ok(certs::subject_text(ours))
+    let mut chain = vec![ours.clone()];
+    chain.extend(intermediates);
+    Ok((certs::subject_text(ours), chain))
 }
 
 fn hash_algorithm(oid: &ObjectIdentifier) -> Option<&'static digest::Algorithm> {

@@ -356,6 +356,10 @@ fn judge_one(
             };
             match timestamped(token, &envelope, &tsa_roots) {
                 Ok(time) => {
+                    // The TSA's chain, against the CRL files too.
+                    if let CheckResult::Failed(reason) = crl::check(crls, &time.chain, &tsa_roots, now, None) {
+                        return CheckResult::Failed(format!("the timestamping certificate chain: {reason}"));
+                    }
                     proven = Some(time.latest);
                     CheckResult::Passed
                 }

@@ -6,7 +6,7 @@
 
 use std::str::FromStr as _;
 
-use sigil_testkit::notation_pki::{INTERMEDIATE_SERIAL, LEAF_SERIAL, NotationPki, TestTsa};
+use sigil_testkit::notation_pki::{INTERMEDIATE_SERIAL, LEAF_SERIAL, NotationPki, TSA_SERIAL, TestTsa};
 use time::macros::datetime;
 
 use super::super::*;
@@ -233,9 +233,11 @@ fn the_timestamp_decides_whether_a_revocation_came_before_the_signature() {
     };
     stores.add_file(&ca, "root.cer", pki.root()).expect("ca");
     stores.add_file(&tsa_store, "tsa.cer", &tsa.root).expect("tsa");
-    let stamped = |crl: Vec<u8>| {
+    let stamped_with = |files: &[Vec<u8>]| {
         let mut crls = Crls::new();
-        crls.add_file("x.crl", &crl).expect("crl");
+        for (i, crl) in files.iter().enumerate() {
+            crls.add_file(&format!("{i}.crl"), crl).expect("crl");
+        }
         let input = SignatureInput {
             origin: "test".into(),
             media_type: JWS_MEDIA_TYPE.into(),
@@ -243,12 +245,29 @@ fn the_timestamp_decides_whether_a_revocation_came_before_the_signature() {
         };
         judge_with_crls(doc.select(None), &stores, &crls, &target(), &[input], NOW).expect("judged")
     };
+    let stamped = |crl: Vec<u8>| stamped_with(&[crl]);
     let after = pki.crl_invalid_from(LEAF_SERIAL, datetime!(2025-09-01 00:00 UTC), JAN, FEB);
     let verdict = stamped(after.clone());
     assert!(verdict.allowed(), "{verdict:?}");
     assert_eq!(revocation(&verdict).result, CheckResult::Passed);
     let before = pki.crl_invalid_from(LEAF_SERIAL, datetime!(2025-03-01 00:00 UTC), JAN, FEB);
     assert!(failed_reason(&stamped(before)).contains("is revoked"));
+    // The TSA's own chain is checked against the CRL files too: revoked,
+    // the timestamp proves nothing and the authentic-timestamp check fails.
+    let clean = pki.crl(false, &[], JAN, FEB);
+    let verdict = stamped_with(&[clean.clone(), tsa.crl(&[TSA_SERIAL + 1], JAN, FEB)]);
+    assert!(verdict.allowed(), "{verdict:?}");
+    let verdict = stamped_with(&[clean.clone(), tsa.crl(&[TSA_SERIAL], JAN, FEB)]);
+    assert!(!verdict.allowed());
+    let ImageVerdict::Judged { signatures, .. } = &verdict else {
+        panic!("{verdict:?}")
+    };
+    let failure = signatures[0].failure().expect("failure");
+    assert_eq!(failure.validation, Validation::AuthenticTimestamp);
+    assert!(
+        matches!(&failure.result, CheckResult::Failed(r) if r.contains("timestamping certificate chain") && r.contains("sigil test TSA")),
+        "{failure:?}"
+    );
     // Without a timestamp nothing proves when the signature was made.
     assert!(failed_reason(&judged(&pki, "strict", &[after])).contains("is revoked"));
 }
