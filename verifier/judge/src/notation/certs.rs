@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5912;
-use der::Decode as _;
+use der::{Decode as _, Tagged as _};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
@@ -232,6 +232,13 @@ pub fn verify_signed_by(
         _ => None,
     };
     let unsupported = || format!("unsupported signature algorithm {}", algorithm.oid);
+    // RSA and ECDSA identifiers carry NULL or no parameters: anything else
+    // is a second reading of the algorithm.
+    if let Some(p) = &algorithm.parameters
+        && !(p.tag() == der::Tag::Null && p.value().is_empty())
+    {
+        return Err(format!("signature algorithm {} has parameters", algorithm.oid));
+    }
     let (rsa, hash) = match algorithm.oid {
         rfc5912::SHA_256_WITH_RSA_ENCRYPTION => (true, Hash::Sha256),
         rfc5912::SHA_384_WITH_RSA_ENCRYPTION => (true, Hash::Sha384),
@@ -371,7 +378,7 @@ pub fn subject_text(cert: &Certificate) -> String {
 }
 
 fn attribute_text(value: &der::Any) -> Option<String> {
-    use der::{Tag, Tagged as _};
+    use der::Tag;
     match value.tag() {
         Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString => {
             std::str::from_utf8(value.value()).ok().map(str::to_owned)

@@ -19,7 +19,7 @@
 
 use aws_lc_rs::digest;
 use cms::cert::CertificateChoices;
-use cms::content_info::ContentInfo;
+use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use const_oid::ObjectIdentifier;
 use const_oid::db::{rfc5911, rfc5912};
@@ -194,6 +194,13 @@ fn verify_signer(
     roots: &[Certificate],
     at: OffsetDateTime,
 ) -> Result<(String, Vec<Certificate>), String> {
+    // Version 1 goes with an issuer-and-serial identifier (RFC 5652 §5.3).
+    if signer.version != CmsVersion::V1 {
+        return Err(format!(
+            "the timestamp signer info has version {:?} (only 1 is supported)",
+            signer.version
+        ));
+    }
     let SignerIdentifier::IssuerAndSerialNumber(id) = &signer.sid else {
         return Err("the timestamp signer is named by key identifier (only issuer and serial is supported)".into());
     };

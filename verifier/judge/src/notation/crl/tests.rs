@@ -271,3 +271,63 @@ fn the_timestamp_decides_whether_a_revocation_came_before_the_signature() {
     // Without a timestamp nothing proves when the signature was made.
     assert!(failed_reason(&judged(&pki, "strict", &[after])).contains("is revoked"));
 }
+
+/// Every one-bit flip and truncation of notation's real `leaf_revoked.crl`
+/// (fuzz/seeds/notation) and of a generated CRL: read or refused, never a
+/// panic; a flipped generated CRL that still reads never verifies under its
+/// issuer unless the flip was outside the signed part.
+#[test]
+fn flipped_and_truncated_crls_never_panic() {
+    let real = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/seeds/notation/leaf_revoked.crl"
+    ))
+    .expect("seed");
+    let pki = NotationPki::new();
+    let generated = pki.crl(false, &[LEAF_SERIAL], JAN, FEB);
+    for crl in [&real, &generated] {
+        for at in 0..crl.len() {
+            let mut flipped = crl.clone();
+            flipped[at] ^= 0x01;
+            let _ = Crls::new().add_file("flipped.crl", &flipped);
+            assert!(
+                Crls::new().add_file("cut.crl", &crl[..at]).is_err(),
+                "truncated at {at}"
+            );
+        }
+    }
+    // Flips of the generated CRL that still read: the leaf is still refused
+    // (revoked, or the CRL no longer verifies), or the CRL names another issuer.
+    let mut admitted = 0;
+    for at in 0..generated.len() {
+        let mut flipped = generated.clone();
+        flipped[at] ^= 0x01;
+        let mut crls = Crls::new();
+        if crls.add_file("flipped.crl", &flipped).is_err() {
+            continue;
+        }
+        let verdict = {
+            let mut stores = TrustStores::new();
+            let store = StoreRef {
+                kind: StoreType::Ca,
+                name: "pki".into(),
+            };
+            stores.add_file(&store, "root.cer", pki.root()).expect("store");
+            let input = SignatureInput {
+                origin: "test".into(),
+                media_type: JWS_MEDIA_TYPE.into(),
+                envelope: Ok(pki.sign_jws(OCI_MANIFEST, DIGEST, 481)),
+            };
+            judge_with_crls(doc("strict").select(None), &stores, &crls, &target(), &[input], NOW).expect("judged")
+        };
+        if verdict.allowed() {
+            // Only a CRL that no longer names this issuer may let it pass.
+            assert!(
+                matches!(revocation(&verdict).result, CheckResult::NotPerformed(_)),
+                "byte {at}: {verdict:?}"
+            );
+            admitted += 1;
+        }
+    }
+    assert!(admitted < generated.len() / 4, "{admitted}");
+}

@@ -340,3 +340,48 @@ fn the_tsa_certificate_must_be_for_timestamping_only() {
     let reason = refused(&judge_at(&doc("strict", "", true), &stores, JWS_MEDIA_TYPE, envelope));
     assert!(reason.contains("does not lead to the tsa trust store"), "{reason}");
 }
+
+/// Every one-bit flip of a real token (GlobalSign's, over jwsWithTimestamp's
+/// signature) and every truncation: never a panic, and a flipped token
+/// that still verifies proves exactly the original time and was flipped
+/// only in what no signature covers and nothing relies on: the SignedData
+/// version and its informational digestAlgorithms set, or the copy of
+/// GlobalSign's root the token carries (the store's root anchors the path).
+#[test]
+fn every_flipped_bit_of_a_real_token_is_refused_or_changes_nothing() {
+    let bytes = read("jwsWithTimestamp.sig");
+    let parsed = envelope::parse(JWS_MEDIA_TYPE, &bytes).expect("parse");
+    let token = parsed.timestamp_token.clone().expect("token");
+    let root_der = read("globalsignRoot.cer");
+    let root_at = token
+        .windows(root_der.len())
+        .position(|w| w == root_der.as_slice())
+        .expect("the token carries the root");
+    let unused = root_at..root_at + root_der.len();
+    let root = Certificate::from_der(&root_der).expect("root");
+    let roots = [root];
+    let original = verify(&token, &parsed.signature, &roots).expect("the real token verifies");
+    let mut accepted = 0;
+    for at in 0..token.len() {
+        let mut flipped = token.clone();
+        flipped[at] ^= 0x01;
+        if let Ok(proven) = verify(&flipped, &parsed.signature, &roots) {
+            assert_eq!(
+                (proven.earliest, proven.latest),
+                (original.earliest, original.latest),
+                "byte {at}"
+            );
+            // Bytes 25 (version) and 32..=40 (the sha256 OID of digestAlgorithms).
+            assert!(
+                unused.contains(&at) || at == 25 || (32..=40).contains(&at),
+                "a flip at byte {at} verified"
+            );
+            accepted += 1;
+        }
+        assert!(
+            verify(&token[..at], &parsed.signature, &roots).is_err(),
+            "truncated at {at}"
+        );
+    }
+    assert!(accepted > 0 && accepted < root_der.len(), "{accepted}");
+}
