@@ -273,16 +273,12 @@ fn the_timestamp_decides_whether_a_revocation_came_before_the_signature() {
 }
 
 /// Every one-bit flip and truncation of notation's real `leaf_revoked.crl`
-/// (fuzz/seeds/notation) and of a generated CRL: read or refused, never a
+/// (testdata/notation/crl) and of a generated CRL: read or refused, never a
 /// panic; a flipped generated CRL that still reads never verifies under its
 /// issuer unless the flip was outside the signed part.
 #[test]
 fn flipped_and_truncated_crls_never_panic() {
-    let real = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fuzz/seeds/notation/leaf_revoked.crl"
-    ))
-    .expect("seed");
+    let real = crate::testdata::read("notation/crl/leaf_revoked.crl");
     let pki = NotationPki::new();
     let generated = pki.crl(false, &[LEAF_SERIAL], JAN, FEB);
     for crl in [&real, &generated] {
