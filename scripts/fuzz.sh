@@ -23,7 +23,7 @@
 #                              not that sigstore-rust accepts all sigil does
 set -euo pipefail
 
-ALL_TARGETS=(bundle dsse intoto simplesigning oci policy keys bundle_differential predicates admission)
+ALL_TARGETS=(bundle dsse intoto simplesigning oci policy keys bundle_differential predicates admission notation)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FUZZ="$ROOT/fuzz"
 SANITIZER=${SIGIL_FUZZ_SANITIZER:-address}

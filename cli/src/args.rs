@@ -908,6 +908,10 @@ pub struct VerifyArgs {
         conflicts_with_all = ["key", "policy", "certificate_identity", "certificate_identity_regexp", "annotations"]
     )]
     pub notation_config: Option<PathBuf>,
+    /// With --notation-config: check revocation against this CRL file (DER
+    /// or PEM; repeatable). Offline: no CRL or OCSP answer is ever fetched.
+    #[arg(long = "notation-crl", value_name = "FILE", requires = "notation_config")]
+    pub notation_crls: Vec<PathBuf>,
     /// With --policy: evaluate as of this time (RFC 3339), e.g. to replay a decision.
     #[arg(long, value_name = "RFC3339", requires = "policy", value_parser = parse_time)]
     pub at: Option<OffsetDateTime>,

@@ -23,6 +23,7 @@ mod keyless;
 mod keyless_v2;
 mod keys;
 mod notation;
+mod notation_offline;
 mod policy;
 mod policy_export;
 mod registry_access;

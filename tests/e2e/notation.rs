@@ -19,7 +19,7 @@ const VALID_ENVELOPE: &str = "c9af07e038b2b1a463e648986ad7273157511ffeba0b689f33
 /// A notation configuration directory: `policy` (a file of
 /// testdata/notation/trustpolicies, written as trustpolicy.json) and the
 /// stores as (TYPE/NAME, certificate files).
-fn config(dir: &Path, policy: &str, stores: &[(&str, &[PathBuf])]) -> PathBuf {
+pub(crate) fn config(dir: &Path, policy: &str, stores: &[(&str, &[PathBuf])]) -> PathBuf {
     let root = dir.join(format!(
         "config-{}",
         fs::read_dir(dir).map(Iterator::count).unwrap_or(0)
@@ -40,25 +40,25 @@ fn config(dir: &Path, policy: &str, stores: &[(&str, &[PathBuf])]) -> PathBuf {
     root
 }
 
-fn key(name: &str) -> PathBuf {
+pub(crate) fn key(name: &str) -> PathBuf {
     testdata(&format!("notation/localkeys/{name}"))
 }
 
-fn layout(name: &str) -> String {
+pub(crate) fn layout(name: &str) -> String {
     format!("oci:{}:v1", s(&testdata(&format!("notation/layouts/{name}"))))
 }
 
-fn verify(image: &str, config: &Path) -> Output {
+pub(crate) fn verify(image: &str, config: &Path) -> Output {
     sigil(&["verify", image, "--notation-config", s(config)]).run()
 }
 
-fn verify_json(image: &str, config: &Path) -> Value {
+pub(crate) fn verify_json(image: &str, config: &Path) -> Value {
     let out = sigil(&["verify", image, "--notation-config", s(config), "--output", "json"]).run();
     out.stdout_json()["images"][0].clone()
 }
 
 /// The first enforced failure of the only signature, as `validation: reason`.
-fn refusal(report: &Value) -> String {
+pub(crate) fn refusal(report: &Value) -> String {
     let checks = report["signatures"][0]["checks"]
         .as_array()
         .cloned()
@@ -176,7 +176,7 @@ fn timestamped_layouts_are_refused_for_their_own_reasons() {
     assert_eq!(report["verified"], false);
     let why = refusal(&report);
     assert!(
-        why.starts_with("authenticTimestamp:") && why.contains("RFC 3161"),
+        why.starts_with("authenticTimestamp: the timestamp countersignature is not valid: malformed timestamp token"),
         "{report}"
     );
     verify(&layout("e2e-with-invalid-timestamped-signature"), &timestamp).assert_exit(1);
@@ -461,7 +461,7 @@ fn signature_on_another_image(dir: &Path) -> String {
 /// A layout holding notation-go's signed manifest (`sha256:19dbd2e4…`, the
 /// manifest only: verification needs no layer) and one signature of it
 /// whose envelope layer is `envelope` of `media_type`.
-fn notation_go_layout(dir: &Path, name: &str, media_type: &str, envelope: &[u8]) -> String {
+pub(crate) fn notation_go_layout(dir: &Path, name: &str, media_type: &str, envelope: &[u8]) -> String {
     let to = dir.join(name);
     fs::create_dir_all(to.join("blobs/sha256")).expect("dirs");
     fs::write(to.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+pub use sigil_judge::notation::crl::MAX_CRLS;
 pub use sigil_judge::notation::*;
 
 use crate::digest::Digest;
@@ -31,6 +32,8 @@ pub const MAX_SIGNATURES: usize = 100;
 /// Largest envelope read (a JWS with a ten-certificate chain and a
 /// timestamp is tens of kilobytes).
 pub const MAX_ENVELOPE_BYTES: u64 = 4 << 20;
+/// Largest CRL file read (a large CA's CRL lists ~100k entries in a few MB).
+pub const MAX_CRL_BYTES: u64 = 32 << 20;
 /// Largest trust policy or certificate file read.
 const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Most files read from one trust store directory.
@@ -57,6 +60,9 @@ pub enum ConfigError {
     /// A trust store file is refused.
     #[error(transparent)]
     Store(#[from] TrustStoreError),
+    /// A CRL file is refused (`--notation-crl`).
+    #[error(transparent)]
+    Crl(#[from] CrlError),
 }
 
 /// A notation configuration directory, read and validated.
@@ -68,6 +74,8 @@ pub struct NotationConfig {
     pub policy: TrustPolicyDocument,
     /// The stores the document names, loaded.
     pub stores: TrustStores,
+    /// The CRL files given ([`NotationConfig::with_crls`]); none by default.
+    pub crls: Crls,
 }
 
 impl NotationConfig {
@@ -116,7 +124,22 @@ impl NotationConfig {
             policy_file,
             policy,
             stores,
+            crls: Crls::new(),
         })
+    }
+
+    /// Reads the CRL files (`--notation-crl`): each a regular file of at
+    /// most [`MAX_CRL_BYTES`], one DER CRL or PEM `X509 CRL` blocks.
+    pub fn with_crls(mut self, files: &[PathBuf]) -> Result<NotationConfig, ConfigError> {
+        if files.len() > MAX_CRLS {
+            return Err(CrlError::TooMany.into());
+        }
+        for path in files {
+            let bytes = read_bounded(path, MAX_CRL_BYTES)?;
+            let name = path.display().to_string();
+            self.crls.add_file(&name, &bytes)?;
+        }
+        Ok(self)
     }
 }
 
@@ -139,17 +162,21 @@ fn exists(path: &Path) -> Result<bool, ConfigError> {
 
 /// Reads a regular file of at most [`MAX_FILE_BYTES`].
 fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    read_bounded(path, MAX_FILE_BYTES)
+}
+
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ConfigError> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| read_error(path, e))?;
     if !meta.file_type().is_file() {
         return Err(read_error(path, "not a regular file (symbolic links are not accepted)"));
     }
     let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
+    file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| read_error(path, e))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(read_error(path, format!("larger than {MAX_FILE_BYTES} bytes")));
+    if bytes.len() as u64 > limit {
+        return Err(read_error(path, format!("larger than {limit} bytes")));
     }
     Ok(bytes)
 }

@@ -33,7 +33,8 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
     let images = parse_images(&args.images)?;
     if let Some(config) = &args.notation_config {
         let client = registry_client(&args.registry, &images)?;
-        return super::verify_notation::run(images, config, usize::from(args.concurrency), client, output).await;
+        let crls = &args.notation_crls;
+        return super::verify_notation::run(images, config, crls, usize::from(args.concurrency), client, output).await;
     }
     let required = parse_annotations(&args.annotations)?;
     require_trust(args.key.as_deref(), &args.identity, args.policy.as_deref(), true)?;

@@ -2,13 +2,14 @@
 //! judged under notation's trust policy and trust stores. The configuration
 //! is read and validated before any registry is contacted; each image's
 //! signatures are found as OCI referrers, fetched and judged by
-//! `sigil_judge::notation` at the present time.
+//! `sigil_judge::notation` at the present time, revocation against the
+//! `--notation-crl` files when there are any.
 //!
 //! Exit 2 if any image could not be evaluated (unreachable, a trust store
 //! the policy needs is missing, or no signature could even be read), else 1
 //! if any was refused, else 0.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -50,12 +51,15 @@ impl Judged {
 pub async fn run(
     images: Vec<ImageRef>,
     config_dir: &Path,
+    crl_files: &[PathBuf],
     concurrency: usize,
     client: Arc<RegistryClient>,
     output: OutputFormat,
 ) -> anyhow::Result<Outcome> {
     let config = Arc::new(
-        NotationConfig::load(config_dir).with_context(|| format!("--notation-config {}", config_dir.display()))?,
+        NotationConfig::load(config_dir)
+            .with_context(|| format!("--notation-config {}", config_dir.display()))?
+            .with_crls(crl_files)?,
     );
     let now = OffsetDateTime::now_utc();
     let judged: Vec<Judged> = futures::stream::iter(images)
@@ -113,7 +117,8 @@ async fn judge(image: ImageRef, client: &Arc<RegistryClient>, config: &NotationC
             ImageRef::Layout(_) => None,
         };
         let policy = config.policy.select(repository.as_deref());
-        notation::judge(policy, &config.stores, &descriptor, &signatures, now).map_err(|e| e.to_string())
+        notation::judge_with_crls(policy, &config.stores, &config.crls, &descriptor, &signatures, now)
+            .map_err(|e| e.to_string())
     }
     .await;
     Judged { image, digest, verdict }

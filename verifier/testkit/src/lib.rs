@@ -9,6 +9,7 @@
 pub mod files;
 pub mod hostile;
 pub mod image;
+pub mod notation_pki;
 pub mod process;
 pub mod registry;
 pub mod skopeo;

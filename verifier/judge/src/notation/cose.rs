@@ -121,10 +121,17 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         .into_iter()
         .map(|der| Certificate::from_der(der).map_err(|e| bad(format!("x5chain: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let has_timestamp = unprotected.rest.iter().any(|(label, value)| {
-        matches!(label, Label::Text(t) if t == "io.cncf.notary.timestampSignature")
-            && matches!(value, Value::Bytes(b) if !b.is_empty())
-    });
+    let timestamp_token = match unprotected
+        .rest
+        .iter()
+        .find(|(label, _)| matches!(label, Label::Text(t) if t == "io.cncf.notary.timestampSignature"))
+    {
+        None => None,
+        Some((_, Value::Bytes(b))) if b.is_empty() => None,
+        Some((_, Value::Bytes(b))) => Some(b.clone()),
+        Some(_) => return Err(bad("timestamp signature is not a bstr")),
+    };
+    let has_timestamp = timestamp_token.is_some();
     let payload = sign1
         .payload
         .as_ref()
@@ -144,5 +151,6 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         expiry,
         chain,
         has_timestamp,
+        timestamp_token,
     })
 }

@@ -168,6 +168,8 @@ pub struct Envelope {
     pub chain: Vec<Certificate>,
     /// An RFC 3161 timestamp countersignature is attached.
     pub has_timestamp: bool,
+    /// The countersignature's DER TimeStampToken, when attached.
+    pub(crate) timestamp_token: Option<Vec<u8>>,
 }
 
 impl Envelope {
@@ -313,11 +315,17 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
             )));
         }
     }
-    let has_timestamp = match jws.header.get(TIMESTAMP_SIGNATURE) {
-        None => false,
-        Some(Value::String(s)) => !s.is_empty(),
+    let timestamp_token = match jws.header.get(TIMESTAMP_SIGNATURE) {
+        None => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(
+            STANDARD
+                .decode(s)
+                .map_err(|e| jws_error(format!("timestamp signature is not base64: {e}")))?,
+        ),
         Some(_) => return Err(jws_error("timestamp signature is not a string")),
     };
+    let has_timestamp = timestamp_token.is_some();
     let mut signed = Vec::with_capacity(jws.protected.len() + 1 + jws.payload.len());
     signed.extend_from_slice(jws.protected.as_bytes());
     signed.push(b'.');
@@ -334,6 +342,7 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         expiry,
         chain,
         has_timestamp,
+        timestamp_token,
     })
 }
 

@@ -9,26 +9,34 @@
 //! everything arrives as bytes and the time is a parameter.
 //!
 //! What sigil supports of the specifications, and where it chooses:
-//! - RFC 3161 timestamp countersignatures are not verified: a timestamped
-//!   signature is judged as one without, so its chain must be valid now.
-//! - Revocation is never checked (no CRL or OCSP is fetched); the check is
-//!   reported as not performed.
+//! - RFC 3161 timestamp countersignatures are verified ([`timestamp`])
+//!   when the policy names a `tsa` store and `verifyTimestamp` asks for it;
+//!   the chain is then judged at the proven time instead of now.
+//! - Revocation is offline: CRL files handed in ([`crl`]); no CRL or OCSP
+//!   answer is ever fetched, and without CRL files the check is reported as
+//!   not performed.
 //! - The envelope's `x5c` chain need not end at the root: the path is built
 //!   from the leaf through the chain's other certificates to a trust-store
 //!   certificate.
 
 mod certs;
 mod cose;
+pub mod crl;
 pub mod envelope;
 pub mod identity;
+pub mod timestamp;
 pub mod trustpolicy;
 pub mod truststore;
 mod verify;
 
+pub use crl::{CrlError, Crls};
 pub use envelope::{COSE_MEDIA_TYPE, Envelope, EnvelopeError, JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE};
+pub use timestamp::ProvenTime;
 pub use trustpolicy::{Action, Level, StoreRef, StoreType, TrustPolicy, TrustPolicyDocument, TrustPolicyError};
 pub use truststore::{TrustStoreError, TrustStores};
-pub use verify::{Check, CheckResult, ImageVerdict, SignatureInput, SignatureVerdict, Validation, judge};
+pub use verify::{
+    Check, CheckResult, ImageVerdict, SignatureInput, SignatureVerdict, Validation, judge, judge_with_crls,
+};
 
 /// The artifact type (or, in older signatures, the config media type) of a
 /// Notary Project signature manifest.

@@ -620,10 +620,10 @@ fn notation_go_cose_envelope_verifies() {
 }
 
 /// notation-go's timestamped envelopes: read (JWS and COSE), the
-/// countersignature noticed; sigil does not verify RFC 3161 tokens, so
-/// with a `tsa` store the chain must still be valid now.
+/// countersignature kept for the authentic-timestamp check
+/// (`timestamp::tests` judges it).
 #[test]
-fn timestamped_envelopes_are_read_and_judged_without_the_timestamp() {
+fn timestamped_envelopes_are_read_with_their_countersignature() {
     for (media_type, file) in [
         (JWS_MEDIA_TYPE, "notation/notation-go/jwsWithTimestamp.sig"),
         (COSE_MEDIA_TYPE, "notation/notation-go/coseWithTimestamp.sig"),
@@ -631,5 +631,9 @@ fn timestamped_envelopes_are_read_and_judged_without_the_timestamp() {
         let bytes = testdata::read(file);
         let parsed = envelope::parse(media_type, &bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(parsed.has_timestamp, "{file}");
+        assert!(
+            parsed.timestamp_token.as_ref().is_some_and(|t| t.len() > 1000),
+            "{file}"
+        );
     }
 }

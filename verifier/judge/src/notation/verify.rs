@@ -8,8 +8,10 @@
 use time::OffsetDateTime;
 
 use super::certs;
+use super::crl::{self, Crls};
 use super::envelope::{self, Envelope, SigningScheme};
-use super::trustpolicy::{Action, Identities, Level, StoreType, TrustPolicy, VerifyTimestamp};
+use super::timestamp::{self, ProvenTime};
+use super::trustpolicy::{Action, Identities, Level, StoreRef, StoreType, TrustPolicy, VerifyTimestamp};
 use super::truststore::{TrustStoreError, TrustStores};
 use crate::oci::Descriptor;
 use crate::sigstore::Certificate;
@@ -155,6 +157,19 @@ pub fn judge(
     signatures: &[SignatureInput],
     now: OffsetDateTime,
 ) -> Result<ImageVerdict, TrustStoreError> {
+    judge_with_crls(policy, stores, &Crls::new(), target, signatures, now)
+}
+
+/// [`judge`], with the revocation check made against `crls` (the CRL files
+/// the user gave); with none, revocation is reported as not performed.
+pub fn judge_with_crls(
+    policy: Option<&TrustPolicy>,
+    stores: &TrustStores,
+    crls: &Crls,
+    target: &Descriptor,
+    signatures: &[SignatureInput],
+    now: OffsetDateTime,
+) -> Result<ImageVerdict, TrustStoreError> {
     let Some(policy) = policy else {
         return Ok(ImageVerdict::NoPolicy);
     };
@@ -169,7 +184,7 @@ pub fn judge(
     }
     let verdicts = signatures
         .iter()
-        .map(|s| judge_one(policy, stores, target, s, now))
+        .map(|s| judge_one(policy, stores, crls, target, s, now))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ImageVerdict::Judged {
         policy: policy.name.clone(),
@@ -216,6 +231,7 @@ fn outcome(result: Result<(), String>) -> CheckResult {
 fn judge_one(
     policy: &TrustPolicy,
     stores: &TrustStores,
+    crls: &Crls,
     target: &Descriptor,
     input: &SignatureInput,
     now: OffsetDateTime,
@@ -300,29 +316,53 @@ fn judge_one(
         return Ok(finish(checks, signer));
     }
 
-    // Authentic timestamp.
-    let has_tsa = policy.trust_stores.iter().any(|s| s.kind == StoreType::Tsa);
+    // Authentic timestamp. The time it proves (a verified RFC 3161
+    // timestamp, or the signing authority's authentic signing time) is the
+    // one revocation entries are weighed against.
+    let mut proven: Option<OffsetDateTime> = None;
+    let tsa_stores: Vec<&StoreRef> = policy
+        .trust_stores
+        .iter()
+        .filter(|s| s.kind == StoreType::Tsa)
+        .collect();
+    let mut tsa_roots: Vec<Certificate> = Vec::new();
+    for store in &tsa_stores {
+        tsa_roots.extend_from_slice(stores.get(store)?);
+    }
     let authentic_timestamp = || match envelope.scheme {
         SigningScheme::SigningAuthority => {
             // Parsing guarantees the authentic signing time is present.
             let at = envelope.authentic_signing_time.unwrap_or(now);
+            proven = Some(at);
             outcome(certs::check_validity(&envelope.chain, at))
         }
         SigningScheme::X509 => {
-            let triggered =
-                has_tsa && (v.verify_timestamp == VerifyTimestamp::Always || certs::any_expired(&envelope.chain, now));
-            if triggered && !envelope.has_timestamp {
+            let triggered = !tsa_stores.is_empty()
+                && (v.verify_timestamp == VerifyTimestamp::Always || certs::any_expired(&envelope.chain, now));
+            if !triggered {
+                // No timestamp is asked for: the chain must be valid now.
+                return match certs::check_validity(&envelope.chain, now) {
+                    Ok(()) => CheckResult::Passed,
+                    Err(reason) if envelope.has_timestamp && tsa_stores.is_empty() => CheckResult::Failed(format!(
+                        "{reason} (the timestamp countersignature is not used: the trust policy names no tsa trust store)"
+                    )),
+                    Err(reason) => CheckResult::Failed(reason),
+                };
+            }
+            let Some(token) = envelope.timestamp_token.as_deref() else {
                 return CheckResult::Failed(
                     "the trust policy asks for a timestamp countersignature and the signature has none".into(),
                 );
-            }
-            // RFC 3161 timestamps are not verified by sigil: a timestamped
-            // signature is judged as one without, at the present time.
-            match certs::check_validity(&envelope.chain, now) {
-                Ok(()) => CheckResult::Passed,
-                Err(reason) if envelope.has_timestamp => CheckResult::Failed(format!(
-                    "{reason} (sigil does not verify RFC 3161 timestamps, so the chain must be valid now)"
-                )),
+            };
+            match timestamped(token, &envelope, &tsa_roots) {
+                Ok(time) => {
+                    // The TSA's chain, against the CRL files too.
+                    if let CheckResult::Failed(reason) = crl::check(crls, &time.chain, &tsa_roots, now, None) {
+                        return CheckResult::Failed(format!("the timestamping certificate chain: {reason}"));
+                    }
+                    proven = Some(time.latest);
+                    CheckResult::Passed
+                }
                 Err(reason) => CheckResult::Failed(reason),
             }
         }
@@ -335,14 +375,41 @@ fn judge_one(
         return Ok(finish(checks, signer));
     }
 
-    // Revocation: sigil is offline; nothing is fetched.
+    // Revocation: offline, from the CRL files given; nothing is fetched.
     let revocation = if v.revocation == Action::Skip {
         CheckResult::NotPerformed("skipped by the trust policy".into())
+    } else if crls.is_empty() {
+        CheckResult::NotPerformed(
+            "not checked: no CRL file was given (--notation-crl) and sigil fetches no CRL or OCSP answer".into(),
+        )
     } else {
-        CheckResult::NotPerformed("not checked: sigil fetches no CRL or OCSP answer (offline)".into())
+        crl::check(crls, &envelope.chain, &roots, now, proven)
     };
     checks.record(Validation::Revocation, v.revocation, revocation);
     Ok(finish(checks, signer))
+}
+
+/// Verifies the envelope's RFC 3161 countersignature under the `tsa`
+/// stores and checks that the time it proves lies within the validity of
+/// every certificate of the signing chain.
+fn timestamped(token: &[u8], envelope: &Envelope, tsa_roots: &[Certificate]) -> Result<ProvenTime, String> {
+    let time = timestamp::verify(token, &envelope.signature, tsa_roots)
+        .map_err(|e| format!("the timestamp countersignature is not valid: {e}"))?;
+    for (subject, not_before, not_after) in certs::validities(&envelope.chain)? {
+        if time.earliest < not_before {
+            return Err(format!(
+                "the timestamp ({} ± accuracy) can be before certificate {subject:?} is valid (from {not_before})",
+                time.earliest
+            ));
+        }
+        if time.latest > not_after {
+            return Err(format!(
+                "the timestamp ({} ± accuracy) can be after certificate {subject:?} expired ({not_after})",
+                time.latest
+            ));
+        }
+    }
+    Ok(time)
 }
 
 /// The envelope's signature and the signed target.
