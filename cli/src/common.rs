@@ -369,3 +369,22 @@ pub fn server_settings(
     };
     (pipeline, cache)
 }
+
+/// cosign's `COSIGN_REPOSITORY`: the registry repository that holds the
+/// signatures, attestations and referrers of the images named (a
+/// repository: no tag, no digest); `None` when unset or empty.
+pub fn cosign_repository() -> anyhow::Result<Option<sigil_verifier::reference::RegistryRef>> {
+    let Some(value) = std::env::var_os("COSIGN_REPOSITORY").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let value = value
+        .into_string()
+        .map_err(|_| anyhow::anyhow!("COSIGN_REPOSITORY is not UTF-8"))?;
+    let last = value.rsplit('/').next().unwrap_or_default();
+    if value.contains('@') || last.contains(':') || value.starts_with("oci:") {
+        bail!("COSIGN_REPOSITORY={value:?} must name a registry repository (REGISTRY/REPO), without a tag or digest");
+    }
+    let repository = sigil_verifier::reference::RegistryRef::parse(&value)
+        .with_context(|| format!("COSIGN_REPOSITORY={value:?} is not a registry repository"))?;
+    Ok(Some(repository))
+}

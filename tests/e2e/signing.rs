@@ -460,3 +460,89 @@ fn signing_without_upload_writes_only_the_output_files() {
         .assert_exit(2)
         .assert_one_line_error();
 }
+
+/// cosign's `COSIGN_REPOSITORY`: signatures, attestations and referrers are
+/// written to and read from another repository; the image's own repository
+/// gets none of them.
+#[test]
+fn cosign_repository_keeps_attachments_elsewhere() {
+    use sigil_verifier::store::Store as _;
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(dir.path(), "k");
+    let digest = push_sample(&registry, "redirected/app", "v1", 51);
+    let image = registry.image("redirected/app:v1");
+    let elsewhere = registry.image("redirected/sigs");
+    let run = |args: &[&str], repository: &str| {
+        sigil(args)
+            .env("SIGIL_PASSWORD", "pw")
+            .env("COSIGN_REPOSITORY", repository)
+            .run()
+    };
+    run(&["sign", &image, "--key", s(&key)], &elsewhere).assert_exit(0);
+    run(&["sign", &image, "--key", s(&key), "--format", "bundle"], &elsewhere).assert_exit(0);
+    let bom = fixtures::testdata("sbom/cosign/bom-go-mod.cyclonedx.json");
+    run(
+        &[
+            "attest",
+            &image,
+            "--key",
+            s(&key),
+            "--type",
+            "cyclonedx",
+            "--predicate",
+            s(&bom),
+        ],
+        &elsewhere,
+    )
+    .assert_exit(0);
+    // stored there, not beside the image
+    let sig = Target::Tag(format!("{}.sig", digest.tag_prefix()));
+    let att = Target::Tag(format!("{}.att", digest.tag_prefix()));
+    let fetch = |repo: &str, target: &Target| {
+        fixtures::block_on(fixtures::store(&registry, repo).fetch_manifest(target)).expect("fetch")
+    };
+    assert!(fetch("redirected/sigs", &sig).is_some() && fetch("redirected/sigs", &att).is_some());
+    assert!(fetch("redirected/app", &sig).is_none() && fetch("redirected/app", &att).is_none());
+    // read from there: both signature forms, the attestation, the tree
+    let out = run(&["verify", &image, "--key", s(&public), "--output", "json"], &elsewhere);
+    out.assert_exit(0);
+    assert_eq!(
+        out.stdout_json()["images"][0]["signatures"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    run(
+        &["verify-attestation", &image, "--key", s(&public), "--type", "cyclonedx"],
+        &elsewhere,
+    )
+    .assert_exit(0);
+    let tree = run(&["tree", &image], &elsewhere);
+    tree.assert_exit(0);
+    assert!(
+        tree.stdout.contains("signatures") && tree.stdout.contains("attestations"),
+        "{tree}"
+    );
+    // twins: without it, or pointing at another repository, nothing is found
+    sigil(&["verify", &image, "--key", s(&public)]).run().assert_exit(1);
+    run(
+        &["verify", &image, "--key", s(&public)],
+        &registry.image("redirected/other"),
+    )
+    .assert_exit(1);
+    // bad values and copy: one line, exit 2
+    for bad in [
+        format!("{elsewhere}:tag"),
+        format!("{elsewhere}@{digest}"),
+        "oci:/tmp/x".to_owned(),
+    ] {
+        run(&["verify", &image, "--key", s(&public)], &bad).assert_exit(2);
+        run(&["sign", &image, "--key", s(&key)], &bad)
+            .assert_exit(2)
+            .assert_one_line_error();
+    }
+    let target = dir.path().join("copied");
+    run(&["copy", &image, &format!("oci:{}", s(&target))], &elsewhere)
+        .assert_exit(2)
+        .assert_one_line_error();
+}

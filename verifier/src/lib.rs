@@ -30,6 +30,7 @@ pub mod gather;
 pub mod layout;
 pub mod notation;
 pub mod pipeline;
+pub mod redirect;
 pub mod referrers;
 pub mod registry;
 pub mod sample;

@@ -550,6 +550,7 @@ impl ImageStore for AnyStore {
         match self {
             AnyStore::Layout(layout) => layout.recorded_name(digest).await,
             AnyStore::Registry(registry) => registry.recorded_name(digest).await,
+            AnyStore::Redirected(redirected) => redirected.image.recorded_name(digest).await,
         }
     }
 
@@ -557,6 +558,7 @@ impl ImageStore for AnyStore {
         match self {
             AnyStore::Layout(layout) => layout.notation_candidates(digest),
             AnyStore::Registry(registry) => registry.notation_candidates(digest),
+            AnyStore::Redirected(redirected) => redirected.image.notation_candidates(digest),
         }
     }
 }

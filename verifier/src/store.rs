@@ -245,6 +245,8 @@ pub fn check_manifest(
 pub enum AnyStore {
     Registry(crate::registry::RegistryStore),
     Layout(crate::layout::LayoutStore),
+    /// A registry image whose attachments live in another repository (`COSIGN_REPOSITORY`).
+    Redirected(Box<crate::redirect::Redirected<crate::registry::RegistryStore>>),
 }
 
 macro_rules! delegate {
@@ -252,6 +254,7 @@ macro_rules! delegate {
         match $self {
             AnyStore::Registry($s) => $call,
             AnyStore::Layout($s) => $call,
+            AnyStore::Redirected($s) => $call,
         }
     };
 }
@@ -311,6 +314,27 @@ impl AnyStore {
             ))),
             ImageRef::Layout(l) if create => crate::layout::LayoutStore::create(&l.dir).map(AnyStore::Layout),
             ImageRef::Layout(l) => crate::layout::LayoutStore::open(&l.dir).map(AnyStore::Layout),
+        }
+    }
+
+    /// [`AnyStore::open`], with a registry image's signatures, attestations
+    /// and referrers in the registry repository `attachments` when one is
+    /// given (cosign's `COSIGN_REPOSITORY`; a layout keeps its own).
+    pub fn open_with_attachments(
+        reference: &crate::reference::ImageRef,
+        client: &std::sync::Arc<crate::registry::RegistryClient>,
+        create: bool,
+        attachments: Option<&crate::reference::RegistryRef>,
+    ) -> Result<AnyStore, StoreError> {
+        use crate::reference::ImageRef;
+        match (reference, attachments) {
+            (ImageRef::Registry(r), Some(repository)) => {
+                Ok(AnyStore::Redirected(Box::new(crate::redirect::Redirected {
+                    image: crate::registry::RegistryStore::new(client.clone(), r),
+                    attachments: crate::registry::RegistryStore::new(client.clone(), repository),
+                })))
+            }
+            _ => AnyStore::open(reference, client, create),
         }
     }
 }

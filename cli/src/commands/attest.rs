@@ -31,6 +31,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
         );
     }
     let client = registry_client(&args.registry, &images)?;
+    let attachments = crate::common::cosign_repository()?;
     let key = read_signing_key(&args.key)?;
     let certificate = certificate_material(&args.certificate, args.format, &key)?;
     let options = AttestOptions {
@@ -46,7 +47,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
     let mut failed = Vec::new();
     for image in &images {
         let attested = async {
-            let store = AnyStore::open(image, &client, false)?;
+            let store = AnyStore::open_with_attachments(image, &client, false, attachments.as_ref())?;
             let descriptor = resolve(&store, image).await?;
             sign::attest(&store, &image.repository_name(), &descriptor, &options)
                 .await

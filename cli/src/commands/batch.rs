@@ -19,8 +19,17 @@ use crate::args::IdentityArgs;
 
 /// Opens the store each image names: its registry through `client`, or its
 /// layout directory (which must exist).
+/// Opens each image's store, its attachments in `COSIGN_REPOSITORY` when set
+/// (an unusable value makes every image an error naming it).
 pub fn open_with(client: Arc<RegistryClient>) -> impl Fn(&ImageRef) -> Result<AnyStore, StoreError> + Send + Sync {
-    move |image| AnyStore::open(image, &client, false)
+    let attachments = crate::common::cosign_repository().map_err(|e| format!("{e:#}"));
+    move |image| match &attachments {
+        Ok(attachments) => AnyStore::open_with_attachments(image, &client, false, attachments.as_ref()),
+        Err(e) => Err(StoreError::Refused {
+            location: image.to_string(),
+            detail: e.clone(),
+        }),
+    }
 }
 
 /// Verification needs something to trust, and clap alone cannot name every

@@ -19,6 +19,11 @@ pub async fn run(args: CopyArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let src_ref = &refs[0];
     let dst_ref = &with_source_tag(&refs[1], src_ref);
     let client = registry_client(&args.registry, &refs)?;
+    if crate::common::cosign_repository()?.is_some() {
+        anyhow::bail!(
+            "COSIGN_REPOSITORY is not supported by copy yet (it would copy the image without its signatures); unset it, or copy the attachments repository separately"
+        );
+    }
     let src = AnyStore::open(src_ref, &client, false)?;
     let root = resolve(&src, src_ref).await?;
     let dst_tag = match dst_ref.target() {

@@ -24,6 +24,7 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let annotations = parse_annotations(&args.annotations)?;
     let client = registry_client(&args.registry, &images)?;
     let outputs = Outputs::of(&args, images.len())?;
+    let attachments = crate::common::cosign_repository()?;
     let key = read_signing_key(&args.key)?;
     let certificate = certificate_material(&args.certificate, args.format, &key)?;
     let options = SignOptions {
@@ -42,9 +43,9 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let slots = Arc::new(Semaphore::new(concurrency));
     let signed: Vec<anyhow::Result<Vec<sign::Signed>>> = stream::iter(&images)
         .map(|image| {
-            let (client, options, progress) = (&client, &options, &progress);
+            let (client, options, progress, attachments) = (&client, &options, &progress, &attachments);
             tag::paced(&slots, async move {
-                let store = AnyStore::open(image, client, false)?;
+                let store = AnyStore::open_with_attachments(image, client, false, attachments.as_ref())?;
                 let descriptor = resolve(&store, image).await?;
                 let signed = sign::sign(&store, &image.repository_name(), &descriptor, options)
                     .await

@@ -17,7 +17,8 @@ pub async fn run(args: TreeArgs, output: OutputFormat) -> anyhow::Result<Outcome
 async fn tree(args: TreeArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let image = parse_images(std::slice::from_ref(&args.image))?.remove(0);
     let client = registry_client(&args.registry, std::slice::from_ref(&image))?;
-    let store = AnyStore::open(&image, &client, false)?;
+    let attachments = crate::common::cosign_repository()?;
+    let store = AnyStore::open_with_attachments(&image, &client, false, attachments.as_ref())?;
     let root = resolve(&store, &image).await?;
     let node = tree::collect(&store, &root).await?;
     match output {

@@ -43,6 +43,10 @@ pub async fn emit(
         Err(_) => policy_file.display().to_string(),
     };
     let mut failed = Vec::new();
+    let attachments = match crate::common::cosign_repository() {
+        Ok(a) => a,
+        Err(e) => return vec![("COSIGN_REPOSITORY".to_owned(), e)],
+    };
     for (image, report) in images.iter().zip(reports) {
         let (Some(digest), None) = (&report.digest, &report.error) else {
             continue;
@@ -75,7 +79,7 @@ pub async fn emit(
                     Vec::new()
                 },
             };
-            let store = AnyStore::open(image, client, false)?;
+            let store = AnyStore::open_with_attachments(image, client, false, attachments.as_ref())?;
             let descriptor = super::resolve(&store, image).await?;
             anyhow::ensure!(
                 &descriptor.digest == digest,
