@@ -19,7 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub use sigil_judge::{
-    bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, reference, sigstore, simplesigning,
+    audit, bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, reference, sigstore, simplesigning,
     verify,
 };
 
