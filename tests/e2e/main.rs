@@ -9,6 +9,7 @@
 
 mod admission;
 mod attestations;
+mod audit;
 mod bad_input;
 mod certificates;
 mod containerd;

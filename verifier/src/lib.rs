@@ -23,6 +23,7 @@ pub use sigil_judge::{
     verify,
 };
 
+pub mod audit_gather;
 pub mod copy;
 pub mod files;
 pub mod gather;

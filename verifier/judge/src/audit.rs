@@ -34,6 +34,9 @@ pub const BASE_NAME_ANNOTATION: &str = "org.opencontainers.image.base.name";
 /// Annotation giving the digest of an image's base (OCI image spec).
 pub const BASE_DIGEST_ANNOTATION: &str = "org.opencontainers.image.base.digest";
 
+/// The annotation on a referrer descriptor claiming a bundle's predicate type.
+pub const PREDICATE_TYPE_REFERRER_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+
 /// At most this many distinct ecosystems, licences or denied packages are
 /// listed per SBOM (the counts stay exact).
 const MAX_LISTED: usize = 100;
@@ -449,7 +452,8 @@ fn attestation_item(
         }
         return (item, unverified_statement.map(|s| (s, Content::UnverifiedContent)));
     };
-    let Some(t) = predicate_type else {
+    // Unreadable content is malformed whoever signed it: said before any key is tried.
+    let (Some(t), Some(_)) = (predicate_type, &unverified_statement) else {
         item.verification = failed_with(
             ReasonCode::EvidenceMalformed,
             "no in-toto statement can be read from it".into(),
