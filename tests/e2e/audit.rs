@@ -24,10 +24,19 @@ fn sign(image: &str, key: &Path, extra: &[&str]) {
 }
 
 fn attest(image: &str, key: &Path, kind: &str, predicate: &Path) {
-    sigil(&["attest", image, "--key", s(key), "--type", kind, "--predicate", s(predicate)])
-        .env("SIGIL_PASSWORD", "pw")
-        .run()
-        .assert_exit(0);
+    sigil(&[
+        "attest",
+        image,
+        "--key",
+        s(key),
+        "--type",
+        kind,
+        "--predicate",
+        s(predicate),
+    ])
+    .env("SIGIL_PASSWORD", "pw")
+    .run()
+    .assert_exit(0);
 }
 
 struct World {
@@ -40,10 +49,15 @@ struct World {
 
 impl World {
     fn images(&self) -> Vec<String> {
-        ["audit/app:1", "audit/unsigned:1", "audit/stranger:1", "audit/tampered:1"]
-            .iter()
-            .map(|i| self.registry.image(i))
-            .collect()
+        [
+            "audit/app:1",
+            "audit/unsigned:1",
+            "audit/stranger:1",
+            "audit/tampered:1",
+        ]
+        .iter()
+        .map(|i| self.registry.image(i))
+        .collect()
     }
 }
 
@@ -88,7 +102,12 @@ fn world() -> World {
         .to_string(),
     )
     .expect("write provenance");
-    attest(&image, &release, "cyclonedx", &testdata("sbom/guac/small-legal-cyclonedx.json"));
+    attest(
+        &image,
+        &release,
+        "cyclonedx",
+        &testdata("sbom/guac/small-legal-cyclonedx.json"),
+    );
     attest(&image, &release, "slsaprovenance1", &provenance);
     attest(&image, &release, "vuln", &testdata("sbom/cosign/vuln-predicate.json"));
 
@@ -179,7 +198,13 @@ fn audit_reports_evidence_signers_summaries_and_decisions() {
         .map(|s| s["origin"]["form"].as_str().expect("form"))
         .collect();
     assert_eq!(forms, ["tag", "referrer"]);
-    assert!(app["signatures"].as_array().expect("signatures").iter().all(|s| s["statedSigner"]["kind"] == "key"));
+    assert!(
+        app["signatures"]
+            .as_array()
+            .expect("signatures")
+            .iter()
+            .all(|s| s["statedSigner"]["kind"] == "key")
+    );
     assert_eq!(statuses(&app["attestations"]), ["unverified"; 3]);
     assert_eq!(
         app["sboms"][0],
@@ -246,7 +271,13 @@ fn audit_reports_evidence_signers_summaries_and_decisions() {
     assert_eq!(decisions, ["allow", "deny", "deny", "allow"]);
     let app = &json["images"][0];
     assert_eq!(statuses(&app["signatures"]), ["verified", "verified"]);
-    assert!(app["signatures"].as_array().expect("sigs").iter().all(|s| s["verification"]["publisher"] == "release"));
+    assert!(
+        app["signatures"]
+            .as_array()
+            .expect("sigs")
+            .iter()
+            .all(|s| s["verification"]["publisher"] == "release")
+    );
     assert_eq!(statuses(&app["attestations"]), ["verified"; 3]);
     assert_eq!(app["sboms"][0]["content"], "verified");
     assert_eq!(app["sboms"][0]["denied"], json!([]));
@@ -269,7 +300,10 @@ fn audit_reports_evidence_signers_summaries_and_decisions() {
     let tampered = &json["images"][3];
     assert_eq!(statuses(&tampered["signatures"]), ["verified"]);
     assert_eq!(tampered["attestations"][0]["verification"]["status"], "failed");
-    assert_eq!(tampered["attestations"][0]["verification"]["code"], "evidence-malformed");
+    assert_eq!(
+        tampered["attestations"][0]["verification"]["code"],
+        "evidence-malformed"
+    );
     assert_eq!(tampered["sboms"], json!([]));
 
     // an allowed image alone exits 0 under the policy
@@ -331,17 +365,31 @@ fn html_in_chromium(w: &World, images: &[String]) {
     for image in images {
         assert!(dom.contains(image.as_str()), "{image} is not in the DOM");
     }
-    for text in ["✔ ALLOW", "✖ DENY", "publisher release", "✔ verified", "✖ not trusted", "✖ failed"] {
+    for text in [
+        "✔ ALLOW",
+        "✖ DENY",
+        "publisher release",
+        "✔ verified",
+        "✖ not trusted",
+        "✖ failed",
+    ] {
         assert!(dom.contains(text), "{text:?} is not in the DOM");
     }
-    assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the hostile annotation is not shown as text");
+    assert!(
+        dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the hostile annotation is not shown as text"
+    );
     assert_eq!(dom.matches("<script").count(), 1, "a script was injected");
     assert!(!dom.contains("<script>alert"));
 
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let shot = shots.join("audit-report.png");
     let _ = std::fs::remove_file(&shot);
-    run(&[format!("--screenshot={}", shot.display()), "--window-size=1280,2000".to_owned()]).assert_exit(0);
+    run(&[
+        format!("--screenshot={}", shot.display()),
+        "--window-size=1280,2000".to_owned(),
+    ])
+    .assert_exit(0);
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
     println!("audit report screenshot: {}", shot.display());

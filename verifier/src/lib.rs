@@ -19,8 +19,8 @@
 #![forbid(unsafe_code)]
 
 pub use sigil_judge::{
-    audit, bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, reference, sigstore, simplesigning,
-    verify,
+    audit, bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, reference, sigstore,
+    simplesigning, verify,
 };
 
 pub mod audit_gather;

@@ -129,7 +129,8 @@ fn node<'a, S: Store>(
         if depth < bounds.max_depth {
             for referrer in referrers::list(store, &descriptor.digest, None).await? {
                 if seen.len() < bounds.max_nodes && !seen.contains(&referrer.digest) {
-                    out.referrers.push(node(store, referrer, depth + 1, bounds, seen).await?);
+                    out.referrers
+                        .push(node(store, referrer, depth + 1, bounds, seen).await?);
                 }
             }
         }

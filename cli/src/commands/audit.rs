@@ -235,7 +235,11 @@ fn render_human(a: &ImageAudit) -> String {
             };
             let _ = writeln!(out, "      {status:<12} {}{what}{by}", i.origin);
             let s = &i.stated_signer;
-            for (k, val) in [("repository", &s.repository), ("workflow", &s.workflow), ("ref", &s.git_ref)] {
+            for (k, val) in [
+                ("repository", &s.repository),
+                ("workflow", &s.workflow),
+                ("ref", &s.git_ref),
+            ] {
                 if let Some(val) = val {
                     let _ = writeln!(out, "                   {k} {val}");
                 }
@@ -255,7 +259,11 @@ fn render_human(a: &ImageAudit) -> String {
             s.licenses.join(", ")
         );
         if let Some(d) = &s.denied {
-            let _ = writeln!(out, "      denied: {}", if d.is_empty() { "none".into() } else { d.join("; ") });
+            let _ = writeln!(
+                out,
+                "      denied: {}",
+                if d.is_empty() { "none".into() } else { d.join("; ") }
+            );
         }
     }
     for p in &a.provenance {

@@ -311,9 +311,11 @@ pub fn build(found: Found<'_>, policy: Option<(&Policy, Report)>, now: OffsetDat
         base_chain: Vec::new(),
     };
     audit.bases.extend(annotated_base(&audit.annotations));
-    let rule = policy
-        .as_ref()
-        .and_then(|(p, r)| r.rule.as_ref().and_then(|name| p.rules.iter().find(|x| &x.name == name)));
+    let rule = policy.as_ref().and_then(|(p, r)| {
+        r.rule
+            .as_ref()
+            .and_then(|name| p.rules.iter().find(|x| &x.name == name))
+    });
     for e in found.attestations {
         let (item, statement) = attestation_item(e, &found.digest, policy_ref, now);
         audit.attestations.push(item);
@@ -529,7 +531,11 @@ fn first_verifying(
             | ReasonCode::NoRequirements
     );
     Verification {
-        status: if not_trusted { Status::NotTrusted } else { Status::Failed },
+        status: if not_trusted {
+            Status::NotTrusted
+        } else {
+            Status::Failed
+        },
         publisher: None,
         signer: None,
         code: Some(code),
@@ -667,7 +673,11 @@ fn summarise(
         let tree: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         let scan = vuln::scan(&tree, true);
         let scanner = tree.pointer("/scanner/uri").and_then(Value::as_str).map(|uri| {
-            match tree.pointer("/scanner/version").and_then(Value::as_str).filter(|v| !v.is_empty()) {
+            match tree
+                .pointer("/scanner/version")
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+            {
                 Some(v) => format!("{uri} {v}"),
                 None => uri.to_owned(),
             }

@@ -96,23 +96,28 @@ pub fn render(audits: &[ImageAudit], policy: Option<&Policy>, now: OffsetDateTim
     );
     match policy {
         Some(p) => {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "Policy <code>{}</code> (<code>{}</code>).</p>\n",
+                "Policy <code>{}</code> (<code>{}</code>).</p>",
                 escape(&p.file.display().to_string()),
                 escape(&p.digest.to_string())
             );
         }
-        None => out.push_str(
-            "No policy given: nothing was verified; signers are shown as the evidence states them.</p>\n",
-        ),
+        None => {
+            out.push_str("No policy given: nothing was verified; signers are shown as the evidence states them.</p>\n")
+        }
     }
     out.push_str(
         "<table class=\"sortable\" id=\"images\"><thead><tr><th data-sort>Image</th><th data-sort>Decision</th>\
          <th data-sort>Signatures</th><th data-sort>Attestations</th><th data-sort>Base</th></tr></thead><tbody>\n",
     );
     for (n, a) in audits.iter().enumerate() {
-        let verified = |items: &[Item]| items.iter().filter(|i| i.verification.status == Status::Verified).count();
+        let verified = |items: &[Item]| {
+            items
+                .iter()
+                .filter(|i| i.verification.status == Status::Verified)
+                .count()
+        };
         let base = a
             .base_chain
             .first()
@@ -164,9 +169,9 @@ fn status_badge(s: Status) -> String {
 }
 
 fn section(out: &mut String, n: usize, a: &ImageAudit) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<section class=\"image\" id=\"image-{n}\"><h2>{} {}</h2>\n",
+        "<section class=\"image\" id=\"image-{n}\"><h2>{} {}</h2>",
         decision_badge(a),
         escape(&a.image)
     );
@@ -179,7 +184,12 @@ fn section(out: &mut String, n: usize, a: &ImageAudit) {
     if !a.annotations.is_empty() {
         out.push_str("<h3>Annotations</h3><table><tbody>\n");
         for (k, v) in &a.annotations {
-            let _ = writeln!(out, "<tr><td><code>{}</code></td><td>{}</td></tr>", escape(k), escape(v));
+            let _ = writeln!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                escape(k),
+                escape(v)
+            );
         }
         out.push_str("</tbody></table>\n");
     }
@@ -205,7 +215,11 @@ fn section(out: &mut String, n: usize, a: &ImageAudit) {
                 }
             }
             if let Some(s) = &v.signer {
-                let _ = write!(signer, "<br><span class=\"muted\">verified as</span> {}", escape(&s.to_string()));
+                let _ = write!(
+                    signer,
+                    "<br><span class=\"muted\">verified as</span> {}",
+                    escape(&s.to_string())
+                );
             }
             let outcome = match (&v.publisher, &v.reason) {
                 (Some(p), _) => format!("publisher {}", escape(p)),
@@ -236,7 +250,11 @@ fn section(out: &mut String, n: usize, a: &ImageAudit) {
                 None => "",
             };
             let digest = l.digest.as_ref().map(|d| format!("@{d}")).unwrap_or_default();
-            let note = l.note.as_deref().map(|n| format!(" <span class=\"muted\">({})</span>", escape(n))).unwrap_or_default();
+            let note = l
+                .note
+                .as_deref()
+                .map(|n| format!(" <span class=\"muted\">({})</span>", escape(n)))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "<li>{}{}{decision} <span class=\"muted\">from {}</span>{note}</li>",
@@ -276,7 +294,11 @@ fn section(out: &mut String, n: usize, a: &ImageAudit) {
                 CheckResult::Fail => "<span class=\"badge bad\">✖ fail</span>",
                 CheckResult::Waived => "<span class=\"badge warn\">~ waived</span>",
             };
-            let details: String = c.details.iter().map(|d| format!("<br><span class=\"muted\">{}</span>", escape(d))).collect();
+            let details: String = c
+                .details
+                .iter()
+                .map(|d| format!("<br><span class=\"muted\">{}</span>", escape(d)))
+                .collect();
             let _ = writeln!(
                 out,
                 "<tr><td>{badge}</td><td>{}</td><td>{}</td><td>{} [{}]{details}</td></tr>",
@@ -345,7 +367,11 @@ fn summaries(out: &mut String, a: &ImageAudit) {
             content_badge(v.content),
             escape(v.scanner.as_deref().unwrap_or("?")),
             escape(v.finished_on.as_deref().unwrap_or("?")),
-            if counts.is_empty() { "none".to_owned() } else { counts.join(", ") }
+            if counts.is_empty() {
+                "none".to_owned()
+            } else {
+                counts.join(", ")
+            }
         );
     }
 }

@@ -5,7 +5,9 @@ use crate::dsse::{IN_TOTO_PAYLOAD_TYPE, envelope_json};
 use crate::intoto::Statement;
 
 fn digest(c: char) -> Digest {
-    format!("sha256:{}", c.to_string().repeat(64)).parse().expect("a valid digest")
+    format!("sha256:{}", c.to_string().repeat(64))
+        .parse()
+        .expect("a valid digest")
 }
 
 fn envelope(image: &Digest, predicate_type: &str, predicate: &[u8]) -> AttestationEvidence {
@@ -66,7 +68,11 @@ fn without_a_policy_everything_is_unverified_and_summarised_as_such() {
             annotations: BTreeMap::new(),
         },
     }];
-    let audit = build(found(&image, &signatures, &attestations), None, OffsetDateTime::UNIX_EPOCH);
+    let audit = build(
+        found(&image, &signatures, &attestations),
+        None,
+        OffsetDateTime::UNIX_EPOCH,
+    );
     assert_eq!(audit.decision, None);
     assert_eq!(audit.signatures.len(), 1);
     assert_eq!(audit.signatures[0].verification.status, Status::Unverified);
@@ -138,8 +144,16 @@ fn unreadable_evidence_fails_and_is_not_summarised() {
         },
     ];
     let audit = build(found(&image, &[], &attestations), None, OffsetDateTime::UNIX_EPOCH);
-    assert!(audit.attestations.iter().all(|a| a.verification.status == Status::Failed));
-    assert_eq!(audit.attestations[0].verification.code, Some(ReasonCode::EvidenceMalformed));
+    assert!(
+        audit
+            .attestations
+            .iter()
+            .all(|a| a.verification.status == Status::Failed)
+    );
+    assert_eq!(
+        audit.attestations[0].verification.code,
+        Some(ReasonCode::EvidenceMalformed)
+    );
     assert!(audit.sboms.is_empty());
 }
 
