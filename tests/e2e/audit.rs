@@ -308,6 +308,20 @@ fn audit_reports_evidence_signers_summaries_and_decisions() {
 
     // an allowed image alone exits 0 under the policy
     audit(&images[..1], &["--policy", s(&w.policy)]).assert_exit(0);
+    // twin: a policy denying a package the SBOM lists denies the app and names it
+    let denying = std::fs::read_to_string(&w.policy)
+        .expect("policy")
+        .replace("pkg:npm/left-pad", "pkg:deb/debian/netbase");
+    let denying_path = w.dir.path().join("denying.yaml");
+    std::fs::write(&denying_path, denying).expect("write");
+    let out = audit(&images[..1], &["--policy", s(&denying_path)]);
+    out.assert_exit(1);
+    let app = &out.stdout_json()["images"][0];
+    assert_eq!(app["decision"], "deny");
+    assert_eq!(
+        app["sboms"][0]["denied"],
+        json!(["package pkg:deb/debian/netbase@6.3?arch=all&distro=debian-11 is denied by pkg:deb/debian/netbase"])
+    );
 
     // human output names every image and decision
     let human = sigil(&["audit", &images[0], &images[2], "--policy", s(&w.policy)]).run();
@@ -393,4 +407,116 @@ fn html_in_chromium(w: &World, images: &[String]) {
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
     println!("audit report screenshot: {}", shot.display());
+}
+
+/// Pushes `repo:1`, a sample whose manifest names `base` as its base.
+fn push_on(registry: &Registry, repo: &str, seed: u64, base: Option<(&str, &Digest)>) -> Digest {
+    let digest = push_sample(registry, repo, "plain", seed);
+    let Some((name, base)) = base else {
+        fixtures::copy_tag(registry, repo, "plain", "1");
+        return digest;
+    };
+    let (_, mut manifest) = fixtures::manifest(registry, repo, Target::Tag("plain".into()));
+    manifest["annotations"] = json!({
+        "org.opencontainers.image.base.name": registry.image(name),
+        "org.opencontainers.image.base.digest": base.to_string(),
+    });
+    fixtures::put_manifest(registry, repo, Target::Tag("1".into()), &manifest)
+}
+
+#[test]
+fn base_chains_stop_at_the_bound_and_at_cycles_and_bases_are_decided() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (release, _) = keypair(dir.path(), "release");
+    let host = registry.host();
+
+    // a chain six deep: c5 -> c4 -> ... -> c0
+    let mut below = push_on(&registry, "chain/c0", 600, None);
+    for n in 1..=5u64 {
+        let name = format!("chain/c{}:1", n - 1);
+        below = push_on(&registry, &format!("chain/c{n}"), 600 + n, Some((&name, &below)));
+    }
+    let out = audit(&[registry.image("chain/c5:1")], &[]);
+    out.assert_exit(0);
+    let chain = out.stdout_json()["images"][0]["baseChain"].clone();
+    let names: Vec<&str> = chain
+        .as_array()
+        .expect("chain")
+        .iter()
+        .map(|l| l["image"].as_str().expect("image"))
+        .collect();
+    let expected: Vec<String> = (0..5).rev().map(|n| registry.image(&format!("chain/c{n}:1"))).collect();
+    assert_eq!(names, expected);
+    assert_eq!(chain[3]["note"], Value::Null);
+    assert_eq!(chain[4]["note"], "not followed: the chain is deeper than 4 bases");
+
+    // a signed app on an unsigned base: the app is allowed, its base denied
+    let base = push_on(&registry, "chain/unsigned-base", 610, None);
+    push_on(&registry, "chain/app", 611, Some(("chain/unsigned-base:1", &base)));
+    sign(&registry.image("chain/app:1"), &release, &[]);
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: release.pub}}\nrules:\n  - name: all\n    images: [\"{host}/chain/**\"]\n    signatures: {{anyOf: [release]}}\n"
+        ),
+    );
+    let out = audit(&[registry.image("chain/app:1")], &["--policy", s(&policy)]);
+    out.assert_exit(0);
+    let app = out.stdout_json()["images"][0].clone();
+    assert_eq!(app["decision"], "allow");
+    assert_eq!(
+        app["baseChain"],
+        json!([{
+            "image": registry.image("chain/unsigned-base:1"),
+            "digest": base.to_string(),
+            "source": "annotation",
+            "decision": "deny",
+        }])
+    );
+
+    // two images whose provenance names each other: the cycle is stopped
+    let p1 = push_sample(&registry, "chain/p1", "1", 620);
+    let p2 = push_sample(&registry, "chain/p2", "1", 621);
+    for (repo, other, other_repo) in [("chain/p1", &p2, "chain/p2"), ("chain/p2", &p1, "chain/p1")] {
+        let predicate = dir.path().join(format!("{}.json", repo.replace('/', "-")));
+        let hex = other.to_string().trim_start_matches("sha256:").to_owned();
+        std::fs::write(
+            &predicate,
+            json!({
+                "buildDefinition": {
+                    "buildType": "https://mobyproject.org/buildkit@v1",
+                    "externalParameters": {},
+                    "resolvedDependencies": [{
+                        "uri": format!("pkg:docker/{host}/{other_repo}@1?platform=linux%2Famd64"),
+                        "digest": {"sha256": hex}
+                    }]
+                },
+                "runDetails": {"builder": {"id": "https://ci.example.test/builder"}}
+            })
+            .to_string(),
+        )
+        .expect("write");
+        attest(
+            &registry.image(&format!("{repo}:1")),
+            &release,
+            "slsaprovenance1",
+            &predicate,
+        );
+    }
+    let out = audit(&[registry.image("chain/p1:1")], &[]);
+    out.assert_exit(0);
+    let p = out.stdout_json()["images"][0].clone();
+    assert_eq!(
+        p["bases"],
+        json!([{"source": "provenance", "name": format!("{host}/chain/p2"), "digest": p2.to_string()}])
+    );
+    assert_eq!(
+        p["baseChain"],
+        json!([
+            {"image": format!("{host}/chain/p2"), "digest": p2.to_string(), "source": "provenance"},
+            {"image": format!("{host}/chain/p1"), "digest": p1.to_string(), "source": "provenance",
+             "note": "a cycle: this image is already in the chain"},
+        ])
+    );
 }
