@@ -172,3 +172,47 @@ fn json_carries_its_version() {
     assert_eq!(json["apiVersion"], AUDIT_API_VERSION);
     assert_eq!(json["images"][0]["error"], "unreachable");
 }
+
+#[test]
+fn real_keyless_evidence_states_its_identity_issuer_and_fulcio_extensions() {
+    // a cosign v2 keyless `.att` manifest (slsa-verifier's testdata): the layer's certificate annotation
+    let manifest: serde_json::Value = serde_json::from_slice(&crate::testdata::read(
+        "slsa-verifier/v1.9.0/container_workflow_dispatch/blobs/sha256/d86a56f046e85503c3e54a6fb12fade50c53eb39bcdddc8fd624cc71ecf3b88c",
+    ))
+    .expect("manifest");
+    let annotations: BTreeMap<String, String> =
+        serde_json::from_value(manifest["layers"][0]["annotations"].clone()).expect("annotations");
+    assert_eq!(
+        layer_signer(&annotations),
+        StatedSigner {
+            kind: "certificate",
+            key_hint: None,
+            identity: Some(
+                "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v1.9.0"
+                    .into()
+            ),
+            issuer: Some("https://token.actions.githubusercontent.com".into()),
+            repository: Some("https://github.com/slsa-framework/example-package".into()),
+            workflow: Some(
+                "https://github.com/slsa-framework/example-package/.github/workflows/verifier-e2e.all.workflow_dispatch.main.all.slsa3.yml@refs/tags/v13.0.30"
+                    .into()
+            ),
+            git_ref: Some("refs/tags/v13.0.30".into()),
+        }
+    );
+    // a Sigstore bundle whose certificate is an e-mail identity (no workflow extensions)
+    let bundle = bundle_signer(&crate::testdata::read("bundles/oci-attestation.sigstore.json"));
+    assert_eq!(bundle.kind, "certificate");
+    assert_eq!(bundle.identity.as_deref(), Some("cody@soyland.com"));
+    assert_eq!(bundle.issuer.as_deref(), Some("https://github.com/login/oauth"));
+    assert_eq!((bundle.repository, bundle.workflow, bundle.git_ref), (None, None, None));
+    // twin: the certificate annotation garbled
+    let mut garbled = annotations.clone();
+    garbled.insert(
+        crate::cosign::CERTIFICATE_ANNOTATION.into(),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+    );
+    let garbled = layer_signer(&garbled);
+    assert_eq!(garbled.kind, "certificate");
+    assert_eq!(garbled.issuer, None);
+}
