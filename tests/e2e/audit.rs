@@ -431,6 +431,16 @@ fn base_chains_stop_at_the_bound_and_at_cycles_and_bases_are_decided() {
     let (release, _) = keypair(dir.path(), "release");
     let host = registry.host();
 
+    // an image that is not there cannot be audited: exit 2, said in the report
+    let out = audit(&[registry.image("chain/missing:1")], &[]);
+    out.assert_exit(2);
+    assert!(
+        out.stdout_json()["images"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not found")),
+        "{out}"
+    );
+
     // a chain six deep: c5 -> c4 -> ... -> c0
     let mut below = push_on(&registry, "chain/c0", 600, None);
     for n in 1..=5u64 {
