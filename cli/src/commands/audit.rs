@@ -300,7 +300,13 @@ fn render_human(a: &ImageAudit) -> String {
         let _ = writeln!(out, "    base ({}) {}{digest}{decision}{note}", link.source, link.image);
     }
     if let Some(r) = &a.policy {
-        for line in r.render_human().lines() {
+        let rule = match (&r.rule, r.mode) {
+            (Some(rule), Some(mode)) => format!("rule {rule}, {mode}"),
+            _ => "no rule".to_owned(),
+        };
+        let _ = writeln!(out, "    policy ({rule})");
+        // The first line repeats the image and its decision, shown above.
+        for line in r.render_human().lines().skip(1) {
             let _ = writeln!(out, "    {line}");
         }
     }
