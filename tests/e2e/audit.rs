@@ -252,6 +252,38 @@ fn audit_reports_evidence_signers_summaries_and_decisions() {
         .map(|a| a["kind"].as_str().expect("kind"))
         .collect();
     assert_eq!(kinds, ["signatures", "attestations", "referrer"]);
+    // referrers of referrers: a signature on the bundle referrer is listed one level deeper
+    let referrer = app["attached"][2]["digest"]
+        .as_str()
+        .expect("referrer digest")
+        .to_owned();
+    let release = w.dir.path().join("release.key");
+    sign(&format!("{}@{referrer}", w.registry.image("audit/app")), &release, &[]);
+    let again = audit(&images[..1], &[]);
+    again.assert_exit(0);
+    let attached = again.stdout_json()["images"][0]["attached"].clone();
+    let shape: Vec<(String, u64)> = attached
+        .as_array()
+        .expect("attached")
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().expect("kind").to_owned(),
+                a["depth"].as_u64().expect("depth"),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        ("signatures", 1),
+        ("attestations", 1),
+        ("referrer", 1),
+        ("signatures", 2),
+    ]
+    .iter()
+    .map(|(k, d)| ((*k).to_owned(), *d))
+    .collect();
+    assert_eq!(shape, expected);
+
     let unsigned = &json["images"][1];
     assert_eq!(unsigned["signatures"], json!([]));
     assert_eq!(unsigned["attached"], json!([]));
