@@ -15,6 +15,7 @@ command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 if ((${#need_apt[@]})); then

@@ -150,6 +150,20 @@ pub enum Command {
     ///   sigil tree registry.example/app:1.2
     #[command(verbatim_doc_comment)]
     Tree(TreeArgs),
+    /// Audit images: everything attached, who signed it, what is inside, what it was built from.
+    ///
+    /// For each image: every signature and attestation (both storage forms,
+    /// referrers of referrers) with its signer and verification result,
+    /// summaries of SBOMs, provenance and vulnerability scans, and the base
+    /// image chain. Without --policy nothing is verified: signers are shown
+    /// as stated and marked unverified. With --policy: each piece verified
+    /// against the policy's publishers, the decision and every check, and
+    /// the exit code of `verify --policy` (0 allowed, 1 denied, 2 not evaluated).
+    ///
+    /// Example:
+    ///   sigil audit registry.example/app:1.2 registry.example/api:3 --policy policy.yaml --html audit.html
+    #[command(verbatim_doc_comment)]
+    Audit(AuditArgs),
     /// Check policy files, test them against recorded evidence, export them.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -1075,6 +1089,29 @@ pub struct TreeArgs {
     /// The image to inspect.
     #[arg(value_name = "IMAGE")]
     pub image: String,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `sigil audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The images to audit.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// Verify against this policy and report its decision for every image.
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Also write a self-contained HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Evaluate the policy at this time instead of now.
+    #[arg(long, value_name = "RFC3339", requires = "policy", value_parser = parse_time)]
+    pub at: Option<OffsetDateTime>,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]

@@ -2,13 +2,14 @@
 //! `docker-registry` process, `skopeo`) and a hostile in-process registry.
 //! One test binary of the `sigil` crate, so `CARGO_BIN_EXE_sigil` is set.
 //!
-//! Needs `apt-get install -y docker-registry skopeo kubernetes-client`;
+//! Needs `apt-get install -y docker-registry skopeo kubernetes-client chromium`;
 //! without them the tests fail with that hint rather than skip. The Docker
 //! Hub tests ([`docker_hub`]) also need `unshare` and `ip` (util-linux,
 //! iproute2) and root or unprivileged user namespaces.
 
 mod admission;
 mod attestations;
+mod audit;
 mod bad_input;
 mod blobs;
 mod certificates;

@@ -1,5 +1,5 @@
 //! Snapshots of what people read: every `--help`, the human and JSON
-//! reports of `verify --policy` and `verify --key`, and `policy lint` in
+//! reports of `verify --policy`, `verify --key` and `audit`, and `policy lint` in
 //! both renderings. A
 //! change to any of them fails here as a diff to review (`cargo insta
 //! review`, or `INSTA_UPDATE=always` to accept), never silently.
@@ -78,8 +78,8 @@ fn every_help_text() {
         insta::assert_snapshot!(name, out.stdout);
         seen += 1;
     }
-    // sigil, its 20 commands, key's 3, policy's 3 and trust's 2
-    assert_eq!(seen, 28, "help texts found");
+    // sigil, its 21 commands, key's 3, policy's 3 and trust's 2
+    assert_eq!(seen, 29, "help texts found");
 }
 
 /// Two layouts holding the same image: in `good` signed by `release`, in
@@ -127,6 +127,32 @@ fn policy_reports_human_and_json() {
         out.assert_exit(1);
         insta::assert_snapshot!(format!("verify-policy-{output}"), out.stdout);
     }
+}
+
+#[test]
+fn audit_human_and_json() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let _guard = settings(tmp.path()).bind_to_scope();
+    let (good, bad, policy) = layouts_with_policy(tmp.path());
+    for output in ["human", "json"] {
+        let out = sigil(&[
+            "audit",
+            &good,
+            &bad,
+            "--policy",
+            s(&policy),
+            "--at",
+            AT,
+            "--output",
+            output,
+        ])
+        .run();
+        out.assert_exit(1);
+        insta::assert_snapshot!(format!("audit-policy-{output}"), out.stdout);
+    }
+    let out = sigil(&["audit", &good, "--output", "human"]).run();
+    out.assert_exit(0);
+    insta::assert_snapshot!("audit-human", out.stdout);
 }
 
 #[test]

@@ -19,10 +19,11 @@
 #![forbid(unsafe_code)]
 
 pub use sigil_judge::{
-    bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, reference, sigstore, simplesigning,
-    verify,
+    audit, bundle, cosign, digest, dsse, evidence, intoto, keys, oci, policy, predicate, reference, sigstore,
+    simplesigning, verify,
 };
 
+pub mod audit_gather;
 pub mod blob;
 pub mod copy;
 pub mod files;

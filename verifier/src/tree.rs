@@ -51,14 +51,34 @@ pub struct TagNode {
 
 /// Collects the tree under the manifest `root`.
 pub async fn collect<S: Store>(store: &S, root: &Descriptor) -> Result<Node, StoreError> {
+    collect_within(store, root, MAX_DEPTH, usize::MAX).await
+}
+
+/// Collects the tree under `root`, following referrers of referrers
+/// `max_depth` deep and reading at most `max_nodes` manifests (what is
+/// beyond is left out).
+pub async fn collect_within<S: Store>(
+    store: &S,
+    root: &Descriptor,
+    max_depth: usize,
+    max_nodes: usize,
+) -> Result<Node, StoreError> {
     let mut seen = HashSet::new();
-    node(store, root.clone(), 0, &mut seen).await
+    let bounds = Bounds { max_depth, max_nodes };
+    node(store, root.clone(), 0, bounds, &mut seen).await
+}
+
+#[derive(Clone, Copy)]
+struct Bounds {
+    max_depth: usize,
+    max_nodes: usize,
 }
 
 fn node<'a, S: Store>(
     store: &'a S,
     descriptor: Descriptor,
     depth: usize,
+    bounds: Bounds,
     seen: &'a mut HashSet<Digest>,
 ) -> BoxFuture<'a, Result<Node, StoreError>> {
     Box::pin(async move {
@@ -106,17 +126,18 @@ fn node<'a, S: Store>(
                 });
             }
         }
-        if depth < MAX_DEPTH {
+        if depth < bounds.max_depth {
             for referrer in referrers::list(store, &descriptor.digest, None).await? {
-                if !seen.contains(&referrer.digest) {
-                    out.referrers.push(node(store, referrer, depth + 1, seen).await?);
+                if seen.len() < bounds.max_nodes && !seen.contains(&referrer.digest) {
+                    out.referrers
+                        .push(node(store, referrer, depth + 1, bounds, seen).await?);
                 }
             }
         }
         if let Some(Manifest::Index(index)) = parsed {
             for child in index.manifests {
-                if !seen.contains(&child.digest) {
-                    out.manifests.push(node(store, child, depth, seen).await?);
+                if seen.len() < bounds.max_nodes && !seen.contains(&child.digest) {
+                    out.manifests.push(node(store, child, depth, bounds, seen).await?);
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 mod admission;
 mod attest;
+mod audit;
 mod batch;
 mod containerd_verifier;
 mod copy;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::VerifyAttestation(a) => verify_attestation::run(a, output).await,
         Command::Provenance(a) => provenance::run(*a, output).await,
         Command::Tree(a) => tree::run(a, output).await,
+        Command::Audit(a) => audit::run(a, output).await,
         Command::Policy(p) => policy::run(p, output).await,
         Command::Copy(a) => {
             let timeout = a.run.timeout;

@@ -22,6 +22,7 @@
 //! - the policy (model, loader, lint, engine, report): [`policy`].
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod bundle;
 pub mod cosign;
 pub mod digest;
