@@ -182,8 +182,9 @@ pub enum Command {
     /// In a fresh OCI layout directory, a release signs four sample images and
     /// attests an SBOM and a SLSA provenance; tampered twins are refused; a policy
     /// allows the good image and denies an unsigned one, one signed by another key
-    /// and one whose SBOM lists a denied package, each with its reason. Prints the
-    /// commands to repeat it by hand. Without --dir the files are removed after;
+    /// and one whose SBOM lists a denied package, each with its reason. Writes the
+    /// HTML audit report of the four and prints its path, and the commands to
+    /// repeat it by hand. Without --dir the files are removed after;
     /// a --dir an earlier demo made is cleared first, any other non-empty one refused.
     ///
     /// Example:

@@ -205,6 +205,19 @@ fn demo_shows_the_whole_job_and_its_output_verifies_by_hand() {
             .expect("reason")
             .contains("log4j-core@2.14.1 is denied")
     );
+    // the HTML audit report names every image and decision
+    let page = std::fs::read_to_string(report["report"].as_str().expect("report path")).expect("report");
+    for needle in [
+        ":good",
+        ":unsigned",
+        ":stranger",
+        ":log4j",
+        "ALLOW",
+        "DENY",
+        "log4j-core",
+    ] {
+        assert!(page.contains(needle), "{needle} in the report");
+    }
     // the commands it prints work on what it left
     let image = report["image"]["reference"].as_str().expect("reference").to_owned();
     let public = dir.path().join("demo.pub");
@@ -260,9 +273,12 @@ fn demo_shows_the_whole_job_and_its_output_verifies_by_hand() {
         out.stdout.contains("ALLOW good") && out.stdout.contains("DENY  log4j"),
         "{out}"
     );
-    assert_eq!(
-        std::fs::read_dir(tmp.path()).expect("tmp").count(),
-        0,
-        "nothing left behind"
-    );
+    let left: Vec<std::path::PathBuf> = std::fs::read_dir(tmp.path())
+        .expect("tmp")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(left.len(), 1, "only the report is left behind: {left:?}");
+    assert!(out.stdout.contains(s(&left[0])), "the report's path is printed: {out}");
+    let page = std::fs::read_to_string(&left[0]).expect("report");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page:.80}");
 }

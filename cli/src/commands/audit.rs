@@ -58,14 +58,7 @@ async fn audit_all(args: AuditArgs, output: OutputFormat) -> anyhow::Result<Outc
         limits,
         now,
     };
-    let mut audits = Vec::new();
-    let mut outcomes = Vec::new();
-    for image in &images {
-        let (mut audit, outcome) = auditor.one(image).await;
-        audit.base_chain = auditor.chain(&audit).await;
-        outcomes.push(outcome);
-        audits.push(audit);
-    }
+    let (audits, outcomes) = auditor.all(&images).await;
     for a in &audits {
         if let Some(e) = &a.error {
             eprintln!("error: {}: {e}", a.image);
@@ -83,6 +76,26 @@ async fn audit_all(args: AuditArgs, output: OutputFormat) -> anyhow::Result<Outc
     Ok(pipeline::Outcome::of_run(outcomes).into())
 }
 
+/// The HTML audit report of `images` decided by `policy` at `now`, with the
+/// default evidence budgets (what `sigil demo` writes).
+pub(super) async fn html_report(
+    images: &[ImageRef],
+    policy: Arc<Policy>,
+    client: Arc<RegistryClient>,
+    now: OffsetDateTime,
+) -> String {
+    let settings = Settings::default();
+    let auditor = Auditor {
+        client,
+        policy: Some(policy),
+        settings,
+        limits: settings.limits,
+        now,
+    };
+    let (audits, _) = auditor.all(images).await;
+    html::render(&audits, auditor.policy.as_deref(), now)
+}
+
 /// What one run audits with.
 struct Auditor {
     client: Arc<RegistryClient>,
@@ -93,6 +106,19 @@ struct Auditor {
 }
 
 impl Auditor {
+    /// Every image's audit, its base chain included, in input order.
+    async fn all(&self, images: &[ImageRef]) -> (Vec<ImageAudit>, Vec<pipeline::Outcome>) {
+        let mut audits = Vec::new();
+        let mut outcomes = Vec::new();
+        for image in images {
+            let (mut audit, outcome) = self.one(image).await;
+            audit.base_chain = self.chain(&audit).await;
+            outcomes.push(outcome);
+            audits.push(audit);
+        }
+        (audits, outcomes)
+    }
+
     /// The audit of one image and what it means for the exit code: as
     /// `verify --policy` with a policy; without one, allowed unless the
     /// image could not be audited.

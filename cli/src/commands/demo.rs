@@ -41,6 +41,7 @@ const WRITTEN: &[&str] = &[
     "sbom-log4j.json",
     "provenance.json",
     "policy.yaml",
+    "audit.html",
 ];
 
 /// The registry name the layout records for each sample image, which the
@@ -88,6 +89,8 @@ impl Decided {
 
 struct Shown {
     dir: PathBuf,
+    /// The HTML audit report (kept even when the directory is removed).
+    report: PathBuf,
     layout: String,
     good: Descriptor,
     steps: Vec<Step>,
@@ -100,7 +103,13 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> anyhow::Result<Outcome
         Some(dir) => (prepare(dir)?, false),
         None => (tempdir()?, true),
     };
-    let shown = demo(&dir).await;
+    // A temporary directory is removed afterwards; its report is kept beside it.
+    let report = if temporary {
+        dir.with_extension("html")
+    } else {
+        dir.join("audit.html")
+    };
+    let shown = demo(&dir, &report).await;
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -124,6 +133,7 @@ pub async fn run(args: DemoArgs, output: OutputFormat) -> anyhow::Result<Outcome
                 "reason": d.reason(),
             })).collect::<Vec<_>>(),
             "commands": shown.commands,
+            "report": shown.report,
         }))?,
     }
     Ok(if as_expected { Outcome::Success } else { Outcome::Failed })
@@ -159,7 +169,8 @@ fn prepare(dir: PathBuf) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-async fn demo(dir: &Path) -> anyhow::Result<Shown> {
+/// Runs the demo in `dir`, writing the HTML audit report to `report`.
+async fn demo(dir: &Path, report: &Path) -> anyhow::Result<Shown> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let layout_dir = dir.join("layout");
     let store = LayoutStore::create(&layout_dir)?;
@@ -243,7 +254,14 @@ async fn demo(dir: &Path) -> anyhow::Result<Shown> {
         .iter()
         .map(|(tag, _)| format!("{layout}:{tag}").parse::<ImageRef>())
         .collect::<Result<Vec<_>, _>>()?;
-    let decided = decide(refs, client, PolicyJudge(policy), Settings::default(), now).await;
+    let decided = decide(
+        refs.clone(),
+        client.clone(),
+        PolicyJudge(policy.clone()),
+        Settings::default(),
+        now,
+    )
+    .await;
     let decisions = decided
         .into_iter()
         .zip(expectations)
@@ -257,6 +275,10 @@ async fn demo(dir: &Path) -> anyhow::Result<Shown> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    // The auditor's view of the same images, as one HTML page.
+    let page = super::audit::html_report(&refs, policy, client, now).await;
+    std::fs::write(&report, page).with_context(|| format!("cannot write {}", report.display()))?;
+
     let d = dir.display();
     let commands = vec![
         format!("export SIGIL_PASSWORD=    # demo.key has an empty password"),
@@ -268,8 +290,13 @@ async fn demo(dir: &Path) -> anyhow::Result<Shown> {
             "sigil verify {layout}:good {layout}:unsigned {layout}:stranger {layout}:log4j --policy {d}/policy.yaml"
         ),
         format!("sigil tree {layout}:good"),
+        format!(
+            "sigil audit {layout}:good {layout}:unsigned {layout}:stranger {layout}:log4j --policy {d}/policy.yaml --html {}",
+            report.display()
+        ),
     ];
     Ok(Shown {
+        report: report.to_owned(),
         dir: dir.to_owned(),
         layout,
         good,
@@ -360,6 +387,10 @@ fn human(shown: &Shown, temporary: bool) -> String {
         let tag = d.image.rsplit(':').next().unwrap_or(&d.image);
         text.push_str(&format!("{mark} {verdict} {tag:<9} {}\n", d.reason()));
     }
+    text.push_str(&format!(
+        "\nThe audit report (signers, SBOM, provenance, decisions): {}\n",
+        shown.report.display()
+    ));
     if temporary {
         text.push_str(
             "\nThe files were in a temporary directory, now removed. Keep them with\n  sigil demo --dir DIR\nand then repeat by hand:\n",
