@@ -277,7 +277,7 @@ async fn demo(dir: &Path, report: &Path) -> anyhow::Result<Shown> {
 
     // The auditor's view of the same images, as one HTML page.
     let page = super::audit::html_report(&refs, policy, client, now).await;
-    std::fs::write(&report, page).with_context(|| format!("cannot write {}", report.display()))?;
+    std::fs::write(report, page).with_context(|| format!("cannot write {}", report.display()))?;
 
     let d = dir.display();
     let commands = vec![
