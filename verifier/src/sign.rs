@@ -86,14 +86,15 @@ const MAX_DUPLICATE_CANDIDATES: usize = 32;
 /// A layer of the cosign tag `tag` equal to the one about to be added, as
 /// cosign's duplicate detection judges it: the same media type, every
 /// annotation of `new` but the signature present with an equal value, and
-/// content that `same` accepts (fetched when `fetch` says so; `same` then
-/// verifies the existing signature with the signing key). An unreadable
+/// content that `same` accepts (with `fetch`, layers up to that size are
+/// fetched for it and larger ones skipped unread; `same` then verifies the
+/// existing signature with the signing key). An unreadable
 /// tag or blob is no duplicate: a new layer is added.
 async fn existing_duplicate<S: Store>(
     store: &S,
     tag: &str,
     new: &Descriptor,
-    fetch: bool,
+    fetch: Option<u64>,
     same: impl Fn(&Descriptor, Option<&[u8]>) -> bool,
 ) -> Result<Option<Descriptor>, StoreError> {
     let Some(fetched) = store.fetch_manifest(&Target::Tag(tag.to_owned())).await? else {
@@ -104,6 +105,7 @@ async fn existing_duplicate<S: Store>(
     };
     let candidates = manifest.layers.into_iter().filter(|old| {
         old.media_type == new.media_type
+            && fetch.is_none_or(|largest| old.size <= largest)
             && new
                 .annotations
                 .iter()
@@ -112,14 +114,14 @@ async fn existing_duplicate<S: Store>(
     });
     for old in candidates.take(MAX_DUPLICATE_CANDIDATES) {
         let content = match fetch {
-            true => match store.fetch_blob(&old, oci::limits::BLOB_BYTES).await {
+            Some(largest) => match store.fetch_blob(&old, largest).await {
                 Ok(bytes) => Some(bytes),
                 Err(e) => {
                     tracing::debug!("{tag}: layer {} not compared: {e}", old.digest);
                     continue;
                 }
             },
-            false => None,
+            None => None,
         };
         if same(&old, content.as_deref()) {
             return Ok(Some(old));
@@ -219,7 +221,7 @@ async fn sign_tag<S: Store>(
     let signs_payload = |old: &Descriptor, _: Option<&[u8]>| {
         old.digest == layer.digest && signature_of(old).is_some_and(|sig| key.verify(&payload, &sig).is_ok())
     };
-    if let Some(old) = existing_duplicate(store, &tag, &layer, false, signs_payload).await? {
+    if let Some(old) = existing_duplicate(store, &tag, &layer, None, signs_payload).await? {
         let signature = signature_of(&old).unwrap_or_default();
         return Ok(signed(Some(tag), true, payload, signature));
     }
@@ -363,7 +365,10 @@ async fn attest_tag<S: Store>(
                     .is_some_and(|sig| key.verify_parts(&[head.as_bytes(), &statement], &sig).is_ok())
             })
     };
-    if existing_duplicate(store, &tag, &wanted, true, same_statement)
+    // The envelope sigil would write for this statement, and some room for
+    // the signature: a larger layer cannot be that envelope and is not read.
+    let largest = (statement.len() as u64).div_ceil(3) * 4 + 2048;
+    if existing_duplicate(store, &tag, &wanted, Some(largest), same_statement)
         .await?
         .is_some()
     {
