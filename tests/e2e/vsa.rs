@@ -65,6 +65,24 @@ fn a_decision_made_once_is_accepted_downstream_and_its_twins_are_not() {
     assert_eq!(summary["resourceUri"], format!("{host}/vsa/app@{good}"));
     assert_eq!(summary["policy"]["digest"]["sha256"], ci_digest.hex());
     assert_eq!(summary["verifiedLevels"], serde_json::json!(["SIGIL_POLICY_ALLOW"]));
+    // an independent check (Python's cryptography): the DSSE signature, the
+    // statement and every field the specification requires; and its twin
+    let envelope = dir.path().join("vsa.dsse.json");
+    std::fs::write(&envelope, envelope_of(&registry, "vsa/app", layer)).expect("envelope");
+    let verifier_pub = dir.path().join("verifier.pub");
+    let checked = python_check(&envelope, &verifier_pub, good.hex());
+    checked.assert_exit(0);
+    assert!(checked.stdout.contains("vsa verified PASSED"), "{checked}");
+    let mut tampered: Value = serde_json::from_slice(&std::fs::read(&envelope).expect("read")).expect("json");
+    let payload = tampered["payload"].as_str().expect("payload").to_owned();
+    // `eyJ...` is `{"...`; `fyJ...` decodes to other bytes under the same signature
+    assert!(payload.starts_with('e'), "{payload:.10}");
+    let flipped = payload.replacen('e', "f", 1);
+    tampered["payload"] = Value::String(flipped);
+    std::fs::write(&envelope, tampered.to_string()).expect("write");
+    let refused = python_check(&envelope, &verifier_pub, good.hex());
+    refused.assert_exit(1);
+    assert!(refused.stdout.contains("signature refused"), "{refused}");
 
     // downstream: a VSA by the verifier key is enough
     let downstream = |vsa: &str| {
@@ -154,12 +172,52 @@ fn a_decision_made_once_is_accepted_downstream_and_its_twins_are_not() {
     );
 }
 
+/// Checks a VSA envelope with Python's `cryptography`, sharing no code
+/// with sigil: argv is the envelope, the PEM public key, the image digest's hex.
+const PYTHON_CHECK: &str = r#"
+import base64, json, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+env = json.load(open(sys.argv[1]))
+key = serialization.load_pem_public_key(open(sys.argv[2], "rb").read())
+payload = base64.b64decode(env["payload"])
+kind = env["payloadType"].encode()
+assert kind == b"application/vnd.in-toto+json", kind
+pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+try:
+    key.verify(base64.b64decode(env["signatures"][0]["sig"]), pae, ec.ECDSA(hashes.SHA256()))
+except Exception as e:
+    print("signature refused", e); sys.exit(1)
+st = json.loads(payload)
+assert st["_type"] == "https://in-toto.io/Statement/v1", st["_type"]
+assert st["predicateType"] == "https://slsa.dev/verification_summary/v1"
+assert [s["digest"]["sha256"] for s in st["subject"]] == [sys.argv[3]], st["subject"]
+p = st["predicate"]
+for field in ["verifier", "timeVerified", "resourceUri", "policy", "verificationResult", "verifiedLevels"]:
+    assert field in p, field
+assert p["verifier"]["id"] and p["resourceUri"].endswith("@sha256:" + sys.argv[3])
+assert p["verificationResult"] in ("PASSED", "FAILED")
+print("vsa verified", p["verificationResult"])
+"#;
+
+fn python_check(envelope: &std::path::Path, public: &std::path::Path, digest_hex: &str) -> crate::support::Output {
+    crate::support::require_binary("python3", "apt-get install -y python3");
+    crate::support::Proc::new("python3")
+        .args(["-c", PYTHON_CHECK, s(envelope), s(public), digest_hex])
+        .run()
+}
+
+/// The DSSE envelope bytes of `layer`.
+fn envelope_of(registry: &Registry, repo: &str, layer: &Value) -> Vec<u8> {
+    use sigil_verifier::store::Store as _;
+    let descriptor: sigil_verifier::oci::Descriptor = serde_json::from_value(layer.clone()).expect("descriptor");
+    fixtures::block_on(fixtures::store(registry, repo).fetch_blob(&descriptor, 1 << 20)).expect("envelope")
+}
+
 /// The statement's predicate in the DSSE envelope of `layer`.
 fn summary_of(registry: &Registry, repo: &str, layer: &Value) -> Value {
     use base64::Engine as _;
-    use sigil_verifier::store::Store as _;
-    let descriptor: sigil_verifier::oci::Descriptor = serde_json::from_value(layer.clone()).expect("descriptor");
-    let bytes = fixtures::block_on(fixtures::store(registry, repo).fetch_blob(&descriptor, 1 << 20)).expect("envelope");
+    let bytes = envelope_of(registry, repo, layer);
     let envelope: Value = serde_json::from_slice(&bytes).expect("envelope json");
     let payload = base64::engine::general_purpose::STANDARD
         .decode(envelope["payload"].as_str().expect("payload"))
