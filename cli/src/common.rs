@@ -388,3 +388,26 @@ pub fn cosign_repository() -> anyhow::Result<Option<sigil_verifier::reference::R
         .with_context(|| format!("COSIGN_REPOSITORY={value:?} is not a registry repository"))?;
     Ok(Some(repository))
 }
+
+/// Reads and checks `--predicate FILE` for `--type`, as cosign's `attest`
+/// builds it, printing one warning per tolerated lapse. On error nothing was
+/// `done` (the word the message ends with: "pushed", "written").
+pub fn read_predicate(
+    path: &Path,
+    predicate_type: &str,
+    done: &str,
+) -> anyhow::Result<sigil_verifier::predicate::Encoded> {
+    let document = std::fs::read(path).with_context(|| format!("cannot read predicate file {}", path.display()))?;
+    let encoded = sigil_verifier::predicate::encode(predicate_type, document, &now_rfc3339()).with_context(|| {
+        format!(
+            "predicate {} is not a valid {predicate_type} document; nothing was {done}",
+            path.display()
+        )
+    })?;
+    for lapse in &encoded.lapses {
+        eprintln!(
+            "warning: {lapse}; its specification requires it, but real producers omit it and verifiers accept such predicates, so sigil attests it"
+        );
+    }
+    Ok(encoded)
+}

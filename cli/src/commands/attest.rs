@@ -12,24 +12,9 @@ use crate::common::{certificate_material, now_rfc3339, parse_images, print, read
 
 pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
-    let document = std::fs::read(&args.predicate)
-        .with_context(|| format!("cannot read predicate file {}", args.predicate.display()))?;
     let predicate::Encoded {
-        predicate_type,
-        json,
-        lapses,
-    } = predicate::encode(&args.predicate_type, document, &now_rfc3339()).with_context(|| {
-        format!(
-            "predicate {} is not a valid {} document; nothing was pushed",
-            args.predicate.display(),
-            args.predicate_type
-        )
-    })?;
-    for lapse in &lapses {
-        eprintln!(
-            "warning: {lapse}; its specification requires it, but real producers omit it and verifiers accept such predicates, so sigil attests it"
-        );
-    }
+        predicate_type, json, ..
+    } = crate::common::read_predicate(&args.predicate, &args.predicate_type, "pushed")?;
     let client = registry_client(&args.registry, &images)?;
     let attachments = crate::common::cosign_repository()?;
     let key = read_signing_key(&args.key)?;

@@ -15,7 +15,7 @@ use sigil_verifier::predicate;
 
 use crate::Outcome;
 use crate::args::{AttestBlobArgs, OutputFormat, SignBlobArgs};
-use crate::common::{now_rfc3339, print, print_json, read_signing_key};
+use crate::common::{print, print_json, read_signing_key};
 
 pub fn sign(args: SignBlobArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let bytes = read_file(&args.file)?;
@@ -55,24 +55,9 @@ pub fn attest(args: AttestBlobArgs, output: OutputFormat) -> anyhow::Result<Outc
         })?
         .to_owned();
     let digest = hash_file(&args.file)?;
-    let document = std::fs::read(&args.predicate)
-        .with_context(|| format!("cannot read predicate file {}", args.predicate.display()))?;
     let predicate::Encoded {
-        predicate_type,
-        json,
-        lapses,
-    } = predicate::encode(&args.predicate_type, document, &now_rfc3339()).with_context(|| {
-        format!(
-            "predicate {} is not a valid {} document; nothing was written",
-            args.predicate.display(),
-            args.predicate_type
-        )
-    })?;
-    for lapse in &lapses {
-        eprintln!(
-            "warning: {lapse}; its specification requires it, but real producers omit it and verifiers accept such predicates, so sigil attests it"
-        );
-    }
+        predicate_type, json, ..
+    } = crate::common::read_predicate(&args.predicate, &args.predicate_type, "written")?;
     let key = read_signing_key(&args.key)?;
     let signed = blob::attest_blob(&name, &digest, &predicate_type, &json, &key)
         .with_context(|| format!("key file {}", args.key.display()))?;

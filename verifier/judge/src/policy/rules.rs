@@ -498,20 +498,10 @@ impl Loader<'_> {
             &format!("{what} vulnerabilities"),
             &["maxAge", "maxSeverity", "deniedIds"],
         )?;
-        let mut check = VulnCheck::default();
-        if let Some(n) = fields.get("maxAge") {
-            let text = self.string(n, "maxAge")?;
-            check.max_age = parse_duration(&text);
-            if check.max_age.is_none() {
-                self.report_with_help(
-                    Code::InvalidValue,
-                    n.span,
-                    format!("maxAge {text:?} is not a duration"),
-                    "write a positive duration such as 168h, 7d or 1h30m",
-                );
-                return None;
-            }
-        }
+        let mut check = VulnCheck {
+            max_age: self.max_age(&fields, "write a positive duration such as 168h, 7d or 1h30m")?,
+            ..VulnCheck::default()
+        };
         if let Some(n) = fields.get("maxSeverity") {
             let text = self.string(n, "maxSeverity")?;
             check.max_severity = Severity::parse(&text).filter(|_| text != "unknown");
@@ -566,20 +556,29 @@ impl Loader<'_> {
                 }
             }
         }
-        if let Some(n) = fields.get("maxAge") {
-            let text = self.string(n, "maxAge")?;
-            check.max_age = parse_duration(&text);
-            if check.max_age.is_none() {
+        check.max_age = self.max_age(&fields, "write a positive duration such as 24h or 7d")?;
+        Some(check)
+    }
+
+    /// The optional `maxAge` of `fields`; `None` (reported) when it is not
+    /// a duration, `help` saying what to write.
+    fn max_age(&mut self, fields: &Fields<'_>, help: &str) -> Option<Option<time::Duration>> {
+        let Some(n) = fields.get("maxAge") else {
+            return Some(None);
+        };
+        let text = self.string(n, "maxAge")?;
+        match parse_duration(&text) {
+            Some(age) => Some(Some(age)),
+            None => {
                 self.report_with_help(
                     Code::InvalidValue,
                     n.span,
                     format!("maxAge {text:?} is not a duration"),
-                    "write a positive duration such as 24h or 7d",
+                    help,
                 );
-                return None;
+                None
             }
         }
-        Some(check)
     }
 
     fn condition(&mut self, node: &Node) -> Option<Condition> {
