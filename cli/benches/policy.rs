@@ -172,6 +172,7 @@ fn engine(now: time::OffsetDateTime) {
                 signatures: signatures.into(),
                 attestations: attestations.into(),
                 notation: None,
+                annotations: None,
             }
         })
         .collect();

@@ -11,6 +11,7 @@ mod admission;
 mod attestations;
 mod audit;
 mod bad_input;
+mod base_images;
 mod blobs;
 mod certificates;
 mod containerd;

@@ -39,11 +39,12 @@
 //! [`Attestations`] by "at least one valid" ([`at_least_one_valid`]).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use futures::future::{BoxFuture, FutureExt as _};
 use futures::{Stream, StreamExt as _, stream};
 use time::OffsetDateTime;
 use tokio::sync::{OnceCell, Semaphore};
@@ -52,6 +53,7 @@ use crate::digest::Digest;
 use crate::gather::{AttestationEvidence, GatherError, Gatherer, Limits, NotationEvidence, SignatureEvidence};
 use crate::layout::LayoutStore;
 use crate::oci::Descriptor;
+use crate::policy::model::BASE_DEPTH;
 use crate::policy::{self, Decision, Names, Policy, RecordedNameError, Report, names};
 use crate::reference::ImageRef;
 use crate::registry::RegistryStore;
@@ -120,6 +122,9 @@ pub struct Needs {
     /// The image's Notary Project signatures and manifest descriptor (a
     /// policy with a `notation` publisher).
     pub notation: bool,
+    /// The image manifest's annotations (a policy with a `baseImage`
+    /// requirement: they name the base).
+    pub annotations: bool,
 }
 
 impl Needs {
@@ -129,6 +134,7 @@ impl Needs {
         attestations: true,
         recorded_name: true,
         notation: true,
+        annotations: true,
     };
 }
 
@@ -169,15 +175,15 @@ pub struct Gathered {
     pub recorded_name: Option<String>,
     /// The Notary Project signatures ([`Needs::notation`]).
     pub notation: Option<NotationEvidence>,
+    /// The manifest's annotations ([`Needs::annotations`]).
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Gathered {
     /// The bytes of evidence held (contents and annotations).
     pub fn bytes(&self) -> u64 {
         use crate::gather::{AttestationContent, SignatureContent};
-        let annotations = |a: &std::collections::BTreeMap<String, String>| -> usize {
-            a.iter().map(|(k, v)| k.len() + v.len()).sum()
-        };
+        let annotations = |a: &BTreeMap<String, String>| -> usize { a.iter().map(|(k, v)| k.len() + v.len()).sum() };
         let signatures = self.signatures.iter().map(|s| match &s.content {
             SignatureContent::SimpleSigning {
                 payload,
@@ -202,7 +208,13 @@ impl Gathered {
                 Ok(bytes) => bytes.len(),
                 Err(reason) => reason.len(),
             });
-        signatures.chain(attestations).chain(notation).map(|n| n as u64).sum()
+        let manifest = annotations(&self.annotations);
+        signatures
+            .chain(attestations)
+            .chain(notation)
+            .chain([manifest])
+            .map(|n| n as u64)
+            .sum()
     }
 }
 
@@ -234,7 +246,8 @@ impl ImageEvidence {
             self.names.clone(),
             self.signatures().into(),
             self.attestations().into(),
-        );
+        )
+        .with_annotations(Cow::Borrowed(&self.gathered.annotations));
         match &self.gathered.notation {
             Some(notation) => evidence.with_notation(Cow::Borrowed(notation)),
             None => evidence,
@@ -263,6 +276,9 @@ pub enum ImageError {
         pinned: Digest,
         digest: Digest,
     },
+    /// A base image that is not decided: too deep in the chain, or already in it.
+    #[error("{0}")]
+    BaseChain(String),
     /// The judgement itself failed (a bug: judgement is total).
     #[error("internal: the judgement of {image} did not finish")]
     Judgement { image: String },
@@ -313,6 +329,22 @@ pub trait Judge: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The images a verdict waits on before it is final (the base images a
+    /// policy holds to itself), each a registry reference pinned to its
+    /// digest. The pipeline decides each with this judge (at most
+    /// [`BASE_DEPTH`] deep, refusing cycles) and hands the decisions to
+    /// [`Judge::complete`]. None by default.
+    fn dependencies(&self, verdict: &Self::Verdict) -> Vec<(ImageRef, Digest)> {
+        let _ = verdict;
+        Vec::new()
+    }
+
+    /// Completes a verdict with the decisions about its
+    /// [`Judge::dependencies`], in the order they were asked for.
+    fn complete(&self, verdict: &mut Self::Verdict, decided: Vec<Decided<Self::Verdict>>) {
+        let _ = (verdict, decided);
+    }
+
     /// The verdict about an image that could not be evaluated, when the
     /// judge has one (a policy judges it under the rule its name matches,
     /// DESIGN §4.1 "Outcomes"). Whatever it is, the image's outcome is
@@ -343,8 +375,51 @@ impl Judge for PolicyJudge {
         Needs {
             attestations: self.0.reads_attestation(None),
             notation: self.0.reads_notation(),
+            annotations: self.0.reads_bases(),
             ..Needs::ALL
         }
+    }
+
+    fn dependencies(&self, report: &Report) -> Vec<(ImageRef, Digest)> {
+        report
+            .pending_bases
+            .iter()
+            .filter_map(|p| Some((p.reference.parse().ok()?, p.digest.clone())))
+            .collect()
+    }
+
+    /// Each base's decision as the base check reads it: allowed only when
+    /// this policy allowed it; a base that could not be evaluated denies.
+    fn complete(&self, report: &mut Report, decided: Vec<Decided<Report>>) {
+        let bases = decided
+            .into_iter()
+            .zip(&report.pending_bases)
+            .map(|(d, pending)| {
+                let allowed = d.outcome == Outcome::Allowed;
+                let verdict = d.verdict.as_ref();
+                let failures: Vec<&str> = verdict
+                    .into_iter()
+                    .flat_map(|r| &r.checks)
+                    .filter(|c| c.result == policy::CheckResult::Fail)
+                    .map(|c| c.reason.as_str())
+                    .collect();
+                let reason = match (&d.error, allowed) {
+                    (Some(e), _) => format!("not evaluated: {e}"),
+                    (None, true) if failures.is_empty() => "allowed".to_owned(),
+                    (None, true) => format!("allowed ({})", failures.join("; ")),
+                    (None, false) => failures.join("; "),
+                };
+                policy::report::BaseDecision {
+                    image: pending.reference.clone(),
+                    source: pending.source,
+                    allowed,
+                    rule: verdict.and_then(|r| r.rule.clone()),
+                    reason,
+                    bases: verdict.map(|r| r.bases.clone()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        self.0.complete_bases(report, bases);
     }
 
     fn wants_attestation(&self, claimed: Option<&str>) -> bool {
@@ -404,6 +479,7 @@ where
             attestations: false,
             recorded_name: false,
             notation: false,
+            annotations: false,
         }
     }
 
@@ -439,6 +515,7 @@ where
             attestations: true,
             recorded_name: false,
             notation: false,
+            annotations: false,
         }
     }
 
@@ -681,7 +758,7 @@ where
             .map(move |subject| {
                 let (shared, done) = (shared.clone(), done.clone());
                 async move {
-                    let decided = self.decide_one(subject, now, &shared).await;
+                    let decided = self.decide_one(subject, now, &shared, &[]).await;
                     progress(Progress {
                         image: &decided.image,
                         done: done.fetch_add(1, Ordering::Relaxed) + 1,
@@ -706,14 +783,77 @@ where
         self.decide(subjects, now, progress).collect().await
     }
 
-    async fn decide_one(
+    /// Decides one subject; `chain` holds the digests of the images whose
+    /// bases are being decided through it (empty for a subject of the run).
+    fn decide_one<'s>(
+        &'s self,
+        subject: Subject,
+        now: OffsetDateTime,
+        shared: &'s Mutex<Gatherings>,
+        chain: &'s [Digest],
+    ) -> BoxFuture<'s, Decided<J::Verdict>>
+    where
+        O: Send,
+    {
+        async move { self.decide_one_now(subject, now, shared, chain).await }.boxed()
+    }
+
+    /// Decides the base `image` (pinned to `digest`) of the last image of
+    /// `chain`, unless it is too deep or already in the chain.
+    async fn decide_base(
+        &self,
+        image: ImageRef,
+        digest: Digest,
+        chain: &[Digest],
+        now: OffsetDateTime,
+        shared: &Mutex<Gatherings>,
+    ) -> Decided<J::Verdict>
+    where
+        O: Send,
+    {
+        let refused = if chain.contains(&digest) {
+            Some(format!("a cycle: {image} is already in the chain of base images"))
+        } else if chain.len() > BASE_DEPTH {
+            Some(format!("the chain of base images is deeper than {BASE_DEPTH}"))
+        } else {
+            None
+        };
+        let decided = match refused {
+            Some(why) => Decided {
+                image,
+                digest: Some(digest),
+                verdict: None,
+                error: Some(ImageError::BaseChain(why)),
+                outcome: Outcome::Unevaluated,
+            },
+            None => {
+                let subject = Subject {
+                    digest: Some(digest),
+                    ..Subject::from(image)
+                };
+                self.decide_one(subject, now, shared, chain).await
+            }
+        };
+        let top = chain.first().map(ToString::to_string).unwrap_or_default();
+        match &decided.error {
+            Some(e) => tracing::info!("{top}: base {}: not decided: {e}", decided.image),
+            None => tracing::info!("{top}: base {}: {:?}", decided.image, decided.outcome),
+        }
+        decided
+    }
+
+    async fn decide_one_now(
         &self,
         subject: Subject,
         now: OffsetDateTime,
         shared: &Mutex<Gatherings>,
-    ) -> Decided<J::Verdict> {
+        chain: &[Digest],
+    ) -> Decided<J::Verdict>
+    where
+        O: Send,
+    {
         let now = subject.at.unwrap_or(now);
-        let (digest, judged) = match self.evidence(&subject, shared).await {
+        let (digest, mut judged) = match self.evidence(&subject, shared).await {
             Ok((evidence, gathering)) => {
                 let digest = Some(evidence.digest.clone());
                 let judged = self.judged(evidence, now).await;
@@ -723,6 +863,18 @@ where
             }
             Err((digest, error)) => (digest, Err(error)),
         };
+        if let (Ok(verdict), Some(digest)) = (&mut judged, &digest) {
+            let dependencies = self.judge.dependencies(verdict);
+            if !dependencies.is_empty() {
+                let mut chain = chain.to_vec();
+                chain.push(digest.clone());
+                let mut decided = Vec::with_capacity(dependencies.len());
+                for (image, base) in dependencies {
+                    decided.push(self.decide_base(image, base, &chain, now, shared).await);
+                }
+                self.judge.complete(verdict, decided);
+            }
+        }
         let image = &subject.image;
         match &judged {
             Ok(verdict) if tracing::enabled!(tracing::Level::INFO) => {
@@ -850,6 +1002,23 @@ async fn gather<S: ImageStore, J: Judge>(
     }
     if needs.recorded_name {
         gathered.recorded_name = store.recorded_name(&digest).await?;
+    }
+    if needs.annotations {
+        gathered.annotations = match store
+            .fetch_manifest(&crate::reference::Target::Digest(digest.clone()))
+            .await?
+        {
+            Some(f) => crate::oci::Manifest::parse(&f.descriptor.media_type, &f.bytes)
+                .map(|m| m.annotations().clone())
+                .unwrap_or_default(),
+            None => {
+                return Err(StoreError::NotFound {
+                    location: store.location(),
+                    what: format!("manifest {digest}"),
+                }
+                .into());
+            }
+        };
     }
     if needs.notation {
         let target =

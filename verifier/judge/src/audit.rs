@@ -28,10 +28,7 @@ use crate::verify::{self, Rejection, Signer};
 
 /// The audit format's version.
 pub const AUDIT_API_VERSION: &str = "sigil.dev/audit/v1";
-/// Annotation naming an image's base (OCI image spec).
-pub const BASE_NAME_ANNOTATION: &str = "org.opencontainers.image.base.name";
-/// Annotation giving the digest of an image's base (OCI image spec).
-pub const BASE_DIGEST_ANNOTATION: &str = "org.opencontainers.image.base.digest";
+pub use crate::base::{BASE_DIGEST_ANNOTATION, BASE_NAME_ANNOTATION, BaseImage};
 
 /// The annotation on a referrer descriptor claiming a bundle's predicate type.
 pub const PREDICATE_TYPE_REFERRER_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
@@ -39,8 +36,6 @@ pub const PREDICATE_TYPE_REFERRER_ANNOTATION: &str = "dev.sigstore.bundle.predic
 /// At most this many distinct ecosystems, licences or denied packages are
 /// listed per SBOM (the counts stay exact).
 const MAX_LISTED: usize = 100;
-/// At most this many base images are read from one provenance.
-const MAX_BASES: usize = 16;
 
 /// Something stored against the image, as listed (not verified).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -215,18 +210,6 @@ pub struct VulnSummary {
     pub error: Option<String>,
 }
 
-/// A base image the image names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BaseImage {
-    /// `annotation` or `provenance`.
-    pub source: &'static str,
-    /// The repository as named (without tag or digest for a provenance).
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<Digest>,
-}
-
 /// Everything the audit shows about one image.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -309,7 +292,7 @@ pub fn build(found: Found<'_>, policy: Option<(&Policy, Report)>, now: OffsetDat
         bases: Vec::new(),
         base_chain: Vec::new(),
     };
-    audit.bases.extend(annotated_base(&audit.annotations));
+    audit.bases.extend(crate::base::annotated(&audit.annotations));
     let rule = policy.as_ref().and_then(|(p, r)| {
         r.rule
             .as_ref()
@@ -363,21 +346,6 @@ pub fn audit_json(images: &[ImageAudit], policy: Option<&Policy>) -> Value {
         "apiVersion": AUDIT_API_VERSION,
         "policy": policy.map(|p| serde_json::json!({"file": p.file.display().to_string(), "digest": p.digest})),
         "images": images,
-    })
-}
-
-fn annotated_base(annotations: &BTreeMap<String, String>) -> Option<BaseImage> {
-    let name = annotations.get(BASE_NAME_ANNOTATION);
-    let digest = annotations
-        .get(BASE_DIGEST_ANNOTATION)
-        .and_then(|d| d.parse::<Digest>().ok());
-    if name.is_none() && digest.is_none() {
-        return None;
-    }
-    Some(BaseImage {
-        source: "annotation",
-        name: name.cloned().unwrap_or_default(),
-        digest,
     })
 }
 

@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod base;
 pub mod bundle;
 pub mod cosign;
 pub mod digest;

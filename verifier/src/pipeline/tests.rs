@@ -24,6 +24,7 @@ impl Judge for CountSignatures {
             attestations: false,
             recorded_name: false,
             notation: false,
+            annotations: false,
         }
     }
     fn judge(&self, evidence: &ImageEvidence, _: OffsetDateTime) -> usize {
@@ -407,6 +408,7 @@ impl Judge for Arc<Watching> {
             attestations: false,
             recorded_name: false,
             notation: false,
+            annotations: false,
         }
     }
     fn judge(&self, _: &ImageEvidence, _: OffsetDateTime) {

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{BaseImage, Content, ImageAudit, MAX_BASES, MAX_LISTED, ProvenanceSummary, SbomSummary, VulnSummary};
-use crate::digest::Digest;
+use super::{Content, ImageAudit, MAX_LISTED, ProvenanceSummary, SbomSummary, VulnSummary};
 use crate::evidence::Origin;
 use crate::intoto::Statement;
 use crate::policy::checks::sbom::SbomCheck;
@@ -51,7 +50,7 @@ pub(super) fn summarise(
             source_commit: commit,
             invocation_id: invocation,
         });
-        for base in provenance_bases(&tree) {
+        for base in crate::base::from_provenance(&tree) {
             if !audit.bases.contains(&base) {
                 audit.bases.push(base);
             }
@@ -150,53 +149,4 @@ fn sbom_summary(
         d.extend(denied);
     }
     summary
-}
-
-/// Container images a provenance names by digest among its resolved
-/// dependencies (BuildKit: `pkg:docker/NAME@VERSION?platform=...` with a
-/// sha256 digest); v1 `buildDefinition.resolvedDependencies`, v0.2 `materials`.
-pub(super) fn provenance_bases(tree: &Value) -> Vec<BaseImage> {
-    let deps = tree
-        .pointer("/buildDefinition/resolvedDependencies")
-        .or_else(|| tree.get("materials"))
-        .and_then(Value::as_array);
-    let mut out = Vec::new();
-    for dep in deps.into_iter().flatten() {
-        if out.len() >= MAX_BASES {
-            break;
-        }
-        let Some(uri) = dep.get("uri").and_then(Value::as_str) else {
-            continue;
-        };
-        let Some(rest) = uri.strip_prefix("pkg:docker/") else {
-            continue;
-        };
-        let Some(digest) = dep
-            .pointer("/digest/sha256")
-            .and_then(Value::as_str)
-            .and_then(|hex| format!("sha256:{hex}").parse::<Digest>().ok())
-        else {
-            continue;
-        };
-        let path = rest.split(['?', '#']).next().unwrap_or(rest);
-        let name = match path.rsplit_once('@') {
-            Some((name, _version)) => name,
-            None => path,
-        };
-        let name = sbom::Purl::parse(&format!("pkg:docker/{name}"))
-            .map(|p| {
-                if p.namespace.is_empty() {
-                    p.name
-                } else {
-                    format!("{}/{}", p.namespace, p.name)
-                }
-            })
-            .unwrap_or_else(|| name.to_owned());
-        out.push(BaseImage {
-            source: "provenance",
-            name,
-            digest: Some(digest),
-        });
-    }
-    out
 }

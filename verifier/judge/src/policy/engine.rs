@@ -21,20 +21,25 @@
 //!   evidence, verified by the rule's publishers, does not already prove.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::checks::{self, Context};
 use super::glob::{ImageName, Pin};
+use super::model::BaseImageRequirement;
 use super::model::{AttestationRequirement, Combinator, Mode, Policy, Rule, SignatureRequirement, Waiver};
 use super::names::Names;
+use super::report::{BaseDecision, PendingBase};
 use super::report::{Check, CheckResult, Decision, ExemptionUse, ReasonCode, Report};
 use super::threshold::distinct_publishers;
+use crate::base::BaseImage;
 use crate::digest::Digest;
 use crate::evidence::{AttestationEvidence, NotationEvidence, SignatureEvidence};
+use crate::predicate;
 use crate::reference::ImageRef;
+use crate::reference::RegistryRef;
 use crate::verify::{self, AttestedStatement, Rejection, SignedImage, Signer, Verified};
 
 /// Everything gathered about one image, not yet judged. The evidence is
@@ -57,6 +62,10 @@ pub struct Evidence<'a> {
     /// policy that names a `notation` publisher asks for them); without
     /// them no `notation` publisher counts.
     pub notation: Option<Cow<'a, NotationEvidence>>,
+    /// The image manifest's annotations, when they were gathered (a policy
+    /// with a `baseImage` requirement asks for them); without them no base
+    /// is found by annotation.
+    pub annotations: Option<Cow<'a, BTreeMap<String, String>>>,
 }
 
 impl<'a> Evidence<'a> {
@@ -75,6 +84,15 @@ impl<'a> Evidence<'a> {
             signatures,
             attestations,
             notation: None,
+            annotations: None,
+        }
+    }
+
+    /// The same evidence with the image manifest's annotations.
+    pub fn with_annotations(self, annotations: Cow<'a, BTreeMap<String, String>>) -> Evidence<'a> {
+        Evidence {
+            annotations: Some(annotations),
+            ..self
         }
     }
 
@@ -343,6 +361,8 @@ impl Policy {
             notes: Vec::new(),
             checks: Vec::new(),
             inputs: Vec::new(),
+            bases: Vec::new(),
+            pending_bases: Vec::new(),
         }
     }
 
@@ -503,6 +523,8 @@ impl Policy {
                 self.signature_check(requirement, evidence, name, now)
             });
         }
+        // The bases verified provenance names, read only for a baseImage requirement.
+        let mut provenance_bases = rule.base_image.as_ref().map(|_| Vec::new());
         for requirement in &rule.attestations {
             report
                 .checks
@@ -515,8 +537,24 @@ impl Policy {
                     );
                     c
                 } else {
-                    self.attestation_check(requirement, evidence, name, now, &mut report.inputs)
+                    self.attestation_check(
+                        requirement,
+                        evidence,
+                        name,
+                        now,
+                        &mut report.inputs,
+                        provenance_bases.as_mut(),
+                    )
                 });
+        }
+        if let Some(requirement) = &rule.base_image {
+            report.checks.push(if waiver.base_image {
+                waived(base_requirement_text(requirement), "baseImage")
+            } else {
+                let (check, pending) = base_check(requirement, evidence, provenance_bases.unwrap_or_default());
+                report.pending_bases = pending;
+                check
+            });
         }
         let failed = report.has_failures();
         report.decision = if failed && mode == Mode::Enforce {
@@ -717,6 +755,7 @@ impl Policy {
         name: &ImageName,
         now: OffsetDateTime,
         inputs: &mut Vec<Digest>,
+        mut bases: Option<&mut Vec<BaseImage>>,
     ) -> Check {
         let t = &requirement.predicate_type;
         let by = format!("[{}]", requirement.signed_by.join(", "));
@@ -763,6 +802,16 @@ impl Policy {
                         };
                         if !inputs.contains(layer) {
                             inputs.push(layer.clone());
+                        }
+                        if let Some(bases) = bases.as_deref_mut()
+                            && (t == predicate::SLSA_PROVENANCE_V1 || t == predicate::SLSA_PROVENANCE_V02)
+                            && let Ok(tree) = v.statement.predicate_as::<serde_json::Value>()
+                        {
+                            for base in crate::base::from_provenance(&tree) {
+                                if !bases.contains(&base) {
+                                    bases.push(base);
+                                }
+                            }
                         }
                         verified.push((publisher, format!("verified attestation by {publisher} ({})", v.signer)));
                     }
@@ -964,6 +1013,205 @@ fn summary_check(other: &Report, what: &str) -> Check {
         code,
         reason,
         details,
+    }
+}
+
+/// `baseImage` as reports name the requirement.
+fn base_requirement_text(requirement: &BaseImageRequirement) -> String {
+    let required = if requirement.required { "required" } else { "if named" };
+    if requirement.images.is_empty() {
+        format!("base image {required}, allowed by this policy")
+    } else {
+        let patterns: Vec<String> = requirement.images.iter().map(|(p, _)| p.as_str().to_owned()).collect();
+        format!(
+            "base image {required}, matching [{}], allowed by this policy",
+            patterns.join(", ")
+        )
+    }
+}
+
+/// The `baseImage` check of one image, as far as it can go without
+/// deciding the bases: the bases found (annotations first, then what
+/// verified provenance names; one per digest), each identified by a
+/// registry name and a digest and matching the requirement's patterns.
+/// When all are, the check fails as undecided until
+/// [`Policy::complete_bases`] records their decisions; the bases to decide
+/// come back with it.
+fn base_check(
+    requirement: &BaseImageRequirement,
+    evidence: &Evidence<'_>,
+    provenance: Vec<BaseImage>,
+) -> (Check, Vec<PendingBase>) {
+    let text = base_requirement_text(requirement);
+    let annotated = evidence.annotations.as_deref().and_then(crate::base::annotated);
+    let mut found: Vec<BaseImage> = Vec::new();
+    for base in annotated.into_iter().chain(provenance) {
+        if base.digest.is_none() || !found.iter().any(|f| f.digest == base.digest) {
+            found.push(base);
+        }
+    }
+    let check = |result, code, reason: String, details: Vec<String>| Check {
+        kind: "baseImage",
+        requirement: text.clone(),
+        result,
+        code,
+        reason,
+        details,
+    };
+    if found.is_empty() {
+        let (result, code, reason) = if requirement.required {
+            (
+                CheckResult::Fail,
+                ReasonCode::NoBaseImage,
+                "no base image found: the manifest has no org.opencontainers.image.base.* annotations and no verified provenance names a container image by digest",
+            )
+        } else {
+            (
+                CheckResult::Pass,
+                ReasonCode::Satisfied,
+                "the image names no base image",
+            )
+        };
+        return (check(result, code, reason.to_owned(), Vec::new()), Vec::new());
+    }
+    let mut pending = Vec::new();
+    let mut problems: Vec<(ReasonCode, String)> = Vec::new();
+    for base in &found {
+        let named = if base.name.is_empty() {
+            Err("has no name (org.opencontainers.image.base.name), so its evidence cannot be found".to_owned())
+        } else {
+            RegistryRef::parse(&base.name).map_err(|e| format!("is not a registry image reference: {e}"))
+        };
+        let shown = if base.name.is_empty() {
+            "(unnamed)"
+        } else {
+            base.name.as_str()
+        };
+        let (reference, digest) = match (named, &base.digest) {
+            (Err(why), _) => {
+                problems.push((
+                    ReasonCode::BaseImageUnidentified,
+                    format!("base {shown} ({}) {why}", base.source),
+                ));
+                continue;
+            }
+            (Ok(_), None) => {
+                problems.push((
+                    ReasonCode::BaseImageUnidentified,
+                    format!(
+                        "base {shown} ({}) is named without a digest (org.opencontainers.image.base.digest), so it cannot be identified",
+                        base.source
+                    ),
+                ));
+                continue;
+            }
+            (Ok(r), Some(d)) => (r, d),
+        };
+        if let Some(pinned) = reference.digest()
+            && pinned != digest
+        {
+            problems.push((
+                ReasonCode::BaseImageUnidentified,
+                format!("base {shown} ({}) pins {pinned} but names digest {digest}", base.source),
+            ));
+            continue;
+        }
+        let name = super::names::registry(&reference, digest.clone()).name;
+        let canonical = format!("{}@{digest}", name.repository);
+        if !requirement.images.is_empty() && !requirement.images.iter().any(|(p, _)| p.matches(&name)) {
+            let patterns: Vec<String> = requirement.images.iter().map(|(p, _)| p.as_str().to_owned()).collect();
+            problems.push((
+                ReasonCode::BaseImageNotListed,
+                format!(
+                    "base {canonical} ({}) matches none of [{}]",
+                    base.source,
+                    patterns.join(", ")
+                ),
+            ));
+            continue;
+        }
+        pending.push(PendingBase {
+            reference: canonical,
+            digest: digest.clone(),
+            source: base.source,
+        });
+    }
+    if let Some((code, _)) = problems.first() {
+        let reason = problems.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>().join("; ");
+        return (check(CheckResult::Fail, *code, reason, Vec::new()), Vec::new());
+    }
+    let names: Vec<&str> = pending.iter().map(|p| p.reference.as_str()).collect();
+    (
+        check(
+            CheckResult::Fail,
+            ReasonCode::BaseImageUndecided,
+            format!("base image {} not decided", names.join(", ")),
+            Vec::new(),
+        ),
+        pending,
+    )
+}
+
+impl Policy {
+    /// Completes the `baseImage` check of `report` with the decisions about
+    /// its [`Report::pending_bases`] (each one's by this policy, or why it
+    /// could not be decided), and decides the image again: every base must
+    /// be allowed. Decisions for bases the report does not wait on are
+    /// ignored, and a base without one stays undecided (fails).
+    pub fn complete_bases(&self, report: &mut Report, decided: Vec<BaseDecision>) {
+        let pending = std::mem::take(&mut report.pending_bases);
+        if pending.is_empty() {
+            return;
+        }
+        let Some(check) = report
+            .checks
+            .iter_mut()
+            .find(|c| c.kind == "baseImage" && c.code == ReasonCode::BaseImageUndecided)
+        else {
+            return;
+        };
+        let mut bases = Vec::new();
+        let mut denied = Vec::new();
+        for p in &pending {
+            match decided.iter().find(|d| d.image == p.reference) {
+                Some(d) => {
+                    if !d.allowed {
+                        denied.push(format!("base {} is denied: {}", d.image, d.reason));
+                    }
+                    check.details.push(format!(
+                        "{} ({}): {} by rule {}: {}",
+                        d.image,
+                        p.source,
+                        if d.allowed { "allowed" } else { "denied" },
+                        d.rule.as_deref().unwrap_or("(none)"),
+                        d.reason
+                    ));
+                    bases.push(d.clone());
+                }
+                None => denied.push(format!("base {} was not decided", p.reference)),
+            }
+        }
+        if denied.is_empty() {
+            check.result = CheckResult::Pass;
+            check.code = ReasonCode::Satisfied;
+            let names: Vec<&str> = bases.iter().map(|b| b.image.as_str()).collect();
+            check.reason = format!("base image {} allowed by this policy", names.join(", "));
+        } else {
+            check.code = ReasonCode::BaseImageDenied;
+            check.reason = denied.join("; ");
+        }
+        report.bases = bases;
+        report.decision = if report.has_failures() && report.mode == Some(Mode::Enforce) {
+            Decision::Deny
+        } else {
+            Decision::Allow
+        };
+    }
+
+    /// True when some rule holds base images to the policy: the manifest's
+    /// annotations are then gathered.
+    pub fn reads_bases(&self) -> bool {
+        self.rules.iter().any(|r| r.base_image.is_some())
     }
 }
 

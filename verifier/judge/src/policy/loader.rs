@@ -699,16 +699,20 @@ impl Loader<'_> {
             match word.as_str() {
                 "signatures" => waiver.signatures = true,
                 "attestations" => waiver.attestations = true,
+                "baseImage" => waiver.base_image = true,
                 "all" => {
                     waiver.signatures = true;
                     waiver.attestations = true;
+                    waiver.base_image = true;
                 }
                 t if t.contains(':') => waiver.predicate_types.push(t.to_owned()),
                 other => {
                     self.report(
                         Code::InvalidValue,
                         span,
-                        format!("waive {other:?} is not signatures, attestations, all or a predicate type URI"),
+                        format!(
+                            "waive {other:?} is not signatures, attestations, baseImage, all or a predicate type URI"
+                        ),
                     );
                     return None;
                 }

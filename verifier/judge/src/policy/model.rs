@@ -70,10 +70,30 @@ pub struct Rule {
     pub images: Vec<(Pattern, Span)>,
     pub signatures: Option<SignatureRequirement>,
     pub attestations: Vec<AttestationRequirement>,
+    /// `baseImage:`: the image's base must be found (when `required`) and
+    /// be allowed by this policy itself.
+    pub base_image: Option<BaseImageRequirement>,
     pub mode: Mode,
     pub allow_unverified: bool,
     pub span: Span,
 }
+
+/// The `baseImage:` of a rule. Every base the image names (its manifest's
+/// `org.opencontainers.image.base.*` annotations, and the container images a
+/// provenance that verified under this rule lists among its resolved
+/// dependencies) must match one of `images` (when given) and be allowed by
+/// the policy, recursively, at most [`BASE_DEPTH`] bases deep.
+#[derive(Clone, Debug)]
+pub struct BaseImageRequirement {
+    /// An image that names no base fails.
+    pub required: bool,
+    /// Patterns the base must match (empty: any name).
+    pub images: Vec<(Pattern, Span)>,
+}
+
+/// How many bases deep a chain image → base → its base is followed: a
+/// base further down that must itself be decided denies the image.
+pub const BASE_DEPTH: usize = 4;
 
 /// How many of which publishers must have signed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +150,9 @@ pub struct Waiver {
     pub attestations: bool,
     /// Attestation requirements of these predicate types only.
     pub predicate_types: Vec<String>,
+    /// The `baseImage` requirement.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub base_image: bool,
 }
 
 impl Waiver {
@@ -137,6 +160,7 @@ impl Waiver {
     pub fn combine(&mut self, other: &Waiver) {
         self.signatures |= other.signatures;
         self.attestations |= other.attestations;
+        self.base_image |= other.base_image;
         for t in &other.predicate_types {
             if !self.predicate_types.contains(t) {
                 self.predicate_types.push(t.clone());

@@ -124,6 +124,18 @@ reason_codes! {
     VerificationFailed = "verification-failed",
     /// The image's evidence could not be gathered.
     EvidenceUnavailable = "evidence-unavailable",
+    /// A `required` base image check found no base image.
+    NoBaseImage = "no-base-image",
+    /// A base image is named without a digest, or without a name.
+    BaseImageUnidentified = "base-image-unidentified",
+    /// A base image matches none of the `baseImage.images` patterns.
+    BaseImageNotListed = "base-image-not-listed",
+    /// A base image is not allowed by the policy (or its chain is too deep,
+    /// a cycle, or its evidence could not be gathered).
+    BaseImageDenied = "base-image-denied",
+    /// The base image was never decided (only the decision pipeline
+    /// decides base images; fails closed).
+    BaseImageUndecided = "base-image-undecided",
 }
 
 impl fmt::Display for ReasonCode {
@@ -169,6 +181,7 @@ impl ReasonCode {
             NoSignatures | NoVerifiedAttestation | ThresholdNotMet | ContentCheckFailed => 11,
             Satisfied | AllowUnverified | Waived | NoMatchingRule | RuleTie | NoRequirements | UnverifiedNotAllowed
             | EvidenceUnavailable => 12,
+            NoBaseImage | BaseImageUnidentified | BaseImageNotListed | BaseImageDenied | BaseImageUndecided => 12,
         }
     }
 }
@@ -328,6 +341,44 @@ pub struct Report {
     /// summary's `inputAttestations`); not part of the report's JSON.
     #[serde(skip)]
     pub inputs: Vec<Digest>,
+    /// The base images a `baseImage` requirement held to the policy, each
+    /// with the decision about it.
+    #[serde(rename = "baseImages", skip_serializing_if = "Vec::is_empty")]
+    pub bases: Vec<BaseDecision>,
+    /// Bases the `baseImage` check waits on: the decision pipeline decides
+    /// each and calls [`super::Policy::complete_bases`]. Until then the
+    /// check fails (`base-image-undecided`).
+    #[serde(skip)]
+    pub pending_bases: Vec<PendingBase>,
+}
+
+/// A base image to decide, by its canonical reference pinned to its digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingBase {
+    /// `REPOSITORY@sha256:...`.
+    pub reference: String,
+    pub digest: Digest,
+    /// `annotation` or `provenance`.
+    pub source: &'static str,
+}
+
+/// The decision about one base image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaseDecision {
+    /// `REPOSITORY@sha256:...`.
+    pub image: String,
+    /// `annotation` or `provenance`.
+    pub source: &'static str,
+    pub allowed: bool,
+    /// The rule that decided it, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Why it was allowed or denied.
+    pub reason: String,
+    /// Its own bases, as decided.
+    #[serde(rename = "baseImages", skip_serializing_if = "Vec::is_empty")]
+    pub bases: Vec<BaseDecision>,
 }
 
 /// Human output shows at most this many details under a failed check.

@@ -13,7 +13,9 @@ use super::checks::vuln::{Severity, VulnCheck, parse_duration};
 use super::diagnostic::{Code, Diagnostic};
 use super::glob::{Glob, Pattern};
 use super::loader::{Fields, Loader};
-use super::model::{AttestationRequirement, Combinator, Mode, Publisher, Rule, SignatureRequirement};
+use super::model::{
+    AttestationRequirement, BaseImageRequirement, Combinator, Mode, Publisher, Rule, SignatureRequirement,
+};
 use super::yaml::{Node, Pos, Span, Value};
 
 impl Loader<'_> {
@@ -37,6 +39,7 @@ impl Loader<'_> {
                     "images",
                     "signatures",
                     "attestations",
+                    "baseImage",
                     "mode",
                     "allowUnverified",
                 ],
@@ -70,6 +73,10 @@ impl Loader<'_> {
                 Some(n) => self.attestations(n, &what, publishers),
                 None => Some(Vec::new()),
             };
+            let base_image = match fields.get("baseImage") {
+                Some(n) => self.base_image(n, &what).map(Some),
+                None => Some(None),
+            };
             let mode = match fields.get("mode") {
                 Some(n) => match n.as_str() {
                     Some("enforce") => Some(Mode::Enforce),
@@ -97,8 +104,22 @@ impl Loader<'_> {
                 (false, Some(true)) => self.diags.push(Diagnostic::new(Code::AllowUnverified, fields.key_span("allowUnverified"), format!("{what} lets matching images through without any verification"))),
                 _ => {}
             }
-            if let (Some(name), Some(images), Some(attestations), Some(mode), Some(allow_unverified)) =
-                (name, images, attestations, mode, allow_unverified)
+            if fields.get("baseImage").is_some() && !has_requirements {
+                self.report_with_help(
+                    Code::NoRequirements,
+                    fields.key_span("baseImage"),
+                    format!("{what} holds the base image to the policy but verifies nothing of the image itself"),
+                    "add `signatures:`: the annotations naming the base are only as trustworthy as the image's signature",
+                );
+            }
+            if let (
+                Some(name),
+                Some(images),
+                Some(attestations),
+                Some(base_image),
+                Some(mode),
+                Some(allow_unverified),
+            ) = (name, images, attestations, base_image, mode, allow_unverified)
             {
                 let signatures_ok = fields.get("signatures").is_none() || signatures.is_some();
                 if signatures_ok {
@@ -107,6 +128,7 @@ impl Loader<'_> {
                         images,
                         signatures,
                         attestations,
+                        base_image,
                         mode,
                         allow_unverified,
                         span: fields.span,
@@ -147,6 +169,29 @@ impl Loader<'_> {
             }
         }
         (out.len() == node_len(node)).then_some(out)
+    }
+
+    /// `baseImage: { required: BOOL, images: [PATTERN...] }`.
+    fn base_image(&mut self, node: &Node, what: &str) -> Option<BaseImageRequirement> {
+        let what = format!("{what} baseImage");
+        let fields = self.mapping(node, &what, &["required", "images"])?;
+        let required = match fields.get("required") {
+            Some(n) => self.boolean(n, &format!("{what} required"))?,
+            None => false,
+        };
+        let images = match fields.get("images") {
+            Some(_) => self.patterns(&fields, &what)?,
+            None => Vec::new(),
+        };
+        if !required && images.is_empty() {
+            self.report(
+                Code::InvalidValue,
+                fields.span,
+                format!("{what} neither requires a base nor restricts its name: say `required: true` or list `images`"),
+            );
+            return None;
+        }
+        Some(BaseImageRequirement { required, images })
     }
 
     /// A list of publisher names, each checked to exist.

@@ -1,6 +1,7 @@
 //! Tests of the policy module: truth tables, globs, lint codes, loader
 //! fuzzing, reason codes, images whose evidence is unavailable.
 
+mod base_images;
 mod combinators;
 mod decisions;
 mod examples;
