@@ -33,10 +33,10 @@ fn push_with_base(registry: &Registry, repo: &str, seed: u64, base: Option<(&str
     fixtures::put_manifest(registry, repo, Target::Tag("1".into()), &manifest)
 }
 
-struct World {
-    registry: Registry,
+pub struct World {
+    pub registry: Registry,
     _dir: tempfile::TempDir,
-    policy: PathBuf,
+    pub policy: PathBuf,
 }
 
 impl World {
@@ -65,7 +65,9 @@ fn base_check(report: &Value) -> &Value {
         .unwrap_or_else(|| panic!("no baseImage check: {report:#}"))
 }
 
-fn world() -> World {
+/// The registry, its images and the policy (see the module docs); shared
+/// with the gate's test.
+pub fn world() -> World {
     let registry = Registry::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let (release, release_pub) = keypair(dir.path(), "release");
@@ -246,4 +248,33 @@ fn human_output_and_verbose_logs_name_the_base_decision() {
         out.stderr.contains("bases/unsigned@sha256:"),
         "-v names the base it decided: {out}"
     );
+}
+
+#[test]
+fn the_admission_webhook_holds_base_images_to_the_policy_too() {
+    use crate::admission::{POD, Review, own_server, post_review, warm};
+    let w = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, pki) = own_server(dir.path(), &w.policy, &[]);
+    let client = pki.client();
+    warm(&client, &server);
+    let pod = |repo: &str| {
+        let image = w.registry.image(&format!("{repo}:1"));
+        (
+            post_review(&client, &server, "/validate", "10s", &Review::of_images(POD, &[&image])),
+            image,
+        )
+    };
+    let (answer, _) = pod("apps/shallow");
+    answer.assert_allowed();
+    let (answer, image) = pod("apps/unsigned-base");
+    answer.assert_denied();
+    let reason = answer.assert_names("spec.containers[0].image", &image);
+    assert!(
+        reason.contains("bases/unsigned@sha256:"),
+        "the denial names the base: {answer}"
+    );
+    let (answer, _) = pod("apps/deep");
+    answer.assert_denied();
+    assert!(answer.message().contains("deeper than 4"), "{answer}");
 }

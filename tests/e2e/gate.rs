@@ -398,6 +398,28 @@ fn attachments_of_allowed_images_pass_through_and_a_verifier_downstream_checks_a
 }
 
 #[test]
+fn the_gate_holds_base_images_to_the_policy_too() {
+    let w = crate::base_images::world();
+    let gate = Gate::start(&w.policy, &w.registry.host(), &[]);
+    let dir = TempDir::new().expect("tempdir");
+    let copy = |repo: &str| {
+        skopeo(&[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{}", gate.image(&format!("{repo}:1"))),
+            &format!("dir:{}", dir.path().join(repo.replace('/', "-")).display()),
+        ])
+    };
+    copy("apps/shallow").assert_success();
+    let refused = copy("apps/unsigned-base");
+    assert_ne!(refused.code, Some(0), "{refused}");
+    assert!(
+        refused.stderr.contains("bases/unsigned@sha256:"),
+        "skopeo shows the gate's reason, naming the base\n{refused}"
+    );
+}
+
+#[test]
 fn writes_are_refused() {
     let w = world();
     let gate = w.gate(&[]);
