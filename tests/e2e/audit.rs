@@ -517,6 +517,31 @@ fn base_chains_stop_at_the_bound_and_at_cycles_and_bases_are_decided() {
         }])
     );
 
+    // twin: the same app under a rule holding its base to the policy is denied
+    let holding_dir = dir.path().join("holding");
+    std::fs::create_dir(&holding_dir).expect("mkdir");
+    let holding = write_policy(
+        &holding_dir,
+        &format!(
+            "publishers:\n  release: {{key: ../release.pub}}\nrules:\n  - name: all\n    images: [\"{host}/chain/**\"]\n    signatures: {{anyOf: [release]}}\n    baseImage: {{required: true}}\n"
+        ),
+    );
+    let out = audit(&[registry.image("chain/app:1")], &["--policy", s(&holding)]);
+    out.assert_exit(1);
+    let app = out.stdout_json()["images"][0].clone();
+    assert_eq!(app["decision"], "deny");
+    let base_check = app["policy"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["kind"] == "baseImage"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(base_check["code"], "base-image-denied", "{app:#}");
+    assert_eq!(
+        app["policy"]["baseImages"][0]["image"],
+        format!("{host}/chain/unsigned-base@{base}")
+    );
+    assert_eq!(app["baseChain"][0]["decision"], "deny");
+
     // two images whose provenance names each other: the cycle is stopped
     let p1 = push_sample(&registry, "chain/p1", "1", 620);
     let p2 = push_sample(&registry, "chain/p2", "1", 621);
