@@ -15,6 +15,7 @@
 //! URL parsers disagree (backslashes, whitespace and control characters,
 //! percent-escapes) are refused rather than guessed at.
 
+pub mod crosscheck;
 pub mod generate;
 
 use std::borrow::Cow;
