@@ -35,9 +35,7 @@ pub async fn gather<S: Store>(store: &S, root: &Descriptor, limits: Limits) -> R
             .unwrap_or_default(),
         None => BTreeMap::new(),
     };
-    let node = tree::collect_within(store, root, MAX_DEPTH, MAX_ATTACHED).await?;
-    let mut attached = Vec::new();
-    flatten(&node, 0, &mut attached);
+    let attached = attachments(store, root).await?;
     let mut gatherer = Gatherer::new(store, &root.digest, limits);
     let signatures = gatherer.signatures().await?;
     let attestations = gatherer.attestations().await?;
@@ -47,6 +45,16 @@ pub async fn gather<S: Store>(store: &S, root: &Descriptor, limits: Limits) -> R
         signatures,
         attestations,
     })
+}
+
+/// What is attached to `root` (tags and referrers, [`MAX_DEPTH`] deep), the
+/// rest of an audit's material having been gathered by the decision
+/// pipeline ([`crate::pipeline::WithEvidence`]).
+pub async fn attachments<S: Store>(store: &S, root: &Descriptor) -> Result<Vec<Attachment>, GatherError> {
+    let node = tree::collect_within(store, root, MAX_DEPTH, MAX_ATTACHED).await?;
+    let mut attached = Vec::new();
+    flatten(&node, 0, &mut attached);
+    Ok(attached)
 }
 
 /// The tags and referrers under `node`, depth first.

@@ -463,6 +463,79 @@ impl Judge for PolicyJudge {
     }
 }
 
+/// A judge that also hands back the evidence it judged, so a caller that
+/// shows the evidence (`sigil audit`) does not gather it a second time.
+/// Everything is gathered: every attestation, whatever the inner judge reads.
+pub struct WithEvidence<J>(pub J);
+
+/// A verdict and the evidence it was made on (`None` for an image that
+/// could not be evaluated).
+#[derive(Debug)]
+pub struct Kept<V> {
+    pub verdict: V,
+    pub evidence: Option<Arc<Gathered>>,
+}
+
+impl<J: Judge> Judge for WithEvidence<J> {
+    type Verdict = Kept<J::Verdict>;
+
+    fn needs(&self) -> Needs {
+        Needs {
+            signatures: true,
+            attestations: true,
+            annotations: true,
+            ..self.0.needs()
+        }
+    }
+
+    fn judge(&self, evidence: &ImageEvidence, now: OffsetDateTime) -> Kept<J::Verdict> {
+        Kept {
+            verdict: self.0.judge(evidence, now),
+            evidence: Some(evidence.gathered.clone()),
+        }
+    }
+
+    fn outcome(&self, kept: &Kept<J::Verdict>) -> Outcome {
+        self.0.outcome(&kept.verdict)
+    }
+
+    fn steps(&self, kept: &Kept<J::Verdict>) -> Vec<String> {
+        self.0.steps(&kept.verdict)
+    }
+
+    fn dependencies(&self, kept: &Kept<J::Verdict>) -> Vec<(ImageRef, Digest)> {
+        self.0.dependencies(&kept.verdict)
+    }
+
+    /// The dependencies' evidence is not kept: only the image's own is shown.
+    fn complete(&self, kept: &mut Kept<J::Verdict>, decided: Vec<Decided<Kept<J::Verdict>>>) {
+        let decided = decided
+            .into_iter()
+            .map(|d| Decided {
+                image: d.image,
+                digest: d.digest,
+                verdict: d.verdict.map(|k| k.verdict),
+                error: d.error,
+                outcome: d.outcome,
+            })
+            .collect();
+        self.0.complete(&mut kept.verdict, decided);
+    }
+
+    fn unevaluated(
+        &self,
+        image: &ImageRef,
+        digest: Option<&Digest>,
+        error: &ImageError,
+        now: OffsetDateTime,
+    ) -> Option<Kept<J::Verdict>> {
+        self.0.unevaluated(image, digest, error, now).map(|verdict| Kept {
+            verdict,
+            evidence: None,
+        })
+    }
+}
+
 /// Judges image signatures with `F` (say, [`crate::verify::judge_signatures_by`]
 /// under a key or identity); allowed when [`at_least_one_valid`].
 pub struct Signatures<F>(pub F);

@@ -16,7 +16,7 @@ use sigil_verifier::audit::{self, ChainLink, Found, ImageAudit, Status};
 use sigil_verifier::audit_gather;
 use sigil_verifier::digest::Digest;
 use sigil_verifier::gather::Limits;
-use sigil_verifier::pipeline::{self, PolicyJudge, Settings};
+use sigil_verifier::pipeline::{self, Kept, PolicyJudge, Settings, WithEvidence};
 use sigil_verifier::policy::{Decision, Policy, Report};
 use sigil_verifier::reference::ImageRef;
 use sigil_verifier::registry::RegistryClient;
@@ -120,44 +120,88 @@ impl Auditor {
     }
 
     /// The audit of one image and what it means for the exit code: as
-    /// `verify --policy` with a policy; without one, allowed unless the
-    /// image could not be audited.
+    /// `verify --policy` with a policy (whose decision gathers the evidence
+    /// the audit then shows, for the digest decided); without one, allowed
+    /// unless the image could not be audited.
     async fn one(&self, image: &ImageRef) -> (ImageAudit, pipeline::Outcome) {
-        let report = match &self.policy {
-            Some(policy) => {
-                let decided = decide(
-                    vec![image.clone()],
-                    self.client.clone(),
-                    PolicyJudge(policy.clone()),
-                    self.settings,
-                    self.now,
-                )
-                .await;
-                decided.into_iter().next().map(|d| (d.verdict, d.outcome))
-            }
-            None => None,
+        let Some(policy) = &self.policy else {
+            return match self.gather(image).await {
+                Ok(audit) => (audit, pipeline::Outcome::Allowed),
+                Err((digest, e)) => (
+                    audit::failed(image.to_string(), digest, format!("{e:#}"), None),
+                    pipeline::Outcome::Unevaluated,
+                ),
+            };
         };
-        let (report, outcome) = match report {
-            Some((report, outcome)) => (report, Some(outcome)),
+        let decided = decide(
+            vec![image.clone()],
+            self.client.clone(),
+            WithEvidence(PolicyJudge(policy.clone())),
+            self.settings,
+            self.now,
+        )
+        .await
+        .into_iter()
+        .next();
+        let Some(decided) = decided else {
+            let e = "internal: the image was not decided".to_owned();
+            return (
+                audit::failed(image.to_string(), None, e, None),
+                pipeline::Outcome::Unevaluated,
+            );
+        };
+        let (report, evidence) = match decided.verdict {
+            Some(Kept { verdict, evidence }) => (Some(verdict), evidence),
             None => (None, None),
         };
-        match self.gather(image, report.clone()).await {
-            Ok(audit) => (audit, outcome.unwrap_or(pipeline::Outcome::Allowed)),
-            Err((digest, e)) => (
-                audit::failed(image.to_string(), digest, format!("{e:#}"), report),
+        let failed = |digest: Option<Digest>, e: String, report: Option<Report>| {
+            (
+                audit::failed(image.to_string(), digest, e, report),
                 pipeline::Outcome::Unevaluated,
-            ),
+            )
+        };
+        let (Some(digest), Some(evidence)) = (decided.digest.clone(), evidence) else {
+            let e = decided
+                .error
+                .map_or_else(|| "not evaluated".to_owned(), |e| e.to_string());
+            return failed(decided.digest, e, report);
+        };
+        let attached = async {
+            let store = self.store(image)?;
+            let root = resolve(&store, &image.with_digest(digest.clone())).await?;
+            Ok::<_, anyhow::Error>(audit_gather::attachments(&store, &root).await?)
+        }
+        .await;
+        match attached {
+            Ok(attached) => {
+                let found = Found {
+                    image: image.to_string(),
+                    digest,
+                    annotations: evidence.annotations.clone(),
+                    attached,
+                    signatures: &evidence.signatures,
+                    attestations: &evidence.attestations,
+                };
+                let policy = report.map(|r| (policy.as_ref(), r));
+                (audit::build(found, policy, self.now), decided.outcome)
+            }
+            Err(e) => failed(Some(digest), format!("{e:#}"), report),
         }
     }
 
-    async fn gather(
-        &self,
-        image: &ImageRef,
-        report: Option<Report>,
-    ) -> Result<ImageAudit, (Option<Digest>, anyhow::Error)> {
-        let attachments = crate::common::cosign_repository().map_err(|e| (None, e))?;
-        let store = AnyStore::open_with_attachments(image, &self.client, false, attachments.as_ref())
-            .map_err(|e| (None, e.into()))?;
+    fn store(&self, image: &ImageRef) -> anyhow::Result<AnyStore> {
+        let attachments = crate::common::cosign_repository()?;
+        Ok(AnyStore::open_with_attachments(
+            image,
+            &self.client,
+            false,
+            attachments.as_ref(),
+        )?)
+    }
+
+    /// Everything an audit without a policy shows about `image`.
+    async fn gather(&self, image: &ImageRef) -> Result<ImageAudit, (Option<Digest>, anyhow::Error)> {
+        let store = self.store(image).map_err(|e| (None, e))?;
         let root = resolve(&store, image).await.map_err(|e| (None, e.into()))?;
         let digest = root.digest.clone();
         let gathered = audit_gather::gather(&store, &root, self.limits)
@@ -171,8 +215,7 @@ impl Auditor {
             signatures: &gathered.signatures,
             attestations: &gathered.attestations,
         };
-        let policy = self.policy.as_deref().zip(report);
-        Ok(audit::build(found, policy, self.now))
+        Ok(audit::build(found, None, self.now))
     }
 
     /// The chain image → base → its base, each audited in turn (its
