@@ -148,3 +148,54 @@ fn multi_team() {
     let r = run("registry.acme.example/search/experiments/x:v1", &[]);
     assert_eq!((r.decision, r.mode), (Decision::Allow, Some(Mode::Warn)));
 }
+
+#[test]
+fn base_images() {
+    use std::borrow::Cow;
+    let p = example("base-images.yaml");
+    let release = example_key("release");
+    let image = "registry.acme.example/apps/shop:v1";
+    let d = digest_of(image);
+    let base = digest("golden");
+    let provenance = json!({"buildDefinition": {"buildType": "https://mobyproject.org/buildkit@v1", "externalParameters": {}},
+        "runDetails": {"builder": {"id": "https://ci.acme.example"}}});
+    let run = |annotations: &[(&str, String)]| {
+        let annotations = annotations.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let e = evidence(
+            image,
+            vec![signature(&release, &d, &[])],
+            vec![attestation(&release, &d, "https://slsa.dev/provenance/v1", &provenance)],
+        )
+        .with_annotations(Cow::Owned(annotations));
+        p.evaluate(&e, NOW)
+    };
+    let mut r = run(&[
+        (
+            "org.opencontainers.image.base.name",
+            "registry.acme.example/base/debian:12".into(),
+        ),
+        ("org.opencontainers.image.base.digest", base.to_string()),
+    ]);
+    assert_eq!(r.pending_bases.len(), 1, "{}", r.render_human());
+    let decided = crate::policy::report::BaseDecision {
+        image: r.pending_bases[0].reference.clone(),
+        source: "annotation",
+        allowed: true,
+        rule: Some("golden-bases".into()),
+        reason: "allowed".into(),
+        bases: Vec::new(),
+    };
+    p.complete_bases(&mut r, vec![decided]);
+    assert_eq!(r.decision, Decision::Allow, "{}", r.render_human());
+    // twins: no base named; a base from elsewhere
+    assert_eq!(run(&[]).decision, Decision::Deny);
+    let elsewhere = run(&[
+        (
+            "org.opencontainers.image.base.name",
+            "docker.io/library/debian:12".into(),
+        ),
+        ("org.opencontainers.image.base.digest", base.to_string()),
+    ]);
+    assert_eq!(elsewhere.decision, Decision::Deny);
+    assert!(elsewhere.pending_bases.is_empty());
+}
