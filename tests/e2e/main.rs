@@ -21,6 +21,7 @@ mod fixtures;
 mod gate;
 mod harness;
 mod keyless;
+mod keyless_signing;
 mod keyless_v2;
 mod keys;
 mod notation;

@@ -17,14 +17,20 @@ use crate::common::read_signing_key;
 
 /// The signer a command holds for its whole run.
 pub enum Owned {
-    Key { key: SigningKey, log: Option<KeyLog> },
+    Key {
+        key: Box<SigningKey>,
+        log: Option<Box<KeyLog>>,
+    },
     Keyless(Box<Session>),
 }
 
 impl Owned {
     pub fn signer(&self) -> Signer<'_> {
         match self {
-            Owned::Key { key, log } => Signer::Key { key, log: log.as_ref() },
+            Owned::Key { key, log } => Signer::Key {
+                key,
+                log: log.as_deref(),
+            },
             Owned::Keyless(session) => Signer::Keyless(session),
         }
     }
@@ -59,11 +65,14 @@ pub async fn choose(key: Option<&Path>, args: &KeylessArgs) -> anyhow::Result<Ow
             let rekor = rekor_url(args)?;
             let tsa = tsa_url(args)?;
             let root = trusted_root(args.trusted_root.as_deref())?;
-            Some(KeyLog::new(rekor, tsa, root)?)
+            Some(Box::new(KeyLog::new(rekor, tsa, root)?))
         } else {
             None
         };
-        return Ok(Owned::Key { key, log });
+        return Ok(Owned::Key {
+            key: Box::new(key),
+            log,
+        });
     }
     let source = keyless::token::discover(args.identity_token.as_deref(), |name| std::env::var(name).ok())?;
     let services = Services {
