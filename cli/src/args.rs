@@ -215,7 +215,7 @@ pub enum Command {
     ///   sigil verify-bundle --bundle app.intoto.json --key release.pub --type slsaprovenance1 app.tar.gz
     #[command(verbatim_doc_comment)]
     VerifyBundle(VerifyBundleArgs),
-    /// Sign a file with a key into a Sigstore bundle v0.3 (cosign sign-blob).
+    /// Sign a file into a Sigstore bundle v0.3, with a key or keyless (cosign sign-blob).
     ///
     /// With --key the bundle holds a message signature over the file (its
     /// sha256 as messageDigest; sha384 for a P-384 key) and the key's hint,
@@ -229,7 +229,7 @@ pub enum Command {
     ///   sigil sign-blob app.tar.gz --key release.key --bundle app.tar.gz.sigstore.json
     #[command(verbatim_doc_comment)]
     SignBlob(SignBlobArgs),
-    /// Attest a file with a key into a Sigstore bundle v0.3 (cosign attest-blob).
+    /// Attest a file into a Sigstore bundle v0.3, with a key or keyless (cosign attest-blob).
     ///
     /// The predicate is checked and encoded as `sigil attest` does (--type takes
     /// the same cosign short names or a URI), wrapped in an in-toto Statement v1
