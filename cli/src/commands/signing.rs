@@ -46,8 +46,11 @@ impl Owned {
     /// How the reports name the signer.
     pub fn describe(&self) -> serde_json::Value {
         match self {
-            Owned::Key { key, log } => serde_json::json!({
-                "key": {"fingerprint": key.public_key().fingerprint()}, "tlogUpload": log.is_some(),
+            Owned::Key { key, log: None } => {
+                serde_json::json!({"key": {"fingerprint": key.public_key().fingerprint()}})
+            }
+            Owned::Key { key, log: Some(_) } => serde_json::json!({
+                "key": {"fingerprint": key.public_key().fingerprint()}, "tlogUpload": true,
             }),
             Owned::Keyless(session) => serde_json::json!({
                 "keyless": {"identity": session.identity(), "issuer": session.issuer()},
