@@ -512,3 +512,51 @@ fn tlog_upload_logs_a_key_signature_that_verify_key_checks() {
         .assert_exit(0);
     assert_eq!(instance.entries(), 3);
 }
+
+/// Not a test: the figures for docs/benchmarks.md ("keyless signing of 100
+/// images"). `cargo test -p sigil --test e2e keyless_signing::bench -- --ignored --nocapture`
+/// prints the wall time of one `sigil sign` run over 100 images, keyless
+/// and with a key, against the same registry; the difference is the cost
+/// keyless adds (one Fulcio request per run, one Rekor entry, the pre-write
+/// verification per image), the instance's own work included.
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_keyless_signing_of_100_images() {
+    const IMAGES: usize = 100;
+    let instance = Instance::start();
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let (key, _) = keypair(dir.path(), "release");
+    let images: Vec<String> = (0..IMAGES)
+        .map(|i| {
+            push_sample(&registry, &format!("bench{i}"), "v1", 1000 + i as u64);
+            registry.image(&format!("bench{i}:v1"))
+        })
+        .collect();
+    let timed = |proc: crate::support::Proc| {
+        let started = std::time::Instant::now();
+        proc.timeout(std::time::Duration::from_secs(600)).run().assert_exit(0);
+        started.elapsed()
+    };
+    let mut args = vec!["sign"];
+    args.extend(images.iter().map(String::as_str));
+    let token = instance.email_token("dev@example.com");
+    let keyless_time = timed(keyless(&instance, &args).env("SIGSTORE_ID_TOKEN", &token));
+    assert_eq!(instance.entries(), IMAGES as u64);
+    let mut keyed = args.clone();
+    keyed.extend(["--key", s(&key)]);
+    let key_time = timed(sigil(&keyed).env("SIGIL_PASSWORD", "pw"));
+    let mut bundle = args.clone();
+    bundle.extend(["--format", "bundle"]);
+    let bundle_time = timed(keyless(&instance, &bundle).env("SIGSTORE_ID_TOKEN", &token));
+    let per = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / IMAGES as f64;
+    println!(
+        "{IMAGES} images: keyless tag {:.0} ms ({:.1} ms/image), keyless bundle {:.0} ms ({:.1} ms/image), key {:.0} ms ({:.1} ms/image)",
+        keyless_time.as_secs_f64() * 1000.0,
+        per(keyless_time),
+        bundle_time.as_secs_f64() * 1000.0,
+        per(bundle_time),
+        key_time.as_secs_f64() * 1000.0,
+        per(key_time),
+    );
+}
