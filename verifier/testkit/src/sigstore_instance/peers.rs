@@ -1,0 +1,2 @@
+//! Independent verifiers of Sigstore bundles, run as processes:
+//! sigstore-python and sigstore-js (`@sigstore/verify`).
