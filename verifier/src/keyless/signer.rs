@@ -198,6 +198,16 @@ impl<'a> Signer<'a> {
                         OffsetDateTime::now_utc(),
                     )
                     .map_err(refused)?;
+                    // The layer keeps only the SET: Rekor's inclusion proof
+                    // and checkpoint are judged too, in a bundle.
+                    let bundle = message_bundle(&made, &digest)?;
+                    check_bundle(
+                        &bundle,
+                        Artifact::Bytes(payload),
+                        &Signatory::Identity(policy),
+                        root,
+                        "signature",
+                    )?;
                 }
                 (_, who) => {
                     // A key's logged signature, judged as a bundle.
@@ -239,6 +249,15 @@ impl<'a> Signer<'a> {
                         what: "attestation",
                         rejection,
                     })?;
+                    // The inclusion proof and checkpoint, which the layer does not keep.
+                    let bundle = dsse_bundle(&made, statement)?;
+                    check_bundle(
+                        &bundle,
+                        Artifact::Digest(image.clone()),
+                        &Signatory::Identity(policy),
+                        root,
+                        "attestation",
+                    )?;
                 }
                 (_, who) => {
                     let bundle = dsse_bundle(&made, statement)?;
