@@ -374,6 +374,91 @@ fn keyless_blob_bundles_verify_with_sigil_and_both_peers_and_their_twins_fail() 
 }
 
 #[test]
+fn a_log_entry_for_another_artifact_and_a_timestamp_are_judged() {
+    let instance = Instance::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let root = write_root(dir.path(), "root.json", &instance);
+    let config = dir.path().join("trust-config.json");
+    std::fs::write(&config, instance.client_trust_config_json()).expect("config");
+    let token = instance.email_token("dev@example.com");
+    let tsa = instance.tsa_url();
+    let sign = |name: &str, bytes: &[u8], extra: &[&str]| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).expect("file");
+        let bundle = dir.path().join(format!("{name}.sigstore.json"));
+        let mut args = vec!["sign-blob", s(&file), "--bundle", s(&bundle)];
+        args.extend_from_slice(extra);
+        keyless(&instance, &args)
+            .env("SIGSTORE_ID_TOKEN", &token)
+            .run()
+            .assert_exit(0);
+        (file, bundle)
+    };
+    let verify = |bundle: &Path, file: &Path| {
+        sigil(&[
+            "verify-bundle",
+            "--bundle",
+            s(bundle),
+            "--certificate-identity",
+            "dev@example.com",
+            "--certificate-oidc-issuer",
+            EMAIL_ISSUER,
+            "--trusted-root",
+            s(&root),
+            "--output",
+            "json",
+            s(file),
+        ])
+        .run()
+    };
+    let (a, a_bundle) = sign("a.bin", b"artifact a", &["--timestamp-server-url", &tsa]);
+    let (_, b_bundle) = sign("b.bin", b"artifact b", &[]);
+    let ok = verify(&a_bundle, &a);
+    ok.assert_exit(0);
+    let written: Value = serde_json::from_slice(&std::fs::read(&a_bundle).expect("bundle")).expect("json");
+    assert_eq!(
+        written["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{written}"
+    );
+    let python = peers::sigstore_python_verify(&config, &a_bundle, &a, "dev@example.com", EMAIL_ISSUER);
+    assert!(
+        python.success,
+        "sigstore-python refused the timestamped bundle: {}",
+        python.output
+    );
+
+    // a's bundle with b's log entry: an entry for another artifact
+    let mut swapped = written.clone();
+    let b: Value = serde_json::from_slice(&std::fs::read(&b_bundle).expect("bundle")).expect("json");
+    swapped["verificationMaterial"]["tlogEntries"] = b["verificationMaterial"]["tlogEntries"].clone();
+    let swapped_path = dir.path().join("swapped.json");
+    std::fs::write(&swapped_path, serde_json::to_vec(&swapped).expect("json")).expect("write");
+    verify(&swapped_path, &a).assert_exit(1);
+    let python = peers::sigstore_python_verify(&config, &swapped_path, &a, "dev@example.com", EMAIL_ISSUER);
+    assert!(
+        !python.success,
+        "sigstore-python accepted another artifact's entry: {}",
+        python.output
+    );
+    // a flipped inclusion-proof hash
+    let mut flipped = written.clone();
+    let root_hash = flipped["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"]
+        .as_str()
+        .expect("root hash")
+        .to_owned();
+    let mut raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, root_hash).expect("b64");
+    raw[0] ^= 1;
+    flipped["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"] =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw).into();
+    let flipped_path = dir.path().join("flipped.json");
+    std::fs::write(&flipped_path, serde_json::to_vec(&flipped).expect("json")).expect("write");
+    verify(&flipped_path, &a).assert_exit(1);
+}
+
+#[test]
 fn every_failing_service_is_one_line_exit_2_and_nothing_is_pushed() {
     let registry = Registry::start();
     push_sample(&registry, "app", "v1", 1);

@@ -14,7 +14,9 @@ use super::KeylessError;
 use super::http::Client;
 use crate::digest::Digest;
 
-/// The DER of a timestamp token over `signature` from the TSA at `url`.
+/// The DER `TimeStampResp` (granted, with a token) over `signature` from
+/// the TSA at `url`: what a bundle's `signedTimestamp` and cosign's
+/// annotation hold (the protobuf specs store the whole response).
 pub async fn timestamp(client: &Client, url: &Url, signature: &[u8]) -> Result<Vec<u8>, KeylessError> {
     let bad = |detail: String| KeylessError::Timestamp { detail };
     let request = request_der(signature).map_err(|e| bad(format!("cannot encode the timestamp request: {e}")))?;
@@ -35,13 +37,15 @@ pub async fn timestamp(client: &Client, url: &Url, signature: &[u8]) -> Result<V
             response.excerpt()
         )));
     }
-    token_of(&response.body).map_err(bad)
+    token_of(&response.body).map_err(bad)?;
+    Ok(response.body)
 }
 
 fn request_der(signature: &[u8]) -> Result<Vec<u8>, der::Error> {
-    let mut nonce = [0u8; 9];
-    // The first byte stays zero: a positive INTEGER of 64 random bits.
-    getrandom::fill(&mut nonce[1..]).map_err(|_| der::Error::from(der::ErrorKind::Failed))?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|_| der::Error::from(der::ErrorKind::Failed))?;
+    // Positive and minimal as DER wants it: top bit clear, first byte non-zero.
+    nonce[0] = (nonce[0] & 0x7f) | 0x40;
     let request = TimeStampReq {
         version: TspVersion::V1,
         message_imprint: MessageImprint {
