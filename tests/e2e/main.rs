@@ -30,6 +30,7 @@ mod policy;
 mod policy_export;
 mod registry_access;
 mod signing;
+mod sigstore_instance;
 mod slsa_verifier;
 mod snapshots;
 mod support;
