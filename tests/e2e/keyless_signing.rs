@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use sigil_testkit::sigstore_instance::{EMAIL_ISSUER, Fault, GITHUB_ISSUER, GithubClaims, Instance};
+use sigil_testkit::sigstore_instance::{EMAIL_ISSUER, Fault, GITHUB_ISSUER, GithubClaims, Instance, peers};
 
 use crate::fixtures::{keypair, push_sample, s};
 use crate::support::{Registry, sigil};
@@ -18,37 +18,6 @@ use crate::support::{Registry, sigil};
 /// The certificate identity GitHub Actions tokens get from Fulcio.
 fn github_identity() -> String {
     GithubClaims::default().identity()
-}
-
-/// The peers' answers on a bundle.
-mod peers {
-    use std::path::Path;
-
-    pub struct Verdict {
-        pub success: bool,
-        pub output: String,
-    }
-
-    /// `sigstore --trust-config CONFIG verify identity --offline ...` (sigstore-python 4.x).
-    pub fn sigstore_python_verify(config: &Path, bundle: &Path, file: &Path, identity: &str, issuer: &str) -> Verdict {
-        let out = std::process::Command::new("python3")
-            .args(["-m", "sigstore", "--trust-config"])
-            .arg(config)
-            .args(["verify", "identity", "--offline", "--bundle"])
-            .arg(bundle)
-            .args(["--cert-identity", identity, "--cert-oidc-issuer", issuer])
-            .arg(file)
-            .output()
-            .expect("sigstore-python is installed (pip install sigstore)");
-        Verdict {
-            success: out.status.success(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
-    }
 }
 
 /// The instance's trusted root, written to `dir`.
@@ -352,21 +321,30 @@ fn keyless_blob_bundles_verify_with_sigil_and_both_peers_and_their_twins_fail() 
 
         let python = peers::sigstore_python_verify(&config, bundle, &file, "dev@example.com", EMAIL_ISSUER);
         assert!(
-            python.success,
+            python.accepted,
             "sigstore-python refused sigil's bundle {}: {}",
             bundle.display(),
             python.output
         );
-        for (twin, config, identity) in [
-            ("another instance", &other_config, "dev@example.com"),
-            ("wrong identity", &config, "other@example.com"),
+        let js = peers::sigstore_js_verify(&root, bundle, &file, "dev@example.com", EMAIL_ISSUER);
+        assert!(
+            js.accepted,
+            "@sigstore/verify refused sigil's bundle {}: {}",
+            bundle.display(),
+            js.output
+        );
+        for (twin, config, root, identity) in [
+            ("another instance", &other_config, &other_root, "dev@example.com"),
+            ("wrong identity", &config, &root, "other@example.com"),
         ] {
+            let js = peers::sigstore_js_verify(root, bundle, &file, identity, EMAIL_ISSUER);
+            assert!(!js.accepted, "@sigstore/verify accepted {twin}: {}", js.output);
             let python = peers::sigstore_python_verify(config, bundle, &file, identity, EMAIL_ISSUER);
-            assert!(!python.success, "sigstore-python accepted {twin}: {}", python.output);
+            assert!(!python.accepted, "sigstore-python accepted {twin}: {}", python.output);
         }
         let python = peers::sigstore_python_verify(&config, bundle, &flipped, "dev@example.com", EMAIL_ISSUER);
         assert!(
-            !python.success,
+            !python.accepted,
             "sigstore-python accepted another file: {}",
             python.output
         );
@@ -425,7 +403,7 @@ fn a_log_entry_for_another_artifact_and_a_timestamp_are_judged() {
     );
     let python = peers::sigstore_python_verify(&config, &a_bundle, &a, "dev@example.com", EMAIL_ISSUER);
     assert!(
-        python.success,
+        python.accepted,
         "sigstore-python refused the timestamped bundle: {}",
         python.output
     );
@@ -439,7 +417,7 @@ fn a_log_entry_for_another_artifact_and_a_timestamp_are_judged() {
     verify(&swapped_path, &a).assert_exit(1);
     let python = peers::sigstore_python_verify(&config, &swapped_path, &a, "dev@example.com", EMAIL_ISSUER);
     assert!(
-        !python.success,
+        !python.accepted,
         "sigstore-python accepted another artifact's entry: {}",
         python.output
     );
