@@ -407,6 +407,12 @@ fn a_log_entry_for_another_artifact_and_a_timestamp_are_judged() {
         "sigstore-python refused the timestamped bundle: {}",
         python.output
     );
+    let js = peers::sigstore_js_verify(&root, &a_bundle, &a, "dev@example.com", EMAIL_ISSUER);
+    assert!(
+        js.accepted,
+        "@sigstore/verify refused the timestamped bundle: {}",
+        js.output
+    );
 
     // a's bundle with b's log entry: an entry for another artifact
     let mut swapped = written.clone();
@@ -420,6 +426,12 @@ fn a_log_entry_for_another_artifact_and_a_timestamp_are_judged() {
         !python.accepted,
         "sigstore-python accepted another artifact's entry: {}",
         python.output
+    );
+    let js = peers::sigstore_js_verify(&root, &swapped_path, &a, "dev@example.com", EMAIL_ISSUER);
+    assert!(
+        !js.accepted,
+        "@sigstore/verify accepted another artifact's entry: {}",
+        js.output
     );
     // a flipped inclusion-proof hash
     let mut flipped = written.clone();
