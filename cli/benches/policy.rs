@@ -349,7 +349,7 @@ fn end_to_end(count: usize, now: &str) {
                     .await
                     .expect("push sample");
                 let options = sign::SignOptions {
-                    key,
+                    signer: sigil_verifier::keyless::Signer::key(key),
                     annotations: BTreeMap::new(),
                     format: sign::Format::Tag,
                     recursive: false,

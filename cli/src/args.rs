@@ -62,8 +62,14 @@ pub enum Command {
     /// signed. Signing again adds a signature and never drops one.
     ///
     /// Examples:
+    /// Without --key the signature is keyless (as cosign's): an ephemeral key,
+    /// a Fulcio certificate for the CI job's OIDC identity and a Rekor entry,
+    /// all verified against the trusted root before anything is pushed.
+    ///
+    /// Examples:
     ///   sigil sign registry.example/app:1.2 --key release.key
     ///   sigil sign oci:./build:latest --key release.key -a git-sha=abc123 --format bundle
+    ///   sigil sign registry.example/app:1.2          # keyless, in GitHub Actions or with SIGSTORE_ID_TOKEN
     #[command(verbatim_doc_comment)]
     Sign(SignArgs),
     /// Verify image signatures with a key or a signer identity, or images against a policy.
@@ -209,28 +215,28 @@ pub enum Command {
     ///   sigil verify-bundle --bundle app.intoto.json --key release.pub --type slsaprovenance1 app.tar.gz
     #[command(verbatim_doc_comment)]
     VerifyBundle(VerifyBundleArgs),
-    /// Sign a file with a key into a Sigstore bundle v0.3 (cosign sign-blob).
+    /// Sign a file into a Sigstore bundle v0.3, with a key or keyless (cosign sign-blob).
     ///
-    /// The bundle holds a message signature over the file (its sha256 as
-    /// messageDigest; sha384 for a P-384 key) and the key's hint, and no
-    /// transparency-log entry: signing is offline. Keyless signing (Fulcio)
-    /// and the Rekor upload are not supported yet; --key is required.
-    /// `sigil verify-bundle --key K.pub` and `cosign verify-blob --key K.pub
-    /// --bundle B --new-bundle-format --insecure-ignore-tlog` verify it. The
-    /// bundle file is replaced atomically.
+    /// With --key the bundle holds a message signature over the file (its
+    /// sha256 as messageDigest; sha384 for a P-384 key) and the key's hint,
+    /// and no transparency-log entry unless --tlog-upload: signing is offline.
+    /// Without --key it is keyless: a Fulcio certificate and a Rekor entry with
+    /// inclusion proof, verified before the bundle is written.
+    /// `sigil verify-bundle` and `cosign verify-blob --new-bundle-format`
+    /// verify it. The bundle file is replaced atomically.
     ///
     /// Example:
     ///   sigil sign-blob app.tar.gz --key release.key --bundle app.tar.gz.sigstore.json
     #[command(verbatim_doc_comment)]
     SignBlob(SignBlobArgs),
-    /// Attest a file with a key into a Sigstore bundle v0.3 (cosign attest-blob).
+    /// Attest a file into a Sigstore bundle v0.3, with a key or keyless (cosign attest-blob).
     ///
     /// The predicate is checked and encoded as `sigil attest` does (--type takes
     /// the same cosign short names or a URI), wrapped in an in-toto Statement v1
     /// whose one subject is the file (its base name and sha256), and signed as
-    /// a DSSE envelope. Offline: no transparency-log entry; keyless signing
-    /// and the Rekor upload are not supported yet. `sigil verify-bundle --key
-    /// K.pub --type T` verifies it. The bundle file is replaced atomically.
+    /// a DSSE envelope. With --key offline (no transparency-log entry unless
+    /// --tlog-upload); without --key keyless, as `sign-blob`. `sigil
+    /// verify-bundle --type T` verifies it. The bundle file is replaced atomically.
     ///
     /// Example:
     ///   sigil attest-blob app.tar.gz --key release.key --type slsaprovenance1 \
@@ -575,12 +581,15 @@ pub struct SignBlobArgs {
     /// The file to sign.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// The encrypted private key (cosign format; SIGIL_PASSWORD, else COSIGN_PASSWORD).
+    /// The encrypted private key (cosign format; SIGIL_PASSWORD, else
+    /// COSIGN_PASSWORD). Without it the signature is keyless.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
     /// Where to write the Sigstore bundle (JSON).
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -588,9 +597,10 @@ pub struct AttestBlobArgs {
     /// The file the statement is about.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// The encrypted private key (cosign format; SIGIL_PASSWORD, else COSIGN_PASSWORD).
+    /// The encrypted private key (cosign format; SIGIL_PASSWORD, else
+    /// COSIGN_PASSWORD). Without it the attestation is keyless.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
     /// The predicate JSON file.
     #[arg(long, value_name = "FILE")]
     pub predicate: PathBuf,
@@ -600,6 +610,42 @@ pub struct AttestBlobArgs {
     /// Where to write the Sigstore bundle (JSON).
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
+}
+
+/// Keyless signing (no --key) and Rekor logging (--tlog-upload).
+#[derive(Debug, Args)]
+pub struct KeylessArgs {
+    /// The OIDC identity token for keyless signing: the token itself, or a
+    /// file holding it. Else SIGSTORE_ID_TOKEN (GitLab's id_tokens), else
+    /// GitHub Actions' token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL and
+    /// ACTIONS_ID_TOKEN_REQUEST_TOKEN, audience sigstore).
+    #[arg(long, value_name = "TOKEN|FILE", conflicts_with = "key", hide_env_values = true)]
+    pub identity_token: Option<String>,
+    /// Fulcio's base URL (default: the cached TUF signing config's, else
+    /// https://fulcio.sigstore.dev).
+    #[arg(long, value_name = "URL", conflicts_with = "key")]
+    pub fulcio_url: Option<String>,
+    /// Rekor's base URL (default: the cached TUF signing config's, else
+    /// https://rekor.sigstore.dev).
+    #[arg(long, value_name = "URL")]
+    pub rekor_url: Option<String>,
+    /// Also get an RFC 3161 timestamp for each signature from this TSA URL.
+    #[arg(long, value_name = "URL")]
+    pub timestamp_server_url: Option<String>,
+    /// Check what Fulcio and Rekor return against this trusted_root.json
+    /// (default: the cached TUF root, else the embedded public-good root).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// With --key: also log each signature in Rekor and attach the entry,
+    /// so `cosign verify --key` needs no --insecure-ignore-tlog. Off by
+    /// default: key-based signing stays offline.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", requires = "key")]
+    pub tlog_upload: bool,
+    /// Accepted and ignored (cosign's confirmation skip; sigil never prompts).
+    #[arg(short = 'y', long = "yes", hide = true)]
+    pub yes: bool,
 }
 
 /// How to reach registries (shared by every command that talks to one).
@@ -848,9 +894,9 @@ pub struct SignArgs {
     /// Images to sign (tags are resolved to digests first).
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The encrypted private key (cosign format).
+    /// The encrypted private key (cosign format). Without it the signature is keyless.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
     /// Signed annotation, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
@@ -879,6 +925,8 @@ pub struct SignArgs {
     /// Also write the --certificate (PEM) to FILE (one image, tag form).
     #[arg(long, value_name = "FILE", requires = "certificate")]
     pub output_certificate: Option<PathBuf>,
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -988,9 +1036,9 @@ pub struct AttestArgs {
     /// Images to attest (tags are resolved to digests first).
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The encrypted private key (cosign format).
+    /// The encrypted private key (cosign format). Without it the attestation is keyless.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
     /// The predicate JSON file.
     #[arg(long, value_name = "FILE")]
     pub predicate: PathBuf,
@@ -1006,6 +1054,8 @@ pub struct AttestArgs {
     pub recursive: bool,
     #[command(flatten)]
     pub certificate: CertificateArgs,
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

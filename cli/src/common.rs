@@ -277,7 +277,12 @@ pub fn identity_policy(identity: &IdentityArgs) -> anyhow::Result<IdentityPolicy
 /// metadata is fresh, else the embedded public-good root (never the
 /// network).
 pub fn trusted_root(identity: &IdentityArgs) -> anyhow::Result<SigstoreRoot> {
-    match &identity.trusted_root {
+    trusted_root_from(identity.trusted_root.as_deref())
+}
+
+/// [`trusted_root`] for a `--trusted-root` given or not.
+pub fn trusted_root_from(path: Option<&Path>) -> anyhow::Result<SigstoreRoot> {
+    match path {
         None => match crate::trust_cache::in_use(jiff::Timestamp::now()) {
             crate::trust_cache::InUse::Cached(cached) => {
                 let root = TrustedRoot::from_json(&cached.trusted_root)

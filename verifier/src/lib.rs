@@ -28,6 +28,7 @@ pub mod blob;
 pub mod copy;
 pub mod files;
 pub mod gather;
+pub mod keyless;
 pub mod layout;
 pub mod notation;
 pub mod pipeline;

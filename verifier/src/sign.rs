@@ -11,6 +11,7 @@ use crate::cosign::{self, SIGNATURE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE};
 use crate::digest::Digest;
 use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
 use crate::intoto::{COSIGN_SIGN_V1, Statement};
+use crate::keyless::{KeylessError, Signer};
 use crate::keys::{KeyError, SigningKey};
 use crate::oci::{self, Descriptor, ImageManifest, Manifest};
 use crate::reference::Target;
@@ -28,7 +29,9 @@ pub enum Format {
 
 /// What to sign with and how.
 pub struct SignOptions<'a> {
-    pub key: &'a SigningKey,
+    /// A key, or a keyless session: every signature it makes is checked
+    /// before anything is written ([`crate::keyless`]).
+    pub signer: Signer<'a>,
     /// Signed annotations (`-a KEY=VALUE`).
     pub annotations: BTreeMap<String, String>,
     pub format: Format,
@@ -137,6 +140,8 @@ pub enum SignError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error(transparent)]
+    Keyless(#[from] KeylessError),
     #[error("{location}: manifest {digest} is malformed: {detail}")]
     Manifest {
         location: String,
@@ -206,33 +211,36 @@ async fn sign_tag<S: Store>(
         detached: Some((payload, signature)),
     };
     if !options.upload {
-        let signature = options.key.sign(&payload)?;
-        return Ok(signed(None, false, payload, signature));
+        let signed_payload = options.signer.sign_payload(&payload).await?;
+        return Ok(signed(None, false, payload, signed_payload.signature));
     }
     let tag = cosign::signature_tag(image);
     let mut layer = Descriptor::of(SIMPLESIGNING_MEDIA_TYPE, &payload);
     if let Some(material) = &options.certificate {
         material.annotate(&mut layer);
     }
-    let key = options.key.public_key();
-    let signature_of = |old: &Descriptor| {
-        cosign::annotation(&old.annotations, SIGNATURE_ANNOTATION).and_then(cosign::decode_signature)
-    };
-    let signs_payload = |old: &Descriptor, _: Option<&[u8]>| {
-        old.digest == layer.digest && signature_of(old).is_some_and(|sig| key.verify(&payload, &sig).is_ok())
-    };
-    if let Some(old) = existing_duplicate(store, &tag, &layer, None, signs_payload).await? {
-        let signature = signature_of(&old).unwrap_or_default();
-        return Ok(signed(Some(tag), true, payload, signature));
+    if let Some(key) = options.signer.duplicate_key() {
+        let signature_of = |old: &Descriptor| {
+            cosign::annotation(&old.annotations, SIGNATURE_ANNOTATION).and_then(cosign::decode_signature)
+        };
+        let signs_payload = |old: &Descriptor, _: Option<&[u8]>| {
+            old.digest == layer.digest && signature_of(old).is_some_and(|sig| key.verify(&payload, &sig).is_ok())
+        };
+        if let Some(old) = existing_duplicate(store, &tag, &layer, None, signs_payload).await? {
+            let signature = signature_of(&old).unwrap_or_default();
+            return Ok(signed(Some(tag), true, payload, signature));
+        }
     }
-    let signature = options.key.sign(&payload)?;
+    // Signed (and, keyless or logged, verified) before anything is written.
+    let made = options.signer.sign_payload(&payload).await?;
+    layer.annotations.extend(made.annotations);
     layer
         .annotations
-        .insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
+        .insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&made.signature));
     // Upload the payload before reading the tag: it keeps the read-to-write window small.
     store.push_blob(&layer, &payload).await?;
     append_layer(store, &tag, layer).await?;
-    Ok(signed(Some(tag), false, payload, signature))
+    Ok(signed(Some(tag), false, payload, made.signature))
 }
 
 /// Appends an attachment layer (signature or attestation) to a cosign tag,
@@ -275,14 +283,14 @@ async fn sign_bundle<S: Store>(
         crate::intoto::empty_predicate(b"{}"),
     );
     statement.subject[0].annotations = options.annotations.clone();
-    let bundle = key_signed_bundle(&statement.to_json(), options.key)?;
+    let bundle = signed_bundle(&statement.to_json(), &image.digest, options.signer).await?;
     let descriptor = push_bundle_referrer(store, image, &bundle, COSIGN_SIGN_V1, &options.created).await?;
     Ok(descriptor.digest.to_string())
 }
 
 /// What to attest with and how.
 pub struct AttestOptions<'a> {
-    pub key: &'a SigningKey,
+    pub signer: Signer<'a>,
     /// The predicate type URI (resolved from `--type`).
     pub predicate_type: String,
     /// The predicate JSON, already checked by [`crate::predicate::validate`].
@@ -317,7 +325,7 @@ pub async fn attest<S: Store>(
         let (stored_at, kept) = match options.format {
             Format::Tag => attest_tag(store, &target.digest, statement, options).await?,
             Format::Bundle => {
-                let bundle = key_signed_bundle(&statement, options.key)?;
+                let bundle = signed_bundle(&statement, &target.digest, options.signer).await?;
                 drop(statement);
                 let pushed =
                     push_bundle_referrer(store, target, &bundle, &options.predicate_type, &options.created).await?;
@@ -352,39 +360,52 @@ async fn attest_tag<S: Store>(
     if let Some(material) = &options.certificate {
         material.annotate(&mut wanted);
     }
-    let key = options.key.public_key();
-    let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, statement.len());
-    let same_statement = |_: &Descriptor, content: Option<&[u8]>| {
-        let Some(envelope) = content.and_then(|c| crate::dsse::EnvelopeView::parse(c).ok()) else {
-            return false;
+    if let Some(key) = options.signer.duplicate_key() {
+        let head = crate::dsse::pae_head(IN_TOTO_PAYLOAD_TYPE, statement.len());
+        let same_statement = |_: &Descriptor, content: Option<&[u8]>| {
+            let Some(envelope) = content.and_then(|c| crate::dsse::EnvelopeView::parse(c).ok()) else {
+                return false;
+            };
+            envelope.payload_type == IN_TOTO_PAYLOAD_TYPE
+                && crate::dsse::decode(&envelope.payload).is_some_and(|p| p == statement)
+                && envelope.signatures.iter().any(|s| {
+                    crate::dsse::decode(&s.sig)
+                        .is_some_and(|sig| key.verify_parts(&[head.as_bytes(), &statement], &sig).is_ok())
+                })
         };
-        envelope.payload_type == IN_TOTO_PAYLOAD_TYPE
-            && crate::dsse::decode(&envelope.payload).is_some_and(|p| p == statement)
-            && envelope.signatures.iter().any(|s| {
-                crate::dsse::decode(&s.sig)
-                    .is_some_and(|sig| key.verify_parts(&[head.as_bytes(), &statement], &sig).is_ok())
-            })
-    };
-    // The envelope sigil would write for this statement, and some room for
-    // the signature: a larger layer cannot be that envelope and is not read.
-    let largest = (statement.len() as u64).div_ceil(3) * 4 + 2048;
-    if existing_duplicate(store, &tag, &wanted, Some(largest), same_statement)
-        .await?
-        .is_some()
-    {
-        return Ok((tag, true));
+        // The envelope sigil would write for this statement, and some room for
+        // the signature: a larger layer cannot be that envelope and is not read.
+        let largest = (statement.len() as u64).div_ceil(3) * 4 + 2048;
+        if existing_duplicate(store, &tag, &wanted, Some(largest), same_statement)
+            .await?
+            .is_some()
+        {
+            return Ok((tag, true));
+        }
     }
-    let signature = options.key.sign_parts(&[head.as_bytes(), &statement])?;
-    let envelope = crate::dsse::envelope_json(IN_TOTO_PAYLOAD_TYPE, &statement, &signature);
+    // Signed (and, keyless or logged, verified) before anything is written.
+    let (envelope, annotations) = options.signer.sign_envelope(&statement, image).await?;
     drop(statement);
-    let layer = Descriptor {
+    let mut layer = Descriptor {
         annotations: wanted.annotations,
         ..Descriptor::of(cosign::DSSE_MEDIA_TYPE, &envelope)
     };
+    layer.annotations.extend(annotations);
     store.push_blob(&layer, &envelope).await?;
     drop(envelope);
     append_layer(store, &tag, layer).await?;
     Ok((tag, false))
+}
+
+/// A v0.3 bundle of `statement` about `image`: key-signed without a log
+/// entry, or keyless / logged and verified before it is returned.
+async fn signed_bundle(statement: &[u8], image: &Digest, signer: Signer<'_>) -> Result<Vec<u8>, SignError> {
+    match signer {
+        Signer::Key { key, log: None } => key_signed_bundle(statement, key),
+        _ => Ok(signer
+            .dsse_bundle(statement, crate::sigstore::Artifact::Digest(image.clone()))
+            .await?),
+    }
 }
 
 /// Signs the in-toto `statement` (JSON bytes) as a DSSE envelope in a

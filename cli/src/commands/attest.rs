@@ -8,7 +8,7 @@ use sigil_verifier::store::AnyStore;
 use super::resolve;
 use crate::Outcome;
 use crate::args::{AttestArgs, OutputFormat};
-use crate::common::{certificate_material, now_rfc3339, parse_images, print, read_signing_key, registry_client};
+use crate::common::{now_rfc3339, parse_images, print, registry_client};
 
 pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
@@ -17,10 +17,10 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
     } = crate::common::read_predicate(&args.predicate, &args.predicate_type, "pushed")?;
     let client = registry_client(&args.registry, &images)?;
     let attachments = crate::common::cosign_repository()?;
-    let key = read_signing_key(&args.key)?;
-    let certificate = certificate_material(&args.certificate, args.format, &key)?;
+    let owned = super::signing::choose(args.key.as_deref(), &args.keyless).await?;
+    let certificate = super::sign::key_certificate(&args.certificate, args.format, &owned)?;
     let options = AttestOptions {
-        key: &key,
+        signer: owned.signer(),
         predicate_type,
         predicate: json,
         format: args.format.into(),

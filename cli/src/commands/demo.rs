@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use serde_json::json;
 use sigil_verifier::gather::{self, SignatureContent, SignatureEvidence};
+use sigil_verifier::keyless::Signer;
 use sigil_verifier::keys::{self, PublicKey, SigningKey};
 use sigil_verifier::layout::LayoutStore;
 use sigil_verifier::oci::Descriptor;
@@ -198,7 +199,7 @@ async fn demo(dir: &Path, report: &Path) -> anyhow::Result<Shown> {
     // The release: sign (both forms for the good image) and attest.
     let created = now_rfc3339();
     let signing = |key| SignOptions {
-        key,
+        signer: Signer::key(key),
         annotations: [("env".to_owned(), "demo".to_owned())].into(),
         format: Format::Tag,
         recursive: false,
@@ -226,7 +227,7 @@ async fn demo(dir: &Path, report: &Path) -> anyhow::Result<Shown> {
         for (ty, file) in [("cyclonedx", sbom_file), ("slsaprovenance1", "provenance.json")] {
             let encoded = predicate::encode(ty, std::fs::read(path(file))?, &created)?;
             let options = AttestOptions {
-                key: by,
+                signer: Signer::key(by),
                 predicate_type: encoded.predicate_type,
                 predicate: encoded.json,
                 format: Format::Tag,

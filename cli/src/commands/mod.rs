@@ -14,6 +14,7 @@ mod policy;
 mod provenance;
 mod sign;
 mod sign_blob;
+mod signing;
 mod tree;
 pub mod trust;
 mod verify;
@@ -47,8 +48,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Demo(a) => demo::run(a, output).await,
         Command::VerifyBundle(a) => verify_bundle::run(a, output).await,
-        Command::SignBlob(a) => sign_blob::sign(a, output),
-        Command::AttestBlob(a) => sign_blob::attest(a, output),
+        Command::SignBlob(a) => sign_blob::sign(a, output).await,
+        Command::AttestBlob(a) => sign_blob::attest(a, output).await,
         Command::Admission(a) => admission::run(*a).await,
         Command::ContainerdVerifier(a) => containerd_verifier::run(*a).await,
         Command::Gate(a) => gate::run(*a).await,

@@ -15,8 +15,7 @@ use super::resolve;
 use crate::Outcome;
 use crate::args::{OutputFormat, SignArgs};
 use crate::common::{
-    certificate_material, now_rfc3339, parse_annotations, parse_images, print, print_json, read_signing_key,
-    registry_client,
+    certificate_material, now_rfc3339, parse_annotations, parse_images, print, print_json, registry_client,
 };
 
 pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
@@ -25,10 +24,10 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let client = registry_client(&args.registry, &images)?;
     let outputs = Outputs::of(&args, images.len())?;
     let attachments = crate::common::cosign_repository()?;
-    let key = read_signing_key(&args.key)?;
-    let certificate = certificate_material(&args.certificate, args.format, &key)?;
+    let owned = super::signing::choose(args.key.as_deref(), &args.keyless).await?;
+    let certificate = key_certificate(&args.certificate, args.format, &owned)?;
     let options = SignOptions {
-        key: &key,
+        signer: owned.signer(),
         annotations,
         format: args.format.into(),
         recursive: args.recursive,
@@ -82,6 +81,22 @@ pub async fn run(args: SignArgs, output: OutputFormat) -> anyhow::Result<Outcome
         }
     }
     finish("sigil.dev/sign/v1", "signed", results, failed, output)
+}
+
+/// `--certificate` for the `--key`; refused for keyless signing (Fulcio's
+/// certificate is attached instead).
+pub(super) fn key_certificate(
+    args: &crate::args::CertificateArgs,
+    format: crate::args::SignatureFormat,
+    owned: &super::signing::Owned,
+) -> anyhow::Result<Option<CertificateMaterial>> {
+    match owned.key() {
+        Some(key) => certificate_material(args, format, key),
+        None if args.certificate.is_some() => {
+            anyhow::bail!("--certificate is for --key; keyless signing attaches Fulcio's certificate")
+        }
+        None => Ok(None),
+    }
 }
 
 /// cosign's `--output-signature`, `--output-payload`, `--output-certificate`.

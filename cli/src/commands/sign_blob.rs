@@ -1,5 +1,5 @@
-//! `sigil sign-blob` and `sigil attest-blob`: a file signed with a key into
-//! a Sigstore bundle v0.3, offline. Everything is read and checked (file,
+//! `sigil sign-blob` and `sigil attest-blob`: a file signed into a Sigstore
+//! bundle v0.3, with a key (offline, unless `--tlog-upload`) or keyless. Everything is read and checked (file,
 //! predicate, key and password) before anything is signed, and the bundle is
 //! written to a temporary file next to `--bundle` and renamed over it, so a
 //! failed run leaves the old bundle, or none, in place.
@@ -10,17 +10,32 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use sigil_verifier::blob::{self, SignedBlob};
 use sigil_verifier::digest::{Algorithm, Digest, Hasher};
-use sigil_verifier::keys::SigningKey;
+use sigil_verifier::intoto::Statement;
 use sigil_verifier::predicate;
+use sigil_verifier::sigstore::Artifact;
+
+use super::signing::Owned;
 
 use crate::Outcome;
 use crate::args::{AttestBlobArgs, OutputFormat, SignBlobArgs};
-use crate::common::{print, print_json, read_signing_key};
+use crate::common::{print, print_json};
 
-pub fn sign(args: SignBlobArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+pub async fn sign(args: SignBlobArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let bytes = read_file(&args.file)?;
-    let key = read_signing_key(&args.key)?;
-    let signed = blob::sign_blob(&bytes, &key).with_context(|| format!("key file {}", args.key.display()))?;
+    let owned = super::signing::choose(args.key.as_deref(), &args.keyless).await?;
+    let signed = match (&owned, &args.key) {
+        (Owned::Key { key, log: None }, Some(path)) => {
+            blob::sign_blob(&bytes, key).with_context(|| format!("key file {}", path.display()))?
+        }
+        _ => SignedBlob {
+            digest: Digest::sha256_of(&bytes),
+            bundle: owned
+                .signer()
+                .message_bundle(&bytes)
+                .await
+                .with_context(|| format!("signing {}; no bundle was written", args.file.display()))?,
+        },
+    };
     drop(bytes);
     write_atomically(&args.bundle, &signed.bundle)?;
     if output == OutputFormat::Json {
@@ -29,7 +44,7 @@ pub fn sign(args: SignBlobArgs, output: OutputFormat) -> anyhow::Result<Outcome>
             &args.file,
             &args.bundle,
             &signed,
-            &key,
+            &owned,
         ))?;
     } else {
         print(&format!(
@@ -42,7 +57,7 @@ pub fn sign(args: SignBlobArgs, output: OutputFormat) -> anyhow::Result<Outcome>
     Ok(Outcome::Success)
 }
 
-pub fn attest(args: AttestBlobArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
+pub async fn attest(args: AttestBlobArgs, output: OutputFormat) -> anyhow::Result<Outcome> {
     let name = args
         .file
         .file_name()
@@ -58,12 +73,25 @@ pub fn attest(args: AttestBlobArgs, output: OutputFormat) -> anyhow::Result<Outc
     let predicate::Encoded {
         predicate_type, json, ..
     } = crate::common::read_predicate(&args.predicate, &args.predicate_type, "written")?;
-    let key = read_signing_key(&args.key)?;
-    let signed = blob::attest_blob(&name, &digest, &predicate_type, &json, &key)
-        .with_context(|| format!("key file {}", args.key.display()))?;
+    let owned = super::signing::choose(args.key.as_deref(), &args.keyless).await?;
+    let signed = match (&owned, &args.key) {
+        (Owned::Key { key, log: None }, Some(path)) => blob::attest_blob(&name, &digest, &predicate_type, &json, key)
+            .with_context(|| format!("key file {}", path.display()))?,
+        _ => {
+            let statement = Statement::encode_raw(&name, &digest, &predicate_type, &json);
+            SignedBlob {
+                digest: digest.clone(),
+                bundle: owned
+                    .signer()
+                    .dsse_bundle(&statement, Artifact::Digest(digest.clone()))
+                    .await
+                    .with_context(|| format!("attesting {}; no bundle was written", args.file.display()))?,
+            }
+        }
+    };
     drop(json);
     write_atomically(&args.bundle, &signed.bundle)?;
-    let mut report = report("sigil.dev/attest-blob/v1", &args.file, &args.bundle, &signed, &key);
+    let mut report = report("sigil.dev/attest-blob/v1", &args.file, &args.bundle, &signed, &owned);
     if output == OutputFormat::Json {
         report["predicateType"] = predicate_type.into();
         print_json(&report)?;
@@ -79,14 +107,17 @@ pub fn attest(args: AttestBlobArgs, output: OutputFormat) -> anyhow::Result<Outc
 }
 
 /// The `--output json` report both commands share.
-fn report(api_version: &str, file: &Path, bundle: &Path, signed: &SignedBlob, key: &SigningKey) -> serde_json::Value {
-    serde_json::json!({
+fn report(api_version: &str, file: &Path, bundle: &Path, signed: &SignedBlob, owned: &Owned) -> serde_json::Value {
+    let mut report = serde_json::json!({
         "apiVersion": api_version,
         "file": file.display().to_string(),
         "digest": signed.digest.to_string(),
         "bundle": bundle.display().to_string(),
-        "key": {"fingerprint": key.public_key().fingerprint()},
-    })
+    });
+    if let (Some(object), serde_json::Value::Object(signer)) = (report.as_object_mut(), owned.describe()) {
+        object.extend(signer);
+    }
+    report
 }
 
 /// The file to sign, which must be a regular file (a FIFO or a device would

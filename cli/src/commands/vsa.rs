@@ -87,7 +87,7 @@ pub async fn emit(
                 descriptor.digest
             );
             let options = AttestOptions {
-                key: &emit.key,
+                signer: sigil_verifier::keyless::Signer::key(&emit.key),
                 predicate_type: SLSA_VSA.to_owned(),
                 predicate: sigil_verifier::predicate::vsa::predicate(&summary),
                 format: Format::Tag,

@@ -12,6 +12,7 @@ pub mod image;
 pub mod notation_pki;
 pub mod process;
 pub mod registry;
+pub mod sigstore_instance;
 pub mod skopeo;
 pub mod test_sigstore;
 pub mod tls;

@@ -253,6 +253,8 @@ struct TstInfo {
     message_imprint: MessageImprint,
     serial_number: Int,
     gen_time: Any,
+    #[asn1(optional = "true")]
+    nonce: Option<Int>,
 }
 
 #[derive(Clone, Debug, Sequence)]
@@ -350,26 +352,43 @@ impl TestTsa {
             .to_vec()
     }
 
+    /// The TSA certificate (DER).
+    pub fn cert(&self) -> &[u8] {
+        &self.cert
+    }
+
     /// A TimeStampToken over `signature` at `gen_time` (GeneralizedTime text).
     pub fn stamp(&self, signature: &[u8], gen_time: &str) -> Vec<u8> {
+        let imprint = MessageImprint {
+            hash_algorithm: AlgorithmIdentifier {
+                oid: rfc5912::ID_SHA_256,
+                parameters: None,
+            },
+            hashed_message: OctetString::new(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signature).as_ref())
+                .expect("octets"),
+        };
+        self.stamp_imprint(imprint, None, gen_time)
+    }
+
+    /// A TimeStampToken over a request's `imprint` (echoing its `nonce`) at
+    /// `gen_time` (GeneralizedTime text), as an RFC 3161 endpoint answers.
+    pub fn stamp_imprint(&self, imprint: MessageImprint, nonce: Option<Int>, gen_time: &str) -> Vec<u8> {
         let sha256 = |b: &[u8]| {
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b)
                 .as_ref()
                 .to_vec()
         };
         let alg = |oid| AlgorithmIdentifierOwned { oid, parameters: None };
+        let mut serial = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut serial).expect("random bytes");
+        serial[0] = (serial[0] & 0x7f) | 0x01;
         let tst = TstInfo {
             version: TspVersion::V1,
             policy: ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.1"),
-            message_imprint: MessageImprint {
-                hash_algorithm: AlgorithmIdentifier {
-                    oid: rfc5912::ID_SHA_256,
-                    parameters: None,
-                },
-                hashed_message: OctetString::new(sha256(signature)).expect("octets"),
-            },
-            serial_number: Int::new(&[1]).expect("int"),
+            message_imprint: imprint,
+            serial_number: Int::new(&serial).expect("int"),
             gen_time: Any::new(Tag::GeneralizedTime, gen_time.as_bytes().to_vec()).expect("time"),
+            nonce,
         }
         .to_der()
         .expect("tstinfo");
