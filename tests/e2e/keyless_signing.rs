@@ -655,3 +655,61 @@ fn bench_keyless_signing_of_100_images() {
         per(key_time),
     );
 }
+
+#[test]
+fn a_provenance_contradicting_its_certificate_is_not_signed() {
+    let instance = Instance::start();
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("dir");
+    push_sample(&registry, "built", "v1", 77);
+    let image = registry.image("built:v1");
+    let claims = GithubClaims::default();
+    let provenance = |runner: &str, repository: &str| {
+        let path = dir
+            .path()
+            .join(format!("{runner}-{}.json", repository.replace('/', "_")));
+        let predicate = serde_json::json!({
+            "buildDefinition": {
+                "buildType": "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1",
+                "externalParameters": {"workflow": {
+                    "repository": format!("https://github.com/{repository}"),
+                    "ref": claims.r#ref, "path": ".github/workflows/release.yml"}},
+                "internalParameters": {"runnerEnvironment": runner},
+                "resolvedDependencies": [{"uri": format!("git+https://github.com/{repository}@{}", claims.r#ref),
+                                          "digest": {"gitCommit": claims.sha}}]
+            },
+            "runDetails": {"builder": {"id": format!("https://github.com/actions/runner/{runner}")}}
+        });
+        std::fs::write(&path, predicate.to_string()).expect("write provenance");
+        path
+    };
+    let attest = |predicate: &Path| {
+        via_actions(
+            &instance,
+            &[
+                "attest",
+                &image,
+                "--type",
+                "slsaprovenance1",
+                "--predicate",
+                s(predicate),
+            ],
+        )
+    };
+    // what the certificate says: accepted and stored
+    attest(&provenance("github-hosted", &claims.repository)).assert_exit(0);
+    let stored = tags(&registry, "built");
+    let logged = instance.entries();
+    // twins: a self-hosted runner, another repository: refused before anything is signed
+    for bad in [
+        provenance("self-hosted", &claims.repository),
+        provenance("github-hosted", "evil-org/app"),
+    ] {
+        let out = attest(&bad);
+        out.assert_exit(2);
+        let line = out.assert_one_line_error();
+        assert!(line.contains("contradicts its own signing certificate"), "{out}");
+        assert_eq!(tags(&registry, "built"), stored, "nothing pushed");
+        assert_eq!(instance.entries(), logged, "nothing logged");
+    }
+}

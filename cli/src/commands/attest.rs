@@ -18,6 +18,7 @@ pub async fn run(args: AttestArgs, output: OutputFormat) -> anyhow::Result<Outco
     let client = registry_client(&args.registry, &images)?;
     let attachments = crate::common::cosign_repository()?;
     let owned = super::signing::choose(args.key.as_deref(), &args.keyless).await?;
+    super::signing::check_provenance(&owned, &predicate_type, &json).await?;
     let certificate = super::sign::key_certificate(&args.certificate, args.format, &owned)?;
     let options = AttestOptions {
         signer: owned.signer(),

@@ -74,6 +74,7 @@ pub async fn attest(args: AttestBlobArgs, output: OutputFormat) -> anyhow::Resul
         predicate_type, json, ..
     } = crate::common::read_predicate(&args.predicate, &args.predicate_type, "written")?;
     let owned = super::signing::choose(args.key.as_deref(), &args.keyless).await?;
+    super::signing::check_provenance(&owned, &predicate_type, &json).await?;
     let signed = match (&owned, &args.key) {
         (Owned::Key { key, log: None }, Some(path)) => blob::attest_blob(&name, &digest, &predicate_type, &json, key)
             .with_context(|| format!("key file {}", path.display()))?,

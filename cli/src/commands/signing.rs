@@ -59,6 +59,29 @@ impl Owned {
     }
 }
 
+/// Refuses to sign a SLSA provenance v1 keyless when it contradicts the
+/// signing certificate's Fulcio extensions (runner environment, repository,
+/// ref, commit, workflow): the provenance would claim more than its signer
+/// vouches for. Key-based signing has no certificate to compare with.
+pub async fn check_provenance(owned: &Owned, predicate_type: &str, predicate: &[u8]) -> anyhow::Result<()> {
+    let Owned::Keyless(session) = owned else {
+        return Ok(());
+    };
+    if predicate_type != sigil_verifier::predicate::SLSA_PROVENANCE_V1 {
+        return Ok(());
+    }
+    let tree: serde_json::Value = serde_json::from_slice(predicate).context("the provenance is not JSON")?;
+    let extensions = session.extensions().await?;
+    let found = sigil_verifier::predicate::slsa::crosscheck::contradictions(&tree, &extensions);
+    if !found.is_empty() {
+        anyhow::bail!(
+            "the provenance contradicts its own signing certificate, so nothing was signed: {}",
+            found.join("; ")
+        );
+    }
+    Ok(())
+}
+
 /// `--key` (and `--tlog-upload`), else keyless with the token found as
 /// [`keyless::token::discover`] says.
 pub async fn choose(key: Option<&Path>, args: &KeylessArgs) -> anyhow::Result<Owned> {

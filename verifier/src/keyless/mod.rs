@@ -162,6 +162,18 @@ impl Session {
         &self.token.claims.issuer
     }
 
+    /// The Fulcio extensions of the current certificate, by their policy
+    /// names (what the CI's token said about the run).
+    pub async fn extensions(&self) -> Result<std::collections::BTreeMap<String, String>, KeylessError> {
+        let credential = self.current.lock().await.clone();
+        Certificate::from_der(&credential.issued.chain_der[0])
+            .and_then(|c| c.identity())
+            .map(|identity| identity.extensions)
+            .map_err(|e| KeylessError::Fulcio {
+                detail: format!("Fulcio issued an unreadable certificate: {e}"),
+            })
+    }
+
     /// The key and certificate to sign with now: the current one while it
     /// has [`CERTIFICATE_MARGIN`] left, else a new one.
     pub async fn credential(&self) -> Result<Arc<Credential>, KeylessError> {
