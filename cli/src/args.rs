@@ -980,7 +980,8 @@ pub struct VerifyArgs {
     pub at: Option<OffsetDateTime>,
     /// With --policy: attach to every image decided a SLSA Verification Summary
     /// Attestation (predicate https://slsa.dev/verification_summary/v1, cosign's
-    /// .att tag) signed with --key, which is then the private key (cosign format).
+    /// .att tag) signed with --key, which is then the private key (cosign
+    /// format), or keyless without --key (as `sign` without --key).
     #[arg(long, requires = "policy")]
     pub emit_vsa: bool,
     /// The summaries' verifier.id: a URI naming sigil and this deployment.
@@ -991,6 +992,27 @@ pub struct VerifyArgs {
         requires = "emit_vsa"
     )]
     pub vsa_verifier_id: String,
+    /// With --emit-vsa and no --key: sign the summaries keyless with this
+    /// OIDC token (or a file holding it); else SIGSTORE_ID_TOKEN, else the
+    /// GitHub Actions token endpoint. What Fulcio and Rekor return is
+    /// checked against --trusted-root (else the cached or embedded root).
+    #[arg(
+        long,
+        value_name = "TOKEN|FILE",
+        requires = "emit_vsa",
+        conflicts_with = "key",
+        hide_env_values = true
+    )]
+    pub identity_token: Option<String>,
+    /// With --emit-vsa keyless: Fulcio's base URL (default as `sign`).
+    #[arg(long, value_name = "URL", requires = "emit_vsa", conflicts_with = "key")]
+    pub fulcio_url: Option<String>,
+    /// With --emit-vsa keyless: Rekor's base URL (default as `sign`).
+    #[arg(long, value_name = "URL", requires = "emit_vsa", conflicts_with = "key")]
+    pub rekor_url: Option<String>,
+    /// With --emit-vsa keyless: an RFC 3161 timestamp for each summary from this TSA.
+    #[arg(long, value_name = "URL", requires = "emit_vsa", conflicts_with = "key")]
+    pub timestamp_server_url: Option<String>,
     /// Require this signed annotation, KEY=VALUE (repeatable; with --key).
     #[arg(
         short = 'a',

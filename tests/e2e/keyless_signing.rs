@@ -713,3 +713,56 @@ fn a_provenance_contradicting_its_certificate_is_not_signed() {
         assert_eq!(instance.entries(), logged, "nothing logged");
     }
 }
+
+#[test]
+fn verification_summaries_are_signed_keyless_and_accepted_downstream() {
+    let instance = Instance::start();
+    let other = Instance::start();
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let root = write_root(dir.path(), "root.json", &instance);
+    let other_root = write_root(dir.path(), "other-root.json", &other);
+    let (release, release_pub) = keypair(dir.path(), "release");
+    push_sample(&registry, "vsa", "v1", 88);
+    let image = registry.image("vsa:v1");
+    sigil(&["sign", &image, "--key", s(&release)])
+        .env("SIGIL_PASSWORD", "pw")
+        .run()
+        .assert_exit(0);
+    let host = registry.host();
+    let ci = crate::fixtures::write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  release: {{key: {}}}\nrules:\n  - name: app\n    images: [\"{host}/**\"]\n    signatures: {{anyOf: [release]}}\n",
+            s(&release_pub)
+        ),
+    );
+    // CI decides and signs its summary keyless, with the job's identity
+    let out = via_actions(&instance, &["verify", &image, "--policy", s(&ci), "--emit-vsa"]);
+    out.assert_exit(0);
+    assert!(out.stderr.contains("vsa: PASSED summary for"), "{out}");
+    // downstream: a summary by that CI identity is enough; twins: another
+    // identity, another instance's root
+    let downstream = |identity: &str, trusted_root: &Path| {
+        let path = dir
+            .path()
+            .join(format!("downstream-{}.yaml", identity.len() + s(trusted_root).len()));
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: sigil.dev/v1alpha1\nkind: ImagePolicy\npublishers:\n  ci:\n    keyless: {{issuer: {GITHUB_ISSUER}, subject: \"{identity}\", trustedRoot: {}}}\nrules:\n  - name: app\n    images: [\"{host}/**\"]\n    attestations:\n      - predicateType: https://slsa.dev/verification_summary/v1\n        signedBy: [ci]\n        vsa: {{verifierIds: [\"https://sigil.dev/verifier\"], maxAge: 1h}}\n",
+                s(trusted_root)
+            ),
+        )
+        .expect("policy");
+        path
+    };
+    let decide = |policy: &Path| sigil(&["verify", &image, "--policy", s(policy)]).run();
+    decide(&downstream(&github_identity(), &root)).assert_exit(0);
+    decide(&downstream(
+        "https://github.com/octo-org/other/.github/workflows/release.yml@refs/heads/main",
+        &root,
+    ))
+    .assert_exit(1);
+    decide(&downstream(&github_identity(), &other_root)).assert_exit(1);
+}

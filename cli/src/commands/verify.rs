@@ -44,16 +44,27 @@ async fn verify(args: VerifyArgs, output: OutputFormat) -> anyhow::Result<Outcom
         ..Settings::default()
     };
     if let Some(policy) = &args.policy {
-        let emit = match (&args.key, args.emit_vsa) {
-            (Some(key), true) => Some(super::vsa::Emit {
-                key: crate::common::read_signing_key(key)?,
-                verifier_id: args.vsa_verifier_id.clone(),
-            }),
-            (None, true) => bail!("--emit-vsa needs --key FILE: the private key the summaries are signed with"),
-            (Some(_), false) => bail!(
+        if args.key.is_some() && !args.emit_vsa {
+            bail!(
                 "--key and --policy: the policy names the keys it trusts; --key goes with --policy only with --emit-vsa, as the key the summaries are signed with"
-            ),
-            (None, false) => None,
+            );
+        }
+        let emit = if args.emit_vsa {
+            let keyless = crate::args::KeylessArgs {
+                identity_token: args.identity_token.clone(),
+                fulcio_url: args.fulcio_url.clone(),
+                rekor_url: args.rekor_url.clone(),
+                timestamp_server_url: args.timestamp_server_url.clone(),
+                trusted_root: args.identity.trusted_root.clone(),
+                tlog_upload: false,
+                yes: false,
+            };
+            Some(super::vsa::Emit {
+                signer: super::signing::choose(args.key.as_deref(), &keyless).await?,
+                verifier_id: args.vsa_verifier_id.clone(),
+            })
+        } else {
+            None
         };
         let client = registry_client(&args.registry, &images)?;
         return super::verify_policy::run(images, policy, args.at, settings, client, output, emit.as_ref()).await;

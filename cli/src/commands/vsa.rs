@@ -1,4 +1,4 @@
-//! `verify --policy P --emit-vsa --key K`: every image decided gets a signed
+//! `verify --policy P --emit-vsa [--key K]`: every image decided gets a signed
 //! SLSA Verification Summary Attestation, attached as cosign attaches any
 //! attestation (the `.att` tag), so a later step can accept the decision
 //! (a policy's `vsa:` check) instead of making it again.
@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use sigil_verifier::keys::SigningKey;
 use sigil_verifier::policy::{Decision, Report};
 use sigil_verifier::predicate::SLSA_VSA;
 use sigil_verifier::predicate::vsa::{ResourceDescriptor, Summary, Verifier};
@@ -18,9 +17,10 @@ use sigil_verifier::store::AnyStore;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// What the summaries are signed with and say about their verifier.
+/// What the summaries are signed with (a key, or keyless) and say about
+/// their verifier.
 pub struct Emit {
-    pub key: SigningKey,
+    pub signer: super::signing::Owned,
     pub verifier_id: String,
 }
 
@@ -87,7 +87,7 @@ pub async fn emit(
                 descriptor.digest
             );
             let options = AttestOptions {
-                signer: sigil_verifier::keyless::Signer::key(&emit.key),
+                signer: emit.signer.signer(),
                 predicate_type: SLSA_VSA.to_owned(),
                 predicate: sigil_verifier::predicate::vsa::predicate(&summary),
                 format: Format::Tag,
