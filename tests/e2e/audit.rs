@@ -587,3 +587,120 @@ fn base_chains_stop_at_the_bound_and_at_cycles_and_bases_are_decided() {
         ])
     );
 }
+
+/// Keyless signatures in both forms and a keyless provenance naming an
+/// unsigned base, made by sigil against the loopback Sigstore instance:
+/// the audit shows each signer's identity, issuer and Fulcio extensions;
+/// with a policy it verifies them, and denies the image until its base is
+/// signed too.
+#[test]
+fn keyless_signers_are_shown_verified_and_their_base_decided() {
+    use crate::keyless_signing::{github_identity, via_actions, write_root};
+    use sigil_testkit::sigstore_instance::{GITHUB_ISSUER, GithubClaims, Instance};
+
+    let instance = Instance::start();
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = write_root(dir.path(), "root.json", &instance);
+    let host = registry.host();
+    let base = push_sample(&registry, "audit/kbase", "1", 530);
+    push_sample(&registry, "audit/keyless", "1", 531);
+    let image = registry.image("audit/keyless:1");
+    via_actions(&instance, &["sign", &image]).assert_exit(0);
+    via_actions(&instance, &["sign", &image, "--format", "bundle"]).assert_exit(0);
+    let claims = GithubClaims::default();
+    let provenance = dir.path().join("provenance.json");
+    std::fs::write(
+        &provenance,
+        json!({
+            "buildDefinition": {
+                "buildType": "https://mobyproject.org/buildkit@v1",
+                "externalParameters": {"workflow": {"repository": format!("https://github.com/{}", claims.repository), "ref": claims.r#ref}},
+                "resolvedDependencies": [{
+                    "uri": format!("pkg:docker/{host}/audit/kbase@1?platform=linux%2Famd64"),
+                    "digest": {"sha256": base.hex()}
+                }]
+            },
+            "runDetails": {"builder": {"id": "https://github.com/actions/runner/github-hosted"}}
+        })
+        .to_string(),
+    )
+    .expect("write provenance");
+    via_actions(
+        &instance,
+        &[
+            "attest",
+            &image,
+            "--type",
+            "slsaprovenance1",
+            "--predicate",
+            s(&provenance),
+        ],
+    )
+    .assert_exit(0);
+
+    // without a policy: the signers as the certificates state them
+    let out = audit(std::slice::from_ref(&image), &[]);
+    out.assert_exit(0);
+    let audited = out.stdout_json()["images"][0].clone();
+    let stated = json!({
+        "kind": "certificate",
+        "identity": github_identity(),
+        "issuer": GITHUB_ISSUER,
+        "repository": format!("https://github.com/{}", claims.repository),
+        "workflow": format!("https://github.com/{}", claims.workflow_ref),
+        "ref": claims.r#ref,
+    });
+    let signatures = audited["signatures"].as_array().expect("signatures");
+    let forms: Vec<&str> = signatures
+        .iter()
+        .map(|s| s["origin"]["form"].as_str().expect("form"))
+        .collect();
+    assert_eq!(forms, ["tag", "referrer"], "{audited:#}");
+    for signature in signatures {
+        assert_eq!(signature["statedSigner"], stated, "{signature:#}");
+        assert_eq!(signature["verification"]["status"], "unverified");
+    }
+    assert_eq!(
+        audited["bases"],
+        json!([{"source": "provenance", "name": format!("{host}/audit/kbase"), "digest": base.to_string()}])
+    );
+
+    // with a policy trusting the CI identity and holding the base to it
+    let policy = write_policy(
+        dir.path(),
+        &format!(
+            "publishers:\n  ci:\n    keyless: {{issuer: {GITHUB_ISSUER}, subject: \"{}\", trustedRoot: {}}}\nrules:\n  - name: app\n    images: [\"{host}/audit/keyless\"]\n    signatures: {{anyOf: [ci]}}\n    attestations:\n      - predicateType: https://slsa.dev/provenance/v1\n        signedBy: [ci]\n    baseImage: {{required: true, images: [\"{host}/audit/kbase\"]}}\n  - name: bases\n    images: [\"{host}/audit/kbase\"]\n    signatures: {{anyOf: [ci]}}\n",
+            github_identity(),
+            s(&root)
+        ),
+    );
+    let out = audit(std::slice::from_ref(&image), &["--policy", s(&policy)]);
+    out.assert_exit(1);
+    let audited = out.stdout_json()["images"][0].clone();
+    assert_eq!(audited["decision"], "deny");
+    assert_eq!(statuses(&audited["signatures"]), ["verified", "verified"]);
+    assert_eq!(statuses(&audited["attestations"]), ["verified"]);
+    assert_eq!(audited["signatures"][1]["verification"]["publisher"], "ci");
+    let base_check = audited["policy"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["kind"] == "baseImage"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(base_check["code"], "base-image-denied", "{audited:#}");
+    assert_eq!(audited["baseChain"][0]["decision"], "deny");
+
+    // twin: once the base is signed by the same CI identity, the image is allowed
+    via_actions(&instance, &["sign", &registry.image("audit/kbase:1")]).assert_exit(0);
+    let page = dir.path().join("keyless.html");
+    let out = audit(
+        std::slice::from_ref(&image),
+        &["--policy", s(&policy), "--html", s(&page)],
+    );
+    out.assert_exit(0);
+    let audited = out.stdout_json()["images"][0].clone();
+    assert_eq!(audited["decision"], "allow", "{audited:#}");
+    assert_eq!(audited["baseChain"][0]["decision"], "allow");
+    let html = std::fs::read_to_string(&page).expect("html");
+    assert!(html.contains(&github_identity()), "the HTML names the keyless signer");
+}

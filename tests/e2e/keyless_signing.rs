@@ -16,12 +16,12 @@ use crate::fixtures::{keypair, push_sample, s};
 use crate::support::{Registry, sigil};
 
 /// The certificate identity GitHub Actions tokens get from Fulcio.
-fn github_identity() -> String {
+pub fn github_identity() -> String {
     GithubClaims::default().identity()
 }
 
 /// The instance's trusted root, written to `dir`.
-fn write_root(dir: &Path, name: &str, instance: &Instance) -> PathBuf {
+pub fn write_root(dir: &Path, name: &str, instance: &Instance) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, instance.trusted_root_json()).expect("write trusted root");
     path
@@ -29,7 +29,7 @@ fn write_root(dir: &Path, name: &str, instance: &Instance) -> PathBuf {
 
 /// `sigil ARGS` signing keyless against `instance`, with the token from
 /// the GitHub Actions endpoint.
-fn via_actions(instance: &Instance, args: &[&str]) -> crate::support::Output {
+pub fn via_actions(instance: &Instance, args: &[&str]) -> crate::support::Output {
     keyless(instance, args)
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", instance.actions_token_url())
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", Instance::ACTIONS_REQUEST_TOKEN)
