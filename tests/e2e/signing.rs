@@ -541,8 +541,33 @@ fn cosign_repository_keeps_attachments_elsewhere() {
             .assert_exit(2)
             .assert_one_line_error();
     }
+    // copy reads the attachments from there and puts them beside the copy,
+    // to a layout and to another repository; twin: without it, none travel
     let target = dir.path().join("copied");
-    run(&["copy", &image, &format!("oci:{}", s(&target))], &elsewhere)
-        .assert_exit(2)
-        .assert_one_line_error();
+    let layout = format!("oci:{}:v1", s(&target));
+    run(&["copy", &image, &layout], &elsewhere).assert_exit(0);
+    sigil(&["verify", &layout, "--key", s(&public)]).run().assert_exit(0);
+    let copied = registry.image("redirected/copied:v1");
+    run(&["copy", &image, &copied], &elsewhere).assert_exit(0);
+    assert!(fetch("redirected/copied", &sig).is_some() && fetch("redirected/copied", &att).is_some());
+    let out = sigil(&["verify", &copied, "--key", s(&public), "--output", "json"]).run();
+    out.assert_exit(0);
+    assert_eq!(
+        out.stdout_json()["images"][0]["signatures"].as_array().map(Vec::len),
+        Some(2),
+        "both forms travel: {out}"
+    );
+    sigil(&[
+        "verify-attestation",
+        &copied,
+        "--key",
+        s(&public),
+        "--type",
+        "cyclonedx",
+    ])
+    .run()
+    .assert_exit(0);
+    let bare = registry.image("redirected/bare:v1");
+    sigil(&["copy", &image, &bare]).run().assert_exit(0);
+    sigil(&["verify", &bare, "--key", s(&public)]).run().assert_exit(1);
 }

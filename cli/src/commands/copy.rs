@@ -3,6 +3,8 @@
 //! (`dev.sigil.image.name`: the source reference with the tag the source
 //! resolved and the digest), so a policy can judge the copy as it judges the
 //! original; `oci:DIR` without a tag names the entry with the source's tag.
+//! With `COSIGN_REPOSITORY`, the source's signatures, attestations and
+//! referrers are read from that repository and written beside the copy.
 
 use anyhow::{Context as _, bail};
 use sigil_verifier::policy::names;
@@ -19,12 +21,11 @@ pub async fn run(args: CopyArgs, output: OutputFormat) -> anyhow::Result<Outcome
     let src_ref = &refs[0];
     let dst_ref = &with_source_tag(&refs[1], src_ref);
     let client = registry_client(&args.registry, &refs)?;
-    if crate::common::cosign_repository()?.is_some() {
-        anyhow::bail!(
-            "COSIGN_REPOSITORY is not supported by copy yet (it would copy the image without its signatures); unset it, or copy the attachments repository separately"
-        );
-    }
-    let src = AnyStore::open(src_ref, &client, false)?;
+    // COSIGN_REPOSITORY says where the source's attachments are; the copy
+    // puts them beside the destination image, where a verifier of the copy
+    // looks without it.
+    let attachments = crate::common::cosign_repository()?;
+    let src = AnyStore::open_with_attachments(src_ref, &client, false, attachments.as_ref())?;
     let root = resolve(&src, src_ref).await?;
     let dst_tag = match dst_ref.target() {
         Target::Tag(tag) => Some(tag),
