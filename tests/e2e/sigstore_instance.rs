@@ -108,7 +108,8 @@ fn der_header(der: &[u8]) -> (usize, usize) {
 }
 
 /// An RFC 3161 TimeStampResp over `signature` (sha256 imprint, a nonce,
-/// certReq), checked granted: what a bundle's `signedTimestamp` holds.
+/// certReq), checked granted: what a bundle's `signedTimestamp` holds (the
+/// whole response, as the protobuf specs and sigstore-python read it).
 fn timestamp(instance: &Instance, signature: &[u8]) -> Vec<u8> {
     let mut request = vec![0x02, 0x01, 0x01]; // version 1
     request.extend_from_slice(&[
@@ -137,7 +138,7 @@ fn timestamp(instance: &Instance, signature: &[u8]) -> Vec<u8> {
         &[0x30, 0x03, 0x02, 0x01, 0x00],
         "status granted"
     );
-    inner[status_header + status_len..].to_vec()
+    response
 }
 
 /// Posts a proposed entry; the one `LogEntry` of a 201, or the status and message.
