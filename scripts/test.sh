@@ -16,6 +16,7 @@ command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 if ((${#need_apt[@]})); then
@@ -27,6 +28,7 @@ if ((${#need_apt[@]})); then
 fi
 
 python3 -c 'import sigstore' 2>/dev/null || python3 -m pip install -q "sigstore>=4,<5"  # the verify-bundle peer (tests/e2e/verify_bundle.rs); it brings python-tuf, which writes the independent TUF repository of tests/e2e/trust.rs
+npm ci --prefix tests/js --no-audit --no-fund --silent  # @sigstore/verify, the independent JavaScript verifier of tests/e2e/keyless_signing.rs and sigstore_instance.rs (versions pinned by tests/js/package-lock.json)
 
 cargo fmt --all --check
 scripts/check-judge.sh
