@@ -52,16 +52,7 @@ pub async fn signing_certificate(
         },
     });
     let url = super::join(base, "api/v2/signingCert")?;
-    let response = client
-        .send(
-            "Fulcio",
-            client
-                .post(url)
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/json")
-                .body(request.to_string()),
-        )
-        .await?;
+    let response = client.post_json("Fulcio", url, &request).await?;
     if !response.status.is_success() {
         return Err(refused(format!(
             "Fulcio refused the certificate request ({}): {}",

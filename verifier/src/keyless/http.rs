@@ -134,6 +134,21 @@ impl Client {
         Ok(Response { status, body })
     }
 
+    /// POSTs `body` as JSON to `service` at `url`, asking for JSON back.
+    pub async fn post_json(
+        &self,
+        service: &'static str,
+        url: Url,
+        body: &serde_json::Value,
+    ) -> Result<Response, KeylessError> {
+        let request = self
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .body(body.to_string());
+        self.send(service, request).await
+    }
+
     pub fn post(&self, url: Url) -> reqwest::RequestBuilder {
         self.inner.post(url)
     }

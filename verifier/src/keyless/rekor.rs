@@ -92,16 +92,7 @@ pub async fn log(
         }),
     };
     let url = super::join(base, "api/v1/log/entries")?;
-    let response = client
-        .send(
-            "Rekor",
-            client
-                .post(url)
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/json")
-                .body(request.to_string()),
-        )
-        .await?;
+    let response = client.post_json("Rekor", url, &request).await?;
     if !response.status.is_success() {
         return Err(KeylessError::Rekor {
             detail: format!(
