@@ -28,6 +28,9 @@ fi
 
 python3 -c 'import sigstore' 2>/dev/null || python3 -m pip install -q "sigstore>=4,<5"  # the verify-bundle peer (tests/e2e/verify_bundle.rs); it brings python-tuf, which writes the independent TUF repository of tests/e2e/trust.rs
 
+# sigstore-js (@sigstore/verify), the second independent verifier of tests/e2e/sigstore_instance.rs (Node 20+)
+npm ci --prefix tests/js --no-audit --no-fund >/dev/null
+
 cargo fmt --all --check
 scripts/check-judge.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
