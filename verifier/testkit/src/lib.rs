@@ -1,7 +1,11 @@
 //! Test helpers shared by sigil's unit tests, end-to-end tests and
 //! benchmarks: real peers (a `docker-registry` process, `skopeo`), a hostile
 //! in-process registry, a hermetic process runner, a test PKI and the test
-//! Sigstore instance ([`test_sigstore`]).
+//! Sigstore instance ([`test_sigstore`]), and a loopback Sigstore
+//! ([`sigstore_instance::Instance`]: OIDC tokens and GitHub's token
+//! endpoint, Fulcio v2 with embedded SCTs, Rekor v1 over an RFC 6962 tree,
+//! an RFC 3161 TSA, switchable faults) with its independent verifiers
+//! ([`sigstore_instance::peers`]: sigstore-python, sigstore-js).
 //!
 //! Missing tools fail the tests with an install hint: a suite that silently
 //! skips its peers proves nothing.
