@@ -395,7 +395,8 @@ impl Judge for PolicyJudge {
             .into_iter()
             .zip(&report.pending_bases)
             .map(|(d, pending)| {
-                let allowed = d.outcome == Outcome::Allowed;
+                // Paired by order; a decision about another digest never counts.
+                let allowed = d.outcome == Outcome::Allowed && d.digest.as_ref() == Some(&pending.digest);
                 let verdict = d.verdict.as_ref();
                 let failures: Vec<&str> = verdict
                     .into_iter()
